@@ -7,3 +7,6 @@
 //! exactly once.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+pub mod secret;
+pub mod umts;
