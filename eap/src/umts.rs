@@ -145,6 +145,13 @@ impl Res {
         })
     }
 
+    /// The 64-bit RES that Milenage's f2 yields.
+    pub fn from_f2(res: [u8; 8]) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&res);
+        Self { bytes, len: 8 }
+    }
+
     /// The RES bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
@@ -246,7 +253,7 @@ impl SubscriberKeys {
             AuthVector {
                 rand,
                 autn: Autn(autn),
-                xres: Res::new(&res).unwrap_or_else(|| unreachable_res()),
+                xres: Res::from_f2(res),
                 ck: Ck::new(ck),
                 ik: Ik::new(ik),
             }
@@ -267,7 +274,7 @@ impl SubscriberKeys {
             Ok(UsimResult {
                 sqn: Sqn::from_bytes(sqn),
                 amf,
-                res: Res::new(&res).unwrap_or_else(|| unreachable_res()),
+                res: Res::from_f2(res),
                 ck: Ck::new(ck),
                 ik: Ik::new(ik),
             })
@@ -300,15 +307,6 @@ impl SubscriberKeys {
             }
             Ok(Sqn::from_bytes(sqn_ms))
         })
-    }
-}
-
-/// Milenage's f2 always yields 8 bytes, which `Res::new` accepts.
-#[cold]
-fn unreachable_res() -> Res {
-    Res {
-        bytes: [0; 16],
-        len: 8,
     }
 }
 
