@@ -1,0 +1,25 @@
+# Debian packages the tests and the demo need; sourced by test.sh and demo.sh.
+# shellcheck shell=bash
+PASSPOINT_AKA_PACKAGES=(
+  hostapd eapoltest wpasupplicant pcscd vsmartcard-vpcd libpcsclite-dev
+  iproute2 tshark tcpdump pkg-config
+)
+
+# Installs whatever is missing (idempotent). Without root, says what is needed
+# and fails.
+ensure_packages() {
+  local missing=() p
+  for p in "${PASSPOINT_AKA_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing Debian packages: ${missing[*]}" >&2
+    echo "run as root, or: sudo apt-get install ${missing[*]}" >&2
+    return 1
+  fi
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
