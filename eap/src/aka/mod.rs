@@ -1,0 +1,4 @@
+//! EAP-AKA (RFC 4187) and EAP-AKA' (RFC 9048): messages, attributes and crypto.
+
+pub mod keys;
+pub mod mac;
