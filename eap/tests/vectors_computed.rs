@@ -153,3 +153,31 @@ fn eap_aka_prime_reauth_keys() {
         "0c6049119aba81ef787ab2072753a025f2d4d3389bb01f01266c10c9f02ab38c338bb338a1a51a8e883cd9f8fc959bf1f0e1ad6e61b739405b7b47ff5f33b9a3"
     );
 }
+
+/// `req = eap(1, 1, 50, 5, att(13, b"\0\0"))` (AT_ANY_ID_REQ) and
+/// `resp = eap(2, 1, 50, 5, att(14, len ‖ identity ‖ pad))` (AT_IDENTITY
+/// "6001010123456789@wlan.mnc001.mcc001.3gppnetwork.org");
+/// `hashlib.sha1(req + resp)` and `hashlib.sha256(req + resp)`.
+#[test]
+fn at_checkcode_over_identity_round() {
+    use eap::aka::checkcode::Checkcode;
+    use eap::aka::keys::Method;
+    let req = h("0101000c320500000d010000");
+    let resp = h(
+        "02010040320500000e0e00333630303130313031323334353637383940776c616e2e6d6e633030312e6d63633030312e336770706e6574776f726b2e6f726700",
+    );
+    for (m, want) in [
+        (Method::Aka, "3d08f1607017b6518917e9ef95035e60b1011a9d"),
+        (
+            Method::AkaPrime,
+            "404a168bf954270cf4baaef3b2d45acf6e5ab4f7f625cb65ef518e74f38bb645",
+        ),
+    ] {
+        let mut c = Checkcode::new(m);
+        c.update(&req);
+        c.update(&resp);
+        assert_eq!(hex::encode(c.wire_value()), want);
+        assert!(c.verify(&h(want)));
+        assert!(!Checkcode::new(m).verify(&h(want)));
+    }
+}

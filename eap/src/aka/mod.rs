@@ -1,4 +1,6 @@
 //! EAP-AKA (RFC 4187) and EAP-AKA' (RFC 9048): messages, attributes and crypto.
 
+pub mod checkcode;
+pub mod encr;
 pub mod keys;
 pub mod mac;
