@@ -9,5 +9,6 @@
 #![warn(missing_docs)]
 
 pub mod aka;
+pub mod identity;
 pub mod secret;
 pub mod umts;
