@@ -117,6 +117,9 @@ pub enum KeyError {
     /// (3GPP TS 33.220 Annex B.2).
     #[error("access network name is {0} bytes, more than the 65535 that L0 can express")]
     NetworkNameTooLong(usize),
+    /// PRF' can produce at most 255 blocks of 32 bytes (RFC 9048 §3.4.1).
+    #[error("PRF' output of {0} bytes requested, at most 8160 possible")]
+    PrfOutputTooLong(usize),
 }
 
 // ---------------------------------------------------------------------------
@@ -243,19 +246,35 @@ pub fn ck_ik_prime(
     ))
 }
 
+/// The longest PRF' output: the block counter is one byte, so 255 blocks of 32 bytes.
+pub const PRF_PRIME_MAX_LEN: usize = 255 * 32;
+
 /// PRF' of RFC 9048 §3.4.1 (RFC 5448 §3.4.1): T1 = HMAC-SHA-256(K, S‖0x01),
-/// Tn = HMAC-SHA-256(K, Tn-1‖S‖n); the output is T1‖T2‖… truncated to
-/// `out.len()`, which must be at most 255 × 32 bytes (the counter is one
-/// byte); anything beyond is left untouched.
-pub fn prf_prime(key: &[u8], s: &[u8], out: &mut [u8]) {
+/// Tn = HMAC-SHA-256(K, Tn-1‖S‖n); fills `out` with T1‖T2‖… truncated to
+/// its length.
+///
+/// # Errors
+/// [`KeyError::PrfOutputTooLong`] when `out` exceeds [`PRF_PRIME_MAX_LEN`];
+/// `out` is then unchanged.
+pub fn prf_prime(key: &[u8], s: &[u8], out: &mut [u8]) -> Result<(), KeyError> {
+    if out.len() > PRF_PRIME_MAX_LEN {
+        return Err(KeyError::PrfOutputTooLong(out.len()));
+    }
+    prf_prime_fill(key, s, out);
+    Ok(())
+}
+
+/// PRF' for the fixed, short outputs of this module (≤ 208 bytes).
+fn prf_prime_fill(key: &[u8], s: &[u8], out: &mut [u8]) {
     let base = hmac_sha256(key);
     let mut t = Zeroizing::new([0u8; 32]);
-    for (i, chunk) in out.chunks_mut(32).enumerate().take(255) {
+    for (i, chunk) in out.chunks_mut(32).enumerate() {
         let mut mac = base.clone();
         if i > 0 {
             mac.update(&t[..]);
         }
         mac.update(s);
+        // Callers keep out.len() ≤ 255 × 32, so i + 1 fits a byte.
         mac.update(&[(i + 1) as u8]);
         *t = mac.finalize().into_bytes().into();
         chunk.copy_from_slice(&t[..chunk.len()]);
@@ -273,7 +292,7 @@ pub fn derive_aka_prime(identity: &[u8], ck_prime: &CkPrime, ik_prime: &IkPrime)
     s.extend_from_slice(b"EAP-AKA'");
     s.extend_from_slice(identity);
     let mut mk = Zeroizing::new([0u8; 208]);
-    prf_prime(&key[..], &s, &mut mk[..]);
+    prf_prime_fill(&key[..], &s, &mut mk[..]);
     Keys {
         k_encr: KEncr::new(take(&mk[0..16])),
         k_aut: KAut::AkaPrime(KAutAkaPrime::new(take(&mk[16..48]))),
@@ -315,7 +334,7 @@ pub fn derive_reauth(
             s.extend_from_slice(identity);
             s.extend_from_slice(&counter.to_be_bytes());
             s.extend_from_slice(nonce_s);
-            prf_prime(k_re.expose(), &s, &mut out[..]);
+            prf_prime_fill(k_re.expose(), &s, &mut out[..]);
         }
     }
     ReauthKeys {
@@ -385,11 +404,20 @@ mod tests {
     fn prf_prime_blocks_chain() {
         // T2 depends on T1: the second 32 bytes differ from a fresh T1 with counter 2.
         let mut out = [0u8; 64];
-        prf_prime(b"key", b"seed", &mut out);
+        prf_prime(b"key", b"seed", &mut out).unwrap();
         let mut t1 = [0u8; 32];
-        prf_prime(b"key", b"seed", &mut t1);
+        prf_prime(b"key", b"seed", &mut t1).unwrap();
         assert_eq!(out[..32], t1);
         assert_ne!(out[32..], t1);
+        let mut max = vec![0u8; PRF_PRIME_MAX_LEN];
+        prf_prime(b"key", b"seed", &mut max).unwrap();
+        assert_eq!(max[..64], out);
+        let mut too_long = vec![0u8; PRF_PRIME_MAX_LEN + 1];
+        assert_eq!(
+            prf_prime(b"key", b"seed", &mut too_long),
+            Err(KeyError::PrfOutputTooLong(PRF_PRIME_MAX_LEN + 1))
+        );
+        assert!(too_long.iter().all(|&b| b == 0));
     }
 
     #[test]
