@@ -120,6 +120,15 @@ fn eap_aka_prime_rfc5448_vectors() {
         assert_eq!(k_re.expose()[..], hex_field(c, "K_re")[..], "{id} K_re");
         assert_eq!(k.msk.expose()[..], hex_field(c, "MSK")[..], "{id} MSK");
         assert_eq!(k.emsk.expose()[..], hex_field(c, "EMSK")[..], "{id} EMSK");
+        let direct = keys::derive_aka_prime_from_ck_ik(
+            str_field(c, "identity").as_bytes(),
+            &ck,
+            &ik,
+            str_field(c, "network_name").as_bytes(),
+            &autn.sqn_xor_ak(),
+        )
+        .unwrap();
+        assert_eq!(direct, k, "{id}");
         check_milenage_inputs(c, id);
     }
 }

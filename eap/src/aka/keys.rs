@@ -302,6 +302,23 @@ pub fn derive_aka_prime(identity: &[u8], ck_prime: &CkPrime, ik_prime: &IkPrime)
     }
 }
 
+/// The whole EAP-AKA' derivation from the USIM's CK and IK: CK'/IK' with
+/// [`ck_ik_prime`] (the network name from AT_KDF_INPUT, SQN⊕AK from AUTN),
+/// then [`derive_aka_prime`].
+///
+/// # Errors
+/// [`KeyError::NetworkNameTooLong`], see [`ck_ik_prime`].
+pub fn derive_aka_prime_from_ck_ik(
+    identity: &[u8],
+    ck: &Ck,
+    ik: &Ik,
+    network_name: &[u8],
+    sqn_xor_ak: &[u8; 6],
+) -> Result<Keys, KeyError> {
+    let (ck_prime, ik_prime) = ck_ik_prime(ck, ik, network_name, sqn_xor_ak)?;
+    Ok(derive_aka_prime(identity, &ck_prime, &ik_prime))
+}
+
 /// Fast re-authentication keys (RFC 4187 §7 for EAP-AKA, RFC 9048 §3.5 for
 /// EAP-AKA'); the method follows from `secret`.
 ///
