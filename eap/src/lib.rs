@@ -10,5 +10,6 @@
 
 pub mod aka;
 pub mod identity;
+pub mod packet;
 pub mod secret;
 pub mod umts;
