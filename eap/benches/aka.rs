@@ -1,12 +1,17 @@
 //! EAP-AKA / EAP-AKA' crypto benchmarks: a full AKA' key derivation (CK'/IK'
 //! then PRF' keys), the EAP-AKA derivation for comparison, and AT_MAC
-//! verification of an AKA'-Challenge packet.
+//! verification of an AKA'-Challenge packet — over bytes alone, decode alone,
+//! and decode + AT_MAC verify as a server or peer does it.
 //!
 //! Run: `cargo bench -p eap --bench aka`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use eap::aka::attr::{AtAutn, AtKdf, AtKdfInput, AtMac, AtRand};
+use eap::aka::message::{Message, Subtype, mac_value_offset};
 use eap::aka::{keys, mac};
+use eap::packet::{Packet, TypeData};
 use eap::secret::{Ck, Ik};
+use eap::umts::Autn;
 use std::hint::black_box;
 
 /// RFC 5448 test case 1 inputs.
@@ -19,21 +24,23 @@ const IK: [u8; 16] = [
 const SQN_XOR_AK: [u8; 6] = [0xbb, 0x52, 0xe9, 0x1c, 0x74, 0x7a];
 const IDENTITY: &[u8] = b"6001010123456789@wlan.mnc001.mcc001.3gppnetwork.org";
 
-/// An EAP-Request/AKA'-Challenge: AT_RAND, AT_AUTN, AT_KDF, AT_KDF_INPUT
-/// "WLAN", AT_MAC (value at offset 64), laid out by hand (RFC 9048 §3).
-fn aka_prime_challenge() -> Vec<u8> {
-    let mut p = vec![1, 0x2a, 0, 80, 50, 1, 0, 0];
-    p.extend_from_slice(&[1, 5, 0, 0]);
-    p.extend_from_slice(&[0x81; 16]);
-    p.extend_from_slice(&[2, 5, 0, 0]);
-    p.extend_from_slice(&[0xbb; 16]);
-    p.extend_from_slice(&[24, 1, 0, 1]);
-    p.extend_from_slice(&[23, 2, 0, 4]);
-    p.extend_from_slice(b"WLAN");
-    p.extend_from_slice(&[11, 5, 0, 0]);
-    p.extend_from_slice(&[0; 16]);
-    assert_eq!(p.len(), 80);
-    p
+/// An EAP-Request/AKA'-Challenge (AT_RAND, AT_AUTN, AT_KDF_INPUT "WLAN",
+/// AT_KDF, AT_MAC) encoded by the codec, and its AT_MAC offset.
+fn aka_prime_challenge() -> (Vec<u8>, usize) {
+    let m = Message::new(Subtype::Challenge)
+        .with(AtRand::new([0x81; 16]))
+        .with(AtAutn::new(Autn([0xbb; 16])))
+        .with(AtKdfInput {
+            network_name: b"WLAN".to_vec(),
+        })
+        .with(AtKdf::CK_IK_PRIME)
+        .with(AtMac::ZEROED);
+    let p = Packet::Request {
+        identifier: 0x2a,
+        data: TypeData::from_aka(keys::Method::AkaPrime, m),
+    };
+    let (bytes, off) = p.encode_with_mac_offset().unwrap();
+    (bytes, off.unwrap())
 }
 
 fn key_derivation(c: &mut Criterion) {
@@ -54,10 +61,29 @@ fn key_derivation(c: &mut Criterion) {
 fn at_mac(c: &mut Criterion) {
     let (ck_p, ik_p) = keys::ck_ik_prime(&Ck::new(CK), &Ik::new(IK), b"WLAN", &SQN_XOR_AK).unwrap();
     let k = keys::derive_aka_prime(IDENTITY, &ck_p, &ik_p);
-    let mut packet = aka_prime_challenge();
-    mac::sign(&k.k_aut, &mut packet, 64, mac::NO_EXTRA).unwrap();
+    let (mut packet, off) = aka_prime_challenge();
+    mac::sign(&k.k_aut, &mut packet, off, mac::NO_EXTRA).unwrap();
     c.bench_function("aka_prime_challenge_verify_at_mac_bytes", |b| {
-        b.iter(|| assert!(mac::verify(&k.k_aut, black_box(&packet), 64, mac::NO_EXTRA)))
+        b.iter(|| {
+            assert!(mac::verify(
+                &k.k_aut,
+                black_box(&packet),
+                off,
+                mac::NO_EXTRA
+            ))
+        })
+    });
+    c.bench_function("aka_prime_challenge_decode", |b| {
+        b.iter(|| Packet::decode(black_box(&packet)).unwrap())
+    });
+    c.bench_function("aka_prime_challenge_decode_and_verify_at_mac", |b| {
+        b.iter(|| {
+            let p = Packet::decode(black_box(&packet)).unwrap();
+            assert!(p.aka().is_some_and(|(_, m)| m.mac().is_some()));
+            let off = mac_value_offset(&packet).unwrap().unwrap();
+            assert!(mac::verify(&k.k_aut, &packet, off, mac::NO_EXTRA));
+            p
+        })
     });
 }
 

@@ -10,6 +10,7 @@
 //! and receives them, puts [`Checkcode::wire_value`] into its AT_CHECKCODE and
 //! checks the other side's with [`Checkcode::verify`].
 
+use super::attr;
 use super::keys::Method;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
@@ -98,6 +99,22 @@ impl Checkcode {
         self.value().unwrap_or_default()
     }
 
+    /// The value as the codec's AT_CHECKCODE type.
+    pub fn to_attr(&self) -> attr::Checkcode {
+        let Some(v) = self.value() else {
+            return attr::Checkcode::Empty;
+        };
+        match self.method {
+            Method::Aka => attr::Checkcode::Sha1(copy_array(&v)),
+            Method::AkaPrime => attr::Checkcode::Sha256(copy_array(&v)),
+        }
+    }
+
+    /// [`Checkcode::verify`] for a decoded AT_CHECKCODE.
+    pub fn verify_attr(&self, received: &attr::Checkcode) -> bool {
+        self.verify(received.as_bytes())
+    }
+
     /// Compares a received AT_CHECKCODE value with ours in constant time
     /// (lengths are not secret). An empty value matches only when there was
     /// no identity round; a value of the other method's length never matches.
@@ -105,6 +122,13 @@ impl Checkcode {
         let ours = self.wire_value();
         ours.len() == received.len() && bool::from(ours.ct_eq(received))
     }
+}
+
+/// Copies a digest whose length the method fixed (20 or 32) into an array.
+fn copy_array<const N: usize>(v: &[u8]) -> [u8; N] {
+    let mut a = [0u8; N];
+    a.copy_from_slice(&v[..N]);
+    a
 }
 
 #[cfg(test)]
@@ -148,5 +172,14 @@ mod tests {
         bad[19] ^= 1;
         assert!(!a.verify(&bad));
         assert_eq!(format!("{a:?}"), "Checkcode { method: Aka, packets: 2 }");
+        assert!(matches!(a.to_attr(), attr::Checkcode::Sha1(_)));
+        assert!(matches!(p.to_attr(), attr::Checkcode::Sha256(_)));
+        assert_eq!(a.to_attr().as_bytes(), &a.wire_value()[..]);
+        assert!(a.verify_attr(&a.to_attr()));
+        assert!(!a.verify_attr(&p.to_attr()));
+        assert!(!a.verify_attr(&attr::Checkcode::Empty));
+        let none = Checkcode::new(Method::AkaPrime);
+        assert_eq!(none.to_attr(), attr::Checkcode::Empty);
+        assert!(none.verify_attr(&attr::Checkcode::Empty));
     }
 }
