@@ -1,5 +1,4 @@
-//! EAP-AKA/AKA' supplicant: filled by the supplicant issue.
+//! `supplicant` command line; everything lives in the library.
 fn main() {
-    eprintln!("supplicant: not built yet (see the supplicant issue)");
-    std::process::exit(2);
+    std::process::exit(supplicant::cli::main());
 }

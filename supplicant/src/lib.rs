@@ -1,0 +1,8 @@
+//! The passpoint-aka supplicant: an EAP-AKA/AKA' peer that gets RES/CK/IK from
+//! a USIM (a real card through PC/SC, or the built-in simulator) and
+//! authenticates over wired 802.1X.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod run;
+pub mod usim;

@@ -1,0 +1,495 @@
+//! The USIM client: the APDU sequences of ETSI TS 102 221 and 3GPP TS 31.102
+//! over any [`CardTransport`] — the simulator, vpcd + pcscd, or a real card.
+
+use super::apdu::{Command, Response, StatusWord};
+use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF, USIM_AID_PREFIX};
+use super::transport::{CardTransport, TransportError};
+use eap::secret::{Ck, Ik, SecretBytes};
+use eap::umts::{Autn, Auts, Res};
+
+/// CLA of UICC commands (TS 102 221 §10.1.1).
+pub const CLA: u8 = 0x00;
+/// SELECT (TS 102 221 §11.1.1).
+pub const INS_SELECT: u8 = 0xA4;
+/// GET RESPONSE (TS 102 221 §11.1.13).
+pub const INS_GET_RESPONSE: u8 = 0xC0;
+/// READ BINARY (TS 102 221 §11.1.3).
+pub const INS_READ_BINARY: u8 = 0xB0;
+/// READ RECORD (TS 102 221 §11.1.5).
+pub const INS_READ_RECORD: u8 = 0xB2;
+/// VERIFY PIN (TS 102 221 §11.1.9).
+pub const INS_VERIFY: u8 = 0x20;
+/// AUTHENTICATE (TS 102 221 §11.1.16, TS 31.102 §7.1).
+pub const INS_AUTHENTICATE: u8 = 0x88;
+/// AUTHENTICATE P2: specific reference data, 3G security context (TS 31.102 §7.1.1).
+pub const P2_AUTH_3G: u8 = 0x81;
+/// PIN1 key reference (TS 102 221 §9.5.1).
+pub const PIN1: u8 = 0x01;
+/// Tag of a successful 3G AUTHENTICATE response (TS 31.102 §7.1.2.1).
+pub const TAG_AUTH_OK: u8 = 0xDB;
+/// Tag of a synchronisation failure response carrying AUTS.
+pub const TAG_SYNC_FAILURE: u8 = 0xDC;
+
+/// What went wrong talking to the USIM.
+#[derive(Debug, thiserror::Error)]
+pub enum UsimError {
+    /// The transport failed.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The card answered a status word this command does not expect.
+    #[error("{command}: card answered status {sw}")]
+    Status {
+        /// The command.
+        command: &'static str,
+        /// The status word.
+        sw: StatusWord,
+    },
+    /// The card's answer does not parse.
+    #[error("{command}: malformed answer: {what}")]
+    Malformed {
+        /// The command.
+        command: &'static str,
+        /// What is wrong.
+        what: String,
+    },
+    /// EF_DIR lists no 3GPP USIM application.
+    #[error("no USIM application (AID A0000000871002…) in EF_DIR")]
+    NoUsimApplication,
+    /// PIN1 is enabled and not verified, and no PIN was given.
+    #[error("PIN1 is enabled: give the PIN ({tries_left} tries left)")]
+    PinRequired {
+        /// Remaining tries.
+        tries_left: u8,
+    },
+    /// The PIN was wrong; not retried.
+    #[error("wrong PIN: {tries_left} tries left (not retried automatically)")]
+    WrongPin {
+        /// Remaining tries.
+        tries_left: u8,
+    },
+    /// PIN1 is blocked: needs the PUK.
+    #[error("PIN1 is blocked: unblock it with the PUK in a phone first")]
+    PinBlocked,
+    /// The PIN is not 4–8 ASCII digits.
+    #[error("a PIN is 4 to 8 digits")]
+    BadPinFormat,
+}
+
+/// PIN1 state (TS 102 221 §11.1.9: VERIFY PIN without data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum PinStatus {
+    /// PIN1 disabled, or already verified in this session.
+    NotRequired,
+    /// PIN1 enabled and not yet verified.
+    Required {
+        /// Remaining tries.
+        tries_left: u8,
+    },
+    /// PIN1 blocked.
+    Blocked,
+}
+
+/// The card's answer to AUTHENTICATE in the 3G context (TS 31.102 §7.1.2.1).
+#[derive(Debug, Clone)]
+pub enum AuthResult {
+    /// `DB`: AUTN accepted.
+    Success {
+        /// RES.
+        res: Res,
+        /// CK.
+        ck: Ck,
+        /// IK.
+        ik: Ik,
+    },
+    /// `DC`: SQN not fresh; AUTS for resynchronisation.
+    SyncFailure(Auts),
+    /// `98 62`: MAC-A wrong.
+    MacFailure,
+}
+
+/// The USIM client over one transport. Holds no secrets.
+pub struct Usim<T: CardTransport> {
+    transport: T,
+    aid: Option<Vec<u8>>,
+}
+
+/// What `sim info` shows.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UsimInfo {
+    /// The IMSI.
+    pub imsi: String,
+    /// MNC length from EF_AD (2 or 3), if present.
+    pub mnc_len: Option<u8>,
+    /// The USIM AID, hex.
+    pub aid: String,
+    /// PIN1 state.
+    pub pin: PinStatus,
+}
+
+fn cmd(ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<u8>) -> Command {
+    Command {
+        cla: CLA,
+        ins,
+        p1,
+        p2,
+        data,
+        le,
+    }
+}
+
+impl<T: CardTransport> Usim<T> {
+    /// A client over `transport`; nothing is sent yet.
+    pub fn new(transport: T) -> Self {
+        Self {
+            transport,
+            aid: None,
+        }
+    }
+
+    /// The transport back.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    /// The selected USIM AID, once [`select_usim`](Self::select_usim) ran.
+    pub fn aid(&self) -> Option<&[u8]> {
+        self.aid.as_deref()
+    }
+
+    /// Sends one command with the T=0 procedure (TS 102 221 §7.3.1.1.4):
+    /// `61xx` → GET RESPONSE with Le=xx, `6Cxx` → resend with Le=xx.
+    fn exchange(&mut self, command: &'static str, c: &Command) -> Result<Response, UsimError> {
+        let mut current = c.clone();
+        let mut data = Vec::new();
+        // Bounded: a card that keeps answering procedure bytes is broken.
+        for _ in 0..8 {
+            let raw = self.transport.transmit(&current.to_bytes())?;
+            let r = Response::parse(&raw).ok_or(TransportError::ShortResponse(raw.len()))?;
+            data.extend_from_slice(&r.data);
+            match r.sw {
+                StatusWord(0x61, n) => current = cmd(INS_GET_RESPONSE, 0, 0, vec![], Some(n)),
+                StatusWord(0x6C, n) => current = current.with_le(n),
+                sw => return Ok(Response { data, sw }),
+            }
+        }
+        Err(UsimError::Malformed {
+            command,
+            what: "endless 61xx/6Cxx procedure bytes".into(),
+        })
+    }
+
+    fn expect_ok(&mut self, command: &'static str, c: &Command) -> Result<Vec<u8>, UsimError> {
+        let r = self.exchange(command, c)?;
+        if r.sw == StatusWord::OK {
+            Ok(r.data)
+        } else {
+            Err(UsimError::Status { command, sw: r.sw })
+        }
+    }
+
+    /// SELECT by file id, returning the FCP (P2 04).
+    pub fn select_file(&mut self, fid: u16) -> Result<Vec<u8>, UsimError> {
+        let c = cmd(INS_SELECT, 0x00, 0x04, fid.to_be_bytes().to_vec(), None);
+        self.expect_ok(select_name(fid), &c)
+    }
+
+    /// READ RECORD `n` (absolute mode) of the current linear fixed EF; the
+    /// card tells the length through `6Cxx`.
+    pub fn read_record(&mut self, n: u8) -> Result<Option<Vec<u8>>, UsimError> {
+        let c = cmd(INS_READ_RECORD, n, 0x04, vec![], Some(0));
+        let r = self.exchange("READ RECORD", &c)?;
+        match r.sw {
+            StatusWord::OK => Ok(Some(r.data)),
+            StatusWord::RECORD_NOT_FOUND | StatusWord::WRONG_P1P2 => Ok(None),
+            sw => Err(UsimError::Status {
+                command: "READ RECORD",
+                sw,
+            }),
+        }
+    }
+
+    /// READ BINARY of `len` bytes from offset 0 of the current transparent EF.
+    pub fn read_binary(&mut self, command: &'static str, len: usize) -> Result<Vec<u8>, UsimError> {
+        let le = u8::try_from(len).map_err(|_| UsimError::Malformed {
+            command,
+            what: format!("EF size {len} exceeds one READ BINARY"),
+        })?;
+        let data = self.expect_ok(command, &cmd(INS_READ_BINARY, 0, 0, vec![], Some(le)))?;
+        if data.len() != len {
+            return Err(UsimError::Malformed {
+                command,
+                what: format!("asked {len} bytes, got {}", data.len()),
+            });
+        }
+        Ok(data)
+    }
+
+    /// Finds the USIM AID in EF_DIR (TS 102 221 §13.1) and selects the ADF.
+    pub fn select_usim(&mut self) -> Result<Vec<u8>, UsimError> {
+        self.select_file(MF)?;
+        self.select_file(EF_DIR)?;
+        let mut found = None;
+        for n in 1..=16u8 {
+            let Some(record) = self.read_record(n)? else {
+                break;
+            };
+            if let Some(aid) = usim_aid_in_record(&record) {
+                found = Some(aid);
+                break;
+            }
+        }
+        let aid = found.ok_or(UsimError::NoUsimApplication)?;
+        let c = cmd(INS_SELECT, 0x04, 0x04, aid.clone(), None);
+        self.expect_ok("SELECT ADF USIM", &c)?;
+        self.aid = Some(aid.clone());
+        Ok(aid)
+    }
+
+    /// PIN1 state through VERIFY without data (TS 102 221 §11.1.9.1).
+    pub fn pin_status(&mut self) -> Result<PinStatus, UsimError> {
+        let r = self.exchange(
+            "VERIFY PIN (status)",
+            &cmd(INS_VERIFY, 0, PIN1, vec![], None),
+        )?;
+        match r.sw {
+            StatusWord::OK | StatusWord::REFERENCE_INVALIDATED => Ok(PinStatus::NotRequired),
+            StatusWord(0x63, x) if x & 0xF0 == 0xC0 => {
+                if x & 0x0F == 0 {
+                    Ok(PinStatus::Blocked)
+                } else {
+                    Ok(PinStatus::Required {
+                        tries_left: x & 0x0F,
+                    })
+                }
+            }
+            StatusWord::PIN_BLOCKED => Ok(PinStatus::Blocked),
+            sw => Err(UsimError::Status {
+                command: "VERIFY PIN (status)",
+                sw,
+            }),
+        }
+    }
+
+    /// Verifies PIN1 once if the card requires it. A wrong PIN is reported
+    /// with the remaining tries and never retried.
+    pub fn unlock(&mut self, pin: Option<&SecretBytes>) -> Result<PinStatus, UsimError> {
+        let status = self.pin_status()?;
+        match status {
+            PinStatus::NotRequired => Ok(status),
+            PinStatus::Blocked => Err(UsimError::PinBlocked),
+            PinStatus::Required { tries_left } => {
+                let Some(pin) = pin else {
+                    return Err(UsimError::PinRequired { tries_left });
+                };
+                let p = pin.expose();
+                if !(4..=8).contains(&p.len()) || !p.iter().all(u8::is_ascii_digit) {
+                    return Err(UsimError::BadPinFormat);
+                }
+                let mut data = vec![0xFF; 8];
+                data[..p.len()].copy_from_slice(p);
+                let c = cmd(INS_VERIFY, 0, PIN1, data, None);
+                let r = self.exchange("VERIFY PIN", &c);
+                // Wipe the copy of the PIN in the APDU buffer.
+                drop(SecretBytes::new(c.data));
+                match r?.sw {
+                    StatusWord::OK => Ok(PinStatus::NotRequired),
+                    StatusWord(0x63, x) if x & 0xF0 == 0xC0 && x & 0x0F > 0 => {
+                        Err(UsimError::WrongPin {
+                            tries_left: x & 0x0F,
+                        })
+                    }
+                    StatusWord(0x63, 0xC0) | StatusWord::PIN_BLOCKED => Err(UsimError::PinBlocked),
+                    sw => Err(UsimError::Status {
+                        command: "VERIFY PIN",
+                        sw,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Reads EF_IMSI (TS 31.102 §4.2.2).
+    pub fn read_imsi(&mut self) -> Result<String, UsimError> {
+        let fcp = self.select_file(EF_IMSI)?;
+        let size = files::fcp_file_size(&fcp).unwrap_or(9);
+        let ef = self.read_binary("READ BINARY EF_IMSI", size)?;
+        files::decode_ef_imsi(&ef).map_err(|e| UsimError::Malformed {
+            command: "READ BINARY EF_IMSI",
+            what: e.to_string(),
+        })
+    }
+
+    /// Reads the MNC length from EF_AD byte 4 (TS 31.102 §4.2.18); `None` when
+    /// the EF is absent or too short to carry it.
+    pub fn read_mnc_len(&mut self) -> Result<Option<u8>, UsimError> {
+        let fcp = match self.select_file(EF_AD) {
+            Ok(fcp) => fcp,
+            Err(UsimError::Status {
+                sw: StatusWord::FILE_NOT_FOUND,
+                ..
+            }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let size = files::fcp_file_size(&fcp).unwrap_or(4);
+        if size < 4 {
+            return Ok(None);
+        }
+        let ef = self.read_binary("READ BINARY EF_AD", size.min(255))?;
+        match ef[3] & 0x0F {
+            n @ (2 | 3) => Ok(Some(n)),
+            _ => Ok(None),
+        }
+    }
+
+    /// AUTHENTICATE in the 3G context: `0088 0081 22 10‖RAND 10‖AUTN`
+    /// (TS 31.102 §7.1.2.1).
+    pub fn authenticate(&mut self, rand: &[u8; 16], autn: &Autn) -> Result<AuthResult, UsimError> {
+        const NAME: &str = "AUTHENTICATE";
+        let mut data = Vec::with_capacity(34);
+        data.push(16);
+        data.extend_from_slice(rand);
+        data.push(16);
+        data.extend_from_slice(&autn.0);
+        let r = self.exchange(NAME, &cmd(INS_AUTHENTICATE, 0, P2_AUTH_3G, data, None))?;
+        match r.sw {
+            StatusWord::OK => {}
+            StatusWord::AUTH_MAC_FAILURE => return Ok(AuthResult::MacFailure),
+            sw => return Err(UsimError::Status { command: NAME, sw }),
+        }
+        let bad = |what: &str| UsimError::Malformed {
+            command: NAME,
+            what: what.to_string(),
+        };
+        let out = parse_auth_response(&r.data).map_err(bad);
+        // The response buffer held CK/IK: wipe it.
+        drop(SecretBytes::new(r.data));
+        out
+    }
+
+    /// Selects the USIM and reads what `sim info` shows; no PIN is tried.
+    pub fn info(&mut self) -> Result<UsimInfo, UsimError> {
+        let aid = self.select_usim()?;
+        let pin = self.pin_status()?;
+        let (imsi, mnc_len) = if pin == PinStatus::NotRequired {
+            (self.read_imsi()?, self.read_mnc_len()?)
+        } else {
+            // EF_IMSI is usually PIN-protected; report what we can.
+            match self.read_imsi() {
+                Ok(imsi) => (imsi, self.read_mnc_len().ok().flatten()),
+                Err(_) => ("(PIN required)".into(), None),
+            }
+        };
+        Ok(UsimInfo {
+            imsi,
+            mnc_len,
+            aid: hex::encode_upper(aid),
+            pin,
+        })
+    }
+}
+
+/// `DB L RES L CK L IK [L Kc]` or `DC 0E AUTS`.
+fn parse_auth_response(d: &[u8]) -> Result<AuthResult, &'static str> {
+    match d {
+        [TAG_AUTH_OK, rest @ ..] => {
+            let (res, rest) = take_lv(rest).ok_or("RES truncated")?;
+            let (ck, rest) = take_lv(rest).ok_or("CK truncated")?;
+            let (ik, _kc) = take_lv(rest).ok_or("IK truncated")?;
+            Ok(AuthResult::Success {
+                res: Res::new(res).ok_or("RES not 4..16 bytes")?,
+                ck: Ck::from_slice(ck).ok_or("CK not 16 bytes")?,
+                ik: Ik::from_slice(ik).ok_or("IK not 16 bytes")?,
+            })
+        }
+        [TAG_SYNC_FAILURE, 14, auts @ ..] if auts.len() >= 14 => {
+            let mut a = [0u8; 14];
+            a.copy_from_slice(&auts[..14]);
+            Ok(AuthResult::SyncFailure(Auts(a)))
+        }
+        [TAG_SYNC_FAILURE, ..] => Err("AUTS not 14 bytes"),
+        [] => Err("empty"),
+        _ => Err("unknown response tag"),
+    }
+}
+
+fn take_lv(d: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (&l, rest) = d.split_first()?;
+    let l = usize::from(l);
+    (rest.len() >= l).then(|| rest.split_at(l))
+}
+
+fn select_name(fid: u16) -> &'static str {
+    match fid {
+        MF => "SELECT MF",
+        EF_DIR => "SELECT EF_DIR",
+        EF_IMSI => "SELECT EF_IMSI",
+        EF_AD => "SELECT EF_AD",
+        _ => "SELECT",
+    }
+}
+
+/// The AID in an EF_DIR record `61 L 4F L AID …` if it is a USIM's.
+pub fn usim_aid_in_record(record: &[u8]) -> Option<Vec<u8>> {
+    let [0x61, len, body @ ..] = record else {
+        return None;
+    };
+    let body = body.get(..usize::from(*len))?;
+    let mut pos = body;
+    while let [tag, l, rest @ ..] = pos {
+        let l = usize::from(*l);
+        let v = rest.get(..l)?;
+        if *tag == 0x4F && v.starts_with(&USIM_AID_PREFIX) && (12..=16).contains(&v.len()) {
+            return Some(v.to_vec());
+        }
+        pos = &rest[l..];
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auth_response_parsing() {
+        let mut ok = vec![0xDB, 8];
+        ok.extend([1; 8]);
+        ok.push(16);
+        ok.extend([2; 16]);
+        ok.push(16);
+        ok.extend([3; 16]);
+        match parse_auth_response(&ok).unwrap() {
+            AuthResult::Success { res, ck, ik } => {
+                assert_eq!(res.as_bytes(), &[1; 8]);
+                assert_eq!(ck.expose(), &[2; 16]);
+                assert_eq!(ik.expose(), &[3; 16]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_auth_response(&ok[..30]).is_err());
+        assert!(parse_auth_response(&[0xDB, 2, 1, 2, 16]).is_err());
+        assert!(parse_auth_response(&[0xDC, 0x0E, 1, 2]).is_err());
+        assert!(parse_auth_response(&[]).is_err());
+        assert!(parse_auth_response(&[0x42]).is_err());
+        let mut auts = vec![0xDC, 0x0E];
+        auts.extend([7; 14]);
+        assert!(
+            matches!(parse_auth_response(&auts), Ok(AuthResult::SyncFailure(Auts(a))) if a == [7; 14])
+        );
+    }
+
+    #[test]
+    fn ef_dir_records() {
+        let mut rec = vec![0x61, 0x18, 0x4F, 0x10];
+        rec.extend_from_slice(&USIM_AID_PREFIX);
+        rec.extend([0xFF; 9]);
+        rec.extend([0x50, 0x04, b'U', b'S', b'I', b'M']);
+        assert_eq!(usim_aid_in_record(&rec).unwrap().len(), 16);
+        // An ISIM (A0000000871004) is skipped.
+        rec[10] = 0x04;
+        assert_eq!(usim_aid_in_record(&rec), None);
+        assert_eq!(usim_aid_in_record(&[0x61, 0x30, 0x4F]), None);
+        assert_eq!(usim_aid_in_record(&[0xFF; 32]), None);
+    }
+}

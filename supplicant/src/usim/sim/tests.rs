@@ -1,0 +1,413 @@
+use super::file::{SimFile, SimSpec};
+use super::*;
+use crate::usim::client::{AuthResult, PinStatus, Usim, UsimError};
+use eap::secret::{K, Opc};
+use eap::umts::{Amf, Sqn};
+
+pub(crate) const IMSI: &str = "001010123456789";
+
+pub(crate) fn keys() -> SubscriberKeys {
+    SubscriberKeys::new(
+        K::new(
+            hex::decode("465b5ce8b199b49faa5f0a2ee238a6bc")
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        ),
+        Opc::new(
+            hex::decode("cd63cb71954a9f4e48a5994e37a02baf")
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        ),
+    )
+}
+
+pub(crate) fn test_sim(pin: Option<&str>) -> Simulator<MemoryStore> {
+    let perso = Personalisation {
+        imsi: IMSI.into(),
+        ef_imsi: files::encode_ef_imsi(IMSI).unwrap(),
+        mnc_len: 2,
+        keys: keys(),
+        pin: pin.map(SecretBytes::from),
+    };
+    let state = CardState {
+        sqn: SqnArray::starting_at(Sqn::from_seq_ind(1, 0)),
+        pin_tries_left: PIN_TRIES,
+    };
+    Simulator::new(perso, state, MemoryStore::default())
+}
+
+fn x(s: &str) -> Vec<u8> {
+    hex::decode(s.replace(' ', "")).unwrap()
+}
+
+#[test]
+fn info_through_the_client() {
+    let mut usim = Usim::new(test_sim(None));
+    let info = usim.info().unwrap();
+    assert_eq!(info.imsi, IMSI);
+    assert_eq!(info.mnc_len, Some(2));
+    assert_eq!(info.aid, hex::encode_upper(AID));
+    assert_eq!(info.pin, PinStatus::NotRequired);
+}
+
+/// The exact sequence wpa_supplicant's pcsc_funcs.c sends (TESTBED-NOTES).
+#[test]
+fn wpa_supplicant_apdu_sequence() {
+    let mut sim = test_sim(None);
+    let r = sim.process(&x("00A40004023F00"));
+    assert_eq!(r[0], 0x61);
+    let fcp = sim.process(&x(&format!("00C00000{:02X}", r[1])));
+    assert_eq!(fcp[0], 0x62);
+    assert_eq!(&fcp[fcp.len() - 2..], &[0x90, 0x00]);
+    assert_eq!(files::fcp_ps_do(&fcp[..fcp.len() - 2]), Some(0x00));
+    let r = sim.process(&x("00A40004022F00"));
+    assert_eq!(r[0], 0x61);
+    sim.process(&x(&format!("00C00000{:02X}", r[1])));
+    let r = sim.process(&x("00B20104FF"));
+    assert_eq!(r, vec![0x6C, 32]);
+    let rec = sim.process(&x("00B2010420"));
+    assert_eq!(rec.len(), 34);
+    assert_eq!(&rec[..4], &[0x61, 0x18, 0x4F, 0x10]);
+    let mut sel = x("00A4040410");
+    sel.extend_from_slice(&AID);
+    assert_eq!(sim.process(&sel)[0], 0x61);
+    // EF_IMSI with its size in the FCP.
+    let r = sim.process(&x("00A40004026F07"));
+    let fcp = sim.process(&x(&format!("00C00000{:02X}", r[1])));
+    assert_eq!(files::fcp_file_size(&fcp[..fcp.len() - 2]), Some(9));
+    let imsi = sim.process(&x("00B0000009"));
+    assert_eq!(files::decode_ef_imsi(&imsi[..9]).unwrap(), IMSI);
+    // Wrong Le → 6C with the right one.
+    assert_eq!(sim.process(&x("00B0000000")), vec![0x6C, 9]);
+    assert_eq!(sim.process(&x("00B000000A")), vec![0x6C, 9]);
+    assert_eq!(sim.process(&x("00B0000A01")), vec![0x6B, 0x00]);
+    // GET RESPONSE with nothing pending, unknown INS, GSM class, truncated APDU.
+    assert_eq!(sim.process(&x("00C0000010")), vec![0x69, 0x85]);
+    assert_eq!(sim.process(&x("00FE000000")), vec![0x6D, 0x00]);
+    assert_eq!(sim.process(&x("A0A40000023F00")), vec![0x6E, 0x00]);
+    assert_eq!(sim.process(&x("00A4")), vec![0x67, 0x00]);
+    assert_eq!(sim.process(&x("00A400040A3F00")), vec![0x67, 0x00]);
+}
+
+fn vector(sqn: Sqn, amf: Amf) -> eap::umts::AuthVector {
+    keys().generate_vector(sqn, amf, [0x23; 16])
+}
+
+#[test]
+fn authenticate_success_sync_and_mac_failure() {
+    let mut usim = Usim::new(test_sim(None));
+    usim.select_usim().unwrap();
+    let av = vector(Sqn::from_seq_ind(2, 0), Amf([0x80, 0]));
+    match usim.authenticate(&av.rand, &av.autn).unwrap() {
+        AuthResult::Success { res, ck, ik } => {
+            assert!(res.ct_eq(&av.xres));
+            assert_eq!(ck, av.ck);
+            assert_eq!(ik, av.ik);
+        }
+        other => panic!("{other:?}"),
+    }
+    // Replay → AUTS carrying SQN_MS = SEQ 2 IND 0.
+    match usim.authenticate(&av.rand, &av.autn).unwrap() {
+        AuthResult::SyncFailure(auts) => {
+            assert_eq!(keys().resync(&av.rand, &auts), Ok(Sqn::from_seq_ind(2, 0)));
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut bad = av.autn;
+    bad.0[15] ^= 1;
+    assert!(matches!(
+        usim.authenticate(&av.rand, &bad).unwrap(),
+        AuthResult::MacFailure
+    ));
+    let sim = usim.into_transport();
+    assert_eq!(sim.store().last.as_ref().unwrap().sqn.entries()[0], 2);
+}
+
+#[test]
+fn no_res_when_state_cannot_be_persisted() {
+    let mut sim = test_sim(None);
+    sim.store.fail = true;
+    let mut usim = Usim::new(sim);
+    usim.select_usim().unwrap();
+    let av = vector(Sqn::from_seq_ind(5, 3), Amf([0x80, 0]));
+    let e = usim.authenticate(&av.rand, &av.autn).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            UsimError::Status {
+                command: "AUTHENTICATE",
+                sw: StatusWord::TECHNICAL_PROBLEM
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(
+        usim.into_transport().state().sqn.entries()[3],
+        1,
+        "state not advanced"
+    );
+}
+
+#[test]
+fn authenticate_needs_adf_and_checks_lengths() {
+    let mut sim = test_sim(None);
+    let mut a = x("0088008122");
+    a.push(16);
+    a.extend([0; 16]);
+    a.push(16);
+    a.extend([0; 16]);
+    assert_eq!(sim.process(&a), vec![0x69, 0x85]);
+    let mut usim = Usim::new(sim);
+    usim.select_usim().unwrap();
+    let mut sim = usim.into_transport();
+    assert_eq!(sim.process(&x("008800811100")), vec![0x67, 0x00]);
+    assert_eq!(sim.process(&x("0088008021")), vec![0x6A, 0x86]);
+    // All zero RAND/AUTN: MAC-A cannot verify.
+    assert_eq!(sim.process(&a), vec![0x98, 0x62]);
+}
+
+#[test]
+fn pin_flow_never_retries() {
+    let mut usim = Usim::new(test_sim(Some("1234")));
+    usim.select_usim().unwrap();
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 3 }
+    );
+    // Protected operations refuse before the PIN.
+    assert!(matches!(
+        usim.read_imsi(),
+        Err(UsimError::Status {
+            sw: StatusWord::SECURITY_NOT_SATISFIED,
+            ..
+        })
+    ));
+    assert!(matches!(
+        usim.unlock(None),
+        Err(UsimError::PinRequired { tries_left: 3 })
+    ));
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("12a4"))),
+        Err(UsimError::BadPinFormat)
+    ));
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("0000"))),
+        Err(UsimError::WrongPin { tries_left: 2 })
+    ));
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 2 }
+    );
+    assert_eq!(
+        usim.unlock(Some(&SecretBytes::from("1234"))).unwrap(),
+        PinStatus::NotRequired
+    );
+    assert_eq!(usim.read_imsi().unwrap(), IMSI);
+    let sim = usim.into_transport();
+    assert_eq!(
+        sim.state().pin_tries_left,
+        3,
+        "counter reset after a good PIN"
+    );
+}
+
+#[test]
+fn pin_blocks_after_three() {
+    let mut usim = Usim::new(test_sim(Some("1234")));
+    usim.select_usim().unwrap();
+    for left in [2, 1] {
+        assert!(
+            matches!(usim.unlock(Some(&SecretBytes::from("9999"))), Err(UsimError::WrongPin { tries_left }) if tries_left == left)
+        );
+    }
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("9999"))),
+        Err(UsimError::PinBlocked)
+    ));
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("1234"))),
+        Err(UsimError::PinBlocked)
+    ));
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::Blocked);
+}
+
+#[test]
+fn mf_fcp_signals_pin_enabled() {
+    let mut sim = test_sim(Some("1234"));
+    let r = sim.process(&x("00A40004023F00"));
+    let fcp = sim.process(&x(&format!("00C00000{:02X}", r[1])));
+    assert_eq!(files::fcp_ps_do(&fcp[..fcp.len() - 2]), Some(0x80));
+}
+
+/// The Milenage conformance sets, through the APDUs and the client.
+#[test]
+fn milenage_vectors_through_apdus() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/vectors/milenage.json"
+    );
+    let text = std::fs::read_to_string(path).expect("../shared/vectors/milenage.json must exist");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut checked = 0;
+    for set in v["sets"].as_array().unwrap() {
+        let (Some(k), Some(opc), Some(f2)) =
+            (set["K"].as_str(), set["OPc"].as_str(), set["f2"].as_str())
+        else {
+            continue;
+        };
+        let keys = SubscriberKeys::new(
+            K::new(hex::decode(k).unwrap().try_into().unwrap()),
+            Opc::new(hex::decode(opc).unwrap().try_into().unwrap()),
+        );
+        let rand: [u8; 16] = hex::decode(set["RAND"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let sqn = Sqn::from_bytes(
+            hex::decode(set["SQN"].as_str().unwrap())
+                .unwrap()
+                .try_into()
+                .unwrap(),
+        );
+        let amf = Amf(hex::decode(set["AMF"].as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap());
+        let av = keys.generate_vector(sqn, amf, rand);
+        assert_eq!(hex::encode(av.autn.mac_a()), set["f1"].as_str().unwrap());
+        // A card that has seen SEQ−1 in every slot, so this SQN is fresh.
+        let start = Sqn::from_seq_ind(sqn.seq().saturating_sub(1), 0);
+        let perso = Personalisation {
+            imsi: IMSI.into(),
+            ef_imsi: files::encode_ef_imsi(IMSI).unwrap(),
+            mnc_len: 3,
+            keys,
+            pin: None,
+        };
+        let sim = Simulator::new(
+            perso,
+            CardState {
+                sqn: SqnArray::starting_at(start),
+                pin_tries_left: 3,
+            },
+            MemoryStore::default(),
+        );
+        let mut usim = Usim::new(sim);
+        usim.select_usim().unwrap();
+        assert_eq!(usim.read_mnc_len().unwrap(), Some(3));
+        match usim.authenticate(&rand, &av.autn).unwrap() {
+            AuthResult::Success { res, ck, ik } => {
+                assert_eq!(hex::encode(res.as_bytes()), f2);
+                assert_eq!(hex::encode(ck.expose()), set["f3"].as_str().unwrap());
+                assert_eq!(hex::encode(ik.expose()), set["f4"].as_str().unwrap());
+            }
+            other => panic!("set {}: {other:?}", set["id"]),
+        }
+        checked += 1;
+    }
+    assert!(checked >= 3, "checked {checked} sets");
+}
+
+fn spec(pin: Option<&str>) -> SimSpec {
+    let k = keys();
+    SimSpec {
+        imsi: IMSI.into(),
+        k: k.k.clone(),
+        opc: k.opc.clone(),
+        amf: Amf([0x80, 0]),
+        sqn: Sqn::from_seq_ind(1, 0),
+        mnc_len: 2,
+        pin: pin.map(SecretBytes::from),
+    }
+}
+
+#[test]
+fn file_persistence_across_restart() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usim.toml");
+    SimFile::create(&path, &spec(None)).unwrap();
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(SimFile::create(&path, &spec(None)).is_err(), "no overwrite");
+
+    let av = vector(Sqn::from_seq_ind(7, 4), Amf([0x80, 0]));
+    {
+        let mut usim = Usim::new(SimFile::load(&path).unwrap().into_simulator());
+        usim.select_usim().unwrap();
+        assert!(matches!(
+            usim.authenticate(&av.rand, &av.autn).unwrap(),
+            AuthResult::Success { .. }
+        ));
+    }
+    // "Restart": a new process loads the file; the same vector is now stale.
+    let file = SimFile::load(&path).unwrap();
+    assert_eq!(file.state.sqn.entries()[4], 7);
+    assert_eq!(
+        file.state.sqn.entries()[5],
+        1,
+        "other slots keep the creation SEQ"
+    );
+    let mut usim = Usim::new(file.into_simulator());
+    usim.select_usim().unwrap();
+    assert!(matches!(
+        usim.authenticate(&av.rand, &av.autn).unwrap(),
+        AuthResult::SyncFailure(_)
+    ));
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // No temp files left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[test]
+fn file_refuses_readable_keys_and_bad_content() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usim.toml");
+    SimFile::create(&path, &spec(Some("1234"))).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = SimFile::load(&path).unwrap_err().to_string();
+    assert!(e.contains("chmod 600"), "{e}");
+
+    let bad = dir.path().join("bad.toml");
+    let write = |text: &str| {
+        std::fs::write(&bad, text).unwrap();
+        std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+        SimFile::load(&bad).unwrap_err().to_string()
+    };
+    let good_k =
+        "k = \"465b5ce8b199b49faa5f0a2ee238a6bc\"\nopc = \"cd63cb71954a9f4e48a5994e37a02baf\"\n";
+    let e = write(&format!("imsi = \"0010101\"\n{good_k}mnc_len = 4\n"));
+    assert!(e.ends_with(":4: mnc_len must be 2 or 3"), "{e}");
+    let e = write("imsi = \"0010101\"\nk = \"zz\"\nopc = \"00\"\n");
+    assert!(e.contains(":2: k: not hex"), "{e}");
+    let e = write(&format!("imsi = \"0010101\"\n{good_k}bogus = 1\n"));
+    assert!(e.contains(":4:"), "{e}");
+    let e = write(&format!("imsi = \"abc\"\n{good_k}"));
+    assert!(e.contains(":1: IMSI"), "{e}");
+    let e = write(&format!("imsi = \"0010101\"\n{good_k}seq_ms = [1, 2]\n"));
+    assert!(e.contains(":4: seq_ms must have 32"), "{e}");
+    // The error never shows the key.
+    let e = write("imsi = \"0010101\"\nk = \"465b5ce8b199b49faa5f0a2ee238a6\"\nopc = \"00\"\n");
+    assert!(!e.contains("465b5ce8"), "{e}");
+}
+
+#[test]
+fn get_response_in_pieces() {
+    let mut sim = test_sim(None);
+    let r = sim.process(&x("00A40004023F00"));
+    let total = usize::from(r[1]);
+    let first = sim.process(&x("00C0000004"));
+    assert_eq!(first.len(), 6);
+    assert_eq!(first[4..], [0x61, (total - 4) as u8]);
+    let rest = sim.process(&x(&format!("00C00000{:02X}", total - 4)));
+    assert_eq!(rest.len(), total - 4 + 2);
+    assert_eq!(rest[rest.len() - 2..], [0x90, 0x00]);
+}
