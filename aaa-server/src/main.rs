@@ -1,5 +1,266 @@
-//! RADIUS AAA server: filled by the AAA server issue.
-fn main() {
-    eprintln!("aaa-server: not built yet (see the AAA server issue)");
-    std::process::exit(2);
+//! `aaa-server` command line: `serve`, `subscriber add|import|list|remove`, `hlr-gw`.
+
+use aaa_server::config::Config;
+use aaa_server::hss::sqlite::NewSubscriber;
+use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
+use clap::{Parser, Subcommand};
+use eap::secret::{K, Opc};
+use eap::umts::{Amf, Sqn, SubscriberKeys};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "aaa-server",
+    version,
+    about = "RADIUS AAA server with EAP-AKA/EAP-AKA' and an HSS stub"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the RADIUS server until SIGINT/SIGTERM.
+    Serve {
+        /// Configuration file (TOML).
+        #[arg(long)]
+        config: PathBuf,
+        /// Validate the configuration and exit.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Manage subscribers in the HSS store.
+    Subscriber {
+        #[command(subcommand)]
+        cmd: SubCmd,
+    },
+    /// Serve the subscriber store over hostapd's hlr_auc_gw protocol.
+    HlrGw {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// AF_UNIX datagram socket path to bind.
+        #[arg(long)]
+        socket: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum SubCmd {
+    /// Add one subscriber.
+    Add {
+        /// Subscriber store (SQLite), created 0600 if missing.
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI (6–15 digits).
+        #[arg(long)]
+        imsi: String,
+        /// K, 32 hex digits.
+        #[arg(long)]
+        k: String,
+        /// OPc, 32 hex digits.
+        #[arg(long)]
+        opc: String,
+        /// AMF, 4 hex digits.
+        #[arg(long, default_value = "8000")]
+        amf: String,
+        /// Last used SQN, up to 12 hex digits.
+        #[arg(long, default_value = "0")]
+        sqn: String,
+    },
+    /// Import hostapd's hlr_auc_gw milenage_db file (`IMSI Ki OPc AMF SQN [RES_len]`).
+    Import {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// The milenage_db file.
+        #[arg(long)]
+        milenage_db: PathBuf,
+    },
+    /// List subscribers (never prints K or OPc).
+    List {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a subscriber.
+    Remove {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+}
+
+fn hex_key<const N: usize>(s: &str, what: &str) -> Result<Zeroizing<[u8; N]>, String> {
+    let mut out = Zeroizing::new([0u8; N]);
+    hex::decode_to_slice(s.trim(), &mut out[..])
+        .map_err(|_| format!("--{what} must be {} hex digits", 2 * N))?;
+    Ok(out)
+}
+
+fn store(db: &std::path::Path) -> Result<SqliteStore, String> {
+    SqliteStore::open(db).map_err(|e| e.to_string())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.cmd {
+        Cmd::Serve { config, check } => {
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            if check {
+                println!(
+                    "{}: OK ({} client(s), methods {:?}, database {})",
+                    config.display(),
+                    cfg.clients.len(),
+                    cfg.eap.methods,
+                    cfg.database.display()
+                );
+                return Ok(());
+            }
+            init_tracing();
+            aaa_server::server::run(cfg).map_err(|e| e.to_string())
+        }
+        Cmd::Subscriber { cmd } => match cmd {
+            SubCmd::Add {
+                db,
+                imsi,
+                k,
+                opc,
+                amf,
+                sqn,
+            } => {
+                let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let k = hex_key::<16>(&k, "k")?;
+                let opc = hex_key::<16>(&opc, "opc")?;
+                let amf = u16::from_str_radix(amf.trim(), 16)
+                    .ok()
+                    .filter(|_| amf.trim().len() <= 4)
+                    .ok_or("--amf must be up to 4 hex digits")?;
+                let sqn = u64::from_str_radix(sqn.trim(), 16)
+                    .ok()
+                    .filter(|_| sqn.trim().len() <= 12)
+                    .and_then(Sqn::new)
+                    .ok_or("--sqn must be up to 12 hex digits")?;
+                let s = store(&db)?;
+                s.add(&NewSubscriber {
+                    imsi: imsi.clone(),
+                    keys: SubscriberKeys::new(K::new(*k), Opc::new(*opc)),
+                    amf: Amf(amf.to_be_bytes()),
+                    sqn,
+                })
+                .map_err(|e| match e {
+                    HssError::Exists => {
+                        format!("{}: subscriber {imsi} already exists", db.display())
+                    }
+                    e => e.to_string(),
+                })?;
+                println!("added {imsi}");
+                Ok(())
+            }
+            SubCmd::Import {
+                db,
+                milenage_db: file,
+            } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let subs = milenage_db::parse(&text)
+                    .map_err(|e| format!("{}:{}: {}", file.display(), e.line, e.message))?;
+                store(&db)?.add_all(&subs).map_err(|e| e.to_string())?;
+                println!("imported {} subscriber(s)", subs.len());
+                Ok(())
+            }
+            SubCmd::List { db, json } => {
+                let list = store(&db)?.list().map_err(|e| e.to_string())?;
+                if json {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+                    );
+                } else {
+                    println!(
+                        "{:<16} {:<5} {:<13} {:>12} {:>3}",
+                        "IMSI", "AMF", "SQN", "SEQ", "IND"
+                    );
+                    for s in list {
+                        println!(
+                            "{:<16} {:<5} {:<13} {:>12} {:>3}",
+                            s.imsi, s.amf, s.sqn, s.seq, s.ind
+                        );
+                    }
+                }
+                Ok(())
+            }
+            SubCmd::Remove { db, imsi } => {
+                let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                store(&db)?
+                    .remove(&imsi)
+                    .map_err(|e| format!("{imsi}: {e}"))?;
+                println!("removed {imsi}");
+                Ok(())
+            }
+        },
+        Cmd::HlrGw { db, socket } => {
+            init_tracing();
+            let s = store(&db)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            for sig in [libc_sig::SIGINT, libc_sig::SIGTERM] {
+                signal_flag(sig, stop.clone()).map_err(|e| e.to_string())?;
+            }
+            tracing::info!(socket = %socket.display(), "hlr-gw serving");
+            aaa_server::hlr_gw::serve(&s, &socket, &stop)
+                .map_err(|e| format!("{}: {e}", socket.display()))
+        }
+    }
+}
+
+mod libc_sig {
+    pub const SIGINT: i32 = libc::SIGINT;
+    pub const SIGTERM: i32 = libc::SIGTERM;
+}
+
+/// Sets `flag` when `sig` arrives (a tokio signal watcher on a helper thread).
+fn signal_flag(sig: i32, flag: Arc<AtomicBool>) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut s = rt.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(sig))
+    })?;
+    std::thread::spawn(move || {
+        rt.block_on(async move {
+            s.recv().await;
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        })
+    });
+    Ok(())
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("aaa-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

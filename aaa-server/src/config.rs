@@ -1,0 +1,496 @@
+//! The server's TOML configuration: listen addresses, RADIUS clients, the HSS
+//! store and the EAP method preferences.
+//!
+//! Every error names the file, the line and the key (`aaa.toml:7: client[0].secret: …`).
+//! Unknown keys are errors (`deny_unknown_fields`).
+
+use eap::secret::SecretBytes;
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// A configuration error located in the file.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}: {key}: {message}", file.display())]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// 1-based line (0 when the file could not be read).
+    pub line: usize,
+    /// The key the error is about (dotted path, or `-` when unknown).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// An IP network in CIDR notation (`192.0.2.0/24`, `::1/128`, or a bare address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `addr/prefix` (or a bare address, meaning a single host).
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{s}` is not an IP address or CIDR network"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            None => max,
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("`{s}`: prefix length must be 0..={max}"))?,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// True when `ip` is inside this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// An EAP method the server may offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+pub enum MethodName {
+    /// EAP-AKA' (RFC 9048).
+    #[serde(rename = "aka-prime")]
+    AkaPrime,
+    /// EAP-AKA (RFC 4187).
+    #[serde(rename = "aka")]
+    Aka,
+}
+
+/// A RADIUS client (NAS) allowed to talk to the server.
+#[derive(Clone, Debug)]
+pub struct Client {
+    /// A name for logs (defaults to the network).
+    pub name: String,
+    /// Source addresses this client may send from.
+    pub network: Cidr,
+    /// The RADIUS shared secret.
+    pub secret: SecretBytes,
+    /// Drop Access-Requests without Message-Authenticator (RFC 3579 §3.2; BlastRADIUS).
+    pub require_message_authenticator: bool,
+}
+
+/// EAP server settings.
+#[derive(Clone, Debug)]
+pub struct EapConfig {
+    /// Methods in order of preference (never empty, no duplicates).
+    pub methods: Vec<MethodName>,
+    /// The access network name for AT_KDF_INPUT (RFC 9048 §3.1).
+    pub network_name: String,
+    /// How long an unfinished authentication is kept.
+    pub session_timeout: Duration,
+    /// How many unfinished authentications are kept at once (the oldest is dropped).
+    pub max_sessions: usize,
+}
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// RADIUS authentication address (default `0.0.0.0:1812`).
+    pub listen: SocketAddr,
+    /// RADIUS accounting address (default: `listen`'s address, port 1813).
+    pub accounting_listen: SocketAddr,
+    /// Clients, first match wins.
+    pub clients: Vec<Client>,
+    /// The subscriber store (SQLite file), resolved against the config file's directory.
+    pub database: PathBuf,
+    /// EAP settings.
+    pub eap: EapConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    listen: Option<Spanned<String>>,
+    accounting_listen: Option<Spanned<String>>,
+    #[serde(default)]
+    client: Vec<RawClient>,
+    hss: RawHss,
+    #[serde(default)]
+    eap: RawEap,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    name: Option<String>,
+    network: Spanned<String>,
+    secret: Spanned<String>,
+    #[serde(default = "yes")]
+    require_message_authenticator: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHss {
+    database: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawEap {
+    methods: Option<Spanned<Vec<MethodName>>>,
+    network_name: Option<Spanned<String>>,
+    session_timeout: Option<Spanned<u64>>,
+    max_sessions: Option<Spanned<u64>>,
+}
+
+/// 1-based line of a byte offset.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset.min(text.len()))
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The key named in a toml/serde message ("unknown field `foo`", "missing field `bar`").
+fn key_in_message(msg: &str) -> Option<String> {
+    let start = msg.find('`')? + 1;
+    let end = start + msg[start..].find('`')?;
+    Some(msg[start..end].to_string())
+}
+
+/// The key whose value sits at `offset`: the `name =` on that line, if any.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let start = text[..offset.min(text.len())]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line = text[start..].lines().next()?;
+    let (k, _) = line.split_once('=')?;
+    let k = k.trim();
+    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.to_path_buf(),
+            line: 0,
+            key: "-".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` names the file in
+    /// errors and anchors a relative database path.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let err = |span: std::ops::Range<usize>, key: &str, message: String| ConfigError {
+            file: path.to_path_buf(),
+            line: line_of(text, span.start),
+            key: key.to_string(),
+            message,
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim().to_string();
+            let key = key_in_message(&message)
+                .or_else(|| key_at(text, span.start))
+                .unwrap_or_else(|| "-".into());
+            err(span, &key, message)
+        })?;
+
+        let listen = match &raw.listen {
+            None => SocketAddr::from(([0, 0, 0, 0], 1812)),
+            Some(s) => s.get_ref().parse().map_err(|_| {
+                err(
+                    s.span(),
+                    "listen",
+                    format!("`{}` is not ip:port", s.get_ref()),
+                )
+            })?,
+        };
+        let accounting_listen = match &raw.accounting_listen {
+            None => SocketAddr::new(listen.ip(), 1813),
+            Some(s) => parse_listen(s.get_ref(), listen.ip()).ok_or_else(|| {
+                err(
+                    s.span(),
+                    "accounting_listen",
+                    format!("`{}` is not ip:port or :port", s.get_ref()),
+                )
+            })?,
+        };
+
+        let mut clients = Vec::new();
+        for (i, c) in raw.client.iter().enumerate() {
+            let network = Cidr::parse(c.network.get_ref())
+                .map_err(|m| err(c.network.span(), &format!("client[{i}].network"), m))?;
+            if c.secret.get_ref().is_empty() {
+                return Err(err(
+                    c.secret.span(),
+                    &format!("client[{i}].secret"),
+                    "the shared secret must not be empty".into(),
+                ));
+            }
+            clients.push(Client {
+                name: c.name.clone().unwrap_or_else(|| network.to_string()),
+                network,
+                secret: SecretBytes::from(c.secret.get_ref().as_str()),
+                require_message_authenticator: c.require_message_authenticator,
+            });
+        }
+        if clients.is_empty() {
+            return Err(err(
+                0..0,
+                "client",
+                "no [[client]] configured: every request would be dropped".into(),
+            ));
+        }
+
+        let db = raw.hss.database.get_ref();
+        if db.is_empty() {
+            return Err(err(
+                raw.hss.database.span(),
+                "hss.database",
+                "must not be empty".into(),
+            ));
+        }
+        let mut database = PathBuf::from(db);
+        if let (true, Some(dir)) = (database.is_relative(), path.parent()) {
+            database = dir.join(database);
+        }
+        let dir = match database.parent() {
+            Some(d) if d.as_os_str().is_empty() => Path::new("."),
+            Some(d) => d,
+            None => Path::new("/"),
+        };
+        if !dir.is_dir() {
+            return Err(err(
+                raw.hss.database.span(),
+                "hss.database",
+                format!("directory {} does not exist", dir.display()),
+            ));
+        }
+
+        let methods = match &raw.eap.methods {
+            None => vec![MethodName::AkaPrime, MethodName::Aka],
+            Some(m) => {
+                let v = m.get_ref().clone();
+                if v.is_empty() {
+                    return Err(err(
+                        m.span(),
+                        "eap.methods",
+                        "must name at least one method".into(),
+                    ));
+                }
+                if v.len() == 2 && v[0] == v[1] {
+                    return Err(err(
+                        m.span(),
+                        "eap.methods",
+                        "a method is listed twice".into(),
+                    ));
+                }
+                v
+            }
+        };
+        let network_name = match &raw.eap.network_name {
+            None => "WLAN".to_string(),
+            Some(n) => {
+                let v = n.get_ref();
+                // AT_KDF_INPUT carries at most 255*4-4 bytes.
+                if v.is_empty() || v.len() > 1016 {
+                    return Err(err(
+                        n.span(),
+                        "eap.network_name",
+                        "must be 1..=1016 bytes".into(),
+                    ));
+                }
+                v.clone()
+            }
+        };
+        let session_timeout = match &raw.eap.session_timeout {
+            None => Duration::from_secs(30),
+            Some(t) if *t.get_ref() == 0 || *t.get_ref() > 3600 => {
+                return Err(err(
+                    t.span(),
+                    "eap.session_timeout",
+                    "must be 1..=3600 seconds".into(),
+                ));
+            }
+            Some(t) => Duration::from_secs(*t.get_ref()),
+        };
+        let max_sessions = match &raw.eap.max_sessions {
+            None => 10_000,
+            Some(t) if *t.get_ref() == 0 || *t.get_ref() > 10_000_000 => {
+                return Err(err(
+                    t.span(),
+                    "eap.max_sessions",
+                    "must be 1..=10000000".into(),
+                ));
+            }
+            Some(t) => *t.get_ref() as usize,
+        };
+
+        Ok(Config {
+            listen,
+            accounting_listen,
+            clients,
+            database,
+            eap: EapConfig {
+                methods,
+                network_name,
+                session_timeout,
+                max_sessions,
+            },
+        })
+    }
+
+    /// The first client whose network contains `ip`.
+    pub fn client_for(&self, ip: IpAddr) -> Option<&Client> {
+        self.clients.iter().find(|c| c.network.contains(ip))
+    }
+}
+
+/// `ip:port`, or `:port` meaning the default address.
+fn parse_listen(s: &str, default_ip: IpAddr) -> Option<SocketAddr> {
+    if let Some(p) = s.strip_prefix(':') {
+        return p.parse().ok().map(|p| SocketAddr::new(default_ip, p));
+    }
+    s.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/tmp/aaa.toml"))
+    }
+
+    const GOOD: &str = r#"
+listen = "127.0.0.1:18120"
+[[client]]
+network = "127.0.0.0/8"
+secret = "testing123"
+[hss]
+database = "subscribers.db"
+[eap]
+methods = ["aka", "aka-prime"]
+network_name = "WLAN"
+session_timeout = 10
+max_sessions = 5
+"#;
+
+    #[test]
+    fn good_config_and_defaults() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:18120".parse().unwrap());
+        assert_eq!(c.accounting_listen, "127.0.0.1:1813".parse().unwrap());
+        assert_eq!(c.database, PathBuf::from("/tmp/subscribers.db"));
+        assert_eq!(c.eap.methods, vec![MethodName::Aka, MethodName::AkaPrime]);
+        assert_eq!(c.eap.max_sessions, 5);
+        assert!(c.clients[0].require_message_authenticator);
+        assert!(c.client_for("127.9.9.9".parse().unwrap()).is_some());
+        assert!(c.client_for("10.0.0.1".parse().unwrap()).is_none());
+        assert!(c.client_for("::ffff:127.0.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/aaa.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        // The example's database lives in /var/lib; check everything but the directory.
+        let text = text.replace("/var/lib/aaa-server/subscribers.db", "/tmp/x.db");
+        let c = Config::parse(&text, Path::new(path)).unwrap();
+        assert_eq!(c.eap.methods[0], MethodName::AkaPrime);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let text = GOOD.replace("max_sessions = 5", "max_sessions = 5\nmax_sesions = 6");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, 13, "{e}");
+        assert_eq!(e.key, "max_sesions", "{e}");
+        assert!(
+            e.to_string().starts_with("/tmp/aaa.toml:13: max_sesions:"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_cidr_empty_secret_missing_dir() {
+        let e = parse(&GOOD.replace("127.0.0.0/8", "127.0.0.0/33")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (4, "client[0].network"), "{e}");
+        let e = parse(&GOOD.replace("127.0.0.0/8", "localhost")).unwrap_err();
+        assert_eq!(e.key, "client[0].network");
+        let e = parse(&GOOD.replace("\"testing123\"", "\"\"")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (5, "client[0].secret"), "{e}");
+        let e = parse(&GOOD.replace("subscribers.db", "/nonexistent/dir/s.db")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (7, "hss.database"), "{e}");
+        let e = parse(&GOOD.replace("\"aka\", ", "\"eap-sim\", ")).unwrap_err();
+        assert_eq!(e.line, 9, "{e}");
+        let e = parse(&GOOD.replace("max_sessions = 5", "max_sessions = 0")).unwrap_err();
+        assert_eq!(e.key, "eap.max_sessions");
+    }
+
+    #[test]
+    fn cidr() {
+        let n = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(n.contains("10.1.255.1".parse().unwrap()));
+        assert!(!n.contains("10.2.0.1".parse().unwrap()));
+        assert!(
+            Cidr::parse("0.0.0.0/0")
+                .unwrap()
+                .contains("1.2.3.4".parse().unwrap())
+        );
+        assert!(Cidr::parse("::1").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            Cidr::parse("fd00::/8")
+                .unwrap()
+                .contains("fd12::1".parse().unwrap())
+        );
+        assert!(Cidr::parse("10.0.0.0/x").is_err());
+    }
+}

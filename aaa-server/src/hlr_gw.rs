@@ -1,0 +1,232 @@
+//! hostapd's hlr_auc_gw protocol (the `eap_sim_db=unix:<path>` interface)
+//! over our [`Hss`]: text requests in, text replies out, with a thin
+//! AF_UNIX datagram shell ([`serve`]).
+//!
+//! - `AKA-REQ-AUTH <IMSI>` → `AKA-RESP-AUTH <IMSI> <RAND> <AUTN> <IK> <CK> <RES>`
+//!   or `AKA-RESP-AUTH <IMSI> FAILURE`
+//! - `AKA-AUTS <IMSI> <AUTS> <RAND>` → resynchronisation, no reply
+//! - `SIM-REQ-AUTH <IMSI> …` → `SIM-RESP-AUTH <IMSI> FAILURE` (GSM is not offered)
+//!
+//! Vectors carry the stored AMF, as hostapd's own hlr_auc_gw does; subscribers
+//! made with the default AMF 8000 have the separation bit EAP-AKA' needs.
+
+use crate::hss::{Hss, Imsi, VectorKind};
+use eap::umts::Auts;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Handles one request datagram; `None` when no reply is due.
+pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(request).ok()?;
+    let mut f = text.trim_end_matches(['\0', '\n', '\r']).split(' ');
+    let cmd = f.next()?;
+    match cmd {
+        "AKA-REQ-AUTH" => {
+            let imsi_s = f.next()?;
+            if imsi_s.len() > 20 {
+                return None;
+            }
+            let Ok(imsi) = Imsi::parse(imsi_s) else {
+                return Some(format!("AKA-RESP-AUTH {imsi_s} FAILURE"));
+            };
+            match hss.vector(&imsi, VectorKind::Aka) {
+                Ok(v) => Some(format!(
+                    "AKA-RESP-AUTH {imsi} {} {} {} {} {}",
+                    hex::encode(v.rand),
+                    hex::encode(v.autn.0),
+                    hex::encode(v.ik.expose()),
+                    hex::encode(v.ck.expose()),
+                    hex::encode(v.xres.as_bytes())
+                )),
+                Err(e) => {
+                    tracing::info!(imsi = %imsi.masked(), error = %e, "hlr-gw: no vector");
+                    Some(format!("AKA-RESP-AUTH {imsi} FAILURE"))
+                }
+            }
+        }
+        "AKA-AUTS" => {
+            let imsi = Imsi::parse(f.next()?).ok()?;
+            let mut auts = [0u8; 14];
+            hex::decode_to_slice(f.next()?, &mut auts).ok()?;
+            let mut rand = [0u8; 16];
+            hex::decode_to_slice(f.next()?, &mut rand).ok()?;
+            match hss.resync(&imsi, &rand, &Auts(auts)) {
+                Ok(sqn) => {
+                    tracing::info!(imsi = %imsi.masked(), seq = sqn.seq(), "hlr-gw: resynchronised")
+                }
+                Err(e) => {
+                    tracing::info!(imsi = %imsi.masked(), error = %e, "hlr-gw: resync refused")
+                }
+            }
+            None
+        }
+        "SIM-REQ-AUTH" => {
+            let imsi = f.next()?;
+            if imsi.len() > 20 || !imsi.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(format!("SIM-RESP-AUTH {imsi} FAILURE"))
+        }
+        _ => {
+            tracing::debug!(len = request.len(), "hlr-gw: unknown request ignored");
+            None
+        }
+    }
+}
+
+/// Serves `hss` on an AF_UNIX datagram socket at `path` until `stop` is set
+/// (checked every 200 ms). The socket file is removed on return.
+pub fn serve(hss: &dyn Hss, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
+    if path.exists() {
+        // A stale socket from a previous run; refuse anything else.
+        let meta = std::fs::symlink_metadata(path)?;
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+        std::fs::remove_file(path)?;
+    }
+    let sock = UnixDatagram::bind(path)?;
+    struct Unlink<'a>(&'a Path);
+    impl Drop for Unlink<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+    let _unlink = Unlink(path);
+    sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+    let mut buf = [0u8; 1024];
+    while !stop.load(Ordering::Relaxed) {
+        let (n, from) = match sock.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        if let Some(reply) = handle(hss, &buf[..n]) {
+            match from.as_pathname() {
+                Some(p) => {
+                    if let Err(e) = sock.send_to(reply.as_bytes(), p) {
+                        tracing::warn!(error = %e, "hlr-gw: reply not delivered");
+                    }
+                }
+                None => tracing::warn!("hlr-gw: request from an unbound socket, no reply possible"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hss::SqliteStore;
+    use crate::hss::sqlite::NewSubscriber;
+    use eap::secret::{Ck, Ik, K, Opc};
+    use eap::umts::{Amf, Autn, Sqn, SubscriberKeys};
+    use std::sync::Arc;
+
+    fn keys() -> SubscriberKeys {
+        SubscriberKeys::new(K::new([7; 16]), Opc::new([8; 16]))
+    }
+
+    fn store() -> SqliteStore {
+        let s = SqliteStore::open_in_memory().unwrap();
+        s.add(&NewSubscriber {
+            imsi: Imsi::parse("001010000000009").unwrap(),
+            keys: keys(),
+            amf: Amf([0x80, 0]),
+            sqn: Sqn::default(),
+        })
+        .unwrap();
+        s
+    }
+
+    fn h<const N: usize>(s: &str) -> [u8; N] {
+        let mut o = [0; N];
+        hex::decode_to_slice(s, &mut o).unwrap();
+        o
+    }
+
+    #[test]
+    fn req_auth_gives_a_vector_the_usim_accepts_and_auts_resyncs() {
+        let s = store();
+        let r = handle(&s, b"AKA-REQ-AUTH 001010000000009").unwrap();
+        let f: Vec<&str> = r.split(' ').collect();
+        assert_eq!(f.len(), 7, "{r}");
+        assert_eq!(&f[..2], ["AKA-RESP-AUTH", "001010000000009"]);
+        let rand = h::<16>(f[2]);
+        let u = keys().authenticate(&rand, &Autn(h(f[3]))).unwrap();
+        assert_eq!(u.ik, Ik::new(h(f[4])));
+        assert_eq!(u.ck, Ck::new(h(f[5])));
+        assert_eq!(hex::encode(u.res.as_bytes()), f[6]);
+        assert!(u.amf.separation_bit());
+
+        let ms = Sqn::from_seq_ind(500, 4);
+        let auts = keys().auts(&rand, ms);
+        let req = format!("AKA-AUTS 001010000000009 {} {}", hex::encode(auts.0), f[2]);
+        assert_eq!(handle(&s, req.as_bytes()), None);
+        assert_eq!(s.sqn(&Imsi::parse("001010000000009").unwrap()).unwrap(), ms);
+    }
+
+    #[test]
+    fn failures_and_garbage() {
+        let s = store();
+        assert_eq!(
+            handle(&s, b"AKA-REQ-AUTH 001010000000001").as_deref(),
+            Some("AKA-RESP-AUTH 001010000000001 FAILURE")
+        );
+        assert_eq!(
+            handle(&s, b"SIM-REQ-AUTH 001010000000009 3").as_deref(),
+            Some("SIM-RESP-AUTH 001010000000009 FAILURE")
+        );
+        assert_eq!(handle(&s, b"AKA-AUTS 001010000000009 zz 00"), None);
+        assert_eq!(handle(&s, b"\xff\xfe"), None);
+        assert_eq!(handle(&s, b""), None);
+    }
+
+    #[test]
+    fn over_a_real_datagram_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hlr.sock");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::new(store());
+        let t = {
+            let (s, p, stop) = (s.clone(), path.clone(), stop.clone());
+            std::thread::spawn(move || serve(&*s, &p, &stop))
+        };
+        for _ in 0..100 {
+            if path.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let client_path = dir.path().join("client.sock");
+        let c = UnixDatagram::bind(&client_path).unwrap();
+        c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        c.send_to(b"AKA-REQ-AUTH 001010000000009", &path).unwrap();
+        let mut buf = [0u8; 512];
+        let n = c.recv(&mut buf).unwrap();
+        let reply = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(
+            reply.starts_with("AKA-RESP-AUTH 001010000000009 "),
+            "{reply}"
+        );
+        stop.store(true, Ordering::Relaxed);
+        t.join().unwrap().unwrap();
+        assert!(!path.exists(), "socket removed on exit");
+    }
+}

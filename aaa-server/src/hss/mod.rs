@@ -1,0 +1,158 @@
+//! The HSS stub: subscribers, UMTS authentication vectors (3GPP TS 33.102
+//! §6.3) and SQN resynchronisation, behind the [`Hss`] trait so the EAP server
+//! and the hlr_auc_gw front end do not depend on SQLite.
+
+pub mod milenage_db;
+pub mod sqlite;
+
+use eap::umts::{Amf, AuthVector, Auts, Sqn};
+
+pub use sqlite::SqliteStore;
+
+/// An IMSI: 6 to 15 decimal digits (3GPP TS 23.003 §2.2).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Imsi(String);
+
+impl Imsi {
+    /// Validates an IMSI.
+    pub fn parse(s: &str) -> Result<Self, HssError> {
+        if (6..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(s.to_string()))
+        } else {
+            Err(HssError::BadImsi)
+        }
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The IMSI with the MSIN masked for logs: MCC, a 2-digit MNC guess and
+    /// the rest as `*` (e.g. `24491*********`).
+    pub fn masked(&self) -> String {
+        mask_digits(&self.0)
+    }
+}
+
+/// Masks everything after the first 5 digits (MCC + 2-digit MNC) of an IMSI-like string.
+pub fn mask_digits(s: &str) -> String {
+    s.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 5 { c } else { '*' })
+        .collect()
+}
+
+impl std::fmt::Display for Imsi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which EAP method a vector is for: EAP-AKA' vectors carry the AMF
+/// separation bit (RFC 9048 §3, 3GPP TS 33.402 §6.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VectorKind {
+    /// Plain UMTS AKA vector (stored AMF as is).
+    Aka,
+    /// EAP-AKA' vector (AMF separation bit set).
+    AkaPrime,
+}
+
+/// HSS failures. None of them carries key material.
+#[derive(Debug, thiserror::Error)]
+pub enum HssError {
+    /// The IMSI is not 6–15 digits.
+    #[error("IMSI must be 6 to 15 decimal digits")]
+    BadImsi,
+    /// No such subscriber.
+    #[error("unknown subscriber")]
+    UnknownSubscriber,
+    /// The subscriber already exists.
+    #[error("subscriber already exists")]
+    Exists,
+    /// AUTS did not verify (MAC-S), TS 33.102 §6.3.5.
+    #[error("AUTS MAC-S does not verify")]
+    ResyncMacFailure,
+    /// The RNG failed.
+    #[error("random number generator failed: {0}")]
+    Rng(String),
+    /// The store failed.
+    #[error("subscriber store: {0}")]
+    Store(String),
+}
+
+impl From<rusqlite::Error> for HssError {
+    fn from(e: rusqlite::Error) -> Self {
+        HssError::Store(e.to_string())
+    }
+}
+
+/// The subscriber store as the EAP server and hlr-gw see it.
+pub trait Hss: Send + Sync {
+    /// Advances the subscriber's SQN, commits it, and returns a vector made
+    /// with the new SQN and a fresh RAND (TS 33.102 §6.3.2).
+    fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError>;
+
+    /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
+    /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.
+    fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError>;
+}
+
+/// An accounting record (RFC 2866) to be stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AccountingRecord {
+    /// The RADIUS client's name.
+    pub client: String,
+    /// Acct-Session-Id.
+    pub session_id: String,
+    /// Acct-Status-Type (1 Start, 2 Stop, 3 Interim-Update, 7 Accounting-On, 8 Accounting-Off).
+    pub status_type: u32,
+    /// User-Name.
+    pub user: String,
+    /// NAS-Identifier or NAS-IP-Address.
+    pub nas: String,
+    /// Acct-Input-Octets (with Acct-Input-Gigawords).
+    pub input_octets: u64,
+    /// Acct-Output-Octets (with Acct-Output-Gigawords).
+    pub output_octets: u64,
+    /// Acct-Session-Time in seconds.
+    pub session_time: u32,
+}
+
+/// Where accounting records go.
+pub trait AccountingLog: Send + Sync {
+    /// Stores a record durably; the Accounting-Response is sent only after this returns Ok (RFC 2866 §4.1).
+    fn record(&self, rec: &AccountingRecord) -> Result<(), HssError>;
+}
+
+/// The next SQN after `sqn`: SEQ + 1 and IND + 1 (mod 2^5), as hostapd's
+/// hlr_auc_gw does (TS 33.102 Annex C.1.1–C.1.2, non-time-based SEQ).
+pub fn next_sqn(sqn: Sqn) -> Sqn {
+    Sqn::from_seq_ind(sqn.seq() + 1, sqn.ind().wrapping_add(1))
+}
+
+/// The AMF a vector of `kind` carries.
+pub fn vector_amf(stored: Amf, kind: VectorKind) -> Amf {
+    match kind {
+        VectorKind::Aka => stored,
+        VectorKind::AkaPrime => stored.with_separation_bit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imsi_and_masking() {
+        assert!(Imsi::parse("12345").is_err());
+        assert!(Imsi::parse("1234567890123456").is_err());
+        assert!(Imsi::parse("24491000000001a").is_err());
+        let i = Imsi::parse("244910000000001").unwrap();
+        assert_eq!(i.masked(), "24491**********");
+        assert_eq!(next_sqn(Sqn::from_seq_ind(7, 31)), Sqn::from_seq_ind(8, 0));
+        assert!(vector_amf(Amf([0, 0]), VectorKind::AkaPrime).separation_bit());
+        assert!(!vector_amf(Amf([0, 0]), VectorKind::Aka).separation_bit());
+    }
+}

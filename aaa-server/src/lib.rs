@@ -1,0 +1,21 @@
+//! `aaa-server` — the operator side of passpoint-aka: a RADIUS server
+//! (RFC 2865/2866/3579/5080/5997) with an EAP-AKA/EAP-AKA' server
+//! (RFC 4187, RFC 9048) and an HSS stub holding subscribers.
+//!
+//! The protocol cores are sans-IO: [`radius::RadiusServer::handle`] maps
+//! (client address, datagram, now) to (reply, effects); the socket loops in
+//! [`radius::udp`] and [`hlr_gw::serve`] only move bytes.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod hlr_gw;
+pub mod hss;
+
+/// Placeholder until the RADIUS layer lands.
+pub mod server {
+    /// Runs the server.
+    pub fn run(_c: crate::config::Config) -> Result<(), String> {
+        Err("serve: not built yet".into())
+    }
+}
