@@ -17,7 +17,7 @@ use crate::secret::{
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
 
 /// Which EAP method a key, MAC or checkcode belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -183,11 +183,9 @@ pub fn master_key_aka(identity: &[u8], ik: &Ik, ck: &Ck) -> Mk {
     h.update(identity);
     h.update(ik.expose());
     h.update(ck.expose());
-    let mut out = [0u8; 20];
-    out.copy_from_slice(&h.finalize());
-    let mk = Mk::new(out);
-    out.zeroize();
-    mk
+    let mut out = Zeroizing::new(sha1::digest::Output::<Sha1>::default());
+    h.finalize_into(&mut out);
+    Mk::new(take(&out[..]))
 }
 
 /// EAP-AKA keys from an existing MK: K_encr‖K_aut‖MSK‖EMSK = PRF(MK)
@@ -342,7 +340,9 @@ pub fn derive_reauth(
             h.update(counter.to_be_bytes());
             h.update(nonce_s);
             h.update(mk.expose());
-            let xkey = Zeroizing::new(<[u8; 20]>::from(h.finalize()));
+            let mut digest = Zeroizing::new(sha1::digest::Output::<Sha1>::default());
+            h.finalize_into(&mut digest);
+            let xkey = Zeroizing::new(take::<20>(&digest[..]));
             fips186_2_prf(&xkey, &mut out[..]);
         }
         ReauthSecret::KRe(k_re) => {
