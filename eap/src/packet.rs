@@ -189,6 +189,9 @@ pub enum Error {
     /// Not an EAP-AKA/AKA' Request or Response (from `mac_value_offset`).
     #[error("not an EAP-AKA/AKA' Request or Response")]
     NotAka,
+    /// `sign_packet`: the EAP-AKA/AKA' packet has no AT_MAC.
+    #[error("EAP-AKA packet without AT_MAC")]
+    NoMac,
     /// The EAP-AKA/AKA' message inside is malformed.
     #[error("EAP-AKA: {0}")]
     Aka(#[from] attr::Error),

@@ -572,6 +572,12 @@ pub struct AtUnknown {
     pub value: Vec<u8>,
 }
 
+impl From<AtUnknown> for Attribute {
+    fn from(v: AtUnknown) -> Self {
+        Attribute::Unknown(v)
+    }
+}
+
 impl AtRand {
     /// AT_RAND with the reserved field zero.
     pub const fn new(rand: [u8; 16]) -> Self {

@@ -345,10 +345,77 @@ pub fn mac_value_offset(packet: &[u8]) -> Result<Option<usize>, crate::packet::E
     Ok(None)
 }
 
+/// Fills the AT_MAC value of the encoded EAP-AKA/AKA' packet `packet` (found
+/// with [`mac_value_offset`]) with the MAC over the packet and `extra`
+/// (see `aka::mac` for which `extra` each message needs). Bytes after the EAP
+/// Length are neither covered nor touched.
+///
+/// # Errors
+/// The packet is not EAP-AKA/AKA', is malformed, or has no AT_MAC.
+pub fn sign_packet(
+    k_aut: &crate::secret::KAut,
+    packet: &mut [u8],
+    extra: &[u8],
+) -> Result<(), crate::packet::Error> {
+    let len = crate::packet::packet_length(packet)?;
+    let off = mac_value_offset(packet)?.ok_or(crate::packet::Error::NoMac)?;
+    super::mac::sign(k_aut, &mut packet[..len], off, extra).map_err(|_| crate::packet::Error::NoMac)
+}
+
+/// Checks, in constant time, the AT_MAC of the encoded EAP-AKA/AKA' packet
+/// `packet` against `k_aut` and `extra`. False when the MAC is wrong, when
+/// there is no AT_MAC and when the packet is malformed.
+pub fn verify_packet(k_aut: &crate::secret::KAut, packet: &[u8], extra: &[u8]) -> bool {
+    let Ok(len) = crate::packet::packet_length(packet) else {
+        return false;
+    };
+    match mac_value_offset(packet) {
+        Ok(Some(off)) => super::mac::verify(k_aut, &packet[..len], off, extra),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::aka::attr::{AtAnyIdReq, AtKdf, AtResultInd};
+    use crate::packet::{Packet, TypeData};
+    use crate::secret::{KAut, KAutAkaPrime};
+
+    #[test]
+    fn sign_and_verify_packet() {
+        let k = KAut::AkaPrime(KAutAkaPrime::new([7; 32]));
+        let m = Message::new(Subtype::Challenge)
+            .with(AtRand::new([1; 16]))
+            .with(AtMac::ZEROED);
+        let p = Packet::Request {
+            identifier: 1,
+            data: TypeData::AkaPrime(m),
+        };
+        let mut b = p.encode().unwrap();
+        assert!(!verify_packet(&k, &b, &[]));
+        sign_packet(&k, &mut b, &[]).unwrap();
+        assert!(verify_packet(&k, &b, &[]));
+        assert!(!verify_packet(&k, &b, &[0]));
+        // trailing link-layer padding is not covered
+        let mut padded = b.clone();
+        padded.extend([0xff; 3]);
+        assert!(verify_packet(&k, &padded, &[]));
+        b[10] ^= 1;
+        assert!(!verify_packet(&k, &b, &[]));
+        // no AT_MAC
+        let mut no_mac = Packet::Request {
+            identifier: 1,
+            data: TypeData::AkaPrime(Message::new(Subtype::Challenge)),
+        }
+        .encode()
+        .unwrap();
+        assert_eq!(
+            sign_packet(&k, &mut no_mac, &[]),
+            Err(crate::packet::Error::NoMac)
+        );
+        assert!(!verify_packet(&k, &no_mac, &[]));
+    }
 
     #[test]
     fn subtypes() {
