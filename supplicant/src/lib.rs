@@ -4,5 +4,6 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod peer;
 pub mod run;
 pub mod usim;

@@ -1,0 +1,723 @@
+//! The EAP-AKA / EAP-AKA' peer (RFC 4187, RFC 9048) as a sans-IO state
+//! machine: EAP packets in, [`Action`]s out. When the network sends an
+//! AKA-Challenge the peer returns [`Action::Authenticate`]; the caller runs
+//! AUTHENTICATE on the USIM and hands the answer back with
+//! [`Peer::usim_result`]. No clock, socket or card is touched here.
+
+use crate::usim::AuthResult;
+use eap::aka::attr::{
+    AtAuts, AtCheckcode, AtClientErrorCode, AtIdentity, AtKdf, AtMac, AtNotification, AtRes,
+    AtResultInd, Attribute,
+};
+use eap::aka::checkcode::Checkcode;
+use eap::aka::keys::{self, Keys, Method};
+use eap::aka::mac::NO_EXTRA;
+use eap::aka::message::{self, IdReq, Message, Subtype};
+use eap::identity::{self, Imsi, MncLen};
+use eap::packet::{Packet, TypeData, types};
+use eap::umts::Autn;
+
+/// The KDF this peer implements: CK'/IK' of RFC 9048 §3.3.
+pub const KDF_CK_IK_PRIME: u16 = 1;
+
+/// Which methods the peer accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Methods {
+    /// EAP-AKA.
+    pub aka: bool,
+    /// EAP-AKA'.
+    pub aka_prime: bool,
+}
+
+impl Methods {
+    /// Only `m`.
+    pub fn only(m: Method) -> Self {
+        Self {
+            aka: m == Method::Aka,
+            aka_prime: m == Method::AkaPrime,
+        }
+    }
+
+    /// Both, AKA' preferred.
+    pub const BOTH: Methods = Methods {
+        aka: true,
+        aka_prime: true,
+    };
+
+    fn allows(self, m: Method) -> bool {
+        match m {
+            Method::Aka => self.aka,
+            Method::AkaPrime => self.aka_prime,
+        }
+    }
+
+    fn preferred(self) -> Method {
+        if self.aka_prime {
+            Method::AkaPrime
+        } else {
+            Method::Aka
+        }
+    }
+}
+
+/// The peer's configuration.
+#[derive(Debug, Clone)]
+pub struct PeerConfig {
+    /// The IMSI (from the profile or EF_IMSI).
+    pub imsi: Imsi,
+    /// MNC length (from the profile or EF_AD).
+    pub mnc_len: MncLen,
+    /// The realm; `None` → the 3GPP realm of TS 23.003 §19.3.2.
+    pub realm: Option<String>,
+    /// Accepted methods.
+    pub methods: Methods,
+    /// AKA': the access network name AT_KDF_INPUT must carry (RFC 9048 §3.1).
+    pub network_name: Option<Vec<u8>>,
+}
+
+impl PeerConfig {
+    /// The permanent identity for `method`: `0<IMSI>@realm` or `6<IMSI>@realm`.
+    pub fn permanent_identity(&self, method: Method) -> String {
+        match &self.realm {
+            Some(r) => {
+                let lead = if method == Method::Aka { '0' } else { '6' };
+                format!("{lead}{}@{r}", self.imsi.as_str())
+            }
+            None => identity::permanent_nai(&self.imsi, self.mnc_len, method),
+        }
+    }
+}
+
+/// What the caller must do next.
+#[derive(Debug)]
+pub enum Action {
+    /// Transmit this EAP-Response.
+    Send(Vec<u8>),
+    /// Run AUTHENTICATE on the USIM, then call [`Peer::usim_result`].
+    Authenticate {
+        /// RAND.
+        rand: [u8; 16],
+        /// AUTN.
+        autn: Autn,
+    },
+    /// The packet was silently discarded (RFC 3748 §4, RFC 4187 §6); keep waiting.
+    Discard(String),
+    /// The exchange is over.
+    Done(Outcome),
+}
+
+/// How the exchange ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// EAP-Success after a valid AKA-Challenge.
+    Success(Box<Success>),
+    /// EAP-Failure (with what the peer saw before it).
+    Failure {
+        /// The method in use, if any was started.
+        method: Option<Method>,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A successful authentication.
+#[derive(Debug)]
+pub struct Success {
+    /// The method.
+    pub method: Method,
+    /// The identity the keys were derived with.
+    pub identity: String,
+    /// The derived keys (MSK, EMSK, …).
+    pub keys: Keys,
+}
+
+/// A Challenge waiting for the USIM.
+#[derive(Debug)]
+struct PendingChallenge {
+    id: u8,
+    method: Method,
+    packet: Vec<u8>,
+    autn: Autn,
+    network_name: Vec<u8>,
+    checkcode: Option<eap::aka::attr::Checkcode>,
+    bidding: Option<bool>,
+    result_ind: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Waiting for EAP-Request/Identity or a method request.
+    Start,
+    /// Identity exchange or AKA-Identity rounds.
+    Identity,
+    /// Waiting for the USIM.
+    Usim(Box<PendingChallenge>),
+    /// Challenge answered; waiting for Success, Failure or Notification.
+    Answered { keys: Box<Keys>, result_ind: bool },
+    /// Error reported to the server (Client-Error / Authentication-Reject /
+    /// Notification failure); only EAP-Failure can follow.
+    Failing(String),
+    /// Over.
+    Done,
+}
+
+/// The EAP-AKA/AKA' peer.
+#[derive(Debug)]
+pub struct Peer {
+    config: PeerConfig,
+    state: State,
+    method: Option<Method>,
+    /// The identity last sent (EAP-Response/Identity or AT_IDENTITY): the key derivation input.
+    identity: String,
+    checkcode: Option<Checkcode>,
+    identity_rounds: u8,
+    last_id_req: Option<IdReq>,
+    /// KDF negotiation: the AT_KDF list of the first Challenge when we asked for another KDF.
+    kdf_asked: Option<Vec<u16>>,
+    /// The last request and our answer, for retransmitted requests (RFC 3748 §4.1).
+    last: Option<(Vec<u8>, Vec<u8>)>,
+    round_trips: u32,
+}
+
+fn response(id: u8, data: TypeData) -> Vec<u8> {
+    // Encoding a message this module built cannot fail; fall back to an empty
+    // vector (nothing sent, the server times out) rather than panic.
+    Packet::Response {
+        identifier: id,
+        data,
+    }
+    .encode()
+    .unwrap_or_default()
+}
+
+fn aka_response(id: u8, method: Method, m: Message) -> Vec<u8> {
+    response(id, TypeData::from_aka(method, m))
+}
+
+impl Peer {
+    /// A peer with `config`, before any packet.
+    pub fn new(config: PeerConfig) -> Self {
+        let identity = config.permanent_identity(config.methods.preferred());
+        Self {
+            config,
+            state: State::Start,
+            method: None,
+            identity,
+            checkcode: None,
+            identity_rounds: 0,
+            last_id_req: None,
+            kdf_asked: None,
+            last: None,
+            round_trips: 0,
+        }
+    }
+
+    /// The identity the peer presents (or presented last).
+    pub fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// EAP requests answered so far.
+    pub fn round_trips(&self) -> u32 {
+        self.round_trips
+    }
+
+    /// The method in use, once the server started one.
+    pub fn method(&self) -> Option<Method> {
+        self.method
+    }
+
+    fn client_error(&mut self, id: u8, method: Method, why: impl Into<String>) -> Action {
+        let why = why.into();
+        tracing::warn!("sending {}-Client-Error: {why}", method.name());
+        self.state = State::Failing(why);
+        Action::Send(aka_response(
+            id,
+            method,
+            Message::new(Subtype::ClientError).with(AtClientErrorCode::UNABLE_TO_PROCESS_PACKET),
+        ))
+    }
+
+    fn auth_reject(&mut self, id: u8, method: Method, why: impl Into<String>) -> Action {
+        let why = why.into();
+        tracing::warn!("sending {}-Authentication-Reject: {why}", method.name());
+        self.state = State::Failing(why);
+        Action::Send(aka_response(
+            id,
+            method,
+            Message::new(Subtype::AuthenticationReject),
+        ))
+    }
+
+    /// Handles one EAP packet from the authenticator.
+    pub fn handle(&mut self, packet: &[u8]) -> Action {
+        // A retransmitted request gets the same answer again, unprocessed.
+        if let Some((req, resp)) = &self.last
+            && eap::packet::packet_length(packet)
+                .ok()
+                .and_then(|n| packet.get(..n))
+                == Some(req.as_slice())
+        {
+            return Action::Send(resp.clone());
+        }
+        let action = self.handle_new(packet);
+        if let Action::Send(resp) = &action {
+            self.round_trips += 1;
+            let n = eap::packet::packet_length(packet)
+                .unwrap_or(packet.len())
+                .min(packet.len());
+            self.last = Some((packet[..n].to_vec(), resp.clone()));
+        }
+        action
+    }
+
+    fn handle_new(&mut self, raw: &[u8]) -> Action {
+        if matches!(self.state, State::Done) {
+            return Action::Discard("exchange already over".into());
+        }
+        if matches!(self.state, State::Usim(_)) {
+            return Action::Discard("waiting for the USIM".into());
+        }
+        let packet = match Packet::decode(raw) {
+            Ok(p) => p,
+            Err(e) => return self.malformed(raw, e),
+        };
+        match packet {
+            Packet::Response { .. } => Action::Discard("EAP-Response sent to the peer".into()),
+            Packet::Success { .. } => self.on_success(),
+            Packet::Failure { .. } => {
+                let reason = match std::mem::replace(&mut self.state, State::Done) {
+                    State::Failing(why) => format!("EAP-Failure after: {why}"),
+                    State::Answered { .. } => {
+                        "EAP-Failure after the Challenge (server rejected RES)".into()
+                    }
+                    _ => "EAP-Failure".into(),
+                };
+                Action::Done(Outcome::Failure {
+                    method: self.method,
+                    reason,
+                })
+            }
+            Packet::Request { identifier, data } => self.on_request(identifier, data, raw),
+        }
+    }
+
+    /// A request that does not decode: AKA messages get Client-Error
+    /// (RFC 4187 §6.3.1), anything else is discarded (RFC 3748 §4).
+    fn malformed(&mut self, raw: &[u8], e: eap::packet::Error) -> Action {
+        if let (Some(1), Some(t), Some(id)) = (raw.first(), raw.get(4), raw.get(1))
+            && let Some(m) = Method::from_eap_type(*t)
+            && eap::packet::packet_length(raw).is_ok()
+            && self.method.is_none_or(|cur| cur == m)
+            && self.config.methods.allows(m)
+            && !matches!(self.state, State::Failing(_))
+        {
+            return self.client_error(*id, m, format!("malformed {} request: {e}", m.name()));
+        }
+        Action::Discard(format!("malformed EAP packet: {e}"))
+    }
+
+    fn on_success(&mut self) -> Action {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Answered { keys, .. } => Action::Done(Outcome::Success(Box::new(Success {
+                method: keys.method(),
+                identity: self.identity.clone(),
+                keys: *keys,
+            }))),
+            other => {
+                // RFC 4187 §6.1 / RFC 3748 §4.2: Success before a valid Challenge is discarded.
+                self.state = other;
+                Action::Discard("EAP-Success before a valid AKA-Challenge".into())
+            }
+        }
+    }
+
+    fn on_request(&mut self, id: u8, data: TypeData, raw: &[u8]) -> Action {
+        match data {
+            TypeData::Identity(_) => {
+                // A new conversation (RFC 3748 §5.1).
+                self.state = State::Identity;
+                self.method = None;
+                self.checkcode = None;
+                self.identity_rounds = 0;
+                self.last_id_req = None;
+                self.kdf_asked = None;
+                self.identity = self
+                    .config
+                    .permanent_identity(self.config.methods.preferred());
+                Action::Send(response(
+                    id,
+                    TypeData::Identity(self.identity.as_bytes().to_vec()),
+                ))
+            }
+            TypeData::Notification(_) => {
+                Action::Send(response(id, TypeData::Notification(Vec::new())))
+            }
+            TypeData::Aka(m) => self.on_aka(id, Method::Aka, m, raw),
+            TypeData::AkaPrime(m) => self.on_aka(id, Method::AkaPrime, m, raw),
+            TypeData::Nak(_) => Action::Discard("Nak in a request".into()),
+            TypeData::Unknown(t, _) => {
+                if self.method.is_some() {
+                    return Action::Discard(format!("EAP type {t} in the middle of an exchange"));
+                }
+                Action::Send(response(id, TypeData::Nak(self.nak_types())))
+            }
+        }
+    }
+
+    fn nak_types(&self) -> Vec<u8> {
+        let mut v = Vec::new();
+        if self.config.methods.aka_prime {
+            v.push(types::AKA_PRIME);
+        }
+        if self.config.methods.aka {
+            v.push(types::AKA);
+        }
+        v
+    }
+
+    fn on_aka(&mut self, id: u8, method: Method, m: Message, raw: &[u8]) -> Action {
+        if matches!(self.state, State::Failing(_)) {
+            return Action::Discard("already failing; waiting for EAP-Failure".into());
+        }
+        match self.method {
+            None if !self.config.methods.allows(method) => {
+                return Action::Send(response(id, TypeData::Nak(self.nak_types())));
+            }
+            None => {
+                self.method = Some(method);
+                self.checkcode = Some(Checkcode::new(method));
+            }
+            Some(cur) if cur != method => {
+                return Action::Discard(format!("{} request during {}", method.name(), cur.name()));
+            }
+            Some(_) => {}
+        }
+        match m.subtype {
+            Subtype::Identity => self.on_aka_identity(id, method, &m, raw),
+            Subtype::Challenge => self.on_challenge(id, method, &m, raw),
+            Subtype::Notification => self.on_notification(id, method, &m, raw),
+            Subtype::Reauthentication => {
+                // We never offered a fast re-authentication identity.
+                self.client_error(
+                    id,
+                    method,
+                    "AKA-Reauthentication without a re-authentication identity",
+                )
+            }
+            other => self.client_error(
+                id,
+                method,
+                format!("unexpected subtype {other:?} in a request"),
+            ),
+        }
+    }
+
+    /// AKA-Identity (RFC 4187 §4.1.4–4.1.6, §9.1): at most three rounds,
+    /// AT_ANY_ID_REQ only first, nothing after AT_PERMANENT_ID_REQ but itself.
+    fn on_aka_identity(&mut self, id: u8, method: Method, m: &Message, raw: &[u8]) -> Action {
+        if !matches!(self.state, State::Identity | State::Start) {
+            return self.client_error(id, method, "AKA-Identity after the Challenge");
+        }
+        let Some(req) = m.id_req() else {
+            return self.client_error(
+                id,
+                method,
+                "AKA-Identity without an identity request attribute",
+            );
+        };
+        if m.attributes
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a,
+                    Attribute::PermanentIdReq(_)
+                        | Attribute::FullauthIdReq(_)
+                        | Attribute::AnyIdReq(_)
+                )
+            })
+            .count()
+            > 1
+        {
+            return self.client_error(id, method, "AKA-Identity with several identity requests");
+        }
+        let order_ok = match (self.last_id_req, req) {
+            (None, _) => true,
+            (Some(_), IdReq::Any) => false,
+            (Some(IdReq::Permanent), IdReq::Fullauth) => false,
+            _ => true,
+        };
+        self.identity_rounds += 1;
+        if !order_ok || self.identity_rounds > 3 {
+            return self.client_error(
+                id,
+                method,
+                "AKA-Identity requests out of order (RFC 4187 §4.1.6)",
+            );
+        }
+        self.last_id_req = Some(req);
+        self.state = State::Identity;
+        // We have neither pseudonym nor re-authentication identity: always the permanent one.
+        self.identity = self.config.permanent_identity(method);
+        let resp = aka_response(
+            id,
+            method,
+            Message::new(Subtype::Identity).with(AtIdentity {
+                identity: self.identity.as_bytes().to_vec(),
+            }),
+        );
+        if let Some(cc) = self.checkcode.as_mut() {
+            cc.update(
+                &raw[..eap::packet::packet_length(raw)
+                    .unwrap_or(raw.len())
+                    .min(raw.len())],
+            );
+            cc.update(&resp);
+        }
+        Action::Send(resp)
+    }
+
+    fn on_challenge(&mut self, id: u8, method: Method, m: &Message, raw: &[u8]) -> Action {
+        if !matches!(self.state, State::Identity | State::Start) {
+            return self.client_error(id, method, "second AKA-Challenge");
+        }
+        let (Some(rand), Some(autn)) = (m.rand(), m.autn()) else {
+            return self.client_error(id, method, "AKA-Challenge without AT_RAND or AT_AUTN");
+        };
+        if m.mac().is_none() {
+            return self.client_error(id, method, "AKA-Challenge without AT_MAC");
+        }
+        let kdfs: Vec<u16> = m.kdfs().collect();
+        let mut network_name = Vec::new();
+        if method == Method::AkaPrime {
+            // RFC 9048 §3.2: KDF negotiation, with downgrade protection.
+            if let Some(first) = &self.kdf_asked {
+                let mut expected = vec![KDF_CK_IK_PRIME];
+                expected.extend_from_slice(first);
+                if kdfs != expected {
+                    return self.auth_reject(
+                        id,
+                        method,
+                        "AT_KDF list changed beyond the KDF we asked for (bidding down)",
+                    );
+                }
+            }
+            match kdfs.first() {
+                None => return self.client_error(id, method, "AKA'-Challenge without AT_KDF"),
+                Some(&KDF_CK_IK_PRIME) => {}
+                Some(_) if self.kdf_asked.is_none() && kdfs.contains(&KDF_CK_IK_PRIME) => {
+                    // Ask for KDF 1: AKA'-Challenge response with only AT_KDF.
+                    self.kdf_asked = Some(kdfs.clone());
+                    return Action::Send(aka_response(
+                        id,
+                        method,
+                        Message::new(Subtype::Challenge).with(AtKdf {
+                            kdf: KDF_CK_IK_PRIME,
+                        }),
+                    ));
+                }
+                Some(_) => return self.auth_reject(id, method, "no supported KDF offered"),
+            }
+            let Some(name) = m.kdf_input() else {
+                return self.client_error(id, method, "AKA'-Challenge without AT_KDF_INPUT");
+            };
+            if let Some(want) = &self.config.network_name
+                && want.as_slice() != name
+            {
+                return self.auth_reject(
+                    id,
+                    method,
+                    format!(
+                        "AT_KDF_INPUT {:?} is not the expected network name",
+                        String::from_utf8_lossy(name)
+                    ),
+                );
+            }
+            // RFC 9048 §3.1 / TS 33.402: AKA' vectors carry the AMF separation bit.
+            if !autn.amf().separation_bit() {
+                return self.auth_reject(id, method, "AUTN without the AMF separation bit");
+            }
+            network_name = name.to_vec();
+        }
+        let n = eap::packet::packet_length(raw)
+            .unwrap_or(raw.len())
+            .min(raw.len());
+        self.state = State::Usim(Box::new(PendingChallenge {
+            id,
+            method,
+            packet: raw[..n].to_vec(),
+            autn: *autn,
+            network_name,
+            checkcode: m.checkcode().copied(),
+            bidding: m.bidding(),
+            result_ind: m.result_ind(),
+        }));
+        Action::Authenticate {
+            rand: *rand,
+            autn: *autn,
+        }
+    }
+
+    /// The USIM's answer to the pending AKA-Challenge.
+    pub fn usim_result(&mut self, result: AuthResult) -> Action {
+        let State::Usim(p) = std::mem::replace(&mut self.state, State::Identity) else {
+            return Action::Discard("no Challenge waiting for the USIM".into());
+        };
+        let action = self.finish_challenge(*p, result);
+        if let Action::Send(_) = &action {
+            self.round_trips += 1;
+        }
+        action
+    }
+
+    fn finish_challenge(&mut self, p: PendingChallenge, result: AuthResult) -> Action {
+        let (id, method) = (p.id, p.method);
+        let action = match result {
+            AuthResult::MacFailure => {
+                self.auth_reject(id, method, "AUTN: MAC-A wrong (network not authentic)")
+            }
+            AuthResult::SyncFailure(auts) => {
+                let mut msg = Message::new(Subtype::SynchronizationFailure).with(AtAuts { auts });
+                if method == Method::AkaPrime {
+                    // RFC 9048 §3.2: the selected KDF accompanies AT_AUTS.
+                    msg.push(AtKdf {
+                        kdf: KDF_CK_IK_PRIME,
+                    });
+                }
+                // A new Challenge with a fresh vector follows.
+                self.state = State::Identity;
+                Action::Send(aka_response(id, method, msg))
+            }
+            AuthResult::Success { res, ck, ik } => {
+                let keys = match method {
+                    Method::Aka => keys::derive_aka(self.identity.as_bytes(), &ik, &ck),
+                    Method::AkaPrime => match keys::derive_aka_prime_from_ck_ik(
+                        self.identity.as_bytes(),
+                        &ck,
+                        &ik,
+                        &p.network_name,
+                        &p.autn.sqn_xor_ak(),
+                    ) {
+                        Ok(k) => k,
+                        Err(e) => return self.client_error(id, method, e.to_string()),
+                    },
+                };
+                if !message::verify_packet(&keys.k_aut, &p.packet, NO_EXTRA) {
+                    return self.client_error(
+                        id,
+                        method,
+                        "AT_MAC of the AKA-Challenge does not verify",
+                    );
+                }
+                // RFC 9048 §4: AT_BIDDING is trusted only after AT_MAC verified.
+                if method == Method::Aka && p.bidding == Some(true) && self.config.methods.aka_prime
+                {
+                    return self.client_error(
+                        id,
+                        method,
+                        "AT_BIDDING says the server supports EAP-AKA': bidding down",
+                    );
+                }
+                let ours = self
+                    .checkcode
+                    .clone()
+                    .unwrap_or_else(|| Checkcode::new(method));
+                if let Some(cc) = &p.checkcode
+                    && !ours.verify_attr(cc)
+                {
+                    return self.client_error(
+                        id,
+                        method,
+                        "AT_CHECKCODE does not match the identity round",
+                    );
+                }
+                let mut msg = Message::new(Subtype::Challenge)
+                    .with(AtRes { res })
+                    .with(AtCheckcode::new(ours.to_attr()));
+                if p.result_ind {
+                    msg.push(AtResultInd::default());
+                }
+                msg.push(AtMac::ZEROED);
+                let mut bytes = aka_response(id, method, msg);
+                if message::sign_packet(&keys.k_aut, &mut bytes, NO_EXTRA).is_err() {
+                    return self.client_error(id, method, "cannot sign the response");
+                }
+                self.state = State::Answered {
+                    keys: Box::new(keys),
+                    result_ind: p.result_ind,
+                };
+                Action::Send(bytes)
+            }
+        };
+        // Remember the answer for a retransmitted Challenge.
+        if let Action::Send(resp) = &action {
+            self.last = Some((p.packet.clone(), resp.clone()));
+        }
+        action
+    }
+
+    /// AKA-Notification (RFC 4187 §6.1, §9.10).
+    fn on_notification(&mut self, id: u8, method: Method, m: &Message, raw: &[u8]) -> Action {
+        let Some(n) = m.notification() else {
+            return self.client_error(id, method, "AKA-Notification without AT_NOTIFICATION");
+        };
+        let answered = matches!(self.state, State::Answered { .. });
+        if n.pre_challenge {
+            if m.mac().is_some() || answered {
+                return self.client_error(
+                    id,
+                    method,
+                    "pre-challenge notification after the Challenge or with AT_MAC",
+                );
+            }
+            // Failure codes only (S=1 requires P=0).
+            if n.success {
+                return self.client_error(id, method, "success notification before the Challenge");
+            }
+            self.state = State::Failing(format!("notification {} before the Challenge", n.value()));
+            return Action::Send(aka_response(
+                id,
+                method,
+                Message::new(Subtype::Notification),
+            ));
+        }
+        let State::Answered { keys, result_ind } = &self.state else {
+            return self.client_error(
+                id,
+                method,
+                "post-challenge notification before a valid Challenge",
+            );
+        };
+        let n_len = eap::packet::packet_length(raw)
+            .unwrap_or(raw.len())
+            .min(raw.len());
+        if m.mac().is_none() || !message::verify_packet(&keys.k_aut, &raw[..n_len], NO_EXTRA) {
+            return self.client_error(
+                id,
+                method,
+                "post-challenge notification without a valid AT_MAC",
+            );
+        }
+        if n.success && !result_ind {
+            return self.client_error(id, method, "success notification without AT_RESULT_IND");
+        }
+        let mut bytes = aka_response(
+            id,
+            method,
+            Message::new(Subtype::Notification).with(AtMac::ZEROED),
+        );
+        if message::sign_packet(&keys.k_aut, &mut bytes, NO_EXTRA).is_err() {
+            return self.client_error(id, method, "cannot sign the response");
+        }
+        if !n.success {
+            self.state = State::Failing(format!("failure notification {}", n.value()));
+        }
+        if n == AtNotification::SUCCESS {
+            tracing::debug!("success notification");
+        }
+        Action::Send(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests;
