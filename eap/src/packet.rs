@@ -222,6 +222,22 @@ pub fn packet_length(buf: &[u8]) -> Result<usize, Error> {
 }
 
 impl Packet {
+    /// An EAP-Request carrying the EAP-AKA (`Method::Aka`) or EAP-AKA' message `m`.
+    pub fn aka_request(identifier: u8, method: Method, m: Message) -> Self {
+        Packet::Request {
+            identifier,
+            data: TypeData::from_aka(method, m),
+        }
+    }
+
+    /// An EAP-Response carrying the EAP-AKA (`Method::Aka`) or EAP-AKA' message `m`.
+    pub fn aka_response(identifier: u8, method: Method, m: Message) -> Self {
+        Packet::Response {
+            identifier,
+            data: TypeData::from_aka(method, m),
+        }
+    }
+
     /// Decodes an EAP packet; bytes after Length are ignored.
     pub fn decode(buf: &[u8]) -> Result<Self, Error> {
         let (code, len) = header(buf)?;
@@ -471,10 +487,7 @@ mod tests {
         let m = Message::new(Subtype::Challenge)
             .with(AtRand::new([1; 16]))
             .with(AtMac::ZEROED);
-        let p = Packet::Request {
-            identifier: 3,
-            data: TypeData::Aka(m),
-        };
+        let p = Packet::aka_request(3, Method::Aka, m);
         let (b, off) = p.encode_with_mac_offset().unwrap();
         // header 4, type 1, subtype+reserved 3, AT_RAND 20, AT_MAC header 4
         assert_eq!(off, Some(32));
