@@ -43,11 +43,22 @@ impl Bed {
     /// Creates the run directory and the namespaces, and starts the capture
     /// in the AP namespace (pcap `<dir>/<name>.pcap`).
     pub fn new(name: &str) -> Result<Self> {
+        Self::new_at(name, false)
+    }
+
+    /// Like [`new`](Self::new); with `capture_in_aaa` the capture runs in the
+    /// AAA namespace (for peers that talk RADIUS on its loopback).
+    pub fn new_at(name: &str, capture_in_aaa: bool) -> Result<Self> {
         let run_id = new_run_id();
         let dir = RunDir::create(&run_id)?;
         let net = ThreeNs::create(&run_id)?;
         let pcap = dir.join(&format!("{name}.pcap"));
-        let capture = Capture::start(net.ap.name(), &pcap, dir.path(), "tcpdump")?;
+        let ns = if capture_in_aaa {
+            net.aaa.name()
+        } else {
+            net.ap.name()
+        };
+        let capture = Capture::start(ns, &pcap, dir.path(), "tcpdump")?;
         Ok(Self {
             procs: Vec::new(),
             extsim: None,
@@ -108,12 +119,16 @@ impl Bed {
         allowed: &[Method],
         sim_db: Option<&Path>,
     ) -> Result<()> {
+        self.start_hostapd_radius_users(&scenario::eap_users(method, allowed), sim_db)
+    }
+
+    /// Like [`start_hostapd_radius`](Self::start_hostapd_radius) with an
+    /// explicit eap_user_file text.
+    pub fn start_hostapd_radius_users(&mut self, users: &str, sim_db: Option<&Path>) -> Result<()> {
         let clients = self
             .dir
             .write("radius-clients", &scenario::radius_clients())?;
-        let users = self
-            .dir
-            .write("eap-users", &scenario::eap_users(method, allowed))?;
+        let users = self.dir.write("eap-users", users)?;
         let conf = self.dir.write(
             "hostapd-radius.conf",
             &scenario::hostapd_radius_server(&clients, &users, sim_db, RADIUS_PORT),
@@ -135,16 +150,30 @@ impl Bed {
 
     /// wpa_supplicant `-Dwired` on the station's veth; returns its control socket.
     pub fn start_wpa_supplicant(&mut self, method: Method, identity: &str) -> Result<PathBuf> {
+        self.start_wpa_supplicant_with(&[method], identity, None)
+    }
+
+    /// wpa_supplicant `-Dwired` allowing `methods`; with `pcsc_sock` it uses
+    /// PC/SC through that pcscd socket, otherwise the external SIM.
+    pub fn start_wpa_supplicant_with(
+        &mut self,
+        methods: &[Method],
+        identity: &str,
+        pcsc_sock: Option<&Path>,
+    ) -> Result<PathBuf> {
         let ctrl = self.dir.subdir("wpas-ctrl")?;
         let conf = self.dir.write(
             "wpa_supplicant.conf",
-            &scenario::wpa_supplicant_wired(&ctrl, method, identity),
+            &scenario::wpa_supplicant_wired(&ctrl, methods, identity, pcsc_sock.is_some()),
         )?;
         let sock = ctrl.join(iface::STA);
-        let spec = Spec::new("wpa_supplicant", tools::find("wpa_supplicant")?)
+        let mut spec = Spec::new("wpa_supplicant", tools::find("wpa_supplicant")?)
             .netns(self.net.sta.name())
             .args(["-Dwired", "-i", iface::STA, "-dd", "-c"])
             .arg(&conf);
+        if let Some(p) = pcsc_sock {
+            spec = spec.env("PCSCLITE_CSOCK_NAME", p);
+        }
         self.start(&spec, &Probe::CtrlPing(sock.clone()))?;
         Ok(sock)
     }

@@ -13,9 +13,11 @@ pub mod bed;
 pub mod capture;
 pub mod cleanup;
 pub mod ctrl;
+pub mod demo;
 pub mod error;
 pub mod extsim;
 pub mod hlr;
+pub mod interop;
 pub mod netns;
 pub mod preflight;
 pub mod process;
@@ -23,5 +25,6 @@ pub mod run;
 pub mod scenario;
 pub mod smoke;
 pub mod tools;
+pub mod transcript;
 
 pub use error::{Error, Result};

@@ -1,0 +1,1046 @@
+//! The interop matrix: rows are scenarios, columns are peer pairs; every
+//! cell is pass / fail / n-a with a reason, a pcap and the tshark check.
+
+use crate::bed::{Bed, RADIUS_PORT};
+use crate::capture::CheckReport;
+use crate::error::{Error, Result};
+use crate::netns::{addr, iface};
+use crate::process::{Probe, Spec};
+use crate::scenario::{self, Method, Subscriber};
+use crate::tools::{self, BinDirs};
+use crate::transcript::{self, Event};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// A scenario (row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Row {
+    /// EAP-AKA full authentication.
+    AkaFull,
+    /// EAP-AKA' full authentication.
+    AkaPrimeFull,
+    /// USIM SQN ahead of the HSS: one Synchronization-Failure, then success.
+    SqnResync,
+    /// The USIM holds another K: MAC-A fails, Authentication-Reject, failure.
+    WrongK,
+    /// The HSS does not know the IMSI: failure.
+    UnknownSubscriber,
+    /// AKA'-only peer against an AKA-only server: failure, no downgrade.
+    AkaPrimePeerAkaOnlyServer,
+    /// Server offers AKA with AT_BIDDING D=1 to a peer that supports AKA':
+    /// the peer refuses (RFC 9048 §4).
+    BiddingDownRefused,
+    /// AKA' through the real PC/SC stack: pcscd + vpcd + our USIM simulator.
+    PcscVirtualCard,
+}
+
+impl Row {
+    /// All rows in display order.
+    pub const ALL: [Row; 8] = [
+        Row::AkaFull,
+        Row::AkaPrimeFull,
+        Row::SqnResync,
+        Row::WrongK,
+        Row::UnknownSubscriber,
+        Row::AkaPrimePeerAkaOnlyServer,
+        Row::BiddingDownRefused,
+        Row::PcscVirtualCard,
+    ];
+
+    /// Short id (`--only`, JSON, JUnit).
+    pub fn id(self) -> &'static str {
+        match self {
+            Row::AkaFull => "aka",
+            Row::AkaPrimeFull => "aka-prime",
+            Row::SqnResync => "sqn-resync",
+            Row::WrongK => "wrong-k",
+            Row::UnknownSubscriber => "unknown-subscriber",
+            Row::AkaPrimePeerAkaOnlyServer => "aka-prime-peer-aka-only-server",
+            Row::BiddingDownRefused => "bidding-down-refused",
+            Row::PcscVirtualCard => "pcsc-virtual-card",
+        }
+    }
+
+    /// Human label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Row::AkaFull => "AKA full auth",
+            Row::AkaPrimeFull => "AKA' full auth",
+            Row::SqnResync => "SQN resync",
+            Row::WrongK => "wrong K",
+            Row::UnknownSubscriber => "unknown subscriber",
+            Row::AkaPrimePeerAkaOnlyServer => "AKA' peer vs AKA-only server",
+            Row::BiddingDownRefused => "bidding-down refused",
+            Row::PcscVirtualCard => "PC/SC virtual card",
+        }
+    }
+
+    /// The method the peer runs.
+    pub fn method(self) -> Method {
+        match self {
+            Row::AkaFull | Row::BiddingDownRefused => Method::Aka,
+            _ => Method::AkaPrime,
+        }
+    }
+
+    /// Whether the authentication should succeed.
+    pub fn expect_success(self) -> bool {
+        matches!(
+            self,
+            Row::AkaFull | Row::AkaPrimeFull | Row::SqnResync | Row::PcscVirtualCard
+        )
+    }
+
+    /// Methods the server side enables, in preference order.
+    pub fn server_methods(self) -> Vec<Method> {
+        match self {
+            Row::AkaPrimePeerAkaOnlyServer => vec![Method::Aka],
+            _ => vec![Method::AkaPrime, Method::Aka],
+        }
+    }
+
+    /// The subscriber as the HSS holds it (`None`: not provisioned).
+    pub fn hss_subscriber(self) -> Option<Subscriber> {
+        match self {
+            Row::UnknownSubscriber => None,
+            _ => Some(Subscriber::demo()),
+        }
+    }
+
+    /// The subscriber as the USIM holds it.
+    pub fn sim_subscriber(self) -> Subscriber {
+        let mut s = Subscriber::demo();
+        match self {
+            // The USIM has seen SQNs far ahead of the HSS.
+            Row::SqnResync => s.sqn = "000000100000".into(),
+            Row::WrongK => s.k = "00112233445566778899aabbccddeeff".into(),
+            _ => {}
+        }
+        s
+    }
+
+    /// An EAP-AKA subtype the transcript must contain, if any.
+    fn must_see(self) -> Option<&'static str> {
+        match self {
+            Row::SqnResync => Some("SynchronizationFailure"),
+            Row::WrongK => Some("AuthenticationReject"),
+            Row::BiddingDownRefused => Some("ClientError"),
+            _ => None,
+        }
+    }
+}
+
+/// A peer pair (column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum Column {
+    /// our supplicant → hostapd (wired) → our aaa-server.
+    OursAaa,
+    /// our supplicant → hostapd (wired) → hostapd's EAP server, HSS = `aaa-server hlr-gw`.
+    OursHostapdEap,
+    /// wpa_supplicant -Dwired (external SIM answered by the testbed) → hostapd → our aaa-server.
+    WpasAaa,
+    /// eapol_test (external SIM, or PC/SC through our virtual card) → our aaa-server.
+    EapolTestAaa,
+    /// Reference: wpa_supplicant -Dwired → hostapd → hostapd's EAP server,
+    /// HSS = the testbed's hlr_auc_gw stub. Nothing of ours but the testbed
+    /// (and, for PC/SC, our USIM simulator).
+    Reference,
+}
+
+impl Column {
+    /// All columns in display order.
+    pub const ALL: [Column; 5] = [
+        Column::OursAaa,
+        Column::OursHostapdEap,
+        Column::WpasAaa,
+        Column::EapolTestAaa,
+        Column::Reference,
+    ];
+
+    /// Short id.
+    pub fn id(self) -> &'static str {
+        match self {
+            Column::OursAaa => "supplicant>hostapd>aaa-server",
+            Column::OursHostapdEap => "supplicant>hostapd>hostapd-eap(hlr-gw)",
+            Column::WpasAaa => "wpa_supplicant>hostapd>aaa-server",
+            Column::EapolTestAaa => "eapol_test>aaa-server",
+            Column::Reference => "wpa_supplicant>hostapd>hostapd-eap(stub)",
+        }
+    }
+
+    /// Our binaries the column needs.
+    fn needs(self, row: Row) -> Vec<&'static str> {
+        let mut v = match self {
+            Column::OursAaa => vec!["supplicant", "aaa-server"],
+            Column::OursHostapdEap => vec!["supplicant", "aaa-server"],
+            Column::WpasAaa | Column::EapolTestAaa => vec!["aaa-server"],
+            Column::Reference => vec![],
+        };
+        if row == Row::PcscVirtualCard && !v.contains(&"supplicant") {
+            v.push("supplicant");
+        }
+        v
+    }
+}
+
+/// The verdict of one cell.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// As expected.
+    Pass(String),
+    /// Not as expected.
+    Fail(String),
+    /// Not applicable here (with why).
+    NotApplicable(String),
+}
+
+impl Verdict {
+    fn short(&self) -> &'static str {
+        match self {
+            Verdict::Pass(_) => "pass",
+            Verdict::Fail(_) => "FAIL",
+            Verdict::NotApplicable(_) => "n/a",
+        }
+    }
+    fn reason(&self) -> &str {
+        match self {
+            Verdict::Pass(r) | Verdict::Fail(r) | Verdict::NotApplicable(r) => r,
+        }
+    }
+}
+
+/// One cell's result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Cell {
+    /// Row id.
+    pub row: Row,
+    /// Column id.
+    pub column: Column,
+    /// The verdict.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// Whether success was expected.
+    pub expect_success: bool,
+    /// Wall time of the cell, seconds.
+    pub seconds: f64,
+    /// Kept pcap, if any.
+    pub pcap: Option<PathBuf>,
+    /// Wireshark check.
+    pub capture: Option<CheckReport>,
+}
+
+/// What a run observed, before it is judged.
+#[derive(Debug, Default)]
+struct Observed {
+    success: bool,
+    detail: String,
+}
+
+/// Options of the matrix run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where our binaries are.
+    pub bins: BinDirs,
+    /// Rows to run (all when empty).
+    pub rows: Vec<Row>,
+    /// Columns to run (all when empty).
+    pub columns: Vec<Column>,
+    /// Where to keep pcaps and logs (`None`: removed with the run dirs).
+    pub artifacts: Option<PathBuf>,
+}
+
+/// Runs the matrix.
+pub fn run(opts: &Options, mut progress: impl FnMut(&Cell)) -> Vec<Cell> {
+    let rows = if opts.rows.is_empty() {
+        Row::ALL.to_vec()
+    } else {
+        opts.rows.clone()
+    };
+    let cols = if opts.columns.is_empty() {
+        Column::ALL.to_vec()
+    } else {
+        opts.columns.clone()
+    };
+    let mut out = Vec::new();
+    for &row in &rows {
+        for &col in &cols {
+            let cell = run_cell(opts, row, col);
+            progress(&cell);
+            out.push(cell);
+        }
+    }
+    out
+}
+
+fn not_applicable(row: Row, col: Column) -> Option<String> {
+    match (row, col) {
+        (Row::BiddingDownRefused, Column::Reference | Column::OursHostapdEap) => Some(
+            "hostapd's EAP server starts with AKA' when the user allows it and never bids an AKA'-capable peer down"
+                .into(),
+        ),
+        (Row::PcscVirtualCard, Column::WpasAaa) => {
+            Some("PC/SC through wpa_supplicant is covered by the eapol_test and reference columns".into())
+        }
+        _ => None,
+    }
+}
+
+/// Runs one cell (never panics; errors become `Fail`).
+pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
+    let t0 = Instant::now();
+    let mut cell = Cell {
+        row,
+        column: col,
+        verdict: Verdict::NotApplicable(String::new()),
+        expect_success: row.expect_success(),
+        seconds: 0.0,
+        pcap: None,
+        capture: None,
+    };
+    if let Some(why) = not_applicable(row, col) {
+        cell.verdict = Verdict::NotApplicable(why);
+        return cell;
+    }
+    let mut bins = Vec::new();
+    for b in col.needs(row) {
+        match opts.bins.find(b) {
+            Ok(p) => bins.push((b, p)),
+            Err(_) => {
+                cell.verdict = Verdict::NotApplicable(format!("{b} not built yet"));
+                return cell;
+            }
+        }
+    }
+    let bin = |name: &str| {
+        bins.iter()
+            .find(|(b, _)| *b == name)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::MissingBinary(name.into(), String::new()))
+    };
+    let name = format!("{}--{}", row.id(), col_file_id(col));
+    let result = (|| -> Result<(Observed, Vec<Event>, PathBuf, CheckReport, Bed)> {
+        let capture_in_aaa = col == Column::EapolTestAaa;
+        let mut bed = Bed::new_at(&name, capture_in_aaa)?;
+        let obs = match col {
+            Column::Reference => run_reference(&mut bed, row)?,
+            Column::WpasAaa => run_wpas_aaa(&mut bed, row, &bin("aaa-server")?)?,
+            Column::EapolTestAaa => run_eapol_test_aaa(&mut bed, row, &bins)?,
+            Column::OursAaa => run_ours(
+                &mut bed,
+                row,
+                &bin("supplicant")?,
+                &bin("aaa-server")?,
+                false,
+            )?,
+            Column::OursHostapdEap => run_ours(
+                &mut bed,
+                row,
+                &bin("supplicant")?,
+                &bin("aaa-server")?,
+                true,
+            )?,
+        };
+        let (pcap, report) = bed.finish_capture()?;
+        let events = std::fs::read(&pcap)
+            .map_err(|e| Error::Io {
+                context: format!("reading {}", pcap.display()),
+                source: e,
+            })
+            .and_then(|d| transcript::parse_pcap(&d).map_err(|e| Error::Invalid(e.to_string())))?;
+        Ok((obs, events, pcap, report, bed))
+    })();
+    cell.seconds = t0.elapsed().as_secs_f64();
+    match result {
+        Err(e) => cell.verdict = Verdict::Fail(e.to_string()),
+        Ok((obs, events, pcap, report, mut bed)) => {
+            cell.verdict = judge(row, &obs, &events);
+            cell.capture = Some(report);
+            if let Some(dir) = &opts.artifacts {
+                let kept = dir.join(format!("{name}.pcap"));
+                if std::fs::create_dir_all(dir).is_ok() && std::fs::copy(&pcap, &kept).is_ok() {
+                    cell.pcap = Some(kept);
+                }
+                for entry in std::fs::read_dir(bed.dir.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    let p = entry.path();
+                    if p.extension().is_some_and(|x| x == "log") {
+                        let _ = std::fs::copy(
+                            &p,
+                            dir.join(format!(
+                                "{name}.{}",
+                                p.file_name().unwrap_or_default().to_string_lossy()
+                            )),
+                        );
+                    }
+                }
+            }
+            if matches!(cell.verdict, Verdict::Fail(_)) && opts.artifacts.is_none() {
+                let kept = bed.dir.keep();
+                cell.verdict = Verdict::Fail(format!(
+                    "{} (logs kept in {})",
+                    cell.verdict.reason(),
+                    kept.display()
+                ));
+            }
+        }
+    }
+    cell
+}
+
+fn col_file_id(c: Column) -> &'static str {
+    match c {
+        Column::OursAaa => "ours-aaa",
+        Column::OursHostapdEap => "ours-hostapd-eap",
+        Column::WpasAaa => "wpas-aaa",
+        Column::EapolTestAaa => "eapol_test-aaa",
+        Column::Reference => "reference",
+    }
+}
+
+fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
+    let text = transcript::render(events);
+    let eap_end = events.iter().rev().find_map(|e| match e {
+        Event::Eap { eap, .. } | Event::Radius { eap: Some(eap), .. } => match eap.first() {
+            Some(3) => Some(true),
+            Some(4) => Some(false),
+            _ => None,
+        },
+        _ => None,
+    });
+    let rt = transcript::radius_round_trips(events);
+    if obs.success != row.expect_success() {
+        return Verdict::Fail(format!(
+            "expected {}, got {}: {}",
+            if row.expect_success() {
+                "success"
+            } else {
+                "failure"
+            },
+            if obs.success { "success" } else { "failure" },
+            obs.detail
+        ));
+    }
+    if eap_end != Some(row.expect_success()) {
+        return Verdict::Fail(format!(
+            "capture does not end in EAP-{} ({})",
+            if row.expect_success() {
+                "Success"
+            } else {
+                "Failure"
+            },
+            obs.detail
+        ));
+    }
+    if let Some(sub) = row.must_see()
+        && !text.contains(sub)
+    {
+        return Verdict::Fail(format!("no {sub} in the capture ({})", obs.detail));
+    }
+    if row.expect_success() {
+        let want = if row.method() == Method::Aka {
+            "EAP-Request id="
+        } else {
+            ""
+        };
+        let method_tag = match row.method() {
+            Method::AkaPrime => "AKA'/Challenge",
+            _ => "AKA/Challenge",
+        };
+        if !text.contains(method_tag) || !text.contains(want) {
+            return Verdict::Fail(format!("no {method_tag} in the capture"));
+        }
+    }
+    Verdict::Pass(format!(
+        "{}{}",
+        obs.detail,
+        if rt > 0 {
+            format!(", {rt} RADIUS round trips")
+        } else {
+            String::new()
+        }
+    ))
+}
+
+// ---------- column runners ----------
+
+fn wpas_methods(row: Row) -> Vec<Method> {
+    match row {
+        Row::BiddingDownRefused => vec![Method::Aka, Method::AkaPrime],
+        r => vec![r.method()],
+    }
+}
+
+/// wpa_supplicant -Dwired with the external SIM answered by the testbed
+/// (or PC/SC through the virtual card); returns success and detail.
+fn run_wpa_supplicant(bed: &mut Bed, row: Row, pcsc_sock: Option<&Path>) -> Result<Observed> {
+    let sim = row.sim_subscriber();
+    let identity = sim.permanent_nai(row.method());
+    let ctrl = bed.start_wpa_supplicant_with(&wpas_methods(row), &identity, pcsc_sock)?;
+    if pcsc_sock.is_none() {
+        bed.attach_extsim(&ctrl, &sim)?;
+    }
+    let st = bed.wait_eap_state(&ctrl, Duration::from_secs(8))?;
+    let get = |k: &str| {
+        st.iter()
+            .find(|(kk, _)| kk == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let eap = get("EAP state");
+    let method = get("selectedMethod");
+    let success = eap == "SUCCESS" && get("Supplicant PAE state") == "AUTHENTICATED";
+    if success && !method.starts_with(&format!("{} ", row.method().eap_type())) {
+        return Ok(Observed {
+            success: false,
+            detail: format!("EAP state=SUCCESS but selectedMethod={method}"),
+        });
+    }
+    Ok(Observed {
+        success,
+        detail: format!("wpa_cli: EAP state={eap}, selectedMethod={method}"),
+    })
+}
+
+fn run_reference(bed: &mut Bed, row: Row) -> Result<Observed> {
+    let subs: Vec<Subscriber> = row.hss_subscriber().into_iter().collect();
+    let sock = bed.start_hlr_stub(&subs)?;
+    bed.start_hostapd_radius_users(&reference_users(row), Some(&sock))?;
+    bed.start_hostapd_wired()?;
+    let pcsc = if row == Row::PcscVirtualCard {
+        Some(start_pcsc(bed, &row.sim_subscriber(), &find_supplicant()?)?)
+    } else {
+        None
+    };
+    run_wpa_supplicant(bed, row, pcsc.as_deref())
+}
+
+fn find_supplicant() -> Result<PathBuf> {
+    BinDirs::discover(None).find("supplicant")
+}
+
+/// hostapd eap_user_file for the reference / hostapd-EAP columns.
+fn reference_users(row: Row) -> String {
+    match row {
+        Row::AkaPrimePeerAkaOnlyServer => "\"0\"* AKA\n\"6\"* AKA\n".into(),
+        _ => "\"0\"* AKA\n\"6\"* AKA'\n".into(),
+    }
+}
+
+fn provision_aaa(bed: &mut Bed, row: Row, aaa: &Path) -> Result<PathBuf> {
+    let db = bed.dir.join("subscribers.db");
+    if let Some(s) = row.hss_subscriber() {
+        let spec = Spec::new("aaa-server-subscriber-add", aaa)
+            .args(["subscriber", "add", "--db"])
+            .arg(&db)
+            .args([
+                "--imsi", &s.imsi, "--k", &s.k, "--opc", &s.opc, "--amf", &s.amf, "--sqn", &s.sqn,
+            ]);
+        let (st, out) = bed.run(&spec, Duration::from_secs(10))?;
+        if !st.success() {
+            return Err(Error::Command {
+                cmd: spec.command_line(),
+                detail: out,
+            });
+        }
+    } else {
+        // An empty store: provision someone else.
+        let mut other = Subscriber::demo();
+        other.imsi = "001010999999999".into();
+        let spec = Spec::new("aaa-server-subscriber-add", aaa)
+            .args(["subscriber", "add", "--db"])
+            .arg(&db)
+            .args(["--imsi", &other.imsi, "--k", &other.k, "--opc", &other.opc]);
+        let (st, out) = bed.run(&spec, Duration::from_secs(10))?;
+        if !st.success() {
+            return Err(Error::Command {
+                cmd: spec.command_line(),
+                detail: out,
+            });
+        }
+    }
+    Ok(db)
+}
+
+/// Starts `aaa-server serve` in the AAA namespace on `listen`.
+pub(crate) fn start_aaa_server(
+    bed: &mut Bed,
+    row: Row,
+    aaa: &Path,
+    listen: &str,
+    clients: &[&str],
+) -> Result<()> {
+    let db = provision_aaa(bed, row, aaa)?;
+    let conf = bed.dir.write(
+        "aaa.toml",
+        &scenario::aaa_server_toml(listen, &db, &row.server_methods(), clients),
+    )?;
+    let spec = Spec::new("aaa-server", aaa)
+        .netns(bed.net.aaa.name())
+        .args(["serve", "--config"])
+        .arg(&conf)
+        .env("RUST_LOG", "debug");
+    bed.start(&spec, &Probe::UdpBound(RADIUS_PORT))?;
+    Ok(())
+}
+
+fn run_wpas_aaa(bed: &mut Bed, row: Row, aaa: &Path) -> Result<Observed> {
+    start_aaa_server(
+        bed,
+        row,
+        aaa,
+        &format!("{}:{RADIUS_PORT}", addr::AAA),
+        &[addr::NETWORK],
+    )?;
+    bed.start_hostapd_wired()?;
+    run_wpa_supplicant(bed, row, None)
+}
+
+fn run_eapol_test_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {
+    let aaa = bins
+        .iter()
+        .find(|(b, _)| *b == "aaa-server")
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| Error::MissingBinary("aaa-server".into(), String::new()))?;
+    start_aaa_server(
+        bed,
+        row,
+        &aaa,
+        &format!("127.0.0.1:{RADIUS_PORT}"),
+        &["127.0.0.1/32"],
+    )?;
+    let sim = row.sim_subscriber();
+    let pcsc = if row == Row::PcscVirtualCard {
+        let sup = bins
+            .iter()
+            .find(|(b, _)| *b == "supplicant")
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| Error::MissingBinary("supplicant".into(), String::new()))?;
+        Some(start_pcsc_in(bed, &sim, &sup, true)?)
+    } else {
+        None
+    };
+    let ctrl_dir = bed.dir.subdir("eapol_test-ctrl")?;
+    let identity = sim.permanent_nai(row.method());
+    let conf = bed.dir.write(
+        "eapol_test.conf",
+        &scenario::eapol_test(&ctrl_dir, &wpas_methods(row), &identity, pcsc.is_some()),
+    )?;
+    let mut spec = Spec::new("eapol_test", tools::find("eapol_test")?)
+        .netns(bed.net.aaa.name())
+        .arg("-c")
+        .arg(&conf)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &RADIUS_PORT.to_string(),
+            "-s",
+            scenario::RADIUS_SECRET,
+            "-t",
+            "8",
+        ]);
+    if let Some(sock) = &pcsc {
+        spec = spec.env("PCSCLITE_CSOCK_NAME", sock);
+    } else {
+        spec = spec.arg("-W");
+    }
+    let mut p = crate::process::Process::spawn(&spec, bed.dir.path())?;
+    if pcsc.is_none() {
+        bed.attach_extsim(&ctrl_dir.join("test"), &sim)?;
+    }
+    let st = p.wait_exit(Duration::from_secs(15))?;
+    let log = p.log_text();
+    let mppe_ok = log.contains("MPPE keys OK: 1  mismatch: 0");
+    let success = st.success() && log.lines().any(|l| l.trim() == "SUCCESS");
+    if success && !mppe_ok {
+        return Ok(Observed {
+            success: false,
+            detail: "eapol_test SUCCESS but MPPE keys do not match the MSK".into(),
+        });
+    }
+    Ok(Observed {
+        success,
+        detail: format!(
+            "eapol_test {}{}",
+            if success { "SUCCESS" } else { "FAILURE" },
+            if mppe_ok { ", MPPE keys OK" } else { "" }
+        ),
+    })
+}
+
+/// Our supplicant over hostapd, to aaa-server (`hostapd_eap = false`) or to
+/// hostapd's EAP server with `aaa-server hlr-gw` as HSS.
+fn run_ours(
+    bed: &mut Bed,
+    row: Row,
+    sup: &Path,
+    aaa: &Path,
+    hostapd_eap: bool,
+) -> Result<Observed> {
+    if hostapd_eap {
+        let db = provision_aaa(bed, row, aaa)?;
+        let sock = bed.dir.join("hlr-gw.sock");
+        let spec = Spec::new("aaa-server-hlr-gw", aaa)
+            .netns(bed.net.aaa.name())
+            .args(["hlr-gw", "--db"])
+            .arg(&db)
+            .arg("--socket")
+            .arg(&sock)
+            .env("RUST_LOG", "debug");
+        bed.start(&spec, &Probe::PathExists(sock.clone()))?;
+        bed.start_hostapd_radius_users(&reference_users(row), Some(&sock))?;
+    } else {
+        start_aaa_server(
+            bed,
+            row,
+            aaa,
+            &format!("{}:{RADIUS_PORT}", addr::AAA),
+            &[addr::NETWORK],
+        )?;
+    }
+    bed.start_hostapd_wired()?;
+    let sim = row.sim_subscriber();
+    let usim = create_usim(bed, &sim, sup)?;
+    let profile = bed.dir.write(
+        "profile.toml",
+        &scenario::supplicant_profile(&sim, row.method()),
+    )?;
+    let mut spec = Spec::new("supplicant", sup)
+        .netns(bed.net.sta.name())
+        .args(["auth", "--iface", iface::STA, "--profile"])
+        .arg(&profile)
+        .args([
+            "--method",
+            row.method().cli_name(),
+            "--timeout",
+            "8",
+            "--json",
+        ])
+        .env("RUST_LOG", "debug");
+    if row == Row::PcscVirtualCard {
+        let sock = start_pcsc(bed, &sim, sup)?;
+        spec = spec
+            .args(["--sim", "pcsc"])
+            .env("PCSCLITE_CSOCK_NAME", &sock);
+    } else {
+        spec = spec.arg("--sim").arg(format!("soft:{}", usim.display()));
+    }
+    let (st, out) = bed.run(&spec, Duration::from_secs(12))?;
+    let code = st.code();
+    if code == Some(2) || code.is_none() {
+        return Err(Error::Command {
+            cmd: spec.command_line(),
+            detail: format!(
+                "{st}: {}",
+                out.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+            ),
+        });
+    }
+    let json_line = out.lines().rev().find(|l| l.trim_start().starts_with('{'));
+    Ok(Observed {
+        success: code == Some(0),
+        detail: format!(
+            "supplicant exit {}{}",
+            code.unwrap_or(-1),
+            json_line
+                .map(|j| format!(" {}", j.trim()))
+                .unwrap_or_default()
+        ),
+    })
+}
+
+/// `supplicant sim create` → the simulator file.
+pub(crate) fn create_usim(bed: &Bed, sim: &Subscriber, sup: &Path) -> Result<PathBuf> {
+    let file = bed.dir.join("usim.toml");
+    let spec = Spec::new("supplicant-sim-create", sup)
+        .args(["sim", "create", "--out"])
+        .arg(&file)
+        .args([
+            "--imsi",
+            &sim.imsi,
+            "--k",
+            &sim.k,
+            "--opc",
+            &sim.opc,
+            "--amf",
+            &sim.amf,
+            "--sqn",
+            &sim.sqn,
+            "--mnc-len",
+            &sim.mnc_len.to_string(),
+        ]);
+    let (st, out) = bed.run(&spec, Duration::from_secs(10))?;
+    if !st.success() {
+        return Err(Error::Command {
+            cmd: spec.command_line(),
+            detail: out,
+        });
+    }
+    Ok(file)
+}
+
+/// pcscd (isolated: own mount namespace with a private /run/pcscd) with the
+/// vpcd driver, and `supplicant sim serve-vpcd`, in the station namespace.
+/// Returns the pcscd socket for `PCSCLITE_CSOCK_NAME`.
+pub(crate) fn start_pcsc(bed: &mut Bed, sim: &Subscriber, sup: &Path) -> Result<PathBuf> {
+    start_pcsc_in(bed, sim, sup, false)
+}
+
+fn start_pcsc_in(bed: &mut Bed, sim: &Subscriber, sup: &Path, in_aaa: bool) -> Result<PathBuf> {
+    let ns = if in_aaa {
+        bed.net.aaa.name().to_owned()
+    } else {
+        bed.net.sta.name().to_owned()
+    };
+    let usim = create_usim(bed, sim, sup)?;
+    let run_dir = bed.dir.subdir("pcscd-run")?;
+    let conf_dir = bed.dir.subdir("pcscd-conf")?;
+    std::fs::write(
+        conf_dir.join("vpcd.conf"),
+        scenario::pcscd_reader_conf(&tools::vpcd_driver()?),
+    )
+    .map_err(|e| Error::Io {
+        context: "writing reader.conf".into(),
+        source: e,
+    })?;
+    let pcscd = tools::find("pcscd")?;
+    let script = format!(
+        "mkdir -p /run/pcscd && mount --bind {run} /run/pcscd && exec {pcscd} -f -d -c {conf}",
+        run = run_dir.display(),
+        pcscd = pcscd.display(),
+        conf = conf_dir.join("vpcd.conf").display()
+    );
+    let spec = Spec::new("pcscd", tools::find("unshare")?)
+        .netns(&ns)
+        .args(["-m", "sh", "-c", &script]);
+    bed.start(&spec, &Probe::TcpListen(scenario::VPCD_PORT))?;
+    let vspec = Spec::new("serve-vpcd", sup)
+        .netns(&ns)
+        .args(["sim", "serve-vpcd", "--sim"])
+        .arg(&usim)
+        .args(["--port", &scenario::VPCD_PORT.to_string()])
+        .env("RUST_LOG", "debug");
+    let sock = run_dir.join("pcscd.comm");
+    bed.start(&vspec, &Probe::PathExists(sock.clone()))?;
+    // The card appears in pcscd about 0.5 s after the bridge connects.
+    let pcscd_log = bed.dir.join("pcscd.log");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let log = std::fs::read_to_string(&pcscd_log).unwrap_or_default();
+        if log.contains("Card ATR") {
+            return Ok(sock);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Err(Error::NotReady {
+        name: "pcscd".into(),
+        what: "no card ATR within 5 s".into(),
+        log: pcscd_log,
+    })
+}
+
+// ---------- output ----------
+
+/// The matrix as a terminal table (rows × columns) plus the reasons.
+pub fn table(cells: &[Cell]) -> String {
+    use std::fmt::Write as _;
+    let cols: Vec<Column> = Column::ALL
+        .iter()
+        .copied()
+        .filter(|c| cells.iter().any(|x| x.column == *c))
+        .collect();
+    let rows: Vec<Row> = Row::ALL
+        .iter()
+        .copied()
+        .filter(|r| cells.iter().any(|x| x.row == *r))
+        .collect();
+    let w0 = rows
+        .iter()
+        .map(|r| r.label().len())
+        .max()
+        .unwrap_or(10)
+        .max(8);
+    let mut s = String::new();
+    let _ = writeln!(s, "columns:");
+    for (i, c) in cols.iter().enumerate() {
+        let _ = writeln!(s, "  [{}] {}", i + 1, c.id());
+    }
+    let _ = write!(s, "\n{:w0$}  expect ", "scenario");
+    for i in 0..cols.len() {
+        let _ = write!(s, "| [{}]         ", i + 1);
+    }
+    s.push('\n');
+    for r in &rows {
+        let _ = write!(
+            s,
+            "{:w0$}  {:6} ",
+            r.label(),
+            if r.expect_success() {
+                "accept"
+            } else {
+                "reject"
+            }
+        );
+        for c in &cols {
+            let txt = cells
+                .iter()
+                .find(|x| x.row == *r && x.column == *c)
+                .map(|x| {
+                    if matches!(x.verdict, Verdict::NotApplicable(_)) {
+                        "n/a".to_owned()
+                    } else {
+                        format!("{} {:.1}s", x.verdict.short(), x.seconds)
+                    }
+                })
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(s, "| {txt:12} ");
+        }
+        s.push('\n');
+    }
+    s.push('\n');
+    for x in cells {
+        let _ = writeln!(
+            s,
+            "{:4} {} / {}: {}",
+            x.verdict.short(),
+            x.row.id(),
+            x.column.id(),
+            x.verdict.reason()
+        );
+    }
+    s
+}
+
+/// Whether any cell failed.
+pub fn any_failed(cells: &[Cell]) -> bool {
+    cells.iter().any(|c| matches!(c.verdict, Verdict::Fail(_)))
+}
+
+/// JUnit XML: one testsuite, one testcase per cell; n/a cells are `<skipped>`.
+pub fn junit(cells: &[Cell]) -> String {
+    use std::fmt::Write as _;
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let failures = cells
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
+        .count();
+    let skipped = cells
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::NotApplicable(_)))
+        .count();
+    let total: f64 = cells.iter().map(|c| c.seconds).sum();
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        s,
+        "<testsuite name=\"testbed-interop\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\" time=\"{total:.3}\">",
+        cells.len()
+    );
+    for c in cells {
+        let _ = write!(
+            s,
+            "  <testcase classname=\"interop.{}\" name=\"{}\" time=\"{:.3}\"",
+            esc(c.column.id()),
+            esc(c.row.id()),
+            c.seconds
+        );
+        match &c.verdict {
+            Verdict::Pass(r) => {
+                let _ = writeln!(s, "><system-out>{}</system-out></testcase>", esc(r));
+            }
+            Verdict::Fail(r) => {
+                let _ = writeln!(s, "><failure message=\"{}\"/></testcase>", esc(r));
+            }
+            Verdict::NotApplicable(r) => {
+                let _ = writeln!(s, "><skipped message=\"{}\"/></testcase>", esc(r));
+            }
+        }
+    }
+    s.push_str("</testsuite>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(row: Row, column: Column, verdict: Verdict) -> Cell {
+        Cell {
+            row,
+            column,
+            verdict,
+            expect_success: row.expect_success(),
+            seconds: 1.25,
+            pcap: None,
+            capture: None,
+        }
+    }
+
+    #[test]
+    fn junit_counts_and_escapes() {
+        let cells = vec![
+            cell(Row::AkaFull, Column::Reference, Verdict::Pass("ok".into())),
+            cell(
+                Row::WrongK,
+                Column::WpasAaa,
+                Verdict::Fail("a<b & \"c\"".into()),
+            ),
+            cell(
+                Row::AkaFull,
+                Column::OursAaa,
+                Verdict::NotApplicable("x".into()),
+            ),
+        ];
+        let x = junit(&cells);
+        assert!(x.contains("tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""));
+        assert!(x.contains("a&lt;b &amp; &quot;c&quot;"));
+        assert!(any_failed(&cells));
+        let t = table(&cells);
+        assert!(t.contains("FAIL 1.2s") || t.contains("FAIL 1.3s"), "{t}");
+        let j = serde_json::to_value(&cells[1]).unwrap();
+        assert_eq!(j["verdict"], "fail");
+        assert_eq!(j["row"], "WrongK");
+    }
+
+    #[test]
+    fn rows_are_consistent() {
+        for r in Row::ALL {
+            assert_eq!(
+                r.must_see().is_some() && r.expect_success(),
+                r == Row::SqnResync
+            );
+            assert!(!r.server_methods().is_empty());
+        }
+        assert_ne!(Row::WrongK.sim_subscriber().k, Subscriber::demo().k);
+        assert!(Row::UnknownSubscriber.hss_subscriber().is_none());
+    }
+
+    #[test]
+    fn missing_binary_is_not_applicable_with_reason() {
+        let opts = Options {
+            bins: BinDirs::discover(Some(Path::new("/nonexistent-dir"))),
+            rows: vec![],
+            columns: vec![],
+            artifacts: None,
+        };
+        // Only meaningful when the binary really is absent everywhere.
+        if opts.bins.find("aaa-server").is_err() {
+            let c = run_cell(&opts, Row::AkaFull, Column::WpasAaa);
+            assert_eq!(
+                c.verdict,
+                Verdict::NotApplicable("aaa-server not built yet".into())
+            );
+        } else {
+            let c = run_cell(&opts, Row::BiddingDownRefused, Column::Reference);
+            assert!(matches!(c.verdict, Verdict::NotApplicable(_)));
+        }
+    }
+}
