@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;
 

@@ -1,0 +1,591 @@
+//! The EAP-AKA (RFC 4187) / EAP-AKA' (RFC 9048) server, sans-IO.
+//!
+//! [`EapServer::step`] takes the EAP packet of one Access-Request, the RADIUS
+//! State it carried and `now`, and returns what to answer. One session per
+//! authentication, found by its State (16 bytes from the OS RNG), in one of
+//! two phases: [`IdentityPhase`] (an AKA-Identity round is outstanding) or
+//! [`ChallengePhase`] (an AKA-Challenge is outstanding). Sessions are bounded
+//! by `max_sessions` and expire `session_timeout` after they started.
+//!
+//! Not offered: pseudonyms, fast re-authentication, result indication
+//! (AT_RESULT_IND), so failures end in a plain EAP-Failure.
+
+use crate::config::{EapConfig, MethodName};
+use crate::hss::{Hss, HssError, Imsi, VectorKind};
+use eap::aka::attr::{
+    AtAnyIdReq, AtAutn, AtBidding, AtCheckcode, AtFullauthIdReq, AtKdf, AtKdfInput, AtMac,
+    AtPermanentIdReq, AtRand,
+};
+use eap::aka::checkcode::Checkcode;
+use eap::aka::keys::{self, Keys, Method};
+use eap::aka::mac::NO_EXTRA;
+use eap::aka::message::{IdReq, Message, Subtype, verify_packet};
+use eap::identity::{IdentityKind, Nai, mask_identity};
+use eap::packet::{Packet, TypeData, packet_length, types};
+use eap::secret::Msk;
+use eap::umts::{AuthVector, Res};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The RADIUS State value that names a session (RFC 2865 §5.24).
+pub type StateId = [u8; 16];
+
+/// What a finished authentication looked like, for the log line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Report {
+    /// The identity with the MSIN masked.
+    pub identity: String,
+    /// The method that ran (None when it never got that far).
+    pub method: Option<Method>,
+    /// `success` or why it failed.
+    pub result: &'static str,
+    /// RADIUS round trips of this authentication (Access-Requests received).
+    pub round_trips: u32,
+    /// From the first Access-Request to now.
+    pub duration: Duration,
+}
+
+/// What to answer.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Access-Challenge carrying `eap` and State `state`.
+    Challenge {
+        /// The EAP-Request.
+        eap: Vec<u8>,
+        /// The session's State.
+        state: StateId,
+    },
+    /// Access-Accept carrying EAP-Success and the MSK.
+    Accept {
+        /// EAP-Success.
+        eap: Vec<u8>,
+        /// The MSK for the MS-MPPE keys.
+        msk: Msk,
+        /// User-Name for the Access-Accept (the identity the keys were derived from).
+        user_name: String,
+        /// For the log.
+        report: Report,
+    },
+    /// Access-Reject carrying EAP-Failure.
+    Reject {
+        /// EAP-Failure.
+        eap: Vec<u8>,
+        /// For the log (None when no session was involved).
+        report: Option<Report>,
+    },
+    /// No answer at all (RFC 3748 §4.1: a response that does not match the
+    /// outstanding request is silently discarded).
+    Discard(&'static str),
+}
+
+/// An AKA-Identity round is outstanding (RFC 4187 §4.1.6).
+#[derive(Debug)]
+pub struct IdentityPhase {
+    /// The identity request level sent last.
+    level: IdReq,
+}
+
+/// An AKA-Challenge is outstanding (RFC 4187 §9.3, RFC 9048 §3).
+#[derive(Debug)]
+pub struct ChallengePhase {
+    /// The identity the keys are bound to (the last one the peer sent).
+    identity: Vec<u8>,
+    imsi: Imsi,
+    rand: [u8; 16],
+    xres: Res,
+    keys: Keys,
+    /// True once a Synchronization-Failure was served (at most once).
+    resynced: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Identity(IdentityPhase),
+    Challenge(Box<ChallengePhase>),
+}
+
+#[derive(Debug)]
+struct Session {
+    started: Instant,
+    round_trips: u32,
+    /// Identifier of the outstanding EAP-Request.
+    last_id: u8,
+    /// The identity of EAP-Response/Identity (what a method restart goes back to).
+    eap_identity: Vec<u8>,
+    /// The identity to log, MSIN masked.
+    log_identity: String,
+    method: Method,
+    /// The peer already used its Legacy-Nak.
+    nak_used: bool,
+    /// AT_CHECKCODE over the AKA-Identity packets of the current method.
+    checkcode: Checkcode,
+    phase: Phase,
+}
+
+/// The EAP server: sessions plus the HSS.
+pub struct EapServer {
+    hss: Arc<dyn Hss>,
+    methods: Vec<Method>,
+    network_name: Vec<u8>,
+    session_timeout: Duration,
+    max_sessions: usize,
+    sessions: HashMap<StateId, Session>,
+    order: VecDeque<(Instant, StateId)>,
+}
+
+fn to_method(m: MethodName) -> Method {
+    match m {
+        MethodName::Aka => Method::Aka,
+        MethodName::AkaPrime => Method::AkaPrime,
+    }
+}
+
+fn kind_of(m: Method) -> VectorKind {
+    match m {
+        Method::Aka => VectorKind::Aka,
+        Method::AkaPrime => VectorKind::AkaPrime,
+    }
+}
+
+fn failure(id: u8) -> Vec<u8> {
+    vec![4, id, 0, 4]
+}
+
+fn success(id: u8) -> Vec<u8> {
+    vec![3, id, 0, 4]
+}
+
+/// The IMSI of a permanent identity (leading 0/6, decorated or not).
+fn permanent_imsi(identity: &[u8]) -> Option<(Method, Imsi)> {
+    let nai = Nai::parse(identity).ok()?;
+    let IdentityKind::Permanent(m) = nai.kind() else {
+        return None;
+    };
+    let imsi = nai.imsi().ok()??;
+    Some((m, Imsi::parse(imsi.as_str()).ok()?))
+}
+
+/// Why a step ends the authentication.
+struct Fail(&'static str);
+
+impl From<HssError> for Fail {
+    fn from(e: HssError) -> Self {
+        Fail(match e {
+            HssError::UnknownSubscriber | HssError::BadImsi => "unknown subscriber",
+            HssError::ResyncMacFailure => "AUTS does not verify",
+            _ => "HSS error",
+        })
+    }
+}
+
+impl EapServer {
+    /// A server with the configured methods and limits.
+    pub fn new(hss: Arc<dyn Hss>, cfg: &EapConfig) -> Self {
+        Self {
+            hss,
+            methods: cfg.methods.iter().copied().map(to_method).collect(),
+            network_name: cfg.network_name.as_bytes().to_vec(),
+            session_timeout: cfg.session_timeout,
+            max_sessions: cfg.max_sessions,
+            sessions: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+
+    /// Sessions currently held.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn enabled(&self, m: Method) -> bool {
+        self.methods.contains(&m)
+    }
+
+    /// Drops sessions older than `session_timeout`.
+    fn expire(&mut self, now: Instant) {
+        while let Some(&(started, id)) = self.order.front() {
+            if now.saturating_duration_since(started) < self.session_timeout {
+                break;
+            }
+            self.order.pop_front();
+            if self.sessions.get(&id).is_some_and(|s| s.started == started) {
+                self.sessions.remove(&id);
+            }
+        }
+    }
+
+    /// Makes room for one more session by dropping the oldest.
+    fn make_room(&mut self) {
+        while self.sessions.len() >= self.max_sessions {
+            let Some((started, id)) = self.order.pop_front() else {
+                break;
+            };
+            if self.sessions.get(&id).is_some_and(|s| s.started == started) {
+                self.sessions.remove(&id);
+            }
+        }
+    }
+
+    /// Handles the EAP packet of one Access-Request.
+    pub fn step(&mut self, state: Option<&[u8]>, eap: &[u8], now: Instant) -> Outcome {
+        self.expire(now);
+        let len = match packet_length(eap) {
+            Ok(l) => l,
+            Err(_) => return Outcome::Discard("EAP header malformed"),
+        };
+        let raw = &eap[..len];
+        let id = raw[1];
+        let session = state
+            .and_then(|s| <StateId>::try_from(s).ok())
+            .and_then(|s| self.sessions.remove(&s).map(|sess| (s, sess)));
+        let pkt = match Packet::decode(raw) {
+            Ok(p) => p,
+            Err(_) => {
+                let report = session.map(|(_, s)| s.report(now, "EAP packet does not parse"));
+                return Outcome::Reject {
+                    eap: failure(id),
+                    report,
+                };
+            }
+        };
+        match session {
+            None if state.is_some() => Outcome::Reject {
+                eap: failure(id),
+                report: None,
+            },
+            None => self.start(&pkt, now),
+            Some((sid, mut s)) => {
+                if !matches!(pkt, Packet::Response { .. }) {
+                    self.sessions.insert(sid, s);
+                    return Outcome::Discard("not an EAP-Response");
+                }
+                if pkt.identifier() != s.last_id {
+                    self.sessions.insert(sid, s);
+                    return Outcome::Discard("EAP Identifier does not match the request");
+                }
+                s.round_trips += 1;
+                match self.respond(&mut s, &pkt, raw) {
+                    Ok(Next::Request(eap)) => {
+                        self.sessions.insert(sid, s);
+                        Outcome::Challenge { eap, state: sid }
+                    }
+                    Ok(Next::Success(Box::new(keys), identity)) => Outcome::Accept {
+                        eap: success(s.last_id),
+                        msk: keys.msk.clone(),
+                        user_name: String::from_utf8_lossy(&identity).into_owned(),
+                        report: s.report(now, "success"),
+                    },
+                    Err(Fail(why)) => Outcome::Reject {
+                        eap: failure(s.last_id),
+                        report: Some(s.report(now, why)),
+                    },
+                }
+            }
+        }
+    }
+
+    /// A new authentication: only EAP-Response/Identity starts one.
+    fn start(&mut self, pkt: &Packet, now: Instant) -> Outcome {
+        let Packet::Response {
+            identifier,
+            data: TypeData::Identity(identity),
+        } = pkt
+        else {
+            return Outcome::Reject {
+                eap: failure(pkt.identifier()),
+                report: None,
+            };
+        };
+        let mut sid = [0u8; 16];
+        if getrandom::fill(&mut sid).is_err() {
+            return Outcome::Discard("random number generator failed");
+        }
+        let method = match IdentityKind::from_leading(
+            Nai::parse(identity)
+                .ok()
+                .and_then(|n| n.user().bytes().next())
+                .unwrap_or(0),
+        )
+        .method()
+        {
+            Some(m) if self.enabled(m) => m,
+            _ => self.methods[0],
+        };
+        let mut s = Session {
+            started: now,
+            round_trips: 1,
+            last_id: *identifier,
+            eap_identity: identity.clone(),
+            log_identity: mask_identity(identity),
+            method,
+            nak_used: false,
+            checkcode: Checkcode::new(method),
+            phase: Phase::Identity(IdentityPhase { level: IdReq::Any }),
+        };
+        match self.begin_method(&mut s) {
+            Ok(eap) => {
+                self.make_room();
+                self.order.push_back((now, sid));
+                self.sessions.insert(sid, s);
+                Outcome::Challenge { eap, state: sid }
+            }
+            Err(Fail(why)) => Outcome::Reject {
+                eap: failure(s.last_id),
+                report: Some(s.report(now, why)),
+            },
+        }
+    }
+
+    /// The first request of `s.method` for the EAP-Response/Identity identity:
+    /// a Challenge for a permanent NAI, else an AKA-Identity round.
+    fn begin_method(&self, s: &mut Session) -> Result<Vec<u8>, Fail> {
+        s.checkcode = Checkcode::new(s.method);
+        let identity = s.eap_identity.clone();
+        let nai = Nai::parse(&identity).ok();
+        if let Some((_, imsi)) =
+            permanent_imsi(&identity).filter(|_| !nai.is_some_and(|n| n.is_decorated()))
+        {
+            return self.challenge(s, identity, imsi, false);
+        }
+        // RFC 4187 §4.1.6: an unknown re-authentication identity gets
+        // AT_FULLAUTH_ID_REQ, an unknown pseudonym or a decorated permanent
+        // NAI AT_PERMANENT_ID_REQ, anything else AT_ANY_ID_REQ.
+        let level = match nai.map(|n| n.kind()) {
+            Some(IdentityKind::FastReauth(_)) => IdReq::Fullauth,
+            Some(IdentityKind::Pseudonym(_)) | Some(IdentityKind::Permanent(_)) => IdReq::Permanent,
+            _ => IdReq::Any,
+        };
+        self.identity_request(s, level)
+    }
+
+    fn next_id(s: &mut Session) -> u8 {
+        s.last_id = s.last_id.wrapping_add(1);
+        s.last_id
+    }
+
+    fn identity_request(&self, s: &mut Session, level: IdReq) -> Result<Vec<u8>, Fail> {
+        let msg = match level {
+            IdReq::Any => Message::new(Subtype::Identity).with(AtAnyIdReq { reserved: 0 }),
+            IdReq::Fullauth => {
+                Message::new(Subtype::Identity).with(AtFullauthIdReq { reserved: 0 })
+            }
+            IdReq::Permanent => {
+                Message::new(Subtype::Identity).with(AtPermanentIdReq { reserved: 0 })
+            }
+        };
+        let pkt = Packet::Request {
+            identifier: Self::next_id(s),
+            data: TypeData::from_aka(s.method, msg),
+        };
+        let bytes = pkt.encode().map_err(|_| Fail("encoding failed"))?;
+        s.checkcode.update(&bytes);
+        s.phase = Phase::Identity(IdentityPhase { level });
+        Ok(bytes)
+    }
+
+    /// Gets a vector and builds the AKA-Challenge (RFC 4187 §9.3, RFC 9048 §3).
+    fn challenge(
+        &self,
+        s: &mut Session,
+        identity: Vec<u8>,
+        imsi: Imsi,
+        resynced: bool,
+    ) -> Result<Vec<u8>, Fail> {
+        let v: AuthVector = self.hss.vector(&imsi, kind_of(s.method))?;
+        let keys = match s.method {
+            Method::Aka => keys::derive_aka(&identity, &v.ik, &v.ck),
+            Method::AkaPrime => {
+                let (ckp, ikp) =
+                    keys::ck_ik_prime(&v.ck, &v.ik, &self.network_name, &v.autn.sqn_xor_ak())
+                        .map_err(|_| Fail("network name too long"))?;
+                keys::derive_aka_prime(&identity, &ckp, &ikp)
+            }
+        };
+        let mut msg = Message::new(Subtype::Challenge)
+            .with(AtRand {
+                rand: v.rand,
+                reserved: 0,
+            })
+            .with(AtAutn {
+                autn: v.autn,
+                reserved: 0,
+            });
+        match s.method {
+            Method::AkaPrime => {
+                msg.push(AtKdf::CK_IK_PRIME);
+                msg.push(AtKdfInput {
+                    network_name: self.network_name.clone(),
+                });
+            }
+            Method::Aka => {
+                // RFC 9048 §4: tell the peer AKA' was available (bidding down).
+                if self.enabled(Method::AkaPrime) {
+                    msg.push(AtBidding {
+                        d: true,
+                        reserved: 0,
+                    });
+                }
+            }
+        }
+        if s.checkcode.packets() > 0 {
+            msg.push(AtCheckcode {
+                checkcode: s.checkcode.to_attr(),
+                reserved: 0,
+            });
+        }
+        msg.push(AtMac::ZEROED);
+        let pkt = Packet::Request {
+            identifier: Self::next_id(s),
+            data: TypeData::from_aka(s.method, msg),
+        };
+        let (mut bytes, mac) = pkt
+            .encode_with_mac_offset()
+            .map_err(|_| Fail("encoding failed"))?;
+        let off = mac.ok_or(Fail("encoding failed"))?;
+        eap::aka::mac::sign(&keys.k_aut, &mut bytes, off, NO_EXTRA)
+            .map_err(|_| Fail("encoding failed"))?;
+        s.phase = Phase::Challenge(Box::new(ChallengePhase {
+            identity,
+            imsi,
+            rand: v.rand,
+            xres: v.xres.clone(),
+            keys,
+            resynced,
+        }));
+        Ok(bytes)
+    }
+
+    /// Handles an EAP-Response whose Identifier matches the outstanding request.
+    fn respond(&self, s: &mut Session, pkt: &Packet, raw: &[u8]) -> Result<Next, Fail> {
+        let Some(data) = pkt.data() else {
+            return Err(Fail("not an EAP-Response"));
+        };
+        if let TypeData::Nak(wanted) = data {
+            return self.nak(s, wanted).map(Next::Request);
+        }
+        let Some((method, msg)) = data.aka() else {
+            return Err(Fail("peer answered with another EAP type"));
+        };
+        if method != s.method {
+            return Err(Fail("peer answered with the other AKA method"));
+        }
+        match msg.subtype {
+            Subtype::ClientError => return Err(Fail("peer sent Client-Error")),
+            Subtype::AuthenticationReject => return Err(Fail("peer sent Authentication-Reject")),
+            _ => {}
+        }
+        match &mut s.phase {
+            Phase::Identity(_) => {
+                if msg.subtype != Subtype::Identity {
+                    return Err(Fail("unexpected AKA subtype in the identity round"));
+                }
+                s.checkcode.update(raw);
+                let identity = msg
+                    .identity()
+                    .ok_or(Fail("AKA-Identity response without AT_IDENTITY"))?
+                    .to_vec();
+                s.log_identity = mask_identity(&identity);
+                if let Some((_, imsi)) = permanent_imsi(&identity) {
+                    return self.challenge(s, identity, imsi, false).map(Next::Request);
+                }
+                let Phase::Identity(IdentityPhase { level }) = &s.phase else {
+                    return Err(Fail("internal"));
+                };
+                // Ask again, one level more specific (Any → Fullauth → Permanent).
+                let next = match (
+                    level,
+                    IdentityKind::from_leading(identity.first().copied().unwrap_or(0)),
+                ) {
+                    (IdReq::Any, IdentityKind::Pseudonym(_)) => IdReq::Permanent,
+                    (IdReq::Any, _) => IdReq::Fullauth,
+                    (IdReq::Fullauth, _) => IdReq::Permanent,
+                    (IdReq::Permanent, _) => {
+                        return Err(Fail("peer gave no permanent identity"));
+                    }
+                };
+                self.identity_request(s, next).map(Next::Request)
+            }
+            Phase::Challenge(c) => match msg.subtype {
+                Subtype::Challenge => {
+                    if !verify_packet(&c.keys.k_aut, raw, NO_EXTRA) {
+                        return Err(Fail("AT_MAC does not verify"));
+                    }
+                    let res = msg
+                        .res()
+                        .ok_or(Fail("AKA-Challenge response without AT_RES"))?;
+                    if !res.ct_eq(&c.xres) {
+                        return Err(Fail("RES does not match XRES"));
+                    }
+                    // AT_CHECKCODE is optional in the response (RFC 4187 §10.13); checked when sent.
+                    if msg
+                        .checkcode()
+                        .is_some_and(|cc| !s.checkcode.verify_attr(cc))
+                    {
+                        return Err(Fail("AT_CHECKCODE does not match"));
+                    }
+                    let c = std::mem::replace(
+                        &mut s.phase,
+                        Phase::Identity(IdentityPhase { level: IdReq::Any }),
+                    );
+                    let Phase::Challenge(c) = c else {
+                        return Err(Fail("internal"));
+                    };
+                    let ChallengePhase { keys, identity, .. } = *c;
+                    Ok(Next::Success(Box::new(keys), identity))
+                }
+                Subtype::SynchronizationFailure => {
+                    if c.resynced {
+                        return Err(Fail("second Synchronization-Failure"));
+                    }
+                    let auts = msg
+                        .auts()
+                        .ok_or(Fail("Synchronization-Failure without AT_AUTS"))?;
+                    self.hss.resync(&c.imsi, &c.rand, auts)?;
+                    let (identity, imsi) = (c.identity.clone(), c.imsi.clone());
+                    self.challenge(s, identity, imsi, true).map(Next::Request)
+                }
+                _ => Err(Fail("unexpected AKA subtype in the challenge round")),
+            },
+        }
+    }
+
+    /// Legacy-Nak (RFC 3748 §5.3.1): switch to the other AKA method once.
+    fn nak(&self, s: &mut Session, wanted: &[u8]) -> Result<Vec<u8>, Fail> {
+        if s.nak_used {
+            return Err(Fail("second Legacy-Nak"));
+        }
+        s.nak_used = true;
+        let other = wanted
+            .iter()
+            .filter_map(|t| match *t {
+                types::AKA => Some(Method::Aka),
+                types::AKA_PRIME => Some(Method::AkaPrime),
+                _ => None,
+            })
+            .find(|m| *m != s.method && self.enabled(*m))
+            .ok_or(Fail("peer refused the method (Legacy-Nak)"))?;
+        s.method = other;
+        self.begin_method(s)
+    }
+}
+
+enum Next {
+    Request(Vec<u8>),
+    Success(Box<Keys>, Vec<u8>),
+}
+
+impl Session {
+    fn report(&self, now: Instant, result: &'static str) -> Report {
+        Report {
+            identity: self.log_identity.clone(),
+            method: Some(self.method),
+            result,
+            round_trips: self.round_trips,
+            duration: now.saturating_duration_since(self.started),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;
