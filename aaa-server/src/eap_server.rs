@@ -270,7 +270,7 @@ impl EapServer {
                         self.sessions.insert(sid, s);
                         Outcome::Challenge { eap, state: sid }
                     }
-                    Ok(Next::Success(Box::new(keys), identity)) => Outcome::Accept {
+                    Ok(Next::Success(keys, identity)) => Outcome::Accept {
                         eap: success(s.last_id),
                         msk: keys.msk.clone(),
                         user_name: String::from_utf8_lossy(&identity).into_owned(),
