@@ -5,7 +5,9 @@ use super::{Lossy, WriteError};
 use crate::model::*;
 
 fn valid_oi(oi: &str) -> bool {
-    oi.len().is_multiple_of(2) && (6..=30).contains(&oi.len()) && oi.bytes().all(|b| b.is_ascii_hexdigit())
+    oi.len().is_multiple_of(2)
+        && (6..=30).contains(&oi.len())
+        && oi.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The NAI Realm EAP method field (`21[2:4][5:7]` etc.) for a profile.
