@@ -44,6 +44,11 @@ enum Cmd {
     },
     /// EAP-MD5 through hostapd: proves namespaces, processes, capture, teardown.
     Smoke,
+    /// Print the EAP/RADIUS transcript of a pcap (as the demo does).
+    Transcript {
+        /// The capture (classic pcap, as tcpdump writes).
+        pcap: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -103,6 +108,21 @@ fn main() -> ExitCode {
     let bins = BinDirs::discover(cli.bin_dir.as_deref());
     match cli.cmd {
         Cmd::Demo(args) => testbed::demo::main(&args, &bins),
+        Cmd::Transcript { pcap } => {
+            let parsed = std::fs::read(&pcap)
+                .map_err(|e| e.to_string())
+                .and_then(|d| testbed::transcript::parse_pcap(&d).map_err(|e| e.to_string()));
+            match parsed {
+                Ok(ev) => {
+                    print!("{}", testbed::transcript::render(&ev));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", pcap.display());
+                    ExitCode::from(2)
+                }
+            }
+        }
         Cmd::Smoke => {
             let problems = testbed::preflight::problems();
             if !problems.is_empty() {

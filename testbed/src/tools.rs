@@ -90,6 +90,24 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// What is missing of one of our binaries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MissingPiece {
+    /// The executable is not there (not built).
+    Binary(String),
+    /// It is there but does not offer this subcommand yet.
+    Subcommand(String, String),
+}
+
+impl std::fmt::Display for MissingPiece {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MissingPiece::Binary(b) => write!(f, "{b} not built yet"),
+            MissingPiece::Subcommand(b, s) => write!(f, "{b} not built yet (no `{s}` subcommand)"),
+        }
+    }
+}
+
 /// Where our own binaries (aaa-server, supplicant) are looked up.
 ///
 /// In order: `explicit` (the `--bin-dir` option), the environment variable
@@ -120,6 +138,29 @@ impl BinDirs {
             }
         }
         Self(dirs)
+    }
+
+    /// Finds `name` and checks that its `--help` lists each of `subcommands`
+    /// (a binary that exists but does not implement them yet is "not built
+    /// yet" for the matrix). The error says which.
+    pub fn find_with(&self, name: &str, subcommands: &[&str]) -> Result<PathBuf, MissingPiece> {
+        let p = self
+            .find(name)
+            .map_err(|_| MissingPiece::Binary(name.to_owned()))?;
+        let help = std::process::Command::new(&p)
+            .arg("--help")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default();
+        for sub in subcommands {
+            let listed = help
+                .lines()
+                .any(|l| l.split_whitespace().next() == Some(*sub));
+            if !listed {
+                return Err(MissingPiece::Subcommand(name.to_owned(), (*sub).to_owned()));
+            }
+        }
+        Ok(p)
     }
 
     /// Finds the binary `name`, or says where it looked.

@@ -316,7 +316,7 @@ pub fn render(events: &[Event]) -> String {
                 );
                 if let Some(e) = eap {
                     let d = describe_eap(e);
-                    let head: Vec<&str> = d.splitn(3, ' ').take(2).collect();
+                    let head: Vec<&str> = d.splitn(4, ' ').take(3).collect();
                     let _ = write!(line, " [{}]", head.join(" "));
                 }
                 if msg_auth.0 {
