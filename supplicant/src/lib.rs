@@ -4,6 +4,8 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod eapol;
 pub mod peer;
+pub mod profile;
 pub mod run;
 pub mod usim;

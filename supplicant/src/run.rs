@@ -1,10 +1,18 @@
-//! The `auth` command: profile + USIM + peer + EAPOL shell.
+//! The `auth` command: profile + USIM + peer + EAPOL shell. All protocol
+//! decisions are in [`crate::peer`]; this file only moves bytes and time.
 
-use crate::cli::MethodArg;
+use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MethodArg};
+use crate::eapol::{self, Frame, PacketType, socket::EapolSocket};
+use crate::peer::{Action, Methods, Outcome, Peer, PeerConfig};
+use crate::profile::Profile;
 use crate::usim::spec::SimSource;
+use crate::usim::{CardTransport, Usim};
+use eap::aka::keys::Method;
+use eap::identity::{Imsi, MncLen};
 use eap::secret::SecretBytes;
+use sha2::{Digest, Sha256};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Options of `supplicant auth`.
 #[derive(Debug)]
@@ -27,8 +35,252 @@ pub struct AuthOptions {
     pub json: bool,
 }
 
+/// EAPOL-Start retransmission period while no EAP request came (802.1X
+/// startPeriod is 30 s; a short one suits a wired lab link).
+pub const START_PERIOD: Duration = Duration::from_secs(1);
+/// EAPOL-Starts sent before giving up on an authenticator (802.1X maxStart = 3).
+pub const MAX_START: u32 = 3;
+
+/// The result of one run, as printed.
+#[derive(Debug, serde::Serialize)]
+pub struct Report {
+    /// "success", "failure" or "timeout".
+    pub outcome: &'static str,
+    /// "EAP-AKA" / "EAP-AKA'".
+    pub method: Option<&'static str>,
+    /// The identity used.
+    pub identity: String,
+    /// EAP request/response round trips.
+    pub round_trips: u32,
+    /// Milliseconds from the first EAPOL-Start to the outcome.
+    pub time_ms: f64,
+    /// SHA-256 of the MSK (hex), for comparison with the server; never the MSK.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msk_sha256: Option<String>,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+fn usage(msg: impl std::fmt::Display) -> i32 {
+    eprintln!("supplicant auth: {msg}");
+    EXIT_USAGE
+}
+
 /// Runs `auth`; returns the exit code.
-pub fn auth(_opts: AuthOptions) -> i32 {
-    eprintln!("supplicant auth: not implemented yet");
-    crate::cli::EXIT_USAGE
+pub fn auth(opts: AuthOptions) -> i32 {
+    let profile = match Profile::load(&opts.profile) {
+        Ok(p) => p,
+        Err(e) => return usage(e),
+    };
+    let pin = match (&opts.pin, &opts.pin_file) {
+        (Some(p), _) => Some(p.clone()),
+        (None, Some(f)) => match std::fs::read_to_string(f) {
+            Ok(mut s) => {
+                let p = SecretBytes::from(s.trim());
+                zeroize::Zeroize::zeroize(&mut s);
+                Some(p)
+            }
+            Err(e) => return usage(format!("{}:0: cannot read the PIN file: {e}", f.display())),
+        },
+        (None, None) => None,
+    };
+    let methods = match opts.method {
+        Some(MethodArg::Aka) => Methods::only(Method::Aka),
+        Some(MethodArg::AkaPrime) => Methods::only(Method::AkaPrime),
+        None => profile.methods,
+    };
+    let card = match opts.sim.open() {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let mut usim = Usim::new(card);
+    let (imsi, mnc_len) = match prepare_usim(&mut usim, pin.as_ref(), &profile) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("supplicant auth: USIM: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    let config = PeerConfig {
+        imsi,
+        mnc_len,
+        realm: profile.realm.clone(),
+        methods,
+        network_name: profile.network_name.as_ref().map(|n| n.as_bytes().to_vec()),
+    };
+    let socket = match EapolSocket::open(&opts.iface) {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let report = run_exchange(&socket, &mut usim, Peer::new(config), opts.timeout);
+    let _ = socket.send(&eapol::logoff());
+    print_report(&report, opts.json);
+    if report.outcome == "success" {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}
+
+/// Selects the USIM, verifies the PIN once if needed, and reads the IMSI and
+/// MNC length the profile does not give.
+fn prepare_usim<T: CardTransport>(
+    usim: &mut Usim<T>,
+    pin: Option<&SecretBytes>,
+    profile: &Profile,
+) -> Result<(Imsi, MncLen), String> {
+    usim.select_usim().map_err(|e| e.to_string())?;
+    usim.unlock(pin).map_err(|e| e.to_string())?;
+    let imsi = match &profile.imsi {
+        Some(i) => i.clone(),
+        None => usim.read_imsi().map_err(|e| e.to_string())?,
+    };
+    let imsi = Imsi::parse(&imsi).map_err(|e| format!("IMSI: {e}"))?;
+    let mnc = match profile.mnc_len {
+        Some(n) => Some(n),
+        None if profile.realm.is_some() => {
+            usim.read_mnc_len().map_err(|e| e.to_string())?.or(Some(2))
+        }
+        None => usim.read_mnc_len().map_err(|e| e.to_string())?,
+    };
+    let mnc =
+        mnc.ok_or("EF_AD has no MNC length and the profile sets neither realm nor mnc_len")?;
+    let mnc_len = MncLen::new(usize::from(mnc)).map_err(|e| e.to_string())?;
+    Ok((imsi, mnc_len))
+}
+
+/// The EAPOL loop: Start, then EAP in EAPOL until an outcome or the deadline.
+pub fn run_exchange<T: CardTransport>(
+    socket: &EapolSocket,
+    usim: &mut Usim<T>,
+    mut peer: Peer,
+    timeout: Duration,
+) -> Report {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let report = |outcome,
+                  method: Option<Method>,
+                  peer: &Peer,
+                  msk: Option<String>,
+                  reason: Option<String>| Report {
+        outcome,
+        method: method.or(peer.method()).map(Method::name),
+        identity: peer.identity().to_string(),
+        round_trips: peer.round_trips(),
+        time_ms: started.elapsed().as_secs_f64() * 1000.0,
+        msk_sha256: msk,
+        reason,
+    };
+    if let Err(e) = socket.send(&eapol::start()) {
+        return report(
+            "failure",
+            None,
+            &peer,
+            None,
+            Some(format!("cannot send EAPOL-Start: {e}")),
+        );
+    }
+    let mut starts = 1;
+    let mut next_start = Instant::now() + START_PERIOD;
+    let mut heard = false;
+    let mut buf = vec![0u8; 4096];
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return report(
+                "timeout",
+                None,
+                &peer,
+                None,
+                Some(format!("no outcome within {timeout:?}")),
+            );
+        }
+        let wait = if heard {
+            deadline - now
+        } else {
+            next_start.min(deadline).saturating_duration_since(now)
+        };
+        let n = match socket.recv(&mut buf, wait) {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                if !heard && Instant::now() >= next_start {
+                    if starts >= MAX_START {
+                        return report(
+                            "timeout",
+                            None,
+                            &peer,
+                            None,
+                            Some(format!("no authenticator answered {starts} EAPOL-Starts")),
+                        );
+                    }
+                    starts += 1;
+                    let _ = socket.send(&eapol::start());
+                    next_start = Instant::now() + START_PERIOD;
+                }
+                continue;
+            }
+            Err(e) => return report("failure", None, &peer, None, Some(format!("receive: {e}"))),
+        };
+        let Ok(frame) = Frame::parse(&buf[..n]) else {
+            continue;
+        };
+        if frame.packet_type != PacketType::Eap {
+            continue;
+        }
+        heard = true;
+        let mut action = peer.handle(frame.body);
+        loop {
+            match action {
+                Action::Authenticate { rand, autn } => {
+                    action = match usim.authenticate(&rand, &autn) {
+                        Ok(r) => peer.usim_result(r),
+                        Err(e) => {
+                            return report(
+                                "failure",
+                                None,
+                                &peer,
+                                None,
+                                Some(format!("USIM AUTHENTICATE: {e}")),
+                            );
+                        }
+                    };
+                }
+                Action::Send(resp) => {
+                    if let Some(pdu) = eapol::encode(PacketType::Eap, &resp)
+                        && let Err(e) = socket.send(&pdu)
+                    {
+                        return report("failure", None, &peer, None, Some(format!("send: {e}")));
+                    }
+                    break;
+                }
+                Action::Discard(why) => {
+                    tracing::debug!("discarded: {why}");
+                    break;
+                }
+                Action::Done(Outcome::Success(s)) => {
+                    let digest = hex::encode(Sha256::digest(s.keys.msk.expose()));
+                    return report("success", Some(s.method), &peer, Some(digest), None);
+                }
+                Action::Done(Outcome::Failure { method, reason }) => {
+                    return report("failure", method, &peer, None, Some(reason));
+                }
+            }
+        }
+    }
+}
+
+fn print_report(r: &Report, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(r).unwrap_or_default());
+        return;
+    }
+    println!("outcome:     {}", r.outcome);
+    println!("method:      {}", r.method.unwrap_or("-"));
+    println!("identity:    {}", r.identity);
+    println!("round trips: {}", r.round_trips);
+    println!("time:        {:.1} ms", r.time_ms);
+    if let Some(reason) = &r.reason {
+        println!("reason:      {reason}");
+    }
 }

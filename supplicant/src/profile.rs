@@ -1,0 +1,144 @@
+//! The credential profile `auth` reads. Until the passpoint-profile crate is
+//! wired in, a small TOML:
+//!
+//! ```toml
+//! eap_method = "aka-prime"      # "aka", "aka-prime" or "any"
+//! realm = "example.com"         # optional; default: the 3GPP realm of the IMSI
+//! imsi = "001010123456789"      # optional; default: read from EF_IMSI
+//! mnc_len = 2                   # optional; default: read from EF_AD
+//! network_name = "WLAN"         # optional; AKA' AT_KDF_INPUT must equal it
+//! ```
+
+use crate::peer::Methods;
+use eap::aka::keys::Method;
+use serde::Deserialize;
+use std::path::Path;
+
+/// A loaded profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    /// Accepted methods.
+    pub methods: Methods,
+    /// Realm override.
+    pub realm: Option<String>,
+    /// IMSI override.
+    pub imsi: Option<String>,
+    /// MNC length override.
+    pub mnc_len: Option<u8>,
+    /// Expected AKA' network name.
+    pub network_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    eap_method: Option<String>,
+    #[serde(default)]
+    realm: Option<String>,
+    #[serde(default)]
+    imsi: Option<String>,
+    #[serde(default)]
+    mnc_len: Option<u8>,
+    #[serde(default)]
+    network_name: Option<String>,
+}
+
+fn line_at(text: &str, pos: usize) -> usize {
+    text.as_bytes()[..pos.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+fn line_of(text: &str, key: &str) -> usize {
+    text.lines()
+        .position(|l| l.trim_start().starts_with(key))
+        .map_or(0, |i| i + 1)
+}
+
+/// Parses a method name.
+pub fn parse_methods(s: &str) -> Option<Methods> {
+    match s.to_ascii_lowercase().as_str() {
+        "aka" | "eap-aka" | "23" => Some(Methods::only(Method::Aka)),
+        "aka-prime" | "aka'" | "akaprime" | "eap-aka'" | "eap-aka-prime" | "50" => {
+            Some(Methods::only(Method::AkaPrime))
+        }
+        "any" | "both" => Some(Methods::BOTH),
+        _ => None,
+    }
+}
+
+impl Profile {
+    /// Loads `path`; errors read `file:line: what`.
+    pub fn load(path: &Path) -> Result<Profile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}:0: cannot read: {e}", path.display()))?;
+        Self::parse(&text).map_err(|(line, what)| format!("{}:{line}: {what}", path.display()))
+    }
+
+    /// Parses profile text; errors are (line, what).
+    pub fn parse(text: &str) -> Result<Profile, (usize, String)> {
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            (
+                e.span().map_or(0, |s| line_at(text, s.start)),
+                e.message().to_string(),
+            )
+        })?;
+        let methods = match &raw.eap_method {
+            None => Methods::only(Method::AkaPrime),
+            Some(m) => parse_methods(m).ok_or((
+                line_of(text, "eap_method"),
+                format!("unknown eap_method {m:?}: aka, aka-prime or any"),
+            ))?,
+        };
+        if let Some(i) = &raw.imsi
+            && eap::identity::Imsi::parse(i).is_err()
+        {
+            return Err((line_of(text, "imsi"), "imsi must be 6 to 15 digits".into()));
+        }
+        if let Some(n) = raw.mnc_len
+            && !matches!(n, 2 | 3)
+        {
+            return Err((line_of(text, "mnc_len"), "mnc_len must be 2 or 3".into()));
+        }
+        if let Some(r) = &raw.realm
+            && (r.is_empty() || r.contains('@') || r.contains(char::is_whitespace))
+        {
+            return Err((line_of(text, "realm"), "realm must be a domain name".into()));
+        }
+        Ok(Profile {
+            methods,
+            realm: raw.realm,
+            imsi: raw.imsi,
+            mnc_len: raw.mnc_len,
+            network_name: raw.network_name,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_reports_lines() {
+        let p = Profile::parse("eap_method = \"aka\"\nrealm = \"example.com\"\n").unwrap();
+        assert_eq!(p.methods, Methods::only(Method::Aka));
+        assert_eq!(p.realm.as_deref(), Some("example.com"));
+        assert_eq!(
+            Profile::parse("").unwrap().methods,
+            Methods::only(Method::AkaPrime)
+        );
+        assert_eq!(
+            Profile::parse("realm = \"x\"\neap_method = \"ttls\"\n")
+                .unwrap_err()
+                .0,
+            2
+        );
+        assert_eq!(Profile::parse("\n\nimsi = \"12\"\n").unwrap_err().0, 3);
+        assert_eq!(Profile::parse("\nfoo = 1\n").unwrap_err().0, 2);
+        assert_eq!(Profile::parse("mnc_len = 4").unwrap_err().0, 1);
+    }
+}
