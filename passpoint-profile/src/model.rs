@@ -23,7 +23,8 @@ pub struct Profile {
         skip_serializing_if = "Option::is_none"
     )]
     pub update_identifier: Option<u32>,
-    /// Name of the `<X+>` instance node (`i001`, `Cred01`, …); not semantic.
+    /// Name of the `<X+>` instance node (`Cred01`, …); not semantic. `None`
+    /// stands for the default name `i001`.
     #[serde(
         rename = "InstanceName",
         default,

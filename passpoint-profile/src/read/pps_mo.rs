@@ -513,8 +513,9 @@ impl Conv {
     }
 
     fn instance(&mut self, inst: &RawNode) -> Profile {
+        // "i001" is the writers' default name: keep it implicit.
         let mut p = Profile {
-            instance_name: Some(inst.name.clone()),
+            instance_name: (inst.name != "i001").then(|| inst.name.clone()),
             ..Default::default()
         };
         self.map.insert("", inst.loc.clone());
