@@ -13,10 +13,5 @@ pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;
 
-/// Placeholder until the RADIUS layer lands.
-pub mod server {
-    /// Runs the server.
-    pub fn run(_c: crate::config::Config) -> Result<(), String> {
-        Err("serve: not built yet".into())
-    }
-}
+pub mod radius;
+pub mod server;
