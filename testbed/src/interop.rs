@@ -723,17 +723,7 @@ fn run_ours(
     hostapd_eap: bool,
 ) -> Result<Observed> {
     if hostapd_eap {
-        let db = provision_aaa(bed, row, aaa)?;
-        let sock = bed.dir.join("hlr-gw.sock");
-        let spec = Spec::new("aaa-server-hlr-gw", aaa)
-            .netns(bed.net.aaa.name())
-            .args(["hlr-gw", "--db"])
-            .arg(&db)
-            .arg("--socket")
-            .arg(&sock)
-            .env("RUST_LOG", "debug");
-        bed.start(&spec, &Probe::PathExists(sock.clone()))?;
-        bed.start_hostapd_radius_users(&reference_users(row), Some(&sock))?;
+        start_hostapd_eap_with_hlr_gw(bed, row, aaa)?;
     } else {
         start_aaa_server(
             bed,
@@ -792,6 +782,21 @@ fn run_ours(
                 .unwrap_or_default()
         ),
     })
+}
+
+/// `aaa-server hlr-gw` on a fresh store and hostapd as RADIUS/EAP server using it.
+pub(crate) fn start_hostapd_eap_with_hlr_gw(bed: &mut Bed, row: Row, aaa: &Path) -> Result<()> {
+    let db = provision_aaa(bed, row, aaa)?;
+    let sock = bed.dir.join("hlr-gw.sock");
+    let spec = Spec::new("aaa-server-hlr-gw", aaa)
+        .netns(bed.net.aaa.name())
+        .args(["hlr-gw", "--db"])
+        .arg(&db)
+        .arg("--socket")
+        .arg(&sock)
+        .env("RUST_LOG", "debug");
+    bed.start(&spec, &Probe::PathExists(sock.clone()))?;
+    bed.start_hostapd_radius_users(&reference_users(row), Some(&sock))
 }
 
 /// `supplicant sim create` → the simulator file.
