@@ -1,0 +1,348 @@
+//! A real peer: hostap's `eapol_test` against `aaa-server serve` on loopback,
+//! for EAP-AKA and EAP-AKA'. Debian's eapol_test has no software USIM, so it
+//! runs with `external_sim=1` and this test answers its `CTRL-REQ-SIM`
+//! requests on the control interface with a USIM computed by `eap::umts`.
+
+mod common;
+
+use common::{SECRET, Server, tool, vector_subscriber};
+use eap::secret::{K, Opc};
+use eap::umts::{Autn, Sqn, SubscriberKeys};
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The USIM behind the external-SIM interface.
+struct Usim {
+    keys: SubscriberKeys,
+    /// Highest accepted SQN (one SEQ for all IND values: stricter than Annex C).
+    sqn_ms: Sqn,
+    auths: u32,
+    resyncs: u32,
+    mac_failures: u32,
+}
+
+impl Usim {
+    fn new(k: [u8; 16], opc: [u8; 16], sqn_ms: Sqn) -> Self {
+        Self {
+            keys: SubscriberKeys::new(K::new(k), Opc::new(opc)),
+            sqn_ms,
+            auths: 0,
+            resyncs: 0,
+            mac_failures: 0,
+        }
+    }
+
+    /// The answer to `UMTS-AUTH:<RAND>:<AUTN>` (TS 33.102 §6.3.3).
+    fn answer(&mut self, rand_hex: &str, autn_hex: &str) -> String {
+        let mut rand = [0u8; 16];
+        let mut autn = [0u8; 16];
+        if hex::decode_to_slice(rand_hex, &mut rand).is_err()
+            || hex::decode_to_slice(autn_hex, &mut autn).is_err()
+        {
+            return "UMTS-FAIL".into();
+        }
+        let Ok(u) = self.keys.authenticate(&rand, &Autn(autn)) else {
+            self.mac_failures += 1;
+            return "UMTS-FAIL".into();
+        };
+        if u.sqn.seq() <= self.sqn_ms.seq() {
+            self.resyncs += 1;
+            return format!(
+                "UMTS-AUTS:{}",
+                hex::encode(self.keys.auts(&rand, self.sqn_ms).0)
+            );
+        }
+        self.sqn_ms = u.sqn;
+        self.auths += 1;
+        format!(
+            "UMTS-AUTH:{}:{}:{}",
+            hex::encode(u.ik.expose()),
+            hex::encode(u.ck.expose()),
+            hex::encode(u.res.as_bytes())
+        )
+    }
+}
+
+struct Run {
+    stdout: String,
+    success: bool,
+    wall: Duration,
+}
+
+/// Runs eapol_test with `method` ("AKA" or "AKA'") and `identity`, answering
+/// its SIM requests with `usim`.
+fn eapol_test(server: &Server, method: &str, identity: &str, usim: &mut Usim) -> Run {
+    let bin = tool("eapol_test").expect("checked by caller");
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = dir.path().join("ctrl");
+    let conf = dir.path().join("eapol.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap={method}\n  identity=\"{identity}\"\n  eapol_flags=0\n}}\n",
+            ctrl.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &server.auth.port().to_string(),
+            "-s",
+            SECRET,
+        ])
+        .args(["-t", "10", "-W"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(Some(child.id()));
+    let sock_path = ctrl.join("test");
+    let wait_until = Instant::now() + Duration::from_secs(10);
+    while !sock_path.exists() {
+        assert!(
+            Instant::now() < wait_until,
+            "eapol_test control socket did not appear"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mon = UnixDatagram::bind(dir.path().join("monitor")).unwrap();
+    mon.connect(&sock_path).unwrap();
+    mon.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    mon.send(b"ATTACH").unwrap();
+    let mut buf = [0u8; 4096];
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "eapol_test hangs"
+        );
+        let Ok(n) = mon.recv(&mut buf) else { continue };
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        handle_event(&mon, &msg, usim);
+    };
+    let wall = started.elapsed();
+    drop(guard);
+    let mut stdout = String::new();
+    use std::io::Read;
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    Run {
+        success: status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS"),
+        stdout,
+        wall,
+    }
+}
+
+/// `<3>CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN> needed for SSID …`
+fn handle_event(mon: &UnixDatagram, msg: &str, usim: &mut Usim) {
+    let Some(pos) = msg.find("CTRL-REQ-SIM-") else {
+        return;
+    };
+    let rest = &msg[pos + "CTRL-REQ-SIM-".len()..];
+    let rest = rest.split_whitespace().next().unwrap_or("");
+    let parts: Vec<&str> = rest.split(':').collect();
+    let answer = match parts.as_slice() {
+        [id, "UMTS-AUTH", rand, autn, ..] => {
+            format!("CTRL-RSP-SIM-{id}:{}", usim.answer(rand, autn))
+        }
+        [id, ..] => format!("CTRL-RSP-SIM-{id}:UMTS-FAIL"),
+        [] => return,
+    };
+    mon.send(answer.as_bytes()).unwrap();
+}
+
+struct KillOnDrop(Option<u32>);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: signals our own child; it has not been reaped when this runs
+            // on a panic path, and on the normal path it already exited (ESRCH is harmless).
+            unsafe {
+                libc::kill(pid as i32, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn nai(lead: char, imsi: &str) -> String {
+    format!("{lead}{imsi}@wlan.mnc001.mcc001.3gppnetwork.org")
+}
+
+fn auth_line(server: &Server, needle: &str) -> String {
+    server
+        .wait_log(needle)
+        .unwrap_or_else(|| panic!("no log line with {needle:?}: {:#?}", server.logs()))
+}
+
+fn check_success(method: &str, lead: char, set: usize) {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(set);
+    let server = Server::start(
+        "\"aka-prime\", \"aka\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+    );
+    let mut usim = Usim::new(k, opc, Sqn::default());
+    let run = eapol_test(&server, method, &nai(lead, &imsi), &mut usim);
+    assert!(
+        run.success,
+        "eapol_test failed:\n{}\n{:#?}",
+        run.stdout,
+        server.logs()
+    );
+    assert!(
+        run.stdout.contains("MPPE keys OK: 1  mismatch: 0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!((usim.auths, usim.resyncs), (1, 0));
+    let line = auth_line(&server, "authentication finished");
+    assert!(
+        line.contains("result=\"success\"") || line.contains("result=success"),
+        "{line}"
+    );
+    assert!(!line.contains(&imsi[6..]), "MSIN masked in logs: {line}");
+    eprintln!(
+        "{method}: eapol_test wall time {:?}; server: {line}",
+        run.wall
+    );
+    assert!(server.stop().success(), "exit 0 after SIGTERM");
+}
+
+#[test]
+fn eap_aka_prime_success_with_mppe_keys() {
+    check_success("AKA'", '6', 0);
+}
+
+#[test]
+fn eap_aka_success_with_mppe_keys() {
+    check_success("AKA", '0', 1);
+}
+
+#[test]
+fn wrong_k_fails() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(2);
+    let server = Server::start(
+        "\"aka-prime\", \"aka\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+    );
+    let mut wrong = k;
+    wrong[0] ^= 0xff;
+    let mut usim = Usim::new(wrong, opc, Sqn::default());
+    let run = eapol_test(&server, "AKA'", &nai('6', &imsi), &mut usim);
+    assert!(!run.success, "{}", run.stdout);
+    assert_eq!(usim.mac_failures, 1);
+    let line = auth_line(&server, "authentication finished");
+    assert!(line.contains("Authentication-Reject"), "{line}");
+}
+
+#[test]
+fn usim_sqn_ahead_resyncs_once_then_succeeds() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(0);
+    let server = Server::start(
+        "\"aka-prime\", \"aka\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+    );
+    let mut usim = Usim::new(k, opc, Sqn::from_seq_ind(4242, 3));
+    let run = eapol_test(&server, "AKA'", &nai('6', &imsi), &mut usim);
+    assert!(run.success, "{}\n{:#?}", run.stdout, server.logs());
+    assert!(
+        run.stdout.contains("MPPE keys OK: 1  mismatch: 0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!((usim.resyncs, usim.auths), (1, 1));
+    assert!(usim.sqn_ms.seq() > 4242);
+    let line = auth_line(&server, "authentication finished");
+    assert!(line.contains("round_trips=3"), "{line}");
+}
+
+#[test]
+fn unknown_subscriber_fails() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(0);
+    let server = Server::start("\"aka-prime\", \"aka\"", &[(imsi, k, opc, Sqn::default())]);
+    let mut usim = Usim::new(k, opc, Sqn::default());
+    let run = eapol_test(&server, "AKA", &nai('0', "001019999999999"), &mut usim);
+    assert!(!run.success, "{}", run.stdout);
+    assert_eq!(usim.auths + usim.resyncs + usim.mac_failures, 0);
+    let line = auth_line(&server, "authentication finished");
+    assert!(line.contains("unknown subscriber"), "{line}");
+}
+
+#[test]
+fn anonymous_identity_gets_an_identity_round() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(1);
+    let server = Server::start(
+        "\"aka-prime\", \"aka\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+    );
+    let mut usim = Usim::new(k, opc, Sqn::default());
+    // eapol_test answers AT_ANY_ID_REQ/AT_FULLAUTH_ID_REQ/AT_PERMANENT_ID_REQ with `identity`;
+    // with anonymous_identity set, EAP-Response/Identity carries the anonymous one.
+    let dir_identity = nai('6', &imsi);
+    let run = eapol_test_with(
+        &server,
+        "AKA'",
+        &dir_identity,
+        Some("anonymous@wlan.mnc001.mcc001.3gppnetwork.org"),
+        &mut usim,
+    );
+    assert!(run.success, "{}\n{:#?}", run.stdout, server.logs());
+    assert!(
+        run.stdout.contains("MPPE keys OK: 1  mismatch: 0"),
+        "{}",
+        run.stdout
+    );
+    // Identity, AKA-Identity, Challenge: three round trips, logged with the permanent identity.
+    let line = auth_line(&server, "authentication finished");
+    assert!(
+        line.contains("round_trips=3") && line.contains("identity=6001010"),
+        "{line}"
+    );
+}
+
+fn eapol_test_with(
+    server: &Server,
+    method: &str,
+    identity: &str,
+    anonymous: Option<&str>,
+    usim: &mut Usim,
+) -> Run {
+    match anonymous {
+        None => eapol_test(server, method, identity, usim),
+        Some(anon) => eapol_test(
+            server,
+            method,
+            &format!("{identity}\"\n  anonymous_identity=\"{anon}"),
+            usim,
+        ),
+    }
+}
