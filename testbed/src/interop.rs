@@ -119,12 +119,15 @@ impl Row {
         s
     }
 
-    /// An EAP-AKA subtype the transcript must contain, if any.
-    fn must_see(self) -> Option<&'static str> {
+    /// EAP-AKA subtypes the transcript must contain one of, if any. A
+    /// bidding-down refusal is an Authentication-Reject in wpa_supplicant
+    /// 2.10 (`eap_aka.c`: "Bidding down from AKA' to AKA detected") and may
+    /// be a Client-Error in other peers.
+    fn must_see(self) -> Option<&'static [&'static str]> {
         match self {
-            Row::SqnResync => Some("SynchronizationFailure"),
-            Row::WrongK => Some("AuthenticationReject"),
-            Row::BiddingDownRefused => Some("ClientError"),
+            Row::SqnResync => Some(&["SynchronizationFailure"]),
+            Row::WrongK => Some(&["AuthenticationReject"]),
+            Row::BiddingDownRefused => Some(&["AuthenticationReject", "ClientError"]),
             _ => None,
         }
     }
@@ -469,10 +472,24 @@ fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
             obs.detail
         ));
     }
-    if let Some(sub) = row.must_see()
-        && !text.contains(sub)
-    {
-        return Verdict::Fail(format!("no {sub} in the capture ({})", obs.detail));
+    if row == Row::BiddingDownRefused && !text.contains("AT_BIDDING(D=1)") {
+        return Verdict::Fail(format!(
+            "the server sent no AT_BIDDING with D=1 ({})",
+            obs.detail
+        ));
+    }
+    let mut seen = String::new();
+    if let Some(subs) = row.must_see() {
+        match subs.iter().find(|s| text.contains(*s)) {
+            Some(s) => seen = format!(", {s} seen"),
+            None => {
+                return Verdict::Fail(format!(
+                    "none of {} in the capture ({})",
+                    subs.join("/"),
+                    obs.detail
+                ));
+            }
+        }
     }
     if row.expect_success() {
         let want = if row.method() == Method::Aka {
@@ -489,7 +506,7 @@ fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
         }
     }
     Verdict::Pass(format!(
-        "{}{}",
+        "{}{seen}{}",
         obs.detail,
         if rt > 0 {
             format!(", {rt} RADIUS round trips")
