@@ -428,6 +428,17 @@ impl Lab {
         profile: &Path,
         extra: &[&str],
     ) -> (i32, serde_json::Value, String) {
+        self.auth_env(sim, profile, extra, &[])
+    }
+
+    /// [`Lab::auth`] with extra environment variables.
+    pub fn auth_env(
+        &self,
+        sim: &str,
+        profile: &Path,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, serde_json::Value, String) {
         // hostapd ignores a station for 5 s after its EAPOL-Logoff
         // (AP_MAX_INACTIVITY_AFTER_DEAUTH): present a new MAC for each run.
         let n = unique();
@@ -464,7 +475,7 @@ impl Lab {
             ])
             .arg(profile)
             .args(extra)
-            .envs(std::env::vars())
+            .envs(env.iter().copied())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -495,4 +506,105 @@ pub fn read_to_string(mut r: impl Read) -> String {
     let mut s = String::new();
     let _ = r.read_to_string(&mut s);
     s
+}
+
+/// pcscd with the vpcd driver in `ns`, isolated (its own /run/pcscd), and
+/// `supplicant sim serve-vpcd` feeding it the simulator.
+pub struct Pcsc {
+    pub bridge: Proc,
+    pub pcscd: Proc,
+    pub socket: PathBuf,
+}
+
+pub fn vpcd_driver() -> PathBuf {
+    let out = Command::new("dpkg")
+        .args(["-L", "vsmartcard-vpcd"])
+        .output()
+        .expect("dpkg");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.ends_with("libifdvpcd.so"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/pcsc/drivers/serial/libifdvpcd.so"))
+}
+
+impl Pcsc {
+    pub fn start(ns: &Netns, dir: &Path, sim: &Path) -> Self {
+        let run = dir.join("pcscd-run");
+        std::fs::create_dir_all(&run).unwrap();
+        let conf = dir.join("reader.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x8C7B\nLIBPATH {}\nCHANNELID 0x8C7B\n",
+                vpcd_driver().display()
+            ),
+        )
+        .unwrap();
+        let script = format!(
+            "mkdir -p /run/pcscd && mount --bind {} /run/pcscd && exec pcscd -f -a -c {}",
+            run.display(),
+            conf.display()
+        );
+        let pcscd = Proc::spawn(
+            {
+                let mut c = ns.cmd("unshare");
+                c.args(["-m", "sh", "-c", &script]);
+                c
+            },
+            dir.join("pcscd.log"),
+            "pcscd",
+        );
+        let socket = run.join("pcscd.comm");
+        let start = Instant::now();
+        while !socket.exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "pcscd socket did not appear"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let bridge = Proc::spawn(
+            {
+                let mut c = ns.cmd(env!("CARGO_BIN_EXE_supplicant"));
+                c.args(["sim", "serve-vpcd", "--sim"]).arg(sim);
+                c
+            },
+            dir.join("vpcd-bridge.log"),
+            "supplicant sim serve-vpcd",
+        );
+        Self {
+            bridge,
+            pcscd,
+            socket,
+        }
+    }
+
+    pub fn env(&self) -> (&'static str, String) {
+        ("PCSCLITE_CSOCK_NAME", self.socket.display().to_string())
+    }
+
+    /// `supplicant sim info` through pcscd, retried until the card shows up.
+    pub fn info(&self, ns: &Netns, spec: &str) -> (i32, String) {
+        let start = Instant::now();
+        loop {
+            let (k, v) = self.env();
+            let out = ns
+                .cmd(env!("CARGO_BIN_EXE_supplicant"))
+                .args(["sim", "info", "--sim", spec])
+                .env(k, v)
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let code = out.status.code().unwrap_or(-1);
+            if code == 0 || start.elapsed() > Duration::from_secs(5) || !text.contains("no card") {
+                return (code, text);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
