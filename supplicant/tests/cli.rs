@@ -1,0 +1,163 @@
+//! The command line's contract: exit codes and messages for PIN handling,
+//! timeouts and missing privileges.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_supplicant"))
+}
+
+fn create(dir: &std::path::Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let out = bin()
+        .args(["sim", "create", "--out"])
+        .arg(&path)
+        .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+#[test]
+fn sim_create_and_info() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = create(dir.path(), "u.toml", &["--mnc-len", "3", "--pin", "2468"]);
+    let out = bin()
+        .args(["sim", "info", "--json", "--sim"])
+        .arg(format!("soft:{}", path.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["pin"]["state"], "required");
+    assert_eq!(v["pin"]["tries_left"], 3);
+    assert_eq!(v["imsi"], "(PIN required)", "EF_IMSI is PIN-protected");
+    // Bad arguments: exit 2 with a message.
+    let out = bin()
+        .args(["sim", "create", "--out"])
+        .arg(dir.path().join("x.toml"))
+        .args(["--imsi", IMSI, "--k", "zz", "--opc", OPC_HEX])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--k: not hex"));
+    let out = bin()
+        .args(["sim", "create", "--out"])
+        .arg(&path)
+        .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "refuses to overwrite a card");
+    let out = bin()
+        .args(["sim", "serve-vpcd", "--sim", "/nonexistent.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn pin_is_verified_once_and_never_retried() {
+    if !prerequisites(&["hostapd", "ip"]) {
+        return;
+    }
+    let lab = Lab::start();
+    let sim = create(lab.dir.path(), "pin.toml", &["--pin", "2468"]);
+    let spec = format!("soft:{}", sim.display());
+    let profile = lab.profile("aka-prime");
+    let (code, _, out) = lab.auth(&spec, &profile, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("PIN1 is enabled") && out.contains("3 tries left"),
+        "{out}"
+    );
+    let (code, _, out) = lab.auth(&spec, &profile, &["--pin", "1111"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("wrong PIN: 2 tries left"), "{out}");
+    let pin_file = lab.dir.path().join("pin");
+    std::fs::write(&pin_file, "2468\n").unwrap();
+    let (code, v, out) = lab.auth(&spec, &profile, &["--pin-file", pin_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}\n{}", lab.logs());
+    assert_eq!(v["outcome"], "success");
+    // The counter went back to 3 and is on disk.
+    assert!(
+        std::fs::read_to_string(&sim)
+            .unwrap()
+            .contains("pin_tries_left = 3")
+    );
+}
+
+#[test]
+fn no_authenticator_is_a_timeout() {
+    if !prerequisites(&["ip"]) {
+        return;
+    }
+    let ns = Netns::new("t");
+    let a = format!("vt{}x{}", std::process::id() % 100000, unique());
+    let b = format!("{a}b");
+    sh(&[
+        "ip", "-n", &ns.name, "link", "add", &a, "type", "veth", "peer", "name", &b,
+    ]);
+    sh(&["ip", "-n", &ns.name, "link", "set", &a, "up"]);
+    sh(&["ip", "-n", &ns.name, "link", "set", &b, "up"]);
+    let dir = tempfile::tempdir().unwrap();
+    let sim = create(dir.path(), "u.toml", &[]);
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "eap_method = \"aka\"\n").unwrap();
+    let out = ns
+        .cmd(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["auth", "--iface", &a, "--timeout", "2", "--json", "--sim"])
+        .arg(format!("soft:{}", sim.display()))
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "timeout");
+    assert!(v["time_ms"].as_f64().unwrap() >= 1900.0);
+}
+
+#[test]
+fn missing_cap_net_raw_is_explained() {
+    if !prerequisites(&["setpriv"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sim = create(dir.path(), "u.toml", &[]);
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "").unwrap();
+    let out = Command::new("setpriv")
+        .args(["--bounding-set", "-net_raw", "--inh-caps", "-net_raw", "--"])
+        .arg(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["auth", "--iface", "lo", "--sim"])
+        .arg(format!("soft:{}", sim.display()))
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CAP_NET_RAW"));
+    // An interface that does not exist.
+    let out = bin()
+        .args(["auth", "--iface", "nosuchif0", "--sim"])
+        .arg(format!("soft:{}", sim.display()))
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no network interface"));
+}
