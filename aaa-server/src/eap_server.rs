@@ -56,6 +56,12 @@ pub enum Outcome {
         /// The session's State.
         state: StateId,
     },
+    /// Access-Challenge carrying `eap` without State (EAP-Request/Identity
+    /// answering an EAP-Start, RFC 3579 §2.1).
+    Request {
+        /// The EAP-Request.
+        eap: Vec<u8>,
+    },
     /// Access-Accept carrying EAP-Success and the MSK.
     Accept {
         /// EAP-Success.
@@ -230,6 +236,12 @@ impl EapServer {
     /// Handles the EAP packet of one Access-Request.
     pub fn step(&mut self, state: Option<&[u8]>, eap: &[u8], now: Instant) -> Outcome {
         self.expire(now);
+        if eap.is_empty() && state.is_none() {
+            // EAP-Start (RFC 3579 §2.1): ask for the identity; no session yet.
+            return Outcome::Request {
+                eap: vec![1, 0, 0, 5, types::IDENTITY],
+            };
+        }
         let len = match packet_length(eap) {
             Ok(l) => l,
             Err(_) => return Outcome::Discard("EAP header malformed"),

@@ -440,6 +440,13 @@ fn mismatched_identifier_is_discarded_and_unknown_state_rejected() {
         }
     ));
     assert!(matches!(server.step(None, &[2], now), Outcome::Discard(_)));
+    // EAP-Start: EAP-Request/Identity, no session.
+    let n = server.session_count();
+    assert!(matches!(
+        server.step(None, &[], now),
+        Outcome::Request { eap } if eap == [1, 0, 0, 5, 1]
+    ));
+    assert_eq!(server.session_count(), n);
     assert!(matches!(
         server.step(None, &[1, 1, 0, 5, 1], now),
         Outcome::Reject { report: None, .. }

@@ -301,6 +301,12 @@ impl RadiusServer {
                 rfc2865::add_session_timeout(&mut resp, self.session_timeout_secs);
                 (self.finish_with_ma(resp, req, req_auth, secret), Vec::new())
             }
+            Outcome::Request { eap } => {
+                let mut resp = req.make_response_packet(Code::AccessChallenge);
+                add_ma_placeholder(&mut resp);
+                rfc2869::add_eap_message(&mut resp, &eap);
+                (self.finish_with_ma(resp, req, req_auth, secret), Vec::new())
+            }
             Outcome::Accept {
                 eap,
                 msk,

@@ -49,6 +49,10 @@ fn access_request(id: u8, secret: &[u8], eap: &[u8], state: Option<&[u8]>, ma: b
     let mut p = Packet::new_with_identifier(Code::AccessRequest, secret, id);
     rfc2865::add_user_name(&mut p, "user");
     rfc2865::add_proxy_state(&mut p, b"ps1");
+    if eap.is_empty() {
+        // EAP-Start: one empty EAP-Message (RFC 3579 §2.1).
+        p.add(AVP::from_bytes(rfc2869::EAP_MESSAGE_TYPE, &[]));
+    }
     rfc2869::add_eap_message(&mut p, eap);
     if let Some(s) = state {
         rfc2865::add_state(&mut p, s);
@@ -335,4 +339,21 @@ fn long_eap_messages_are_split_at_253() {
     );
     let accept = srv.handle(Listener::Auth, nas(), &req2, now).0.unwrap();
     assert_eq!(check(&accept, &req2).get_code(), Code::AccessAccept);
+}
+
+#[test]
+fn eap_start_gets_an_identity_request() {
+    let (mut srv, _) = server(true);
+    let req = access_request(4, SECRET, &[], None, true);
+    let resp = srv
+        .handle(Listener::Auth, nas(), &req, Instant::now())
+        .0
+        .unwrap();
+    let p = check(&resp, &req);
+    assert_eq!(p.get_code(), Code::AccessChallenge);
+    assert_eq!(
+        rfc2869::lookup_eap_message(&p).unwrap(),
+        vec![1, 0, 0, 5, 1]
+    );
+    assert_eq!(rfc2865::lookup_state(&p), None);
 }

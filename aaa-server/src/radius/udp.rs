@@ -61,6 +61,7 @@ pub async fn serve(
                         continue;
                     }
                 };
+                tracing::debug!(from = %from, code = buf.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
                 let datagram = buf[..n].to_vec();
                 let core = core.clone();
                 let socket = socket.clone();
@@ -78,10 +79,11 @@ pub async fn serve(
                     .await
                     .ok()
                     .flatten();
-                    if let Some(bytes) = reply
-                        && let Err(e) = socket.send_to(&bytes, from).await
-                    {
-                        tracing::warn!(to = %from, error = %e, "send failed");
+                    if let Some(bytes) = reply {
+                        tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
+                        if let Err(e) = socket.send_to(&bytes, from).await {
+                            tracing::warn!(to = %from, error = %e, "send failed");
+                        }
                     }
                 });
                 // Reap finished tasks so the set does not grow.
