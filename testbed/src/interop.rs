@@ -439,7 +439,7 @@ fn col_file_id(c: Column) -> &'static str {
 }
 
 fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
-    let text = transcript::render(events);
+    let text = transcript::eap_descriptions(events).join("\n");
     let eap_end = events.iter().rev().find_map(|e| match e {
         Event::Eap { eap, .. } | Event::Radius { eap: Some(eap), .. } => match eap.first() {
             Some(3) => Some(true),

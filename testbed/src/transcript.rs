@@ -342,6 +342,19 @@ pub fn render(events: &[Event]) -> String {
     s
 }
 
+/// Every EAP packet in the events (EAPOL-carried and RADIUS-carried), fully described.
+pub fn eap_descriptions(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Eap { eap, .. } | Event::Radius { eap: Some(eap), .. } => {
+                Some(describe_eap(eap))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// RADIUS round trips (Access-Request count) in the events.
 pub fn radius_round_trips(events: &[Event]) -> usize {
     events
