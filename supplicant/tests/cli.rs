@@ -68,7 +68,8 @@ fn pin_is_verified_once_and_never_retried() {
     if !prerequisites(&["hostapd", "ip"]) {
         return;
     }
-    let lab = Lab::start();
+    // Also exercises protected result indications (AKA-Notification Success).
+    let lab = Lab::start_with(true);
     let sim = create(lab.dir.path(), "pin.toml", &["--pin", "2468"]);
     let spec = format!("soft:{}", sim.display());
     let profile = lab.profile("aka-prime");
@@ -86,6 +87,14 @@ fn pin_is_verified_once_and_never_retried() {
     let (code, v, out) = lab.auth(&spec, &profile, &["--pin-file", pin_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{}", lab.logs());
     assert_eq!(v["outcome"], "success");
+    assert_eq!(
+        v["round_trips"], 4,
+        "identity, AKA-Identity, Challenge, Notification"
+    );
+    assert!(
+        lab.radius.log_text().contains("AT_RESULT_IND"),
+        "hostapd used result indications"
+    );
     // The counter went back to 3 and is on disk.
     assert!(
         std::fs::read_to_string(&sim)

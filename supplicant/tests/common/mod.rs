@@ -281,6 +281,12 @@ pub struct Lab {
 
 impl Lab {
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// With `result_ind`, hostapd's EAP server uses protected result
+    /// indications (AT_RESULT_IND → AKA-Notification Success before EAP-Success).
+    pub fn start_with(result_ind: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let peer_ns = Netns::new("p");
         let auth_ns = Netns::new("a");
@@ -335,10 +341,11 @@ impl Lab {
             d.join("radius.conf"),
             format!(
                 "driver=none\ninterface=radsrv\nradius_server_clients={}\nradius_server_auth_port=1812\n\
-                 eap_server=1\neap_user_file={}\neap_sim_db=unix:{}\n",
+                 eap_server=1\neap_user_file={}\neap_sim_db=unix:{}\neap_sim_aka_result_ind={}\n",
                 d.join("clients").display(),
                 d.join("eap_users").display(),
-                hss.path.display()
+                hss.path.display(),
+                u8::from(result_ind)
             ),
         )
         .unwrap();
