@@ -49,7 +49,12 @@ fn pcsc_sim_info_auth_and_wpa_supplicant_through_vpcd() {
     let sim = lab.sim_file("usim.toml");
     let pcsc = Pcsc::start(&lab.peer_ns, lab.dir.path(), &sim);
 
+    let t = std::time::Instant::now();
     let (code, text) = pcsc.info(&lab.peer_ns, "pcsc");
+    eprintln!(
+        "first sim info via pcscd (incl. waiting for the card): {:?}",
+        t.elapsed()
+    );
     assert_eq!(
         code,
         0,
@@ -60,7 +65,7 @@ fn pcsc_sim_info_auth_and_wpa_supplicant_through_vpcd() {
     assert!(text.contains("MNC length: 2"), "{text}");
     assert!(text.contains("A0000000871002"), "{text}");
     // The second vpcd slot has no card: a clear error naming the readers.
-    let (code, text) = pcsc.info(&lab.peer_ns, "pcsc:Virtual PCD 00 01");
+    let (code, text) = pcsc.info_wait(&lab.peer_ns, "pcsc:Virtual PCD 00 01", Duration::ZERO);
     assert_ne!(code, 0);
     assert!(
         text.contains("no card") && text.contains("Virtual PCD 00 00"),
@@ -76,7 +81,12 @@ fn pcsc_sim_info_auth_and_wpa_supplicant_through_vpcd() {
 
     // wpa_supplicant's own PC/SC code against our virtual card.
     for method in ["AKA", "AKA'"] {
+        let t = std::time::Instant::now();
         let (ok, text) = eapol_test(&lab, &pcsc, method);
+        eprintln!(
+            "eapol_test {method} via pcsc (process start to exit): {:?}",
+            t.elapsed()
+        );
         let tail: Vec<&str> = text.lines().rev().take(80).collect();
         assert!(
             ok,

@@ -593,6 +593,11 @@ impl Pcsc {
 
     /// `supplicant sim info` through pcscd, retried until the card shows up.
     pub fn info(&self, ns: &Netns, spec: &str) -> (i32, String) {
+        self.info_wait(ns, spec, Duration::from_secs(5))
+    }
+
+    /// `sim info`, retried for `wait` while pcscd reports no card.
+    pub fn info_wait(&self, ns: &Netns, spec: &str, wait: Duration) -> (i32, String) {
         let start = Instant::now();
         loop {
             let (k, v) = self.env();
@@ -608,7 +613,7 @@ impl Pcsc {
                 String::from_utf8_lossy(&out.stderr)
             );
             let code = out.status.code().unwrap_or(-1);
-            if code == 0 || start.elapsed() > Duration::from_secs(5) || !text.contains("no card") {
+            if code == 0 || start.elapsed() >= wait || !text.contains("no card") {
                 return (code, text);
             }
             std::thread::sleep(Duration::from_millis(100));
