@@ -82,6 +82,9 @@ pub fn teardown_all() {
         }
         // SAFETY: as above.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        // Reap our children of that group, so none is left as a zombie.
+        // SAFETY: waitpid with a null status pointer is allowed.
+        while unsafe { libc::waitpid(-pgid, std::ptr::null_mut(), 0) } > 0 {}
     }
     for ns in &namespaces {
         crate::netns::delete_namespace(ns);

@@ -218,12 +218,12 @@ fn run(args: &DemoArgs, bins: &BinDirs) -> Result<bool> {
         t0.elapsed().as_secs_f64()
     );
     if args.keep {
-        let kept = bed.dir.keep();
+        let kept = bed.dir.path().to_owned();
         println!("\nkept running (Ctrl-C tears everything down). Enter a namespace:");
         for ns in [bed.net.sta.name(), bed.net.ap.name(), bed.net.aaa.name()] {
             println!("  ip netns exec {ns} bash");
         }
-        println!("configs and logs: {}", kept.display());
+        println!("configs and logs (removed at Ctrl-C): {}", kept.display());
         println!("live capture: {}", bed.pcap().display());
         loop {
             std::thread::sleep(Duration::from_secs(3600));
