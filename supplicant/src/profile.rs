@@ -1,5 +1,4 @@
-//! The credential profile `auth` reads. Until the passpoint-profile crate is
-//! wired in, a small TOML:
+//! The credential profile `auth` reads: either a small TOML of our own,
 //!
 //! ```toml
 //! eap_method = "aka-prime"      # "aka", "aka-prime" or "any"
@@ -8,6 +7,11 @@
 //! mnc_len = 2                   # optional; default: read from EF_AD
 //! network_name = "WLAN"         # optional; AKA' AT_KDF_INPUT must equal it
 //! ```
+//!
+//! or any Passpoint profile the passpoint-profile crate reads (PPS MO XML,
+//! Android x-wifi-config, wpa_supplicant `cred` blocks, its TOML): the first
+//! profile with a SIM credential gives realm, IMSI (when complete, not a
+//! `MCC MNC*` prefix) and EAP type (23 → AKA, 50 → AKA').
 
 use crate::peer::Methods;
 use eap::aka::keys::Method;
@@ -75,7 +79,42 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}:0: cannot read: {e}", path.display()))?;
-        Self::parse(&text).map_err(|(line, what)| format!("{}:{line}: {what}", path.display()))
+        let ours =
+            Self::parse(&text).map_err(|(line, what)| format!("{}:{line}: {what}", path.display()));
+        let Err(our_err) = ours else { return ours };
+        match passpoint_profile::load_file(path, passpoint_profile::Target::Spec) {
+            Ok(loaded) => Self::from_passpoint(&loaded.profiles).ok_or_else(|| {
+                format!(
+                    "{}:0: no profile with a SIM credential (EAP-AKA/AKA')",
+                    path.display()
+                )
+            }),
+            Err(passpoint_profile::ReadError::Unrecognized) => Err(our_err),
+            Err(e) => Err(format!("{our_err} (and as a Passpoint profile: {e})")),
+        }
+    }
+
+    /// The first Passpoint profile with a SIM credential of type AKA or AKA'.
+    pub fn from_passpoint(profiles: &[passpoint_profile::Profile]) -> Option<Profile> {
+        profiles.iter().find_map(|p| {
+            let sim = p.credential.sim.as_ref()?;
+            let methods = match sim.eap_type {
+                Some(23) => Methods::only(Method::Aka),
+                Some(50) | None => Methods::only(Method::AkaPrime),
+                Some(_) => return None,
+            };
+            let imsi = sim
+                .imsi
+                .clone()
+                .filter(|i| eap::identity::Imsi::parse(i).is_ok());
+            Some(Profile {
+                methods,
+                realm: p.credential.realm.clone(),
+                imsi,
+                mnc_len: None,
+                network_name: None,
+            })
+        })
     }
 
     /// Parses profile text; errors are (line, what).
@@ -140,5 +179,27 @@ mod tests {
         assert_eq!(Profile::parse("\n\nimsi = \"12\"\n").unwrap_err().0, 3);
         assert_eq!(Profile::parse("\nfoo = 1\n").unwrap_err().0, 2);
         assert_eq!(Profile::parse("mnc_len = 4").unwrap_err().0, 1);
+    }
+
+    #[test]
+    fn reads_a_wpa_supplicant_cred_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wpa.conf");
+        std::fs::write(
+            &path,
+            "cred={\n\trealm=\"example.com\"\n\timsi=\"001010123456789\"\n\teap=AKA\n\tmilenage=\"465b5ce8b199b49faa5f0a2ee238a6bc:cd63cb71954a9f4e48a5994e37a02baf:000000000000\"\n\tdomain=\"example.com\"\n}\n",
+        )
+        .unwrap();
+        let p = Profile::load(&path).unwrap();
+        assert_eq!(p.realm.as_deref(), Some("example.com"));
+        assert_eq!(p.methods, Methods::only(Method::Aka));
+        assert_eq!(p.imsi.as_deref(), Some("001010123456789"));
+        let bad = dir.path().join("bad.toml");
+        std::fs::write(&bad, "eap_method = \"peap\"\n").unwrap();
+        assert!(
+            Profile::load(&bad)
+                .unwrap_err()
+                .starts_with(&format!("{}:1:", bad.display()))
+        );
     }
 }
