@@ -48,6 +48,17 @@ fn aka_aka_prime_and_resync_through_hostapd() {
     assert_eq!(code, 0, "{out}");
     assert_eq!(v["method"], "EAP-AKA");
 
+    // A Passpoint profile (wpa_supplicant cred block) read by passpoint-profile.
+    let cred = lab.dir.path().join("cred.conf");
+    std::fs::write(
+        &cred,
+        "cred={\n\trealm=\"example.com\"\n\teap=AKA\n\tdomain=\"example.com\"\n}\n",
+    )
+    .unwrap();
+    let (code, v, out) = lab.auth(&spec, &cred, &[]);
+    assert_eq!(code, 0, "cred profile:\n{out}\n{}", lab.logs());
+    assert_eq!(v["identity"], format!("0{IMSI}@example.com"));
+
     // Resync: the HSS falls back to an SQN the card has already seen.
     lab.hss
         .state
