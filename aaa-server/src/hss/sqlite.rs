@@ -115,9 +115,9 @@ impl SqliteStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
-        self.conn
-            .lock()
-            .map_err(|_| HssError::Store("store lock poisoned".into()))
+        // SQLite keeps its own consistency (transactions roll back); a
+        // poisoned lock only means another request panicked.
+        Ok(self.conn.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Adds a subscriber; [`HssError::Exists`] when the IMSI is taken.

@@ -68,9 +68,9 @@ pub async fn serve(
                 inflight.spawn(async move {
                     let reply = tokio::task::spawn_blocking(move || {
                         let now = Instant::now();
-                        let Ok(mut core) = core.lock() else {
-                            return None;
-                        };
+                        // A panic in an earlier request must not stop the server:
+                        // take the state even if the lock was poisoned.
+                        let mut core = core.lock().unwrap_or_else(|e| e.into_inner());
                         let (reply, effects) = core.handle(listener, from, &datagram, now);
                         drop(core);
                         log_effects(from, &effects);
