@@ -41,6 +41,22 @@ pub const START_PERIOD: Duration = Duration::from_secs(1);
 /// EAPOL-Starts sent before giving up on an authenticator (802.1X maxStart = 3).
 pub const MAX_START: u32 = 3;
 
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// SIGINT/SIGTERM end the run through the normal path, so EAPOL-Logoff is sent.
+fn install_signal_handlers() {
+    let handler: extern "C" fn(libc::c_int) = on_signal;
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only performs an atomic store.
+        unsafe { libc::signal(sig, handler as libc::sighandler_t) };
+    }
+}
+
 /// The result of one run, as printed.
 #[derive(Debug, serde::Serialize)]
 pub struct Report {
@@ -113,6 +129,7 @@ pub fn auth(opts: AuthOptions) -> i32 {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
+    install_signal_handlers();
     let report = run_exchange(&socket, &mut usim, Peer::new(config), opts.timeout);
     let _ = socket.send(&eapol::logoff());
     print_report(&report, opts.json);
@@ -186,6 +203,15 @@ pub fn run_exchange<T: CardTransport>(
     let mut heard = false;
     let mut buf = vec![0u8; 4096];
     loop {
+        if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+            return report(
+                "failure",
+                None,
+                &peer,
+                None,
+                Some("interrupted by a signal".into()),
+            );
+        }
         let now = Instant::now();
         if now >= deadline {
             return report(

@@ -132,6 +132,24 @@ fn no_authenticator_is_a_timeout() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "timeout");
     assert!(v["time_ms"].as_f64().unwrap() >= 1900.0);
+
+    // SIGTERM ends the run through the normal path (EAPOL-Logoff, report, exit 1).
+    let child = ns
+        .cmd(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["auth", "--iface", &a, "--timeout", "20", "--json", "--sim"])
+        .arg(format!("soft:{}", sim.display()))
+        .arg("--profile")
+        .arg(&profile)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: kill(2) of the child we just started (`ip netns exec` execs the binary).
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "interrupted by a signal");
 }
 
 #[test]
