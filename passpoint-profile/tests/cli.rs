@@ -312,3 +312,28 @@ fn garbage_input_is_an_error_not_a_crash() {
         assert_eq!(o.status.code(), Some(1), "{name}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn x_wifi_config_errors_name_the_mime_part() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("bad.x-wifi-config");
+    let o = run(&[
+        "convert",
+        &data("invalid/empty-fqdn.pps.xml"),
+        "--to",
+        "x-wifi-config",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let f = out.display().to_string();
+    let o = run(&["validate", &f, "--target", "android"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = stdout(&o);
+    assert!(
+        text.contains(&format!(
+            "{f}: MIME part 1 (application/x-passpoint-profile):"
+        )) && text.contains("HomeSP/FQDN: empty value"),
+        "{text}"
+    );
+}
