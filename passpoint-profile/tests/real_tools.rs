@@ -15,25 +15,33 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const WPA_SUPPLICANT: &str = "/sbin/wpa_supplicant";
+const WPA_SUPPLICANT: &str = "wpa_supplicant";
 const WPA_CLI: &str = "wpa_cli";
-const HOSTAPD: &str = "/usr/sbin/hostapd";
+const HOSTAPD: &str = "hostapd";
 const HOSTAPD_CLI: &str = "hostapd_cli";
 
 fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
 
+/// Full path of a tool: `PATH`, then `/usr/sbin` and `/sbin`.
+fn which(name: &str) -> Option<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.push("/usr/sbin".into());
+    dirs.push("/sbin".into());
+    dirs.into_iter().map(|d| d.join(name)).find(|p| p.exists())
+}
+
+fn tool(name: &str) -> String {
+    which(name)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| name.to_string())
+}
+
 fn tool_on_path(name: &str) -> bool {
-    if name.contains('/') {
-        return Path::new(name).exists();
-    }
-    std::env::var_os("PATH").is_some_and(|p| {
-        std::env::split_paths(&p).any(|d| d.join(name).exists())
-            || ["/sbin", "/usr/sbin"]
-                .iter()
-                .any(|d| Path::new(d).join(name).exists())
-    })
+    which(name).is_some()
 }
 
 /// True when the test can run; panics in CI when it cannot.
@@ -93,15 +101,18 @@ impl Netns {
     }
 
     fn ip(&self, args: &[&str]) {
-        let st = Command::new("ip").args(args).status().expect("run ip");
+        let st = Command::new(tool("ip"))
+            .args(args)
+            .status()
+            .expect("run ip");
         assert!(st.success(), "ip {args:?} failed");
     }
 
     fn spawn(&mut self, prog: &str, args: &[&str], log: &Path) -> usize {
         let f = std::fs::File::create(log).expect("log file");
         let f2 = f.try_clone().expect("log file");
-        let child = Command::new("ip")
-            .args(["netns", "exec", &self.name, prog])
+        let child = Command::new(tool("ip"))
+            .args(["netns", "exec", &self.name, &tool(prog)])
             .args(args)
             .stdout(Stdio::from(f))
             .stderr(Stdio::from(f2))
@@ -112,8 +123,8 @@ impl Netns {
     }
 
     fn exec(&self, prog: &str, args: &[&str]) -> String {
-        let o = Command::new("ip")
-            .args(["netns", "exec", &self.name, prog])
+        let o = Command::new(tool("ip"))
+            .args(["netns", "exec", &self.name, &tool(prog)])
             .args(args)
             .output()
             .expect("exec in netns");
@@ -161,7 +172,7 @@ impl Drop for Netns {
         for i in 0..self.children.len() {
             self.stop(i);
         }
-        let _ = Command::new("ip")
+        let _ = Command::new(tool("ip"))
             .args(["netns", "del", &self.name])
             .status();
     }
@@ -190,7 +201,7 @@ fn samples() -> Vec<Profile> {
 
 /// wpa_supplicant version (major, minor) from `-v`.
 fn wpa_version() -> (u32, u32) {
-    let o = Command::new(WPA_SUPPLICANT)
+    let o = Command::new(tool(WPA_SUPPLICANT))
         .arg("-v")
         .output()
         .expect("wpa_supplicant -v");
