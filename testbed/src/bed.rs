@@ -169,13 +169,33 @@ impl Bed {
         let sock = ctrl.join(iface::STA);
         let mut spec = Spec::new("wpa_supplicant", tools::find("wpa_supplicant")?)
             .netns(self.net.sta.name())
-            .args(["-Dwired", "-i", iface::STA, "-dd", "-c"])
+            .args(["-Dwired", "-i", iface::STA, "-dd", "-t", "-c"])
             .arg(&conf);
         if let Some(p) = pcsc_sock {
             spec = spec.env("PCSCLITE_CSOCK_NAME", p);
         }
         self.start(&spec, &Probe::CtrlPing(sock.clone()))?;
         Ok(sock)
+    }
+
+    /// Once wpa_supplicant's PAE is CONNECTING, sends the EAPOL-Start it
+    /// would send 2 s later (see [`crate::netns::send_eapol_start`]). If the
+    /// state is not reached within 1 s, does nothing: wpa_supplicant's own
+    /// EAPOL-Start still comes.
+    pub fn kick_wpa_supplicant(&self, ctrl: &Path) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        let c = crate::ctrl::Ctrl::open(ctrl)?;
+        while std::time::Instant::now() < deadline {
+            let st = c.request("STATUS", Duration::from_millis(500))?;
+            if st.contains("Supplicant PAE state=CONNECTING") {
+                return crate::netns::send_eapol_start(self.net.sta.name(), iface::STA);
+            }
+            if st.contains("Supplicant PAE state=AUTHENTICATING") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     /// Attaches the soft-USIM responder to a control socket.

@@ -101,6 +101,22 @@ pub(crate) fn group_alive(pgid: i32) -> bool {
 }
 
 static SIGNAL_PIPE_WRITE: AtomicI32 = AtomicI32::new(-1);
+static SIGNALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether a signal started the teardown. The main thread must then not exit
+/// on its own (the signal thread exits with 128 + signal when teardown is
+/// done): see [`park_if_signalled`].
+pub fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// Blocks forever when a signal teardown is running, so that the process
+/// exits only through the signal thread, after the teardown.
+pub fn park_if_signalled() {
+    while signalled() {
+        std::thread::park();
+    }
+}
 static INSTALL: Once = Once::new();
 
 extern "C" fn on_signal(sig: libc::c_int) {
@@ -132,6 +148,7 @@ pub fn install_signal_handlers() -> std::io::Result<()> {
             .spawn(move || {
                 let mut b = [0u8; 1];
                 if reader.read_exact(&mut b).is_ok() {
+                    SIGNALLED.store(true, Ordering::SeqCst);
                     eprintln!("\ntestbed: signal {}, tearing down", b[0]);
                     teardown_all();
                     std::process::exit(128 + i32::from(b[0]));

@@ -293,9 +293,6 @@ fn not_applicable(row: Row, col: Column) -> Option<String> {
             "our supplicant announces 6<IMSI> whenever AKA' is enabled, so an honest server never offers it AKA; its AT_BIDDING check is covered by the peer's scripted-server tests"
                 .into(),
         ),
-        (Row::PcscVirtualCard, Column::WpasAaa) => {
-            Some("PC/SC through wpa_supplicant is covered by the eapol_test and reference columns".into())
-        }
         _ => None,
     }
 }
@@ -338,7 +335,7 @@ pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
         let mut bed = Bed::new_at(&name, capture_in_aaa)?;
         let obs = match col {
             Column::Reference => run_reference(&mut bed, row, &bins)?,
-            Column::WpasAaa => run_wpas_aaa(&mut bed, row, &bin("aaa-server")?)?,
+            Column::WpasAaa => run_wpas_aaa(&mut bed, row, &bins)?,
             Column::EapolTestAaa => run_eapol_test_aaa(&mut bed, row, &bins)?,
             Column::OursAaa => run_ours(
                 &mut bed,
@@ -534,6 +531,7 @@ fn run_wpa_supplicant(bed: &mut Bed, row: Row, pcsc_sock: Option<&Path>) -> Resu
     if pcsc_sock.is_none() {
         bed.attach_extsim(&ctrl, &sim)?;
     }
+    bed.kick_wpa_supplicant(&ctrl)?;
     let st = bed.wait_eap_state(&ctrl, Duration::from_secs(8))?;
     let get = |k: &str| {
         st.iter()
@@ -645,7 +643,13 @@ pub(crate) fn start_aaa_server(
     Ok(())
 }
 
-fn run_wpas_aaa(bed: &mut Bed, row: Row, aaa: &Path) -> Result<Observed> {
+fn run_wpas_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {
+    let aaa = bins
+        .iter()
+        .find(|(b, _)| *b == "aaa-server")
+        .map(|(_, p)| p.clone())
+        .ok_or_else(|| Error::MissingBinary("aaa-server".into(), String::new()))?;
+    let aaa = aaa.as_path();
     start_aaa_server(
         bed,
         row,
@@ -654,7 +658,16 @@ fn run_wpas_aaa(bed: &mut Bed, row: Row, aaa: &Path) -> Result<Observed> {
         &[addr::NETWORK],
     )?;
     bed.start_hostapd_wired()?;
-    run_wpa_supplicant(bed, row, None)
+    let pcsc = if row == Row::PcscVirtualCard {
+        Some(start_pcsc(
+            bed,
+            &row.sim_subscriber(),
+            &find_supplicant(bins)?,
+        )?)
+    } else {
+        None
+    };
+    run_wpa_supplicant(bed, row, pcsc.as_deref())
 }
 
 fn run_eapol_test_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {

@@ -100,6 +100,13 @@ impl From<ColArg> for Column {
 }
 
 fn main() -> ExitCode {
+    let code = run();
+    // A signal's teardown may still be running: let it finish and exit.
+    testbed::cleanup::park_if_signalled();
+    code
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     if let Err(e) = testbed::cleanup::install_signal_handlers() {
         eprintln!("testbed: cannot install signal handlers: {e}");

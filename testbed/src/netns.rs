@@ -226,3 +226,75 @@ pub fn list_with_prefix(prefix: &str) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Sends one EAPOL-Start (IEEE 802.1X-2010 §11.3, version 2) to the PAE group
+/// address 01:80:C2:00:00:03 out of `ifname` inside namespace `ns`, from a
+/// short-lived thread that joins the namespace (setns affects only that
+/// thread). The kernel fills in the interface's own source address.
+///
+/// `wpa_supplicant -Dwired` waits 2 s before its first EAPOL-Start
+/// (eapol_supp_sm.c, `startWhen = 2`); sending the same frame from its
+/// interface right away makes hostapd start the authentication at once.
+/// The EAP exchange that follows is unchanged.
+pub fn send_eapol_start(ns: &str, ifname: &str) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let ns_path = format!("/var/run/netns/{ns}");
+    let cname = std::ffi::CString::new(ifname)
+        .map_err(|_| Error::Invalid(format!("bad interface name {ifname:?}")))?;
+    let joined = std::thread::spawn(move || -> std::io::Result<()> {
+        let f = std::fs::File::open(&ns_path)?;
+        // SAFETY: setns on a valid namespace fd; only this thread moves.
+        if unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        const ETH_P_PAE: u16 = 0x888e;
+        // SAFETY: plain socket(2) call.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+                i32::from(ETH_P_PAE.to_be()),
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: cname is a valid NUL-terminated string.
+        let idx = unsafe { libc::if_nametoindex(cname.as_ptr()) };
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_protocol = ETH_P_PAE.to_be();
+        sll.sll_ifindex = idx as i32;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&[0x01, 0x80, 0xc2, 0x00, 0x00, 0x03]);
+        let frame = [2u8, 1, 0, 0]; // version 2, EAPOL-Start, body length 0
+        // SAFETY: frame and sll outlive the call; lengths match.
+        let sent = unsafe {
+            libc::sendto(
+                fd,
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        let err = std::io::Error::last_os_error();
+        // SAFETY: fd is ours.
+        unsafe { libc::close(fd) };
+        if idx == 0 || sent < 0 {
+            return Err(err);
+        }
+        Ok(())
+    })
+    .join();
+    match joined {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(Error::Io {
+            context: format!("sending EAPOL-Start on {ifname} in {ns}"),
+            source: e,
+        }),
+        Err(_) => Err(Error::Invalid("EAPOL-Start thread panicked".into())),
+    }
+}

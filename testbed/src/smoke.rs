@@ -34,6 +34,7 @@ pub fn run_md5() -> Result<SmokeOutcome> {
     bed.start_hostapd_radius(Method::Md5, &[], None)?;
     bed.start_hostapd_wired()?;
     let ctrl = bed.start_wpa_supplicant(Method::Md5, MD5_IDENTITY)?;
+    bed.kick_wpa_supplicant(&ctrl)?;
     // wpa_supplicant -Dwired waits 2 s before its first EAPOL-Start.
     let status = bed.wait_eap_state(&ctrl, Duration::from_secs(8))?;
     let (pcap, capture) = bed.finish_capture()?;
