@@ -323,3 +323,61 @@ pub fn read(bytes: &[u8]) -> Result<Document, ReadError> {
     doc.diagnostics = diags;
     Ok(doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const XML: &str = "<MgmtTree><VerDTD>1.2</VerDTD><Node><NodeName>PerProviderSubscription</NodeName><RTProperties><Type><DDFName>urn:wfa:mo:hotspot2dot0-perprovidersubscription:1.0</DDFName></Type></RTProperties><Node><NodeName>i001</NodeName><Node><NodeName>HomeSP</NodeName><Node><NodeName>FriendlyName</NodeName><Value>X</Value></Node><Node><NodeName>FQDN</NodeName><Value>x.example</Value></Node></Node><Node><NodeName>Credential</NodeName><Node><NodeName>Realm</NodeName><Value>x.example</Value></Node><Node><NodeName>SIM</NodeName><Node><NodeName>IMSI</NodeName><Value>310026*</Value></Node><Node><NodeName>EAPType</NodeName><Value>23</Value></Node></Node></Node></Node></Node></MgmtTree>";
+
+    fn b64(b: &[u8]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(b)
+    }
+
+    fn wrapped(s: &str) -> String {
+        s.as_bytes()
+            .chunks(60)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n")
+    }
+
+    #[test]
+    fn generator_quirks_are_accepted() {
+        // CRLF, quoted literal "{boundary}", preamble, wrapped part bodies,
+        // charset attribute, CA part, no MIME-Version.
+        let mime = format!(
+            "Content-Type: multipart/mixed; charset=UTF-8;\r\n boundary=\"{{boundary}}\"\r\nContent-Transfer-Encoding: base64\r\n\r\npreamble\r\n--{{boundary}}\r\nContent-Type: application/x-passpoint-profile\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--{{boundary}}\r\nContent-Type: application/x-x509-ca-cert\r\nContent-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--{{boundary}}--\r\n",
+            wrapped(&b64(XML.as_bytes()))
+        );
+        let file = wrapped(&b64(mime.as_bytes()));
+        let doc = read(file.as_bytes()).expect("read");
+        assert_eq!(doc.profiles.len(), 1);
+        assert_eq!(doc.profiles[0].imsi(), Some("310026*"));
+        let local = doc.profiles[0].local.as_ref().expect("local");
+        assert_eq!(local.ca_certificate.as_deref(), Some("QUJD"));
+    }
+
+    #[test]
+    fn structural_errors() {
+        let enc = |s: &str| b64(s.as_bytes());
+        // Not multipart.
+        assert!(read(enc("Content-Type: text/plain\n\nx").as_bytes()).is_err());
+        // No boundary.
+        assert!(read(enc("Content-Type: multipart/mixed\n\n").as_bytes()).is_err());
+        // No profile part.
+        let m = "Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n--b\nContent-Type: application/x-x509-ca-cert\nContent-Transfer-Encoding: base64\n\nQUJD\n--b--\n";
+        let e = read(enc(m).as_bytes()).expect_err("missing profile");
+        assert!(
+            e.to_string()
+                .contains("missing application/x-passpoint-profile")
+        );
+        // Bad outer base64.
+        assert!(read(b"QUJ").is_err());
+        assert!(read(b"Q!==").is_err());
+        // Bad part base64 names the part.
+        let m = "Content-Type: multipart/mixed; boundary=b\nContent-Transfer-Encoding: base64\n\n--b\nContent-Type: application/x-passpoint-profile\nContent-Transfer-Encoding: base64\n\n@@@@\n--b--\n";
+        let e = read(enc(m).as_bytes()).expect_err("bad part");
+        assert!(e.render("f").contains("MIME part 1"), "{}", e.render("f"));
+    }
+}

@@ -163,3 +163,50 @@ pub fn write(profiles: &[Profile], lossy: &mut Lossy) -> Result<String, WriteErr
     }
     Ok(o)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nai_realm_eap_fields() {
+        let mut p = Profile::default();
+        p.credential.sim = Some(Sim {
+            imsi: Some("310026*".into()),
+            eap_type: Some(18),
+        });
+        assert_eq!(nai_eap_field(&p).as_deref(), Some("18[5:1]"));
+        p.credential.sim = None;
+        p.credential.username_password = Some(UsernamePassword {
+            eap_method: Some(EapMethod {
+                eap_type: Some(21),
+                inner_method: Some("PAP".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert_eq!(nai_eap_field(&p).as_deref(), Some("21[2:1][5:7]"));
+    }
+
+    #[test]
+    fn sim_snippet_advertises_plmn_and_3gpp_domain() {
+        let mut p = Profile::default();
+        p.home_sp.fqdn = Some("op.example".into());
+        p.credential.realm = Some("wlan.mnc026.mcc310.3gppnetwork.org".into());
+        p.credential.sim = Some(Sim {
+            imsi: Some("310026*".into()),
+            eap_type: Some(23),
+        });
+        let mut l = Lossy::default();
+        let s = write(&[p], &mut l).expect("snippet");
+        assert!(s.contains("anqp_3gpp_cell_net=310,026\n"), "{s}");
+        assert!(
+            s.contains("domain_name=op.example,wlan.mnc026.mcc310.3gppnetwork.org\n"),
+            "{s}"
+        );
+        assert!(
+            s.contains("nai_realm=0,wlan.mnc026.mcc310.3gppnetwork.org,23[5:2]\n"),
+            "{s}"
+        );
+    }
+}
