@@ -418,3 +418,59 @@ fn hostapd_rejects_a_bad_line_so_the_check_is_real() {
     assert!(!ok, "{log}");
     assert!(log.contains("Line "), "{log}");
 }
+
+#[test]
+fn wpa_cli_set_cred_accepts_every_generated_field() {
+    if !prerequisites(&[WPA_SUPPLICANT, WPA_CLI]) {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let ctrl = dir.path().join("ctrl");
+    let conf = dir.path().join("wpa.conf");
+    let log = dir.path().join("wpa.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "ctrl_interface={}\ninterworking=1\nhs20=1\n",
+            ctrl.display()
+        ),
+    )
+    .expect("write conf");
+    let mut ns = Netns::new();
+    let idx = ns.spawn(
+        WPA_SUPPLICANT,
+        &["-c", &conf.display().to_string(), "-i", "ppa0", "-Dwired"],
+        &log,
+    );
+    assert!(
+        ns.wait_for(idx, &ctrl.join("ppa0")),
+        "wpa_supplicant did not start"
+    );
+    let c = ctrl.display().to_string();
+    let opts = WriteOptions {
+        wpa_legacy: wpa_version() <= (2, 10),
+        ..Default::default()
+    };
+    let profiles = samples();
+    for p in &profiles {
+        let id = ns
+            .exec(WPA_CLI, &["-p", &c, "-i", "ppa0", "add_cred"])
+            .trim()
+            .to_string();
+        assert!(id.parse::<u32>().is_ok(), "add_cred: {id}");
+        let mut lossy = passpoint_profile::write::Lossy::default();
+        for (k, v) in passpoint_profile::write::wpa_supplicant::cred_fields(p, &opts, &mut lossy) {
+            let r = ns.exec(WPA_CLI, &["-p", &c, "-i", "ppa0", "set_cred", &id, &k, &v]);
+            assert_eq!(r.trim(), "OK", "SET_CRED {id} {k} {v}");
+        }
+    }
+    let creds = ns.exec(WPA_CLI, &["-p", &c, "-i", "ppa0", "list_creds"]);
+    assert_eq!(
+        creds
+            .lines()
+            .filter(|l| l.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .count(),
+        profiles.len(),
+        "{creds}"
+    );
+}

@@ -63,15 +63,27 @@ pub fn write(profiles: &[Profile], opts: &WriteOptions, lossy: &mut Lossy) -> St
 }
 
 fn cred(p: &Profile, opts: &WriteOptions, lossy: &mut Lossy) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut add = |k: &str, v: String| lines.push(format!("\t{k}={v}"));
+    let mut s = String::new();
+    if let Some(n) = &p.home_sp.friendly_name {
+        let clean: String = n.chars().filter(|c| !c.is_control()).collect();
+        let _ = writeln!(s, "{NAME_COMMENT}{clean}");
+    }
+    s.push_str("cred={\n");
+    for (k, v) in cred_fields(p, opts, lossy) {
+        let _ = writeln!(s, "\t{k}={v}");
+    }
+    s.push_str("}\n");
+    s
+}
+
+/// The `cred` fields of one profile as (name, value) pairs, values already in
+/// wpa_supplicant syntax (quoted where needed) — the same pairs work for the
+/// control interface (`ADD_CRED`, then `SET_CRED <id> <name> <value>`).
+pub fn cred_fields(p: &Profile, opts: &WriteOptions, lossy: &mut Lossy) -> Vec<(String, String)> {
+    let mut lines: Vec<(String, String)> = Vec::new();
+    let mut add = |k: &str, v: String| lines.push((k.to_string(), v));
     let local = p.local.clone().unwrap_or_default();
     let h = &p.home_sp;
-    let mut head = String::new();
-    if let Some(n) = &h.friendly_name {
-        let clean: String = n.chars().filter(|c| !c.is_control()).collect();
-        let _ = writeln!(head, "{NAME_COMMENT}{clean}");
-    }
     if let Some(r) = &p.credential.realm {
         add("realm", quote(r));
     }
@@ -370,12 +382,5 @@ fn cred(p: &Profile, opts: &WriteOptions, lossy: &mut Lossy) -> String {
             add("max_bss_load", m.to_string());
         }
     }
-    let mut s = head;
-    s.push_str("cred={\n");
-    for l in lines {
-        s.push_str(&l);
-        s.push('\n');
-    }
-    s.push_str("}\n");
-    s
+    lines
 }
