@@ -9,3 +9,4 @@ pub mod peer;
 pub mod profile;
 pub mod run;
 pub mod usim;
+pub mod wifi;

@@ -116,11 +116,9 @@ pub fn resolve(ctrl: &str, iface: Option<&str>) -> Result<PathBuf, CtrlError> {
             }
         }
         Ok(_) => Ok(base),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-            Err(CtrlError::PermissionDenied {
-                path: base.display().to_string(),
-            })
-        }
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(CtrlError::PermissionDenied {
+            path: base.display().to_string(),
+        }),
         Err(_) => Err(no_socket(&base)),
     }
 }
@@ -232,39 +230,35 @@ impl CtrlSocket {
     /// Receives one datagram before `deadline`; `None` on timeout.
     fn recv(&self, deadline: Instant) -> Result<Option<Message>, CtrlError> {
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(None);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        self.sock
+            .set_read_timeout(Some(left))
+            .map_err(|e| CtrlError::Io {
+                context: "set_read_timeout".into(),
+                source: e,
+            })?;
+        match self.sock.recv(&mut buf) {
+            Ok(n) => Ok(Some(proto::classify(&buf[..n]))),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(None)
             }
-            self.sock
-                .set_read_timeout(Some(left))
-                .map_err(|e| CtrlError::Io {
-                    context: "set_read_timeout".into(),
-                    source: e,
-                })?;
-            match self.sock.recv(&mut buf) {
-                Ok(n) => return Ok(Some(proto::classify(&buf[..n]))),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Ok(None);
-                }
-                // A signal: let the caller look at its stop flag.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(None),
-                Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                    return Err(CtrlError::Gone(e.to_string()));
-                }
-                Err(e) => {
-                    return Err(CtrlError::Io {
-                        context: "recv".into(),
-                        source: e,
-                    });
-                }
+            // A signal: let the caller look at its stop flag.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                Err(CtrlError::Gone(e.to_string()))
             }
+            Err(e) => Err(CtrlError::Io {
+                context: "recv".into(),
+                source: e,
+            }),
         }
     }
 
@@ -438,7 +432,10 @@ mod tests {
         let _b = UnixDatagram::bind(dir.path().join("wlan1")).unwrap();
         let e = resolve(&d, None).unwrap_err();
         assert!(e.to_string().contains("wlan0, wlan1"), "{e}");
-        assert_eq!(resolve(&d, Some("wlan1")).unwrap(), dir.path().join("wlan1"));
+        assert_eq!(
+            resolve(&d, Some("wlan1")).unwrap(),
+            dir.path().join("wlan1")
+        );
         let sock = dir.path().join("wlan1").display().to_string();
         assert_eq!(resolve(&sock, None).unwrap(), dir.path().join("wlan1"));
         assert!(matches!(

@@ -96,16 +96,14 @@ pub fn parse(text: &str, file: &str) -> Result<WifiProfile, ProfileError> {
     if looks_small && let Err((line, what)) = small {
         return Err(ProfileError(format!("{file}:{line}: {what}")));
     }
-    let loaded =
-        passpoint_profile::load_str(text, passpoint_profile::Target::WpaSupplicant).map_err(
-            |e| match &e {
-                passpoint_profile::ReadError::Syntax {
-                    message,
-                    location: Some(l),
-                } => ProfileError(format!("{}: {message}", l.with_file(file))),
-                _ => ProfileError(format!("{file}:0: {e}")),
-            },
-        )?;
+    let loaded = passpoint_profile::load_str(text, passpoint_profile::Target::WpaSupplicant)
+        .map_err(|e| match &e {
+            passpoint_profile::ReadError::Syntax {
+                message,
+                location: Some(l),
+            } => ProfileError(format!("{}: {message}", l.with_file(file))),
+            _ => ProfileError(format!("{file}:0: {e}")),
+        })?;
     if let Some(f) = loaded.errors().first() {
         return Err(ProfileError(f.diagnostic.render(file)));
     }
@@ -217,10 +215,12 @@ fn from_passpoint(p: &passpoint_profile::Profile, file: &str) -> Result<WifiProf
                 continue;
             }
             if let Some(dl) = m.dl_bandwidth {
-                out.min_bandwidth.push((format!("min_dl_bandwidth_{t}"), dl));
+                out.min_bandwidth
+                    .push((format!("min_dl_bandwidth_{t}"), dl));
             }
             if let Some(ul) = m.ul_bandwidth {
-                out.min_bandwidth.push((format!("min_ul_bandwidth_{t}"), ul));
+                out.min_bandwidth
+                    .push((format!("min_ul_bandwidth_{t}"), ul));
             }
         }
         out.excluded_ssids = pol
@@ -508,7 +508,10 @@ Priority = 5
                 .collect()
         };
         assert_eq!(get("realm"), vec!["\"wlan.mnc001.mcc001.3gppnetwork.org\""]);
-        assert_eq!(get("domain"), vec!["\"mobile.example\"", "\"partner.example\""]);
+        assert_eq!(
+            get("domain"),
+            vec!["\"mobile.example\"", "\"partner.example\""]
+        );
         assert_eq!(get("eap"), vec!["AKA'"]);
         assert_eq!(get("imsi"), vec!["\"00101-0123456789\""]);
         assert_eq!(get("sim_num"), vec!["1"]);

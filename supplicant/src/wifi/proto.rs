@@ -275,11 +275,15 @@ fn parse_interworking_ap(rest: &str) -> Option<InterworkingAp> {
         "roaming" => MatchType::Roaming,
         _ => MatchType::Unknown,
     };
-    let soft_constraints = ["below_min_backhaul", "over_max_bss_load", "conn_capab_missing"]
-        .into_iter()
-        .filter(|k| kv(rest, k) == Some("1"))
-        .map(String::from)
-        .collect();
+    let soft_constraints = [
+        "below_min_backhaul",
+        "over_max_bss_load",
+        "conn_capab_missing",
+    ]
+    .into_iter()
+    .filter(|k| kv(rest, k) == Some("1"))
+    .map(String::from)
+    .collect();
     Some(InterworkingAp {
         bssid,
         kind,
@@ -333,8 +337,7 @@ pub fn parse_event(text: &str) -> Event {
     }
     match name {
         "CTRL-EVENT-EAP-STARTED" => Event::EapStarted,
-        "CTRL-EVENT-EAP-PROPOSED-METHOD" => match kv(rest, "method").and_then(|m| m.parse().ok())
-        {
+        "CTRL-EVENT-EAP-PROPOSED-METHOD" => match kv(rest, "method").and_then(|m| m.parse().ok()) {
             Some(method) => Event::EapProposedMethod { method },
             None => other(),
         },
@@ -485,7 +488,10 @@ mod tests {
         // Not an event: no level.
         assert_eq!(classify(b"<x>y"), Message::Reply("<x>y".into()));
         assert_eq!(classify(b""), Message::Reply(String::new()));
-        assert_eq!(classify(&[0xff, 0xfe]), Message::Reply("\u{fffd}\u{fffd}".into()));
+        assert_eq!(
+            classify(&[0xff, 0xfe]),
+            Message::Reply("\u{fffd}\u{fffd}".into())
+        );
     }
 
     #[test]
@@ -511,7 +517,9 @@ mod tests {
             }
         ));
         assert_eq!(
-            parse_event(&format!("CTRL-REQ-SIM-1:GSM-AUTH:{RAND}:{RAND} needed for SSID x")),
+            parse_event(&format!(
+                "CTRL-REQ-SIM-1:GSM-AUTH:{RAND}:{RAND} needed for SSID x"
+            )),
             Event::SimRequest {
                 network_id: 1,
                 request: SimRequest::GsmAuth
@@ -532,7 +540,10 @@ mod tests {
                 network_id: 2
             }
         );
-        assert!(matches!(parse_event("CTRL-REQ-SIM-x:UMTS-AUTH"), Event::Other { .. }));
+        assert!(matches!(
+            parse_event("CTRL-REQ-SIM-x:UMTS-AUTH"),
+            Event::Other { .. }
+        ));
         assert!(matches!(parse_event("CTRL-REQ-"), Event::Other { .. }));
     }
 
@@ -590,7 +601,9 @@ mod tests {
             }
         );
         assert_eq!(
-            parse_event("CTRL-EVENT-DISCONNECTED bssid=02:00:00:00:03:00 reason=3 locally_generated=1"),
+            parse_event(
+                "CTRL-EVENT-DISCONNECTED bssid=02:00:00:00:03:00 reason=3 locally_generated=1"
+            ),
             Event::Disconnected {
                 bssid: "02:00:00:00:03:00".into(),
                 reason: Some(3)
@@ -605,16 +618,15 @@ mod tests {
                 reason: "AUTH_FAILED".into()
             }
         );
-        assert_eq!(
-            parse_event("CTRL-EVENT-TERMINATING"),
-            Event::Terminating
-        );
+        assert_eq!(parse_event("CTRL-EVENT-TERMINATING"), Event::Terminating);
     }
 
     #[test]
     fn interworking_events() {
         assert_eq!(
-            parse_event("INTERWORKING-AP 02:00:00:00:01:00 type=home id=0 priority=0 sp_priority=0"),
+            parse_event(
+                "INTERWORKING-AP 02:00:00:00:01:00 type=home id=0 priority=0 sp_priority=0"
+            ),
             Event::InterworkingAp(InterworkingAp {
                 bssid: "02:00:00:00:01:00".into(),
                 kind: MatchType::Home,
@@ -634,8 +646,13 @@ mod tests {
             })
         );
         assert!(matches!(
-            parse_event("INTERWORKING-EXCLUDED 02:00:00:00:01:00 type=unknown id=1 priority=0 sp_priority=0"),
-            Event::InterworkingExcluded(InterworkingAp { kind: MatchType::Unknown, .. })
+            parse_event(
+                "INTERWORKING-EXCLUDED 02:00:00:00:01:00 type=unknown id=1 priority=0 sp_priority=0"
+            ),
+            Event::InterworkingExcluded(InterworkingAp {
+                kind: MatchType::Unknown,
+                ..
+            })
         ));
         assert_eq!(
             parse_event("INTERWORKING-NO-MATCH No network with matching credentials found"),
@@ -665,14 +682,25 @@ mod tests {
     fn replies() {
         assert_eq!(reply_status("OK\n"), ReplyStatus::Ok);
         assert_eq!(reply_status("FAIL\n"), ReplyStatus::Fail("FAIL".into()));
-        assert_eq!(reply_status("FAIL-BUSY\n"), ReplyStatus::Fail("FAIL-BUSY".into()));
-        assert_eq!(reply_status("UNKNOWN COMMAND\n"), ReplyStatus::UnknownCommand);
+        assert_eq!(
+            reply_status("FAIL-BUSY\n"),
+            ReplyStatus::Fail("FAIL-BUSY".into())
+        );
+        assert_eq!(
+            reply_status("UNKNOWN COMMAND\n"),
+            ReplyStatus::UnknownCommand
+        );
         assert_eq!(reply_status("1"), ReplyStatus::Value("1".into()));
         assert_eq!(parse_id("3\n"), Some(3));
         assert_eq!(parse_id("FAIL\n"), None);
-        assert_eq!(value_lines("a.example\nb.example"), vec!["a.example", "b.example"]);
         assert_eq!(
-            table_rows("cred id / realm / username / domain / imsi\n0\texample.com\t\ta.example\t00101-0123\n"),
+            value_lines("a.example\nb.example"),
+            vec!["a.example", "b.example"]
+        );
+        assert_eq!(
+            table_rows(
+                "cred id / realm / username / domain / imsi\n0\texample.com\t\ta.example\t00101-0123\n"
+            ),
             vec![vec!["0", "example.com", "", "a.example", "00101-0123"]]
         );
     }
@@ -701,6 +729,9 @@ mod tests {
             SimResponse::UmtsAuts([0xab; 14]).command(0).as_str(),
             format!("CTRL-RSP-SIM-0:UMTS-AUTS:{}", "ab".repeat(14))
         );
-        assert_eq!(SimResponse::UmtsFail.command(2).as_str(), "CTRL-RSP-SIM-2:UMTS-FAIL");
+        assert_eq!(
+            SimResponse::UmtsFail.command(2).as_str(),
+            "CTRL-RSP-SIM-2:UMTS-FAIL"
+        );
     }
 }

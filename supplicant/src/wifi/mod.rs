@@ -1,0 +1,407 @@
+//! `supplicant wifi`: Wi-Fi (and wired 802.1X) through wpa_supplicant, with
+//! this supplicant as wpa_supplicant's Passpoint credential provider and
+//! external SIM.
+//!
+//! wpa_supplicant keeps the radio, scanning, ANQP and the 4-way handshake.
+//! Over its control interface ([`ctrl`], protocol in [`proto`]) we set
+//! `interworking 1`, `hs20 1`, `external_sim 1`, add a `cred` built from the
+//! profile and the SIM ([`profile`]) or a plain `network` block, answer
+//! `CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN>` from the USIM ([`sim`]), report
+//! events ([`report`]) and, on exit, undo what we changed ([`session`]).
+
+pub mod ctrl;
+pub mod profile;
+pub mod proto;
+pub mod report;
+pub mod session;
+pub mod sim;
+
+use crate::cli::{EXIT_FAILURE, EXIT_USAGE, MethodArg};
+use crate::usim::spec::SimSource;
+use ctrl::{CtrlError, CtrlSocket};
+use eap::aka::keys::Method;
+use eap::secret::SecretBytes;
+use profile::{NetworkTarget, WifiProfile};
+use report::Report;
+use session::{Mode, Outcome, Plan, Session, SessionError};
+use sim::SimCard;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// `supplicant wifi` arguments (wire in as a subcommand:
+/// `Wifi(crate::wifi::WifiArgs)` → `crate::wifi::main(args)`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct WifiArgs {
+    /// wpa_supplicant's control socket, its control directory, or the
+    /// `DIR=<dir> GROUP=<group>` value of its ctrl_interface setting.
+    #[arg(long, default_value = "/var/run/wpa_supplicant")]
+    pub ctrl: String,
+    /// Interface whose socket to use when --ctrl is a directory holding several.
+    #[arg(long)]
+    pub iface: Option<String>,
+    /// Where our own client socket is bound; wpa_supplicant must be able to
+    /// reach it (no PrivateTmp between the two).
+    #[arg(long, default_value = "/tmp")]
+    pub client_dir: PathBuf,
+    /// The Passpoint profile (PPS MO, x-wifi-config, wpa_supplicant cred,
+    /// TOML). Optional with --network.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// The USIM: soft:<file>, pcsc, pcsc:<reader name>.
+    #[arg(long)]
+    pub sim: SimSource,
+    /// PIN1 of the card.
+    #[arg(long, conflicts_with = "pin_file")]
+    pub pin: Option<String>,
+    /// File holding PIN1.
+    #[arg(long)]
+    pub pin_file: Option<PathBuf>,
+    /// Add a plain 802.1X network block instead of a Passpoint cred: an SSID
+    /// (WPA-EAP), or `any` (IEEE8021X, no SSID: wired 802.1X with -Dwired).
+    #[arg(long)]
+    pub network: Option<NetworkTarget>,
+    /// EAP method (default: the profile's, else AKA').
+    #[arg(long, value_enum)]
+    pub method: Option<MethodArg>,
+    /// cred `sim_num` (which SIM on a multi-SIM device).
+    #[arg(long, default_value_t = 1)]
+    pub sim_num: u32,
+    /// Do not run `INTERWORKING_SELECT auto` after adding the cred.
+    #[arg(long)]
+    pub no_select: bool,
+    /// Also set `auto_interworking 1` while running (restored on exit).
+    #[arg(long)]
+    pub auto_interworking: bool,
+    /// Exit after the first success (0) or failure (1).
+    #[arg(long)]
+    pub once: bool,
+    /// Give up after this many seconds (exit 1).
+    #[arg(long)]
+    pub timeout: Option<u64>,
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of a run (what [`WifiArgs`] becomes).
+#[derive(Debug, Clone)]
+pub struct WifiOptions {
+    /// `--ctrl`.
+    pub ctrl: String,
+    /// `--iface`.
+    pub iface: Option<String>,
+    /// `--client-dir`.
+    pub client_dir: PathBuf,
+    /// `--profile`.
+    pub profile: Option<PathBuf>,
+    /// `--sim`.
+    pub sim: SimSource,
+    /// PIN1.
+    pub pin: Option<SecretBytes>,
+    /// `--network`.
+    pub network: Option<NetworkTarget>,
+    /// `--method`.
+    pub method: Option<Method>,
+    /// `--sim-num`.
+    pub sim_num: u32,
+    /// Run `INTERWORKING_SELECT auto`.
+    pub select: bool,
+    /// Set `auto_interworking 1`.
+    pub auto_interworking: bool,
+    /// `--once`.
+    pub once: bool,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+}
+
+impl WifiOptions {
+    /// Options with defaults for everything but the socket and the SIM.
+    pub fn new(ctrl: impl Into<String>, sim: SimSource) -> Self {
+        Self {
+            ctrl: ctrl.into(),
+            iface: None,
+            client_dir: PathBuf::from("/tmp"),
+            profile: None,
+            sim,
+            pin: None,
+            network: None,
+            method: None,
+            sim_num: 1,
+            select: true,
+            auto_interworking: false,
+            once: false,
+            timeout: None,
+        }
+    }
+}
+
+/// Why `supplicant wifi` could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum WifiError {
+    /// Bad arguments or profile (`file:line: what`).
+    #[error("{0}")]
+    Usage(String),
+    /// The SIM cannot be used.
+    #[error("SIM not ready: {0}")]
+    Sim(String),
+    /// wpa_supplicant: unreachable, refused, without Hotspot 2.0, gone.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<CtrlError> for WifiError {
+    fn from(e: CtrlError) -> Self {
+        WifiError::Session(SessionError::Ctrl(e))
+    }
+}
+
+impl WifiError {
+    /// Exit code: 1 when wpa_supplicant went away mid-run, else 2.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            WifiError::Session(SessionError::Ctrl(
+                CtrlError::Gone(_) | CtrlError::Timeout { .. },
+            )) => EXIT_FAILURE,
+            _ => EXIT_USAGE,
+        }
+    }
+}
+
+/// How often an idle run checks that wpa_supplicant is still there.
+const PING_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs with a caller-owned stop flag and report sink (no signal handling,
+/// nothing printed): the library entry point, also used by tests.
+pub fn run_with(
+    opts: &WifiOptions,
+    stop: &AtomicBool,
+    emit: &mut dyn FnMut(Report),
+) -> Result<Outcome, WifiError> {
+    let profile = match (&opts.profile, &opts.network) {
+        (Some(p), _) => profile::load(p).map_err(|e| WifiError::Usage(e.0))?,
+        (None, Some(_)) => WifiProfile {
+            name: "(none)".into(),
+            ..WifiProfile::default()
+        },
+        (None, None) => {
+            return Err(WifiError::Usage(
+                "--profile is needed for a Passpoint credential (or use --network <ssid|any>)"
+                    .into(),
+            ));
+        }
+    };
+    let method = opts.method.or(profile.method).unwrap_or(Method::AkaPrime);
+
+    let card = opts.sim.open().map_err(WifiError::Sim)?;
+    let mut sim = SimCard::prepare(card, opts.pin.as_ref(), &profile).map_err(WifiError::Sim)?;
+
+    let path = ctrl::resolve(&opts.ctrl, opts.iface.as_deref())?;
+    let mut socket = CtrlSocket::connect(&path, &opts.client_dir)?;
+    socket.attach(session::COMMAND_TIMEOUT)?;
+    let ctrl_name = path.display().to_string();
+    let mut emit = |r: Report| {
+        emit(match r {
+            Report::Ready {
+                ctrl: _,
+                mode,
+                cred_id,
+                network_id,
+                method,
+                imsi,
+                mnc_len,
+                profile,
+            } => Report::Ready {
+                ctrl: ctrl_name.clone(),
+                mode,
+                cred_id,
+                network_id,
+                method,
+                imsi,
+                mnc_len,
+                profile,
+            },
+            other => other,
+        })
+    };
+
+    let mode = match &opts.network {
+        Some(t) => Mode::Network(t.clone()),
+        None => Mode::Passpoint {
+            select: opts.select,
+            auto_interworking: opts.auto_interworking,
+        },
+    };
+    let plan = Plan {
+        mode,
+        method,
+        profile,
+        sim: sim.identity.clone(),
+        sim_num: opts.sim_num,
+        once: opts.once,
+    };
+    let mut session = Session::new(socket, plan);
+    if let Err(e) = session.setup(&mut emit) {
+        emit(session.teardown());
+        return Err(e.into());
+    }
+
+    let deadline = opts.timeout.map(|t| Instant::now() + t);
+    let mut last_traffic = Instant::now();
+    let result = loop {
+        if stop.load(Ordering::SeqCst) || SIGNALLED.load(Ordering::SeqCst) {
+            break Ok(Outcome::Stopped);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            break Ok(Outcome::Timeout);
+        }
+        match session.ctrl().next_event(Duration::from_millis(200)) {
+            Ok(Some((_level, text))) => {
+                last_traffic = Instant::now();
+                match session.handle(&text, &mut sim, &mut emit) {
+                    Ok(Some(outcome)) => break Ok(outcome),
+                    Ok(None) => {}
+                    Err(e) => break Err(WifiError::from(e)),
+                }
+            }
+            Ok(None) if last_traffic.elapsed() >= PING_EVERY => {
+                last_traffic = Instant::now();
+                match session.ctrl().request("PING", session::COMMAND_TIMEOUT) {
+                    Ok(r) if r.starts_with("PONG") => {}
+                    Ok(r) => {
+                        break Err(WifiError::Session(SessionError::Refused {
+                            command: "PING".into(),
+                            reply: r.trim().to_string(),
+                        }));
+                    }
+                    Err(e) => break Err(e.into()),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => break Err(e.into()),
+        }
+    };
+    if let Ok(o) = &result {
+        emit(o.report());
+    }
+    emit(session.teardown());
+    result
+}
+
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    SIGNALLED.store(true, Ordering::SeqCst);
+}
+
+/// SIGINT/SIGTERM set a flag (no SA_RESTART, so a blocked receive returns);
+/// the previous handlers come back on drop.
+struct SignalGuard {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl SignalGuard {
+    fn install() -> Self {
+        let mut old = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            // SAFETY: a zeroed sigaction is valid; the handler only stores
+            // to an atomic, which is async-signal-safe.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as usize;
+                sa.sa_flags = 0;
+                libc::sigemptyset(&mut sa.sa_mask);
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &sa, &mut prev) == 0 {
+                    old.push((sig, prev));
+                }
+            }
+        }
+        Self { old }
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for (sig, prev) in &self.old {
+            // SAFETY: restores the action saved by install().
+            unsafe {
+                libc::sigaction(*sig, prev, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+/// Runs with SIGINT/SIGTERM handling, printing reports to stdout (lines or
+/// JSON): what the `wifi` subcommand calls.
+pub fn run(opts: &WifiOptions, json: bool) -> Result<Outcome, WifiError> {
+    use std::io::Write;
+    SIGNALLED.store(false, Ordering::SeqCst);
+    let _guard = SignalGuard::install();
+    let stop = AtomicBool::new(false);
+    let mut out = std::io::stdout();
+    run_with(opts, &stop, &mut |r| {
+        let line = if json { r.json() } else { r.to_string() };
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    })
+}
+
+fn read_pin(args: &WifiArgs) -> Result<Option<SecretBytes>, String> {
+    match (&args.pin, &args.pin_file) {
+        (Some(p), _) => Ok(Some(SecretBytes::from(p.as_str()))),
+        (None, Some(f)) => match std::fs::read_to_string(f) {
+            Ok(mut s) => {
+                let p = SecretBytes::from(s.trim());
+                zeroize::Zeroize::zeroize(&mut s);
+                Ok(Some(p))
+            }
+            Err(e) => Err(format!("{}:0: cannot read the PIN file: {e}", f.display())),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
+impl TryFrom<&WifiArgs> for WifiOptions {
+    type Error = String;
+    fn try_from(a: &WifiArgs) -> Result<Self, String> {
+        Ok(WifiOptions {
+            ctrl: a.ctrl.clone(),
+            iface: a.iface.clone(),
+            client_dir: a.client_dir.clone(),
+            profile: a.profile.clone(),
+            sim: a.sim.clone(),
+            pin: read_pin(a)?,
+            network: a.network.clone(),
+            method: a.method.map(|m| match m {
+                MethodArg::Aka => Method::Aka,
+                MethodArg::AkaPrime => Method::AkaPrime,
+            }),
+            sim_num: a.sim_num,
+            select: !a.no_select,
+            auto_interworking: a.auto_interworking,
+            once: a.once,
+            timeout: a.timeout.map(|s| Duration::from_secs(s.max(1))),
+        })
+    }
+}
+
+/// The `wifi` subcommand: returns the exit code (0 success or stopped, 1
+/// failure/timeout/wpa_supplicant gone, 2 usage, SIM or wpa_supplicant setup
+/// errors).
+pub fn main(args: WifiArgs) -> i32 {
+    let opts = match WifiOptions::try_from(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("supplicant wifi: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match run(&opts, args.json) {
+        Ok(o) => o.exit_code(),
+        Err(e) => {
+            eprintln!("supplicant wifi: {e}");
+            e.exit_code()
+        }
+    }
+}
