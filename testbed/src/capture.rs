@@ -47,10 +47,43 @@ impl Capture {
         })
     }
 
-    /// Stops the capture (tcpdump flushes on SIGTERM) and returns the pcap path.
+    /// Stops the capture and returns the pcap path. tcpdump drops what is
+    /// still in the kernel ring when it is stopped, and under load it lags:
+    /// so first wait (at most 1.5 s) until the file holds the end of the EAP
+    /// conversation (an EAP-Success or EAP-Failure, in EAPOL or RADIUS), then
+    /// until its size has been stable for 100 ms.
     pub fn finish(mut self) -> PathBuf {
-        // Let the last frames reach the file.
-        std::thread::sleep(Duration::from_millis(50));
+        let deadline = std::time::Instant::now() + Duration::from_millis(1500);
+        let has_end = |p: &Path| {
+            std::fs::read(p)
+                .ok()
+                .and_then(|d| crate::transcript::parse_pcap(&d).ok())
+                .is_some_and(|ev| {
+                    ev.iter().any(|e| match e {
+                        crate::transcript::Event::Eap { eap, .. }
+                        | crate::transcript::Event::Radius { eap: Some(eap), .. } => {
+                            matches!(eap.first(), Some(3 | 4))
+                        }
+                        _ => false,
+                    })
+                })
+        };
+        while std::time::Instant::now() < deadline && !has_end(&self.path) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let mut last = size(&self.path);
+        let mut stable_since = std::time::Instant::now();
+        while std::time::Instant::now() < deadline + Duration::from_millis(100) {
+            std::thread::sleep(Duration::from_millis(20));
+            let now = size(&self.path);
+            if now != last {
+                last = now;
+                stable_since = std::time::Instant::now();
+            } else if stable_since.elapsed() >= Duration::from_millis(100) {
+                break;
+            }
+        }
         self.proc.stop();
         self.path.clone()
     }
