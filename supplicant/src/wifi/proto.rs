@@ -734,4 +734,27 @@ mod tests {
             "CTRL-RSP-SIM-2:UMTS-FAIL"
         );
     }
+
+    proptest::proptest! {
+        /// Whatever wpa_supplicant (or anything on its socket) sends, the
+        /// classifier and the event parser return a value.
+        #[test]
+        fn any_datagram_parses(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Message::Event { text, .. } = classify(&bytes) {
+                let _ = parse_event(&text);
+            }
+            let _ = parse_event(&String::from_utf8_lossy(&bytes));
+            let _ = reply_status(&String::from_utf8_lossy(&bytes));
+        }
+
+        /// A UMTS-AUTH request comes back with the RAND and AUTN it carried.
+        #[test]
+        fn sim_request_round_trip(id in 0u32..10_000, rand in proptest::prelude::any::<[u8; 16]>(), autn in proptest::prelude::any::<[u8; 16]>(), ssid in "[ -~]{0,32}") {
+            let text = format!("CTRL-REQ-SIM-{id}:UMTS-AUTH:{}:{} needed for SSID {ssid}", hex::encode(rand), hex::encode(autn));
+            proptest::prop_assert_eq!(
+                parse_event(&text),
+                Event::SimRequest { network_id: id, request: SimRequest::UmtsAuth { rand, autn } }
+            );
+        }
+    }
 }
