@@ -178,6 +178,22 @@ impl Bed {
         Ok(sock)
     }
 
+    /// wpa_supplicant `-Dwired` without a network (for `supplicant wifi`);
+    /// returns its control socket.
+    pub fn start_wpa_supplicant_bare(&mut self) -> Result<PathBuf> {
+        let ctrl = self.dir.subdir("wpas-ctrl")?;
+        let conf = self
+            .dir
+            .write("wpa_supplicant.conf", &scenario::wpa_supplicant_bare(&ctrl))?;
+        let sock = ctrl.join(iface::STA);
+        let spec = Spec::new("wpa_supplicant", tools::find("wpa_supplicant")?)
+            .netns(self.net.sta.name())
+            .args(["-Dwired", "-i", iface::STA, "-dd", "-t", "-c"])
+            .arg(&conf);
+        self.start(&spec, &Probe::CtrlPing(sock.clone()))?;
+        Ok(sock)
+    }
+
     /// Once wpa_supplicant's PAE is CONNECTING, sends the EAPOL-Start it
     /// would send 2 s later (see [`crate::netns::send_eapol_start`]). If the
     /// state is not reached within 1 s, does nothing: wpa_supplicant's own

@@ -335,7 +335,10 @@ pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
         let mut bed = Bed::new_at(&name, capture_in_aaa)?;
         let obs = match col {
             Column::Reference => run_reference(&mut bed, row, &bins)?,
-            Column::WpasAaa => run_wpas_aaa(&mut bed, row, &bins)?,
+            Column::WpasAaa => {
+                let wifi = opts.bins.find_with("supplicant", &["wifi", "sim"]).ok();
+                run_wpas_aaa(&mut bed, row, &bins, wifi.as_deref())?
+            }
             Column::EapolTestAaa => run_eapol_test_aaa(&mut bed, row, &bins)?,
             Column::OursAaa => run_ours(
                 &mut bed,
@@ -550,7 +553,14 @@ fn run_wpa_supplicant(bed: &mut Bed, row: Row, pcsc_sock: Option<&Path>) -> Resu
     }
     Ok(Observed {
         success,
-        detail: format!("wpa_cli: EAP state={eap}, selectedMethod={method}"),
+        detail: format!(
+            "wpa_cli: EAP state={eap}, selectedMethod={method}; SIM: {}",
+            if pcsc_sock.is_some() {
+                "wpa_supplicant PC/SC -> pcscd -> our USIM simulator (vpcd)"
+            } else {
+                "external SIM answered by the testbed's soft USIM"
+            }
+        ),
     })
 }
 
@@ -643,7 +653,12 @@ pub(crate) fn start_aaa_server(
     Ok(())
 }
 
-fn run_wpas_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {
+fn run_wpas_aaa(
+    bed: &mut Bed,
+    row: Row,
+    bins: &[(&str, PathBuf)],
+    wifi: Option<&Path>,
+) -> Result<Observed> {
     let aaa = bins
         .iter()
         .find(|(b, _)| *b == "aaa-server")
@@ -667,7 +682,58 @@ fn run_wpas_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Obs
     } else {
         None
     };
-    run_wpa_supplicant(bed, row, pcsc.as_deref())
+    match (wifi, &pcsc) {
+        // The bidding-down row needs a peer that allows both methods but
+        // announces an AKA identity: a hand-written network block.
+        (Some(sup), None) if row != Row::BiddingDownRefused => run_supplicant_wifi(bed, row, sup),
+        _ => run_wpa_supplicant(bed, row, pcsc.as_deref()),
+    }
+}
+
+/// wpa_supplicant -Dwired whose network and external SIM come from
+/// `supplicant wifi --network any` (our USIM simulator answers CTRL-REQ-SIM).
+fn run_supplicant_wifi(bed: &mut Bed, row: Row, sup: &Path) -> Result<Observed> {
+    let sim = row.sim_subscriber();
+    let usim = create_usim(bed, &sim, sup)?;
+    let ctrl = bed.start_wpa_supplicant_bare()?;
+    let spec = Spec::new("supplicant-wifi", sup)
+        .netns(bed.net.sta.name())
+        .args(["wifi", "--ctrl"])
+        .arg(&ctrl)
+        .arg("--client-dir")
+        .arg(bed.dir.path())
+        .arg("--sim")
+        .arg(format!("soft:{}", usim.display()))
+        .args(["--network", "any", "--method", row.method().cli_name()])
+        .args(["--once", "--timeout", "8", "--json"])
+        .env("RUST_LOG", "debug");
+    let mut p = crate::process::Process::spawn(&spec, bed.dir.path())?;
+    bed.kick_wpa_supplicant(&ctrl)?;
+    let st = p.wait_exit(Duration::from_secs(12))?;
+    let out = p.log_text();
+    let code = st.code();
+    if code == Some(2) || code.is_none() {
+        return Err(Error::Command {
+            cmd: spec.command_line(),
+            detail: format!(
+                "{st}: {}",
+                out.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+            ),
+        });
+    }
+    // supplicant wifi undoes its changes on exit (network removed), so the
+    // outcome is its exit status; the method is checked in the capture.
+    let json_line = out.lines().rev().find(|l| l.trim_start().starts_with('{'));
+    Ok(Observed {
+        success: code == Some(0),
+        detail: format!(
+            "supplicant wifi (our USIM simulator as wpa_supplicant's external SIM) exit {}{}",
+            code.unwrap_or(-1),
+            json_line
+                .map(|j| format!(" {}", j.trim()))
+                .unwrap_or_default()
+        ),
+    })
 }
 
 fn run_eapol_test_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {
