@@ -582,3 +582,72 @@ fn wifi_errors_are_clear() {
         .collect();
     assert!(left.is_empty());
 }
+
+/// Permission denied is told apart from "not running": the check runs in a
+/// child of this test binary as `nobody` (root is never denied).
+#[test]
+fn wifi_permission_denied_is_clear() {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(sock) = std::env::var_os("WIFI_TEST_DENIED_SOCKET") {
+        // Child, as nobody.
+        let client_dir = PathBuf::from(std::env::var_os("WIFI_TEST_CLIENT_DIR").unwrap());
+        let sock = PathBuf::from(sock);
+        let e = CtrlSocket::connect(&sock, &client_dir).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                supplicant::wifi::ctrl::CtrlError::PermissionDenied { .. }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("GROUP="), "{e}");
+        let closed = sock.parent().unwrap().parent().unwrap().join("closed");
+        let e = supplicant::wifi::ctrl::resolve(&closed.display().to_string(), None).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                supplicant::wifi::ctrl::CtrlError::PermissionDenied { .. }
+            ),
+            "{e}"
+        );
+        println!("child: permission denied reported");
+        return;
+    }
+    if !prerequisites(&["setpriv"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    // A control socket only root may write to, and a control directory only
+    // root may read (ctrl_interface=DIR=… without GROUP=).
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sock = open.join("wlan0");
+    let _server = std::os::unix::net::UnixDatagram::bind(&sock).unwrap();
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let _server2 = std::os::unix::net::UnixDatagram::bind(closed.join("wlan0")).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "wifi_permission_denied_is_clear",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("WIFI_TEST_DENIED_SOCKET", &sock)
+        .env("WIFI_TEST_CLIENT_DIR", dir.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("child: permission denied reported"), "{text}");
+}

@@ -405,3 +405,74 @@ pub fn main(args: WifiArgs) -> i32 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    /// The subcommand as the CLI wires it.
+    #[derive(clap::Parser, Debug)]
+    struct Cli {
+        #[command(subcommand)]
+        cmd: Cmd,
+    }
+
+    #[derive(clap::Subcommand, Debug)]
+    enum Cmd {
+        Wifi(WifiArgs),
+    }
+
+    fn parse(args: &[&str]) -> Result<WifiOptions, String> {
+        let cli = Cli::try_parse_from(["supplicant", "wifi"].iter().chain(args))
+            .map_err(|e| e.to_string())?;
+        let Cmd::Wifi(a) = cli.cmd;
+        WifiOptions::try_from(&a)
+    }
+
+    #[test]
+    fn arguments() {
+        let o = parse(&["--sim", "pcsc", "--profile", "p.xml"]).unwrap();
+        assert_eq!(o.ctrl, "/var/run/wpa_supplicant");
+        assert_eq!(o.sim, SimSource::Pcsc(None));
+        assert!(o.select && !o.once && o.network.is_none());
+        assert_eq!(o.sim_num, 1);
+        let o = parse(&[
+            "--ctrl",
+            "/run/w/eth0",
+            "--sim",
+            "soft:u.toml",
+            "--network",
+            "any",
+            "--method",
+            "aka",
+            "--once",
+            "--timeout",
+            "30",
+            "--no-select",
+            "--sim-num",
+            "2",
+        ])
+        .unwrap();
+        assert_eq!(o.network, Some(NetworkTarget::Any));
+        assert_eq!(o.method, Some(Method::Aka));
+        assert_eq!(o.timeout, Some(Duration::from_secs(30)));
+        assert!(o.once && !o.select);
+        assert_eq!(o.sim_num, 2);
+        assert!(parse(&["--sim", "floppy"]).is_err());
+        assert!(parse(&["--sim", "pcsc", "--network", ""]).is_err());
+        assert!(parse(&["--sim", "pcsc", "--pin", "1234", "--pin-file", "f"]).is_err());
+        let e = parse(&["--sim", "pcsc", "--pin-file", "/nonexistent/pin"]).unwrap_err();
+        assert!(e.starts_with("/nonexistent/pin:0:"), "{e}");
+    }
+
+    #[test]
+    fn exit_codes() {
+        assert_eq!(Outcome::Success.exit_code(), 0);
+        assert_eq!(Outcome::Stopped.exit_code(), 0);
+        assert_eq!(Outcome::Failure("x".into()).exit_code(), 1);
+        assert_eq!(Outcome::Timeout.exit_code(), 1);
+        assert_eq!(WifiError::Sim("x".into()).exit_code(), 2);
+        assert_eq!(WifiError::from(CtrlError::Gone("x".into())).exit_code(), 1);
+    }
+}
