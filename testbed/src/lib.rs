@@ -18,6 +18,7 @@ pub mod error;
 pub mod extsim;
 pub mod hlr;
 pub mod interop;
+pub mod loadgen;
 pub mod netns;
 pub mod preflight;
 pub mod process;

@@ -44,6 +44,8 @@ enum Cmd {
     },
     /// EAP-MD5 through hostapd: proves namespaces, processes, capture, teardown.
     Smoke,
+    /// RADIUS load generator: many NAS + supplicant pairs (EAP-AKA/AKA').
+    Loadgen(testbed::loadgen::LoadgenArgs),
     /// Print the EAP/RADIUS transcript of a pcap (as the demo does).
     Transcript {
         /// The capture (classic pcap, as tcpdump writes).
@@ -115,6 +117,7 @@ fn run() -> ExitCode {
     let bins = BinDirs::discover(cli.bin_dir.as_deref());
     match cli.cmd {
         Cmd::Demo(args) => testbed::demo::main(&args, &bins),
+        Cmd::Loadgen(args) => testbed::loadgen::run(&args),
         Cmd::Transcript { pcap } => {
             let parsed = std::fs::read(&pcap)
                 .map_err(|e| e.to_string())

@@ -1,0 +1,321 @@
+//! One authentication as a NAS + supplicant pair, sans-IO: EAP from the
+//! supplicant's peer state machine ([`supplicant::peer::Peer`]) with the
+//! supplicant's USIM simulator, wrapped in Access-Requests; RADIUS responses
+//! in, the next Access-Request (or the verdict) out. No socket, no clock.
+
+use super::radius::{self, RequestBuilder, Response};
+use super::subscribers::Card;
+use eap::aka::keys::Method;
+use supplicant::peer::{Action, Outcome, Peer};
+use supplicant::usim::AuthResult;
+
+/// At most this many RADIUS round trips per authentication (identity
+/// rounds, a resync and the Challenge fit in far fewer).
+pub const MAX_ROUNDS: u32 = 12;
+
+/// Why an authentication failed. Each is counted under [`Failure::key`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer after the retransmissions.
+    Timeout,
+    /// Access-Reject (with what the peer made of the EAP in it).
+    AccessReject(String),
+    /// A response that failed the RADIUS checks.
+    BadResponse(radius::ResponseError),
+    /// A response code other than Accept/Reject/Challenge.
+    UnexpectedCode(u8),
+    /// Access-Challenge or -Accept without EAP-Message.
+    NoEapMessage,
+    /// The peer discarded the EAP packet (nothing to send back).
+    PeerDiscarded(String),
+    /// The peer ended in failure (EAP-Failure, or Success it did not accept).
+    PeerFailure(String),
+    /// Access-Accept without the MS-MPPE keys.
+    MppeMissing,
+    /// MS-MPPE keys that differ from the MSK the peer derived.
+    MppeMismatch,
+    /// The server authenticated with the other method.
+    WrongMethod(Method),
+    /// The USIM client failed (not a MAC/sync verdict: a transport problem).
+    Usim(String),
+    /// More than [`MAX_ROUNDS`] round trips.
+    TooManyRounds,
+    /// The request could not be encoded (over 4096 octets).
+    Encode,
+}
+
+impl Failure {
+    /// The counter this failure goes under.
+    pub fn key(&self) -> &'static str {
+        match self {
+            Failure::Timeout => "timeout",
+            Failure::AccessReject(_) => "access-reject",
+            Failure::BadResponse(radius::ResponseError::BadResponseAuthenticator) => {
+                "bad-response-authenticator"
+            }
+            Failure::BadResponse(radius::ResponseError::BadMessageAuthenticator) => {
+                "bad-message-authenticator"
+            }
+            Failure::BadResponse(radius::ResponseError::MissingMessageAuthenticator) => {
+                "missing-message-authenticator"
+            }
+            Failure::BadResponse(radius::ResponseError::MessageAuthenticatorNotFirst) => {
+                "message-authenticator-not-first"
+            }
+            Failure::BadResponse(radius::ResponseError::BadMppe(_)) => "bad-mppe-attribute",
+            Failure::BadResponse(radius::ResponseError::Malformed(_)) => "malformed-response",
+            Failure::UnexpectedCode(_) => "unexpected-code",
+            Failure::NoEapMessage => "no-eap-message",
+            Failure::PeerDiscarded(_) => "peer-discarded",
+            Failure::PeerFailure(_) => "peer-failure",
+            Failure::MppeMissing => "mppe-missing",
+            Failure::MppeMismatch => "mppe-mismatch",
+            Failure::WrongMethod(_) => "wrong-method",
+            Failure::Usim(_) => "usim",
+            Failure::TooManyRounds => "too-many-rounds",
+            Failure::Encode => "encode",
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout => write!(f, "no answer after retransmissions"),
+            Failure::AccessReject(r) => write!(f, "Access-Reject ({r})"),
+            Failure::BadResponse(e) => write!(f, "{e}"),
+            Failure::UnexpectedCode(c) => write!(f, "unexpected RADIUS code {c}"),
+            Failure::NoEapMessage => write!(f, "response without EAP-Message"),
+            Failure::PeerDiscarded(r) => write!(f, "peer discarded the EAP request: {r}"),
+            Failure::PeerFailure(r) => write!(f, "peer: {r}"),
+            Failure::MppeMissing => write!(f, "Access-Accept without MS-MPPE keys"),
+            Failure::MppeMismatch => write!(f, "MS-MPPE keys differ from the peer's MSK"),
+            Failure::WrongMethod(m) => write!(f, "server used {}", m.name()),
+            Failure::Usim(e) => write!(f, "USIM: {e}"),
+            Failure::TooManyRounds => write!(f, "more than {MAX_ROUNDS} round trips"),
+            Failure::Encode => write!(f, "request over 4096 octets"),
+        }
+    }
+}
+
+/// What the shell does next.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this Access-Request (its authenticator is remembered).
+    Send(Vec<u8>),
+    /// Authenticated, keys checked.
+    Success,
+    /// Failed.
+    Failed(Failure),
+}
+
+/// The NAS attributes each request carries.
+#[derive(Debug, Clone)]
+pub struct Nas {
+    /// NAS-Identifier.
+    pub identifier: Vec<u8>,
+    /// The shared secret.
+    pub secret: Vec<u8>,
+}
+
+/// One authentication in progress.
+#[derive(Debug)]
+pub struct Authentication {
+    peer: Peer,
+    method: Method,
+    identifier: u8,
+    request_authenticator: [u8; 16],
+    state: Option<Vec<u8>>,
+    calling_station: Vec<u8>,
+    rounds: u32,
+    resyncs: u32,
+}
+
+impl Authentication {
+    /// Starts `card`'s authentication with `method`; returns the first
+    /// Access-Request (EAP-Response/Identity with the permanent NAI).
+    /// `authenticator` is the fresh Request Authenticator, `buf` a buffer to reuse.
+    pub fn start(
+        card: &Card,
+        method: Method,
+        nas: &Nas,
+        identifier: u8,
+        authenticator: [u8; 16],
+        buf: Vec<u8>,
+    ) -> (Self, Step) {
+        let mut peer = Peer::new(card.peer.clone());
+        let mac = card.index.to_be_bytes();
+        let calling_station = format!(
+            "02-00-{:02X}-{:02X}-{:02X}-{:02X}",
+            mac[0], mac[1], mac[2], mac[3]
+        )
+        .into_bytes();
+        // The NAS's EAP-Request/Identity (RFC 3748 §5.1), played locally.
+        let first = peer.handle(&[1, 0, 0, 5, 1]);
+        let mut a = Self {
+            peer,
+            method,
+            identifier,
+            request_authenticator: authenticator,
+            state: None,
+            calling_station,
+            rounds: 0,
+            resyncs: 0,
+        };
+        let step = match first {
+            Action::Send(eap) => a.request(nas, &eap, buf),
+            other => Step::Failed(Failure::PeerDiscarded(format!("{other:?}"))),
+        };
+        (a, step)
+    }
+
+    /// The Request Authenticator of the request in flight.
+    pub fn request_authenticator(&self) -> &[u8; 16] {
+        &self.request_authenticator
+    }
+
+    /// The RADIUS identifier this authentication uses.
+    pub fn identifier(&self) -> u8 {
+        self.identifier
+    }
+
+    /// Access-Requests sent so far.
+    pub fn rounds(&self) -> u32 {
+        self.rounds
+    }
+
+    /// AUTS resynchronisations so far.
+    pub fn resyncs(&self) -> u32 {
+        self.resyncs
+    }
+
+    fn request(&mut self, nas: &Nas, eap: &[u8], buf: Vec<u8>) -> Step {
+        if self.rounds >= MAX_ROUNDS {
+            return Step::Failed(Failure::TooManyRounds);
+        }
+        self.rounds += 1;
+        let mut b = RequestBuilder::new(buf, self.identifier, &self.request_authenticator);
+        b.attr(radius::USER_NAME, self.peer.identity().as_bytes())
+            .attr(radius::NAS_IDENTIFIER, &nas.identifier)
+            .attr(radius::NAS_PORT_TYPE, &19u32.to_be_bytes()) // Wireless - IEEE 802.11
+            .attr(radius::CALLING_STATION_ID, &self.calling_station)
+            .attr(radius::FRAMED_MTU, &1400u32.to_be_bytes())
+            .eap_message(eap);
+        if let Some(s) = &self.state {
+            b.attr(radius::STATE, s);
+        }
+        match b.finish(&nas.secret) {
+            Some(p) => Step::Send(p),
+            None => Step::Failed(Failure::Encode),
+        }
+    }
+
+    /// Handles a datagram that arrived for this authentication. `next_authenticator`
+    /// is the Request Authenticator for the next request, if one follows.
+    /// `Ok(None)` = not ours (a stale answer to an earlier request): ignore it.
+    pub fn on_datagram(
+        &mut self,
+        card: &mut Card,
+        nas: &Nas,
+        datagram: &[u8],
+        next_authenticator: [u8; 16],
+        buf: Vec<u8>,
+    ) -> Option<Step> {
+        let resp = match radius::check_response(datagram, &nas.secret, &self.request_authenticator)
+        {
+            Ok(r) => r,
+            // A stale reply to an earlier (retransmitted) request of this slot
+            // cannot be told apart from a forged one; neither is ours.
+            Err(radius::ResponseError::BadResponseAuthenticator) => return None,
+            Err(e) => return Some(Step::Failed(Failure::BadResponse(e))),
+        };
+        Some(self.on_response(card, nas, &resp, next_authenticator, buf))
+    }
+
+    fn on_response(
+        &mut self,
+        card: &mut Card,
+        nas: &Nas,
+        resp: &Response<'_>,
+        next_authenticator: [u8; 16],
+        buf: Vec<u8>,
+    ) -> Step {
+        let Some(eap) = resp.eap_message() else {
+            return match resp.code {
+                radius::ACCESS_REJECT => {
+                    Step::Failed(Failure::AccessReject("no EAP-Message".into()))
+                }
+                _ => Step::Failed(Failure::NoEapMessage),
+            };
+        };
+        match resp.code {
+            radius::ACCESS_CHALLENGE => {
+                self.state = resp.attr(radius::STATE).map(<[u8]>::to_vec);
+                let mut action = self.peer.handle(&eap);
+                if let Action::Authenticate { rand, autn } = &action {
+                    let r = match card.usim.authenticate(rand, autn) {
+                        Ok(r) => r,
+                        Err(e) => return Step::Failed(Failure::Usim(e.to_string())),
+                    };
+                    if matches!(r, AuthResult::SyncFailure(_)) {
+                        self.resyncs += 1;
+                    }
+                    action = self.peer.usim_result(r);
+                }
+                match action {
+                    Action::Send(eap) => {
+                        self.request_authenticator = next_authenticator;
+                        self.request(nas, &eap, buf)
+                    }
+                    Action::Authenticate { .. } => {
+                        Step::Failed(Failure::PeerDiscarded("second USIM request".into()))
+                    }
+                    Action::Discard(r) => Step::Failed(Failure::PeerDiscarded(r)),
+                    Action::Done(Outcome::Failure { reason, .. }) => {
+                        Step::Failed(Failure::PeerFailure(reason))
+                    }
+                    Action::Done(Outcome::Success(_)) => Step::Failed(Failure::PeerFailure(
+                        "EAP-Success inside an Access-Challenge".into(),
+                    )),
+                }
+            }
+            radius::ACCESS_ACCEPT => match self.peer.handle(&eap) {
+                Action::Done(Outcome::Success(s)) => {
+                    if s.method != self.method {
+                        return Step::Failed(Failure::WrongMethod(s.method));
+                    }
+                    let (recv, send) =
+                        match resp.mppe_keys(&nas.secret, &self.request_authenticator) {
+                            Ok(k) => k,
+                            Err(e) => return Step::Failed(Failure::BadResponse(e)),
+                        };
+                    let (Some(recv), Some(send)) = (recv, send) else {
+                        return Step::Failed(Failure::MppeMissing);
+                    };
+                    let msk = s.keys.msk.expose();
+                    // RFC 2548 / RFC 3748 §7.10 use: Recv-Key = MSK[0..32], Send-Key = MSK[32..64].
+                    if recv.as_slice() == &msk[..32] && send.as_slice() == &msk[32..64] {
+                        Step::Success
+                    } else {
+                        Step::Failed(Failure::MppeMismatch)
+                    }
+                }
+                Action::Done(Outcome::Failure { reason, .. }) => {
+                    Step::Failed(Failure::PeerFailure(reason))
+                }
+                Action::Discard(r) => Step::Failed(Failure::PeerDiscarded(r)),
+                other => Step::Failed(Failure::PeerFailure(format!(
+                    "Access-Accept carried {other:?}"
+                ))),
+            },
+            radius::ACCESS_REJECT => {
+                let why = match self.peer.handle(&eap) {
+                    Action::Done(Outcome::Failure { reason, .. }) => reason,
+                    other => format!("{other:?}"),
+                };
+                Step::Failed(Failure::AccessReject(why))
+            }
+            c => Step::Failed(Failure::UnexpectedCode(c)),
+        }
+    }
+}

@@ -1,0 +1,466 @@
+//! The socket shell around [`Authentication`]: groups of up to
+//! [`MAX_IN_FLIGHT_PER_SOCKET`] slots, each group one connected UDP socket and
+//! one task; a slot's RADIUS identifier is its index, so a response finds its
+//! authentication without a lookup table. Timeouts and the rate limit run off
+//! a 5 ms tick.
+
+use super::auth::{Authentication, Failure, Nas, Step};
+use super::subscribers::Card;
+use eap::aka::keys::Method;
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+
+/// In-flight requests per UDP socket (RADIUS identifiers are 8 bits).
+pub const MAX_IN_FLIGHT_PER_SOCKET: usize = 200;
+
+/// When the run stops starting new authentications.
+#[derive(Debug, Clone, Copy)]
+pub enum Stop {
+    /// After this many authentications were started.
+    Count(u64),
+    /// After this long.
+    Duration(Duration),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The RADIUS server.
+    pub server: SocketAddr,
+    /// Shared secret and NAS-Identifier.
+    pub nas: Nas,
+    /// Authentications in flight at once.
+    pub concurrency: usize,
+    /// When to stop.
+    pub stop: Stop,
+    /// EAP-AKA or EAP-AKA'.
+    pub method: Method,
+    /// At most this many authentications started per second.
+    pub rate: Option<f64>,
+    /// Retransmission timeout.
+    pub timeout: Duration,
+    /// Retransmissions before a timeout counts as a failure.
+    pub retries: u32,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// Counters of one run (merged over the groups).
+#[derive(Debug, Default, Clone)]
+pub struct Tally {
+    /// Successful authentications (keys checked).
+    pub successes: u64,
+    /// Latency of each successful authentication, microseconds.
+    pub latencies_us: Vec<u32>,
+    /// Failures by [`Failure::key`], with the first example's text.
+    pub failures: BTreeMap<&'static str, (u64, String)>,
+    /// Access-Requests sent (first transmissions).
+    pub requests: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Responses that matched no outstanding request.
+    pub stale: u64,
+    /// AUTS resynchronisations.
+    pub resyncs: u64,
+    /// Access-Requests of the successful authentications.
+    pub success_rounds: u64,
+}
+
+impl Tally {
+    fn fail(&mut self, f: Failure) {
+        let e = self
+            .failures
+            .entry(f.key())
+            .or_insert_with(|| (0, f.to_string()));
+        e.0 += 1;
+    }
+
+    fn merge(&mut self, o: Tally) {
+        self.successes += o.successes;
+        self.latencies_us.extend(o.latencies_us);
+        for (k, (n, ex)) in o.failures {
+            let e = self.failures.entry(k).or_insert((0, ex));
+            e.0 += n;
+        }
+        self.requests += o.requests;
+        self.retransmissions += o.retransmissions;
+        self.stale += o.stale;
+        self.resyncs += o.resyncs;
+        self.success_rounds += o.success_rounds;
+    }
+
+    /// Total failures.
+    pub fn failed(&self) -> u64 {
+        self.failures.values().map(|(n, _)| n).sum()
+    }
+}
+
+/// The outcome of [`drive`].
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// The counters.
+    pub tally: Tally,
+    /// From the first request to the last answer.
+    pub elapsed: Duration,
+}
+
+struct Shared {
+    started: AtomicU64,
+    done_ok: AtomicU64,
+    done_failed: AtomicU64,
+    stop_all: AtomicBool,
+    deadline: Option<Instant>,
+    cards: Mutex<VecDeque<Card>>,
+}
+
+impl Shared {
+    fn may_start(&self, stop: Stop) -> bool {
+        if self.stop_all.load(Ordering::Relaxed) {
+            return false;
+        }
+        match stop {
+            Stop::Count(n) => {
+                if self.started.fetch_add(1, Ordering::Relaxed) < n {
+                    true
+                } else {
+                    self.started.fetch_sub(1, Ordering::Relaxed);
+                    false
+                }
+            }
+            Stop::Duration(_) => self.deadline.is_none_or(|d| Instant::now() < d),
+        }
+    }
+
+    fn take_card(&self) -> Option<Card> {
+        self.cards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    fn put_card(&self, c: Card) {
+        self.cards
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(c);
+    }
+}
+
+/// Request Authenticators: OS randomness fetched 4 KiB at a time.
+struct Randomness {
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl Randomness {
+    fn new() -> Self {
+        Self {
+            buf: vec![0; 4096],
+            pos: 4096,
+        }
+    }
+
+    fn next(&mut self) -> Result<[u8; 16], String> {
+        if self.pos + 16 > self.buf.len() {
+            getrandom::fill(&mut self.buf).map_err(|e| format!("getrandom: {e}"))?;
+            self.pos = 0;
+        }
+        let mut a = [0u8; 16];
+        a.copy_from_slice(&self.buf[self.pos..self.pos + 16]);
+        self.pos += 16;
+        Ok(a)
+    }
+}
+
+struct Slot {
+    auth: Authentication,
+    card: Card,
+    started: Instant,
+    sent_at: Instant,
+    packet: Vec<u8>,
+    retries: u32,
+}
+
+/// Runs the load: `cards` are the subscribers (at least `concurrency`); they
+/// come back with their SQN state so a later run can reuse them.
+pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
+    if cfg.concurrency == 0 {
+        return Err("concurrency must be at least 1".into());
+    }
+    if cards.len() < cfg.concurrency {
+        return Err(format!(
+            "{} subscribers cannot keep {} authentications in flight (one per subscriber)",
+            cards.len(),
+            cfg.concurrency
+        ));
+    }
+    let groups = cfg.concurrency.div_ceil(MAX_IN_FLIGHT_PER_SOCKET);
+    let threads = groups
+        .min(std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let shared = Arc::new(Shared {
+        started: AtomicU64::new(0),
+        done_ok: AtomicU64::new(0),
+        done_failed: AtomicU64::new(0),
+        stop_all: AtomicBool::new(false),
+        deadline: match cfg.stop {
+            Stop::Duration(d) => Some(Instant::now() + d),
+            Stop::Count(_) => None,
+        },
+        cards: Mutex::new(std::mem::take(cards).into()),
+    });
+    let t0 = Instant::now();
+    let result = rt.block_on(async {
+        let mut tasks = Vec::new();
+        let mut left = cfg.concurrency;
+        for _ in 0..groups {
+            let n = left.min(MAX_IN_FLIGHT_PER_SOCKET);
+            left -= n;
+            let bind: SocketAddr = if cfg.server.is_ipv4() {
+                "0.0.0.0:0"
+                    .parse()
+                    .map_err(|_| "bind address".to_string())?
+            } else {
+                "[::]:0".parse().map_err(|_| "bind address".to_string())?
+            };
+            let sock = UdpSocket::bind(bind)
+                .await
+                .map_err(|e| format!("UDP bind: {e}"))?;
+            sock.connect(cfg.server)
+                .await
+                .map_err(|e| format!("UDP connect {}: {e}", cfg.server))?;
+            let rate = cfg.rate.map(|r| r * n as f64 / cfg.concurrency as f64);
+            tasks.push(tokio::spawn(group(
+                sock,
+                n,
+                rate,
+                cfg.clone(),
+                shared.clone(),
+            )));
+        }
+        let progress = cfg
+            .progress
+            .then(|| tokio::spawn(progress(cfg.stop, shared.clone())));
+        let mut tally = Tally::default();
+        let mut err = None;
+        for t in tasks {
+            match t.await {
+                Ok(Ok(g)) => tally.merge(g),
+                Ok(Err(e)) => err = Some(e),
+                Err(e) => err = Some(format!("load task: {e}")),
+            }
+        }
+        shared.stop_all.store(true, Ordering::Relaxed);
+        if let Some(p) = progress {
+            let _ = p.await;
+        }
+        match err {
+            Some(e) => Err(e),
+            None => Ok(tally),
+        }
+    });
+    let elapsed = t0.elapsed();
+    *cards = std::mem::take(&mut *shared.cards.lock().unwrap_or_else(|e| e.into_inner())).into();
+    cards.sort_by_key(|c| c.index);
+    Ok(RunResult {
+        tally: result?,
+        elapsed,
+    })
+}
+
+async fn progress(stop: Stop, shared: Arc<Shared>) {
+    use indicatif::{ProgressBar, ProgressStyle};
+    let t0 = Instant::now();
+    let bar = match stop {
+        Stop::Count(n) => ProgressBar::new(n),
+        Stop::Duration(d) => ProgressBar::new(d.as_millis() as u64),
+    };
+    let template = match stop {
+        Stop::Count(_) => "{bar:40} {pos}/{len} auths  {msg}",
+        Stop::Duration(_) => "{bar:40} {elapsed}  {msg}",
+    };
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
+    }
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let ok = shared.done_ok.load(Ordering::Relaxed);
+        let failed = shared.done_failed.load(Ordering::Relaxed);
+        let now = Instant::now();
+        let rate = (ok - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-9);
+        last = (now, ok);
+        match stop {
+            Stop::Count(_) => bar.set_position(ok + failed),
+            Stop::Duration(_) => bar.set_position(t0.elapsed().as_millis() as u64),
+        }
+        bar.set_message(format!("{ok} ok  {failed} failed  {rate:.0} auth/s"));
+        if shared.stop_all.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    bar.finish_and_clear();
+}
+
+async fn group(
+    sock: UdpSocket,
+    n: usize,
+    rate: Option<f64>,
+    cfg: Config,
+    shared: Arc<Shared>,
+) -> Result<Tally, String> {
+    let mut tally = Tally::default();
+    let mut rnd = Randomness::new();
+    let mut slots: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
+    let mut idle: Vec<usize> = (0..n).rev().collect();
+    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r.max(1e-6)));
+    let mut next_permit = Instant::now();
+    let mut stopped = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut buf = vec![0u8; 4096];
+
+    // Starts authentications in idle slots while the stop rule and the rate allow.
+    macro_rules! fill {
+        () => {
+            while !stopped && let Some(&i) = idle.last() {
+                let now = Instant::now();
+                if let Some(iv) = interval {
+                    if now < next_permit {
+                        break;
+                    }
+                    next_permit = next_permit.max(now - Duration::from_millis(20)) + iv;
+                }
+                if !shared.may_start(cfg.stop) {
+                    stopped = true;
+                    break;
+                }
+                let Some(card) = shared.take_card() else {
+                    return Err("no free subscriber".into());
+                };
+                idle.pop();
+                let (auth, step) = Authentication::start(
+                    &card,
+                    cfg.method,
+                    &cfg.nas,
+                    i as u8,
+                    rnd.next()?,
+                    Vec::with_capacity(256),
+                );
+                match step {
+                    Step::Send(p) => {
+                        tally.requests += 1;
+                        let _ = sock.send(&p).await;
+                        slots[i] = Some(Slot {
+                            auth,
+                            card,
+                            started: now,
+                            sent_at: Instant::now(),
+                            packet: p,
+                            retries: 0,
+                        });
+                    }
+                    Step::Failed(f) => {
+                        tally.fail(f);
+                        shared.done_failed.fetch_add(1, Ordering::Relaxed);
+                        shared.put_card(card);
+                        idle.push(i);
+                    }
+                    Step::Success => {
+                        // Cannot happen before any answer; count it as a peer failure.
+                        tally.fail(Failure::PeerFailure("success before any answer".into()));
+                        shared.put_card(card);
+                        idle.push(i);
+                    }
+                }
+            }
+        };
+    }
+
+    loop {
+        fill!();
+        if stopped && idle.len() == n {
+            break;
+        }
+        tokio::select! {
+            r = sock.recv(&mut buf) => {
+                let len = match r {
+                    Ok(l) => l,
+                    // ICMP port unreachable and the like: the timeouts count it.
+                    Err(_) => continue,
+                };
+                let d = &buf[..len];
+                let Some(i) = super::radius::identifier(d).map(usize::from).filter(|&i| i < n) else {
+                    tally.stale += 1;
+                    continue;
+                };
+                let Some(slot) = slots[i].as_mut() else {
+                    tally.stale += 1;
+                    continue;
+                };
+                let next = rnd.next()?;
+                let Some(step) = slot.auth.on_datagram(&mut slot.card, &cfg.nas, d, next, Vec::with_capacity(256)) else {
+                    tally.stale += 1;
+                    continue;
+                };
+                match step {
+                    Step::Send(p) => {
+                        tally.requests += 1;
+                        let _ = sock.send(&p).await;
+                        slot.packet = p;
+                        slot.sent_at = Instant::now();
+                        slot.retries = 0;
+                    }
+                    Step::Success => {
+                        let Some(s) = slots[i].take() else { continue };
+                        tally.successes += 1;
+                        tally.success_rounds += u64::from(s.auth.rounds());
+                        tally.resyncs += u64::from(s.auth.resyncs());
+                        tally.latencies_us.push(s.started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        shared.done_ok.fetch_add(1, Ordering::Relaxed);
+                        shared.put_card(s.card);
+                        idle.push(i);
+                    }
+                    Step::Failed(f) => {
+                        let Some(s) = slots[i].take() else { continue };
+                        tally.resyncs += u64::from(s.auth.resyncs());
+                        tally.fail(f);
+                        shared.done_failed.fetch_add(1, Ordering::Relaxed);
+                        shared.put_card(s.card);
+                        idle.push(i);
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now();
+                for (i, slot) in slots.iter_mut().enumerate() {
+                    let Some(s) = slot.as_mut() else { continue };
+                    if now.duration_since(s.sent_at) < cfg.timeout {
+                        continue;
+                    }
+                    if s.retries < cfg.retries {
+                        s.retries += 1;
+                        tally.retransmissions += 1;
+                        let _ = sock.send(&s.packet).await;
+                        s.sent_at = now;
+                    } else if let Some(s) = slot.take() {
+                        tally.fail(Failure::Timeout);
+                        shared.done_failed.fetch_add(1, Ordering::Relaxed);
+                        shared.put_card(s.card);
+                        idle.push(i);
+                    }
+                }
+            }
+        }
+    }
+    Ok(tally)
+}

@@ -1,0 +1,450 @@
+//! `testbed loadgen` — many NAS + supplicant pairs at once against a RADIUS
+//! server: EAP-AKA/AKA' over RADIUS with the supplicant's peer state machine
+//! and USIM simulator, every response checked (Response Authenticator,
+//! Message-Authenticator first, MS-MPPE keys against the peer's MSK), every
+//! failure counted by reason, none retried.
+//!
+//! Layers: [`radius`] (client codec), [`subscribers`] (reproducible subscriber
+//! set and provisioning), [`auth`] (one authentication, sans-IO), [`engine`]
+//! (UDP sockets, slots, timeouts, rate) and this module (CLI, report).
+
+pub mod auth;
+pub mod engine;
+pub mod radius;
+pub mod subscribers;
+
+use auth::Nas;
+use eap::aka::keys::Method;
+use engine::{Config, RunResult, Stop};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use subscribers::Card;
+use supplicant::peer::Methods;
+
+/// The EAP method to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MethodArg {
+    /// EAP-AKA (RFC 4187): identity `0<IMSI>@realm`.
+    Aka,
+    /// EAP-AKA' (RFC 9048): identity `6<IMSI>@realm`.
+    AkaPrime,
+}
+
+impl MethodArg {
+    /// The EAP method.
+    pub fn method(self) -> Method {
+        match self {
+            MethodArg::Aka => Method::Aka,
+            MethodArg::AkaPrime => Method::AkaPrime,
+        }
+    }
+
+    /// `aka` / `aka-prime`.
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodArg::Aka => "aka",
+            MethodArg::AkaPrime => "aka-prime",
+        }
+    }
+}
+
+/// `testbed loadgen` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadgenArgs {
+    /// The RADIUS server (authentication port).
+    #[arg(long, default_value = "127.0.0.1:1812")]
+    pub server: SocketAddr,
+    /// The RADIUS shared secret.
+    #[arg(long, default_value = "testing123")]
+    pub secret: String,
+    /// Subscribers (IMSI 00101 + 10-digit index, K/OPc derived from the index
+    /// and --seed); at least --concurrency.
+    #[arg(long)]
+    pub subscribers: Option<u32>,
+    /// Seed of the subscribers' keys (the server's store must hold the same set).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Provision the subscribers into this store (`aaa-server subscriber
+    /// import`) before running; existing ones keep their SQN.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Only provision (needs --db), then exit.
+    #[arg(long, requires = "db")]
+    pub provision_only: bool,
+    /// The aaa-server binary for provisioning (default: next to testbed).
+    #[arg(long)]
+    pub aaa_server: Option<PathBuf>,
+    /// Authentications in flight at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Run this long (e.g. 10s, 500ms, 2m).
+    #[arg(long, value_parser = parse_duration, conflicts_with = "count")]
+    pub duration: Option<Duration>,
+    /// Run this many authentications (default 1000 when no --duration).
+    #[arg(long)]
+    pub count: Option<u64>,
+    /// EAP method.
+    #[arg(long, value_enum, default_value = "aka-prime")]
+    pub method: MethodArg,
+    /// At most this many authentications started per second.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// The server's pid, for its RSS in the summary.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Write the summary as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Retransmission timeout in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub timeout_ms: u64,
+    /// Retransmissions before an authentication counts as timed out.
+    #[arg(long, default_value_t = 2)]
+    pub retries: u32,
+    /// SEQ_MS the simulated USIMs start at (set it above the HSS's to make
+    /// every first authentication resynchronise).
+    #[arg(long, default_value_t = 0)]
+    pub usim_seq: u64,
+    /// NAS-Identifier.
+    #[arg(long, default_value = "testbed-loadgen")]
+    pub nas_identifier: String,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Parses `10s`, `250ms`, `2m`, `1h` or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: expected a number with a unit (10s, 500ms, 2m)"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        u => return Err(format!("{s:?}: unknown unit {u:?} (ms, s, m, h)")),
+    };
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err(format!("{s:?}: must be positive"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Latency percentiles of the successful authentications, milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    /// From microsecond samples (sorted here).
+    pub fn of(samples: &mut [u32]) -> Self {
+        if samples.is_empty() {
+            return Self::default();
+        }
+        samples.sort_unstable();
+        let at = |q: f64| {
+            let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+            f64::from(samples[i]) / 1000.0
+        };
+        Self {
+            p50_ms: at(0.50),
+            p90_ms: at(0.90),
+            p99_ms: at(0.99),
+            max_ms: at(1.0),
+        }
+    }
+}
+
+/// A server's memory from /proc/<pid>/status.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Rss {
+    /// VmRSS, KiB.
+    pub rss_kib: u64,
+    /// VmHWM (peak RSS), KiB.
+    pub peak_kib: u64,
+}
+
+/// Reads VmRSS and VmHWM of `pid`.
+pub fn rss_of(pid: u32) -> Option<Rss> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        s.lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some(Rss {
+        rss_kib: field("VmRSS:")?,
+        peak_kib: field("VmHWM:")?,
+    })
+}
+
+/// The summary of one run (what the table shows and --json writes).
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The server address.
+    pub server: String,
+    /// `aka` or `aka-prime`.
+    pub method: MethodArg,
+    /// Authentications in flight.
+    pub concurrency: usize,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+    /// Successful authentications (keys checked).
+    pub successes: u64,
+    /// Failed authentications.
+    pub failures: u64,
+    /// Failures by reason.
+    pub failures_by_reason: BTreeMap<String, u64>,
+    /// The first failure of each reason, as text.
+    pub failure_examples: BTreeMap<String, String>,
+    /// Successful authentications per second.
+    pub auths_per_sec: f64,
+    /// Access-Requests (with retransmissions) per second.
+    pub requests_per_sec: f64,
+    /// Access-Requests sent (first transmissions).
+    pub requests: u64,
+    /// Retransmissions.
+    pub retransmissions: u64,
+    /// Responses that matched no request in flight.
+    pub stale_responses: u64,
+    /// AUTS resynchronisations.
+    pub resyncs: u64,
+    /// RADIUS round trips per successful authentication.
+    pub round_trips_per_auth: f64,
+    /// Latency per successful authentication.
+    pub latency: Latency,
+    /// The server's memory after the run, when its pid was given.
+    pub server_rss: Option<Rss>,
+}
+
+impl Summary {
+    /// From a run.
+    pub fn new(
+        server: SocketAddr,
+        method: MethodArg,
+        concurrency: usize,
+        mut r: RunResult,
+        rss: Option<Rss>,
+    ) -> Self {
+        let t = &mut r.tally;
+        let secs = r.elapsed.as_secs_f64().max(1e-9);
+        let failures = t.failed();
+        Self {
+            server: server.to_string(),
+            method,
+            concurrency,
+            elapsed_s: secs,
+            successes: t.successes,
+            failures,
+            failures_by_reason: t
+                .failures
+                .iter()
+                .map(|(k, (n, _))| (k.to_string(), *n))
+                .collect(),
+            failure_examples: t
+                .failures
+                .iter()
+                .map(|(k, (_, ex))| (k.to_string(), ex.clone()))
+                .collect(),
+            auths_per_sec: t.successes as f64 / secs,
+            requests_per_sec: (t.requests + t.retransmissions) as f64 / secs,
+            requests: t.requests,
+            retransmissions: t.retransmissions,
+            stale_responses: t.stale,
+            resyncs: t.resyncs,
+            round_trips_per_auth: if t.successes == 0 {
+                0.0
+            } else {
+                t.success_rounds as f64 / t.successes as f64
+            },
+            latency: Latency::of(&mut t.latencies_us),
+            server_rss: rss,
+        }
+    }
+
+    /// The human-readable table.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let l = &self.latency;
+        let mut row = |k: &str, v: String| s.push_str(&format!("  {k:<28} {v}\n"));
+        row(
+            "server / method",
+            format!("{} / {}", self.server, self.method.name()),
+        );
+        row("concurrency", self.concurrency.to_string());
+        row(
+            "authentications",
+            format!(
+                "{} ok, {} failed in {:.2} s",
+                self.successes, self.failures, self.elapsed_s
+            ),
+        );
+        row("full auths/s", format!("{:.1}", self.auths_per_sec));
+        row(
+            "RADIUS requests/s",
+            format!(
+                "{:.1} ({:.2} round trips/auth, {} retransmissions)",
+                self.requests_per_sec, self.round_trips_per_auth, self.retransmissions
+            ),
+        );
+        row(
+            "latency p50/p90/p99/max",
+            format!(
+                "{:.2} / {:.2} / {:.2} / {:.2} ms",
+                l.p50_ms, l.p90_ms, l.p99_ms, l.max_ms
+            ),
+        );
+        row("resyncs (AUTS)", self.resyncs.to_string());
+        row("stale responses", self.stale_responses.to_string());
+        if self.failures_by_reason.is_empty() {
+            row("failures", "none".into());
+        }
+        for (k, n) in &self.failures_by_reason {
+            let ex = self.failure_examples.get(k).cloned().unwrap_or_default();
+            row(&format!("failure {k}"), format!("{n}  (e.g. {ex})"));
+        }
+        match self.server_rss {
+            Some(r) => row(
+                "server RSS",
+                format!("{} KiB (peak {} KiB)", r.rss_kib, r.peak_kib),
+            ),
+            None => row("server RSS", "n/a (no --server-pid)".into()),
+        }
+        s
+    }
+}
+
+/// Builds the simulated USIMs of subscribers `0..n`.
+pub fn make_cards(seed: u64, n: u32, seq_ms: u64, method: Method) -> Result<Vec<Card>, String> {
+    (0..n)
+        .map(|i| Card::new(seed, i, seq_ms, Methods::only(method)))
+        .collect()
+}
+
+fn aaa_server_binary(explicit: Option<&PathBuf>) -> Result<PathBuf, String> {
+    match explicit {
+        Some(p) => Ok(p.clone()),
+        None => crate::tools::BinDirs::discover(None)
+            .find("aaa-server")
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// `testbed loadgen`.
+pub fn run(args: &LoadgenArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("testbed loadgen: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
+    let n = args
+        .subscribers
+        .unwrap_or_else(|| (args.concurrency as u32).max(100));
+    if let Some(db) = &args.db {
+        let bin = aaa_server_binary(args.aaa_server.as_ref())?;
+        let dir = db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        subscribers::provision(&bin, db, dir, args.seed, n)?;
+        eprintln!(
+            "provisioned {n} subscribers (seed {}) into {}",
+            args.seed,
+            db.display()
+        );
+        if args.provision_only {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let method = args.method.method();
+    let mut cards = make_cards(args.seed, n, args.usim_seq, method)?;
+    let cfg = Config {
+        server: args.server,
+        nas: Nas {
+            identifier: args.nas_identifier.clone().into_bytes(),
+            secret: args.secret.clone().into_bytes(),
+        },
+        concurrency: args.concurrency,
+        stop: match (args.duration, args.count) {
+            (Some(d), _) => Stop::Duration(d),
+            (None, Some(c)) => Stop::Count(c),
+            (None, None) => Stop::Count(1000),
+        },
+        method,
+        rate: args.rate,
+        timeout: Duration::from_millis(args.timeout_ms),
+        retries: args.retries,
+        progress: !args.quiet,
+    };
+    let r = engine::drive(&cfg, &mut cards)?;
+    let rss = args.server_pid.and_then(rss_of);
+    let summary = Summary::new(args.server, args.method, args.concurrency, r, rss);
+    println!("{}", summary.table());
+    if let Some(p) = &args.json {
+        let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+        std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(if summary.failures == 0 && summary.successes > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn percentiles() {
+        let mut v: Vec<u32> = (1..=1000).rev().map(|x| x * 1000).collect();
+        let l = Latency::of(&mut v);
+        assert_eq!(l.p50_ms, 500.0);
+        assert_eq!(l.p90_ms, 900.0);
+        assert_eq!(l.p99_ms, 990.0);
+        assert_eq!(l.max_ms, 1000.0);
+        assert_eq!(Latency::of(&mut []).max_ms, 0.0);
+    }
+
+    #[test]
+    fn own_rss_is_readable() {
+        let r = rss_of(std::process::id()).unwrap();
+        assert!(r.rss_kib > 0 && r.peak_kib >= r.rss_kib);
+    }
+}

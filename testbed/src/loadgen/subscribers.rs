@@ -1,0 +1,196 @@
+//! The load generator's subscribers: a reproducible set (IMSI, K, OPc derived
+//! from the index and a seed) so the server's store and the load generator's
+//! simulated USIMs agree without exchanging keys, plus provisioning through
+//! `aaa-server subscriber import` (hostapd's milenage_db format).
+
+use eap::identity::{Imsi, MncLen};
+use eap::secret::{K, Opc};
+use eap::umts::{Sqn, SubscriberKeys};
+use sha2::{Digest, Sha256};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use supplicant::peer::{Methods, PeerConfig};
+use supplicant::usim::Usim;
+use supplicant::usim::sim::sqn::SqnArray;
+use supplicant::usim::sim::{CardState, MemoryStore, Personalisation, Simulator};
+
+/// MCC‖MNC of every load-generator subscriber (the test PLMN 001/01).
+pub const PLMN: &str = "00101";
+/// The stored AMF: the separation bit set, so hostapd's AKA' (through
+/// hlr-gw, which does not know the method) gets acceptable vectors.
+pub const AMF_HEX: &str = "8000";
+
+/// The IMSI of subscriber `index`: `00101` followed by the index in 10 digits.
+pub fn imsi(index: u32) -> String {
+    format!("{PLMN}{index:010}")
+}
+
+fn derive(seed: u64, label: &str, index: u32) -> [u8; 16] {
+    let mut h = Sha256::new();
+    h.update(b"passpoint-aka loadgen ");
+    h.update(label.as_bytes());
+    h.update(seed.to_be_bytes());
+    h.update(index.to_be_bytes());
+    let d = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&d[..16]);
+    out
+}
+
+/// K and OPc of subscriber `index` under `seed` (test keys, derived, not secret).
+pub fn keys(seed: u64, index: u32) -> SubscriberKeys {
+    SubscriberKeys::new(
+        K::new(derive(seed, "K", index)),
+        Opc::new(derive(seed, "OPc", index)),
+    )
+}
+
+/// The milenage_db text (`IMSI Ki OPc AMF SQN`) for subscribers `0..n`.
+pub fn milenage_db(seed: u64, n: u32) -> String {
+    let mut s = String::with_capacity(n as usize * 90);
+    s.push_str("# passpoint-aka loadgen subscribers (derived test keys)\n");
+    for i in 0..n {
+        s.push_str(&format!(
+            "{} {} {} {AMF_HEX} 000000000000\n",
+            imsi(i),
+            hex::encode(derive(seed, "K", i)),
+            hex::encode(derive(seed, "OPc", i))
+        ));
+    }
+    s
+}
+
+/// Writes the milenage_db for `n` subscribers to `dir/loadgen.milenage_db`
+/// (0600: it holds keys) and imports it into `db` with `aaa-server
+/// subscriber import`. Existing subscribers keep the higher SQN.
+pub fn provision(
+    aaa_server: &Path,
+    db: &Path,
+    dir: &Path,
+    seed: u64,
+    n: u32,
+) -> Result<(), String> {
+    let file = dir.join("loadgen.milenage_db");
+    let _ = std::fs::remove_file(&file);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&file)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    f.write_all(milenage_db(seed, n).as_bytes())
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    drop(f);
+    let out = std::process::Command::new(aaa_server)
+        .arg("subscriber")
+        .arg("import")
+        .arg("--db")
+        .arg(db)
+        .arg("--milenage-db")
+        .arg(&file)
+        .output()
+        .map_err(|e| format!("{}: {e}", aaa_server.display()))?;
+    let _ = std::fs::remove_file(&file);
+    if !out.status.success() {
+        return Err(format!(
+            "aaa-server subscriber import failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// One simulated subscriber: the supplicant's USIM simulator behind its USIM
+/// client (the same APDUs a real card gets), and the peer configuration.
+pub struct Card {
+    /// Subscriber index.
+    pub index: u32,
+    /// The USIM, ADF selected.
+    pub usim: Usim<Simulator<MemoryStore>>,
+    /// The peer configuration (IMSI, 3GPP realm, methods).
+    pub peer: PeerConfig,
+}
+
+impl std::fmt::Debug for Card {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Card").field("index", &self.index).finish()
+    }
+}
+
+impl Card {
+    /// Subscriber `index` with its SEQ_MS starting at `seq_ms` (0 for a
+    /// fresh card; above the HSS to force a resynchronisation).
+    pub fn new(seed: u64, index: u32, seq_ms: u64, methods: Methods) -> Result<Self, String> {
+        let imsi_s = imsi(index);
+        let ef_imsi = supplicant::usim::files::encode_ef_imsi(&imsi_s)
+            .map_err(|e| format!("EF_IMSI for {imsi_s}: {e}"))?;
+        let perso = Personalisation {
+            imsi: imsi_s.clone(),
+            ef_imsi,
+            mnc_len: 2,
+            keys: keys(seed, index),
+            pin: None,
+        };
+        let state = CardState {
+            sqn: SqnArray::starting_at(Sqn::from_seq_ind(seq_ms, 0)),
+            pin_tries_left: 3,
+        };
+        let mut usim = Usim::new(Simulator::new(perso, state, MemoryStore::default()));
+        usim.select_usim()
+            .map_err(|e| format!("USIM {imsi_s}: select: {e}"))?;
+        let imsi = Imsi::parse(&imsi_s).map_err(|e| format!("IMSI {imsi_s}: {e}"))?;
+        Ok(Self {
+            index,
+            usim,
+            peer: PeerConfig {
+                imsi,
+                mnc_len: MncLen::Two,
+                realm: None,
+                methods,
+                network_name: None,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eap::aka::keys::Method;
+    use eap::umts::Amf;
+    use supplicant::usim::AuthResult;
+
+    #[test]
+    fn reproducible_and_distinct() {
+        assert_eq!(imsi(7), "001010000000007");
+        let a = keys(1, 5);
+        let b = keys(1, 5);
+        assert_eq!(a.k.expose(), b.k.expose());
+        assert_ne!(keys(1, 6).k.expose(), a.k.expose());
+        assert_ne!(keys(2, 5).k.expose(), a.k.expose());
+        let db = milenage_db(1, 3);
+        let line = db.lines().nth(1).unwrap();
+        let f: Vec<&str> = line.split(' ').collect();
+        assert_eq!(f[0], imsi(0));
+        assert_eq!(f[1], hex::encode(keys(1, 0).k.expose()));
+        assert_eq!(f[2], hex::encode(keys(1, 0).opc.expose()));
+        assert_eq!(db.lines().count(), 4);
+    }
+
+    #[test]
+    fn card_answers_a_vector_from_the_same_keys() {
+        let mut c = Card::new(9, 3, 0, Methods::only(Method::Aka)).unwrap();
+        let hss = keys(9, 3);
+        let av = hss.generate_vector(Sqn::from_seq_ind(1, 1), Amf([0x80, 0]), [5; 16]);
+        match c.usim.authenticate(&[5; 16], &av.autn).unwrap() {
+            AuthResult::Success { res, .. } => assert!(res.ct_eq(&av.xres)),
+            other => panic!("{other:?}"),
+        }
+        assert!(
+            c.peer
+                .permanent_identity(Method::Aka)
+                .starts_with("0001010000000003@")
+        );
+    }
+}
