@@ -189,6 +189,41 @@ Frame 3: 10 bytes\n802.1X Authentication\n[Malformed Packet: EAPOL]\n    [Expert
         assert!(r.problems[0].starts_with("frame 3"));
     }
 
+    fn pcap_of(eap: &[u8]) -> Vec<u8> {
+        let mut f = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        f.extend(65535u32.to_le_bytes());
+        f.extend(1u32.to_le_bytes());
+        let mut frame = vec![1, 0x80, 0xc2, 0, 0, 3, 2, 0, 0, 0, 0, 1, 0x88, 0x8e, 2, 0];
+        frame.extend((eap.len() as u16).to_be_bytes());
+        frame.extend(eap);
+        f.extend(1u32.to_le_bytes());
+        f.extend(0u32.to_le_bytes());
+        f.extend((frame.len() as u32).to_le_bytes());
+        f.extend((frame.len() as u32).to_le_bytes());
+        f.extend(frame);
+        f
+    }
+
+    /// The real Wireshark dissectors: a lying EAP length is flagged, a good
+    /// Request/Identity is not.
+    #[test]
+    fn tshark_flags_malformed_eap_and_passes_a_good_frame() {
+        if crate::tools::find("tshark").is_err() {
+            assert!(!crate::preflight::in_ci(), "CI=true and tshark is missing");
+            eprintln!("SKIPPED (not CI): tshark missing");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.pcap");
+        std::fs::write(&bad, pcap_of(&[1, 1, 0, 60, 23, 1, 0, 0, 1])).unwrap();
+        let err = check(&bad).unwrap_err().to_string();
+        assert!(err.contains("Malformed"), "{err}");
+        let good = dir.path().join("good.pcap");
+        std::fs::write(&good, pcap_of(&[1, 1, 0, 5, 1])).unwrap();
+        let r = check(&good).unwrap();
+        assert_eq!((r.frames, r.eapol), (1, 1));
+    }
+
     #[test]
     fn clean_capture_has_no_problems() {
         let text = "Frame 1: 60 bytes\n802.1X Authentication\n    Type: EAP Packet (0)\nExtensible Authentication Protocol\n    Code: Request (1)\n";
