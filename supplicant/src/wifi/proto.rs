@@ -224,8 +224,23 @@ pub enum Event {
     },
     /// `INTERWORKING-AP <bssid> type=home|roaming|unknown id=N …`.
     InterworkingAp(InterworkingAp),
-    /// `INTERWORKING-EXCLUDED …`: a match on an excluded SSID.
+    /// `INTERWORKING-EXCLUDED …` (`INTERWORKING-BLACKLISTED …` up to 2.10):
+    /// a match on an excluded SSID.
     InterworkingExcluded(InterworkingAp),
+    /// `INTERWORKING-ALREADY-CONNECTED <bssid>`: the current connection
+    /// already matches a cred; no new association.
+    InterworkingAlreadyConnected {
+        /// The BSSID.
+        bssid: String,
+    },
+    /// `HS20-DEAUTH-IMMINENT-NOTICE`, `HS20-SUBSCRIPTION-REMEDIATION`,
+    /// `HS20-T-C-ACCEPTANCE`: the operator's server wants something.
+    Hs20Notice {
+        /// The event name.
+        kind: String,
+        /// Its arguments (codes, URL).
+        detail: String,
+    },
     /// `INTERWORKING-NO-MATCH`.
     InterworkingNoMatch,
     /// `INTERWORKING-SELECTED <bssid>`.
@@ -391,10 +406,19 @@ pub fn parse_event(text: &str) -> Event {
             reason: kv(rest, "reason").unwrap_or("").to_string(),
         },
         "INTERWORKING-AP" => parse_interworking_ap(rest).map_or_else(other, Event::InterworkingAp),
-        "INTERWORKING-EXCLUDED" => {
+        "INTERWORKING-EXCLUDED" | "INTERWORKING-BLACKLISTED" => {
             parse_interworking_ap(rest).map_or_else(other, Event::InterworkingExcluded)
         }
         "INTERWORKING-NO-MATCH" => Event::InterworkingNoMatch,
+        "INTERWORKING-ALREADY-CONNECTED" => Event::InterworkingAlreadyConnected {
+            bssid: rest.split_whitespace().next().unwrap_or("").to_string(),
+        },
+        "HS20-DEAUTH-IMMINENT-NOTICE" | "HS20-SUBSCRIPTION-REMEDIATION" | "HS20-T-C-ACCEPTANCE" => {
+            Event::Hs20Notice {
+                kind: name.to_string(),
+                detail: rest.trim().to_string(),
+            }
+        }
         "INTERWORKING-SELECTED" => Event::InterworkingSelected {
             bssid: rest.split_whitespace().next().unwrap_or("").to_string(),
         },
@@ -657,6 +681,29 @@ mod tests {
         assert_eq!(
             parse_event("INTERWORKING-NO-MATCH No network with matching credentials found"),
             Event::InterworkingNoMatch
+        );
+        // wpa_supplicant 2.10 still says BLACKLISTED.
+        assert!(matches!(
+            parse_event(
+                "INTERWORKING-BLACKLISTED 02:00:00:00:01:00 type=roaming id=0 priority=0 sp_priority=0"
+            ),
+            Event::InterworkingExcluded(InterworkingAp {
+                kind: MatchType::Roaming,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse_event("INTERWORKING-ALREADY-CONNECTED 02:00:00:00:01:00"),
+            Event::InterworkingAlreadyConnected {
+                bssid: "02:00:00:00:01:00".into()
+            }
+        );
+        assert_eq!(
+            parse_event("HS20-DEAUTH-IMMINENT-NOTICE 1 60 https://example.com/"),
+            Event::Hs20Notice {
+                kind: "HS20-DEAUTH-IMMINENT-NOTICE".into(),
+                detail: "1 60 https://example.com/".into()
+            }
         );
         assert_eq!(
             parse_event("INTERWORKING-SELECTED 02:00:00:00:01:00"),

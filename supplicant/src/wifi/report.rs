@@ -61,6 +61,19 @@ pub enum Report {
     },
     /// No BSS matched.
     NoMatch,
+    /// The current connection already matches the cred.
+    AlreadyConnected {
+        /// BSSID.
+        bssid: String,
+    },
+    /// A Hotspot 2.0 notice from the operator (deauthentication imminent,
+    /// subscription remediation, terms and conditions).
+    Hs20Notice {
+        /// The wpa_supplicant event.
+        kind: String,
+        /// Its arguments.
+        detail: String,
+    },
     /// wpa_supplicant chose a BSS.
     Selected {
         /// BSSID.
@@ -210,6 +223,13 @@ impl fmt::Display for Report {
                 Ok(())
             }
             Report::NoMatch => write!(f, "no network matches the credential"),
+            Report::AlreadyConnected { bssid } => {
+                write!(
+                    f,
+                    "already connected to {bssid}, which matches the credential"
+                )
+            }
+            Report::Hs20Notice { kind, detail } => write!(f, "Hotspot 2.0 notice {kind}: {detail}"),
             Report::Selected { bssid } => write!(f, "selected {bssid}"),
             Report::EapStarted => write!(f, "EAP started"),
             Report::EapMethod { method, name } => write!(f, "EAP method {name} ({method})"),

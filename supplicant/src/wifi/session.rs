@@ -474,6 +474,13 @@ impl<C: Control> Session<C> {
                 }
             }
             Event::InterworkingSelected { bssid } => emit(Report::Selected { bssid }),
+            Event::InterworkingAlreadyConnected { bssid } => {
+                emit(Report::AlreadyConnected { bssid });
+                if once {
+                    return Ok(Some(Outcome::Success));
+                }
+            }
+            Event::Hs20Notice { kind, detail } => emit(Report::Hs20Notice { kind, detail }),
             Event::Terminating => {
                 emit(Report::Terminating);
                 return Err(SessionError::Ctrl(CtrlError::Gone(
