@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod bed;
+pub mod bench;
 pub mod capture;
 pub mod cleanup;
 pub mod ctrl;

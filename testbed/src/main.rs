@@ -46,6 +46,8 @@ enum Cmd {
     Smoke,
     /// RADIUS load generator: many NAS + supplicant pairs (EAP-AKA/AKA').
     Loadgen(testbed::loadgen::LoadgenArgs),
+    /// Benchmark: aaa-server vs hostapd (+ hlr-gw), concurrency sweep, JSON + SVG.
+    Bench(testbed::bench::BenchArgs),
     /// Print the EAP/RADIUS transcript of a pcap (as the demo does).
     Transcript {
         /// The capture (classic pcap, as tcpdump writes).
@@ -118,6 +120,7 @@ fn run() -> ExitCode {
     match cli.cmd {
         Cmd::Demo(args) => testbed::demo::main(&args, &bins),
         Cmd::Loadgen(args) => testbed::loadgen::run(&args),
+        Cmd::Bench(args) => testbed::bench::run(&args),
         Cmd::Transcript { pcap } => {
             let parsed = std::fs::read(&pcap)
                 .map_err(|e| e.to_string())

@@ -116,6 +116,9 @@ pub struct Nas {
     pub identifier: Vec<u8>,
     /// The shared secret.
     pub secret: Vec<u8>,
+    /// Require Message-Authenticator as the first attribute of responses
+    /// (BlastRADIUS hardening; hostapd 2.10 puts it last).
+    pub require_ma_first: bool,
 }
 
 /// One authentication in progress.
@@ -221,8 +224,12 @@ impl Authentication {
         next_authenticator: [u8; 16],
         buf: Vec<u8>,
     ) -> Option<Step> {
-        let resp = match radius::check_response(datagram, &nas.secret, &self.request_authenticator)
-        {
+        let resp = match radius::check_response(
+            datagram,
+            &nas.secret,
+            &self.request_authenticator,
+            nas.require_ma_first,
+        ) {
             Ok(r) => r,
             // A stale reply to an earlier (retransmitted) request of this slot
             // cannot be told apart from a forged one; neither is ours.

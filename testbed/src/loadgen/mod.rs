@@ -110,6 +110,10 @@ pub struct LoadgenArgs {
     /// every first authentication resynchronise).
     #[arg(long, default_value_t = 0)]
     pub usim_seq: u64,
+    /// Accept responses whose Message-Authenticator is not the first
+    /// attribute (it is still verified), e.g. hostapd 2.10's RADIUS server.
+    #[arg(long)]
+    pub allow_ma_not_first: bool,
     /// NAS-Identifier.
     #[arg(long, default_value = "testbed-loadgen")]
     pub nas_identifier: String,
@@ -388,6 +392,7 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         nas: Nas {
             identifier: args.nas_identifier.clone().into_bytes(),
             secret: args.secret.clone().into_bytes(),
+            require_ma_first: !args.allow_ma_not_first,
         },
         concurrency: args.concurrency,
         stop: match (args.duration, args.count) {

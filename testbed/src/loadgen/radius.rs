@@ -229,11 +229,13 @@ pub fn identifier(packet: &[u8]) -> Option<u8> {
 
 /// Checks a response to the request whose authenticator was
 /// `request_authenticator`: framing, Response Authenticator, and the
-/// Message-Authenticator (required, and first, when EAP-Message is present).
+/// Message-Authenticator (required when EAP-Message is present, and — with
+/// `ma_first` — the first attribute, as BlastRADIUS-hardened servers send it).
 pub fn check_response<'a>(
     packet: &'a [u8],
     secret: &[u8],
     request_authenticator: &[u8; 16],
+    ma_first: bool,
 ) -> Result<Response<'a>, ResponseError> {
     if packet.len() < 20 {
         return Err(ResponseError::Malformed("shorter than the header"));
@@ -261,7 +263,7 @@ pub fn check_response<'a>(
                 if l != 18 || ma_at.is_some() {
                     return Err(ResponseError::BadMessageAuthenticator);
                 }
-                if !first {
+                if ma_first && !first {
                     return Err(ResponseError::MessageAuthenticatorNotFirst);
                 }
                 ma_at = Some(i + 2);
@@ -433,23 +435,23 @@ mod tests {
     fn accepts_a_good_response_and_rejects_tampering() {
         let ra = [3u8; 16];
         let good = response(ACCESS_CHALLENGE, 9, &ra, &[(EAP_MESSAGE, vec![1, 9, 0, 4])]);
-        let r = check_response(&good, SECRET, &ra).unwrap();
+        let r = check_response(&good, SECRET, &ra, true).unwrap();
         assert_eq!(r.code, ACCESS_CHALLENGE);
         assert_eq!(r.eap_message().unwrap(), vec![1, 9, 0, 4]);
         // Wrong request authenticator (a stale answer to an earlier request).
         assert_eq!(
-            check_response(&good, SECRET, &[4u8; 16]).unwrap_err(),
+            check_response(&good, SECRET, &[4u8; 16], true).unwrap_err(),
             ResponseError::BadResponseAuthenticator
         );
         assert_eq!(
-            check_response(&good, b"other", &ra).unwrap_err(),
+            check_response(&good, b"other", &ra, true).unwrap_err(),
             ResponseError::BadResponseAuthenticator
         );
         let mut bad = good.clone();
         *bad.last_mut().unwrap() ^= 1;
-        assert!(check_response(&bad, SECRET, &ra).is_err());
+        assert!(check_response(&bad, SECRET, &ra, true).is_err());
         for n in 0..good.len() {
-            let _ = check_response(&good[..n], SECRET, &ra);
+            let _ = check_response(&good[..n], SECRET, &ra, true);
         }
     }
 
@@ -468,8 +470,13 @@ mod tests {
         let x = md.finalize();
         p[4..20].copy_from_slice(&x);
         assert_eq!(
-            check_response(&p, SECRET, &ra).unwrap_err(),
+            check_response(&p, SECRET, &ra, true).unwrap_err(),
             ResponseError::MessageAuthenticatorNotFirst
+        );
+        // Not first is accepted when not required, but the value is still checked.
+        assert_eq!(
+            check_response(&p, SECRET, &ra, false).unwrap_err(),
+            ResponseError::BadMessageAuthenticator
         );
     }
 
@@ -490,7 +497,7 @@ mod tests {
         vsa.push((enc.len() + 2) as u8);
         vsa.extend_from_slice(&enc);
         let pkt = response(ACCESS_ACCEPT, 1, &ra, &[(VENDOR_SPECIFIC, vsa)]);
-        let r = check_response(&pkt, SECRET, &ra).unwrap();
+        let r = check_response(&pkt, SECRET, &ra, true).unwrap();
         let (recv, send) = r.mppe_keys(SECRET, &ra).unwrap();
         assert_eq!(recv.unwrap(), key);
         assert!(send.is_none());

@@ -1,0 +1,759 @@
+//! `testbed bench` — our AAA server against hostapd's, side by side: one run,
+//! one machine, one subscriber store, the same load generator, the servers
+//! alternating at every point of a concurrency sweep for EAP-AKA and EAP-AKA'.
+//!
+//! 1. `aaa-server serve` (embedded SQLite store, `synchronous=FULL`);
+//! 2. hostapd 2.10 as a RADIUS server with its own EAP-AKA/AKA' server and
+//!    `eap_sim_db` → `aaa-server hlr-gw` on the same store.
+//!
+//! Each point starts a fresh server process on loopback (free ports), runs the
+//! load for a fixed time, reads the server's RSS and stops it. Results go to a
+//! table (with the ratio ours/hostapd), JSON and an SVG plot.
+
+pub mod plot;
+
+use crate::loadgen::auth::Nas;
+use crate::loadgen::engine::{self, Config, Stop};
+use crate::loadgen::subscribers::{self, Card};
+use crate::loadgen::{self as lg, MethodArg, Summary};
+use serde::Serialize;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+/// The RADIUS secret used on loopback.
+const SECRET: &str = "bench-secret-0123456789";
+
+/// Which server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKind {
+    /// `aaa-server serve`.
+    AaaServer,
+    /// hostapd's RADIUS + EAP server with `aaa-server hlr-gw`.
+    Hostapd,
+}
+
+impl ServerKind {
+    /// The name in tables and JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::AaaServer => "aaa-server",
+            ServerKind::Hostapd => "hostapd",
+        }
+    }
+}
+
+/// `testbed bench` options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Reduced sweep (concurrency 1 and 64, 1.5 s per point): under a minute.
+    #[arg(long)]
+    pub quick: bool,
+    /// Concurrency levels (comma separated).
+    #[arg(long, value_delimiter = ',', default_value = "1,8,64,256")]
+    pub concurrency: Vec<usize>,
+    /// Methods (comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "aka,aka-prime"
+    )]
+    pub methods: Vec<MethodArg>,
+    /// Servers (comma separated).
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "aaa-server,hostapd"
+    )]
+    pub servers: Vec<ServerKind>,
+    /// Load time per point (e.g. 5s).
+    #[arg(long, value_parser = lg::parse_duration, default_value = "5s")]
+    pub duration: Duration,
+    /// Subscribers provisioned (default: twice the largest concurrency, at least 100).
+    #[arg(long)]
+    pub subscribers: Option<u32>,
+    /// Seed of the subscribers' keys.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Where the JSON and the plot go.
+    #[arg(long, default_value = "target/bench")]
+    pub out_dir: PathBuf,
+    /// The JSON file (default: <out-dir>/bench.json).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The aaa-server binary (default: next to testbed).
+    #[arg(long)]
+    pub aaa_server: Option<PathBuf>,
+    /// The hostapd binary (default: from PATH or /usr/sbin).
+    #[arg(long)]
+    pub hostapd: Option<PathBuf>,
+    /// Keep the work directory (store, configs, server logs).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// The machine the numbers come from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    /// Logical CPUs available.
+    pub cores: usize,
+    /// /proc/cpuinfo model name.
+    pub cpu_model: String,
+    /// MemTotal, KiB.
+    pub mem_total_kib: u64,
+    /// Kernel release.
+    pub kernel: String,
+    /// `hostapd -v`.
+    pub hostapd_version: String,
+    /// Whether the aaa-server binary is an optimised build (path under target/release).
+    pub aaa_server_binary: String,
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    /// `aaa-server` or `hostapd`.
+    pub server: ServerKind,
+    /// `aka` or `aka-prime`.
+    pub method: MethodArg,
+    /// Authentications in flight.
+    pub concurrency: usize,
+    /// Successful full authentications per second.
+    pub auths_per_sec: f64,
+    /// Median latency per authentication.
+    pub p50_ms: f64,
+    /// 90th percentile.
+    pub p90_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Slowest.
+    pub max_ms: f64,
+    /// Failed authentications.
+    pub failures: u64,
+    /// Failures by reason.
+    pub failures_by_reason: std::collections::BTreeMap<String, u64>,
+    /// RADIUS requests per second.
+    pub requests_per_sec: f64,
+    /// Server RSS after the point, KiB (hostapd: hostapd alone).
+    pub server_rss_kib: u64,
+    /// Server peak RSS, KiB.
+    pub server_peak_rss_kib: u64,
+    /// hlr-gw RSS for the hostapd points, KiB.
+    pub hlr_gw_rss_kib: Option<u64>,
+}
+
+/// The JSON file.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// The machine.
+    pub machine: Machine,
+    /// Seconds of load per point.
+    pub seconds_per_point: f64,
+    /// Every point.
+    pub results: Vec<Point>,
+}
+
+fn read_first(path: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(path).ok().and_then(|s| {
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    })
+}
+
+/// Describes this machine.
+pub fn machine(hostapd: Option<&Path>, aaa_server: &Path) -> Machine {
+    let hostapd_version = hostapd
+        .and_then(|h| Command::new(h).arg("-v").output().ok())
+        .map(|o| {
+            let t = String::from_utf8_lossy(&o.stderr).into_owned()
+                + &String::from_utf8_lossy(&o.stdout);
+            t.lines()
+                .find(|l| l.starts_with("hostapd v"))
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    Machine {
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cpu_model: read_first("/proc/cpuinfo", "model name").unwrap_or_default(),
+        mem_total_kib: read_first("/proc/meminfo", "MemTotal")
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        hostapd_version,
+        aaa_server_binary: aaa_server.display().to_string(),
+    }
+}
+
+/// A free UDP port on 127.0.0.1 (bound, read, released).
+pub fn free_udp_port() -> Result<u16, String> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(|e| format!("UDP bind: {e}"))?;
+    s.local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("UDP local_addr: {e}"))
+}
+
+/// Whether something listens on UDP `port` (from /proc/net/udp{,6}).
+pub fn udp_port_bound(port: u16) -> bool {
+    let needle = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"].iter().any(|p| {
+        std::fs::read_to_string(p).is_ok_and(|s| {
+            s.lines().skip(1).any(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|a| a.ends_with(&needle))
+            })
+        })
+    })
+}
+
+/// A child process in its own process group: SIGTERM, then SIGKILL, on drop.
+#[derive(Debug)]
+pub struct Guard {
+    child: Option<Child>,
+    name: &'static str,
+}
+
+impl Guard {
+    /// Spawns `cmd` (stdout/stderr to `log`).
+    pub fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> Result<Self, String> {
+        let f = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
+        let f2 = f
+            .try_clone()
+            .map_err(|e| format!("{}: {e}", log.display()))?;
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::from(f))
+            .stderr(Stdio::from(f2))
+            .process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("{name}: {e}"))?;
+        crate::cleanup::register_pgid(child.id() as i32);
+        Ok(Self {
+            child: Some(child),
+            name,
+        })
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, |c| c.id())
+    }
+
+    /// Fails if the process already exited.
+    pub fn check_alive(&mut self, log: &Path) -> Result<(), String> {
+        if let Some(c) = self.child.as_mut()
+            && let Ok(Some(st)) = c.try_wait()
+        {
+            let tail = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
+            return Err(format!(
+                "{} exited ({st}): {}",
+                self.name,
+                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// Stops the process (SIGTERM, 3 s, SIGKILL) and reaps it.
+    pub fn stop(&mut self) {
+        let Some(mut c) = self.child.take() else {
+            return;
+        };
+        let pid = c.id() as i32;
+        // SAFETY: kill(2) on the process group we created; no memory involved.
+        unsafe {
+            libc::kill(-pid, libc::SIGTERM);
+        }
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = c.try_wait() {
+                crate::cleanup::unregister_pgid(pid);
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+        let _ = c.wait();
+        crate::cleanup::unregister_pgid(pid);
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> Result<(), String> {
+    let t0 = Instant::now();
+    while t0.elapsed() < timeout {
+        if ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(format!("{what}: not ready after {timeout:?}"))
+}
+
+/// The files and helpers one bench run shares.
+struct Bed {
+    dir: PathBuf,
+    db: PathBuf,
+    aaa_server: PathBuf,
+    hostapd: Option<PathBuf>,
+    hlr_gw: Option<Guard>,
+    hlr_socket: PathBuf,
+    runs: u32,
+}
+
+/// A started server for one point.
+struct Running {
+    guard: Guard,
+    log: PathBuf,
+    addr: SocketAddr,
+}
+
+impl Bed {
+    fn start_aaa_server(&mut self) -> Result<Running, String> {
+        self.runs += 1;
+        let port = free_udp_port()?;
+        let acct = free_udp_port()?;
+        let conf = self.dir.join(format!("aaa-{}.toml", self.runs));
+        std::fs::write(
+            &conf,
+            format!(
+                "listen = \"127.0.0.1:{port}\"\naccounting_listen = \"127.0.0.1:{acct}\"\n\n\
+                 [[client]]\nname = \"bench\"\nnetwork = \"127.0.0.0/8\"\nsecret = \"{SECRET}\"\n\n\
+                 [hss]\ndatabase = \"{}\"\n\n[eap]\nmethods = [\"aka-prime\", \"aka\"]\n\
+                 network_name = \"WLAN\"\nsession_timeout = 30\nmax_sessions = 100000\n",
+                self.db.display()
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+        let log = self.dir.join(format!("aaa-{}.log", self.runs));
+        let mut cmd = Command::new(&self.aaa_server);
+        cmd.arg("serve").arg("--config").arg(&conf);
+        let mut guard = Guard::spawn("aaa-server serve", cmd, &log)?;
+        let r = wait_until("aaa-server serve", Duration::from_secs(10), || {
+            udp_port_bound(port)
+        });
+        guard.check_alive(&log)?;
+        r?;
+        Ok(Running {
+            guard,
+            log,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+
+    fn ensure_hlr_gw(&mut self) -> Result<(), String> {
+        if self.hlr_gw.is_some() {
+            return Ok(());
+        }
+        let log = self.dir.join("hlr-gw.log");
+        let mut cmd = Command::new(&self.aaa_server);
+        cmd.arg("hlr-gw")
+            .arg("--db")
+            .arg(&self.db)
+            .arg("--socket")
+            .arg(&self.hlr_socket);
+        let mut g = Guard::spawn("aaa-server hlr-gw", cmd, &log)?;
+        let sock = self.hlr_socket.clone();
+        let r = wait_until("aaa-server hlr-gw", Duration::from_secs(10), || {
+            sock.exists()
+        });
+        g.check_alive(&log)?;
+        r?;
+        self.hlr_gw = Some(g);
+        Ok(())
+    }
+
+    fn start_hostapd(&mut self) -> Result<Running, String> {
+        let hostapd = self
+            .hostapd
+            .clone()
+            .ok_or("hostapd not found (install hostapd 2.10, or --servers aaa-server)")?;
+        self.ensure_hlr_gw()?;
+        self.runs += 1;
+        let port = free_udp_port()?;
+        let clients = self.dir.join("radius_clients");
+        std::fs::write(&clients, format!("127.0.0.0/8 {SECRET}\n"))
+            .map_err(|e| format!("{}: {e}", clients.display()))?;
+        let users = self.dir.join("eap_users");
+        std::fs::write(&users, "\"0\"*\tAKA\n\"6\"*\tAKA'\n")
+            .map_err(|e| format!("{}: {e}", users.display()))?;
+        let conf = self.dir.join(format!("hostapd-{}.conf", self.runs));
+        std::fs::write(
+            &conf,
+            format!(
+                "driver=none\ninterface=bench{port}\nradius_server_clients={}\n\
+                 radius_server_auth_port={port}\neap_server=1\neap_user_file={}\n\
+                 eap_sim_db=unix:{}\n",
+                clients.display(),
+                users.display(),
+                self.hlr_socket.display()
+            ),
+        )
+        .map_err(|e| format!("{}: {e}", conf.display()))?;
+        let log = self.dir.join(format!("hostapd-{}.log", self.runs));
+        let mut cmd = Command::new(hostapd);
+        cmd.arg(&conf);
+        let mut guard = Guard::spawn("hostapd", cmd, &log)?;
+        let r = wait_until("hostapd", Duration::from_secs(10), || udp_port_bound(port));
+        guard.check_alive(&log)?;
+        r?;
+        Ok(Running {
+            guard,
+            log,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        })
+    }
+}
+
+fn find_hostapd(explicit: Option<&PathBuf>) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.clone());
+    }
+    crate::tools::find("hostapd").ok()
+}
+
+/// Runs one point against a running server.
+fn point(
+    server: ServerKind,
+    running: &mut Running,
+    method: MethodArg,
+    concurrency: usize,
+    duration: Duration,
+    cards: &mut Vec<Card>,
+    hlr_gw_pid: Option<u32>,
+) -> Result<(Point, Summary), String> {
+    let cfg = Config {
+        server: running.addr,
+        nas: Nas {
+            identifier: b"testbed-bench".to_vec(),
+            secret: SECRET.as_bytes().to_vec(),
+            // hostapd 2.10 sends Message-Authenticator last (pre-BlastRADIUS);
+            // ours must send it first. Both are verified.
+            require_ma_first: server == ServerKind::AaaServer,
+        },
+        concurrency,
+        stop: Stop::Duration(duration),
+        method: method.method(),
+        rate: None,
+        timeout: Duration::from_millis(1000),
+        retries: 2,
+        progress: false,
+    };
+    let r = engine::drive(&cfg, cards)?;
+    running.guard.check_alive(&running.log)?;
+    let rss = lg::rss_of(running.guard.pid()).unwrap_or_default();
+    let s = Summary::new(running.addr, method, concurrency, r, Some(rss));
+    Ok((
+        Point {
+            server,
+            method,
+            concurrency,
+            auths_per_sec: s.auths_per_sec,
+            p50_ms: s.latency.p50_ms,
+            p90_ms: s.latency.p90_ms,
+            p99_ms: s.latency.p99_ms,
+            max_ms: s.latency.max_ms,
+            failures: s.failures,
+            failures_by_reason: s.failures_by_reason.clone(),
+            requests_per_sec: s.requests_per_sec,
+            server_rss_kib: rss.rss_kib,
+            server_peak_rss_kib: rss.peak_kib,
+            hlr_gw_rss_kib: hlr_gw_pid.and_then(lg::rss_of).map(|r| r.rss_kib),
+        },
+        s,
+    ))
+}
+
+/// The comparison table: one row per (method, concurrency), both servers and the ratio.
+pub fn table(results: &[Point]) -> String {
+    let mut s = String::new();
+    s.push_str(&format!(
+        "{:<10} {:>5} | {:>10} {:>8} {:>8} {:>6} {:>9} | {:>10} {:>8} {:>8} {:>6} {:>9} | {:>7}\n",
+        "method",
+        "conc",
+        "ours/s",
+        "p50 ms",
+        "p99 ms",
+        "fail",
+        "RSS KiB",
+        "hostapd/s",
+        "p50 ms",
+        "p99 ms",
+        "fail",
+        "RSS KiB",
+        "ratio"
+    ));
+    s.push_str(&"-".repeat(128));
+    s.push('\n');
+    let mut keys: Vec<(MethodArg, usize)> =
+        results.iter().map(|p| (p.method, p.concurrency)).collect();
+    keys.sort_by_key(|(m, c)| (m.name(), *c));
+    keys.dedup();
+    let cell = |p: Option<&Point>| match p {
+        Some(p) => format!(
+            "{:>10.1} {:>8.2} {:>8.2} {:>6} {:>9}",
+            p.auths_per_sec, p.p50_ms, p.p99_ms, p.failures, p.server_rss_kib
+        ),
+        None => format!("{:>10} {:>8} {:>8} {:>6} {:>9}", "-", "-", "-", "-", "-"),
+    };
+    for (m, c) in &keys {
+        let find = |k: ServerKind| {
+            results
+                .iter()
+                .find(|p| p.server == k && p.method == *m && p.concurrency == *c)
+        };
+        let (ours, theirs) = (find(ServerKind::AaaServer), find(ServerKind::Hostapd));
+        let ratio = match (ours, theirs) {
+            (Some(o), Some(t)) if t.auths_per_sec > 0.0 => {
+                format!("{:.1}x", o.auths_per_sec / t.auths_per_sec)
+            }
+            _ => "-".into(),
+        };
+        s.push_str(&format!(
+            "{:<10} {:>5} | {} | {} | {:>7}\n",
+            m.name(),
+            c,
+            cell(ours),
+            cell(theirs),
+            ratio
+        ));
+    }
+    for m in [MethodArg::Aka, MethodArg::AkaPrime] {
+        let best = |k: ServerKind| {
+            results
+                .iter()
+                .filter(|p| p.server == k && p.method == m)
+                .max_by(|a, b| a.auths_per_sec.total_cmp(&b.auths_per_sec))
+        };
+        if let (Some(o), Some(t)) = (best(ServerKind::AaaServer), best(ServerKind::Hostapd))
+            && t.auths_per_sec > 0.0
+        {
+            s.push_str(&format!(
+                "best {:<9}: aaa-server {:.1}/s (c={}) vs hostapd {:.1}/s (c={}): {:.1}x\n",
+                m.name(),
+                o.auths_per_sec,
+                o.concurrency,
+                t.auths_per_sec,
+                t.concurrency,
+                o.auths_per_sec / t.auths_per_sec
+            ));
+        }
+    }
+    s
+}
+
+/// `testbed bench`.
+pub fn run(args: &BenchArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("testbed bench: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &BenchArgs) -> Result<bool, String> {
+    let (concurrency, duration) = if args.quick {
+        (vec![1, 64], Duration::from_millis(1500))
+    } else {
+        (args.concurrency.clone(), args.duration)
+    };
+    if concurrency.is_empty() || concurrency.contains(&0) {
+        return Err("--concurrency: positive numbers, comma separated".into());
+    }
+    let aaa_server = match &args.aaa_server {
+        Some(p) => p.clone(),
+        None => crate::tools::BinDirs::discover(None)
+            .find("aaa-server")
+            .map_err(|e| e.to_string())?,
+    };
+    let hostapd = find_hostapd(args.hostapd.as_ref());
+    if args.servers.contains(&ServerKind::Hostapd) && hostapd.is_none() {
+        return Err("hostapd not found in PATH or /usr/sbin (or pass --servers aaa-server)".into());
+    }
+    let max_c = concurrency.iter().copied().max().unwrap_or(1);
+    let n = args.subscribers.unwrap_or(((max_c * 2) as u32).max(100));
+    if (n as usize) < max_c {
+        return Err(format!(
+            "--subscribers {n} is below the concurrency {max_c}"
+        ));
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("testbed-bench-")
+        .tempdir()
+        .map_err(|e| format!("temp dir: {e}"))?;
+    crate::cleanup::register_dir(tmp.path());
+    let dir = tmp.path().to_path_buf();
+    let db = dir.join("subscribers.db");
+    subscribers::provision(&aaa_server, &db, &dir, args.seed, n)?;
+    let machine = machine(hostapd.as_deref(), &aaa_server);
+    eprintln!(
+        "bench: {} cores, {}; {} subscribers; {:?} per point; work dir {}",
+        machine.cores,
+        machine.cpu_model,
+        n,
+        duration,
+        dir.display()
+    );
+    let mut bed = Bed {
+        dir: dir.clone(),
+        db,
+        aaa_server: aaa_server.clone(),
+        hostapd,
+        hlr_gw: None,
+        hlr_socket: dir.join("hlr.sock"),
+        runs: 0,
+    };
+    let mut results = Vec::new();
+    for &method in &args.methods {
+        let mut cards = lg::make_cards(args.seed, n, 0, method.method())?;
+        for &c in &concurrency {
+            // Alternate the servers at every point.
+            for &server in &args.servers {
+                let mut running = match server {
+                    ServerKind::AaaServer => bed.start_aaa_server()?,
+                    ServerKind::Hostapd => bed.start_hostapd()?,
+                };
+                let hlr_pid = match server {
+                    ServerKind::Hostapd => bed.hlr_gw.as_ref().map(Guard::pid),
+                    ServerKind::AaaServer => None,
+                };
+                let (p, s) = point(
+                    server,
+                    &mut running,
+                    method,
+                    c,
+                    duration,
+                    &mut cards,
+                    hlr_pid,
+                )?;
+                running.guard.stop();
+                eprintln!(
+                    "  {:<10} {:<9} c={:<4} {:>9.1} auth/s  p50 {:>7.2} ms  p99 {:>7.2} ms  failures {}{}  RSS {} KiB",
+                    server.name(),
+                    method.name(),
+                    c,
+                    p.auths_per_sec,
+                    p.p50_ms,
+                    p.p99_ms,
+                    p.failures,
+                    if s.failures_by_reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {:?}", s.failures_by_reason)
+                    },
+                    p.server_rss_kib
+                );
+                results.push(p);
+            }
+        }
+    }
+    if let Some(mut g) = bed.hlr_gw.take() {
+        g.stop();
+    }
+    println!("\n{}", table(&results));
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
+    let report = BenchReport {
+        machine,
+        seconds_per_point: duration.as_secs_f64(),
+        results,
+    };
+    let json = args
+        .json
+        .clone()
+        .unwrap_or_else(|| args.out_dir.join("bench.json"));
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    std::fs::write(&json, text).map_err(|e| format!("{}: {e}", json.display()))?;
+    let svg = args.out_dir.join("bench.svg");
+    plot::write_svg(&svg, &report.results, &report.machine)?;
+    println!("wrote {} and {}", json.display(), svg.display());
+    if args.keep {
+        crate::cleanup::unregister_dir(tmp.path());
+        let kept = tmp.keep();
+        println!("kept {}", kept.display());
+    } else {
+        crate::cleanup::unregister_dir(tmp.path());
+    }
+    // Every point must have authenticated something.
+    Ok(report.results.iter().all(|p| p.auths_per_sec > 0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(server: ServerKind, method: MethodArg, c: usize, rate: f64) -> Point {
+        Point {
+            server,
+            method,
+            concurrency: c,
+            auths_per_sec: rate,
+            p50_ms: 1.0,
+            p90_ms: 2.0,
+            p99_ms: 3.0,
+            max_ms: 4.0,
+            failures: 0,
+            failures_by_reason: Default::default(),
+            requests_per_sec: rate * 2.0,
+            server_rss_kib: 1000,
+            server_peak_rss_kib: 1000,
+            hlr_gw_rss_kib: None,
+        }
+    }
+
+    #[test]
+    fn table_shows_the_ratio_and_the_best_points() {
+        let r = vec![
+            p(ServerKind::AaaServer, MethodArg::AkaPrime, 8, 2000.0),
+            p(ServerKind::Hostapd, MethodArg::AkaPrime, 8, 200.0),
+            p(ServerKind::AaaServer, MethodArg::AkaPrime, 64, 3000.0),
+            p(ServerKind::Hostapd, MethodArg::AkaPrime, 64, 150.0),
+        ];
+        let t = table(&r);
+        assert!(t.contains("10.0x"), "{t}");
+        assert!(t.contains("20.0x"), "{t}");
+        assert!(
+            t.contains(
+                "best aka-prime: aaa-server 3000.0/s (c=64) vs hostapd 200.0/s (c=8): 15.0x"
+            ),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn port_probe_sees_a_bound_socket() {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = s.local_addr().unwrap().port();
+        assert!(udp_port_bound(port));
+        drop(s);
+        assert!(!udp_port_bound(port));
+    }
+
+    #[test]
+    fn machine_is_described() {
+        let m = machine(None, Path::new("/x/aaa-server"));
+        assert!(m.cores >= 1);
+        assert!(!m.cpu_model.is_empty());
+        assert!(m.mem_total_kib > 0);
+    }
+}
