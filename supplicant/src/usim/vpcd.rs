@@ -7,6 +7,7 @@
 use super::sim::{Simulator, StateStore};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The default port of vpcd's first reader ("Virtual PCD 00 00").
@@ -88,8 +89,24 @@ pub fn serve_connection<S: StateStore>(
 /// Connects to vpcd at `host:port` and serves the simulator forever,
 /// reconnecting whenever vpcd goes away (pcscd restarts it).
 pub fn serve<S: StateStore>(sim: &mut Simulator<S>, host: &str, port: u16) -> ! {
-    let mut waiting_reported = false;
+    let never = AtomicBool::new(false);
+    serve_until(sim, host, port, &never);
+    // `serve_until` only returns once `never` is set, which nothing does.
     loop {
+        std::thread::park();
+    }
+}
+
+/// [`serve`] until `stop` is set (checked between connections and every
+/// 200 ms while waiting for vpcd).
+pub fn serve_until<S: StateStore>(
+    sim: &mut Simulator<S>,
+    host: &str,
+    port: u16,
+    stop: &AtomicBool,
+) {
+    let mut waiting_reported = false;
+    while !stop.load(Ordering::SeqCst) {
         match TcpStream::connect((host, port)) {
             Ok(mut stream) => {
                 tracing::info!("connected to vpcd at {host}:{port}");
@@ -151,6 +168,39 @@ mod tests {
         vpcd.read_exact(&mut r).unwrap();
         assert_eq!(&r[..3], &[0, 2, 0x61]);
         drop(vpcd);
+        t.join().unwrap();
+    }
+
+    /// vpcd going away (pcscd restart) and coming back: the bridge reconnects
+    /// and the card answers again, with a fresh session.
+    #[test]
+    fn reconnects_after_vpcd_restart() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let t = std::thread::spawn(move || {
+            let mut sim = test_sim(None);
+            serve_until(&mut sim, "127.0.0.1", port, &stop2);
+        });
+        for _ in 0..2 {
+            let (mut vpcd, _) = listener.accept().unwrap();
+            vpcd.write_all(&frame(&[4]).unwrap()).unwrap();
+            let mut buf = [0u8; 6];
+            vpcd.read_exact(&mut buf).unwrap();
+            assert_eq!(&buf[2..], &crate::usim::sim::ATR);
+            // GET RESPONSE with nothing pending: a fresh session each time.
+            vpcd.write_all(&frame(&hex::decode("00C0000010").unwrap()).unwrap())
+                .unwrap();
+            let mut r = [0u8; 4];
+            vpcd.read_exact(&mut r).unwrap();
+            assert_eq!(&r[2..], &[0x69, 0x85]);
+            vpcd.write_all(&frame(&hex::decode("00A40004023F00").unwrap()).unwrap())
+                .unwrap();
+            vpcd.read_exact(&mut r).unwrap();
+            assert_eq!(r[2], 0x61);
+        }
+        stop.store(true, Ordering::SeqCst);
         t.join().unwrap();
     }
 }
