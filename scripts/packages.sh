@@ -2,7 +2,7 @@
 # shellcheck shell=bash
 PASSPOINT_AKA_PACKAGES=(
   hostapd eapoltest wpasupplicant pcscd vsmartcard-vpcd libpcsclite-dev
-  iproute2 tshark tcpdump pkg-config
+  iproute2 tshark tcpdump pkg-config libssl-dev
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed

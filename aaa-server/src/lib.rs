@@ -12,6 +12,7 @@ pub mod config;
 pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;
+pub mod privacy;
 
 pub mod radius;
 pub mod server;

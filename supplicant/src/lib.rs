@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod eapol;
 pub mod peer;
+pub mod privacy;
 pub mod profile;
 pub mod run;
 pub mod usim;

@@ -1,0 +1,419 @@
+//! The peer's side of the privacy exchanges as pure functions: learning
+//! AT_NEXT_PSEUDONYM / AT_NEXT_REAUTH_ID from a Challenge (RFC 4187 §9.3)
+//! and answering EAP-Request/AKA-Reauthentication (RFC 4187 §5, §9.7–9.8;
+//! RFC 9048 §3.5).
+
+use super::state::PeerReauth;
+use eap::aka::attr::{
+    AtClientErrorCode, AtCounter, AtCounterTooSmall, AtEncrData, AtIv, AtMac, AtResultInd,
+    Attribute,
+};
+use eap::aka::keys::{Method, derive_reauth};
+use eap::aka::message::{
+    Message, Subtype, decode_encrypted_attributes, encode_encrypted_attributes,
+};
+use eap::aka::{encr, mac};
+use eap::packet::Packet;
+use eap::secret::{Emsk, KEncr, Msk};
+use zeroize::Zeroizing;
+
+/// Identities a Challenge (or Re-authentication) brought in AT_ENCR_DATA.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LearnedIdentities {
+    /// AT_NEXT_PSEUDONYM (user part only).
+    pub pseudonym: Option<String>,
+    /// AT_NEXT_REAUTH_ID (whole NAI).
+    pub reauth_id: Option<String>,
+}
+
+/// AT_ENCR_DATA that cannot be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LearnError {
+    /// AT_ENCR_DATA without AT_IV.
+    #[error("AT_ENCR_DATA without AT_IV")]
+    MissingIv,
+    /// Decryption or decoding of the encrypted attributes failed.
+    #[error("encrypted attributes do not decode")]
+    Malformed,
+    /// An identity that is empty or not UTF-8.
+    #[error("AT_NEXT_PSEUDONYM/AT_NEXT_REAUTH_ID is empty or not UTF-8")]
+    BadIdentity,
+}
+
+fn identity_text(b: &[u8]) -> Result<String, LearnError> {
+    let s = std::str::from_utf8(b).map_err(|_| LearnError::BadIdentity)?;
+    if s.is_empty() || s.bytes().any(|c| c.is_ascii_control()) {
+        return Err(LearnError::BadIdentity);
+    }
+    Ok(s.to_owned())
+}
+
+fn learn_from(attrs: &[Attribute]) -> Result<LearnedIdentities, LearnError> {
+    let mut out = LearnedIdentities::default();
+    for a in attrs {
+        match a {
+            Attribute::NextPseudonym(p) => out.pseudonym = Some(identity_text(&p.pseudonym)?),
+            Attribute::NextReauthId(r) => out.reauth_id = Some(identity_text(&r.reauth_id)?),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+fn decrypt_attrs(k_encr: &KEncr, m: &Message) -> Result<Option<Vec<Attribute>>, LearnError> {
+    let Some(data) = m.encr_data() else {
+        return Ok(None);
+    };
+    let iv = m.iv().ok_or(LearnError::MissingIv)?;
+    let plain = encr::decrypt(k_encr, iv, data).map_err(|_| LearnError::Malformed)?;
+    decode_encrypted_attributes(&plain)
+        .map(Some)
+        .map_err(|_| LearnError::Malformed)
+}
+
+/// The identities in an EAP-Request/AKA-Challenge's AT_ENCR_DATA. Call it
+/// only after AT_MAC verified (CBC has no integrity); no AT_ENCR_DATA gives
+/// an empty result.
+///
+/// # Errors
+/// [`LearnError`]: answer with AKA-Client-Error (RFC 4187 §6.3.1).
+pub fn learn_from_challenge(
+    k_encr: &KEncr,
+    challenge: &Message,
+) -> Result<LearnedIdentities, LearnError> {
+    match decrypt_attrs(k_encr, challenge)? {
+        Some(attrs) => learn_from(&attrs),
+        None => Ok(LearnedIdentities::default()),
+    }
+}
+
+/// Why a re-authentication request is refused with AKA-Client-Error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReauthReject {
+    /// Not an EAP-AKA/AKA' Re-authentication request of our method.
+    #[error("not a Re-authentication request of the stored method")]
+    Malformed,
+    /// AT_MAC missing or wrong.
+    #[error("AT_MAC does not verify")]
+    BadMac,
+    /// AT_IV/AT_ENCR_DATA missing or undecodable, or AT_COUNTER/AT_NONCE_S missing.
+    #[error("encrypted data missing or malformed")]
+    BadEncryptedData,
+}
+
+/// The peer's answer to an EAP-Request/AKA-Reauthentication.
+#[derive(Debug)]
+pub enum PeerReauthResult {
+    /// Fresh counter: send `response`; on EAP-Success export `msk`. Store
+    /// `counter` as the new `last_counter` and replace the re-auth identity
+    /// with `learned.reauth_id` (none: full authentication next time) —
+    /// save the state **before** sending the response.
+    Success {
+        /// The encoded EAP-Response.
+        response: Vec<u8>,
+        /// The new MSK.
+        msk: Msk,
+        /// The new EMSK.
+        emsk: Emsk,
+        /// The accepted AT_COUNTER.
+        counter: u16,
+        /// AT_NEXT_REAUTH_ID (and, unusually, AT_NEXT_PSEUDONYM) from the request.
+        learned: LearnedIdentities,
+        /// Both sides asked for protected result indication.
+        use_result_ind: bool,
+    },
+    /// AT_COUNTER not larger than the stored one (a replay): send `response`
+    /// (AT_COUNTER_TOO_SMALL, RFC 4187 §5.4), forget the re-auth identity,
+    /// and expect a full authentication whose MK identity is the re-auth
+    /// identity just used (RFC 4187 §5.4 / §7).
+    CounterTooSmall {
+        /// The encoded EAP-Response.
+        response: Vec<u8>,
+        /// The stale counter received.
+        received: u16,
+    },
+    /// Send `response` (AKA-Client-Error, "unable to process packet").
+    ClientError {
+        /// The encoded EAP-Response.
+        response: Vec<u8>,
+        /// Why.
+        reason: ReauthReject,
+    },
+}
+
+fn client_error(identifier: u8, method: Method, reason: ReauthReject) -> PeerReauthResult {
+    let m = Message::new(Subtype::ClientError).with(AtClientErrorCode::UNABLE_TO_PROCESS_PACKET);
+    let response = Packet::aka_response(identifier, method, m)
+        .encode()
+        .unwrap_or_default();
+    PeerReauthResult::ClientError { response, reason }
+}
+
+/// Builds the EAP-Response/AKA-Reauthentication: AT_IV, AT_ENCR_DATA
+/// {AT_COUNTER [, AT_COUNTER_TOO_SMALL]}, AT_RESULT_IND when used, AT_MAC
+/// over packet ‖ NONCE_S (RFC 4187 §9.8).
+fn response(
+    st: &PeerReauth,
+    identifier: u8,
+    counter: u16,
+    too_small: bool,
+    result_ind: bool,
+    nonce_s: &[u8; 16],
+    iv: [u8; 16],
+) -> Option<Vec<u8>> {
+    let mut enc = vec![Attribute::Counter(AtCounter { counter })];
+    if too_small {
+        enc.push(Attribute::CounterTooSmall(AtCounterTooSmall::default()));
+    }
+    let plain = Zeroizing::new(encode_encrypted_attributes(&enc).ok()?);
+    let ct = encr::encrypt(&st.k_encr, &iv, &plain).ok()?;
+    let mut m = Message::new(Subtype::Reauthentication)
+        .with(AtIv::new(iv))
+        .with(AtEncrData::new(ct));
+    if result_ind {
+        m.push(AtResultInd::default());
+    }
+    m.push(AtMac::ZEROED);
+    let (mut p, at) = Packet::aka_response(identifier, st.method(), m)
+        .encode_with_mac_offset()
+        .ok()?;
+    mac::sign(&st.k_aut, &mut p, at?, nonce_s).ok()?;
+    Some(p)
+}
+
+/// Processes an EAP-Request/AKA-Reauthentication (the whole EAP packet) with
+/// the stored state: verifies AT_MAC, decrypts, checks AT_COUNTER freshness
+/// (never accepts a counter ≤ `last_counter`), derives the new MSK with the
+/// stored re-auth identity, and builds the response (`iv`: fresh random
+/// AT_IV; `want_result_ind`: the profile enables result indication).
+pub fn process_reauth_request(
+    st: &PeerReauth,
+    request: &[u8],
+    iv: [u8; 16],
+    want_result_ind: bool,
+) -> PeerReauthResult {
+    let method = st.method();
+    let packet = match Packet::decode(request) {
+        Ok(p) => p,
+        Err(_) => {
+            let id = request.get(1).copied().unwrap_or(0);
+            return client_error(id, method, ReauthReject::Malformed);
+        }
+    };
+    let identifier = packet.identifier();
+    let msg = match (&packet, packet.aka()) {
+        (Packet::Request { .. }, Some((m, msg)))
+            if m == method && msg.subtype == Subtype::Reauthentication =>
+        {
+            msg
+        }
+        _ => return client_error(identifier, method, ReauthReject::Malformed),
+    };
+    let mac_ok = match eap::aka::message::mac_value_offset(request) {
+        Ok(Some(off)) => mac::verify(&st.k_aut, request, off, mac::NO_EXTRA),
+        _ => false,
+    };
+    if !mac_ok {
+        return client_error(identifier, method, ReauthReject::BadMac);
+    }
+    let attrs = match decrypt_attrs(&st.k_encr, msg) {
+        Ok(Some(a)) => a,
+        _ => return client_error(identifier, method, ReauthReject::BadEncryptedData),
+    };
+    let counter = attrs.iter().find_map(|a| match a {
+        Attribute::Counter(c) => Some(c.counter),
+        _ => None,
+    });
+    let nonce_s = attrs.iter().find_map(|a| match a {
+        Attribute::NonceS(n) => Some(n.nonce_s),
+        _ => None,
+    });
+    let (Some(counter), Some(nonce_s)) = (counter, nonce_s) else {
+        return client_error(identifier, method, ReauthReject::BadEncryptedData);
+    };
+    if counter <= st.last_counter {
+        return match response(st, identifier, counter, true, false, &nonce_s, iv) {
+            Some(response) => PeerReauthResult::CounterTooSmall {
+                response,
+                received: counter,
+            },
+            None => client_error(identifier, method, ReauthReject::BadEncryptedData),
+        };
+    }
+    let learned = match learn_from(&attrs) {
+        Ok(l) => l,
+        Err(_) => return client_error(identifier, method, ReauthReject::BadEncryptedData),
+    };
+    let use_result_ind = want_result_ind && msg.result_ind();
+    let Some(resp) = response(st, identifier, counter, false, use_result_ind, &nonce_s, iv) else {
+        return client_error(identifier, method, ReauthReject::BadEncryptedData);
+    };
+    let keys = derive_reauth(&st.secret, st.identity.as_bytes(), counter, &nonce_s);
+    PeerReauthResult::Success {
+        response: resp,
+        msk: keys.msk.clone(),
+        emsk: keys.emsk.clone(),
+        counter,
+        learned,
+        use_result_ind,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::state::PrivacyState;
+    use eap::aka::attr::{AtNextPseudonym, AtNextReauthId, AtNonceS};
+    use eap::aka::keys::derive_aka_prime;
+    use eap::secret::{CkPrime, IkPrime};
+
+    fn state() -> PeerReauth {
+        let keys = derive_aka_prime(b"6x@r", &CkPrime::new([1; 16]), &IkPrime::new([2; 16]));
+        let mut s = PrivacyState::default();
+        s.after_full_auth(
+            LearnedIdentities {
+                pseudonym: None,
+                reauth_id: Some("8id@r".into()),
+            },
+            &keys,
+            None,
+        );
+        s.reauth.unwrap()
+    }
+
+    /// A server-side request built from eap primitives only.
+    fn request(st: &PeerReauth, counter: u16, extra: Vec<Attribute>, sign: bool) -> Vec<u8> {
+        let mut enc = vec![
+            Attribute::Counter(AtCounter { counter }),
+            Attribute::NonceS(AtNonceS::new([9; 16])),
+        ];
+        enc.extend(extra);
+        let ct = encr::encrypt(
+            &st.k_encr,
+            &[4; 16],
+            &encode_encrypted_attributes(&enc).unwrap(),
+        )
+        .unwrap();
+        let m = Message::new(Subtype::Reauthentication)
+            .with(AtIv::new([4; 16]))
+            .with(AtEncrData::new(ct))
+            .with(AtMac::ZEROED);
+        let (mut p, at) = Packet::aka_request(7, Method::AkaPrime, m)
+            .encode_with_mac_offset()
+            .unwrap();
+        if sign {
+            mac::sign(&st.k_aut, &mut p, at.unwrap(), mac::NO_EXTRA).unwrap();
+        }
+        p
+    }
+
+    #[test]
+    fn fresh_counter_succeeds_and_response_mac_covers_nonce_s() {
+        let st = state();
+        let next = Attribute::NextReauthId(AtNextReauthId {
+            reauth_id: b"8next@r".to_vec(),
+        });
+        match process_reauth_request(&st, &request(&st, 1, vec![next], true), [5; 16], false) {
+            PeerReauthResult::Success {
+                response,
+                msk,
+                counter,
+                learned,
+                use_result_ind,
+                ..
+            } => {
+                assert_eq!(counter, 1);
+                assert_eq!(learned.reauth_id.as_deref(), Some("8next@r"));
+                assert!(!use_result_ind);
+                assert_eq!(msk, derive_reauth(&st.secret, b"8id@r", 1, &[9; 16]).msk);
+                let off = eap::aka::message::mac_value_offset(&response)
+                    .unwrap()
+                    .unwrap();
+                assert!(mac::verify(&st.k_aut, &response, off, &[9; 16]));
+                assert!(!mac::verify(&st.k_aut, &response, off, mac::NO_EXTRA));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stale_counter_answers_counter_too_small() {
+        let mut st = state();
+        st.last_counter = 3;
+        for c in [0, 1, 3] {
+            match process_reauth_request(&st, &request(&st, c, vec![], true), [5; 16], false) {
+                PeerReauthResult::CounterTooSmall { response, received } => {
+                    assert_eq!(received, c);
+                    let p = Packet::decode(&response).unwrap();
+                    let (_, m) = p.aka().unwrap();
+                    let plain =
+                        encr::decrypt(&st.k_encr, m.iv().unwrap(), m.encr_data().unwrap()).unwrap();
+                    let a = decode_encrypted_attributes(&plain).unwrap();
+                    assert!(a.iter().any(|x| matches!(x, Attribute::CounterTooSmall(_))));
+                    assert!(
+                        a.iter()
+                            .any(|x| matches!(x, Attribute::Counter(k) if k.counter == c))
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn bad_mac_and_garbage_give_client_error() {
+        let st = state();
+        let unsigned = request(&st, 1, vec![], false);
+        assert!(matches!(
+            process_reauth_request(&st, &unsigned, [0; 16], false),
+            PeerReauthResult::ClientError {
+                reason: ReauthReject::BadMac,
+                ..
+            }
+        ));
+        let mut flipped = request(&st, 1, vec![], true);
+        let n = flipped.len();
+        flipped[n - 30] ^= 1;
+        assert!(matches!(
+            process_reauth_request(&st, &flipped, [0; 16], false),
+            PeerReauthResult::ClientError { .. }
+        ));
+        for junk in [&[][..], &[1, 2, 3][..], &[1, 7, 0, 5, 50][..]] {
+            assert!(matches!(
+                process_reauth_request(&st, junk, [0; 16], false),
+                PeerReauthResult::ClientError {
+                    reason: ReauthReject::Malformed,
+                    ..
+                }
+            ));
+        }
+    }
+
+    #[test]
+    fn learn_from_challenge_attributes() {
+        let k = KEncr::new([3; 16]);
+        let enc = vec![
+            Attribute::NextPseudonym(AtNextPseudonym {
+                pseudonym: b"7pseudo".to_vec(),
+            }),
+            Attribute::NextReauthId(AtNextReauthId {
+                reauth_id: b"8re@r".to_vec(),
+            }),
+        ];
+        let ct = encr::encrypt(&k, &[1; 16], &encode_encrypted_attributes(&enc).unwrap()).unwrap();
+        let m = Message::new(Subtype::Challenge)
+            .with(AtIv::new([1; 16]))
+            .with(AtEncrData::new(ct.clone()));
+        let l = learn_from_challenge(&k, &m).unwrap();
+        assert_eq!(l.pseudonym.as_deref(), Some("7pseudo"));
+        assert_eq!(l.reauth_id.as_deref(), Some("8re@r"));
+        assert_eq!(
+            learn_from_challenge(&k, &Message::new(Subtype::Challenge)).unwrap(),
+            LearnedIdentities::default()
+        );
+        let no_iv = Message::new(Subtype::Challenge).with(AtEncrData::new(ct.clone()));
+        assert_eq!(learn_from_challenge(&k, &no_iv), Err(LearnError::MissingIv));
+        let wrong_key = learn_from_challenge(&KEncr::new([4; 16]), &m);
+        assert!(wrong_key.is_err());
+    }
+}
