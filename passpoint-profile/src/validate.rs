@@ -873,9 +873,20 @@ pub fn validate_document(doc: &Document, target: Target) -> Vec<Finding> {
             "several profiles in one file: Android installs one PPS instance per file",
         ));
     }
+    // A value the reader already rejected (e.g. bad base64) is not reported a
+    // second time as missing.
+    let reported: Vec<(usize, String)> = doc
+        .diagnostics
+        .iter()
+        .filter(|d| !d.path.is_empty() && d.applies == Applies::ERROR)
+        .map(|d| (d.profile, d.path.clone()))
+        .collect();
     for (i, p) in doc.profiles.iter().enumerate() {
         let map = doc.source_map(i);
         for mut d in validate_profile(p) {
+            if reported.iter().any(|(pi, pp)| *pi == i && *pp == d.path) {
+                continue;
+            }
             d.profile = i;
             d.location = map.lookup(&d.path);
             all.push(d);
