@@ -12,11 +12,13 @@
 //! * [`identity`]: pseudonyms and [`identity::ReauthContext`] re-auth identities.
 //! * [`exchange`]: Challenge identities and the fast re-authentication round.
 //! * [`imsi`]: RSA-OAEP-SHA-256 decryption of an encrypted permanent identity.
+//! * [`resolve`]: one call classifying a received identity for the EAP server.
 
 pub mod exchange;
 pub mod identity;
 pub mod imsi;
 pub mod keys;
+pub mod resolve;
 pub mod sealed;
 
 pub use exchange::{
@@ -26,6 +28,7 @@ pub use exchange::{
 pub use identity::{ReauthContext, ResolvedPseudonym, make_pseudonym, resolve_pseudonym};
 pub use imsi::{DecryptedIdentity, ImsiPrivacyError, ImsiPrivacyKey, is_encrypted_identity};
 pub use keys::{KeySet, PrivacyKey, PrivacyKeyStore, SqliteKeyStore};
+pub use resolve::{PrivacyServer, Resolution};
 pub use sealed::{TemporaryKind, Unresolved};
 
 /// Fresh random bytes from the OS RNG (IVs, NONCE_S).

@@ -1,0 +1,126 @@
+//! Fuzzes the identity-privacy building blocks: resolving arbitrary
+//! pseudonyms / re-auth identities on the server, the server's check of a
+//! re-authentication response, the peer's processing of a
+//! re-authentication request (arbitrary bytes and mutations of a valid,
+//! signed one), and IMSI-privacy decryption.
+#![no_main]
+
+use aaa_server::privacy::{
+    KeySet, Policy, PrivacyKey, ReauthContext, ReauthRandom, ReauthStart, check_reauth_response,
+    resolve_pseudonym, start_reauth,
+};
+use eap::aka::keys::derive_aka;
+use eap::secret::{Ck, Ik};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+use supplicant::privacy::{LearnedIdentities, PrivacyState, process_reauth_request};
+
+const REALM: &str = "wlan.mnc001.mcc001.3gppnetwork.org";
+
+struct Fixture {
+    keys: KeySet,
+    reauth_id: String,
+    valid_request: Vec<u8>,
+    peer: supplicant::privacy::PeerReauth,
+    imsi_key: aaa_server::privacy::ImsiPrivacyKey,
+}
+
+fn fixture() -> &'static Fixture {
+    static F: OnceLock<Fixture> = OnceLock::new();
+    F.get_or_init(|| {
+        let keys = KeySet::new(PrivacyKey::new(1, [7; 32]), vec![]).unwrap();
+        let full = derive_aka(b"0001010000000001@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
+        let ctx = ReauthContext::after_full_auth("0001010000000001", &full, 0, 1 << 40).unwrap();
+        let reauth_id = ctx.seal(&keys, REALM, [3; 16]).unwrap();
+        let r = ReauthRandom {
+            nonce_s: [4; 16],
+            iv: [5; 16],
+            next_id_iv: [6; 16],
+        };
+        let valid_request = match start_reauth(
+            &keys,
+            &Policy::default(),
+            ctx,
+            reauth_id.as_bytes(),
+            9,
+            REALM,
+            r,
+        )
+        .unwrap()
+        {
+            ReauthStart::Request { packet, .. } => packet,
+            ReauthStart::FullAuth { .. } => unreachable!(),
+        };
+        let mut st = PrivacyState::default();
+        st.after_full_auth(
+            LearnedIdentities {
+                pseudonym: None,
+                reauth_id: Some(reauth_id.clone()),
+            },
+            &full,
+            None,
+        );
+        let rsa = openssl::rsa::Rsa::generate(1024).unwrap();
+        let imsi_key =
+            aaa_server::privacy::ImsiPrivacyKey::from_pem(&rsa.private_key_to_pem().unwrap())
+                .unwrap();
+        Fixture {
+            keys,
+            reauth_id,
+            valid_request,
+            peer: st.reauth.unwrap(),
+            imsi_key,
+        }
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let f = fixture();
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    match sel % 5 {
+        0 => {
+            let _ = resolve_pseudonym(&f.keys, rest);
+            let _ = ReauthContext::open(&f.keys, rest, 1);
+        }
+        1 => {
+            let ctx = ReauthContext::open(&f.keys, f.reauth_id.as_bytes(), 1).unwrap();
+            let r = ReauthRandom {
+                nonce_s: [4; 16],
+                iv: [5; 16],
+                next_id_iv: [6; 16],
+            };
+            if let Ok(ReauthStart::Request { pending, .. }) = start_reauth(
+                &f.keys,
+                &Policy::default(),
+                ctx,
+                f.reauth_id.as_bytes(),
+                9,
+                REALM,
+                r,
+            ) {
+                let _ = check_reauth_response(pending, rest);
+            }
+        }
+        2 => {
+            let _ = process_reauth_request(&f.peer, rest, [0; 16], true);
+        }
+        3 => {
+            // Mutate the valid signed request: flip bytes at positions from the input.
+            let mut p = f.valid_request.clone();
+            for pair in rest.chunks(2) {
+                if let [pos, val] = pair {
+                    let i = usize::from(*pos) % p.len();
+                    p[i] ^= val;
+                }
+            }
+            let _ = process_reauth_request(&f.peer, &p, [0; 16], false);
+        }
+        _ => {
+            let mut id = vec![0u8];
+            id.extend_from_slice(rest);
+            let _ = f.imsi_key.decrypt_identity(&id);
+        }
+    }
+});
