@@ -455,6 +455,7 @@ fn point(
         timeout: Duration::from_millis(1000),
         retries: 2,
         progress: false,
+        hold_at_challenge: false,
     };
     let r = engine::drive(&cfg, cards)?;
     running.guard.check_alive(&running.log)?;

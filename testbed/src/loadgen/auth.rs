@@ -105,6 +105,9 @@ pub enum Step {
     Send(Vec<u8>),
     /// Authenticated, keys checked.
     Success,
+    /// Hold mode: the AKA-Challenge arrived and is left unanswered, so the
+    /// server keeps a session in flight (for measuring memory per session).
+    Held,
     /// Failed.
     Failed(Failure),
 }
@@ -132,9 +135,16 @@ pub struct Authentication {
     calling_station: Vec<u8>,
     rounds: u32,
     resyncs: u32,
+    hold: bool,
 }
 
 impl Authentication {
+    /// Stop at the AKA-Challenge instead of answering it ([`Step::Held`]).
+    pub fn hold_at_challenge(mut self) -> Self {
+        self.hold = true;
+        self
+    }
+
     /// Starts `card`'s authentication with `method`; returns the first
     /// Access-Request (EAP-Response/Identity with the permanent NAI).
     /// `authenticator` is the fresh Request Authenticator, `buf` a buffer to reuse.
@@ -164,6 +174,7 @@ impl Authentication {
             calling_station,
             rounds: 0,
             resyncs: 0,
+            hold: false,
         };
         let step = match first {
             Action::Send(eap) => a.request(nas, &eap, buf),
@@ -259,6 +270,9 @@ impl Authentication {
             radius::ACCESS_CHALLENGE => {
                 self.state = resp.attr(radius::STATE).map(<[u8]>::to_vec);
                 let mut action = self.peer.handle(&eap);
+                if self.hold && matches!(action, Action::Authenticate { .. }) {
+                    return Step::Held;
+                }
                 if let Action::Authenticate { rand, autn } = &action {
                     let r = match card.usim.authenticate(rand, autn) {
                         Ok(r) => r,

@@ -47,6 +47,8 @@ pub struct Config {
     pub retries: u32,
     /// Show a progress bar.
     pub progress: bool,
+    /// Leave each AKA-Challenge unanswered (sessions stay open on the server).
+    pub hold_at_challenge: bool,
 }
 
 /// Counters of one run (merged over the groups).
@@ -68,6 +70,8 @@ pub struct Tally {
     pub resyncs: u64,
     /// Access-Requests of the successful authentications.
     pub success_rounds: u64,
+    /// Authentications left open at the Challenge (hold mode).
+    pub held: u64,
 }
 
 impl Tally {
@@ -91,6 +95,7 @@ impl Tally {
         self.stale += o.stale;
         self.resyncs += o.resyncs;
         self.success_rounds += o.success_rounds;
+        self.held += o.held;
     }
 
     /// Total failures.
@@ -348,7 +353,7 @@ async fn group(
                     return Err("no free subscriber".into());
                 };
                 idle.pop();
-                let (auth, step) = Authentication::start(
+                let (mut auth, step) = Authentication::start(
                     &card,
                     cfg.method,
                     &cfg.nas,
@@ -356,6 +361,9 @@ async fn group(
                     rnd.next()?,
                     Vec::with_capacity(256),
                 );
+                if cfg.hold_at_challenge {
+                    auth = auth.hold_at_challenge();
+                }
                 match step {
                     Step::Send(p) => {
                         tally.requests += 1;
@@ -375,7 +383,7 @@ async fn group(
                         shared.put_card(card);
                         idle.push(i);
                     }
-                    Step::Success => {
+                    Step::Success | Step::Held => {
                         // Cannot happen before any answer; count it as a peer failure.
                         tally.fail(Failure::PeerFailure("success before any answer".into()));
                         shared.put_card(card);
@@ -426,6 +434,13 @@ async fn group(
                         tally.success_rounds += u64::from(s.auth.rounds());
                         tally.resyncs += u64::from(s.auth.resyncs());
                         tally.latencies_us.push(s.started.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        shared.done_ok.fetch_add(1, Ordering::Relaxed);
+                        shared.put_card(s.card);
+                        idle.push(i);
+                    }
+                    Step::Held => {
+                        let Some(s) = slots[i].take() else { continue };
+                        tally.held += 1;
                         shared.done_ok.fetch_add(1, Ordering::Relaxed);
                         shared.put_card(s.card);
                         idle.push(i);

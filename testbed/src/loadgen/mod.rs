@@ -114,6 +114,10 @@ pub struct LoadgenArgs {
     /// attribute (it is still verified), e.g. hostapd 2.10's RADIUS server.
     #[arg(long)]
     pub allow_ma_not_first: bool,
+    /// Leave every AKA-Challenge unanswered: the server keeps the sessions
+    /// open (with --server-pid: its memory per in-flight session).
+    #[arg(long)]
+    pub hold: bool,
     /// NAS-Identifier.
     #[arg(long, default_value = "testbed-loadgen")]
     pub nas_identifier: String,
@@ -405,8 +409,33 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         timeout: Duration::from_millis(args.timeout_ms),
         retries: args.retries,
         progress: !args.quiet,
+        hold_at_challenge: args.hold,
     };
+    let rss_before = args.server_pid.and_then(rss_of);
     let r = engine::drive(&cfg, &mut cards)?;
+    if args.hold {
+        let held = r.tally.held;
+        println!(
+            "held {held} sessions open at the AKA-Challenge ({} failed)",
+            r.tally.failed()
+        );
+        if let (Some(b), Some(a)) = (rss_before, args.server_pid.and_then(rss_of))
+            && held > 0
+        {
+            let grown = a.rss_kib as i64 - b.rss_kib as i64;
+            println!(
+                "server RSS {} KiB -> {} KiB: {grown} KiB for {held} sessions = {:.0} bytes per in-flight session",
+                b.rss_kib,
+                a.rss_kib,
+                grown as f64 * 1024.0 / held as f64
+            );
+        }
+        return Ok(if r.tally.failed() == 0 && held > 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let rss = args.server_pid.and_then(rss_of);
     let summary = Summary::new(args.server, args.method, args.concurrency, r, rss);
     println!("{}", summary.table());
