@@ -408,6 +408,88 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
     }
 }
 
+/// Protected result indication (RFC 4187 §6.2, §9.10): the
+/// EAP-Request/AKA-Notification that precedes EAP-Success (`success`,
+/// code 32768) or EAP-Failure (code 0, "General Failure after
+/// Authentication") when both sides asked for AT_RESULT_IND. It carries
+/// AT_MAC (P bit 0); after a fast re-authentication also AT_IV/AT_ENCR_DATA
+/// {AT_COUNTER} (`reauth`: K_encr, the counter used, a fresh IV).
+///
+/// # Errors
+/// [`ExchangeError::Encode`].
+pub fn result_notification(
+    method: Method,
+    identifier: u8,
+    k_aut: &eap::secret::KAut,
+    success: bool,
+    reauth: Option<(&KEncr, u16, [u8; 16])>,
+) -> Result<Vec<u8>, ExchangeError> {
+    use eap::aka::attr::AtNotification;
+    let code = if success {
+        AtNotification::SUCCESS
+    } else {
+        AtNotification::GENERAL_FAILURE_AFTER_AUTHENTICATION
+    };
+    let mut m = Message::new(Subtype::Notification);
+    if let Some((k_encr, counter, iv)) = reauth {
+        let (iv, data) = encr_pair(k_encr, iv, &[Attribute::Counter(AtCounter { counter })])?;
+        m.push(iv);
+        m.push(data);
+    }
+    m.push(code);
+    m.push(AtMac::ZEROED);
+    let (mut p, at) = Packet::aka_request(identifier, method, m)
+        .encode_with_mac_offset()
+        .map_err(enc_err)?;
+    let at = at.ok_or_else(|| ExchangeError::Encode("no AT_MAC".into()))?;
+    mac::sign(k_aut, &mut p, at, mac::NO_EXTRA).map_err(enc_err)?;
+    Ok(p)
+}
+
+/// Checks the peer's EAP-Response/AKA-Notification to a
+/// [`result_notification`]: right identifier, AT_MAC valid, and after a fast
+/// re-authentication AT_ENCR_DATA{AT_COUNTER} echoing `reauth` (K_encr, counter).
+pub fn check_notification_response(
+    method: Method,
+    identifier: u8,
+    k_aut: &eap::secret::KAut,
+    reauth: Option<(&KEncr, u16)>,
+    response: &[u8],
+) -> bool {
+    let Ok(p) = Packet::decode(response) else {
+        return false;
+    };
+    let ok_shape = matches!(&p, Packet::Response { identifier: i, .. } if *i == identifier)
+        && matches!(p.aka(), Some((m, msg)) if m == method && msg.subtype == Subtype::Notification);
+    if !ok_shape {
+        return false;
+    }
+    let mac_ok = match eap::aka::message::mac_value_offset(response) {
+        Ok(Some(off)) => mac::verify(k_aut, response, off, mac::NO_EXTRA),
+        _ => false,
+    };
+    if !mac_ok {
+        return false;
+    }
+    let Some((k_encr, counter)) = reauth else {
+        return true;
+    };
+    let Some((_, msg)) = p.aka() else {
+        return false;
+    };
+    let (Some(iv), Some(data)) = (msg.iv(), msg.encr_data()) else {
+        return false;
+    };
+    encr::decrypt(k_encr, iv, data)
+        .ok()
+        .and_then(|plain| decode_encrypted_attributes(&plain).ok())
+        .is_some_and(|attrs| {
+            attrs
+                .iter()
+                .any(|a| matches!(a, Attribute::Counter(c) if c.counter == counter))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -462,6 +544,73 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn result_notifications_are_signed_and_checked() {
+        let keys = derive_aka(b"0234150999999999@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
+        for reauth in [None, Some((&keys.k_encr, 3u16, [7u8; 16]))] {
+            let req = result_notification(Method::Aka, 5, &keys.k_aut, true, reauth).unwrap();
+            let off = eap::aka::message::mac_value_offset(&req).unwrap().unwrap();
+            assert!(mac::verify(&keys.k_aut, &req, off, mac::NO_EXTRA));
+            let p = Packet::decode(&req).unwrap();
+            let (_, m) = p.aka().unwrap();
+            assert_eq!(
+                m.notification(),
+                Some(eap::aka::attr::AtNotification::SUCCESS)
+            );
+            assert_eq!(m.iv().is_some(), reauth.is_some());
+            // The peer's answer: same attributes, as a response.
+            let mut resp = Message::new(Subtype::Notification);
+            if let Some((k, c, iv)) = reauth {
+                let (iv, d) =
+                    encr_pair(k, iv, &[Attribute::Counter(AtCounter { counter: c })]).unwrap();
+                resp.push(iv);
+                resp.push(d);
+            }
+            resp.push(AtMac::ZEROED);
+            let (mut r, at) = Packet::aka_response(5, Method::Aka, resp)
+                .encode_with_mac_offset()
+                .unwrap();
+            mac::sign(&keys.k_aut, &mut r, at.unwrap(), mac::NO_EXTRA).unwrap();
+            let check = reauth.map(|(k, c, _)| (k, c));
+            assert!(check_notification_response(
+                Method::Aka,
+                5,
+                &keys.k_aut,
+                check,
+                &r
+            ));
+            assert!(!check_notification_response(
+                Method::Aka,
+                6,
+                &keys.k_aut,
+                check,
+                &r
+            ));
+            let mut bad = r.clone();
+            let n = bad.len();
+            bad[n - 1] ^= 1;
+            assert!(!check_notification_response(
+                Method::Aka,
+                5,
+                &keys.k_aut,
+                check,
+                &bad
+            ));
+            if reauth.is_some() {
+                assert!(!check_notification_response(
+                    Method::Aka,
+                    5,
+                    &keys.k_aut,
+                    Some((&keys.k_encr, 4)),
+                    &r
+                ));
+            }
+        }
+        let f = result_notification(Method::AkaPrime, 1, &keys.k_aut, false, None).unwrap();
+        let p = Packet::decode(&f).unwrap();
+        assert_eq!(p.aka().unwrap().1.notification().unwrap().value(), 0);
     }
 
     #[test]

@@ -23,7 +23,8 @@ pub mod sealed;
 
 pub use exchange::{
     NextIdentities, PendingReauth, Policy, ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart,
-    challenge_attributes, check_reauth_response, issue_after_full_auth, start_reauth,
+    challenge_attributes, check_notification_response, check_reauth_response,
+    issue_after_full_auth, result_notification, start_reauth,
 };
 pub use identity::{ReauthContext, ResolvedPseudonym, make_pseudonym, resolve_pseudonym};
 pub use imsi::{DecryptedIdentity, ImsiPrivacyError, ImsiPrivacyKey, is_encrypted_identity};

@@ -15,4 +15,6 @@ pub use reauth::{
     LearnError, LearnedIdentities, PeerReauthResult, ReauthReject, learn_from_challenge,
     process_reauth_request,
 };
-pub use state::{FailureKind, IdentityChoice, PeerReauth, PrivacyState, StateError};
+pub use state::{
+    FailureKind, IdentityChoice, IdentityToSend, PeerReauth, PrivacyState, StateError,
+};

@@ -96,6 +96,17 @@ pub enum IdentityChoice {
     Permanent,
 }
 
+/// An identity ready to send, see [`PrivacyState::identity_to_send`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityToSend {
+    /// Which kind was chosen.
+    pub choice: IdentityChoice,
+    /// The bytes for EAP-Response/Identity or AT_IDENTITY.
+    pub wire: Vec<u8>,
+    /// The identity for MK derivation if this is the last one sent.
+    pub mk_identity: Vec<u8>,
+}
+
 /// Why an authentication ended in failure, for [`PrivacyState::on_failure`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureKind {
@@ -313,6 +324,48 @@ impl PrivacyState {
         (IdentityChoice::Permanent, permanent.to_owned())
     }
 
+    /// [`PrivacyState::select_identity`] plus IMSI privacy: with an operator
+    /// certificate, a permanent identity is sent encrypted in AT_IDENTITY,
+    /// and `anonymous@realm` in EAP-Response/Identity (`in_eap_identity`),
+    /// because the encrypted form (345 octets with RSA-2048) does not fit
+    /// RADIUS User-Name. `mk_identity` is what MK derivation must use
+    /// (RFC 4187 §7): the identity sent, except that an encrypted identity
+    /// counts as the plain permanent NAI (the server decrypts it).
+    ///
+    /// # Errors
+    /// [`super::imsi::CertError::Encrypt`] when the identity does not encrypt.
+    pub fn identity_to_send(
+        &mut self,
+        req: Option<IdReq>,
+        permanent: &str,
+        cert: Option<(&super::imsi::OperatorCert, Option<&str>)>,
+        in_eap_identity: bool,
+    ) -> Result<IdentityToSend, super::imsi::CertError> {
+        let (choice, id) = self.select_identity(req, permanent);
+        let plain = IdentityToSend {
+            choice,
+            wire: id.clone().into_bytes(),
+            mk_identity: id.into_bytes(),
+        };
+        let (IdentityChoice::Permanent, Some((cert, attr))) = (choice, cert) else {
+            return Ok(plain);
+        };
+        if in_eap_identity {
+            let realm = permanent.rsplit_once('@').map_or("", |(_, r)| r);
+            let anon = format!("anonymous@{realm}");
+            return Ok(IdentityToSend {
+                choice,
+                wire: anon.clone().into_bytes(),
+                mk_identity: anon.into_bytes(),
+            });
+        }
+        Ok(IdentityToSend {
+            choice,
+            wire: cert.encrypt_identity(permanent, attr)?,
+            mk_identity: permanent.as_bytes().to_vec(),
+        })
+    }
+
     /// After a successful full authentication with `keys`: the old re-auth
     /// state is dropped; the pseudonym and re-auth id learned from the
     /// Challenge (if any) are kept. `realm` is appended to the pseudonym user
@@ -416,6 +469,51 @@ mod tests {
         assert!(e.to_string().contains("k_encr"), "{e}");
         std::fs::write(&path, "version = 1\nbogus = 1\n").unwrap();
         assert!(PrivacyState::load(&path).is_err());
+    }
+
+    #[test]
+    fn imsi_privacy_identity_choice() {
+        let pem = {
+            use openssl::asn1::Asn1Time;
+            use openssl::pkey::PKey;
+            use openssl::x509::X509;
+            let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+            let mut b = X509::builder().unwrap();
+            b.set_pubkey(&key).unwrap();
+            b.set_not_before(&Asn1Time::from_unix(0).unwrap()).unwrap();
+            b.set_not_after(&Asn1Time::from_unix(4_000_000_000).unwrap())
+                .unwrap();
+            b.sign(&key, openssl::hash::MessageDigest::sha256())
+                .unwrap();
+            b.build().to_pem().unwrap()
+        };
+        let cert = crate::privacy::OperatorCert::from_pem(&pem, 1_000).unwrap();
+        let perm = "0001010000000001@wlan.mnc001.mcc001.3gppnetwork.org";
+        let mut s = PrivacyState::default();
+        let e = s
+            .identity_to_send(None, perm, Some((&cert, None)), true)
+            .unwrap();
+        assert_eq!(e.wire, b"anonymous@wlan.mnc001.mcc001.3gppnetwork.org");
+        let a = s
+            .identity_to_send(Some(IdReq::Any), perm, Some((&cert, None)), false)
+            .unwrap();
+        assert_eq!(a.choice, IdentityChoice::Permanent);
+        assert_eq!(a.wire[0], 0);
+        assert_eq!(a.wire.len(), 345);
+        assert_eq!(a.mk_identity, perm.as_bytes());
+        let plain = s
+            .identity_to_send(Some(IdReq::Permanent), perm, None, true)
+            .unwrap();
+        assert_eq!(plain.wire, perm.as_bytes());
+        // A pseudonym is sent as is, with or without a certificate.
+        s.pseudonym = Some("7p@r".into());
+        let p = s
+            .identity_to_send(None, perm, Some((&cert, None)), true)
+            .unwrap();
+        assert_eq!(
+            (p.choice, p.wire.as_slice()),
+            (IdentityChoice::Pseudonym, &b"7p@r"[..])
+        );
     }
 
     #[test]
