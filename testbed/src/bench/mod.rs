@@ -110,8 +110,10 @@ pub struct Machine {
     pub kernel: String,
     /// `hostapd -v`.
     pub hostapd_version: String,
-    /// Whether the aaa-server binary is an optimised build (path under target/release).
+    /// The aaa-server binary used (target/release for meaningful figures).
     pub aaa_server_binary: String,
+    /// /proc/loadavg when the bench started (other work on the machine).
+    pub loadavg_at_start: String,
 }
 
 /// One point of the sweep.
@@ -145,6 +147,8 @@ pub struct Point {
     pub server_peak_rss_kib: u64,
     /// hlr-gw RSS for the hostapd points, KiB.
     pub hlr_gw_rss_kib: Option<u64>,
+    /// CPU the load generator used, percent of one core.
+    pub loadgen_cpu_percent: f64,
 }
 
 /// The JSON file.
@@ -191,6 +195,9 @@ pub fn machine(hostapd: Option<&Path>, aaa_server: &Path) -> Machine {
             .unwrap_or_default(),
         hostapd_version,
         aaa_server_binary: aaa_server.display().to_string(),
+        loadavg_at_start: std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -477,6 +484,7 @@ fn point(
             server_rss_kib: rss.rss_kib,
             server_peak_rss_kib: rss.peak_kib,
             hlr_gw_rss_kib: hlr_gw_pid.and_then(lg::rss_of).map(|r| r.rss_kib),
+            loadgen_cpu_percent: s.loadgen_cpu_percent,
         },
         s,
     ))
@@ -649,7 +657,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                 )?;
                 running.guard.stop();
                 eprintln!(
-                    "  {:<10} {:<9} c={:<4} {:>9.1} auth/s  p50 {:>7.2} ms  p99 {:>7.2} ms  failures {}{}  RSS {} KiB",
+                    "  {:<10} {:<9} c={:<4} {:>9.1} auth/s  p50 {:>7.2} ms  p99 {:>7.2} ms  failures {}{}  RSS {} KiB  loadgen CPU {:.0}%",
                     server.name(),
                     method.name(),
                     c,
@@ -662,7 +670,8 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                     } else {
                         format!(" {:?}", s.failures_by_reason)
                     },
-                    p.server_rss_kib
+                    p.server_rss_kib,
+                    p.loadgen_cpu_percent
                 );
                 results.push(p);
             }
@@ -719,6 +728,7 @@ mod tests {
             server_rss_kib: 1000,
             server_peak_rss_kib: 1000,
             hlr_gw_rss_kib: None,
+            loadgen_cpu_percent: 50.0,
         }
     }
 

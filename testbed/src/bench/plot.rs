@@ -139,6 +139,7 @@ mod tests {
             server_rss_kib: 1,
             server_peak_rss_kib: 1,
             hlr_gw_rss_kib: None,
+            loadgen_cpu_percent: 10.0,
         };
         let results = vec![
             mk(ServerKind::AaaServer, 1, 500.0),

@@ -111,6 +111,20 @@ pub struct RunResult {
     pub tally: Tally,
     /// From the first request to the last answer.
     pub elapsed: Duration,
+    /// CPU time (user + system) the load generator itself used.
+    pub cpu: Duration,
+}
+
+/// CPU time (user + system) of this process so far.
+pub fn process_cpu() -> Duration {
+    // SAFETY: getrusage fills the zeroed struct we own.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, (t.tv_usec as u32) * 1000);
+    tv(ru.ru_utime) + tv(ru.ru_stime)
 }
 
 struct Shared {
@@ -224,6 +238,7 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
         cards: Mutex::new(std::mem::take(cards).into()),
     });
     let t0 = Instant::now();
+    let cpu0 = process_cpu();
     let result = rt.block_on(async {
         let mut tasks = Vec::new();
         let mut left = cfg.concurrency;
@@ -274,11 +289,13 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
         }
     });
     let elapsed = t0.elapsed();
+    let cpu = process_cpu().saturating_sub(cpu0);
     *cards = std::mem::take(&mut *shared.cards.lock().unwrap_or_else(|e| e.into_inner())).into();
     cards.sort_by_key(|c| c.index);
     Ok(RunResult {
         tally: result?,
         elapsed,
+        cpu,
     })
 }
 

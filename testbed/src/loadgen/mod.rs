@@ -243,6 +243,8 @@ pub struct Summary {
     pub latency: Latency,
     /// The server's memory after the run, when its pid was given.
     pub server_rss: Option<Rss>,
+    /// CPU the load generator itself used, in percent of one core.
+    pub loadgen_cpu_percent: f64,
 }
 
 impl Summary {
@@ -287,6 +289,7 @@ impl Summary {
             },
             latency: Latency::of(&mut t.latencies_us),
             server_rss: rss,
+            loadgen_cpu_percent: r.cpu.as_secs_f64() * 100.0 / secs,
         }
     }
 
@@ -323,6 +326,10 @@ impl Summary {
             ),
         );
         row("resyncs (AUTS)", self.resyncs.to_string());
+        row(
+            "loadgen CPU",
+            format!("{:.0}% of one core", self.loadgen_cpu_percent),
+        );
         row("stale responses", self.stale_responses.to_string());
         if self.failures_by_reason.is_empty() {
             row("failures", "none".into());
