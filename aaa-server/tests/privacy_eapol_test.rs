@@ -1,0 +1,450 @@
+//! Real peer: hostap's `eapol_test` 2.10 (EAP-AKA') against the server
+//! privacy building blocks. Until the EAP server state machine calls them,
+//! a small RADIUS/EAP shell in this file does: `PrivacyServer::resolve` on
+//! each identity, the Challenge with `issue_after_full_auth` +
+//! `challenge_attributes`, and `start_reauth` / `check_reauth_response` for
+//! fast re-authentication. eapol_test runs one full authentication and two
+//! EAPOL re-authentications (`-r 2`); wpa_supplicant's peer uses the re-auth
+//! id it learned, so both re-authentications must be fast ones, and
+//! eapol_test compares the MS-MPPE keys with its own MSK every time.
+//! Its USIM is answered over the external-SIM control interface.
+
+use aaa_server::privacy::{
+    KeySet, Policy, PrivacyKey, PrivacyServer, ReauthOutcome, ReauthRandom, ReauthStart,
+    Resolution, challenge_attributes, check_reauth_response, issue_after_full_auth, random,
+    start_reauth,
+};
+use aaa_server::radius::crypto::{finish_response, mppe_key_vsa};
+use aaa_server::radius::wire::Response;
+use eap::aka::attr::{AtAutn, AtKdf, AtKdfInput, AtMac, AtRand};
+use eap::aka::keys::{Keys, Method, derive_aka_prime_from_ck_ik};
+use eap::aka::mac;
+use eap::aka::message::{Message, Subtype, mac_value_offset};
+use eap::packet::{Packet, TypeData};
+use eap::secret::{K, Opc};
+use eap::umts::{Amf, Autn, Res, Sqn, SubscriberKeys};
+use radius::core::code::Code;
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::os::unix::net::UnixDatagram;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SECRET: &str = "privacy-secret";
+const IMSI: &str = "001010000000042";
+const REALM: &str = "wlan.mnc001.mcc001.3gppnetwork.org";
+const K_HEX: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
+const OPC_HEX: &str = "cd63cb71954a9f4e48a5994e37a02baf";
+
+fn sub() -> SubscriberKeys {
+    SubscriberKeys::new(
+        K::new(hex::decode(K_HEX).unwrap().try_into().unwrap()),
+        Opc::new(hex::decode(OPC_HEX).unwrap().try_into().unwrap()),
+    )
+}
+
+#[derive(Default)]
+struct Stats {
+    full: u32,
+    fast: u32,
+    pseudonym_full: u32,
+}
+
+enum Session {
+    Challenge {
+        keys: Box<Keys>,
+        xres: Res,
+        eap_id: u8,
+    },
+    Reauth(Box<aaa_server::privacy::PendingReauth>),
+}
+
+struct Shell {
+    privacy: PrivacyServer,
+    sessions: HashMap<Vec<u8>, Session>,
+    seq: u64,
+    stats: Arc<Mutex<Stats>>,
+}
+
+enum Answer {
+    Challenge(Vec<u8>, Session),
+    Accept(Vec<u8>, Vec<u8>),
+    Reject(u8),
+}
+
+impl Shell {
+    fn challenge(&mut self, eap_id: u8, mk_identity: &[u8], permanent_user: &str) -> Answer {
+        self.seq += 1;
+        let av = sub().generate_vector(
+            Sqn::from_seq_ind(self.seq, 0),
+            Amf([0x80, 0]),
+            random().unwrap(),
+        );
+        let keys = derive_aka_prime_from_ck_ik(
+            mk_identity,
+            &av.ck,
+            &av.ik,
+            b"WLAN",
+            &av.autn.sqn_xor_ak(),
+        )
+        .unwrap();
+        let now = unix_now();
+        let next = issue_after_full_auth(
+            &self.privacy.keys,
+            &self.privacy.policy,
+            permanent_user,
+            &keys,
+            &self.privacy.realm,
+            now,
+            [random().unwrap(), random().unwrap()],
+        )
+        .unwrap();
+        let mut m = Message::new(Subtype::Challenge)
+            .with(AtRand::new(av.rand))
+            .with(AtAutn::new(Autn(av.autn.0)))
+            .with(AtKdf::CK_IK_PRIME)
+            .with(AtKdfInput {
+                network_name: b"WLAN".to_vec(),
+            });
+        if let Some((iv, data)) =
+            challenge_attributes(&keys.k_encr, random().unwrap(), &next).unwrap()
+        {
+            m.push(iv);
+            m.push(data);
+        }
+        m.push(AtMac::ZEROED);
+        let id = eap_id.wrapping_add(1);
+        let (mut p, at) = Packet::aka_request(id, Method::AkaPrime, m)
+            .encode_with_mac_offset()
+            .unwrap();
+        mac::sign(&keys.k_aut, &mut p, at.unwrap(), mac::NO_EXTRA).unwrap();
+        Answer::Challenge(
+            p,
+            Session::Challenge {
+                keys: Box::new(keys),
+                xres: av.xres,
+                eap_id: id,
+            },
+        )
+    }
+
+    fn step(&mut self, state: Option<&[u8]>, eap: &[u8]) -> Answer {
+        let pkt = match Packet::decode(eap) {
+            Ok(p) => p,
+            Err(_) => return Answer::Reject(0),
+        };
+        let id = pkt.identifier();
+        match (state.and_then(|s| self.sessions.remove(s)), &pkt) {
+            (
+                None,
+                Packet::Response {
+                    data: TypeData::Identity(identity),
+                    ..
+                },
+            ) => match self.privacy.resolve(identity, unix_now()) {
+                Resolution::Permanent => {
+                    let user = identity.split(|&b| b == b'@').next().unwrap_or_default();
+                    let user = String::from_utf8_lossy(user).into_owned();
+                    self.stats.lock().unwrap().full += 1;
+                    self.challenge(id, identity, &user)
+                }
+                Resolution::Pseudonym(p) => {
+                    let mut s = self.stats.lock().unwrap();
+                    s.full += 1;
+                    s.pseudonym_full += 1;
+                    drop(s);
+                    self.challenge(id, identity, &p.permanent_user)
+                }
+                Resolution::Reauth(ctx) => {
+                    let r = ReauthRandom {
+                        nonce_s: random().unwrap(),
+                        iv: random().unwrap(),
+                        next_id_iv: random().unwrap(),
+                    };
+                    match start_reauth(
+                        &self.privacy.keys,
+                        &self.privacy.policy,
+                        ctx,
+                        identity,
+                        id.wrapping_add(1),
+                        &self.privacy.realm,
+                        r,
+                    )
+                    .unwrap()
+                    {
+                        ReauthStart::Request { packet, pending } => {
+                            Answer::Challenge(packet, Session::Reauth(pending))
+                        }
+                        ReauthStart::FullAuth { .. } => Answer::Reject(id),
+                    }
+                }
+                _ => Answer::Reject(id),
+            },
+            (
+                Some(Session::Challenge { keys, xres, eap_id }),
+                Packet::Response { identifier, .. },
+            ) if *identifier == eap_id => {
+                let ok = pkt.aka().is_some_and(|(_, m)| {
+                    m.subtype == Subtype::Challenge && m.res().is_some_and(|r| r.ct_eq(&xres))
+                }) && mac_value_offset(eap)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|o| mac::verify(&keys.k_aut, eap, o, mac::NO_EXTRA));
+                if ok {
+                    Answer::Accept(
+                        Packet::Success { identifier: eap_id }.encode().unwrap(),
+                        keys.msk.expose().to_vec(),
+                    )
+                } else {
+                    Answer::Reject(eap_id)
+                }
+            }
+            (Some(Session::Reauth(pending)), Packet::Response { identifier, .. }) => {
+                let id = *identifier;
+                match check_reauth_response(pending, eap) {
+                    ReauthOutcome::Success { msk, .. } => {
+                        self.stats.lock().unwrap().fast += 1;
+                        Answer::Accept(
+                            Packet::Success { identifier: id }.encode().unwrap(),
+                            msk.expose().to_vec(),
+                        )
+                    }
+                    _ => Answer::Reject(id),
+                }
+            }
+            _ => Answer::Reject(id),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The RADIUS side: Access-Request in, Access-Challenge/Accept/Reject out.
+fn serve(sock: UdpSocket, mut shell: Shell, stop: Arc<AtomicBool>) {
+    sock.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let mut n_state = 0u32;
+    while !stop.load(Ordering::SeqCst) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
+        let req = &buf[..n];
+        if n < 20 || req[0] != 1 {
+            continue;
+        }
+        let ra: [u8; 16] = req[4..20].try_into().unwrap();
+        let (mut eap, mut state) = (Vec::new(), None);
+        let mut a = &req[20..usize::from(u16::from_be_bytes([req[2], req[3]])).min(n)];
+        while a.len() >= 2 && usize::from(a[1]) >= 2 && usize::from(a[1]) <= a.len() {
+            let v = &a[2..usize::from(a[1])];
+            match a[0] {
+                79 => eap.extend_from_slice(v),
+                24 => state = Some(v.to_vec()),
+                _ => {}
+            }
+            a = &a[usize::from(a[1])..];
+        }
+        let mut resp;
+        match shell.step(state.as_deref(), &eap) {
+            Answer::Challenge(e, session) => {
+                n_state += 1;
+                let st = n_state.to_be_bytes().to_vec();
+                shell.sessions.insert(st.clone(), session);
+                resp = Response::new(Code::AccessChallenge, req[1]);
+                resp.split_attr(79, &e).attr(24, &st);
+            }
+            Answer::Accept(e, msk) => {
+                resp = Response::new(Code::AccessAccept, req[1]);
+                resp.split_attr(79, &e)
+                    .attr(
+                        26,
+                        &mppe_key_vsa(17, &msk[..32], SECRET.as_bytes(), &ra, random().unwrap()),
+                    )
+                    .attr(
+                        26,
+                        &mppe_key_vsa(16, &msk[32..64], SECRET.as_bytes(), &ra, random().unwrap()),
+                    );
+            }
+            Answer::Reject(id) => {
+                resp = Response::new(Code::AccessReject, req[1]);
+                resp.split_attr(79, &Packet::Failure { identifier: id }.encode().unwrap());
+            }
+        }
+        let mut out = resp.into_bytes().unwrap();
+        assert!(finish_response(&mut out, &ra, SECRET.as_bytes()));
+        let _ = sock.send_to(&out, from);
+    }
+}
+
+fn answer_sim(rand_hex: &str, autn_hex: &str) -> String {
+    let rand: [u8; 16] = hex::decode(rand_hex).unwrap().try_into().unwrap();
+    let autn: [u8; 16] = hex::decode(autn_hex).unwrap().try_into().unwrap();
+    match sub().authenticate(&rand, &Autn(autn)) {
+        Ok(u) => format!(
+            "UMTS-AUTH:{}:{}:{}",
+            hex::encode(u.ik.expose()),
+            hex::encode(u.ck.expose()),
+            hex::encode(u.res.as_bytes())
+        ),
+        Err(_) => "UMTS-FAIL".into(),
+    }
+}
+
+struct KillOnDrop(u32);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) of our own child process.
+        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
+#[test]
+fn eapol_test_full_then_two_fast_reauths() {
+    let Some(bin) = ["/usr/bin/eapol_test", "/usr/sbin/eapol_test"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "eapol_test (Debian eapoltest) is required in CI"
+        );
+        eprintln!("NOTE: eapol_test not installed; this test did not run");
+        return;
+    };
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let shell = Shell {
+        privacy: PrivacyServer {
+            keys: KeySet::new(PrivacyKey::generate(1).unwrap(), vec![]).unwrap(),
+            policy: Policy::default(),
+            imsi_key: None,
+            realm: REALM.into(),
+        },
+        sessions: HashMap::new(),
+        seq: 0,
+        stats: stats.clone(),
+    };
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let server = std::thread::spawn(move || serve(sock, shell, st));
+
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = dir.path().join("ctrl");
+    let conf = dir.path().join("eapol.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap=AKA'\n  identity=\"6{IMSI}@{REALM}\"\n  eapol_flags=0\n}}\n",
+            ctrl.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-s",
+            SECRET,
+            "-r",
+            "2",
+            "-t",
+            "10",
+            "-W",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("out.log")).unwrap(),
+        ))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child.id());
+    let sock_path = ctrl.join("test");
+    while !sock_path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "eapol_test control socket"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mon = UnixDatagram::bind(dir.path().join("monitor")).unwrap();
+    mon.connect(&sock_path).unwrap();
+    mon.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    mon.send(b"ATTACH").unwrap();
+    let mut buf = [0u8; 4096];
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "eapol_test hangs:\n{}",
+            std::fs::read_to_string(dir.path().join("out.log")).unwrap_or_default()
+        );
+        let Ok(n) = mon.recv(&mut buf) else { continue };
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if let Some(pos) = msg.find("CTRL-REQ-SIM-") {
+            let rest = msg[pos + 13..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let parts: Vec<&str> = rest.split(':').collect();
+            if let [id, "UMTS-AUTH", rand, autn, ..] = parts.as_slice() {
+                mon.send(format!("CTRL-RSP-SIM-{id}:{}", answer_sim(rand, autn)).as_bytes())
+                    .unwrap();
+            }
+        }
+    };
+    let wall = started.elapsed();
+    let stdout = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    server.join().unwrap();
+    let s = stats.lock().unwrap();
+    let tail: String = stdout
+        .lines()
+        .rev()
+        .take(25)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS"),
+        "eapol_test failed:\n{tail}"
+    );
+    assert!(
+        stdout.contains("MPPE keys OK: 3  mismatch: 0")
+            || stdout.contains("MPPE keys OK: 3 mismatch: 0"),
+        "{tail}"
+    );
+    assert_eq!(
+        (s.full, s.fast),
+        (1, 2),
+        "one full authentication, then two fast re-authentications"
+    );
+    eprintln!("eapol_test: 1 full + 2 fast re-authentications in {wall:?}");
+    for l in stdout
+        .lines()
+        .filter(|l| l.contains("MPPE keys OK") || l.trim() == "SUCCESS")
+    {
+        eprintln!("eapol_test: {l}");
+    }
+}
