@@ -3,10 +3,14 @@
 //! a small RADIUS/EAP shell in this file does: `PrivacyServer::resolve` on
 //! each identity, the Challenge with `issue_after_full_auth` +
 //! `challenge_attributes`, and `start_reauth` / `check_reauth_response` for
-//! fast re-authentication. eapol_test runs one full authentication and two
-//! EAPOL re-authentications (`-r 2`); wpa_supplicant's peer uses the re-auth
-//! id it learned, so both re-authentications must be fast ones, and
-//! eapol_test compares the MS-MPPE keys with its own MSK every time.
+//! fast re-authentication. Three eapol_test runs, each checked by eapol_test
+//! itself (MS-MPPE keys compared with its own MSK every time):
+//! 1. one full authentication and two EAPOL re-authentications (`-r 2`):
+//!    wpa_supplicant's peer uses the re-auth id it learned, so both must be
+//!    fast re-authentications;
+//! 2. a run that starts with the pseudonym issued in run 1;
+//! 3. IMSI privacy with 2.10's pre-encrypted `identity` (made by
+//!    `openssl pkeyutl`) plus `imsi_identity`: our server decrypts it.
 //! Its USIM is answered over the external-SIM control interface.
 
 use aaa_server::privacy::{
@@ -50,6 +54,8 @@ struct Stats {
     full: u32,
     fast: u32,
     pseudonym_full: u32,
+    decrypted_full: u32,
+    pseudonyms: Vec<String>,
 }
 
 enum Session {
@@ -59,6 +65,10 @@ enum Session {
         eap_id: u8,
     },
     Reauth(Box<aaa_server::privacy::PendingReauth>),
+    /// An AKA-Identity request (AT_ANY_ID_REQ) is outstanding.
+    Identity {
+        eap_id: u8,
+    },
 }
 
 struct Shell {
@@ -101,6 +111,9 @@ impl Shell {
             [random().unwrap(), random().unwrap()],
         )
         .unwrap();
+        if let Some(p) = &next.pseudonym {
+            self.stats.lock().unwrap().pseudonyms.push(p.clone());
+        }
         let mut m = Message::new(Subtype::Challenge)
             .with(AtRand::new(av.rand))
             .with(AtAutn::new(Autn(av.autn.0)))
@@ -180,8 +193,45 @@ impl Shell {
                         ReauthStart::FullAuth { .. } => Answer::Reject(id),
                     }
                 }
+                Resolution::Other => {
+                    let rid = id.wrapping_add(1);
+                    let m =
+                        Message::new(Subtype::Identity).with(eap::aka::attr::AtAnyIdReq::default());
+                    let p = Packet::aka_request(rid, Method::AkaPrime, m)
+                        .encode()
+                        .unwrap();
+                    Answer::Challenge(p, Session::Identity { eap_id: rid })
+                }
                 _ => Answer::Reject(id),
             },
+            (Some(Session::Identity { eap_id }), Packet::Response { identifier, .. })
+                if *identifier == eap_id =>
+            {
+                let Some(identity) = pkt
+                    .aka()
+                    .and_then(|(_, m)| m.identity().map(<[u8]>::to_vec))
+                else {
+                    return Answer::Reject(eap_id);
+                };
+                match self.privacy.resolve(&identity, unix_now()) {
+                    Resolution::Decrypted(d) => {
+                        let user = d.identity.split('@').next().unwrap_or_default().to_owned();
+                        let mut s = self.stats.lock().unwrap();
+                        s.full += 1;
+                        s.decrypted_full += 1;
+                        drop(s);
+                        // MK identity: the decrypted permanent NAI (as hostapd does).
+                        self.challenge(eap_id, d.identity.as_bytes(), &user)
+                    }
+                    Resolution::Permanent => {
+                        let user = identity.split(|&b| b == b'@').next().unwrap_or_default();
+                        let user = String::from_utf8_lossy(user).into_owned();
+                        self.stats.lock().unwrap().full += 1;
+                        self.challenge(eap_id, &identity, &user)
+                    }
+                    _ => Answer::Reject(eap_id),
+                }
+            }
             (
                 Some(Session::Challenge { keys, xres, eap_id }),
                 Packet::Response { identifier, .. },
@@ -306,45 +356,17 @@ impl Drop for KillOnDrop {
     }
 }
 
-#[test]
-fn eapol_test_full_then_two_fast_reauths() {
-    let Some(bin) = ["/usr/bin/eapol_test", "/usr/sbin/eapol_test"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-    else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "eapol_test (Debian eapoltest) is required in CI"
-        );
-        eprintln!("NOTE: eapol_test not installed; this test did not run");
-        return;
-    };
-    let stats = Arc::new(Mutex::new(Stats::default()));
-    let shell = Shell {
-        privacy: PrivacyServer {
-            keys: KeySet::new(PrivacyKey::generate(1).unwrap(), vec![]).unwrap(),
-            policy: Policy::default(),
-            imsi_key: None,
-            realm: REALM.into(),
-        },
-        sessions: HashMap::new(),
-        seq: 0,
-        stats: stats.clone(),
-    };
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = sock.local_addr().unwrap().port();
-    let stop = Arc::new(AtomicBool::new(false));
-    let st = stop.clone();
-    let server = std::thread::spawn(move || serve(sock, shell, st));
-
+/// Runs eapol_test with `network` (the body of its network block) and
+/// `reauths` EAPOL re-authentications; answers its SIM requests.
+fn run_eapol_test(bin: &str, port: u16, network: &str, reauths: u32) -> (bool, String, Duration) {
     let dir = tempfile::tempdir().unwrap();
     let ctrl = dir.path().join("ctrl");
     let conf = dir.path().join("eapol.conf");
+    let out = dir.path().join("out.log");
     std::fs::write(
         &conf,
         format!(
-            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap=AKA'\n  identity=\"6{IMSI}@{REALM}\"\n  eapol_flags=0\n}}\n",
+            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap=AKA'\n  eapol_flags=0\n{network}}}\n",
             ctrl.display()
         ),
     )
@@ -353,23 +375,10 @@ fn eapol_test_full_then_two_fast_reauths() {
     let mut child = Command::new(bin)
         .arg("-c")
         .arg(&conf)
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-s",
-            SECRET,
-            "-r",
-            "2",
-            "-t",
-            "10",
-            "-W",
-        ])
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s", SECRET])
+        .args(["-r", &reauths.to_string(), "-t", "10", "-W"])
         .stdin(Stdio::null())
-        .stdout(Stdio::from(
-            std::fs::File::create(dir.path().join("out.log")).unwrap(),
-        ))
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -395,7 +404,7 @@ fn eapol_test_full_then_two_fast_reauths() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "eapol_test hangs:\n{}",
-            std::fs::read_to_string(dir.path().join("out.log")).unwrap_or_default()
+            std::fs::read_to_string(&out).unwrap_or_default()
         );
         let Ok(n) = mon.recv(&mut buf) else { continue };
         let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
@@ -413,38 +422,165 @@ fn eapol_test_full_then_two_fast_reauths() {
         }
     };
     let wall = started.elapsed();
-    let stdout = std::fs::read_to_string(dir.path().join("out.log")).unwrap();
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let ok = status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS");
+    (ok, stdout, wall)
+}
+
+fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openssl command-line tool is required");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn mppe_ok(stdout: &str, n: u32) -> bool {
+    stdout.contains(&format!("MPPE keys OK: {n}  mismatch: 0"))
+        || stdout.contains(&format!("MPPE keys OK: {n} mismatch: 0"))
+}
+
+#[test]
+fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
+    let Some(bin) = ["/usr/bin/eapol_test", "/usr/sbin/eapol_test"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+    else {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "eapol_test (Debian eapoltest) is required in CI"
+        );
+        eprintln!("NOTE: eapol_test not installed; this test did not run");
+        return;
+    };
+    // IMSI-privacy key pair made by the openssl tool.
+    let keydir = tempfile::tempdir().unwrap();
+    let key = keydir.path().join("imsi-privacy-key.pem");
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            key.to_str().unwrap(),
+        ],
+        b"",
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let public = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"], b"");
+    let pubpath = keydir.path().join("pub.pem");
+    std::fs::write(&pubpath, public).unwrap();
+
+    let stats = Arc::new(Mutex::new(Stats::default()));
+    let shell = Shell {
+        privacy: PrivacyServer {
+            keys: KeySet::new(PrivacyKey::generate(1).unwrap(), vec![]).unwrap(),
+            policy: Policy::default(),
+            imsi_key: Some(aaa_server::privacy::ImsiPrivacyKey::load_pem(&key).unwrap()),
+            realm: REALM.into(),
+        },
+        sessions: HashMap::new(),
+        seq: 0,
+        stats: stats.clone(),
+    };
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sock.local_addr().unwrap().port();
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let server = std::thread::spawn(move || serve(sock, shell, st));
+    let permanent = format!("6{IMSI}@{REALM}");
+
+    // 1. Full authentication, then two EAPOL re-authentications: both fast.
+    let (ok, out, wall) = run_eapol_test(bin, port, &format!("  identity=\"{permanent}\"\n"), 2);
+    assert!(ok && mppe_ok(&out, 3), "run 1:\n{out}");
+    {
+        let s = stats.lock().unwrap();
+        assert_eq!(
+            (s.full, s.fast),
+            (1, 2),
+            "one full, two fast re-authentications"
+        );
+    }
+    eprintln!(
+        "eapol_test run 1: 1 full + 2 fast re-authentications in {wall:?}, MPPE keys OK: 3 mismatch: 0"
+    );
+
+    // 2. A run that starts with the pseudonym issued in run 1 (eapol_test
+    //    takes its initial pseudonym from anonymous_identity).
+    let pseudonym = stats.lock().unwrap().pseudonyms.last().cloned().unwrap();
+    let (ok, out, _) = run_eapol_test(
+        bin,
+        port,
+        &format!("  identity=\"{permanent}\"\n  anonymous_identity=\"{pseudonym}@{REALM}\"\n"),
+        0,
+    );
+    assert!(ok && mppe_ok(&out, 1), "run 2 (pseudonym):\n{out}");
+    assert_eq!(
+        stats.lock().unwrap().pseudonym_full,
+        1,
+        "resolved the pseudonym"
+    );
+
+    // 3. IMSI privacy with 2.10's pre-encrypted identity: `identity` holds
+    //    NUL ‖ base64(RSA-OAEP-SHA-256(permanent)) made by `openssl pkeyutl`,
+    //    `imsi_identity` the plain one for MK, `anonymous_identity` what goes
+    //    in EAP-Response/Identity; the encrypted one travels in AT_IDENTITY.
+    let ct = openssl(
+        &[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            pubpath.to_str().unwrap(),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+        ],
+        permanent.as_bytes(),
+    );
+    use base64::Engine;
+    let mut enc = vec![0u8];
+    enc.extend_from_slice(
+        base64::engine::general_purpose::STANDARD
+            .encode(&ct)
+            .as_bytes(),
+    );
+    let (ok, out, _) = run_eapol_test(
+        bin,
+        port,
+        &format!(
+            "  identity={}\n  imsi_identity=\"{permanent}\"\n  anonymous_identity=\"anonymous@{REALM}\"\n",
+            hex::encode(&enc)
+        ),
+        0,
+    );
+    assert!(ok && mppe_ok(&out, 1), "run 3 (encrypted identity):\n{out}");
+    assert_eq!(
+        stats.lock().unwrap().decrypted_full,
+        1,
+        "decrypted the identity"
+    );
+
     stop.store(true, Ordering::SeqCst);
     server.join().unwrap();
-    let s = stats.lock().unwrap();
-    let tail: String = stdout
-        .lines()
-        .rev()
-        .take(25)
-        .collect::<Vec<_>>()
-        .into_iter()
-        .rev()
-        .collect::<Vec<_>>()
-        .join("\n");
-    assert!(
-        status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS"),
-        "eapol_test failed:\n{tail}"
-    );
-    assert!(
-        stdout.contains("MPPE keys OK: 3  mismatch: 0")
-            || stdout.contains("MPPE keys OK: 3 mismatch: 0"),
-        "{tail}"
-    );
-    assert_eq!(
-        (s.full, s.fast),
-        (1, 2),
-        "one full authentication, then two fast re-authentications"
-    );
-    eprintln!("eapol_test: 1 full + 2 fast re-authentications in {wall:?}");
-    for l in stdout
-        .lines()
-        .filter(|l| l.contains("MPPE keys OK") || l.trim() == "SUCCESS")
-    {
-        eprintln!("eapol_test: {l}");
-    }
 }
