@@ -1,13 +1,14 @@
-//! `aaa-server serve`: opens the store, binds the sockets, runs the UDP loops
-//! until SIGINT or SIGTERM, then lets the requests in flight finish.
+//! `aaa-server serve`: opens the store, reserves SQNs, binds the sockets,
+//! runs the socket workers until SIGINT or SIGTERM, then lets the requests
+//! in hand finish.
 
 use crate::config::Config;
 use crate::hss::SqliteStore;
 use crate::radius::{Listener, RadiusServer, udp};
+use std::net::UdpSocket;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
 
 /// Errors that stop the server from starting.
 #[derive(Debug, thiserror::Error)]
@@ -30,49 +31,58 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
     move |err| ServeError::Io { what, err }
 }
 
+/// Worker threads on the authentication socket: one per core.
+fn auth_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// Runs the server until SIGINT/SIGTERM.
 pub fn run(cfg: Config) -> Result<(), ServeError> {
     let store = Arc::new(SqliteStore::open(&cfg.database)?);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One committed transaction reserves SQNs for everybody: no request
+    // waits for an fsync until a range runs out.
+    let reserved = store.reserve_all()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io("tokio runtime"))?;
-    rt.block_on(async move {
-        let auth = Arc::new(
-            UdpSocket::bind(cfg.listen)
-                .await
-                .map_err(io(format!("bind {}", cfg.listen)))?,
-        );
-        let acct = Arc::new(
-            UdpSocket::bind(cfg.accounting_listen)
-                .await
-                .map_err(io(format!("bind {}", cfg.accounting_listen)))?,
-        );
-        let mut sigint = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
-        let mut sigterm = signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?;
-        let core = Arc::new(Mutex::new(RadiusServer::new(&cfg, store.clone(), store)));
-        tracing::info!(
-            auth = %auth.local_addr().map_err(io("local_addr"))?,
-            accounting = %acct.local_addr().map_err(io("local_addr"))?,
-            clients = cfg.clients.len(),
-            methods = ?cfg.eap.methods,
-            "aaa-server listening"
-        );
-        let (tx, rx) = watch::channel(false);
-        let a = tokio::spawn(udp::serve(auth, Listener::Auth, core.clone(), rx.clone()));
-        let b = tokio::spawn(udp::serve(acct, Listener::Accounting, core.clone(), rx));
+    let (mut sigint, mut sigterm) = rt.block_on(async {
+        Ok::<_, ServeError>((
+            signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?,
+            signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?,
+        ))
+    })?;
+    let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
+    let acct = UdpSocket::bind(cfg.accounting_listen)
+        .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
+    let core = Arc::new(Mutex::new(RadiusServer::new(&cfg, store.clone(), store)));
+    let shutdown = Arc::new(AtomicBool::new(false));
+    let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())
+        .map_err(io("auth workers"))?;
+    workers.extend(
+        udp::spawn_workers(&acct, Listener::Accounting, &core, &shutdown, 1)
+            .map_err(io("accounting worker"))?,
+    );
+    tracing::info!(
+        auth = %auth.local_addr().map_err(io("local_addr"))?,
+        accounting = %acct.local_addr().map_err(io("local_addr"))?,
+        clients = cfg.clients.len(),
+        methods = ?cfg.eap.methods,
+        subscribers = reserved,
+        "aaa-server listening"
+    );
+    rt.block_on(async {
         tokio::select! {
             _ = sigint.recv() => {},
             _ = sigterm.recv() => {},
         }
-        tracing::info!("shutting down: finishing requests in flight");
-        let _ = tx.send(true);
-        let _ = a.await;
-        let _ = b.await;
-        if let Ok(c) = core.lock() {
-            tracing::info!(counters = ?c.counters, "stopped");
-        }
-        Ok(())
-    })
+    });
+    tracing::info!("shutting down: finishing requests in flight");
+    shutdown.store(true, Ordering::Relaxed);
+    for w in workers {
+        let _ = w.join();
+    }
+    let c = core.lock().unwrap_or_else(|e| e.into_inner());
+    tracing::info!(counters = ?c.counters, "stopped");
+    Ok(())
 }

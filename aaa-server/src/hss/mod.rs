@@ -3,6 +3,7 @@
 //! and the hlr_auc_gw front end do not depend on SQLite.
 
 pub mod milenage_db;
+pub mod reserve;
 pub mod sqlite;
 
 use eap::umts::{Amf, AuthVector, Auts, Sqn};

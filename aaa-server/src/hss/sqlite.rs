@@ -1,17 +1,26 @@
 //! The SQLite subscriber store (rusqlite, bundled SQLite).
 //!
 //! The file is created `0600` and refused when group or others can read it.
-//! SQN is advanced with one `UPDATE … RETURNING` inside an immediate
-//! transaction that commits before the vector is computed, so a crash never
-//! hands out an SQN twice.
+//!
+//! SQN durability without one fsync per vector: the stored `sqn` column is a
+//! high-water mark. A subscriber's SQNs are reserved [`RESERVATION_SEQS`] at a
+//! time in an immediate transaction that commits (WAL, `synchronous=FULL`)
+//! before any of them is used, and then handed out from memory (see
+//! [`super::reserve`]). Reservations of all subscribers that need one are
+//! committed together (group commit) by whoever holds the connection: a
+//! background thread refills ranges running low, a request whose range is
+//! used up waits for the next commit. A crash never hands out an SQN twice;
+//! it skips at most one unused reservation per subscriber.
 
+use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
 use super::{AccountingLog, AccountingRecord, Hss, HssError, Imsi, VectorKind, vector_amf};
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, AuthVector, Auts, Sqn, SubscriberKeys};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use std::collections::HashMap;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
 const SCHEMA: &str = "
@@ -43,7 +52,8 @@ pub struct SubscriberInfo {
     pub imsi: String,
     /// Stored AMF, hex.
     pub amf: String,
-    /// Last used SQN, hex (12 digits).
+    /// Stored SQN, hex (12 digits): the high-water mark — no SQN above it
+    /// has been issued; a running server may have issued up to it.
     pub sqn: String,
     /// SEQ part of the SQN.
     pub seq: u64,
@@ -64,9 +74,48 @@ pub struct NewSubscriber {
     pub sqn: Sqn,
 }
 
+/// Cache shards (by IMSI) so worker threads rarely meet on a lock.
+const SHARDS: usize = 16;
+
+/// One subscriber as the vector hot path needs it.
+struct Cached {
+    keys: SubscriberKeys,
+    amf: Amf,
+    range: Range,
+    /// A background refill is queued.
+    refill_queued: bool,
+}
+
+#[derive(Default)]
+struct Pending {
+    imsis: Vec<String>,
+    stop: bool,
+}
+
+struct Inner {
+    conn: Mutex<Connection>,
+    cache: [Mutex<HashMap<String, Cached>>; SHARDS],
+    pending: Mutex<Pending>,
+    wake: Condvar,
+}
+
 /// The SQLite store; shareable between threads.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    inner: Arc<Inner>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+fn shard_of(imsi: &str) -> usize {
+    // The last digits of an IMSI (the MSIN) spread well.
+    imsi.bytes().rev().take(4).fold(0usize, |h, b| {
+        h.wrapping_mul(31).wrapping_add(usize::from(b))
+    }) % SHARDS
+}
+
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update below is complete before its guard drops; a poisoned
+    // lock only means another request panicked.
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl SqliteStore {
@@ -109,15 +158,46 @@ impl SqliteStore {
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=FULL;")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self {
+        let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
+            cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        let bg = inner.clone();
+        let committer = std::thread::Builder::new()
+            .name("sqn-commit".into())
+            .spawn(move || bg.commit_loop())
+            .map_err(|e| HssError::Store(format!("SQN commit thread: {e}")))?;
+        Ok(Self {
+            inner,
+            committer: Some(committer),
         })
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
-        // SQLite keeps its own consistency (transactions roll back); a
-        // poisoned lock only means another request panicked.
-        Ok(self.conn.lock().unwrap_or_else(|e| e.into_inner()))
+        // SQLite keeps its own consistency (transactions roll back).
+        Ok(relock(&self.inner.conn))
+    }
+
+    /// Forgets the in-memory reservation of `imsi` (its unused SQNs are
+    /// skipped; the next vector reserves above the stored mark).
+    fn forget(&self, imsi: &str) {
+        relock(&self.inner.cache[shard_of(imsi)]).remove(imsi);
+    }
+
+    /// Reserves SQNs for every subscriber in one committed transaction and
+    /// caches their keys, so the first vector of each needs no commit
+    /// (`serve` calls it at start). Returns the number of subscribers.
+    pub fn reserve_all(&self) -> Result<usize, HssError> {
+        let conn = self.lock()?;
+        let imsis: Vec<String> = {
+            let mut st = conn.prepare("SELECT imsi FROM subscriber")?;
+            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        self.inner.commit_batch(&conn, imsis.clone())?;
+        Ok(imsis.len())
     }
 
     /// Adds a subscriber; [`HssError::Exists`] when the IMSI is taken.
@@ -133,6 +213,7 @@ impl SqliteStore {
                 s.sqn.value() as i64
             ],
         );
+        self.forget(s.imsi.as_str());
         match r {
             Ok(_) => Ok(()),
             Err(rusqlite::Error::SqliteFailure(e, _))
@@ -163,14 +244,17 @@ impl SqliteStore {
             )?;
         }
         tx.commit()?;
+        for s in subs {
+            self.forget(s.imsi.as_str());
+        }
         Ok(())
     }
 
     /// Removes a subscriber.
     pub fn remove(&self, imsi: &Imsi) -> Result<(), HssError> {
-        let n = self
-            .lock()?
-            .execute("DELETE FROM subscriber WHERE imsi = ?1", [imsi.as_str()])?;
+        let conn = self.lock()?;
+        let n = conn.execute("DELETE FROM subscriber WHERE imsi = ?1", [imsi.as_str()])?;
+        self.forget(imsi.as_str());
         if n == 0 {
             Err(HssError::UnknownSubscriber)
         } else {
@@ -203,8 +287,12 @@ impl SqliteStore {
         Ok(out)
     }
 
-    /// The stored (last used) SQN of a subscriber.
+    /// The last SQN this store issued to `imsi`, or, when it holds no
+    /// reservation for it, the stored high-water mark.
     pub fn sqn(&self, imsi: &Imsi) -> Result<Sqn, HssError> {
+        if let Some(c) = relock(&self.inner.cache[shard_of(imsi.as_str())]).get(imsi.as_str()) {
+            return Ok(c.range.last);
+        }
         let v: Option<i64> = self
             .lock()?
             .query_row(
@@ -233,70 +321,240 @@ fn keys_from_row(k: &[u8], opc: &[u8]) -> Result<SubscriberKeys, HssError> {
     }
 }
 
-/// Reads K, OPc and one more column from a row into zeroizing buffers.
-type KeyRow = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64);
-/// K, OPc, AMF and the new SQN from the advancing UPDATE.
-type VectorRow = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64, i64);
+/// K, OPc, AMF and SQN of one subscriber row, keys in zeroizing buffers.
+type SubscriberRow = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64, i64);
+
+fn select_subscriber(conn: &Connection, imsi: &str) -> Result<Option<SubscriberRow>, HssError> {
+    let mut st = conn.prepare_cached("SELECT k, opc, amf, sqn FROM subscriber WHERE imsi = ?1")?;
+    Ok(st
+        .query_row([imsi], |r| {
+            Ok((
+                Zeroizing::new(r.get::<_, Vec<u8>>(0)?),
+                Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })
+        .optional()?)
+}
+
+fn stored_sqn(v: i64) -> Result<Sqn, HssError> {
+    u64::try_from(v)
+        .ok()
+        .and_then(Sqn::new)
+        .ok_or_else(|| HssError::Store("stored SQN out of range".into()))
+}
+
+fn set_stored_sqn(conn: &Connection, imsi: &str, sqn: Sqn) -> Result<(), HssError> {
+    let mut st = conn.prepare_cached("UPDATE subscriber SET sqn = ?2 WHERE imsi = ?1")?;
+    st.execute(params![imsi, sqn.value() as i64])?;
+    Ok(())
+}
+
+/// What a committed reservation changes in the cache.
+struct Reserved {
+    imsi: String,
+    keys: SubscriberKeys,
+    amf: Amf,
+    stored: Sqn,
+    committed: Sqn,
+}
+
+impl Inner {
+    /// Takes the next SQN of `imsi` from memory (asking for a background
+    /// refill when the range runs low); `None` when there is no range left.
+    fn take(&self, imsi: &str) -> Option<(Sqn, SubscriberKeys, Amf)> {
+        let mut shard = relock(&self.cache[shard_of(imsi)]);
+        let c = shard.get_mut(imsi)?;
+        let sqn = c.range.take()?;
+        let out = (sqn, c.keys.clone(), c.amf);
+        if c.range.remaining() < REFILL_BELOW && !c.refill_queued {
+            c.refill_queued = true;
+            drop(shard);
+            relock(&self.pending).imsis.push(imsi.to_string());
+            self.wake.notify_one();
+        }
+        Some(out)
+    }
+
+    /// Reserves for `imsi` now, together with every queued refill (group
+    /// commit). Returns after the commit; `UnknownSubscriber` when it has no row.
+    fn reserve_now(&self, imsi: &str) -> Result<(), HssError> {
+        let conn = relock(&self.conn);
+        // Whoever held the connection before us may have refilled it.
+        if relock(&self.cache[shard_of(imsi)])
+            .get(imsi)
+            .is_some_and(|c| c.range.remaining() > 0)
+        {
+            return Ok(());
+        }
+        let mut batch = std::mem::take(&mut relock(&self.pending).imsis);
+        batch.push(imsi.to_string());
+        self.commit_batch(&conn, batch)?;
+        if relock(&self.cache[shard_of(imsi)]).contains_key(imsi) {
+            Ok(())
+        } else {
+            Err(HssError::UnknownSubscriber)
+        }
+    }
+
+    /// One immediate transaction moving the stored SQN of every IMSI in
+    /// `batch` up by [`RESERVATION_SEQS`]; the cache learns the new ranges
+    /// only after the commit. IMSIs without a row leave the cache.
+    fn commit_batch(&self, conn: &Connection, mut batch: Vec<String>) -> Result<(), HssError> {
+        batch.sort_unstable();
+        batch.dedup();
+        let result = (|| {
+            let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+            let mut done = Vec::with_capacity(batch.len());
+            for imsi in &batch {
+                let Some((k, opc, amf, sqn)) = select_subscriber(&tx, imsi)? else {
+                    continue;
+                };
+                let stored = stored_sqn(sqn)?;
+                let committed = advance(stored, RESERVATION_SEQS);
+                set_stored_sqn(&tx, imsi, committed)?;
+                done.push(Reserved {
+                    imsi: imsi.clone(),
+                    keys: keys_from_row(&k, &opc)?,
+                    amf: Amf((amf as u16).to_be_bytes()),
+                    stored,
+                    committed,
+                });
+            }
+            tx.commit()?;
+            Ok::<_, HssError>(done)
+        })();
+        let done = match result {
+            Ok(d) => d,
+            Err(e) => {
+                for imsi in &batch {
+                    if let Some(c) = relock(&self.cache[shard_of(imsi)]).get_mut(imsi) {
+                        c.refill_queued = false;
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let mut found = done.iter().map(|r| r.imsi.as_str()).peekable();
+        for imsi in &batch {
+            if found.peek() == Some(&imsi.as_str()) {
+                found.next();
+            } else {
+                relock(&self.cache[shard_of(imsi)]).remove(imsi.as_str());
+            }
+        }
+        for r in done {
+            let mut shard = relock(&self.cache[shard_of(&r.imsi)]);
+            match shard.get_mut(&r.imsi) {
+                Some(c) => {
+                    c.range.extend(r.stored, r.committed);
+                    c.keys = r.keys;
+                    c.amf = r.amf;
+                    c.refill_queued = false;
+                }
+                None => {
+                    shard.insert(
+                        r.imsi,
+                        Cached {
+                            keys: r.keys,
+                            amf: r.amf,
+                            range: Range::reserved(r.stored, r.committed),
+                            refill_queued: false,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The background committer: waits for refill requests and commits
+    /// them in batches until the store is dropped.
+    fn commit_loop(&self) {
+        loop {
+            {
+                let mut p = relock(&self.pending);
+                while p.imsis.is_empty() && !p.stop {
+                    p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+                }
+                if p.stop {
+                    return;
+                }
+            }
+            let conn = relock(&self.conn);
+            // Everything queued while we waited for the connection goes in
+            // the same transaction.
+            let batch = std::mem::take(&mut relock(&self.pending).imsis);
+            if batch.is_empty() {
+                continue;
+            }
+            if let Err(e) = self.commit_batch(&conn, batch) {
+                tracing::warn!(error = %e, "SQN reservation not committed; retried on demand");
+            }
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        relock(&self.inner.pending).stop = true;
+        self.inner.wake.notify_all();
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 impl Hss for SqliteStore {
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
         let mut rand = [0u8; 16];
         getrandom::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // next_sqn in SQL: SEQ + 1, IND + 1 mod 32, within 48 bits.
-        let row: Option<VectorRow> = tx
-            .query_row(
-                "UPDATE subscriber
-                 SET sqn = ((((sqn >> 5) + 1) << 5) | ((sqn + 1) & 31)) & 281474976710655
-                 WHERE imsi = ?1 RETURNING k, opc, amf, sqn",
-                [imsi.as_str()],
-                |r| {
-                    Ok((
-                        Zeroizing::new(r.get::<_, Vec<u8>>(0)?),
-                        Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
-                        r.get(2)?,
-                        r.get(3)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let (k, opc, amf, sqn) = row.ok_or(HssError::UnknownSubscriber)?;
-        tx.commit()?;
-        drop(conn);
-        let keys = keys_from_row(&k, &opc)?;
-        let sqn = Sqn::new(sqn as u64).ok_or_else(|| HssError::Store("SQN out of range".into()))?;
-        let amf = Amf((amf as u16).to_be_bytes());
-        Ok(keys.generate_vector(sqn, vector_amf(amf, kind), rand))
+        // At most two rounds: a commit always leaves a non-empty range.
+        for _ in 0..2 {
+            if let Some((sqn, keys, amf)) = self.inner.take(imsi.as_str()) {
+                return Ok(keys.generate_vector(sqn, vector_amf(amf, kind), rand));
+            }
+            self.inner.reserve_now(imsi.as_str())?;
+        }
+        Err(HssError::Store("SQN reservation used up at once".into()))
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let row: Option<KeyRow> = tx
-            .query_row(
-                "SELECT k, opc, sqn FROM subscriber WHERE imsi = ?1",
-                [imsi.as_str()],
-                |r| {
-                    Ok((
-                        Zeroizing::new(r.get::<_, Vec<u8>>(0)?),
-                        Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
-                        r.get(2)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let (k, opc, _sqn_he) = row.ok_or(HssError::UnknownSubscriber)?;
+        let conn = self.lock()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let (k, opc, amf, sqn) =
+            select_subscriber(&tx, imsi.as_str())?.ok_or(HssError::UnknownSubscriber)?;
+        let stored = stored_sqn(sqn)?;
         let keys = keys_from_row(&k, &opc)?;
         let sqn_ms = keys
             .resync(rand, auts)
             .map_err(|_| HssError::ResyncMacFailure)?;
-        // SQN_HE := SQN_MS; the next vector (SEQ_MS + 1) is then fresh (TS 33.102 §6.3.5).
-        tx.execute(
-            "UPDATE subscriber SET sqn = ?2 WHERE imsi = ?1",
-            params![imsi.as_str(), sqn_ms.value() as i64],
-        )?;
+        let shard = &self.inner.cache[shard_of(imsi.as_str())];
+        // SQN_MS inside our committed range: continue after it; the stored
+        // mark is already above it (TS 33.102 §6.3.5: the next vector is fresh).
+        if relock(shard)
+            .get_mut(imsi.as_str())
+            .is_some_and(|c| c.range.resync_within(sqn_ms))
+        {
+            return Ok(sqn_ms);
+        }
+        // Otherwise SQN_HE := SQN_MS (never below the stored mark: values up
+        // to it may have been issued) and a fresh range above it, committed
+        // before it is used.
+        let base = later(sqn_ms, stored);
+        let committed = advance(base, RESERVATION_SEQS);
+        set_stored_sqn(&tx, imsi.as_str(), committed)?;
         tx.commit()?;
+        relock(shard).insert(
+            imsi.as_str().to_string(),
+            Cached {
+                keys,
+                amf: Amf((amf as u16).to_be_bytes()),
+                range: Range::reserved(base, committed),
+                refill_queued: false,
+            },
+        );
         Ok(sqn_ms)
     }
 }

@@ -29,7 +29,12 @@ pub enum MaCheck {
     Invalid,
 }
 
-fn hmac_md5(secret: &[u8]) -> Hmac<Md5> {
+/// HMAC-MD5 keyed with a client's shared secret. Keying costs two MD5
+/// blocks; the server keys once per client and clones the state per packet.
+pub type KeyedMac = Hmac<Md5>;
+
+/// HMAC-MD5 keyed with `secret`.
+pub fn hmac_md5(secret: &[u8]) -> KeyedMac {
     match <Hmac<Md5> as KeyInit>::new_from_slice(secret) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC accepts keys of any length"),
@@ -58,6 +63,11 @@ fn attributes(packet: &[u8]) -> Option<Vec<(u8, usize, usize)>> {
 /// Authenticator field as sixteen zeros (Accounting-Request as FreeRADIUS and
 /// RFC 5176 do); otherwise over the packet as received.
 pub fn check_request(packet: &[u8], secret: &[u8], zero_authenticator: bool) -> MaCheck {
+    check_request_keyed(packet, &hmac_md5(secret), zero_authenticator)
+}
+
+/// [`check_request`] with a pre-keyed HMAC ([`hmac_md5`] of the secret).
+pub fn check_request_keyed(packet: &[u8], keyed: &KeyedMac, zero_authenticator: bool) -> MaCheck {
     let Some(attrs) = attributes(packet) else {
         return MaCheck::Invalid;
     };
@@ -68,7 +78,7 @@ pub fn check_request(packet: &[u8], secret: &[u8], zero_authenticator: bool) -> 
     if len != 18 || found.next().is_some() {
         return MaCheck::Invalid;
     }
-    let mut m = hmac_md5(secret);
+    let mut m = keyed.clone();
     m.update(&packet[..4]);
     if zero_authenticator {
         m.update(&[0u8; 16]);
@@ -91,12 +101,22 @@ pub fn check_request(packet: &[u8], secret: &[u8], zero_authenticator: bool) -> 
 /// MD5(Code‖Identifier‖Length‖RequestAuth‖Attributes‖Secret).
 /// Returns false when the packet does not start with that attribute.
 pub fn finish_response(packet: &mut [u8], request_authenticator: &[u8; 16], secret: &[u8]) -> bool {
+    finish_response_keyed(packet, request_authenticator, &hmac_md5(secret), secret)
+}
+
+/// [`finish_response`] with a pre-keyed HMAC ([`hmac_md5`] of `secret`).
+pub fn finish_response_keyed(
+    packet: &mut [u8],
+    request_authenticator: &[u8; 16],
+    keyed: &KeyedMac,
+    secret: &[u8],
+) -> bool {
     if packet.len() < 38 || packet[20] != MESSAGE_AUTHENTICATOR || packet[21] != 18 {
         return false;
     }
     packet[4..20].copy_from_slice(request_authenticator);
     packet[22..38].fill(0);
-    let mut m = hmac_md5(secret);
+    let mut m = keyed.clone();
     m.update(packet);
     let ma = m.finalize().into_bytes();
     packet[22..38].copy_from_slice(&ma);

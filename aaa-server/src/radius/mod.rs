@@ -7,12 +7,12 @@
 pub mod crypto;
 pub mod dup;
 pub mod udp;
+pub mod wire;
 
 use crate::config::{Client, Config};
 use crate::eap_server::{EapServer, Outcome, Report};
 use crate::hss::{AccountingLog, AccountingRecord, Hss};
-use crypto::MaCheck;
-use radius::core::avp::AVP;
+use crypto::{KeyedMac, MaCheck};
 use radius::core::code::Code;
 use radius::core::packet::Packet;
 use radius::core::{rfc2865, rfc2866, rfc2869};
@@ -112,7 +112,8 @@ pub struct Counters {
 
 /// The RADIUS server core.
 pub struct RadiusServer {
-    clients: Vec<Client>,
+    /// Each client with its secret-keyed HMAC-MD5 state (keyed once).
+    clients: Arc<[(Client, KeyedMac)]>,
     eap: EapServer,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
@@ -127,7 +128,11 @@ impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
         Self {
-            clients: cfg.clients.clone(),
+            clients: cfg
+                .clients
+                .iter()
+                .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose())))
+                .collect(),
             eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
@@ -158,12 +163,8 @@ impl RadiusServer {
         now: Instant,
     ) -> Reply {
         self.counters.received += 1;
-        let Some(client) = self
-            .clients
-            .iter()
-            .find(|c| c.network.contains(from.ip()))
-            .cloned()
-        else {
+        let clients = self.clients.clone();
+        let Some((client, keyed)) = clients.iter().find(|c| c.0.network.contains(from.ip())) else {
             return self.drop(DropReason::UnknownClient);
         };
         let secret = client.secret.expose();
@@ -182,9 +183,9 @@ impl RadiusServer {
                 if !Packet::is_authentic_request(raw, secret) {
                     return self.drop(DropReason::BadAuthenticator);
                 }
-                match crypto::check_request(raw, secret, true) {
+                match crypto::check_request_keyed(raw, keyed, true) {
                     MaCheck::Invalid
-                        if crypto::check_request(raw, secret, false) != MaCheck::Valid =>
+                        if crypto::check_request_keyed(raw, keyed, false) != MaCheck::Valid =>
                     {
                         MaCheck::Invalid
                     }
@@ -192,7 +193,7 @@ impl RadiusServer {
                     m => m,
                 }
             }
-            _ => crypto::check_request(raw, secret, false),
+            _ => crypto::check_request_keyed(raw, keyed, false),
         };
         if ma == MaCheck::Invalid {
             return self.drop(DropReason::BadAuthenticator);
@@ -220,24 +221,27 @@ impl RadiusServer {
 
         let (reply, effects) = match (code, listener) {
             (Code::StatusServer, _) => {
-                let resp = req.make_response_packet(match listener {
-                    Listener::Auth => Code::AccessAccept,
-                    Listener::Accounting => Code::AccountingResponse,
-                });
-                (self.finish(resp, &req, &req_auth, secret), Vec::new())
+                let resp = wire::Response::new(
+                    match listener {
+                        Listener::Auth => Code::AccessAccept,
+                        Listener::Accounting => Code::AccountingResponse,
+                    },
+                    req.get_identifier(),
+                );
+                (finish(resp, &req, &req_auth, keyed, secret), Vec::new())
             }
             (Code::AccessRequest, Listener::Auth) => {
-                self.access_request(&client, &req, &req_auth, now)
+                self.access_request(client, keyed, &req, &req_auth, now)
             }
             (Code::AccountingRequest, Listener::Accounting) => {
-                let rec = accounting_record(&client, &req);
+                let rec = accounting_record(client, &req);
                 if let Err(e) = self.accounting.record(&rec) {
                     tracing::warn!(client = %client.name, error = %e, "accounting not recorded");
                     return self.drop(DropReason::AccountingNotRecorded);
                 }
-                let resp = req.make_response_packet(Code::AccountingResponse);
+                let resp = wire::Response::new(Code::AccountingResponse, req.get_identifier());
                 (
-                    self.finish(resp, &req, &req_auth, secret),
+                    finish(resp, &req, &req_auth, keyed, secret),
                     vec![Effect::AccountingRecorded {
                         client: client.name.clone(),
                         status_type: rec.status_type,
@@ -270,20 +274,22 @@ impl RadiusServer {
     fn access_request(
         &mut self,
         client: &Client,
+        keyed: &KeyedMac,
         req: &Packet,
         req_auth: &[u8; 16],
         now: Instant,
     ) -> (Result<Option<Vec<u8>>, ()>, Vec<Effect>) {
         let secret = client.secret.expose();
+        let id = req.get_identifier();
         let Some(eap) = rfc2869::lookup_eap_message(req) else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
-            let resp = req.make_response_packet(Code::AccessReject);
-            return (self.finish(resp, req, req_auth, secret), Vec::new());
+            let resp = wire::Response::new(Code::AccessReject, id);
+            return (finish(resp, req, req_auth, keyed, secret), Vec::new());
         };
         let state = rfc2865::lookup_state(req);
         tracing::debug!(
             client = %client.name,
-            id = req.get_identifier(),
+            id,
             eap_len = eap.len(),
             has_state = state.is_some(),
             "Access-Request"
@@ -294,18 +300,19 @@ impl RadiusServer {
         };
         match self.eap.step(state.as_deref(), &eap, now) {
             Outcome::Challenge { eap, state } => {
-                let mut resp = req.make_response_packet(Code::AccessChallenge);
-                add_ma_placeholder(&mut resp);
-                rfc2869::add_eap_message(&mut resp, &eap);
-                rfc2865::add_state(&mut resp, &state);
-                rfc2865::add_session_timeout(&mut resp, self.session_timeout_secs);
-                (self.finish_with_ma(resp, req, req_auth, secret), Vec::new())
+                let mut resp = wire::Response::new(Code::AccessChallenge, id);
+                resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
+                    .attr(rfc2865::STATE_TYPE, &state)
+                    .attr(
+                        rfc2865::SESSION_TIMEOUT_TYPE,
+                        &self.session_timeout_secs.to_be_bytes(),
+                    );
+                (finish(resp, req, req_auth, keyed, secret), Vec::new())
             }
             Outcome::Request { eap } => {
-                let mut resp = req.make_response_packet(Code::AccessChallenge);
-                add_ma_placeholder(&mut resp);
-                rfc2869::add_eap_message(&mut resp, &eap);
-                (self.finish_with_ma(resp, req, req_auth, secret), Vec::new())
+                let mut resp = wire::Response::new(Code::AccessChallenge, id);
+                resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
+                (finish(resp, req, req_auth, keyed, secret), Vec::new())
             }
             Outcome::Accept {
                 eap,
@@ -313,10 +320,9 @@ impl RadiusServer {
                 user_name,
                 report,
             } => {
-                let mut resp = req.make_response_packet(Code::AccessAccept);
-                add_ma_placeholder(&mut resp);
-                rfc2869::add_eap_message(&mut resp, &eap);
-                rfc2865::add_user_name(&mut resp, &user_name);
+                let mut resp = wire::Response::new(Code::AccessAccept, id);
+                resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
+                    .attr(rfc2865::USER_NAME_TYPE, user_name.as_bytes());
                 let mut salts = [0u8; 4];
                 if getrandom::fill(&mut salts).is_err() {
                     return (Err(()), vec![finished(report)]);
@@ -330,7 +336,7 @@ impl RadiusServer {
                         [salts[2], salts[3]]
                     };
                 let m = msk.expose();
-                resp.add(AVP::from_bytes(
+                resp.attr(
                     crypto::VENDOR_SPECIFIC,
                     &crypto::mppe_key_vsa(
                         crypto::MS_MPPE_RECV_KEY,
@@ -339,8 +345,8 @@ impl RadiusServer {
                         req_auth,
                         recv_salt,
                     ),
-                ));
-                resp.add(AVP::from_bytes(
+                )
+                .attr(
                     crypto::VENDOR_SPECIFIC,
                     &crypto::mppe_key_vsa(
                         crypto::MS_MPPE_SEND_KEY,
@@ -349,18 +355,17 @@ impl RadiusServer {
                         req_auth,
                         send_salt,
                     ),
-                ));
+                );
                 (
-                    self.finish_with_ma(resp, req, req_auth, secret),
+                    finish(resp, req, req_auth, keyed, secret),
                     vec![finished(report)],
                 )
             }
             Outcome::Reject { eap, report } => {
-                let mut resp = req.make_response_packet(Code::AccessReject);
-                add_ma_placeholder(&mut resp);
-                rfc2869::add_eap_message(&mut resp, &eap);
+                let mut resp = wire::Response::new(Code::AccessReject, id);
+                resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
                 (
-                    self.finish_with_ma(resp, req, req_auth, secret),
+                    finish(resp, req, req_auth, keyed, secret),
                     report.map(finished).into_iter().collect(),
                 )
             }
@@ -370,41 +375,25 @@ impl RadiusServer {
             }
         }
     }
-
-    /// Adds the Message-Authenticator placeholder first, then Proxy-State, and completes.
-    fn finish(
-        &self,
-        mut resp: Packet,
-        req: &Packet,
-        req_auth: &[u8; 16],
-        secret: &[u8],
-    ) -> Result<Option<Vec<u8>>, ()> {
-        add_ma_placeholder(&mut resp);
-        self.finish_with_ma(resp, req, req_auth, secret)
-    }
-
-    fn finish_with_ma(
-        &self,
-        mut resp: Packet,
-        req: &Packet,
-        req_auth: &[u8; 16],
-        secret: &[u8],
-    ) -> Result<Option<Vec<u8>>, ()> {
-        // RFC 2865 §5.33: Proxy-State copied unmodified, in order.
-        for ps in rfc2865::lookup_all_proxy_state(req) {
-            rfc2865::add_proxy_state(&mut resp, &ps);
-        }
-        let mut bytes = resp.encode().map_err(|_| ())?;
-        if bytes.len() > 4096 || !crypto::finish_response(&mut bytes, req_auth, secret) {
-            return Err(());
-        }
-        Ok(Some(bytes))
-    }
 }
 
-/// Message-Authenticator first (BlastRADIUS), zeroed until `finish_response`.
-fn add_ma_placeholder(resp: &mut Packet) {
-    resp.add(AVP::from_bytes(crypto::MESSAGE_AUTHENTICATOR, &[0u8; 16]));
+/// Copies Proxy-State (RFC 2865 §5.33: unmodified, in order) and fills in
+/// Message-Authenticator and the Response Authenticator.
+fn finish(
+    mut resp: wire::Response,
+    req: &Packet,
+    req_auth: &[u8; 16],
+    keyed: &KeyedMac,
+    secret: &[u8],
+) -> Result<Option<Vec<u8>>, ()> {
+    for ps in req.lookup_all(rfc2865::PROXY_STATE_TYPE) {
+        resp.attr(rfc2865::PROXY_STATE_TYPE, &ps.encode_bytes());
+    }
+    let mut bytes = resp.into_bytes().ok_or(())?;
+    if !crypto::finish_response_keyed(&mut bytes, req_auth, keyed, secret) {
+        return Err(());
+    }
+    Ok(Some(bytes))
 }
 
 fn accounting_record(client: &Client, req: &Packet) -> AccountingRecord {

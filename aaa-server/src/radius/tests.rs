@@ -7,6 +7,7 @@ use crate::hss::SqliteStore;
 use eap::aka::keys::Method;
 use eap::secret::SecretBytes;
 use hmac::{Hmac, KeyInit, Mac};
+use radius::core::avp::AVP;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -1,18 +1,21 @@
-//! The only code that owns the RADIUS sockets: a tokio UDP loop per
-//! listener that hands each datagram to [`RadiusServer::handle`] on a
-//! blocking thread (the HSS is SQLite) and sends back what it returns.
-//! On shutdown it stops reading, waits for in-flight requests and returns.
+//! The only code that owns the RADIUS sockets: worker threads that each
+//! block in `recv_from` on a shared socket, hand the datagram to
+//! [`RadiusServer::handle`] and send back what it returns — no task, no
+//! thread hop and no allocation per datagram beyond what the core does.
+//! Workers look at the shutdown flag at least every [`POLL`], then finish
+//! the request in hand and return.
 
 use super::{Effect, Listener, RadiusServer};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
-use tokio::net::UdpSocket;
-use tokio::sync::watch;
-use tokio::task::JoinSet;
+use std::time::{Duration, Instant};
 
 /// Receive buffer: RADIUS packets are at most 4096 bytes (RFC 2865 §3).
 const BUF: usize = 4096;
+
+/// How often an idle worker checks the shutdown flag.
+pub const POLL: Duration = Duration::from_millis(100);
 
 /// Logs the effects of one request.
 pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
@@ -40,56 +43,77 @@ pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
     }
 }
 
-/// Serves `socket` as `listener` until `shutdown` turns true, then waits for
-/// the requests in flight.
-pub async fn serve(
-    socket: Arc<UdpSocket>,
+/// Serves `socket` as `listener` on the calling thread until `shutdown` is
+/// set. Several threads may serve clones of the same socket: the kernel
+/// gives each datagram to one of them.
+pub fn serve(
+    socket: &UdpSocket,
     listener: Listener,
-    core: Arc<Mutex<RadiusServer>>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut inflight = JoinSet::new();
+    core: &Mutex<RadiusServer>,
+    shutdown: &AtomicBool,
+) -> std::io::Result<()> {
+    socket.set_read_timeout(Some(POLL))?;
     let mut buf = vec![0u8; BUF];
-    loop {
-        tokio::select! {
-            _ = shutdown.changed() => break,
-            r = socket.recv_from(&mut buf) => {
-                let (n, from) = match r {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "recv failed");
-                        continue;
-                    }
-                };
-                tracing::debug!(from = %from, code = buf.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
-                let datagram = buf[..n].to_vec();
-                let core = core.clone();
-                let socket = socket.clone();
-                inflight.spawn(async move {
-                    let reply = tokio::task::spawn_blocking(move || {
-                        let now = Instant::now();
-                        // A panic in an earlier request must not stop the server:
-                        // take the state even if the lock was poisoned.
-                        let mut core = core.lock().unwrap_or_else(|e| e.into_inner());
-                        let (reply, effects) = core.handle(listener, from, &datagram, now);
-                        drop(core);
-                        log_effects(from, &effects);
-                        reply
-                    })
-                    .await
-                    .ok()
-                    .flatten();
-                    if let Some(bytes) = reply {
-                        tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
-                        if let Err(e) = socket.send_to(&bytes, from).await {
-                            tracing::warn!(to = %from, error = %e, "send failed");
-                        }
-                    }
-                });
-                // Reap finished tasks so the set does not grow.
-                while inflight.try_join_next().is_some() {}
+    while !shutdown.load(Ordering::Relaxed) {
+        let (n, from) = match socket.recv_from(&mut buf) {
+            Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "recv failed");
+                continue;
+            }
+        };
+        let datagram = &buf[..n];
+        tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
+        let now = Instant::now();
+        // A panic in an earlier request must not stop the server: take the
+        // state even if the lock was poisoned.
+        let (reply, effects) = core
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .handle(listener, from, datagram, now);
+        if let Some(bytes) = reply {
+            tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
+            if let Err(e) = socket.send_to(&bytes, from) {
+                tracing::warn!(to = %from, error = %e, "send failed");
             }
         }
+        log_effects(from, &effects);
     }
-    while inflight.join_next().await.is_some() {}
+    Ok(())
+}
+
+/// Runs `threads` workers on clones of `socket` until `shutdown` is set.
+pub fn spawn_workers(
+    socket: &UdpSocket,
+    listener: Listener,
+    core: &Arc<Mutex<RadiusServer>>,
+    shutdown: &Arc<AtomicBool>,
+    threads: usize,
+) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
+    let mut out = Vec::with_capacity(threads);
+    for i in 0..threads.max(1) {
+        let socket = socket.try_clone()?;
+        let core = core.clone();
+        let shutdown = shutdown.clone();
+        out.push(
+            std::thread::Builder::new()
+                .name(format!("radius-{listener:?}-{i}").to_lowercase())
+                .spawn(move || {
+                    if let Err(e) = serve(&socket, listener, &core, &shutdown) {
+                        tracing::error!(error = %e, ?listener, "socket worker stopped");
+                    }
+                })?,
+        );
+    }
+    Ok(out)
 }
