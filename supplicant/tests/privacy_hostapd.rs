@@ -15,17 +15,19 @@
 mod common;
 
 use common::{Hss, IMSI, Proc, SECRET, keys, prerequisites};
-use eap::aka::attr::{AtIdentity, AtMac, AtRes};
+use eap::aka::attr::{AtIdentity, AtMac, AtNotification, AtRes, AtResultInd};
 use eap::aka::keys::{Keys, Method, derive_aka_prime_from_ck_ik};
 use eap::aka::mac;
 use eap::aka::message::{Message, Subtype, mac_value_offset};
 use eap::packet::{Packet, TypeData};
+use eap::secret::{KAut, KEncr};
 use hmac::{Hmac, KeyInit, Mac};
 use md5::{Digest, Md5};
 use std::net::UdpSocket;
 use std::time::Duration;
 use supplicant::privacy::{
-    LearnedIdentities, PeerReauthResult, PrivacyState, learn_from_challenge, process_reauth_request,
+    LearnedIdentities, PeerReauthResult, PrivacyState, learn_from_challenge, process_notification,
+    process_reauth_request,
 };
 
 const REALM: &str = "wlan.mnc001.mcc001.3gppnetwork.org";
@@ -140,10 +142,12 @@ struct Run {
     learned: LearnedIdentities,
     /// The full-authentication keys (what the peer keeps for re-authentication).
     keys: Option<Keys>,
+    /// A protected success notification was received and answered.
+    result_ind_success: bool,
 }
 
 /// One EAP-AKA' authentication through hostapd, starting with `identity`.
-fn authenticate(port: u16, st: &PrivacyState, identity: &str) -> Run {
+fn authenticate(port: u16, st: &PrivacyState, identity: &str, result_ind: bool) -> Run {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.connect(("127.0.0.1", port)).unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -168,7 +172,10 @@ fn authenticate(port: u16, st: &PrivacyState, identity: &str) -> Run {
         reauth_used: false,
         learned: LearnedIdentities::default(),
         keys: None,
+        result_ind_success: false,
     };
+    // K_aut, K_encr and the re-auth counter for a result notification.
+    let mut notify: Option<(KAut, KEncr, Option<u16>)> = None;
     for _ in 0..10 {
         let reply = rad.send(&user, &eap);
         match reply.code {
@@ -217,33 +224,47 @@ fn authenticate(port: u16, st: &PrivacyState, identity: &str) -> Run {
                     String::from_utf8_lossy(&mk_identity)
                 );
                 run.learned = learn_from_challenge(&k.k_encr, m).unwrap();
-                let resp = Message::new(Subtype::Challenge)
-                    .with(AtRes { res: usim.res })
-                    .with(AtMac::ZEROED);
+                let mut resp = Message::new(Subtype::Challenge).with(AtRes { res: usim.res });
+                if result_ind && m.result_ind() {
+                    resp.push(AtResultInd::default());
+                }
+                resp.push(AtMac::ZEROED);
                 let (mut b, at) = Packet::aka_response(id, method, resp)
                     .encode_with_mac_offset()
                     .unwrap();
                 mac::sign(&k.k_aut, &mut b, at.unwrap(), mac::NO_EXTRA).unwrap();
                 run.msk = Some(k.msk.expose().to_vec());
+                notify = Some((k.k_aut.clone(), k.k_encr.clone(), None));
                 run.keys = Some(k);
                 b
             }
             Subtype::Reauthentication => {
                 let r = st.reauth.as_ref().expect("re-auth state");
                 run.reauth_used = true;
-                match process_reauth_request(r, &reply.eap, [0x3c; 16], false) {
+                match process_reauth_request(r, &reply.eap, [0x3c; 16], result_ind) {
                     PeerReauthResult::Success {
                         response,
                         msk,
                         learned,
+                        counter,
                         ..
                     } => {
                         run.msk = Some(msk.expose().to_vec());
                         run.learned = learned;
+                        notify = Some((r.k_aut.clone(), r.k_encr.clone(), Some(counter)));
                         response
                     }
                     other => panic!("{other:?}"),
                 }
+            }
+            Subtype::Notification => {
+                let (k_aut, k_encr, counter) = notify.as_ref().expect("notification after auth");
+                let a =
+                    process_notification(method, k_aut, k_encr, *counter, &reply.eap, [0x4d; 16])
+                        .expect("hostapd's protected notification verifies");
+                assert_eq!(a.notification, AtNotification::SUCCESS);
+                run.result_ind_success = true;
+                a.response
             }
             s => panic!("unexpected {s:?}"),
         };
@@ -253,13 +274,27 @@ fn authenticate(port: u16, st: &PrivacyState, identity: &str) -> Run {
 
 #[test]
 fn hostapd_eap_server_pseudonym_and_fast_reauth() {
+    scenario(false);
+}
+
+/// The same with `eap_sim_aka_result_ind=1`: hostapd sends a protected
+/// success Notification after the Challenge and after the re-authentication
+/// (with AT_ENCR_DATA{AT_COUNTER}); `process_notification` verifies and answers both.
+#[test]
+fn hostapd_eap_server_with_protected_result_indication() {
+    scenario(true);
+}
+
+fn scenario(result_ind: bool) {
     if !prerequisites(&["hostapd"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let hss = Hss::start(d);
-    let port = 20_000 + u16::try_from(std::process::id() % 20_000).unwrap();
+    let port = 20_000
+        + u16::try_from(std::process::id() % 20_000).unwrap()
+        + u16::from(result_ind) * 20_000;
     std::fs::write(d.join("clients"), format!("127.0.0.1/32 {SECRET}\n")).unwrap();
     std::fs::write(
         d.join("eap_users"),
@@ -270,11 +305,12 @@ fn hostapd_eap_server_pseudonym_and_fast_reauth() {
         d.join("radius.conf"),
         format!(
             "driver=none\ninterface=privsrv{}\nradius_server_clients={}\nradius_server_auth_port={port}\n\
-             eap_server=1\neap_user_file={}\neap_sim_db=unix:{}\neap_sim_id=3\n",
-            std::process::id() % 10_000,
+             eap_server=1\neap_user_file={}\neap_sim_db=unix:{}\neap_sim_id=3\neap_sim_aka_result_ind={}\n",
+            std::process::id() % 10_000 * 2 + u32::from(result_ind),
             d.join("clients").display(),
             d.join("eap_users").display(),
             hss.path.display(),
+            u8::from(result_ind),
         ),
     )
     .unwrap();
@@ -293,7 +329,7 @@ fn hostapd_eap_server_pseudonym_and_fast_reauth() {
     let permanent = format!("6{IMSI}@{REALM}");
     let mut st = PrivacyState::default();
     let t0 = std::time::Instant::now();
-    let full = authenticate(port, &st, &permanent);
+    let full = authenticate(port, &st, &permanent, result_ind);
     let t_full = t0.elapsed();
     assert!(full.accepted, "full auth:\n{}", hostapd.log_text());
     assert_eq!(
@@ -331,7 +367,7 @@ fn hostapd_eap_server_pseudonym_and_fast_reauth() {
     let (choice, id) = st.select_identity(None, &permanent);
     assert_eq!(choice, supplicant::privacy::IdentityChoice::Reauth);
     let t1 = std::time::Instant::now();
-    let re = authenticate(port, &st, &id);
+    let re = authenticate(port, &st, &id, result_ind);
     let t_re = t1.elapsed();
     assert!(re.accepted, "fast re-auth:\n{}", hostapd.log_text());
     assert!(re.reauth_used, "hostapd used AKA'-Reauthentication");
@@ -349,7 +385,7 @@ fn hostapd_eap_server_pseudonym_and_fast_reauth() {
     let (choice, id) = st.select_identity(Some(eap::aka::message::IdReq::Fullauth), &permanent);
     assert_eq!(choice, supplicant::privacy::IdentityChoice::Pseudonym);
     assert_eq!(id, format!("{pseudonym}@{REALM}"));
-    let ps = authenticate(port, &st, &id);
+    let ps = authenticate(port, &st, &id, result_ind);
     assert!(ps.accepted, "pseudonym run:\n{}", hostapd.log_text());
     assert!(!ps.reauth_used);
     assert_eq!(ps.mppe, ps.msk.clone().unwrap()[..64], "MPPE keys = MSK");
@@ -358,6 +394,8 @@ fn hostapd_eap_server_pseudonym_and_fast_reauth() {
             .log_text()
             .contains(&format!("EAP-AKA: Pseudonym username '{pseudonym}"))
     );
+    assert_eq!(full.result_ind_success, result_ind);
+    assert_eq!(re.result_ind_success, result_ind);
     eprintln!("through hostapd 2.10: full auth {t_full:?}, fast re-auth {t_re:?}");
     drop(hostapd);
     drop(hss);

@@ -12,8 +12,8 @@ pub mod state;
 
 pub use imsi::{CertError, OperatorCert};
 pub use reauth::{
-    LearnError, LearnedIdentities, PeerReauthResult, ReauthReject, learn_from_challenge,
-    process_reauth_request,
+    LearnError, LearnedIdentities, NotificationAnswer, PeerReauthResult, ReauthReject,
+    learn_from_challenge, process_notification, process_reauth_request,
 };
 pub use state::{
     FailureKind, IdentityChoice, IdentityToSend, PeerReauth, PrivacyState, StateError,

@@ -259,6 +259,91 @@ pub fn process_reauth_request(
     }
 }
 
+/// A processed EAP-Request/AKA-Notification, see [`process_notification`].
+#[derive(Debug)]
+pub struct NotificationAnswer {
+    /// The notification code (S bit set: success; else failure).
+    pub notification: eap::aka::attr::AtNotification,
+    /// The encoded EAP-Response/AKA-Notification.
+    pub response: Vec<u8>,
+}
+
+/// Protected result indication on the peer (RFC 4187 §6.2, §9.10–9.11): a
+/// Notification with the P bit clear must carry a valid AT_MAC, and after a
+/// fast re-authentication (`reauth_counter`) AT_ENCR_DATA with the same
+/// AT_COUNTER; the response carries AT_MAC (and AT_ENCR_DATA{AT_COUNTER}
+/// after a re-authentication, `iv` fresh). A pre-challenge notification (P
+/// bit set) gets a plain response. The success code is only to be trusted
+/// when this returns `Ok`.
+///
+/// # Errors
+/// [`ReauthReject`]: answer with AKA-Client-Error.
+pub fn process_notification(
+    method: Method,
+    k_aut: &eap::secret::KAut,
+    k_encr: &KEncr,
+    reauth_counter: Option<u16>,
+    request: &[u8],
+    iv: [u8; 16],
+) -> Result<NotificationAnswer, ReauthReject> {
+    let packet = Packet::decode(request).map_err(|_| ReauthReject::Malformed)?;
+    let identifier = packet.identifier();
+    let (m_method, msg) = match (&packet, packet.aka()) {
+        (Packet::Request { .. }, Some(x)) => x,
+        _ => return Err(ReauthReject::Malformed),
+    };
+    if m_method != method || msg.subtype != Subtype::Notification {
+        return Err(ReauthReject::Malformed);
+    }
+    let notification = msg.notification().ok_or(ReauthReject::Malformed)?;
+    let mut resp = Message::new(Subtype::Notification);
+    if notification.pre_challenge {
+        let response = Packet::aka_response(identifier, method, resp)
+            .encode()
+            .map_err(|_| ReauthReject::Malformed)?;
+        return Ok(NotificationAnswer {
+            notification,
+            response,
+        });
+    }
+    let mac_ok = match eap::aka::message::mac_value_offset(request) {
+        Ok(Some(off)) => mac::verify(k_aut, request, off, mac::NO_EXTRA),
+        _ => false,
+    };
+    if !mac_ok {
+        return Err(ReauthReject::BadMac);
+    }
+    if let Some(counter) = reauth_counter {
+        let attrs = decrypt_attrs(k_encr, msg)
+            .ok()
+            .flatten()
+            .ok_or(ReauthReject::BadEncryptedData)?;
+        let echoed = attrs
+            .iter()
+            .any(|a| matches!(a, Attribute::Counter(c) if c.counter == counter));
+        if !echoed {
+            return Err(ReauthReject::BadEncryptedData);
+        }
+        let plain = Zeroizing::new(
+            encode_encrypted_attributes(&[Attribute::Counter(AtCounter { counter })])
+                .map_err(|_| ReauthReject::BadEncryptedData)?,
+        );
+        let ct = encr::encrypt(k_encr, &iv, &plain).map_err(|_| ReauthReject::BadEncryptedData)?;
+        resp.push(AtIv::new(iv));
+        resp.push(AtEncrData::new(ct));
+    }
+    resp.push(AtMac::ZEROED);
+    let (mut response, at) = Packet::aka_response(identifier, method, resp)
+        .encode_with_mac_offset()
+        .map_err(|_| ReauthReject::Malformed)?;
+    let at = at.ok_or(ReauthReject::Malformed)?;
+    mac::sign(k_aut, &mut response, at, mac::NO_EXTRA).map_err(|_| ReauthReject::Malformed)?;
+    Ok(NotificationAnswer {
+        notification,
+        response,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,6 +472,104 @@ mod tests {
                 }
             ));
         }
+    }
+
+    #[test]
+    fn notifications_after_reauth_check_mac_and_counter() {
+        use eap::aka::attr::AtNotification;
+        let st = state();
+        let note = |counter: Option<u16>, sign: bool| {
+            let mut m = Message::new(Subtype::Notification);
+            if let Some(c) = counter {
+                let ct = encr::encrypt(
+                    &st.k_encr,
+                    &[6; 16],
+                    &encode_encrypted_attributes(&[Attribute::Counter(AtCounter { counter: c })])
+                        .unwrap(),
+                )
+                .unwrap();
+                m.push(AtIv::new([6; 16]));
+                m.push(AtEncrData::new(ct));
+            }
+            m.push(AtNotification::SUCCESS);
+            m.push(AtMac::ZEROED);
+            let (mut p, at) = Packet::aka_request(9, Method::AkaPrime, m)
+                .encode_with_mac_offset()
+                .unwrap();
+            if sign {
+                mac::sign(&st.k_aut, &mut p, at.unwrap(), mac::NO_EXTRA).unwrap();
+            }
+            p
+        };
+        let a = process_notification(
+            Method::AkaPrime,
+            &st.k_aut,
+            &st.k_encr,
+            Some(2),
+            &note(Some(2), true),
+            [1; 16],
+        )
+        .unwrap();
+        assert_eq!(a.notification, AtNotification::SUCCESS);
+        let off = eap::aka::message::mac_value_offset(&a.response)
+            .unwrap()
+            .unwrap();
+        assert!(mac::verify(&st.k_aut, &a.response, off, mac::NO_EXTRA));
+        let p = Packet::decode(&a.response).unwrap();
+        assert!(p.aka().unwrap().1.encr_data().is_some());
+        assert_eq!(
+            process_notification(
+                Method::AkaPrime,
+                &st.k_aut,
+                &st.k_encr,
+                Some(3),
+                &note(Some(2), true),
+                [1; 16]
+            )
+            .unwrap_err(),
+            ReauthReject::BadEncryptedData
+        );
+        assert_eq!(
+            process_notification(
+                Method::AkaPrime,
+                &st.k_aut,
+                &st.k_encr,
+                None,
+                &note(None, false),
+                [1; 16]
+            )
+            .unwrap_err(),
+            ReauthReject::BadMac
+        );
+        let plain = process_notification(
+            Method::AkaPrime,
+            &st.k_aut,
+            &st.k_encr,
+            None,
+            &note(None, true),
+            [1; 16],
+        )
+        .unwrap();
+        assert!(
+            Packet::decode(&plain.response)
+                .unwrap()
+                .aka()
+                .unwrap()
+                .1
+                .encr_data()
+                .is_none()
+        );
+        assert!(
+            process_notification(
+                Method::Aka,
+                &st.k_aut,
+                &st.k_encr,
+                None,
+                &note(None, true),
+                [1; 16]
+            )
+            .is_err()
+        );
     }
 
     #[test]
