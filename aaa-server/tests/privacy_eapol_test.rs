@@ -10,13 +10,15 @@
 //!    fast re-authentications;
 //! 2. a run that starts with the pseudonym issued in run 1;
 //! 3. IMSI privacy with 2.10's pre-encrypted `identity` (made by
-//!    `openssl pkeyutl`) plus `imsi_identity`: our server decrypts it.
+//!    `openssl pkeyutl`) plus `imsi_identity`: our server decrypts it;
+//! 4. protected result indication (`result_ind=1`): success Notifications
+//!    after the full and the fast re-authentication.
 //! Its USIM is answered over the external-SIM control interface.
 
 use aaa_server::privacy::{
     KeySet, Policy, PrivacyKey, PrivacyServer, ReauthOutcome, ReauthRandom, ReauthStart,
-    Resolution, challenge_attributes, check_reauth_response, issue_after_full_auth, random,
-    start_reauth,
+    Resolution, challenge_attributes, check_notification_response, check_reauth_response,
+    issue_after_full_auth, random, result_notification, start_reauth,
 };
 use aaa_server::radius::crypto::{finish_response, mppe_key_vsa};
 use aaa_server::radius::wire::Response;
@@ -55,6 +57,7 @@ struct Stats {
     fast: u32,
     pseudonym_full: u32,
     decrypted_full: u32,
+    notifications: u32,
     pseudonyms: Vec<String>,
 }
 
@@ -68,6 +71,14 @@ enum Session {
     /// An AKA-Identity request (AT_ANY_ID_REQ) is outstanding.
     Identity {
         eap_id: u8,
+    },
+    /// A protected success Notification is outstanding (RFC 4187 §6.2).
+    Notify {
+        k_aut: eap::secret::KAut,
+        k_encr: eap::secret::KEncr,
+        counter: Option<u16>,
+        eap_id: u8,
+        msk: Vec<u8>,
     },
 }
 
@@ -126,6 +137,9 @@ impl Shell {
         {
             m.push(iv);
             m.push(data);
+        }
+        if self.privacy.policy.result_indication {
+            m.push(eap::aka::attr::AtResultInd::default());
         }
         m.push(AtMac::ZEROED);
         let id = eap_id.wrapping_add(1);
@@ -242,7 +256,22 @@ impl Shell {
                     .ok()
                     .flatten()
                     .is_some_and(|o| mac::verify(&keys.k_aut, eap, o, mac::NO_EXTRA));
-                if ok {
+                let wants = pkt.aka().is_some_and(|(_, m)| m.result_ind());
+                if ok && wants && self.privacy.policy.result_indication {
+                    let nid = eap_id.wrapping_add(1);
+                    let n = result_notification(Method::AkaPrime, nid, &keys.k_aut, true, None)
+                        .unwrap();
+                    Answer::Challenge(
+                        n,
+                        Session::Notify {
+                            k_aut: keys.k_aut.clone(),
+                            k_encr: keys.k_encr.clone(),
+                            counter: None,
+                            eap_id: nid,
+                            msk: keys.msk.expose().to_vec(),
+                        },
+                    )
+                } else if ok {
                     Answer::Accept(
                         Packet::Success { identifier: eap_id }.encode().unwrap(),
                         keys.msk.expose().to_vec(),
@@ -254,6 +283,33 @@ impl Shell {
             (Some(Session::Reauth(pending)), Packet::Response { identifier, .. }) => {
                 let id = *identifier;
                 match check_reauth_response(pending, eap) {
+                    ReauthOutcome::Success {
+                        msk,
+                        use_result_ind: true,
+                        context,
+                        ..
+                    } => {
+                        self.stats.lock().unwrap().fast += 1;
+                        let nid = id.wrapping_add(1);
+                        let n = result_notification(
+                            Method::AkaPrime,
+                            nid,
+                            context.k_aut(),
+                            true,
+                            Some((context.k_encr(), context.counter(), random().unwrap())),
+                        )
+                        .unwrap();
+                        Answer::Challenge(
+                            n,
+                            Session::Notify {
+                                k_aut: context.k_aut().clone(),
+                                k_encr: context.k_encr().clone(),
+                                counter: Some(context.counter()),
+                                eap_id: nid,
+                                msk: msk.expose().to_vec(),
+                            },
+                        )
+                    }
                     ReauthOutcome::Success { msk, .. } => {
                         self.stats.lock().unwrap().fast += 1;
                         Answer::Accept(
@@ -262,6 +318,27 @@ impl Shell {
                         )
                     }
                     _ => Answer::Reject(id),
+                }
+            }
+            (
+                Some(Session::Notify {
+                    k_aut,
+                    k_encr,
+                    counter,
+                    eap_id,
+                    msk,
+                }),
+                _,
+            ) => {
+                let check = counter.map(|c| (&k_encr, c));
+                if check_notification_response(Method::AkaPrime, eap_id, &k_aut, check, eap) {
+                    self.stats.lock().unwrap().notifications += 1;
+                    Answer::Accept(
+                        Packet::Success { identifier: eap_id }.encode().unwrap(),
+                        msk,
+                    )
+                } else {
+                    Answer::Reject(eap_id)
                 }
             }
             _ => Answer::Reject(id),
@@ -492,7 +569,10 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
     let shell = Shell {
         privacy: PrivacyServer {
             keys: KeySet::new(PrivacyKey::generate(1).unwrap(), vec![]).unwrap(),
-            policy: Policy::default(),
+            policy: Policy {
+                result_indication: true,
+                ..Policy::default()
+            },
             imsi_key: Some(aaa_server::privacy::ImsiPrivacyKey::load_pem(&key).unwrap()),
             realm: REALM.into(),
         },
@@ -580,6 +660,26 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
         1,
         "decrypted the identity"
     );
+
+    // 4. Protected result indication (phase1 result_ind=1): a success
+    //    Notification after the full authentication and after each fast
+    //    re-authentication (that one with AT_ENCR_DATA{AT_COUNTER}).
+    let before = stats.lock().unwrap().fast;
+    let (ok, out, _) = run_eapol_test(
+        bin,
+        port,
+        &format!("  identity=\"{permanent}\"\n  phase1=\"result_ind=1\"\n"),
+        1,
+    );
+    assert!(ok && mppe_ok(&out, 2), "run 4 (result indication):\n{out}");
+    {
+        let s = stats.lock().unwrap();
+        assert_eq!(s.fast, before + 1, "the re-authentication was a fast one");
+        assert_eq!(
+            s.notifications, 2,
+            "two protected success notifications answered"
+        );
+    }
 
     stop.store(true, Ordering::SeqCst);
     server.join().unwrap();

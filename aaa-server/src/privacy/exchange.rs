@@ -323,6 +323,9 @@ pub enum ReauthOutcome {
         use_result_ind: bool,
         /// The re-auth id that went to the peer (it now holds it).
         next_reauth_id: Option<String>,
+        /// The context used (K_aut, K_encr and the counter for a
+        /// [`result_notification`] when `use_result_ind`).
+        context: Box<ReauthContext>,
     },
     /// AT_COUNTER_TOO_SMALL (RFC 4187 §5.4): run a full authentication of
     /// this permanent user (the peer already sent its identity: no new
@@ -405,6 +408,7 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
         permanent_user: ctx.permanent_user().to_owned(),
         use_result_ind,
         next_reauth_id,
+        context: Box::new(ctx),
     }
 }
 
