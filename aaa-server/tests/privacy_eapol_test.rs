@@ -13,6 +13,7 @@
 //!    `openssl pkeyutl`) plus `imsi_identity`: our server decrypts it;
 //! 4. protected result indication (`result_ind=1`): success Notifications
 //!    after the full and the fast re-authentication.
+//!
 //! Its USIM is answered over the external-SIM control interface.
 
 use aaa_server::privacy::{
