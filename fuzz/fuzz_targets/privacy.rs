@@ -2,7 +2,8 @@
 //! pseudonyms / re-auth identities on the server, the server's check of a
 //! re-authentication response, the peer's processing of a
 //! re-authentication request (arbitrary bytes and mutations of a valid,
-//! signed one), and IMSI-privacy decryption.
+//! signed one), protected result notifications on both sides, and
+//! IMSI-privacy decryption.
 #![no_main]
 
 use aaa_server::privacy::{
@@ -79,7 +80,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 5 {
+    match sel % 7 {
         0 => {
             let _ = resolve_pseudonym(&f.keys, rest);
             let _ = ReauthContext::open(&f.keys, rest, 1);
@@ -116,6 +117,27 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
             let _ = process_reauth_request(&f.peer, &p, [0; 16], false);
+        }
+        5 => {
+            // Peer: a Notification after a re-authentication with counter 1.
+            let _ = supplicant::privacy::process_notification(
+                eap::aka::keys::Method::Aka,
+                &f.peer.k_aut,
+                &f.peer.k_encr,
+                Some(1),
+                rest,
+                [0; 16],
+            );
+        }
+        6 => {
+            // Server: the peer's answer to a result notification.
+            let _ = aaa_server::privacy::check_notification_response(
+                eap::aka::keys::Method::Aka,
+                rest.first().copied().unwrap_or(0),
+                &f.peer.k_aut,
+                Some((&f.peer.k_encr, 1)),
+                rest,
+            );
         }
         _ => {
             let mut id = vec![0u8];
