@@ -310,7 +310,7 @@ impl EapServer {
             };
         };
         let mut sid = [0u8; 16];
-        if getrandom::fill(&mut sid).is_err() {
+        if crate::hss::rng::fill(&mut sid).is_err() {
             return Outcome::Discard("random number generator failed");
         }
         let method = match IdentityKind::from_leading(

@@ -31,9 +31,14 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
     move |err| ServeError::Io { what, err }
 }
 
-/// Worker threads on the authentication socket: one per core.
+/// Worker threads on the authentication socket: one per core, or
+/// `AAA_SERVER_AUTH_THREADS` (benchmarking: the load generator may share the cores).
 fn auth_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    std::env::var("AAA_SERVER_AUTH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// Runs the server until SIGINT/SIGTERM.

@@ -4,6 +4,7 @@
 
 pub mod milenage_db;
 pub mod reserve;
+pub mod rng;
 pub mod sqlite;
 
 use eap::umts::{Amf, AuthVector, Auts, Sqn};

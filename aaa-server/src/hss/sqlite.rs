@@ -509,7 +509,7 @@ impl Drop for SqliteStore {
 impl Hss for SqliteStore {
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
         let mut rand = [0u8; 16];
-        getrandom::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
+        super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
         // At most two rounds: a commit always leaves a non-empty range.
         for _ in 0..2 {
             if let Some((sqn, keys, amf)) = self.inner.take(imsi.as_str()) {

@@ -2,6 +2,7 @@
 //! address and port, Identifier and Request Authenticator) is answered with
 //! the cached response instead of running the exchange again.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -34,8 +35,11 @@ impl DupCache {
                 break;
             }
             self.order.pop_front();
-            if self.map.get(&key).is_some_and(|(_, at)| *at == t) {
-                self.map.remove(&key);
+            // One hash lookup: remove only if this is the entry queued at `t`.
+            if let Entry::Occupied(e) = self.map.entry(key)
+                && e.get().1 == t
+            {
+                e.remove();
             }
         }
     }

@@ -324,7 +324,7 @@ impl RadiusServer {
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
                     .attr(rfc2865::USER_NAME_TYPE, user_name.as_bytes());
                 let mut salts = [0u8; 4];
-                if getrandom::fill(&mut salts).is_err() {
+                if crate::hss::rng::fill(&mut salts).is_err() {
                     return (Err(()), vec![finished(report)]);
                 }
                 let recv_salt = [salts[0], salts[1]];
