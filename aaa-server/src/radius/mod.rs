@@ -136,7 +136,8 @@ impl RadiusServer {
             eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
-            cache: dup::DupCache::new(std::time::Duration::from_secs(30), 65_536),
+            // 7/8 of 2^16: the cache's hash table stays at 2^16 buckets.
+            cache: dup::DupCache::new(std::time::Duration::from_secs(30), 57_344),
             counters: Counters::default(),
         }
     }
