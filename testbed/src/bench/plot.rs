@@ -27,13 +27,39 @@ fn style(server: ServerKind, method: MethodArg) -> ShapeStyle {
 
 type Panel<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn panel(
-    area: &Panel<'_>,
-    results: &[Point],
-    title: &str,
-    y_desc: &str,
-    value: fn(&Point) -> f64,
-) -> Result<(), String> {
+/// Draws the lines of every (server, method) into `chart`.
+macro_rules! draw_lines {
+    ($chart:expr, $results:expr, $value:expr, $e:expr) => {{
+        for server in [ServerKind::AaaServer, ServerKind::Hostapd] {
+            for method in [MethodArg::AkaPrime, MethodArg::Aka] {
+                let pts = series($results, server, method);
+                if pts.is_empty() {
+                    continue;
+                }
+                let st = style(server, method);
+                let label = format!("{} {}", server.name(), method.name());
+                $chart
+                    .draw_series(LineSeries::new(
+                        pts.iter().map(|p| (p.concurrency as f64, $value(p))),
+                        st,
+                    ))
+                    .map_err(|x| $e(&x))?
+                    .label(label)
+                    .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], st));
+            }
+        }
+        $chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|x| $e(&x))?;
+    }};
+}
+
+/// Throughput: linear y.
+fn throughput_panel(area: &Panel<'_>, results: &[Point]) -> Result<(), String> {
     let e = |x: &dyn std::fmt::Display| format!("plot: {x}");
     let max_c = results
         .iter()
@@ -41,9 +67,14 @@ fn panel(
         .max()
         .unwrap_or(1)
         .max(2) as f64;
-    let max_y = results.iter().map(value).fold(0.0f64, f64::max).max(1e-3) * 1.15;
+    let max_y = results
+        .iter()
+        .map(|p| p.auths_per_sec)
+        .fold(0.0f64, f64::max)
+        .max(1e-3)
+        * 1.15;
     let mut chart = ChartBuilder::on(area)
-        .caption(title, ("sans-serif", 18))
+        .caption("Throughput", ("sans-serif", 18))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
@@ -52,34 +83,44 @@ fn panel(
     chart
         .configure_mesh()
         .x_desc("concurrency (authentications in flight)")
-        .y_desc(y_desc)
+        .y_desc("full authentications / s")
         .draw()
         .map_err(|x| e(&x))?;
-    for server in [ServerKind::AaaServer, ServerKind::Hostapd] {
-        for method in [MethodArg::AkaPrime, MethodArg::Aka] {
-            let pts = series(results, server, method);
-            if pts.is_empty() {
-                continue;
-            }
-            let st = style(server, method);
-            let label = format!("{} {}", server.name(), method.name());
-            chart
-                .draw_series(LineSeries::new(
-                    pts.iter().map(|p| (p.concurrency as f64, value(p))),
-                    st,
-                ))
-                .map_err(|x| e(&x))?
-                .label(label)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], st));
-        }
-    }
+    draw_lines!(chart, results, |p: &Point| p.auths_per_sec, e);
+    Ok(())
+}
+
+/// p99 latency: log y (hostapd's seconds and our sub-milliseconds on one plot).
+fn latency_panel(area: &Panel<'_>, results: &[Point]) -> Result<(), String> {
+    let e = |x: &dyn std::fmt::Display| format!("plot: {x}");
+    let max_c = results
+        .iter()
+        .map(|p| p.concurrency)
+        .max()
+        .unwrap_or(1)
+        .max(2) as f64;
+    let p99 = |p: &Point| p.p99_ms.max(0.01);
+    let max_y = results.iter().map(p99).fold(0.02f64, f64::max) * 2.0;
+    let min_y = results
+        .iter()
+        .map(p99)
+        .fold(f64::MAX, f64::min)
+        .min(max_y / 4.0)
+        / 2.0;
+    let mut chart = ChartBuilder::on(area)
+        .caption("p99 latency (log scale)", ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d((1f64..max_c).log_scale(), (min_y..max_y).log_scale())
+        .map_err(|x| e(&x))?;
     chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::UpperLeft)
+        .configure_mesh()
+        .x_desc("concurrency (authentications in flight)")
+        .y_desc("p99 ms per authentication")
         .draw()
         .map_err(|x| e(&x))?;
+    draw_lines!(chart, results, p99, e);
     Ok(())
 }
 
@@ -98,20 +139,8 @@ pub fn write_svg(path: &Path, results: &[Point], machine: &Machine) -> Result<()
         )
         .map_err(|x| e(&x))?;
     let (left, right) = root.split_horizontally(600);
-    panel(
-        &left,
-        results,
-        "Throughput",
-        "full authentications / s",
-        |p| p.auths_per_sec,
-    )?;
-    panel(
-        &right,
-        results,
-        "p99 latency",
-        "p99 ms per authentication",
-        |p| p.p99_ms,
-    )?;
+    throughput_panel(&left, results)?;
+    latency_panel(&right, results)?;
     root.present().map_err(|x| e(&x))?;
     Ok(())
 }
