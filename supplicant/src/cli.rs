@@ -35,6 +35,8 @@ enum Command {
     /// USIM tools: create a simulator, serve it to pcscd, read a card.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Wi-Fi (or wired 802.1X) through wpa_supplicant: Passpoint cred + external SIM.
+    Wifi(crate::wifi::WifiArgs),
 }
 
 /// EAP method.
@@ -152,6 +154,7 @@ pub fn main() -> i32 {
         .try_init();
     match cli.command {
         Command::Sim(cmd) => sim(cmd),
+        Command::Wifi(args) => crate::wifi::main(args),
         Command::Auth(args) => crate::run::auth(crate::run::AuthOptions {
             iface: args.iface,
             profile: args.profile,
