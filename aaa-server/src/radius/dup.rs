@@ -47,8 +47,9 @@ impl DupCache {
         Self {
             lifetime,
             max,
-            map: HashMap::new(),
-            order: VecDeque::new(),
+            // Sized once: no rehash pauses while the cache fills up.
+            map: HashMap::with_capacity(max.min(1 << 20)),
+            order: VecDeque::with_capacity(max.min(1 << 20)),
         }
     }
 
