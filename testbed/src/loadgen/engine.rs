@@ -255,6 +255,7 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
             let sock = UdpSocket::bind(bind)
                 .await
                 .map_err(|e| format!("UDP bind: {e}"))?;
+            enlarge_buffers(&sock);
             sock.connect(cfg.server)
                 .await
                 .map_err(|e| format!("UDP connect {}: {e}", cfg.server))?;
@@ -297,6 +298,34 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
         elapsed,
         cpu,
     })
+}
+
+/// 4 MiB socket buffers, so a burst of answers is not dropped while this
+/// process is descheduled (SO_RCVBUFFORCE as root, else capped by rmem_max).
+fn enlarge_buffers(sock: &UdpSocket) {
+    use std::os::fd::AsRawFd;
+    let fd = sock.as_raw_fd();
+    let size: libc::c_int = 4 << 20;
+    for (force, plain) in [
+        (libc::SO_RCVBUFFORCE, libc::SO_RCVBUF),
+        (libc::SO_SNDBUFFORCE, libc::SO_SNDBUF),
+    ] {
+        for opt in [force, plain] {
+            // SAFETY: setsockopt on a socket we own with a c_int option value.
+            let r = unsafe {
+                libc::setsockopt(
+                    fd,
+                    libc::SOL_SOCKET,
+                    opt,
+                    (&size as *const libc::c_int).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            if r == 0 {
+                break;
+            }
+        }
+    }
 }
 
 async fn progress(stop: Stop, shared: Arc<Shared>) {
