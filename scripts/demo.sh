@@ -4,7 +4,6 @@
 # Arguments are passed to `testbed demo` (--method aka|aka-prime, --sim soft|pcsc, --keep).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo.sh: run as root (network namespaces, pcscd, apt-get)" >&2
   exit 2
@@ -12,6 +11,7 @@ fi
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
 ensure_packages
+ensure_rust
 cargo build --release -p aaa-server -p supplicant -p testbed
 target_dir="${CARGO_TARGET_DIR:-target}"
 exec "$target_dir/release/testbed" --bin-dir "$target_dir/release" demo "$@"

@@ -23,3 +23,19 @@ ensure_packages() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
+
+# Rust: Debian's own cargo is too old for edition 2024, so the toolchain comes
+# from rustup (https://rustup.rs); say so plainly when it is missing or old.
+ensure_rust() {
+  [ -d "$HOME/.cargo/bin" ] && export PATH="$HOME/.cargo/bin:$PATH"
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust 1.89 or newer with rustup (https://rustup.rs)" >&2
+    return 1
+  fi
+  local v
+  v=$(rustc --version | awk '{print $2}')
+  if [ "$(printf '%s\n1.89.0\n' "$v" | sort -V | head -n1)" != "1.89.0" ]; then
+    echo "rustc $v is too old: passpoint-aka needs 1.89 or newer (rustup update)" >&2
+    return 1
+  fi
+}
