@@ -60,6 +60,8 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
     let acct = UdpSocket::bind(cfg.accounting_listen)
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
+    udp::enlarge_buffers(&auth);
+    udp::enlarge_buffers(&acct);
     let core = Arc::new(Mutex::new(RadiusServer::new(&cfg, store.clone(), store)));
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())

@@ -92,6 +92,23 @@ pub fn serve(
     Ok(())
 }
 
+/// Socket buffer size asked for: a burst of thousands of datagrams fits
+/// (the kernel caps it at `net.core.rmem_max` / `wmem_max`). With the
+/// default (~208 KiB) 256 requests in flight already overflowed it and
+/// the NAS had to retransmit.
+pub const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Enlarges the receive and send buffers of `socket` (best effort: logged, not fatal).
+pub fn enlarge_buffers(socket: &UdpSocket) {
+    let s = socket2::SockRef::from(socket);
+    if let Err(e) = s.set_recv_buffer_size(SOCKET_BUFFER) {
+        tracing::warn!(error = %e, "SO_RCVBUF not set");
+    }
+    if let Err(e) = s.set_send_buffer_size(SOCKET_BUFFER) {
+        tracing::warn!(error = %e, "SO_SNDBUF not set");
+    }
+}
+
 /// Runs `threads` workers on clones of `socket` until `shutdown` is set.
 pub fn spawn_workers(
     socket: &UdpSocket,
