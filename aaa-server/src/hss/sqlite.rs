@@ -588,6 +588,7 @@ impl AccountingLog for SqliteStore {
 mod tests {
     use super::super::next_sqn;
     use super::*;
+    use crate::hss::reserve::advance;
 
     fn sub(imsi: &str, sqn: Sqn) -> NewSubscriber {
         NewSubscriber {
@@ -643,6 +644,104 @@ mod tests {
         assert!(matches!(
             s.resync(&imsi, &v.rand, &bad),
             Err(HssError::ResyncMacFailure)
+        ));
+    }
+
+    fn stored_mark(s: &SqliteStore, imsi: &str) -> Sqn {
+        let l = s.list().unwrap();
+        let i = l.iter().find(|i| i.imsi == imsi).unwrap();
+        Sqn::from_seq_ind(i.seq, i.ind)
+    }
+
+    #[test]
+    fn sqns_come_from_committed_reservations_and_a_reopened_store_starts_above_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+        let start = Sqn::from_seq_ind(40, 9);
+        let mut last = start;
+        {
+            let s = SqliteStore::open(&p).unwrap();
+            s.add(&sub(imsi.as_str(), start)).unwrap();
+            // Well past one reservation: background refills and, if they
+            // lag, a waiting request's own commit keep it going.
+            for _ in 0..(3 * RESERVATION_SEQS) {
+                let v = s.vector(&imsi, VectorKind::AkaPrime).unwrap();
+                let sqn = keys.authenticate(&v.rand, &v.autn).unwrap().sqn;
+                assert_eq!(sqn, next_sqn(last), "SEQ and IND advance by one");
+                assert!(
+                    sqn.seq() <= stored_mark(&s, imsi.as_str()).seq(),
+                    "issued above the committed mark"
+                );
+                last = sqn;
+            }
+            assert_eq!(s.sqn(&imsi).unwrap(), last);
+            // Dropped without any shutdown step, like a crash after commit.
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        let mark = stored_mark(&s, imsi.as_str());
+        assert!(mark.seq() >= last.seq());
+        assert!(
+            mark.seq() - last.seq() <= 2 * RESERVATION_SEQS,
+            "the gap is bounded by the reservations held"
+        );
+        let v = s.vector(&imsi, VectorKind::Aka).unwrap();
+        let sqn = keys.authenticate(&v.rand, &v.autn).unwrap().sqn;
+        assert_eq!(
+            sqn.seq(),
+            mark.seq() + 1,
+            "restart continues above the mark"
+        );
+        assert_eq!(s.reserve_all().unwrap(), 1);
+        assert!(stored_mark(&s, imsi.as_str()).seq() > mark.seq() + RESERVATION_SEQS);
+    }
+
+    #[test]
+    fn resync_above_the_reservation_commits_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        s.add(&sub("001010000000001", Sqn::default())).unwrap();
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+        let v = s.vector(&imsi, VectorKind::Aka).unwrap();
+        let ms = Sqn::from_seq_ind(10 * RESERVATION_SEQS, 17);
+        assert_eq!(
+            s.resync(&imsi, &v.rand, &keys.auts(&v.rand, ms)).unwrap(),
+            ms
+        );
+        assert_eq!(
+            stored_mark(&s, "001010000000001"),
+            advance(ms, RESERVATION_SEQS),
+            "committed before use"
+        );
+        let v = s.vector(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(
+            keys.authenticate(&v.rand, &v.autn).unwrap().sqn,
+            next_sqn(ms)
+        );
+        // SQN_MS below what was issued: never go back.
+        let v2 = s.vector(&imsi, VectorKind::Aka).unwrap();
+        let low = Sqn::from_seq_ind(3, 0);
+        s.resync(&imsi, &v2.rand, &keys.auts(&v2.rand, low))
+            .unwrap();
+        let v3 = s.vector(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(
+            keys.authenticate(&v3.rand, &v3.autn).unwrap().sqn.seq(),
+            ms.seq() + 3
+        );
+    }
+
+    #[test]
+    fn removed_subscribers_stop_getting_vectors() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        s.add(&sub("001010000000001", Sqn::default())).unwrap();
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        s.vector(&imsi, VectorKind::Aka).unwrap();
+        s.remove(&imsi).unwrap();
+        assert!(matches!(
+            s.vector(&imsi, VectorKind::Aka),
+            Err(HssError::UnknownSubscriber)
         ));
     }
 
