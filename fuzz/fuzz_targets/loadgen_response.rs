@@ -66,12 +66,24 @@ fuzz_target!(|data: &[u8]| {
     } else {
         eap::aka::keys::Method::AkaPrime
     };
-    let (mut auth, _) = Authentication::start(&card, method, &nas, rest.get(1).copied().unwrap_or(0), [9; 16], Vec::new());
+    let (mut auth, _) = Authentication::start(
+        &card,
+        method,
+        &nas,
+        rest.get(1).copied().unwrap_or(0),
+        [9; 16],
+        Vec::new(),
+    );
     let mut pkt = rest.to_vec();
     if flags & 1 != 0 {
         sign(&mut pkt, auth.request_authenticator());
     }
-    if let Ok(r) = radius::check_response(&pkt, SECRET, auth.request_authenticator(), nas.require_ma_first) {
+    if let Ok(r) = radius::check_response(
+        &pkt,
+        SECRET,
+        auth.request_authenticator(),
+        nas.require_ma_first,
+    ) {
         let _ = r.eap_message();
         let _ = r.mppe_keys(SECRET, auth.request_authenticator());
     }
