@@ -340,3 +340,149 @@ impl Authentication {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hmac::{Hmac, KeyInit, Mac};
+    use md5::{Digest, Md5};
+    use supplicant::peer::Methods;
+
+    fn nas() -> Nas {
+        Nas {
+            identifier: b"t".to_vec(),
+            secret: b"s3cret".to_vec(),
+            require_ma_first: true,
+        }
+    }
+
+    /// A server response to `req_auth`, Message-Authenticator first.
+    fn reply(code: u8, id: u8, req_auth: &[u8; 16], attrs: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut p = vec![code, id, 0, 0];
+        p.extend_from_slice(req_auth);
+        p.extend_from_slice(&[radius::MESSAGE_AUTHENTICATOR, 18]);
+        p.extend_from_slice(&[0; 16]);
+        for (t, v) in attrs {
+            p.push(*t);
+            p.push((v.len() + 2) as u8);
+            p.extend_from_slice(v);
+        }
+        let len = p.len() as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        let mut mac = <Hmac<Md5> as KeyInit>::new_from_slice(b"s3cret").unwrap();
+        mac.update(&p);
+        let tag = mac.finalize().into_bytes();
+        p[22..38].copy_from_slice(&tag);
+        let mut md = Md5::new();
+        md.update(&p);
+        md.update(b"s3cret");
+        let ra = md.finalize();
+        p[4..20].copy_from_slice(&ra);
+        p
+    }
+
+    fn start(method: Method) -> (Card, Authentication, Vec<u8>) {
+        let card = Card::new(3, 4, 0, Methods::only(method)).unwrap();
+        let (a, step) = Authentication::start(&card, method, &nas(), 17, [0xa5; 16], Vec::new());
+        let Step::Send(p) = step else {
+            panic!("{step:?}")
+        };
+        (card, a, p)
+    }
+
+    #[test]
+    fn first_request_carries_the_permanent_identity() {
+        let (_, a, p) = start(Method::AkaPrime);
+        assert_eq!((p[0], p[1]), (radius::ACCESS_REQUEST, 17));
+        assert_eq!(&p[4..20], &[0xa5; 16]);
+        assert_eq!(p[20], radius::MESSAGE_AUTHENTICATOR);
+        let id = b"6001010000000004@wlan.mnc001.mcc001.3gppnetwork.org";
+        assert!(p.windows(id.len()).any(|w| w == id));
+        // EAP-Response/Identity with that identity.
+        let mut eap = vec![2, 0, 0, (5 + id.len()) as u8, 1];
+        eap.extend_from_slice(id);
+        assert!(p.windows(eap.len()).any(|w| w == eap.as_slice()));
+        assert_eq!(a.rounds(), 1);
+        let (_, _, p) = start(Method::Aka);
+        assert!(p.windows(5).any(|w| w == b"00010"));
+    }
+
+    #[test]
+    fn reject_is_a_counted_failure_and_foreign_answers_are_ignored() {
+        let (mut card, mut a, _) = start(Method::AkaPrime);
+        // Signed for another request: not ours, ignored.
+        let other = reply(
+            radius::ACCESS_REJECT,
+            17,
+            &[1; 16],
+            &[(radius::EAP_MESSAGE, &[4, 0, 0, 4])],
+        );
+        assert!(
+            a.on_datagram(&mut card, &nas(), &other, [2; 16], Vec::new())
+                .is_none()
+        );
+        let rej = reply(
+            radius::ACCESS_REJECT,
+            17,
+            &[0xa5; 16],
+            &[(radius::EAP_MESSAGE, &[4, 0, 0, 4])],
+        );
+        let step = a
+            .on_datagram(&mut card, &nas(), &rej, [2; 16], Vec::new())
+            .unwrap();
+        let Step::Failed(f) = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!(f.key(), "access-reject");
+    }
+
+    #[test]
+    fn accept_without_a_challenge_and_garbage_challenges_fail_with_reasons() {
+        let (mut card, mut a, _) = start(Method::AkaPrime);
+        let acc = reply(
+            radius::ACCESS_ACCEPT,
+            17,
+            &[0xa5; 16],
+            &[(radius::EAP_MESSAGE, &[3, 0, 0, 4])],
+        );
+        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &acc, [2; 16], Vec::new())
+        else {
+            panic!()
+        };
+        assert_eq!(f.key(), "peer-discarded");
+
+        let (mut card, mut a, _) = start(Method::AkaPrime);
+        let none = reply(
+            radius::ACCESS_CHALLENGE,
+            17,
+            &[0xa5; 16],
+            &[(radius::STATE, b"x")],
+        );
+        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &none, [2; 16], Vec::new())
+        else {
+            panic!()
+        };
+        assert_eq!(f, Failure::NoEapMessage);
+
+        let (mut card, mut a, _) = start(Method::AkaPrime);
+        let mut bad = reply(
+            radius::ACCESS_CHALLENGE,
+            17,
+            &[0xa5; 16],
+            &[(radius::EAP_MESSAGE, &[1, 2, 0, 4])],
+        );
+        bad[30] ^= 1; // inside the Message-Authenticator
+        let mut md = Md5::new();
+        md.update(&bad[..4]);
+        md.update([0xa5; 16]);
+        md.update(&bad[20..]);
+        md.update(b"s3cret");
+        let ra = md.finalize();
+        bad[4..20].copy_from_slice(&ra);
+        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &bad, [2; 16], Vec::new())
+        else {
+            panic!()
+        };
+        assert_eq!(f.key(), "bad-message-authenticator");
+    }
+}
