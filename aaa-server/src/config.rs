@@ -140,6 +140,23 @@ pub struct Config {
     pub database: PathBuf,
     /// EAP settings.
     pub eap: EapConfig,
+    /// Identity privacy and fast re-authentication (`[privacy]`).
+    pub privacy: PrivacyConfig,
+}
+
+/// `[privacy]`: identity privacy, fast re-authentication, result indication
+/// and IMSI privacy (RFC 4187 §4.1, §5, §6.2; RFC 9048 §3.5).
+#[derive(Clone, Debug, Default)]
+pub struct PrivacyConfig {
+    /// What to issue and accept.
+    pub policy: crate::privacy::Policy,
+    /// The configured identity-protection keys; `None`: generated and kept
+    /// in the HSS database on first start.
+    pub keys: Option<crate::privacy::KeySet>,
+    /// PEM RSA private key for IMSI privacy, resolved against the config file's directory.
+    pub imsi_privacy_key: Option<PathBuf>,
+    /// Realm for issued re-auth identities when the peer's identity has none.
+    pub realm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -152,6 +169,30 @@ struct RawConfig {
     hss: RawHss,
     #[serde(default)]
     eap: RawEap,
+    #[serde(default)]
+    privacy: RawPrivacy,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacy {
+    pseudonyms: Option<bool>,
+    fast_reauth: Option<bool>,
+    reauth_limit: Option<Spanned<u64>>,
+    reauth_lifetime: Option<Spanned<u64>>,
+    result_indication: Option<bool>,
+    current_key: Option<Spanned<u64>>,
+    #[serde(default)]
+    key: Vec<RawPrivacyKey>,
+    imsi_privacy_key: Option<Spanned<String>>,
+    realm: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivacyKey {
+    index: Spanned<u64>,
+    secret: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -373,6 +414,8 @@ impl Config {
             Some(t) => *t.get_ref() as usize,
         };
 
+        let privacy = parse_privacy(&raw.privacy, path, &err)?;
+
         Ok(Config {
             listen,
             accounting_listen,
@@ -384,6 +427,7 @@ impl Config {
                 session_timeout,
                 max_sessions,
             },
+            privacy,
         })
     }
 
@@ -391,6 +435,100 @@ impl Config {
     pub fn client_for(&self, ip: IpAddr) -> Option<&Client> {
         self.clients.iter().find(|c| c.network.contains(ip))
     }
+}
+
+/// Validates `[privacy]` (keys decoded here, so `serve --check` catches them).
+fn parse_privacy(
+    raw: &RawPrivacy,
+    path: &Path,
+    err: &dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError,
+) -> Result<PrivacyConfig, ConfigError> {
+    let d = crate::privacy::Policy::default();
+    let reauth_limit = match &raw.reauth_limit {
+        None => d.reauth_limit,
+        Some(v) => u16::try_from(*v.get_ref())
+            .ok()
+            .filter(|n| *n < u16::MAX)
+            .ok_or_else(|| err(v.span(), "privacy.reauth_limit", "must be 0..=65534".into()))?,
+    };
+    let reauth_lifetime = match &raw.reauth_lifetime {
+        None => d.reauth_lifetime,
+        Some(v) if *v.get_ref() == 0 || *v.get_ref() > 365 * 86_400 => {
+            return Err(err(
+                v.span(),
+                "privacy.reauth_lifetime",
+                "must be 1..=31536000 seconds".into(),
+            ));
+        }
+        Some(v) => *v.get_ref(),
+    };
+    let policy = crate::privacy::Policy {
+        pseudonyms: raw.pseudonyms.unwrap_or(d.pseudonyms),
+        fast_reauth: raw.fast_reauth.unwrap_or(d.fast_reauth),
+        reauth_limit,
+        reauth_lifetime,
+        result_indication: raw.result_indication.unwrap_or(d.result_indication),
+    };
+    let mut entries = Vec::new();
+    for (i, k) in raw.key.iter().enumerate() {
+        let index = u8::try_from(*k.index.get_ref()).map_err(|_| {
+            err(
+                k.index.span(),
+                &format!("privacy.key[{i}].index"),
+                "must be 0..=255".into(),
+            )
+        })?;
+        if let Err(e) = crate::privacy::PrivacyKey::parse(index, k.secret.get_ref()) {
+            return Err(err(
+                k.secret.span(),
+                &format!("privacy.key[{i}].secret"),
+                e.to_string(),
+            ));
+        }
+        entries.push((index, k.secret.get_ref().as_str()));
+    }
+    let keys = match (&raw.current_key, entries.is_empty()) {
+        (None, true) => None,
+        (None, false) => {
+            return Err(err(
+                raw.key[0].index.span(),
+                "privacy.current_key",
+                "keys are configured but current_key is missing".into(),
+            ));
+        }
+        (Some(c), _) => {
+            let current = u8::try_from(*c.get_ref())
+                .map_err(|_| err(c.span(), "privacy.current_key", "must be 0..=255".into()))?;
+            Some(
+                crate::privacy::KeySet::from_config(current, &entries)
+                    .map_err(|e| err(c.span(), "privacy.current_key", e.to_string()))?,
+            )
+        }
+    };
+    let imsi_privacy_key = raw.imsi_privacy_key.as_ref().map(|p| {
+        let mut f = PathBuf::from(p.get_ref());
+        if let (true, Some(dir)) = (f.is_relative(), path.parent()) {
+            f = dir.join(f);
+        }
+        f
+    });
+    let realm = match &raw.realm {
+        None => None,
+        Some(r) if r.get_ref().is_empty() || r.get_ref().len() > 200 => {
+            return Err(err(
+                r.span(),
+                "privacy.realm",
+                "must be 1..=200 bytes".into(),
+            ));
+        }
+        Some(r) => Some(r.get_ref().clone()),
+    };
+    Ok(PrivacyConfig {
+        policy,
+        keys,
+        imsi_privacy_key,
+        realm,
+    })
 }
 
 /// `ip:port`, or `:port` meaning the default address.

@@ -7,14 +7,22 @@
 //! [`ChallengePhase`] (an AKA-Challenge is outstanding). Sessions are bounded
 //! by `max_sessions` and expire `session_timeout` after they started.
 //!
-//! Not offered: pseudonyms, fast re-authentication, result indication
-//! (AT_RESULT_IND), so failures end in a plain EAP-Failure.
+//! With [`EapServer::set_privacy`] (the `[privacy]` table) it also issues
+//! pseudonyms and fast re-authentication identities in the Challenge,
+//! resolves them statelessly ([`crate::privacy`]), runs fast
+//! re-authentication ([`ReauthPhase`]), protected result indication
+//! ([`NotifyPhase`]) and decrypts IMSI-privacy identities.
 
 use crate::config::{EapConfig, MethodName};
 use crate::hss::{Hss, HssError, Imsi, VectorKind};
+use crate::privacy::{
+    PendingReauth, PrivacyServer, ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart,
+    Resolution, challenge_attributes, check_notification_response, check_reauth_response,
+    issue_after_full_auth, result_notification, start_reauth,
+};
 use eap::aka::attr::{
     AtAnyIdReq, AtAutn, AtBidding, AtCheckcode, AtFullauthIdReq, AtKdf, AtKdfInput, AtMac,
-    AtPermanentIdReq, AtRand,
+    AtPermanentIdReq, AtRand, AtResultInd,
 };
 use eap::aka::checkcode::Checkcode;
 use eap::aka::keys::{self, Keys, Method};
@@ -22,11 +30,11 @@ use eap::aka::mac::NO_EXTRA;
 use eap::aka::message::{IdReq, Message, Subtype, verify_packet};
 use eap::identity::{IdentityKind, Nai, mask_identity};
 use eap::packet::{Packet, TypeData, packet_length, types};
-use eap::secret::Msk;
+use eap::secret::{KAut, KEncr, Msk};
 use eap::umts::{AuthVector, Res};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The RADIUS State value that names a session (RFC 2865 §5.24).
 pub type StateId = [u8; 16];
@@ -103,12 +111,35 @@ pub struct ChallengePhase {
     keys: Keys,
     /// True once a Synchronization-Failure was served (at most once).
     resynced: bool,
+    /// The permanent user name (NAI user part) for the issued identities.
+    permanent_user: String,
+}
+
+/// An AKA-Reauthentication is outstanding (RFC 4187 §5, RFC 9048 §3.5).
+#[derive(Debug)]
+pub struct ReauthPhase {
+    pending: Box<PendingReauth>,
+}
+
+/// A protected result Notification is outstanding (RFC 4187 §6.2).
+#[derive(Debug)]
+pub struct NotifyPhase {
+    k_aut: KAut,
+    /// After a fast re-authentication: K_encr and the counter to echo.
+    reauth: Option<(KEncr, u16)>,
+    /// Success: the MSK and User-Name to send after the peer's answer;
+    /// failure: why.
+    outcome: Result<(Msk, Vec<u8>), &'static str>,
+    /// The report result on success.
+    result: &'static str,
 }
 
 #[derive(Debug)]
 enum Phase {
     Identity(IdentityPhase),
     Challenge(Box<ChallengePhase>),
+    Reauth(ReauthPhase),
+    Notify(Box<NotifyPhase>),
 }
 
 #[derive(Debug)]
@@ -138,6 +169,9 @@ pub struct EapServer {
     max_sessions: usize,
     sessions: HashMap<StateId, Session>,
     order: VecDeque<(Instant, StateId)>,
+    privacy: Option<Arc<PrivacyServer>>,
+    /// `now` as unix seconds: an instant and its unix time (for identity expiry).
+    clock: (Instant, u64),
 }
 
 fn to_method(m: MethodName) -> Method {
@@ -172,6 +206,61 @@ fn permanent_imsi(identity: &[u8]) -> Option<(Method, Imsi)> {
     Some((m, Imsi::parse(imsi.as_str()).ok()?))
 }
 
+/// The NAI user part of a permanent identity (what issued identities seal).
+fn user_part(identity: &[u8]) -> Option<String> {
+    Nai::parse(identity).ok().map(|n| n.user().to_owned())
+}
+
+/// The realm of `identity`, if it has one.
+fn realm_of(identity: &[u8]) -> Option<String> {
+    Nai::parse(identity)
+        .ok()
+        .and_then(|n| n.home_realm().map(str::to_owned))
+        .filter(|r| !r.is_empty())
+}
+
+/// The IMSI of a permanent user name.
+fn imsi_of_user(user: &str) -> Result<Imsi, Fail> {
+    permanent_imsi(user.as_bytes())
+        .map(|(_, i)| i)
+        .ok_or(Fail("temporary identity names no IMSI"))
+}
+
+/// How specific an identity request is (Any < Fullauth < Permanent).
+fn rank(l: IdReq) -> u8 {
+    match l {
+        IdReq::Any => 0,
+        IdReq::Fullauth => 1,
+        IdReq::Permanent => 2,
+    }
+}
+
+/// The next identity request: `want`, or one level more specific than
+/// `current` when `want` would not narrow it (None: nothing left to ask).
+fn escalate(current: Option<IdReq>, want: IdReq) -> Option<IdReq> {
+    match current {
+        None => Some(want),
+        Some(c) if rank(want) > rank(c) => Some(want),
+        Some(IdReq::Any) => Some(IdReq::Fullauth),
+        Some(IdReq::Fullauth) => Some(IdReq::Permanent),
+        Some(IdReq::Permanent) => None,
+    }
+}
+
+fn reauth_failure(f: ReauthFailure) -> &'static str {
+    match f {
+        ReauthFailure::Malformed => "re-authentication response malformed",
+        ReauthFailure::ClientError => "peer sent Client-Error",
+        ReauthFailure::BadMac => "re-authentication AT_MAC does not verify",
+        ReauthFailure::BadEncryptedData => "re-authentication AT_ENCR_DATA malformed",
+        ReauthFailure::CounterMismatch => "re-authentication AT_COUNTER mismatch",
+    }
+}
+
+fn rand16() -> Result<[u8; 16], Fail> {
+    crate::privacy::random::<16>().map_err(|_| Fail("random number generator failed"))
+}
+
 /// Why a step ends the authentication.
 struct Fail(&'static str);
 
@@ -196,6 +285,32 @@ impl EapServer {
             max_sessions: cfg.max_sessions,
             sessions: HashMap::new(),
             order: VecDeque::new(),
+            privacy: None,
+            clock: (
+                Instant::now(),
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
+        }
+    }
+
+    /// Turns on the `[privacy]` features: pseudonyms, fast
+    /// re-authentication, result indication, IMSI privacy.
+    pub fn set_privacy(&mut self, privacy: Arc<PrivacyServer>) {
+        self.privacy = Some(privacy);
+    }
+
+    /// Sets which unix time `at` is (tests; the default is the clock at construction).
+    pub fn set_clock(&mut self, at: Instant, unix: u64) {
+        self.clock = (at, unix);
+    }
+
+    fn unix(&self, now: Instant) -> u64 {
+        let (at, unix) = self.clock;
+        match now.checked_duration_since(at) {
+            Some(d) => unix.saturating_add(d.as_secs()),
+            None => unix.saturating_sub(at.duration_since(now).as_secs()),
         }
     }
 
@@ -277,16 +392,16 @@ impl EapServer {
                     return Outcome::Discard("EAP Identifier does not match the request");
                 }
                 s.round_trips += 1;
-                match self.respond(&mut s, &pkt, raw) {
+                match self.respond(&mut s, &pkt, raw, now) {
                     Ok(Next::Request(eap)) => {
                         self.sessions.insert(sid, s);
                         Outcome::Challenge { eap, state: sid }
                     }
-                    Ok(Next::Success(keys, identity)) => Outcome::Accept {
+                    Ok(Next::Success(msk, identity, result)) => Outcome::Accept {
                         eap: success(s.last_id),
-                        msk: keys.msk.clone(),
+                        msk,
                         user_name: String::from_utf8_lossy(&identity).into_owned(),
-                        report: s.report(now, "success"),
+                        report: s.report(now, result),
                     },
                     Err(Fail(why)) => Outcome::Reject {
                         eap: failure(s.last_id),
@@ -335,7 +450,7 @@ impl EapServer {
             checkcode: Checkcode::new(method),
             phase: Phase::Identity(IdentityPhase { level: IdReq::Any }),
         };
-        match self.begin_method(&mut s) {
+        match self.begin_method(&mut s, now) {
             Ok(eap) => {
                 self.make_room();
                 self.order.push_back((now, sid));
@@ -351,14 +466,20 @@ impl EapServer {
 
     /// The first request of `s.method` for the EAP-Response/Identity identity:
     /// a Challenge for a permanent NAI, else an AKA-Identity round.
-    fn begin_method(&self, s: &mut Session) -> Result<Vec<u8>, Fail> {
+    fn begin_method(&self, s: &mut Session, now: Instant) -> Result<Vec<u8>, Fail> {
         s.checkcode = Checkcode::new(s.method);
         let identity = s.eap_identity.clone();
         let nai = Nai::parse(&identity).ok();
+        if !nai.is_some_and(|n| n.is_decorated())
+            && let Some(r) = self.privacy_step(s, &identity, None, now)
+        {
+            return r;
+        }
         if let Some((_, imsi)) =
             permanent_imsi(&identity).filter(|_| !nai.is_some_and(|n| n.is_decorated()))
         {
-            return self.challenge(s, identity, imsi, false);
+            let user = user_part(&identity).unwrap_or_default();
+            return self.challenge(s, identity, imsi, false, user);
         }
         // RFC 4187 §4.1.6: an unknown re-authentication identity gets
         // AT_FULLAUTH_ID_REQ, an unknown pseudonym or a decorated permanent
@@ -369,6 +490,81 @@ impl EapServer {
             _ => IdReq::Any,
         };
         self.identity_request(s, level)
+    }
+
+    /// What the privacy features make of a received identity (RFC 4187
+    /// §4.1, §5; `current`: the identity request it answers). `None`: handle
+    /// it as without privacy (a permanent identity, or something else).
+    fn privacy_step(
+        &self,
+        s: &mut Session,
+        identity: &[u8],
+        current: Option<IdReq>,
+        now: Instant,
+    ) -> Option<Result<Vec<u8>, Fail>> {
+        let p = self.privacy.as_ref()?;
+        let ask = |s: &mut Session, want: IdReq| match escalate(current, want) {
+            Some(l) => self.identity_request(s, l),
+            None => Err(Fail("peer gave no usable identity")),
+        };
+        Some(match p.resolve(identity, self.unix(now)) {
+            Resolution::Permanent | Resolution::Other => return None,
+            Resolution::Pseudonym(r) => {
+                s.log_identity = mask_identity(r.permanent_user.as_bytes());
+                // RFC 4187 §7: the MK identity is the pseudonym as received.
+                imsi_of_user(&r.permanent_user).and_then(|imsi| {
+                    self.challenge(s, identity.to_vec(), imsi, false, r.permanent_user)
+                })
+            }
+            Resolution::Decrypted(d) => {
+                let id = d.identity.as_bytes().to_vec();
+                s.log_identity = mask_identity(&id);
+                match (permanent_imsi(&id), user_part(&id)) {
+                    (Some((_, imsi)), Some(user)) => self.challenge(s, id, imsi, false, user),
+                    _ => Err(Fail("decrypted identity is not a permanent NAI")),
+                }
+            }
+            Resolution::Reauth(ctx) => {
+                s.log_identity = mask_identity(ctx.permanent_user().as_bytes());
+                if ctx.method() != s.method {
+                    return Some(ask(s, IdReq::Fullauth));
+                }
+                self.reauth(s, p, ctx, identity, current)
+            }
+            Resolution::AskAgain { id_req, .. } => ask(s, id_req),
+            Resolution::Undecryptable(_) => Err(Fail("encrypted identity does not decrypt")),
+        })
+    }
+
+    /// Starts a fast re-authentication (RFC 4187 §5.1, §9.7).
+    fn reauth(
+        &self,
+        s: &mut Session,
+        p: &PrivacyServer,
+        ctx: crate::privacy::ReauthContext,
+        identity: &[u8],
+        current: Option<IdReq>,
+    ) -> Result<Vec<u8>, Fail> {
+        let random = ReauthRandom {
+            nonce_s: rand16()?,
+            iv: rand16()?,
+            next_id_iv: rand16()?,
+        };
+        let realm = realm_of(identity).unwrap_or_else(|| p.realm.clone());
+        let id = s.last_id.wrapping_add(1);
+        match start_reauth(&p.keys, &p.policy, ctx, identity, id, &realm, random)
+            .map_err(|_| Fail("encoding failed"))?
+        {
+            ReauthStart::Request { packet, pending } => {
+                s.last_id = id;
+                s.phase = Phase::Reauth(ReauthPhase { pending });
+                Ok(packet)
+            }
+            ReauthStart::FullAuth { .. } => match escalate(current, IdReq::Fullauth) {
+                Some(l) => self.identity_request(s, l),
+                None => Err(Fail("peer gave no usable identity")),
+            },
+        }
     }
 
     fn next_id(s: &mut Session) -> u8 {
@@ -403,6 +599,7 @@ impl EapServer {
         identity: Vec<u8>,
         imsi: Imsi,
         resynced: bool,
+        permanent_user: String,
     ) -> Result<Vec<u8>, Fail> {
         let v: AuthVector = self.hss.vector(&imsi, kind_of(s.method))?;
         let keys = match s.method {
@@ -446,6 +643,31 @@ impl EapServer {
                 reserved: 0,
             });
         }
+        if let Some(p) = &self.privacy {
+            // RFC 4187 §9.3: AT_NEXT_PSEUDONYM / AT_NEXT_REAUTH_ID in AT_ENCR_DATA.
+            let realm = realm_of(&identity).unwrap_or_else(|| p.realm.clone());
+            let unix = self.unix(s.started);
+            let next = issue_after_full_auth(
+                &p.keys,
+                &p.policy,
+                &permanent_user,
+                &keys,
+                &realm,
+                unix,
+                [rand16()?, rand16()?],
+            );
+            // A user name that cannot be sealed just gets no identities.
+            if let Ok(next) = next
+                && let Some((iv, data)) = challenge_attributes(&keys.k_encr, rand16()?, &next)
+                    .map_err(|_| Fail("encoding failed"))?
+            {
+                msg.push(iv);
+                msg.push(data);
+            }
+            if p.policy.result_indication {
+                msg.push(AtResultInd::default());
+            }
+        }
         msg.push(AtMac::ZEROED);
         let pkt = Packet::Request {
             identifier: Self::next_id(s),
@@ -464,17 +686,27 @@ impl EapServer {
             xres: v.xres.clone(),
             keys,
             resynced,
+            permanent_user,
         }));
         Ok(bytes)
     }
 
     /// Handles an EAP-Response whose Identifier matches the outstanding request.
-    fn respond(&self, s: &mut Session, pkt: &Packet, raw: &[u8]) -> Result<Next, Fail> {
+    fn respond(
+        &self,
+        s: &mut Session,
+        pkt: &Packet,
+        raw: &[u8],
+        now: Instant,
+    ) -> Result<Next, Fail> {
         let Some(data) = pkt.data() else {
             return Err(Fail("not an EAP-Response"));
         };
         if let TypeData::Nak(wanted) = data {
-            return self.nak(s, wanted).map(Next::Request);
+            if !matches!(s.phase, Phase::Identity(_) | Phase::Challenge(_)) {
+                return Err(Fail("Legacy-Nak after the method started"));
+            }
+            return self.nak(s, wanted, now).map(Next::Request);
         }
         let Some((method, msg)) = data.aka() else {
             return Err(Fail("peer answered with another EAP type"));
@@ -498,12 +730,19 @@ impl EapServer {
                     .ok_or(Fail("AKA-Identity response without AT_IDENTITY"))?
                     .to_vec();
                 s.log_identity = mask_identity(&identity);
-                if let Some((_, imsi)) = permanent_imsi(&identity) {
-                    return self.challenge(s, identity, imsi, false).map(Next::Request);
-                }
                 let Phase::Identity(IdentityPhase { level }) = &s.phase else {
                     return Err(Fail("internal"));
                 };
+                let level = *level;
+                if let Some(r) = self.privacy_step(s, &identity, Some(level), now) {
+                    return r.map(Next::Request);
+                }
+                if let Some((_, imsi)) = permanent_imsi(&identity) {
+                    let user = user_part(&identity).unwrap_or_default();
+                    return self
+                        .challenge(s, identity, imsi, false, user)
+                        .map(Next::Request);
+                }
                 // Ask again, one level more specific (Any → Fullauth → Permanent).
                 let next = match (
                     level,
@@ -520,6 +759,12 @@ impl EapServer {
             }
             Phase::Challenge(c) => match msg.subtype {
                 Subtype::Challenge => {
+                    // RFC 4187 §6.2: both sides asked for protected result indication.
+                    let result_ind = msg.result_ind()
+                        && self
+                            .privacy
+                            .as_ref()
+                            .is_some_and(|p| p.policy.result_indication);
                     if !verify_packet(&c.keys.k_aut, raw, NO_EXTRA) {
                         return Err(Fail("AT_MAC does not verify"));
                     }
@@ -527,6 +772,12 @@ impl EapServer {
                         .res()
                         .ok_or(Fail("AKA-Challenge response without AT_RES"))?;
                     if !res.ct_eq(&c.xres) {
+                        if result_ind {
+                            let k_aut = c.keys.k_aut.clone();
+                            return self
+                                .notify(s, k_aut, None, Err("RES does not match XRES"), "")
+                                .map(Next::Request);
+                        }
                         return Err(Fail("RES does not match XRES"));
                     }
                     // AT_CHECKCODE is optional in the response (RFC 4187 §10.13); checked when sent.
@@ -544,7 +795,13 @@ impl EapServer {
                         return Err(Fail("internal"));
                     };
                     let ChallengePhase { keys, identity, .. } = *c;
-                    Ok(Next::Success(Box::new(keys), identity))
+                    if result_ind {
+                        let k_aut = keys.k_aut.clone();
+                        return self
+                            .notify(s, k_aut, None, Ok((keys.msk.clone(), identity)), "success")
+                            .map(Next::Request);
+                    }
+                    Ok(Next::Success(keys.msk.clone(), identity, "success"))
                 }
                 Subtype::SynchronizationFailure => {
                     if c.resynced {
@@ -555,15 +812,109 @@ impl EapServer {
                         .ok_or(Fail("Synchronization-Failure without AT_AUTS"))?;
                     self.hss.resync(&c.imsi, &c.rand, auts)?;
                     let (identity, imsi) = (c.identity.clone(), c.imsi.clone());
-                    self.challenge(s, identity, imsi, true).map(Next::Request)
+                    let user = c.permanent_user.clone();
+                    self.challenge(s, identity, imsi, true, user)
+                        .map(Next::Request)
                 }
                 _ => Err(Fail("unexpected AKA subtype in the challenge round")),
             },
+            Phase::Reauth(_) => {
+                let Phase::Reauth(ReauthPhase { pending }) = std::mem::replace(
+                    &mut s.phase,
+                    Phase::Identity(IdentityPhase { level: IdReq::Any }),
+                ) else {
+                    return Err(Fail("internal"));
+                };
+                let mk_identity = pending.identity().to_vec();
+                match check_reauth_response(pending, raw) {
+                    ReauthOutcome::Success {
+                        msk,
+                        use_result_ind,
+                        context,
+                        ..
+                    } => {
+                        const FAST: &str = "success (fast re-authentication)";
+                        if use_result_ind {
+                            let k = (context.k_encr().clone(), context.counter());
+                            return self
+                                .notify(
+                                    s,
+                                    context.k_aut().clone(),
+                                    Some(k),
+                                    Ok((msk, mk_identity)),
+                                    FAST,
+                                )
+                                .map(Next::Request);
+                        }
+                        Ok(Next::Success(msk, mk_identity, FAST))
+                    }
+                    // AT_COUNTER_TOO_SMALL (RFC 4187 §5.4): full authentication,
+                    // no new identity round.
+                    ReauthOutcome::FullAuth {
+                        permanent_user,
+                        mk_identity,
+                    } => {
+                        let imsi = imsi_of_user(&permanent_user)?;
+                        self.challenge(s, mk_identity, imsi, false, permanent_user)
+                            .map(Next::Request)
+                    }
+                    ReauthOutcome::Failure(f) => Err(Fail(reauth_failure(f))),
+                }
+            }
+            Phase::Notify(n) => {
+                if msg.subtype != Subtype::Notification {
+                    return Err(Fail("unexpected AKA subtype after a result notification"));
+                }
+                let reauth = n.reauth.as_ref().map(|(k, c)| (k, *c));
+                if !check_notification_response(s.method, s.last_id, &n.k_aut, reauth, raw) {
+                    return Err(Fail("notification response does not verify"));
+                }
+                let Phase::Notify(n) = std::mem::replace(
+                    &mut s.phase,
+                    Phase::Identity(IdentityPhase { level: IdReq::Any }),
+                ) else {
+                    return Err(Fail("internal"));
+                };
+                match n.outcome {
+                    Ok((msk, identity)) => Ok(Next::Success(msk, identity, n.result)),
+                    Err(why) => Err(Fail(why)),
+                }
+            }
         }
     }
 
+    /// Sends a protected success or failure Notification (RFC 4187 §6.2,
+    /// §9.10) and waits for its answer before EAP-Success/Failure.
+    fn notify(
+        &self,
+        s: &mut Session,
+        k_aut: KAut,
+        reauth: Option<(KEncr, u16)>,
+        outcome: Result<(Msk, Vec<u8>), &'static str>,
+        result: &'static str,
+    ) -> Result<Vec<u8>, Fail> {
+        let iv = rand16()?;
+        let id = s.last_id.wrapping_add(1);
+        let pkt = result_notification(
+            s.method,
+            id,
+            &k_aut,
+            outcome.is_ok(),
+            reauth.as_ref().map(|(k, c)| (k, *c, iv)),
+        )
+        .map_err(|_| Fail("encoding failed"))?;
+        s.last_id = id;
+        s.phase = Phase::Notify(Box::new(NotifyPhase {
+            k_aut,
+            reauth,
+            outcome,
+            result,
+        }));
+        Ok(pkt)
+    }
+
     /// Legacy-Nak (RFC 3748 §5.3.1): switch to the other AKA method once.
-    fn nak(&self, s: &mut Session, wanted: &[u8]) -> Result<Vec<u8>, Fail> {
+    fn nak(&self, s: &mut Session, wanted: &[u8], now: Instant) -> Result<Vec<u8>, Fail> {
         if s.nak_used {
             return Err(Fail("second Legacy-Nak"));
         }
@@ -578,13 +929,14 @@ impl EapServer {
             .find(|m| *m != s.method && self.enabled(*m))
             .ok_or(Fail("peer refused the method (Legacy-Nak)"))?;
         s.method = other;
-        self.begin_method(s)
+        self.begin_method(s, now)
     }
 }
 
 enum Next {
     Request(Vec<u8>),
-    Success(Box<Keys>, Vec<u8>),
+    /// EAP-Success: the MSK, the User-Name and the report result.
+    Success(Msk, Vec<u8>, &'static str),
 }
 
 impl Session {

@@ -118,6 +118,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Cmd::Serve { config, check } => {
             let cfg = Config::load(&config).map_err(|e| e.to_string())?;
             if check {
+                aaa_server::privacy::startup::imsi_key(&cfg.privacy).map_err(|e| e.to_string())?;
                 println!(
                     "{}: OK ({} client(s), methods {:?}, database {})",
                     config.display(),

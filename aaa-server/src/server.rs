@@ -16,6 +16,9 @@ pub enum ServeError {
     /// The subscriber store.
     #[error("{0}")]
     Store(#[from] crate::hss::HssError),
+    /// `[privacy]`: the key store or the IMSI-privacy key.
+    #[error("{0}")]
+    Privacy(#[from] crate::privacy::startup::StartupError),
     /// Binding sockets, signals, the runtime.
     #[error("{what}: {err}")]
     Io {
@@ -62,7 +65,10 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
     udp::enlarge_buffers(&auth);
     udp::enlarge_buffers(&acct);
-    let core = Arc::new(Mutex::new(RadiusServer::new(&cfg, store.clone(), store)));
+    let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
+    let mut radius = RadiusServer::new(&cfg, store.clone(), store);
+    radius.set_privacy(privacy);
+    let core = Arc::new(Mutex::new(radius));
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())
         .map_err(io("auth workers"))?;

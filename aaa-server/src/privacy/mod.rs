@@ -13,6 +13,7 @@
 //! * [`exchange`]: Challenge identities and the fast re-authentication round.
 //! * [`imsi`]: RSA-OAEP-SHA-256 decryption of an encrypted permanent identity.
 //! * [`resolve`]: one call classifying a received identity for the EAP server.
+//! * [`startup`]: building the [`PrivacyServer`] from `[privacy]` when `serve` starts.
 
 pub mod exchange;
 pub mod identity;
@@ -20,6 +21,7 @@ pub mod imsi;
 pub mod keys;
 pub mod resolve;
 pub mod sealed;
+pub mod startup;
 
 pub use exchange::{
     NextIdentities, PendingReauth, Policy, ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart,

@@ -142,6 +142,11 @@ impl RadiusServer {
         }
     }
 
+    /// Turns on `[privacy]` in the EAP server (issue 8).
+    pub fn set_privacy(&mut self, privacy: Arc<crate::privacy::PrivacyServer>) {
+        self.eap.set_privacy(privacy);
+    }
+
     fn drop(&mut self, r: DropReason) -> Reply {
         match r {
             DropReason::UnknownClient => self.counters.unknown_client += 1,

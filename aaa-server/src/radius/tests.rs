@@ -30,6 +30,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
             session_timeout: Duration::from_secs(30),
             max_sessions: 100,
         },
+        privacy: Default::default(),
     }
 }
 

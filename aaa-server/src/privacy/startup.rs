@@ -1,0 +1,78 @@
+//! Building the [`PrivacyServer`] when `serve` starts (and checking it for
+//! `serve --check`): configured keys or the key generated in the HSS
+//! database, and the IMSI-privacy private key.
+
+use super::imsi::ImsiPrivacyKey;
+use super::keys::{KeySet, PrivacyKeyStore, SqliteKeyStore};
+use super::resolve::PrivacyServer;
+use crate::config::PrivacyConfig;
+use std::path::Path;
+
+/// Realm for issued re-auth identities when neither the peer's identity
+/// nor `[privacy] realm` gives one.
+pub const DEFAULT_REALM: &str = "localdomain";
+
+/// Why the privacy features could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The IMSI-privacy key file.
+    #[error("privacy.imsi_privacy_key: {0}")]
+    ImsiKey(#[from] super::imsi::ImsiPrivacyError),
+    /// The generated key set in the HSS database.
+    #[error("{0}")]
+    Keys(#[from] super::keys::KeyError),
+    /// Opening the HSS database for the key table.
+    #[error("privacy key store {path}: {err}")]
+    Open {
+        /// The database.
+        path: String,
+        /// The error.
+        err: rusqlite::Error,
+    },
+}
+
+/// Loads the IMSI-privacy key, if configured (also what `--check` runs).
+///
+/// # Errors
+/// [`StartupError::ImsiKey`] (unreadable, readable by others, not RSA).
+pub fn imsi_key(cfg: &PrivacyConfig) -> Result<Option<ImsiPrivacyKey>, StartupError> {
+    Ok(cfg
+        .imsi_privacy_key
+        .as_deref()
+        .map(ImsiPrivacyKey::load_pem)
+        .transpose()?)
+}
+
+/// The key set: the configured one, else the one kept in `database`
+/// (generated and committed on first start, table `privacy_keys`).
+///
+/// # Errors
+/// [`StartupError`] when the database cannot be opened or the RNG fails.
+pub fn key_set(cfg: &PrivacyConfig, database: &Path) -> Result<KeySet, StartupError> {
+    if let Some(k) = &cfg.keys {
+        return Ok(k.clone());
+    }
+    let conn = rusqlite::Connection::open(database).map_err(|err| StartupError::Open {
+        path: database.display().to_string(),
+        err,
+    })?;
+    // Another process may hold the database for a moment (SQN reservation).
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    Ok(SqliteKeyStore::new(&conn).load_or_create()?)
+}
+
+/// Everything the EAP server needs for `[privacy]`.
+///
+/// # Errors
+/// [`StartupError`].
+pub fn build(cfg: &PrivacyConfig, database: &Path) -> Result<PrivacyServer, StartupError> {
+    Ok(PrivacyServer {
+        keys: key_set(cfg, database)?,
+        policy: cfg.policy,
+        imsi_key: imsi_key(cfg)?,
+        realm: cfg
+            .realm
+            .clone()
+            .unwrap_or_else(|| DEFAULT_REALM.to_string()),
+    })
+}
