@@ -58,6 +58,8 @@ pub(crate) struct TestPeer {
     pub msk: Option<Msk>,
     pub saw_bidding: Option<bool>,
     pub syncs: u32,
+    /// The keys of the last full authentication.
+    pub full: Option<Keys>,
 }
 
 impl TestPeer {
@@ -76,6 +78,7 @@ impl TestPeer {
             msk: None,
             saw_bidding: None,
             syncs: 0,
+            full: None,
         }
     }
 
@@ -183,6 +186,7 @@ impl TestPeer {
                 eap::aka::mac::sign(&keys.k_aut, &mut bytes, off.unwrap(), NO_EXTRA).unwrap();
                 self.msk = Some(keys.msk.clone());
                 self.k_aut = Some(keys.k_aut.clone());
+                self.full = Some(keys);
                 bytes
             }
             other => panic!("unexpected {other:?}"),
@@ -475,3 +479,5 @@ fn sessions_are_bounded_and_expire() {
     let _ = server.step(None, &[2], t0 + Duration::from_secs(6));
     assert_eq!(server.session_count(), 0);
 }
+
+mod privacy;

@@ -1,0 +1,361 @@
+//! The `[privacy]` paths of the state machine: identities issued in the
+//! Challenge, pseudonym start, fast re-authentication, AT_COUNTER_TOO_SMALL,
+//! a retired key, result indication, an undecryptable identity.
+
+use super::*;
+use crate::privacy::{KeySet, Policy, PrivacyKey, PrivacyServer, make_pseudonym};
+use eap::aka::attr::{AtCounter, AtCounterTooSmall, AtEncrData, AtIv, Attribute};
+use eap::aka::keys::derive_reauth;
+use eap::aka::message::{decode_encrypted_attributes, encode_encrypted_attributes};
+use eap::aka::{encr, mac};
+
+const REALM: &str = "wlan.mnc001.mcc001.3gppnetwork.org";
+
+fn privacy(keys: KeySet, result_indication: bool) -> Arc<PrivacyServer> {
+    Arc::new(PrivacyServer {
+        keys,
+        policy: Policy {
+            result_indication,
+            ..Policy::default()
+        },
+        imsi_key: None,
+        realm: "fallback.example".into(),
+    })
+}
+
+fn key_set(index: u8) -> KeySet {
+    KeySet::new(PrivacyKey::new(index, [index; 32]), vec![]).unwrap()
+}
+
+fn server(keys: KeySet, result_ind: bool) -> EapServer {
+    let mut s = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    s.set_privacy(privacy(keys, result_ind));
+    s
+}
+
+fn encrypted(k_encr: &eap::secret::KEncr, m: &Message) -> Vec<Attribute> {
+    let plain = encr::decrypt(k_encr, m.iv().unwrap(), m.encr_data().unwrap()).unwrap();
+    decode_encrypted_attributes(&plain).unwrap()
+}
+
+/// The peer's side of a run: answers Identity/Challenge with [`TestPeer`],
+/// Reauthentication with the re-auth keys (`too_small`: AT_COUNTER_TOO_SMALL),
+/// Notification with AT_MAC (and the counter after a re-authentication).
+struct Run {
+    outcome: Outcome,
+    rounds: u32,
+    /// AT_NEXT_PSEUDONYM / AT_NEXT_REAUTH_ID of the last Challenge.
+    issued: Option<(String, String)>,
+    /// The MSK the peer derived in a fast re-authentication.
+    reauth_msk: Option<Msk>,
+    notifications: u32,
+}
+
+fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, too_small: bool) -> Run {
+    let now = Instant::now();
+    let mut out = server.step(None, &peer.identity_response(1), now);
+    let mut r = Run {
+        outcome: Outcome::Discard(""),
+        rounds: 1,
+        issued: None,
+        reauth_msk: None,
+        notifications: 0,
+    };
+    let mut reauth_ctr: Option<u16> = None;
+    loop {
+        let Outcome::Challenge { eap, state } = out else {
+            r.outcome = out;
+            return r;
+        };
+        r.rounds += 1;
+        assert!(r.rounds < 10, "too many rounds");
+        let pkt = Packet::decode(&eap).unwrap();
+        let (method, msg) = pkt.aka().unwrap();
+        let id = pkt.identifier();
+        let resp = match msg.subtype {
+            Subtype::Reauthentication => {
+                let full = peer.full.clone().expect("a full authentication first");
+                let off = eap::aka::message::mac_value_offset(&eap).unwrap().unwrap();
+                assert!(
+                    mac::verify(&full.k_aut, &eap, off, NO_EXTRA),
+                    "server AT_MAC"
+                );
+                let attrs = encrypted(&full.k_encr, msg);
+                let counter = attrs
+                    .iter()
+                    .find_map(|a| match a {
+                        Attribute::Counter(c) => Some(c.counter),
+                        _ => None,
+                    })
+                    .unwrap();
+                let nonce_s = attrs
+                    .iter()
+                    .find_map(|a| match a {
+                        Attribute::NonceS(n) => Some(n.nonce_s),
+                        _ => None,
+                    })
+                    .unwrap();
+                let mut enc = vec![Attribute::Counter(AtCounter { counter })];
+                if too_small {
+                    enc.push(Attribute::CounterTooSmall(AtCounterTooSmall::default()));
+                } else {
+                    r.reauth_msk =
+                        Some(derive_reauth(&full.reauth, &peer.identity, counter, &nonce_s).msk);
+                    reauth_ctr = Some(counter);
+                }
+                let ct = encr::encrypt(
+                    &full.k_encr,
+                    &[3; 16],
+                    &encode_encrypted_attributes(&enc).unwrap(),
+                )
+                .unwrap();
+                let mut m = Message::new(Subtype::Reauthentication)
+                    .with(AtIv::new([3; 16]))
+                    .with(AtEncrData::new(ct));
+                if result_ind {
+                    m.push(AtResultInd::default());
+                }
+                m.push(AtMac::ZEROED);
+                let (mut b, at) = Packet::aka_response(id, method, m)
+                    .encode_with_mac_offset()
+                    .unwrap();
+                mac::sign(&full.k_aut, &mut b, at.unwrap(), &nonce_s).unwrap();
+                b
+            }
+            Subtype::Notification => {
+                r.notifications += 1;
+                let full = peer.full.clone().unwrap();
+                let off = eap::aka::message::mac_value_offset(&eap).unwrap().unwrap();
+                assert!(
+                    mac::verify(&full.k_aut, &eap, off, NO_EXTRA),
+                    "notification MAC"
+                );
+                let mut m = Message::new(Subtype::Notification);
+                if let Some(counter) = reauth_ctr {
+                    let ct = encr::encrypt(
+                        &full.k_encr,
+                        &[4; 16],
+                        &encode_encrypted_attributes(&[Attribute::Counter(AtCounter { counter })])
+                            .unwrap(),
+                    )
+                    .unwrap();
+                    m.push(AtIv::new([4; 16]));
+                    m.push(AtEncrData::new(ct));
+                }
+                m.push(AtMac::ZEROED);
+                let (mut b, at) = Packet::aka_response(id, method, m)
+                    .encode_with_mac_offset()
+                    .unwrap();
+                mac::sign(&full.k_aut, &mut b, at.unwrap(), NO_EXTRA).unwrap();
+                b
+            }
+            Subtype::Challenge => {
+                let b = peer.handle(&eap);
+                let answered = Packet::decode(&b)
+                    .ok()
+                    .and_then(|p| p.aka().map(|(_, m)| m.subtype == Subtype::Challenge))
+                    == Some(true);
+                if let Some(full) = &peer.full
+                    && answered
+                    && msg.encr_data().is_some()
+                {
+                    let attrs = encrypted(&full.k_encr, msg);
+                    let get = |want: u8| {
+                        attrs.iter().find_map(|a| match (a, want) {
+                            (Attribute::NextPseudonym(p), 0) => {
+                                Some(String::from_utf8(p.pseudonym.clone()).unwrap())
+                            }
+                            (Attribute::NextReauthId(x), 1) => {
+                                Some(String::from_utf8(x.reauth_id.clone()).unwrap())
+                            }
+                            _ => None,
+                        })
+                    };
+                    r.issued = Some((get(0).unwrap(), get(1).unwrap()));
+                }
+                if result_ind && msg.result_ind() {
+                    // Re-sign the response with AT_RESULT_IND added.
+                    let p = Packet::decode(&b).unwrap();
+                    let (_, m) = p.aka().unwrap();
+                    let mut m2 = Message::new(Subtype::Challenge).with(AtRes {
+                        res: m.res().unwrap().clone(),
+                    });
+                    m2.push(AtResultInd::default());
+                    m2.push(AtMac::ZEROED);
+                    let (mut b2, at) = Packet::aka_response(id, method, m2)
+                        .encode_with_mac_offset()
+                        .unwrap();
+                    let k = &peer.full.as_ref().unwrap().k_aut;
+                    mac::sign(k, &mut b2, at.unwrap(), NO_EXTRA).unwrap();
+                    b2
+                } else {
+                    b
+                }
+            }
+            _ => peer.handle(&eap),
+        };
+        out = server.step(Some(&state), &resp, now);
+    }
+}
+
+fn accept(o: &Outcome) -> (&Msk, &Report) {
+    match o {
+        Outcome::Accept { msk, report, .. } => (msk, report),
+        o => panic!("{o:?}"),
+    }
+}
+
+#[test]
+fn full_auth_issues_identities_then_fast_reauth_on_another_server() {
+    let (imsi, k, opc) = subscriber(0);
+    let mut a = server(key_set(1), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut a, &mut peer, false, false);
+    let (msk, report) = accept(&r.outcome);
+    assert_eq!(Some(msk), peer.msk.as_ref());
+    assert_eq!(report.result, "success");
+    let (pseudonym, reauth_id) = r.issued.expect("AT_ENCR_DATA in the Challenge");
+    assert!(pseudonym.starts_with('7'), "{pseudonym}");
+    assert!(
+        reauth_id.starts_with('8') && reauth_id.ends_with(REALM),
+        "{reauth_id}"
+    );
+
+    // Another server with the same key set: fast re-authentication.
+    let mut b = server(key_set(1), false);
+    peer.identity = reauth_id.into_bytes();
+    let r = run_with(&mut b, &mut peer, false, false);
+    let (msk, report) = accept(&r.outcome);
+    assert_eq!(
+        Some(msk),
+        r.reauth_msk.as_ref(),
+        "MSK from the re-auth keys"
+    );
+    assert_ne!(Some(msk), peer.msk.as_ref());
+    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(r.rounds, 2);
+    // Its identity in the log is the masked permanent user.
+    assert!(
+        report.identity.starts_with("6001010"),
+        "{}",
+        report.identity
+    );
+}
+
+#[test]
+fn pseudonym_starts_a_full_auth_and_a_retired_key_asks_for_the_permanent_id() {
+    let (imsi, k, opc) = subscriber(1);
+    let user = format!("6{imsi}");
+    let p1 = make_pseudonym(&key_set(1), Method::AkaPrime, &user, [1; 16]).unwrap();
+    let mut s = server(key_set(1), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = format!("{p1}@{REALM}").into_bytes();
+    let r = run_with(&mut s, &mut peer, false, false);
+    let (msk, _) = accept(&r.outcome);
+    // MK identity is the pseudonym as received (RFC 4187 §7): the peer used it.
+    assert_eq!(Some(msk), peer.msk.as_ref());
+    assert_eq!(r.rounds, 2, "no identity round");
+
+    // Key 1 retired: AT_PERMANENT_ID_REQ, then a full authentication.
+    let mut s = server(key_set(2), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = format!("{p1}@{REALM}").into_bytes();
+    let out = s.step(None, &peer.identity_response(1), Instant::now());
+    let Outcome::Challenge { eap, .. } = &out else {
+        panic!("{out:?}")
+    };
+    let pkt = Packet::decode(eap).unwrap();
+    assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Permanent));
+    let r = run_with(&mut s, &mut peer, false, false);
+    assert!(
+        matches!(r.outcome, Outcome::Accept { .. }),
+        "{:?}",
+        r.outcome
+    );
+    assert_eq!(r.rounds, 3);
+}
+
+#[test]
+fn counter_too_small_runs_a_full_auth_with_the_reauth_id_as_mk_identity() {
+    let (imsi, k, opc) = subscriber(2);
+    let mut s = server(key_set(1), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut s, &mut peer, false, false);
+    let (_, reauth_id) = r.issued.unwrap();
+    peer.identity = reauth_id.into_bytes();
+    let r = run_with(&mut s, &mut peer, false, true);
+    let (msk, report) = accept(&r.outcome);
+    // TestPeer derived the full-auth keys from the re-auth identity it sent.
+    assert_eq!(Some(msk), peer.msk.as_ref());
+    assert_eq!(report.result, "success");
+    assert_eq!(r.rounds, 3, "Identity, Reauthentication, Challenge");
+}
+
+#[test]
+fn retired_reauth_id_asks_for_a_full_auth_identity() {
+    let (imsi, k, opc) = subscriber(0);
+    let mut a = server(key_set(1), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut a, &mut peer, false, false);
+    let (_, reauth_id) = r.issued.unwrap();
+    let mut c = server(key_set(2), false);
+    // A fresh USIM view: C's store starts its SQNs where A's did.
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = reauth_id.into_bytes();
+    let out = c.step(None, &peer.identity_response(1), Instant::now());
+    let Outcome::Challenge { eap, .. } = &out else {
+        panic!("{out:?}")
+    };
+    let pkt = Packet::decode(eap).unwrap();
+    assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Fullauth));
+    let r = run_with(&mut c, &mut peer, false, false);
+    let (_, report) = accept(&r.outcome);
+    assert_eq!(report.result, "success");
+}
+
+#[test]
+fn result_indication_after_full_and_fast_auth() {
+    let (imsi, k, opc) = subscriber(1);
+    let mut s = server(key_set(1), true);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut s, &mut peer, true, false);
+    let (msk, _) = accept(&r.outcome);
+    assert_eq!(Some(msk), peer.msk.as_ref());
+    assert_eq!((r.notifications, r.rounds), (1, 3));
+    let (_, reauth_id) = r.issued.unwrap();
+    peer.identity = reauth_id.into_bytes();
+    let r = run_with(&mut s, &mut peer, true, false);
+    let (msk, report) = accept(&r.outcome);
+    assert_eq!(Some(msk), r.reauth_msk.as_ref());
+    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(r.notifications, 1);
+
+    // Without the peer's AT_RESULT_IND: no notification.
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut s, &mut peer, false, false);
+    assert!(matches!(r.outcome, Outcome::Accept { .. }));
+    assert_eq!(r.notifications, 0);
+}
+
+#[test]
+fn undecryptable_identity_is_rejected_and_privacy_off_changes_nothing() {
+    let mut s = server(key_set(1), false);
+    let id = Packet::Response {
+        identifier: 1,
+        data: TypeData::Identity(b"\0AAAA".to_vec()),
+    }
+    .encode()
+    .unwrap();
+    let out = s.step(None, &id, Instant::now());
+    assert!(
+        matches!(&out, Outcome::Reject { report: Some(r), .. } if r.result == "encrypted identity does not decrypt"),
+        "{out:?}"
+    );
+    // Without set_privacy a Challenge carries no AT_ENCR_DATA.
+    let (imsi, k, opc) = subscriber(0);
+    let mut plain = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut plain, &mut peer, false, false);
+    assert!(matches!(r.outcome, Outcome::Accept { .. }));
+    assert!(r.issued.is_none());
+}
