@@ -586,6 +586,39 @@ max_sessions = 5
     }
 
     #[test]
+    fn privacy_defaults_keys_and_errors() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.privacy.policy, crate::privacy::Policy::default());
+        assert!(c.privacy.keys.is_none() && c.privacy.imsi_privacy_key.is_none());
+        let k1 = "01".repeat(32);
+        let k2 = "02".repeat(32);
+        let text = format!(
+            "{GOOD}[privacy]\npseudonyms = false\nreauth_limit = 3\nresult_indication = true\n\
+             imsi_privacy_key = \"key.pem\"\nrealm = \"example.org\"\ncurrent_key = 2\n\
+             [[privacy.key]]\nindex = 2\nsecret = \"{k2}\"\n[[privacy.key]]\nindex = 1\nsecret = \"{k1}\"\n"
+        );
+        let c = parse(&text).unwrap();
+        let p = &c.privacy;
+        assert!(!p.policy.pseudonyms && p.policy.fast_reauth && p.policy.result_indication);
+        assert_eq!(p.policy.reauth_limit, 3);
+        assert_eq!(p.keys.as_ref().unwrap().indexes(), vec![2, 1]);
+        assert_eq!(p.imsi_privacy_key, Some(PathBuf::from("/tmp/key.pem")));
+        assert_eq!(p.realm.as_deref(), Some("example.org"));
+
+        let e = parse(&text.replace("current_key = 2", "current_key = 3")).unwrap_err();
+        assert_eq!(e.key, "privacy.current_key", "{e}");
+        let e = parse(&text.replace(&k1, "zz")).unwrap_err();
+        assert_eq!(e.key, "privacy.key[1].secret", "{e}");
+        assert_eq!(e.line, 25, "{e}");
+        let e = parse(&text.replace("current_key = 2\n", "")).unwrap_err();
+        assert_eq!(e.key, "privacy.current_key", "{e}");
+        let e = parse(&text.replace("reauth_limit = 3", "reauth_limit = 70000")).unwrap_err();
+        assert_eq!(e.key, "privacy.reauth_limit", "{e}");
+        let e = parse(&format!("{GOOD}[privacy]\npseudonym = true\n")).unwrap_err();
+        assert_eq!(e.key, "pseudonym", "{e}");
+    }
+
+    #[test]
     fn unknown_key_names_line_and_key() {
         let text = GOOD.replace("max_sessions = 5", "max_sessions = 5\nmax_sesions = 6");
         let e = parse(&text).unwrap_err();

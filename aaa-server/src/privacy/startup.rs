@@ -66,7 +66,7 @@ pub fn key_set(cfg: &PrivacyConfig, database: &Path) -> Result<KeySet, StartupEr
 /// # Errors
 /// [`StartupError`].
 pub fn build(cfg: &PrivacyConfig, database: &Path) -> Result<PrivacyServer, StartupError> {
-    Ok(PrivacyServer {
+    let p = PrivacyServer {
         keys: key_set(cfg, database)?,
         policy: cfg.policy,
         imsi_key: imsi_key(cfg)?,
@@ -74,5 +74,17 @@ pub fn build(cfg: &PrivacyConfig, database: &Path) -> Result<PrivacyServer, Star
             .realm
             .clone()
             .unwrap_or_else(|| DEFAULT_REALM.to_string()),
-    })
+    };
+    tracing::info!(
+        pseudonyms = p.policy.pseudonyms,
+        fast_reauth = p.policy.fast_reauth,
+        reauth_limit = p.policy.reauth_limit,
+        result_indication = p.policy.result_indication,
+        imsi_privacy = p.imsi_key.is_some(),
+        keys = ?p.keys.indexes(),
+        current_key = p.keys.current().index(),
+        key_source = if cfg.keys.is_some() { "config" } else { "database" },
+        "privacy"
+    );
+    Ok(p)
 }
