@@ -3,8 +3,9 @@
 //! [`EapServer::step`] takes the EAP packet of one Access-Request, the RADIUS
 //! State it carried and `now`, and returns what to answer. One session per
 //! authentication, found by its State (16 bytes from the OS RNG), in one of
-//! two phases: [`IdentityPhase`] (an AKA-Identity round is outstanding) or
-//! [`ChallengePhase`] (an AKA-Challenge is outstanding). Sessions are bounded
+//! four phases: [`IdentityPhase`] (an AKA-Identity round is outstanding),
+//! [`ChallengePhase`] (an AKA-Challenge), [`ReauthPhase`] (an
+//! AKA-Reauthentication) or [`NotifyPhase`] (a protected result Notification). Sessions are bounded
 //! by `max_sessions` and expire `session_timeout` after they started.
 //!
 //! With [`EapServer::set_privacy`] (the `[privacy]` table) it also issues

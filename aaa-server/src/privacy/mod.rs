@@ -3,9 +3,10 @@
 //! permanent identity of wpa_supplicant's `imsi_privacy_cert` / hostapd's
 //! `imsi_privacy_key`).
 //!
-//! Building blocks for the EAP server; none of them does I/O except
-//! [`keys::SqliteKeyStore`] (a table in the HSS database) and
-//! [`imsi::ImsiPrivacyKey::load_pem`] (a key file):
+//! Building blocks for the EAP server ([`crate::eap_server`] calls them);
+//! none of them does I/O except [`keys::SqliteKeyStore`] (a table in the HSS
+//! database), [`imsi::ImsiPrivacyKey::load_pem`] (a key file) and
+//! [`startup`] (both, when `serve` starts):
 //!
 //! * [`keys`]: the key set (current + older accepted keys, rotation).
 //! * [`sealed`]: the encrypt-then-MAC format of stateless identities.

@@ -88,3 +88,50 @@ pub fn build(cfg: &PrivacyConfig, database: &Path) -> Result<PrivacyServer, Star
     );
     Ok(p)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::privacy::{PrivacyKey, identity::make_pseudonym, resolve_pseudonym};
+    use eap::aka::keys::Method;
+
+    #[test]
+    fn generated_keys_persist_and_configured_keys_win() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("subscribers.db");
+        let cfg = PrivacyConfig::default();
+        let a = build(&cfg, &db).unwrap();
+        let b = build(&cfg, &db).unwrap();
+        assert_eq!(a.keys.indexes(), vec![1]);
+        assert_eq!(a.realm, DEFAULT_REALM);
+        // A second start (or node on the same database) opens the first's pseudonyms.
+        let p = make_pseudonym(&a.keys, Method::AkaPrime, "6001010000000001", [0; 16]).unwrap();
+        assert_eq!(
+            resolve_pseudonym(&b.keys, p.as_bytes())
+                .unwrap()
+                .permanent_user,
+            "6001010000000001"
+        );
+        let configured = PrivacyConfig {
+            keys: Some(KeySet::new(PrivacyKey::new(7, [7; 32]), vec![]).unwrap()),
+            realm: Some("example.org".into()),
+            ..PrivacyConfig::default()
+        };
+        let c = build(&configured, &dir.path().join("absent/never.db")).unwrap();
+        assert_eq!(c.keys.indexes(), vec![7]);
+        assert_eq!(c.realm, "example.org");
+        assert!(resolve_pseudonym(&c.keys, p.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn imsi_key_errors_name_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = PrivacyConfig {
+            imsi_privacy_key: Some(dir.path().join("missing.pem")),
+            ..PrivacyConfig::default()
+        };
+        let e = imsi_key(&cfg).unwrap_err().to_string();
+        assert!(e.starts_with("privacy.imsi_privacy_key: "), "{e}");
+        assert!(imsi_key(&PrivacyConfig::default()).unwrap().is_none());
+    }
+}
