@@ -359,3 +359,20 @@ fn undecryptable_identity_is_rejected_and_privacy_off_changes_nothing() {
     assert!(matches!(r.outcome, Outcome::Accept { .. }));
     assert!(r.issued.is_none());
 }
+
+#[test]
+fn reauth_id_in_at_identity_after_any_id_req() {
+    let (imsi, k, opc) = subscriber(2);
+    let mut s = server(key_set(1), false);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let r = run_with(&mut s, &mut peer, false, false);
+    let (_, reauth_id) = r.issued.unwrap();
+    // EAP-Response/Identity is anonymous; AT_IDENTITY carries the re-auth id.
+    peer.identity = format!("@{REALM}").into_bytes();
+    peer.permanent = reauth_id.into_bytes();
+    let r = run_with(&mut s, &mut peer, false, false);
+    let (msk, report) = accept(&r.outcome);
+    assert_eq!(Some(msk), r.reauth_msk.as_ref());
+    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(r.rounds, 3, "Identity, AKA-Identity, Reauthentication");
+}
