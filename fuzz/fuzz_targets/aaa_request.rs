@@ -59,9 +59,25 @@ fn server() -> RadiusServer {
             session_timeout: Duration::from_secs(30),
             max_sessions: 16,
         },
+        privacy: Default::default(),
     };
     let s = store();
-    RadiusServer::new(&cfg, s.clone(), s)
+    let mut srv = RadiusServer::new(&cfg, s.clone(), s);
+    // Pseudonyms, fast re-authentication and result indication on: their phases are fuzzed too.
+    srv.set_privacy(Arc::new(aaa_server::privacy::PrivacyServer {
+        keys: aaa_server::privacy::KeySet::new(
+            aaa_server::privacy::PrivacyKey::new(1, [1; 32]),
+            vec![],
+        )
+        .expect("key set"),
+        policy: aaa_server::privacy::Policy {
+            result_indication: true,
+            ..Default::default()
+        },
+        imsi_key: None,
+        realm: "fuzz.example".into(),
+    }));
+    srv
 }
 
 fn signed_request(id: u8, eap: &[u8], state: Option<&[u8]>) -> Option<Vec<u8>> {
