@@ -74,6 +74,12 @@ struct AuthArgs {
     /// Machine-readable outcome.
     #[arg(long)]
     json: bool,
+    /// Pseudonym / fast re-authentication state file (default: the profile's `privacy_state`).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// IMSI privacy: operator certificate (PEM) (default: the profile's `imsi_privacy_cert`).
+    #[arg(long)]
+    imsi_privacy_cert: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,6 +170,8 @@ pub fn main() -> i32 {
             pin_file: args.pin_file,
             timeout: std::time::Duration::from_secs(args.timeout.max(1)),
             json: args.json,
+            state: args.state,
+            imsi_privacy_cert: args.imsi_privacy_cert,
         }),
     }
 }

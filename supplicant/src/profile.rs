@@ -6,7 +6,13 @@
 //! imsi = "001010123456789"      # optional; default: read from EF_IMSI
 //! mnc_len = 2                   # optional; default: read from EF_AD
 //! network_name = "WLAN"         # optional; AKA' AT_KDF_INPUT must equal it
+//! privacy_state = "p.state"     # optional; pseudonym / re-auth state file (0600)
+//! imsi_privacy_cert = "op.pem"  # optional; send the permanent identity encrypted
+//! imsi_privacy_attr = "CertificateSerialNumber=1"  # optional key identifier
+//! result_indication = true      # optional (default true); answer AT_RESULT_IND
 //! ```
+//!
+//! Relative paths are relative to the profile's directory.
 //!
 //! or any Passpoint profile the passpoint-profile crate reads (PPS MO XML,
 //! Android x-wifi-config, wpa_supplicant `cred` blocks, its TOML): the first
@@ -16,7 +22,7 @@
 use crate::peer::Methods;
 use eap::aka::keys::Method;
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A loaded profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +37,14 @@ pub struct Profile {
     pub mnc_len: Option<u8>,
     /// Expected AKA' network name.
     pub network_name: Option<String>,
+    /// Pseudonym / fast re-authentication state file.
+    pub privacy_state: Option<PathBuf>,
+    /// IMSI privacy: the operator certificate (PEM).
+    pub imsi_privacy_cert: Option<PathBuf>,
+    /// IMSI privacy: the key identifier attribute.
+    pub imsi_privacy_attr: Option<String>,
+    /// Answer AT_RESULT_IND (protected result indication).
+    pub result_indication: bool,
 }
 
 #[derive(Deserialize)]
@@ -46,6 +60,14 @@ struct Raw {
     mnc_len: Option<u8>,
     #[serde(default)]
     network_name: Option<String>,
+    #[serde(default)]
+    privacy_state: Option<PathBuf>,
+    #[serde(default)]
+    imsi_privacy_cert: Option<PathBuf>,
+    #[serde(default)]
+    imsi_privacy_attr: Option<String>,
+    #[serde(default)]
+    result_indication: Option<bool>,
 }
 
 fn line_at(text: &str, pos: usize) -> usize {
@@ -79,8 +101,14 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}:0: cannot read: {e}", path.display()))?;
-        let ours =
-            Self::parse(&text).map_err(|(line, what)| format!("{}:{line}: {what}", path.display()));
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let ours = Self::parse(&text)
+            .map(|mut p| {
+                p.privacy_state = p.privacy_state.map(|f| dir.join(f));
+                p.imsi_privacy_cert = p.imsi_privacy_cert.map(|f| dir.join(f));
+                p
+            })
+            .map_err(|(line, what)| format!("{}:{line}: {what}", path.display()));
         let Err(our_err) = ours else { return ours };
         match passpoint_profile::load_file(path, passpoint_profile::Target::Spec) {
             Ok(loaded) => Self::from_passpoint(&loaded.profiles).ok_or_else(|| {
@@ -113,6 +141,10 @@ impl Profile {
                 imsi,
                 mnc_len: None,
                 network_name: None,
+                privacy_state: None,
+                imsi_privacy_cert: None,
+                imsi_privacy_attr: None,
+                result_indication: true,
             })
         })
     }
@@ -153,6 +185,10 @@ impl Profile {
             imsi: raw.imsi,
             mnc_len: raw.mnc_len,
             network_name: raw.network_name,
+            privacy_state: raw.privacy_state,
+            imsi_privacy_cert: raw.imsi_privacy_cert,
+            imsi_privacy_attr: raw.imsi_privacy_attr,
+            result_indication: raw.result_indication.unwrap_or(true),
         })
     }
 }
@@ -166,6 +202,15 @@ mod tests {
         let p = Profile::parse("eap_method = \"aka\"\nrealm = \"example.com\"\n").unwrap();
         assert_eq!(p.methods, Methods::only(Method::Aka));
         assert_eq!(p.realm.as_deref(), Some("example.com"));
+        assert!(p.result_indication && p.privacy_state.is_none());
+        let q = Profile::parse(
+            "privacy_state = \"s\"\nimsi_privacy_cert = \"c.pem\"\nimsi_privacy_attr = \"k=1\"\nresult_indication = false\n",
+        )
+        .unwrap();
+        assert_eq!(q.privacy_state.as_deref(), Some(Path::new("s")));
+        assert_eq!(q.imsi_privacy_cert.as_deref(), Some(Path::new("c.pem")));
+        assert_eq!(q.imsi_privacy_attr.as_deref(), Some("k=1"));
+        assert!(!q.result_indication);
         assert_eq!(
             Profile::parse("").unwrap().methods,
             Methods::only(Method::AkaPrime)

@@ -3,7 +3,10 @@
 
 use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MethodArg};
 use crate::eapol::{self, Frame, PacketType, socket::EapolSocket};
-use crate::peer::{Action, Methods, Outcome, Peer, PeerConfig};
+use crate::peer::{
+    Action, AuthKind, IdentityKind, Methods, Outcome, Peer, PeerConfig, PrivacyOptions,
+};
+use crate::privacy::{OperatorCert, PrivacyState};
 use crate::profile::Profile;
 use crate::usim::spec::SimSource;
 use crate::usim::{CardTransport, Usim};
@@ -33,6 +36,10 @@ pub struct AuthOptions {
     pub timeout: Duration,
     /// JSON output.
     pub json: bool,
+    /// Privacy state file override.
+    pub state: Option<PathBuf>,
+    /// IMSI privacy certificate override.
+    pub imsi_privacy_cert: Option<PathBuf>,
 }
 
 /// EAPOL-Start retransmission period while no EAP request came (802.1X
@@ -70,6 +77,11 @@ pub struct Report {
     pub round_trips: u32,
     /// Milliseconds from the first EAPOL-Start to the outcome.
     pub time_ms: f64,
+    /// "full" or "reauth" (fast re-authentication), on success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthKind>,
+    /// The kind of identity presented last.
+    pub identity_kind: IdentityKind,
     /// SHA-256 of the MSK (hex), for comparison with the server; never the MSK.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msk_sha256: Option<String>,
@@ -125,12 +137,60 @@ pub fn auth(opts: AuthOptions) -> i32 {
         methods,
         network_name: profile.network_name.as_ref().map(|n| n.as_bytes().to_vec()),
     };
+    let state_path = opts.state.clone().or(profile.privacy_state.clone());
+    let state = match &state_path {
+        Some(p) => match PrivacyState::load(p) {
+            Ok(s) => s,
+            Err(e) => return usage(format!("{e}")),
+        },
+        None => PrivacyState::default(),
+    };
+    let cert = match opts
+        .imsi_privacy_cert
+        .as_ref()
+        .or(profile.imsi_privacy_cert.as_ref())
+    {
+        Some(p) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            match OperatorCert::load_pem(p, now) {
+                Ok(c) => Some(c),
+                Err(e) => return usage(format!("{}:0: {e}", p.display())),
+            }
+        }
+        None => None,
+    };
+    let privacy = PrivacyOptions {
+        state,
+        cert,
+        cert_attr: profile.imsi_privacy_attr.clone(),
+        result_ind: profile.result_indication,
+    };
     let socket = match EapolSocket::open(&opts.iface) {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
     install_signal_handlers();
-    let report = run_exchange(&socket, &mut usim, Peer::new(config), opts.timeout);
+    let mut peer = Peer::with_privacy(config, privacy);
+    let report = run_exchange(
+        &socket,
+        &mut usim,
+        &mut peer,
+        opts.timeout,
+        state_path.as_deref(),
+    );
+    let report = match (&state_path, peer.take_privacy_changed()) {
+        (Some(p), true) => match peer.privacy_state().save(p) {
+            Ok(()) => report,
+            Err(e) => Report {
+                outcome: "failure",
+                reason: Some(format!("saving the privacy state: {e}")),
+                ..report
+            },
+        },
+        _ => report,
+    };
     let _ = socket.send(&eapol::logoff());
     print_report(&report, opts.json);
     if report.outcome == "success" {
@@ -168,11 +228,14 @@ fn prepare_usim<T: CardTransport>(
 }
 
 /// The EAPOL loop: Start, then EAP in EAPOL until an outcome or the deadline.
+/// With `state_path`, a changed privacy state is saved before the response
+/// that depends on it is sent.
 pub fn run_exchange<T: CardTransport>(
     socket: &EapolSocket,
     usim: &mut Usim<T>,
-    mut peer: Peer,
+    peer: &mut Peer,
     timeout: Duration,
+    state_path: Option<&std::path::Path>,
 ) -> Report {
     let started = Instant::now();
     let deadline = started + timeout;
@@ -184,6 +247,8 @@ pub fn run_exchange<T: CardTransport>(
         outcome,
         method: method.or(peer.method()).map(Method::name),
         identity: peer.identity().to_string(),
+        auth: None,
+        identity_kind: peer.identity_kind(),
         round_trips: peer.round_trips(),
         time_ms: started.elapsed().as_secs_f64() * 1000.0,
         msk_sha256: msk,
@@ -193,7 +258,7 @@ pub fn run_exchange<T: CardTransport>(
         return report(
             "failure",
             None,
-            &peer,
+            peer,
             None,
             Some(format!("cannot send EAPOL-Start: {e}")),
         );
@@ -207,7 +272,7 @@ pub fn run_exchange<T: CardTransport>(
             return report(
                 "failure",
                 None,
-                &peer,
+                peer,
                 None,
                 Some("interrupted by a signal".into()),
             );
@@ -217,7 +282,7 @@ pub fn run_exchange<T: CardTransport>(
             return report(
                 "timeout",
                 None,
-                &peer,
+                peer,
                 None,
                 Some(format!("no outcome within {timeout:?}")),
             );
@@ -235,7 +300,7 @@ pub fn run_exchange<T: CardTransport>(
                         return report(
                             "timeout",
                             None,
-                            &peer,
+                            peer,
                             None,
                             Some(format!("no authenticator answered {starts} EAPOL-Starts")),
                         );
@@ -246,7 +311,7 @@ pub fn run_exchange<T: CardTransport>(
                 }
                 continue;
             }
-            Err(e) => return report("failure", None, &peer, None, Some(format!("receive: {e}"))),
+            Err(e) => return report("failure", None, peer, None, Some(format!("receive: {e}"))),
         };
         let Ok(frame) = Frame::parse(&buf[..n]) else {
             continue;
@@ -255,6 +320,16 @@ pub fn run_exchange<T: CardTransport>(
             continue;
         }
         heard = true;
+        let Some(iv) = random_iv() else {
+            return report(
+                "failure",
+                None,
+                peer,
+                None,
+                Some("no randomness for AT_IV".into()),
+            );
+        };
+        peer.set_iv(iv);
         let mut action = peer.handle(frame.body);
         loop {
             match action {
@@ -265,7 +340,7 @@ pub fn run_exchange<T: CardTransport>(
                             return report(
                                 "failure",
                                 None,
-                                &peer,
+                                peer,
                                 None,
                                 Some(format!("USIM AUTHENTICATE: {e}")),
                             );
@@ -273,10 +348,22 @@ pub fn run_exchange<T: CardTransport>(
                     };
                 }
                 Action::Send(resp) => {
+                    if let Some(p) = state_path
+                        && peer.take_privacy_changed()
+                        && let Err(e) = peer.privacy_state().save(p)
+                    {
+                        return report(
+                            "failure",
+                            None,
+                            peer,
+                            None,
+                            Some(format!("saving the privacy state: {e}")),
+                        );
+                    }
                     if let Some(pdu) = eapol::encode(PacketType::Eap, &resp)
                         && let Err(e) = socket.send(&pdu)
                     {
-                        return report("failure", None, &peer, None, Some(format!("send: {e}")));
+                        return report("failure", None, peer, None, Some(format!("send: {e}")));
                     }
                     break;
                 }
@@ -286,14 +373,24 @@ pub fn run_exchange<T: CardTransport>(
                 }
                 Action::Done(Outcome::Success(s)) => {
                     let digest = hex::encode(Sha256::digest(s.keys.msk.expose()));
-                    return report("success", Some(s.method), &peer, Some(digest), None);
+                    let mut r = report("success", Some(s.method), peer, Some(digest), None);
+                    r.auth = Some(s.kind);
+                    r.identity_kind = s.identity_kind;
+                    return r;
                 }
                 Action::Done(Outcome::Failure { method, reason }) => {
-                    return report("failure", method, &peer, None, Some(reason));
+                    return report("failure", method, peer, None, Some(reason));
                 }
             }
         }
     }
+}
+
+/// A fresh random AT_IV (RFC 4187 §10.12).
+fn random_iv() -> Option<[u8; 16]> {
+    let mut iv = [0u8; 16];
+    openssl::rand::rand_bytes(&mut iv).ok()?;
+    Some(iv)
 }
 
 fn print_report(r: &Report, json: bool) {

@@ -4,6 +4,10 @@
 //! AUTHENTICATE on the USIM and hands the answer back with
 //! [`Peer::usim_result`]. No clock, socket or card is touched here.
 
+use crate::privacy::{
+    FailureKind, IdentityChoice, OperatorCert, PeerReauthResult, PrivacyState,
+    learn_from_challenge, process_notification, process_reauth_request,
+};
 use crate::usim::AuthResult;
 use eap::aka::attr::{
     AtAuts, AtCheckcode, AtClientErrorCode, AtIdentity, AtKdf, AtMac, AtNotification, AtRes,
@@ -88,6 +92,55 @@ impl PeerConfig {
     }
 }
 
+/// Identity privacy and fast re-authentication settings of a peer
+/// (RFC 4187 §4.1, §5, §6.2; IMSI privacy of wpa_supplicant's `imsi_privacy_cert`).
+#[derive(Debug)]
+pub struct PrivacyOptions {
+    /// The stored pseudonym / re-auth state (see [`PrivacyState::load`]).
+    pub state: PrivacyState,
+    /// The operator certificate: the permanent identity is sent encrypted.
+    pub cert: Option<OperatorCert>,
+    /// The key identifier attribute appended to the encrypted identity.
+    pub cert_attr: Option<String>,
+    /// Answer AT_RESULT_IND (protected result indication, RFC 4187 §6.2).
+    pub result_ind: bool,
+}
+
+impl Default for PrivacyOptions {
+    fn default() -> Self {
+        Self {
+            state: PrivacyState::default(),
+            cert: None,
+            cert_attr: None,
+            result_ind: true,
+        }
+    }
+}
+
+/// Which kind of identity the peer presented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdentityKind {
+    /// The permanent identity in clear.
+    Permanent,
+    /// A pseudonym (AT_NEXT_PSEUDONYM).
+    Pseudonym,
+    /// A fast re-authentication identity (AT_NEXT_REAUTH_ID).
+    Reauth,
+    /// The permanent identity encrypted under the operator certificate.
+    Encrypted,
+}
+
+/// Full authentication (AKA-Challenge) or fast re-authentication (RFC 4187 §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// AKA-Challenge with the USIM.
+    Full,
+    /// AKA-Reauthentication with stored keys.
+    Reauth,
+}
+
 /// What the caller must do next.
 #[derive(Debug)]
 pub enum Action {
@@ -127,8 +180,13 @@ pub struct Success {
     pub method: Method,
     /// The identity the keys were derived with.
     pub identity: String,
-    /// The derived keys (MSK, EMSK, …).
+    /// The derived keys (MSK, EMSK, …); after a fast re-authentication the
+    /// new MSK/EMSK with the stored K_encr, K_aut and MK/K_re.
     pub keys: Keys,
+    /// Full or fast re-authentication.
+    pub kind: AuthKind,
+    /// The kind of identity presented last.
+    pub identity_kind: IdentityKind,
 }
 
 /// A Challenge waiting for the USIM.
@@ -153,7 +211,12 @@ enum State {
     /// Waiting for the USIM.
     Usim(Box<PendingChallenge>),
     /// Challenge answered; waiting for Success, Failure or Notification.
-    Answered { keys: Box<Keys>, result_ind: bool },
+    Answered {
+        keys: Box<Keys>,
+        result_ind: bool,
+        /// The AT_COUNTER of a fast re-authentication; `None` after a Challenge.
+        reauth_counter: Option<u16>,
+    },
     /// Error reported to the server (Client-Error / Authentication-Reject /
     /// Notification failure); only EAP-Failure can follow.
     Failing(String),
@@ -177,6 +240,15 @@ pub struct Peer {
     /// The last request and our answer, for retransmitted requests (RFC 3748 §4.1).
     last: Option<(Vec<u8>, Vec<u8>)>,
     round_trips: u32,
+    privacy: PrivacyState,
+    cert: Option<OperatorCert>,
+    cert_attr: Option<String>,
+    result_ind: bool,
+    /// The privacy state changed since the caller last saved it.
+    privacy_dirty: bool,
+    identity_kind: IdentityKind,
+    /// AT_IV for the next encrypted response (the shell supplies fresh random bytes).
+    iv: [u8; 16],
 }
 
 fn response(id: u8, data: TypeData) -> Vec<u8> {
@@ -197,8 +269,20 @@ fn aka_response(id: u8, method: Method, m: Message) -> Vec<u8> {
 impl Peer {
     /// A peer with `config`, before any packet.
     pub fn new(config: PeerConfig) -> Self {
+        Self::with_privacy(config, PrivacyOptions::default())
+    }
+
+    /// A peer with `config` and identity privacy / fast re-authentication.
+    pub fn with_privacy(config: PeerConfig, privacy: PrivacyOptions) -> Self {
         let identity = config.permanent_identity(config.methods.preferred());
         Self {
+            privacy: privacy.state,
+            cert: privacy.cert,
+            cert_attr: privacy.cert_attr,
+            result_ind: privacy.result_ind,
+            privacy_dirty: false,
+            identity_kind: IdentityKind::Permanent,
+            iv: [0; 16],
             config,
             state: State::Start,
             method: None,
@@ -210,6 +294,30 @@ impl Peer {
             last: None,
             round_trips: 0,
         }
+    }
+
+    /// Sets AT_IV for the next encrypted response: call with fresh random
+    /// bytes before each [`Peer::handle`] (RFC 4187 §10.12).
+    pub fn set_iv(&mut self, iv: [u8; 16]) {
+        self.iv = iv;
+    }
+
+    /// The pseudonym / re-authentication state as it stands now.
+    pub fn privacy_state(&self) -> &PrivacyState {
+        &self.privacy
+    }
+
+    /// Whether the privacy state changed since the last call (clears the
+    /// flag). When it returns `true` after an action, save
+    /// [`Peer::privacy_state`] **before** transmitting the response
+    /// (a fast re-authentication's counter must be durable first).
+    pub fn take_privacy_changed(&mut self) -> bool {
+        std::mem::take(&mut self.privacy_dirty)
+    }
+
+    /// The kind of identity presented last.
+    pub fn identity_kind(&self) -> IdentityKind {
+        self.identity_kind
     }
 
     /// The identity the peer presents (or presented last).
@@ -286,6 +394,17 @@ impl Peer {
             Packet::Response { .. } => Action::Discard("EAP-Response sent to the peer".into()),
             Packet::Success { .. } => self.on_success(),
             Packet::Failure { .. } => {
+                let kind = match &self.state {
+                    State::Answered {
+                        reauth_counter: Some(_),
+                        ..
+                    } => FailureKind::Reauth,
+                    _ if self.identity_kind == IdentityKind::Reauth => FailureKind::Reauth,
+                    _ => FailureKind::FullAuth,
+                };
+                let before = self.privacy.clone();
+                self.privacy.on_failure(kind);
+                self.privacy_dirty |= before != self.privacy;
                 let reason = match std::mem::replace(&mut self.state, State::Done) {
                     State::Failing(why) => format!("EAP-Failure after: {why}"),
                     State::Answered { .. } => {
@@ -319,10 +438,20 @@ impl Peer {
 
     fn on_success(&mut self) -> Action {
         match std::mem::replace(&mut self.state, State::Done) {
-            State::Answered { keys, .. } => Action::Done(Outcome::Success(Box::new(Success {
+            State::Answered {
+                keys,
+                reauth_counter,
+                ..
+            } => Action::Done(Outcome::Success(Box::new(Success {
                 method: keys.method(),
                 identity: self.identity.clone(),
                 keys: *keys,
+                kind: if reauth_counter.is_some() {
+                    AuthKind::Reauth
+                } else {
+                    AuthKind::Full
+                },
+                identity_kind: self.identity_kind,
             }))),
             other => {
                 // RFC 4187 §6.1 / RFC 3748 §4.2: Success before a valid Challenge is discarded.
@@ -342,13 +471,13 @@ impl Peer {
                 self.identity_rounds = 0;
                 self.last_id_req = None;
                 self.kdf_asked = None;
-                self.identity = self
+                let permanent = self
                     .config
                     .permanent_identity(self.config.methods.preferred());
-                Action::Send(response(
-                    id,
-                    TypeData::Identity(self.identity.as_bytes().to_vec()),
-                ))
+                match self.choose_identity(None, &permanent, true) {
+                    Ok(wire) => Action::Send(response(id, TypeData::Identity(wire))),
+                    Err(why) => Action::Discard(why),
+                }
             }
             TypeData::Notification(_) => {
                 Action::Send(response(id, TypeData::Notification(Vec::new())))
@@ -397,14 +526,7 @@ impl Peer {
             Subtype::Identity => self.on_aka_identity(id, method, &m, raw),
             Subtype::Challenge => self.on_challenge(id, method, &m, raw),
             Subtype::Notification => self.on_notification(id, method, &m, raw),
-            Subtype::Reauthentication => {
-                // We never offered a fast re-authentication identity.
-                self.client_error(
-                    id,
-                    method,
-                    "AKA-Reauthentication without a re-authentication identity",
-                )
-            }
+            Subtype::Reauthentication => self.on_reauth(id, method, raw),
             other => self.client_error(
                 id,
                 method,
@@ -457,14 +579,15 @@ impl Peer {
         }
         self.last_id_req = Some(req);
         self.state = State::Identity;
-        // We have neither pseudonym nor re-authentication identity: always the permanent one.
-        self.identity = self.config.permanent_identity(method);
+        let permanent = self.config.permanent_identity(method);
+        let wire = match self.choose_identity(Some(req), &permanent, false) {
+            Ok(w) => w,
+            Err(why) => return self.client_error(id, method, why),
+        };
         let resp = aka_response(
             id,
             method,
-            Message::new(Subtype::Identity).with(AtIdentity {
-                identity: self.identity.as_bytes().to_vec(),
-            }),
+            Message::new(Subtype::Identity).with(AtIdentity { identity: wire }),
         );
         if let Some(cc) = self.checkcode.as_mut() {
             cc.update(
@@ -631,10 +754,30 @@ impl Peer {
                         "AT_CHECKCODE does not match the identity round",
                     );
                 }
+                // RFC 4187 §9.3: AT_ENCR_DATA is trusted only after AT_MAC verified.
+                let learned = match Packet::decode(&p.packet)
+                    .ok()
+                    .as_ref()
+                    .and_then(Packet::aka)
+                    .map(|(_, m)| learn_from_challenge(&keys.k_encr, m))
+                {
+                    Some(Ok(l)) => l,
+                    Some(Err(e)) => return self.client_error(id, method, e.to_string()),
+                    None => return self.client_error(id, method, "AKA-Challenge does not decode"),
+                };
+                let realm = self
+                    .config
+                    .permanent_identity(method)
+                    .rsplit_once('@')
+                    .map(|(_, r)| r.to_owned());
+                self.privacy
+                    .after_full_auth(learned, &keys, realm.as_deref());
+                self.privacy_dirty = true;
+                let result_ind = p.result_ind && self.result_ind;
                 let mut msg = Message::new(Subtype::Challenge)
                     .with(AtRes { res })
                     .with(AtCheckcode::new(ours.to_attr()));
-                if p.result_ind {
+                if result_ind {
                     msg.push(AtResultInd::default());
                 }
                 msg.push(AtMac::ZEROED);
@@ -644,7 +787,8 @@ impl Peer {
                 }
                 self.state = State::Answered {
                     keys: Box::new(keys),
-                    result_ind: p.result_ind,
+                    result_ind,
+                    reauth_counter: None,
                 };
                 Action::Send(bytes)
             }
@@ -681,7 +825,45 @@ impl Peer {
                 Message::new(Subtype::Notification),
             ));
         }
-        let State::Answered { keys, result_ind } = &self.state else {
+        if let State::Answered {
+            keys,
+            result_ind,
+            reauth_counter: Some(counter),
+        } = &self.state
+        {
+            let (result_ind, counter) = (*result_ind, *counter);
+            let answer = process_notification(
+                method,
+                &keys.k_aut,
+                &keys.k_encr,
+                Some(counter),
+                raw,
+                self.iv,
+            );
+            return match answer {
+                Err(e) => self.client_error(
+                    id,
+                    method,
+                    format!("notification after re-authentication: {e}"),
+                ),
+                Ok(a) if a.notification.success && !result_ind => {
+                    self.client_error(id, method, "success notification without AT_RESULT_IND")
+                }
+                Ok(a) => {
+                    if !a.notification.success {
+                        self.state = State::Failing(format!(
+                            "failure notification {}",
+                            a.notification.value()
+                        ));
+                    }
+                    Action::Send(a.response)
+                }
+            };
+        }
+        let State::Answered {
+            keys, result_ind, ..
+        } = &self.state
+        else {
             return self.client_error(
                 id,
                 method,
@@ -716,6 +898,110 @@ impl Peer {
             tracing::debug!("success notification");
         }
         Action::Send(bytes)
+    }
+
+    /// The identity for an EAP-Request/Identity (`req` = `None`) or an
+    /// AKA-Identity request: re-auth id, pseudonym or (encrypted) permanent
+    /// identity (RFC 4187 §4.1.6). Sets the MK identity; returns the wire bytes.
+    fn choose_identity(
+        &mut self,
+        req: Option<IdReq>,
+        permanent: &str,
+        in_eap_identity: bool,
+    ) -> Result<Vec<u8>, String> {
+        let before = self.privacy.clone();
+        let cert = self.cert.as_ref().map(|c| (c, self.cert_attr.as_deref()));
+        let t = self
+            .privacy
+            .identity_to_send(req, permanent, cert, in_eap_identity)
+            .map_err(|e| e.to_string())?;
+        self.privacy_dirty |= before != self.privacy;
+        self.identity_kind = match t.choice {
+            IdentityChoice::Reauth => IdentityKind::Reauth,
+            IdentityChoice::Pseudonym => IdentityKind::Pseudonym,
+            IdentityChoice::Permanent if self.cert.is_some() => IdentityKind::Encrypted,
+            IdentityChoice::Permanent => IdentityKind::Permanent,
+        };
+        self.identity = String::from_utf8_lossy(&t.mk_identity).into_owned();
+        Ok(t.wire)
+    }
+
+    /// EAP-Request/AKA-Reauthentication (RFC 4187 §5, RFC 9048 §3.5).
+    fn on_reauth(&mut self, id: u8, method: Method, raw: &[u8]) -> Action {
+        if !matches!(self.state, State::Identity | State::Start) {
+            return self.client_error(id, method, "AKA-Reauthentication after the Challenge");
+        }
+        let Some(st) = self.privacy.reauth.clone().filter(|r| r.method() == method) else {
+            return self.client_error(
+                id,
+                method,
+                "AKA-Reauthentication without a re-authentication identity",
+            );
+        };
+        let n = eap::packet::packet_length(raw)
+            .unwrap_or(raw.len())
+            .min(raw.len());
+        // MSK derivation uses the re-auth identity the keys belong to.
+        self.identity = st.identity.clone();
+        self.identity_kind = IdentityKind::Reauth;
+        self.privacy_dirty = true;
+        match process_reauth_request(&st, &raw[..n], self.iv, self.result_ind) {
+            PeerReauthResult::Success {
+                response,
+                msk,
+                emsk,
+                counter,
+                learned,
+                use_result_ind,
+            } => {
+                let realm = st.identity.rsplit_once('@').map(|(_, r)| r.to_owned());
+                if let Some(p) = learned.pseudonym {
+                    self.privacy.pseudonym = Some(match &realm {
+                        Some(r) => format!("{p}@{r}"),
+                        None => p,
+                    });
+                }
+                self.privacy.reauth = learned.reauth_id.map(|identity| {
+                    let mut next = st.clone();
+                    next.identity = identity;
+                    next.last_counter = counter;
+                    next
+                });
+                let keys = Keys {
+                    k_encr: st.k_encr.clone(),
+                    k_aut: st.k_aut.clone(),
+                    msk,
+                    emsk,
+                    reauth: st.secret.clone(),
+                };
+                self.state = State::Answered {
+                    keys: Box::new(keys),
+                    result_ind: use_result_ind,
+                    reauth_counter: Some(counter),
+                };
+                Action::Send(response)
+            }
+            PeerReauthResult::CounterTooSmall { response, received } => {
+                tracing::warn!(
+                    "AT_COUNTER {received} not above {}: AT_COUNTER_TOO_SMALL",
+                    st.last_counter
+                );
+                // RFC 4187 §5.4: a full authentication follows; its MK
+                // identity is the re-auth identity just used.
+                self.privacy.reauth = None;
+                self.state = State::Identity;
+                Action::Send(response)
+            }
+            PeerReauthResult::ClientError { response, reason } => {
+                tracing::warn!(
+                    "sending {}-Client-Error: re-authentication: {reason}",
+                    method.name()
+                );
+                self.privacy.on_failure(FailureKind::Reauth);
+                self.state = State::Failing(format!("re-authentication: {reason}"));
+                Action::Send(response)
+            }
+        }
     }
 }
 
