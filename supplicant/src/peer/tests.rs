@@ -89,6 +89,8 @@ struct ChallengeOpts {
     mac: bool,
     result_ind: bool,
     server_keys: eap::umts::SubscriberKeys,
+    /// Attributes sent inside AT_ENCR_DATA (AT_NEXT_PSEUDONYM, AT_NEXT_REAUTH_ID).
+    encr: Vec<Attribute>,
 }
 
 impl ChallengeOpts {
@@ -110,6 +112,7 @@ impl ChallengeOpts {
             mac: true,
             result_ind: false,
             server_keys: sub_keys(),
+            encr: Vec::new(),
         }
     }
 
@@ -147,6 +150,12 @@ impl ChallengeOpts {
         }
         if self.result_ind {
             m.push(AtResultInd::default());
+        }
+        if !self.encr.is_empty() {
+            let plain = message::encode_encrypted_attributes(&self.encr).unwrap();
+            let ct = eap::aka::encr::encrypt(&keys.k_encr, &[3; 16], &plain).unwrap();
+            m.push(eap::aka::attr::AtIv::new([3; 16]));
+            m.push(eap::aka::attr::AtEncrData::new(ct));
         }
         if self.mac {
             m.push(AtMac::ZEROED);
@@ -722,6 +731,273 @@ mod prop {
             p[pos % n] = val;
             let _ = h.feed(&p);
             let _ = h.feed(&success(2));
+        }
+    }
+}
+
+// ---- identity privacy and fast re-authentication ----
+
+mod privacy {
+    use super::*;
+    use crate::privacy::PeerReauth;
+    use eap::aka::attr::{AtCounter, AtEncrData, AtIv, AtNextPseudonym, AtNextReauthId, AtNonceS};
+    use eap::aka::{encr, mac};
+
+    const NONCE_S: [u8; 16] = [9; 16];
+
+    fn privacy_peer(state: PrivacyState) -> Harness {
+        let mut h = Harness::new(Methods::only(Method::AkaPrime));
+        h.peer = Peer::with_privacy(
+            config(Methods::only(Method::AkaPrime)),
+            PrivacyOptions {
+                state,
+                ..PrivacyOptions::default()
+            },
+        );
+        h.peer.set_iv([0x11; 16]);
+        h
+    }
+
+    /// A full authentication whose Challenge carries a pseudonym and a re-auth id.
+    fn learned_state() -> (PrivacyState, Keys) {
+        let mut h = privacy_peer(PrivacyState::default());
+        h.send(&identity_request(1));
+        let mut opts = ChallengeOpts::new(Method::AkaPrime);
+        opts.encr = vec![
+            Attribute::NextPseudonym(AtNextPseudonym {
+                pseudonym: b"7pseudo".to_vec(),
+            }),
+            Attribute::NextReauthId(AtNextReauthId {
+                reauth_id: format!("8reauth@{REALM}").into_bytes(),
+            }),
+        ];
+        let ch = opts.build(2);
+        expect_subtype(&h.send(&ch.packet), Method::AkaPrime, Subtype::Challenge);
+        assert!(h.peer.take_privacy_changed(), "learned identities to save");
+        match h.feed(&success(2)) {
+            Action::Done(Outcome::Success(s)) => {
+                assert_eq!(s.kind, AuthKind::Full);
+                assert_eq!(s.identity_kind, IdentityKind::Permanent);
+            }
+            other => panic!("{other:?}"),
+        }
+        let st = h.peer.privacy_state().clone();
+        assert_eq!(st.pseudonym, Some(format!("7pseudo@{REALM}")));
+        assert_eq!(
+            st.reauth.as_ref().unwrap().identity,
+            format!("8reauth@{REALM}")
+        );
+        (st, ch.keys)
+    }
+
+    fn reauth_request(
+        st: &PeerReauth,
+        id: u8,
+        counter: u16,
+        next: Option<&str>,
+        sign: bool,
+    ) -> Vec<u8> {
+        let mut enc = vec![
+            Attribute::Counter(AtCounter { counter }),
+            Attribute::NonceS(AtNonceS::new(NONCE_S)),
+        ];
+        if let Some(n) = next {
+            enc.push(Attribute::NextReauthId(AtNextReauthId {
+                reauth_id: n.as_bytes().to_vec(),
+            }));
+        }
+        let plain = message::encode_encrypted_attributes(&enc).unwrap();
+        let ct = encr::encrypt(&st.k_encr, &[4; 16], &plain).unwrap();
+        let m = Message::new(Subtype::Reauthentication)
+            .with(AtIv::new([4; 16]))
+            .with(AtEncrData::new(ct))
+            .with(AtMac::ZEROED);
+        let (mut p, at) = Packet::aka_request(id, Method::AkaPrime, m)
+            .encode_with_mac_offset()
+            .unwrap();
+        if sign {
+            mac::sign(&st.k_aut, &mut p, at.unwrap(), mac::NO_EXTRA).unwrap();
+        }
+        p
+    }
+
+    fn sent_identity(h: &mut Harness) -> String {
+        let r = h.send(&identity_request(1));
+        let TypeData::Identity(id) = r.data().unwrap() else {
+            panic!("{r:?}")
+        };
+        String::from_utf8(id.clone()).unwrap()
+    }
+
+    #[test]
+    fn fast_reauth_after_a_full_authentication() {
+        let (st, _) = learned_state();
+        let reauth = st.reauth.clone().unwrap();
+        let mut h = privacy_peer(st);
+        assert_eq!(sent_identity(&mut h), reauth.identity);
+        assert_eq!(h.peer.identity_kind(), IdentityKind::Reauth);
+        let next = format!("8next@{REALM}");
+        let raw = match h.feed(&reauth_request(&reauth, 2, 1, Some(&next), true)) {
+            Action::Send(b) => b,
+            other => panic!("{other:?}"),
+        };
+        // The counter and the next re-auth id must be saved before sending.
+        assert!(h.peer.take_privacy_changed());
+        let saved = h.peer.privacy_state().reauth.clone().unwrap();
+        assert_eq!(
+            (saved.identity.as_str(), saved.last_counter),
+            (next.as_str(), 1)
+        );
+        let off = message::mac_value_offset(&raw).unwrap().unwrap();
+        assert!(
+            mac::verify(&reauth.k_aut, &raw, off, &NONCE_S),
+            "AT_MAC over NONCE_S"
+        );
+        match h.feed(&success(2)) {
+            Action::Done(Outcome::Success(s)) => {
+                assert_eq!(s.kind, AuthKind::Reauth);
+                assert_eq!(s.identity, reauth.identity);
+                let want =
+                    keys::derive_reauth(&reauth.secret, reauth.identity.as_bytes(), 1, &NONCE_S);
+                assert_eq!(s.keys.msk, want.msk);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn replayed_counter_gets_counter_too_small_then_full_auth_with_reauth_id() {
+        let (mut st, _) = learned_state();
+        st.reauth.as_mut().unwrap().last_counter = 3;
+        let reauth = st.reauth.clone().unwrap();
+        let mut h = privacy_peer(st);
+        assert_eq!(sent_identity(&mut h), reauth.identity);
+        let r = h.send(&reauth_request(&reauth, 2, 3, None, true));
+        let (_, m) = aka_msg(&r);
+        assert_eq!(m.subtype, Subtype::Reauthentication);
+        let plain = encr::decrypt(&reauth.k_encr, m.iv().unwrap(), m.encr_data().unwrap()).unwrap();
+        let attrs = message::decode_encrypted_attributes(&plain).unwrap();
+        assert!(
+            attrs
+                .iter()
+                .any(|a| matches!(a, Attribute::CounterTooSmall(_)))
+        );
+        assert!(h.peer.take_privacy_changed());
+        assert!(
+            h.peer.privacy_state().reauth.is_none(),
+            "re-auth state dropped"
+        );
+        assert!(h.peer.privacy_state().pseudonym.is_some(), "pseudonym kept");
+        // RFC 4187 §5.4: the full authentication that follows derives MK
+        // with the re-auth identity just used.
+        let mut opts = ChallengeOpts::new(Method::AkaPrime);
+        opts.identity = reauth.identity.clone();
+        let ch = opts.build(3);
+        expect_subtype(&h.send(&ch.packet), Method::AkaPrime, Subtype::Challenge);
+        match h.feed(&success(3)) {
+            Action::Done(Outcome::Success(s)) => {
+                assert_eq!(s.kind, AuthKind::Full);
+                assert_eq!(s.keys.msk, ch.keys.msk);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_mac_on_reauth_is_client_error_and_forgets_the_reauth_state() {
+        let (st, _) = learned_state();
+        let reauth = st.reauth.clone().unwrap();
+        let mut h = privacy_peer(st);
+        sent_identity(&mut h);
+        let r = h.send(&reauth_request(&reauth, 2, 1, None, false));
+        expect_subtype(&r, Method::AkaPrime, Subtype::ClientError);
+        assert!(h.peer.take_privacy_changed());
+        assert!(h.peer.privacy_state().reauth.is_none());
+        assert!(h.peer.privacy_state().pseudonym.is_some());
+        assert!(matches!(
+            h.feed(&failure(3)),
+            Action::Done(Outcome::Failure { .. })
+        ));
+        // Without a re-auth identity, a Re-authentication request is refused.
+        let mut h = privacy_peer(PrivacyState::default());
+        sent_identity(&mut h);
+        let r = h.send(&reauth_request(&reauth, 2, 1, None, true));
+        expect_subtype(&r, Method::AkaPrime, Subtype::ClientError);
+    }
+
+    #[test]
+    fn fullauth_id_req_drops_the_reauth_id_and_sends_the_pseudonym() {
+        let (st, _) = learned_state();
+        let mut h = privacy_peer(st);
+        sent_identity(&mut h);
+        let req = Packet::aka_request(
+            2,
+            Method::AkaPrime,
+            Message::new(Subtype::Identity).with(eap::aka::attr::AtFullauthIdReq::default()),
+        )
+        .encode()
+        .unwrap();
+        let r = h.send(&req);
+        assert_eq!(
+            aka_msg(&r).1.identity(),
+            Some(format!("7pseudo@{REALM}").as_bytes())
+        );
+        assert_eq!(h.peer.identity_kind(), IdentityKind::Pseudonym);
+        assert!(h.peer.privacy_state().reauth.is_none());
+    }
+
+    fn operator_cert() -> OperatorCert {
+        use openssl::asn1::Asn1Time;
+        use openssl::pkey::PKey;
+        use openssl::x509::X509;
+        let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+        let mut b = X509::builder().unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::from_unix(0).unwrap()).unwrap();
+        b.set_not_after(&Asn1Time::from_unix(4_000_000_000).unwrap())
+            .unwrap();
+        b.sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        OperatorCert::from_pem(&b.build().to_pem().unwrap(), 1_000).unwrap()
+    }
+
+    #[test]
+    fn imsi_privacy_sends_the_encrypted_identity_and_derives_with_the_plain_one() {
+        let mut h = Harness::new(Methods::only(Method::AkaPrime));
+        h.peer = Peer::with_privacy(
+            config(Methods::only(Method::AkaPrime)),
+            PrivacyOptions {
+                cert: Some(operator_cert()),
+                cert_attr: Some("CertificateSerialNumber=1".into()),
+                ..PrivacyOptions::default()
+            },
+        );
+        assert_eq!(sent_identity(&mut h), format!("anonymous@{REALM}"));
+        assert_eq!(h.peer.identity_kind(), IdentityKind::Encrypted);
+        let req = Packet::aka_request(
+            2,
+            Method::AkaPrime,
+            Message::new(Subtype::Identity).with(AtPermanentIdReq::default()),
+        )
+        .encode()
+        .unwrap();
+        let r = h.send(&req);
+        let id = aka_msg(&r).1.identity().unwrap().to_vec();
+        assert_eq!(id[0], 0, "encrypted identity starts with NUL");
+        assert!(id.ends_with(b",CertificateSerialNumber=1"));
+        assert!(
+            !String::from_utf8_lossy(&id).contains(IMSI),
+            "no clear IMSI"
+        );
+        // MK is derived with the plain permanent identity (the server decrypts it).
+        let ch = ChallengeOpts::new(Method::AkaPrime).build(3);
+        expect_subtype(&h.send(&ch.packet), Method::AkaPrime, Subtype::Challenge);
+        match h.feed(&success(3)) {
+            Action::Done(Outcome::Success(s)) => {
+                assert_eq!(s.keys.msk, ch.keys.msk);
+                assert_eq!(s.identity_kind, IdentityKind::Encrypted);
+            }
+            other => panic!("{other:?}"),
         }
     }
 }
