@@ -143,3 +143,67 @@ fn full_then_fast_reauth_then_pseudonym_through_hostapd() {
 fn with_protected_result_indication_through_hostapd() {
     scenario(true);
 }
+
+fn cert_pem(not_after: i64) -> Vec<u8> {
+    use openssl::asn1::Asn1Time;
+    use openssl::pkey::PKey;
+    use openssl::x509::X509;
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut b = X509::builder().unwrap();
+    b.set_pubkey(&key).unwrap();
+    b.set_not_before(&Asn1Time::from_unix(0).unwrap()).unwrap();
+    b.set_not_after(&Asn1Time::from_unix(not_after).unwrap())
+        .unwrap();
+    b.sign(&key, openssl::hash::MessageDigest::sha256())
+        .unwrap();
+    b.build().to_pem().unwrap()
+}
+
+/// An expired operator certificate or a state file readable by others is
+/// refused before anything is sent (exit 2, `file:line: what`).
+#[test]
+fn expired_certificate_and_exposed_state_file_are_refused() {
+    let bin = env!("CARGO_BIN_EXE_supplicant");
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("usim.toml");
+    let st = std::process::Command::new(bin)
+        .args(["sim", "create", "--out"])
+        .arg(&sim)
+        .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let profile = dir.path().join("p.toml");
+    std::fs::write(
+        &profile,
+        "eap_method = \"aka-prime\"\nrealm = \"example.com\"\n",
+    )
+    .unwrap();
+    let expired = dir.path().join("expired.pem");
+    std::fs::write(&expired, cert_pem(1_000_000)).unwrap();
+    let run = |extra: &[&std::ffi::OsStr]| {
+        std::process::Command::new(bin)
+            .args(["auth", "--iface", "lo", "--timeout", "1", "--sim"])
+            .arg(format!("soft:{}", sim.display()))
+            .arg("--profile")
+            .arg(&profile)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--imsi-privacy-cert".as_ref(), expired.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("expired.pem:0:") && err.contains("expired"),
+        "{err}"
+    );
+
+    let state = dir.path().join("p.state");
+    std::fs::write(&state, "version = 1\n").unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = run(&["--state".as_ref(), state.as_os_str()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("p.state") && err.contains("0600"), "{err}");
+}
