@@ -145,6 +145,10 @@ pub struct CtrlSocket {
     /// Events that arrived while waiting for a reply.
     pending: VecDeque<(u8, String)>,
     attached: bool,
+    /// Whether wpa_supplicant has answered at all: a refusal before its first
+    /// datagram means a stale socket (a process forked elsewhere may briefly
+    /// keep a dead socket connectable), after it that wpa_supplicant went away.
+    heard_from: std::cell::Cell<bool>,
 }
 
 impl std::fmt::Debug for CtrlSocket {
@@ -201,12 +205,24 @@ impl CtrlSocket {
             remote: remote.to_path_buf(),
             pending: VecDeque::new(),
             attached: false,
+            heard_from: std::cell::Cell::new(false),
         })
     }
 
     /// The wpa_supplicant socket this connects to.
     pub fn remote(&self) -> &Path {
         &self.remote
+    }
+
+    /// The error for a refused or vanished socket (see `heard_from`).
+    fn gone(&self, e: &io::Error) -> CtrlError {
+        if self.heard_from.get() {
+            CtrlError::Gone(e.to_string())
+        } else {
+            CtrlError::Refused {
+                path: self.remote.display().to_string(),
+            }
+        }
     }
 
     fn send(&self, bytes: &[u8]) -> Result<(), CtrlError> {
@@ -218,7 +234,7 @@ impl CtrlSocket {
                     io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound
                 ) =>
             {
-                Err(CtrlError::Gone(e.to_string()))
+                Err(self.gone(&e))
             }
             Err(e) => Err(CtrlError::Io {
                 context: "send".into(),
@@ -241,7 +257,10 @@ impl CtrlSocket {
                 source: e,
             })?;
         match self.sock.recv(&mut buf) {
-            Ok(n) => Ok(Some(proto::classify(&buf[..n]))),
+            Ok(n) => {
+                self.heard_from.set(true);
+                Ok(Some(proto::classify(&buf[..n])))
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -252,9 +271,7 @@ impl CtrlSocket {
             }
             // A signal: let the caller look at its stop flag.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-                Err(CtrlError::Gone(e.to_string()))
-            }
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Err(self.gone(&e)),
             Err(e) => Err(CtrlError::Io {
                 context: "recv".into(),
                 source: e,
