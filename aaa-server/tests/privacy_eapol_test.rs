@@ -1,6 +1,7 @@
 //! Real peer: hostap's `eapol_test` 2.10 (EAP-AKA') against the server
-//! privacy building blocks. Until the EAP server state machine calls them,
-//! a small RADIUS/EAP shell in this file does: `PrivacyServer::resolve` on
+//! privacy building blocks on their own (`tests/privacy_serve.rs` runs the
+//! same cases against `aaa-server serve`, which wires them into its EAP
+//! server). A small RADIUS/EAP shell in this file does: `PrivacyServer::resolve` on
 //! each identity, the Challenge with `issue_after_full_auth` +
 //! `challenge_attributes`, and `start_reauth` / `check_reauth_response` for
 //! fast re-authentication. Three eapol_test runs, each checked by eapol_test
