@@ -310,6 +310,27 @@ pub fn supplicant_profile(s: &Subscriber, method: Method) -> String {
     )
 }
 
+/// aaa-server's `[privacy]` table (issue 8): pseudonyms and fast
+/// re-authentication on, protected result indication and the IMSI-privacy
+/// RSA key as the scenario needs. Appended to [`aaa_server_toml`].
+pub fn aaa_privacy_toml(result_indication: bool, imsi_privacy_key: Option<&Path>) -> String {
+    let mut s = format!(
+        "\n[privacy]\npseudonyms = true\nfast_reauth = true\nreauth_limit = 16\nreauth_lifetime = 3600\nresult_indication = {result_indication}\n"
+    );
+    if let Some(k) = imsi_privacy_key {
+        let _ = writeln!(s, "imsi_privacy_key = \"{}\"", k.display());
+    }
+    s
+}
+
+/// [`supplicant_profile`] plus `result_indication = true` (RFC 4187 §6.2).
+pub fn supplicant_profile_result_ind(s: &Subscriber, method: Method) -> String {
+    format!(
+        "{}result_indication = true\n",
+        supplicant_profile(s, method)
+    )
+}
+
 /// pcscd's reader.conf pointing at the vpcd driver.
 pub fn pcscd_reader_conf(driver: &Path) -> String {
     format!(
@@ -368,6 +389,23 @@ mod tests {
         assert!(ext.contains("external_sim=1") && !ext.contains("pcsc"));
         let pc = eapol_test(Path::new("/c"), &[Method::Aka], "0x@y", true);
         assert!(pc.contains("pcsc_reader=Virtual PCD 00 00") && pc.contains("pcsc=\"\""));
+    }
+
+    #[test]
+    fn privacy_table_has_the_keys_serve_reads() {
+        let t = aaa_privacy_toml(true, Some(Path::new("/k/key.pem")));
+        for k in [
+            "[privacy]",
+            "pseudonyms = true",
+            "fast_reauth = true",
+            "result_indication = true",
+            "imsi_privacy_key = \"/k/key.pem\"",
+        ] {
+            assert!(t.contains(k), "{k} missing in {t}");
+        }
+        assert!(!aaa_privacy_toml(false, None).contains("imsi_privacy_key"));
+        let p = supplicant_profile_result_ind(&Subscriber::demo(), Method::AkaPrime);
+        assert!(p.ends_with("eap_method = \"aka-prime\"\nresult_indication = true\n"));
     }
 
     #[test]
