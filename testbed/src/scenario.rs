@@ -323,6 +323,15 @@ pub fn aaa_privacy_toml(result_indication: bool, imsi_privacy_key: Option<&Path>
     s
 }
 
+/// `conf` (a wpa_supplicant/eapol_test config) with `line` added to its
+/// last `network={…}` block.
+pub fn with_network_line(conf: &str, line: &str) -> String {
+    match conf.rfind("\n}") {
+        Some(i) => format!("{}\n\t{line}{}", &conf[..i], &conf[i..]),
+        None => conf.to_owned(),
+    }
+}
+
 /// [`supplicant_profile`] plus `result_indication = true` (RFC 4187 §6.2).
 pub fn supplicant_profile_result_ind(s: &Subscriber, method: Method) -> String {
     format!(
@@ -404,6 +413,11 @@ mod tests {
             assert!(t.contains(k), "{k} missing in {t}");
         }
         assert!(!aaa_privacy_toml(false, None).contains("imsi_privacy_key"));
+        let e = with_network_line(
+            &eapol_test(Path::new("/c"), &[Method::AkaPrime], "6x@y", false),
+            "phase1=\"result_ind=1\"",
+        );
+        assert!(e.ends_with("\tphase1=\"result_ind=1\"\n}\n"), "{e}");
         let p = supplicant_profile_result_ind(&Subscriber::demo(), Method::AkaPrime);
         assert!(p.ends_with("eap_method = \"aka-prime\"\nresult_indication = true\n"));
     }
