@@ -352,7 +352,10 @@ fn privacy_not_applicable(row: Row, col: Column) -> String {
             "wpa_supplicant/eapol_test 2.10 have no imsi_privacy_cert: they only send a pre-encrypted identity (covered by aaa-server's privacy_serve test), not one they encrypt".into()
         }
         (_, Column::WpasAaa) => {
-            "not wired in the testbed yet: wpa_supplicant's re-auth/pseudonym only shows across a reassociation, which the wired testbed does not drive".into()
+            match row {
+                Row::ResultIndication => "not wired in the testbed yet: the wpas-aaa column does not generate a network block with phase1=\"result_ind=1\" (eapol_test>aaa-server covers wpa_supplicant's EAP peer with it)".into(),
+                _ => "not wired in the testbed yet: needs a second EAP run inside the same wpa_supplicant (its pseudonym/re-auth id live in memory), which the wpas-aaa column does not drive".into(),
+            }
         }
         (_, Column::Reference) => {
             "reference column covers the base protocol only; the privacy features of hostapd's EAP server are exercised in ours-hostapd-eap when wired".into()
@@ -570,6 +573,16 @@ fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
             ));
         }
         seen = ", identity encrypted (NUL-prefixed), IMSI never in clear".into();
+    }
+    if row == Row::Pseudonym {
+        // RFC 9048 §3 / hostapd: AKA' pseudonyms start with '7'.
+        if !(text.contains("Identity \"7") || text.contains("AT_IDENTITY=\"7")) {
+            return Verdict::Fail(format!(
+                "no pseudonym (7…) identity in the capture ({})",
+                obs.detail
+            ));
+        }
+        seen = ", pseudonym identity seen".into();
     }
     if row.expect_success() {
         let want = if row.method() == Method::Aka {
