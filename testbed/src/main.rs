@@ -65,6 +65,10 @@ enum RowArg {
     AkaPrimePeerAkaOnlyServer,
     BiddingDownRefused,
     PcscVirtualCard,
+    FastReauth,
+    Pseudonym,
+    ResultIndication,
+    ImsiPrivacy,
 }
 
 impl From<RowArg> for Row {
@@ -78,6 +82,10 @@ impl From<RowArg> for Row {
             RowArg::AkaPrimePeerAkaOnlyServer => Row::AkaPrimePeerAkaOnlyServer,
             RowArg::BiddingDownRefused => Row::BiddingDownRefused,
             RowArg::PcscVirtualCard => Row::PcscVirtualCard,
+            RowArg::FastReauth => Row::FastReauth,
+            RowArg::Pseudonym => Row::Pseudonym,
+            RowArg::ResultIndication => Row::ResultIndication,
+            RowArg::ImsiPrivacy => Row::ImsiPrivacy,
         }
     }
 }
