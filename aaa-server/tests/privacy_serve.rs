@@ -13,19 +13,16 @@
 
 mod common;
 
-use aaa_server::hss::sqlite::NewSubscriber;
-use aaa_server::hss::{Imsi, SqliteStore};
 use aaa_server::privacy::{KeySet, make_pseudonym};
 use common::{SECRET, tool};
 use eap::aka::keys::Method;
 use eap::secret::{K, Opc};
-use eap::umts::{Amf, Autn, Sqn, SubscriberKeys};
-use std::io::BufRead;
+use eap::umts::{Autn, Sqn, SubscriberKeys};
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 const IMSI: &str = "001010000000042";
@@ -48,40 +45,24 @@ fn permanent() -> String {
 
 /// `aaa-server serve` with one subscriber and `privacy` as its `[privacy]` body.
 struct Serve {
-    child: Option<Child>,
+    inner: common::Server,
     auth: SocketAddr,
-    _dir: tempfile::TempDir,
-    logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Serve {
     fn start(privacy: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("subscribers.db")).unwrap();
-        store
-            .add(&NewSubscriber {
-                imsi: Imsi::parse(IMSI).unwrap(),
-                keys: sub(),
-                amf: Amf([0x80, 0x00]),
-                sqn: Sqn::new(32).unwrap(),
-            })
-            .unwrap();
-        drop(store);
-        let conf = dir.path().join("aaa.toml");
-        std::fs::write(
-            &conf,
-            format!(
-                "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
-                 [[client]]\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
-                 [hss]\ndatabase = \"subscribers.db\"\n\
-                 [eap]\nmethods = [\"aka-prime\", \"aka\"]\n\
-                 [privacy]\n{privacy}\n"
-            ),
-        )
-        .unwrap();
+        let k: [u8; 16] = hex::decode(K_HEX).unwrap().try_into().unwrap();
+        let opc: [u8; 16] = hex::decode(OPC_HEX).unwrap().try_into().unwrap();
+        let inner = common::Server::start_with(
+            "\"aka-prime\", \"aka\"",
+            &[(IMSI.to_owned(), k, opc, Sqn::new(32).unwrap())],
+            &format!("[privacy]\n{privacy}\n"),
+        );
+        // The same configuration passes `serve --check` (keys decode, the
+        // IMSI-privacy key loads).
         let check = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
             .args(["serve", "--check", "--config"])
-            .arg(&conf)
+            .arg(inner.dir.path().join("aaa.toml"))
             .output()
             .unwrap();
         assert!(
@@ -89,55 +70,16 @@ impl Serve {
             "serve --check: {}",
             String::from_utf8_lossy(&check.stderr)
         );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
-            .args(["serve", "--config"])
-            .arg(&conf)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel();
-        {
-            let logs = logs.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(stderr)
-                    .lines()
-                    .map_while(Result::ok)
-                {
-                    if line.contains("aaa-server listening") {
-                        let _ = tx.send(line.clone());
-                    }
-                    logs.lock().unwrap().push(line);
-                }
-            });
-        }
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("server did not start");
-        let start = line.find("auth=").unwrap() + 5;
-        let auth = line[start..]
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
         Serve {
-            child: Some(child),
-            auth,
-            _dir: dir,
-            logs,
+            auth: inner.auth,
+            inner,
         }
     }
 
     /// The results of finished authentications logged so far.
     fn results(&self) -> Vec<String> {
-        self.logs
-            .lock()
-            .unwrap()
+        self.inner
+            .logs()
             .iter()
             .filter(|l| l.contains("authentication finished"))
             .map(|l| {
@@ -159,15 +101,6 @@ impl Serve {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.results()
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
     }
 }
 
@@ -365,9 +298,8 @@ fn serve_fast_reauth_pseudonym_result_ind_and_imsi_privacy() {
     );
 
     let durations: Vec<String> = server
-        .logs
-        .lock()
-        .unwrap()
+        .inner
+        .logs()
         .iter()
         .filter(|l| l.contains("authentication finished"))
         .map(|l| {
@@ -397,9 +329,8 @@ fn serve_fast_reauth_pseudonym_result_ind_and_imsi_privacy() {
     assert!(ok && mppe_ok(&out, 1), "run 2 (pseudonym):\n{out}");
     let n = server.results().len();
     let line = server
-        .logs
-        .lock()
-        .unwrap()
+        .inner
+        .logs()
         .iter()
         .rfind(|l| l.contains("authentication finished"))
         .cloned()
@@ -420,9 +351,8 @@ fn serve_fast_reauth_pseudonym_result_ind_and_imsi_privacy() {
     let r = server.wait_results(n + 2);
     assert_eq!(r[n..], ["success", "success (fast re-authentication)"]);
     let rt: Vec<String> = server
-        .logs
-        .lock()
-        .unwrap()
+        .inner
+        .logs()
         .iter()
         .filter(|l| l.contains("authentication finished"))
         .skip(n)
@@ -579,9 +509,8 @@ fn fast_reauth_on_another_node_and_key_rotation() {
     assert!(ok && mppe_ok(&out, 1), "retired pseudonym on C:\n{out}");
     assert_eq!(c.wait_results(2), ["success", "success"]);
     assert!(
-        c.logs
-            .lock()
-            .unwrap()
+        c.inner
+            .logs()
             .iter()
             .rfind(|l| l.contains("authentication finished"))
             .is_some_and(|l| l.contains("round_trips=3")),

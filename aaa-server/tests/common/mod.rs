@@ -68,6 +68,16 @@ impl Server {
     /// Starts a server with `methods` (TOML list body) and the given subscribers
     /// (IMSI, K, OPc, SQN).
     pub fn start(methods: &str, subscribers: &[(String, [u8; 16], [u8; 16], Sqn)]) -> Self {
+        Self::start_with(methods, subscribers, "")
+    }
+
+    /// As [`Server::start`], with `extra` TOML appended to the configuration
+    /// (e.g. a `[privacy]` table).
+    pub fn start_with(
+        methods: &str,
+        subscribers: &[(String, [u8; 16], [u8; 16], Sqn)],
+        extra: &str,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("subscribers.db");
         let store = SqliteStore::open(&db).unwrap();
@@ -89,7 +99,7 @@ impl Server {
                 "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
                  [[client]]\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
                  [hss]\ndatabase = \"subscribers.db\"\n\
-                 [eap]\nmethods = [{methods}]\nnetwork_name = \"WLAN\"\n"
+                 [eap]\nmethods = [{methods}]\nnetwork_name = \"WLAN\"\n{extra}"
             ),
         )
         .unwrap();
