@@ -1,8 +1,10 @@
 //! The socket shell around [`Authentication`]: groups of up to
 //! [`MAX_IN_FLIGHT_PER_SOCKET`] slots, each group one connected UDP socket and
 //! one task; a slot's RADIUS identifier is its index, so a response finds its
-//! authentication without a lookup table. Timeouts and the rate limit run off
-//! a 5 ms tick.
+//! authentication without a lookup table. Timeouts and retransmissions run
+//! off a 5 ms tick; the rate limit ([`Pacer`]) wakes the group with a timer
+//! at the next permit, so starts are spread evenly instead of released in
+//! bursts on the tick.
 
 use super::auth::{Authentication, Failure, Nas, Step};
 use super::subscribers::Card;
@@ -49,6 +51,56 @@ pub struct Config {
     pub progress: bool,
     /// Leave each AKA-Challenge unanswered (sessions stay open on the server).
     pub hold_at_challenge: bool,
+}
+
+/// How far the [`Pacer`] may fall behind its schedule and catch up: tokio
+/// timers have 1 ms resolution, so a wake-up is up to ~1 ms late; a later
+/// one forfeits the missed permits rather than releasing them in a burst.
+pub const PACER_MAX_LAG: Duration = Duration::from_millis(1);
+
+/// The start-rate limit: one permit every `interval`, on a fixed schedule
+/// that may lag `now` by at most `max_lag` (a wake-up that late releases at
+/// most `max_lag / interval + 1` starts at once; permits older than that are
+/// dropped, so the achieved rate can fall below the target, never exceed it
+/// by more than that burst). Sans-IO: the caller passes `now` and sleeps
+/// until [`Pacer::next_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pacer {
+    next: Instant,
+    interval: Duration,
+    max_lag: Duration,
+}
+
+impl Pacer {
+    /// `rate` permits per second (clamped to at least one per 10^6 s), the
+    /// first one at `now`.
+    pub fn new(rate: f64, now: Instant, max_lag: Duration) -> Self {
+        let rate = if rate.is_finite() {
+            rate.max(1e-6)
+        } else {
+            1e-6
+        };
+        Self {
+            next: now,
+            interval: Duration::from_secs_f64(1.0 / rate),
+            max_lag,
+        }
+    }
+
+    /// Takes a permit if one is due at `now`.
+    pub fn permit(&mut self, now: Instant) -> bool {
+        if now < self.next {
+            return false;
+        }
+        let floor = now.checked_sub(self.max_lag).unwrap_or(now);
+        self.next = self.next.max(floor) + self.interval;
+        true
+    }
+
+    /// When the next permit is due.
+    pub fn next_at(&self) -> Instant {
+        self.next
+    }
 }
 
 /// Counters of one run (merged over the groups).
@@ -198,6 +250,8 @@ impl Randomness {
 struct Slot {
     auth: Authentication,
     card: Card,
+    /// When the first Access-Request of this authentication was handed to the
+    /// socket (the real start, not the scheduled permit): latency runs from here.
     started: Instant,
     sent_at: Instant,
     packet: Vec<u8>,
@@ -373,23 +427,23 @@ async fn group(
     let mut rnd = Randomness::new();
     let mut slots: Vec<Option<Slot>> = (0..n).map(|_| None).collect();
     let mut idle: Vec<usize> = (0..n).rev().collect();
-    let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r.max(1e-6)));
-    let mut next_permit = Instant::now();
+    let mut pacer = rate.map(|r| Pacer::new(r, Instant::now(), PACER_MAX_LAG));
     let mut stopped = false;
+    // Timeouts and retransmissions only; the pacer has its own timer.
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let pace = tokio::time::sleep_until(tokio::time::Instant::now());
+    tokio::pin!(pace);
     let mut buf = vec![0u8; 4096];
 
     // Starts authentications in idle slots while the stop rule and the rate allow.
     macro_rules! fill {
         () => {
             while !stopped && let Some(&i) = idle.last() {
-                let now = Instant::now();
-                if let Some(iv) = interval {
-                    if now < next_permit {
-                        break;
-                    }
-                    next_permit = next_permit.max(now - Duration::from_millis(20)) + iv;
+                if let Some(p) = pacer.as_mut()
+                    && !p.permit(Instant::now())
+                {
+                    break;
                 }
                 if !shared.may_start(cfg.stop) {
                     stopped = true;
@@ -413,12 +467,13 @@ async fn group(
                 match step {
                     Step::Send(p) => {
                         tally.requests += 1;
+                        let started = Instant::now();
                         let _ = sock.send(&p).await;
                         slots[i] = Some(Slot {
                             auth,
                             card,
-                            started: now,
-                            sent_at: Instant::now(),
+                            started,
+                            sent_at: started,
                             packet: p,
                             retries: 0,
                         });
@@ -445,7 +500,19 @@ async fn group(
         if stopped && idle.len() == n {
             break;
         }
+        // Rate-limited with idle slots: wake at the next permit.
+        let pacing = match &pacer {
+            Some(p) if !stopped && !idle.is_empty() => {
+                let at = tokio::time::Instant::from_std(p.next_at());
+                if pace.deadline() != at {
+                    pace.as_mut().reset(at);
+                }
+                true
+            }
+            _ => false,
+        };
         tokio::select! {
+            () = &mut pace, if pacing => {}
             r = sock.recv(&mut buf) => {
                 let len = match r {
                     Ok(l) => l,
@@ -524,4 +591,84 @@ async fn group(
         }
     }
     Ok(tally)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    /// Permits taken at `now`, until the pacer refuses.
+    fn drain(p: &mut Pacer, now: Instant) -> u32 {
+        let mut n = 0;
+        while p.permit(now) {
+            n += 1;
+            assert!(n < 1_000_000, "pacer never refuses");
+        }
+        n
+    }
+
+    #[test]
+    fn on_time_wake_ups_release_one_permit_each() {
+        let t0 = Instant::now();
+        // 10 000/s: one permit every 100 µs.
+        let mut p = Pacer::new(10_000.0, t0, MS);
+        assert_eq!(p.next_at(), t0);
+        let mut now = t0;
+        for _ in 0..1000 {
+            assert_eq!(drain(&mut p, now), 1);
+            assert!(p.next_at() > now);
+            now = p.next_at();
+        }
+        // 1000 permits in exactly 1000 intervals.
+        assert_eq!(now.duration_since(t0), Duration::from_millis(100));
+    }
+
+    #[test]
+    fn a_late_wake_up_catches_up_at_most_max_lag() {
+        let t0 = Instant::now();
+        let mut p = Pacer::new(10_000.0, t0, MS);
+        assert_eq!(drain(&mut p, t0), 1);
+        // 0.5 ms late: the 5 permits due by then (t0+100 µs … t0+500 µs) are released.
+        assert_eq!(drain(&mut p, t0 + MS / 2), 5);
+        // 20 ms late: only 1 ms worth (10 permits) + the one due now, not 200.
+        let late = t0 + 20 * MS;
+        assert_eq!(drain(&mut p, late), 11);
+        assert!(p.next_at() > late);
+        // And the schedule goes on evenly from there.
+        let next = p.next_at();
+        assert_eq!(drain(&mut p, next), 1);
+        assert_eq!(p.next_at().duration_since(next), Duration::from_micros(100));
+    }
+
+    #[test]
+    fn the_long_run_rate_is_the_target_with_timer_granularity_wake_ups() {
+        // 18 000/s with wake-ups on whole milliseconds (tokio's resolution).
+        let t0 = Instant::now();
+        let mut p = Pacer::new(18_000.0, t0, MS);
+        let mut total = 0;
+        let mut burst = 0;
+        for ms in 0..1000u32 {
+            let n = drain(&mut p, t0 + ms * MS);
+            burst = burst.max(n);
+            total += n;
+        }
+        assert!((17_980..=18_001).contains(&total), "{total}");
+        // At most one millisecond worth (+1) at once.
+        assert!(burst <= 19, "{burst}");
+    }
+
+    #[test]
+    fn odd_rates_do_not_panic() {
+        let t0 = Instant::now();
+        for r in [0.0, -5.0, f64::NAN, f64::INFINITY, 1e12] {
+            let mut p = Pacer::new(r, t0, MS);
+            assert!(p.permit(t0));
+        }
+        // The first permit is due at once even right after boot (no underflow).
+        let mut p = Pacer::new(1.0, t0, Duration::from_secs(1_000_000_000));
+        assert!(p.permit(t0));
+        assert!(!p.permit(t0));
+    }
 }
