@@ -102,18 +102,33 @@ pub struct IdentityPhase {
 }
 
 /// An AKA-Challenge is outstanding (RFC 4187 §9.3, RFC 9048 §3).
+///
+/// Kept small: one is held per authentication in flight. Only what the
+/// response needs is stored (K_aut to verify it, the MSK to export); the
+/// identity and the user name are stored only when they differ from what
+/// the session already holds.
 #[derive(Debug)]
 pub struct ChallengePhase {
-    /// The identity the keys are bound to (the last one the peer sent).
-    identity: Vec<u8>,
-    imsi: Imsi,
+    /// The identity the keys are bound to (the last one the peer sent);
+    /// `None`: the session's EAP-Response/Identity identity.
+    identity: Option<Box<[u8]>>,
+    /// The permanent user name (NAI user part) for the issued identities and
+    /// a resynchronisation; `None`: the user part of the bound identity.
+    permanent_user: Option<Box<str>>,
     rand: [u8; 16],
     xres: Res,
-    keys: Keys,
+    k_aut: KAut,
+    msk: Msk,
     /// True once a Synchronization-Failure was served (at most once).
     resynced: bool,
-    /// The permanent user name (NAI user part) for the issued identities.
-    permanent_user: String,
+}
+
+/// The user part of `identity` (up to its last `@`).
+fn local_part(identity: &[u8]) -> &[u8] {
+    match identity.iter().rposition(|&b| b == b'@') {
+        Some(i) => &identity[..i],
+        None => identity,
+    }
 }
 
 /// An AKA-Reauthentication is outstanding (RFC 4187 §5, RFC 9048 §3.5).
@@ -143,22 +158,39 @@ enum Phase {
     Notify(Box<NotifyPhase>),
 }
 
+/// One authentication in flight (about 100 bytes plus its boxed phase: the
+/// server holds one per outstanding Access-Challenge).
 #[derive(Debug)]
 struct Session {
     started: Instant,
     round_trips: u32,
     /// Identifier of the outstanding EAP-Request.
     last_id: u8,
-    /// The identity of EAP-Response/Identity (what a method restart goes back to).
-    eap_identity: Vec<u8>,
-    /// The identity to log, MSIN masked.
-    log_identity: String,
     method: Method,
     /// The peer already used its Legacy-Nak.
     nak_used: bool,
-    /// AT_CHECKCODE over the AKA-Identity packets of the current method.
-    checkcode: Checkcode,
+    /// The identity of EAP-Response/Identity (what a method restart goes back to).
+    eap_identity: Box<[u8]>,
+    /// The identity to log, MSIN masked; `None`: `eap_identity` masked.
+    log_identity: Option<Box<str>>,
+    /// AT_CHECKCODE over the AKA-Identity packets of the current method;
+    /// `None` while there were none (RFC 4187 §10.13).
+    checkcode: Option<Box<Checkcode>>,
     phase: Phase,
+}
+
+impl Session {
+    fn set_log_identity(&mut self, identity: &[u8]) {
+        self.log_identity = Some(mask_identity(identity).into_boxed_str());
+    }
+
+    /// Adds an AKA-Identity packet to AT_CHECKCODE.
+    fn checkcode_update(&mut self, packet: &[u8]) {
+        let method = self.method;
+        self.checkcode
+            .get_or_insert_with(|| Box::new(Checkcode::new(method)))
+            .update(packet);
+    }
 }
 
 /// The EAP server: sessions plus the HSS.
@@ -444,11 +476,11 @@ impl EapServer {
             started: now,
             round_trips: 1,
             last_id: *identifier,
-            eap_identity: identity.clone(),
-            log_identity: mask_identity(identity),
+            eap_identity: identity.as_slice().into(),
+            log_identity: None,
             method,
             nak_used: false,
-            checkcode: Checkcode::new(method),
+            checkcode: None,
             phase: Phase::Identity(IdentityPhase { level: IdReq::Any }),
         };
         match self.begin_method(&mut s, now) {
@@ -468,8 +500,8 @@ impl EapServer {
     /// The first request of `s.method` for the EAP-Response/Identity identity:
     /// a Challenge for a permanent NAI, else an AKA-Identity round.
     fn begin_method(&self, s: &mut Session, now: Instant) -> Result<Vec<u8>, Fail> {
-        s.checkcode = Checkcode::new(s.method);
-        let identity = s.eap_identity.clone();
+        s.checkcode = None;
+        let identity = s.eap_identity.to_vec();
         let nai = Nai::parse(&identity).ok();
         if !nai.is_some_and(|n| n.is_decorated())
             && let Some(r) = self.privacy_step(s, &identity, None, now)
@@ -511,7 +543,7 @@ impl EapServer {
         Some(match p.resolve(identity, self.unix(now)) {
             Resolution::Permanent | Resolution::Other => return None,
             Resolution::Pseudonym(r) => {
-                s.log_identity = mask_identity(r.permanent_user.as_bytes());
+                s.set_log_identity(r.permanent_user.as_bytes());
                 // RFC 4187 §7: the MK identity is the pseudonym as received.
                 imsi_of_user(&r.permanent_user).and_then(|imsi| {
                     self.challenge(s, identity.to_vec(), imsi, false, r.permanent_user)
@@ -519,14 +551,14 @@ impl EapServer {
             }
             Resolution::Decrypted(d) => {
                 let id = d.identity.as_bytes().to_vec();
-                s.log_identity = mask_identity(&id);
+                s.set_log_identity(&id);
                 match (permanent_imsi(&id), user_part(&id)) {
                     (Some((_, imsi)), Some(user)) => self.challenge(s, id, imsi, false, user),
                     _ => Err(Fail("decrypted identity is not a permanent NAI")),
                 }
             }
             Resolution::Reauth(ctx) => {
-                s.log_identity = mask_identity(ctx.permanent_user().as_bytes());
+                s.set_log_identity(ctx.permanent_user().as_bytes());
                 if ctx.method() != s.method {
                     return Some(ask(s, IdReq::Fullauth));
                 }
@@ -588,7 +620,7 @@ impl EapServer {
             data: TypeData::from_aka(s.method, msg),
         };
         let bytes = pkt.encode().map_err(|_| Fail("encoding failed"))?;
-        s.checkcode.update(&bytes);
+        s.checkcode_update(&bytes);
         s.phase = Phase::Identity(IdentityPhase { level });
         Ok(bytes)
     }
@@ -638,9 +670,9 @@ impl EapServer {
                 }
             }
         }
-        if s.checkcode.packets() > 0 {
+        if let Some(cc) = s.checkcode.as_deref().filter(|c| c.packets() > 0) {
             msg.push(AtCheckcode {
-                checkcode: s.checkcode.to_attr(),
+                checkcode: cc.to_attr(),
                 reserved: 0,
             });
         }
@@ -680,14 +712,18 @@ impl EapServer {
         let off = mac.ok_or(Fail("encoding failed"))?;
         eap::aka::mac::sign(&keys.k_aut, &mut bytes, off, NO_EXTRA)
             .map_err(|_| Fail("encoding failed"))?;
+        let Keys { k_aut, msk, .. } = keys;
+        let permanent_user = (local_part(&identity) != permanent_user.as_bytes())
+            .then(|| permanent_user.into_boxed_str());
+        let identity = (*identity != *s.eap_identity).then(|| identity.into_boxed_slice());
         s.phase = Phase::Challenge(Box::new(ChallengePhase {
             identity,
-            imsi,
+            permanent_user,
             rand: v.rand,
             xres: v.xres.clone(),
-            keys,
+            k_aut,
+            msk,
             resynced,
-            permanent_user,
         }));
         Ok(bytes)
     }
@@ -725,12 +761,12 @@ impl EapServer {
                 if msg.subtype != Subtype::Identity {
                     return Err(Fail("unexpected AKA subtype in the identity round"));
                 }
-                s.checkcode.update(raw);
+                s.checkcode_update(raw);
                 let identity = msg
                     .identity()
                     .ok_or(Fail("AKA-Identity response without AT_IDENTITY"))?
                     .to_vec();
-                s.log_identity = mask_identity(&identity);
+                s.set_log_identity(&identity);
                 let Phase::Identity(IdentityPhase { level }) = &s.phase else {
                     return Err(Fail("internal"));
                 };
@@ -766,7 +802,7 @@ impl EapServer {
                             .privacy
                             .as_ref()
                             .is_some_and(|p| p.policy.result_indication);
-                    if !verify_packet(&c.keys.k_aut, raw, NO_EXTRA) {
+                    if !verify_packet(&c.k_aut, raw, NO_EXTRA) {
                         return Err(Fail("AT_MAC does not verify"));
                     }
                     let res = msg
@@ -774,7 +810,7 @@ impl EapServer {
                         .ok_or(Fail("AKA-Challenge response without AT_RES"))?;
                     if !res.ct_eq(&c.xres) {
                         if result_ind {
-                            let k_aut = c.keys.k_aut.clone();
+                            let k_aut = c.k_aut.clone();
                             return self
                                 .notify(s, k_aut, None, Err("RES does not match XRES"), "")
                                 .map(Next::Request);
@@ -782,10 +818,11 @@ impl EapServer {
                         return Err(Fail("RES does not match XRES"));
                     }
                     // AT_CHECKCODE is optional in the response (RFC 4187 §10.13); checked when sent.
-                    if msg
-                        .checkcode()
-                        .is_some_and(|cc| !s.checkcode.verify_attr(cc))
-                    {
+                    let checkcode_ok = |cc| match s.checkcode.as_deref() {
+                        Some(ours) => ours.verify_attr(cc),
+                        None => Checkcode::new(s.method).verify_attr(cc),
+                    };
+                    if msg.checkcode().is_some_and(|cc| !checkcode_ok(cc)) {
                         return Err(Fail("AT_CHECKCODE does not match"));
                     }
                     let c = std::mem::replace(
@@ -795,14 +832,19 @@ impl EapServer {
                     let Phase::Challenge(c) = c else {
                         return Err(Fail("internal"));
                     };
-                    let ChallengePhase { keys, identity, .. } = *c;
+                    let ChallengePhase {
+                        k_aut,
+                        msk,
+                        identity,
+                        ..
+                    } = *c;
+                    let identity = identity.map_or_else(|| s.eap_identity.to_vec(), Vec::from);
                     if result_ind {
-                        let k_aut = keys.k_aut.clone();
                         return self
-                            .notify(s, k_aut, None, Ok((keys.msk.clone(), identity)), "success")
+                            .notify(s, k_aut, None, Ok((msk, identity)), "success")
                             .map(Next::Request);
                     }
-                    Ok(Next::Success(keys.msk.clone(), identity, "success"))
+                    Ok(Next::Success(msk, identity, "success"))
                 }
                 Subtype::SynchronizationFailure => {
                     if c.resynced {
@@ -811,9 +853,14 @@ impl EapServer {
                     let auts = msg
                         .auts()
                         .ok_or(Fail("Synchronization-Failure without AT_AUTS"))?;
-                    self.hss.resync(&c.imsi, &c.rand, auts)?;
-                    let (identity, imsi) = (c.identity.clone(), c.imsi.clone());
-                    let user = c.permanent_user.clone();
+                    let identity = c.identity.as_deref().unwrap_or(&s.eap_identity).to_vec();
+                    let user = match c.permanent_user.as_deref() {
+                        Some(u) => u.to_owned(),
+                        None => String::from_utf8(local_part(&identity).to_vec())
+                            .map_err(|_| Fail("identity is not UTF-8"))?,
+                    };
+                    let imsi = imsi_of_user(&user)?;
+                    self.hss.resync(&imsi, &c.rand, auts)?;
                     self.challenge(s, identity, imsi, true, user)
                         .map(Next::Request)
                 }
@@ -943,7 +990,10 @@ enum Next {
 impl Session {
     fn report(&self, now: Instant, result: &'static str) -> Report {
         Report {
-            identity: self.log_identity.clone(),
+            identity: self
+                .log_identity
+                .as_deref()
+                .map_or_else(|| mask_identity(&self.eap_identity), str::to_owned),
             method: Some(self.method),
             result,
             round_trips: self.round_trips,

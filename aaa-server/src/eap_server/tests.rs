@@ -481,3 +481,14 @@ fn sessions_are_bounded_and_expire() {
 }
 
 mod privacy;
+
+/// The per-session footprint stays small: one Session is held per
+/// authentication in flight (issue 7: ≤ 1 KiB of server memory each).
+#[test]
+fn session_state_stays_small() {
+    let session = std::mem::size_of::<Session>();
+    let challenge = std::mem::size_of::<ChallengePhase>();
+    eprintln!("Session {session} B, ChallengePhase {challenge} B");
+    assert!(session <= 96, "Session is {session} bytes");
+    assert!(challenge <= 176, "ChallengePhase is {challenge} bytes");
+}
