@@ -6,8 +6,8 @@ use crate::config::Config;
 use crate::hss::SqliteStore;
 use crate::radius::{Listener, RadiusServer, udp};
 use std::net::UdpSocket;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::signal::unix::{SignalKind, signal};
 
 /// Errors that stop the server from starting.
@@ -68,7 +68,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
-    let core = Arc::new(Mutex::new(radius));
+    let core = Arc::new(radius);
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())
         .map_err(io("auth workers"))?;
@@ -95,7 +95,6 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     for w in workers {
         let _ = w.join();
     }
-    let c = core.lock().unwrap_or_else(|e| e.into_inner());
-    tracing::info!(counters = ?c.counters, "stopped");
+    tracing::info!(counters = ?core.counters(), "stopped");
     Ok(())
 }

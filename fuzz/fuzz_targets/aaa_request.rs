@@ -105,7 +105,7 @@ fn identity(id: u8, nai: &str) -> Vec<u8> {
 }
 
 /// Starts a session with `nai`; returns the State and the outstanding EAP Identifier.
-fn start(srv: &mut RadiusServer, nas: SocketAddr, nai: &str, now: Instant) -> Option<(Vec<u8>, u8)> {
+fn start(srv: &RadiusServer, nas: SocketAddr, nai: &str, now: Instant) -> Option<(Vec<u8>, u8)> {
     let req = signed_request(1, &identity(7, nai), None)?;
     let resp = srv.handle(Listener::Auth, nas, &req, now).0?;
     let p = Packet::decode(&resp, SECRET).ok()?;
@@ -120,7 +120,7 @@ fuzz_target!(|data: &[u8]| {
     if rest.len() > 4096 {
         return;
     }
-    let mut srv = server();
+    let srv = server();
     let nas: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
     let now = Instant::now();
     match mode % 5 {
@@ -139,7 +139,7 @@ fuzz_target!(|data: &[u8]| {
             } else {
                 "anonymous@realm".to_string()
             };
-            let Some((state, eap_id)) = start(&mut srv, nas, &nai, now) else {
+            let Some((state, eap_id)) = start(&srv, nas, &nai, now) else {
                 return;
             };
             let mut eap = rest.to_vec();

@@ -3,6 +3,11 @@
 //! address, one datagram and `now`, and returns the reply (if any) and
 //! effects for the log. The `radius` crate decodes and frames attributes;
 //! Message-Authenticator, the MS-MPPE keys and the duplicate cache are here.
+//!
+//! `handle` takes `&self`: several socket workers call it at once. Decoding,
+//! the authenticator checks and building the response (the MD5 work) run
+//! without a lock; only the duplicate cache and the EAP step each take their
+//! own short lock.
 
 pub mod crypto;
 pub mod dup;
@@ -17,7 +22,8 @@ use radius::core::code::Code;
 use radius::core::packet::Packet;
 use radius::core::{rfc2865, rfc2866, rfc2869};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Which socket a datagram arrived on.
@@ -110,16 +116,54 @@ pub struct Counters {
     pub duplicates: u64,
 }
 
+/// [`Counters`], updated by several workers at once.
+#[derive(Default)]
+struct AtomicCounters {
+    received: AtomicU64,
+    answered: AtomicU64,
+    unknown_client: AtomicU64,
+    malformed: AtomicU64,
+    missing_message_authenticator: AtomicU64,
+    bad_authenticator: AtomicU64,
+    other_drops: AtomicU64,
+    duplicates: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+impl AtomicCounters {
+    fn snapshot(&self) -> Counters {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Counters {
+            received: get(&self.received),
+            answered: get(&self.answered),
+            unknown_client: get(&self.unknown_client),
+            malformed: get(&self.malformed),
+            missing_message_authenticator: get(&self.missing_message_authenticator),
+            bad_authenticator: get(&self.bad_authenticator),
+            other_drops: get(&self.other_drops),
+            duplicates: get(&self.duplicates),
+        }
+    }
+}
+
+/// A lock whose state stays usable after a panic elsewhere (the server
+/// keeps serving; every step leaves the state consistent).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The RADIUS server core.
 pub struct RadiusServer {
     /// Each client with its secret-keyed HMAC-MD5 state (keyed once).
     clients: Arc<[(Client, KeyedMac)]>,
-    eap: EapServer,
+    eap: Mutex<EapServer>,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
-    cache: dup::DupCache,
-    /// Counters.
-    pub counters: Counters,
+    cache: Mutex<dup::DupCache>,
+    counters: AtomicCounters,
 }
 
 type Reply = (Option<Vec<u8>>, Vec<Effect>);
@@ -133,44 +177,57 @@ impl RadiusServer {
                 .iter()
                 .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose())))
                 .collect(),
-            eap: EapServer::new(hss, &cfg.eap),
+            eap: Mutex::new(EapServer::new(hss, &cfg.eap)),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             // 7/8 of 2^16: the cache's hash table stays at 2^16 buckets.
-            cache: dup::DupCache::new(std::time::Duration::from_secs(30), 57_344),
-            counters: Counters::default(),
+            cache: Mutex::new(dup::DupCache::new(
+                std::time::Duration::from_secs(30),
+                57_344,
+            )),
+            counters: AtomicCounters::default(),
         }
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
     pub fn set_privacy(&mut self, privacy: Arc<crate::privacy::PrivacyServer>) {
-        self.eap.set_privacy(privacy);
+        self.eap
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_privacy(privacy);
     }
 
-    fn drop(&mut self, r: DropReason) -> Reply {
-        match r {
-            DropReason::UnknownClient => self.counters.unknown_client += 1,
-            DropReason::Malformed => self.counters.malformed += 1,
-            DropReason::MissingMessageAuthenticator => {
-                self.counters.missing_message_authenticator += 1
-            }
-            DropReason::BadAuthenticator => self.counters.bad_authenticator += 1,
-            _ => self.counters.other_drops += 1,
-        }
+    /// The counters since start.
+    pub fn counters(&self) -> Counters {
+        self.counters.snapshot()
+    }
+
+    fn drop(&self, r: DropReason) -> Reply {
+        let c = &self.counters;
+        bump(match r {
+            DropReason::UnknownClient => &c.unknown_client,
+            DropReason::Malformed => &c.malformed,
+            DropReason::MissingMessageAuthenticator => &c.missing_message_authenticator,
+            DropReason::BadAuthenticator => &c.bad_authenticator,
+            _ => &c.other_drops,
+        });
         (None, vec![Effect::Dropped(r)])
     }
 
     /// Handles one datagram from `from` on `listener`.
     pub fn handle(
-        &mut self,
+        &self,
         listener: Listener,
         from: SocketAddr,
         datagram: &[u8],
         now: Instant,
     ) -> Reply {
-        self.counters.received += 1;
-        let clients = self.clients.clone();
-        let Some((client, keyed)) = clients.iter().find(|c| c.0.network.contains(from.ip())) else {
+        bump(&self.counters.received);
+        let Some((client, keyed)) = self
+            .clients
+            .iter()
+            .find(|c| c.0.network.contains(from.ip()))
+        else {
             return self.drop(DropReason::UnknownClient);
         };
         let secret = client.secret.expose();
@@ -218,10 +275,10 @@ impl RadiusServer {
 
         let key = (from, req.get_identifier(), req_auth);
         if matches!(code, Code::AccessRequest | Code::AccountingRequest)
-            && let Some(cached) = self.cache.get(&key, now)
+            && let Some(cached) = lock(&self.cache).get(&key, now)
         {
-            self.counters.duplicates += 1;
-            self.counters.answered += 1;
+            bump(&self.counters.duplicates);
+            bump(&self.counters.answered);
             return (Some(cached), vec![Effect::DuplicateAnswered]);
         }
 
@@ -259,9 +316,9 @@ impl RadiusServer {
         match reply {
             Ok(Some(bytes)) => {
                 if code != Code::StatusServer {
-                    self.cache.insert(key, bytes.clone(), now);
+                    lock(&self.cache).insert(key, bytes.clone(), now);
                 }
-                self.counters.answered += 1;
+                bump(&self.counters.answered);
                 (Some(bytes), effects)
             }
             Ok(None) => {
@@ -278,7 +335,7 @@ impl RadiusServer {
     }
 
     fn access_request(
-        &mut self,
+        &self,
         client: &Client,
         keyed: &KeyedMac,
         req: &Packet,
@@ -304,7 +361,9 @@ impl RadiusServer {
             client: client.name.clone(),
             report,
         };
-        match self.eap.step(state.as_deref(), &eap, now) {
+        // The EAP lock is held for the step only (the guard is a temporary).
+        let outcome = lock(&self.eap).step(state.as_deref(), &eap, now);
+        match outcome {
             Outcome::Challenge { eap, state } => {
                 let mut resp = wire::Response::new(Code::AccessChallenge, id);
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)

@@ -85,7 +85,7 @@ fn check(resp: &[u8], req: &[u8]) -> Packet {
 }
 
 /// Runs one EAP authentication through the RADIUS layer.
-fn authenticate(srv: &mut RadiusServer, peer: &mut TestPeer) -> (Packet, Vec<u8>, Vec<Effect>) {
+fn authenticate(srv: &RadiusServer, peer: &mut TestPeer) -> (Packet, Vec<u8>, Vec<Effect>) {
     let now = Instant::now();
     let mut eap = peer.identity_response(1);
     let mut state: Option<Vec<u8>> = None;
@@ -114,9 +114,9 @@ fn peer(i: usize, method: Method) -> TestPeer {
 #[test]
 fn eap_aka_prime_and_aka_through_radius_with_mppe_keys() {
     for method in [Method::AkaPrime, Method::Aka] {
-        let (mut srv, _) = server(true);
+        let (srv, _) = server(true);
         let mut p = peer(0, method);
-        let (accept, req, effects) = authenticate(&mut srv, &mut p);
+        let (accept, req, effects) = authenticate(&srv, &mut p);
         assert_eq!(accept.get_code(), Code::AccessAccept);
         assert_eq!(rfc2869::lookup_eap_message(&accept).unwrap()[0], 3);
         assert_eq!(
@@ -154,13 +154,13 @@ fn eap_aka_prime_and_aka_through_radius_with_mppe_keys() {
 
 #[test]
 fn failures_are_access_reject_with_eap_failure() {
-    let (mut srv, _) = server(true);
+    let (srv, _) = server(true);
     let mut p = peer(0, Method::AkaPrime);
     p.keys = eap::umts::SubscriberKeys::new(
         eap::secret::K::new([9; 16]),
         eap::secret::Opc::new([9; 16]),
     );
-    let (reject, _, effects) = authenticate(&mut srv, &mut p);
+    let (reject, _, effects) = authenticate(&srv, &mut p);
     assert_eq!(reject.get_code(), Code::AccessReject);
     assert_eq!(rfc2869::lookup_eap_message(&reject).unwrap()[0], 4);
     assert!(matches!(&effects[..], [Effect::AuthFinished { .. }]));
@@ -168,29 +168,29 @@ fn failures_are_access_reject_with_eap_failure() {
 
 #[test]
 fn missing_or_bad_message_authenticator_and_unknown_clients_are_dropped() {
-    let (mut srv, _) = server(true);
+    let (srv, _) = server(true);
     let p = peer(0, Method::AkaPrime);
     let now = Instant::now();
     let eap = p.identity_response(1);
     let no_ma = access_request(1, SECRET, &eap, None, false);
     assert_eq!(srv.handle(Listener::Auth, nas(), &no_ma, now).0, None);
-    assert_eq!(srv.counters.missing_message_authenticator, 1);
+    assert_eq!(srv.counters().missing_message_authenticator, 1);
     let wrong_secret = access_request(2, b"wrong", &eap, None, true);
     assert_eq!(
         srv.handle(Listener::Auth, nas(), &wrong_secret, now).0,
         None
     );
-    assert_eq!(srv.counters.bad_authenticator, 1);
+    assert_eq!(srv.counters().bad_authenticator, 1);
     let good = access_request(3, SECRET, &eap, None, true);
     let other: SocketAddr = "192.0.2.1:1812".parse().unwrap();
     assert_eq!(srv.handle(Listener::Auth, other, &good, now).0, None);
-    assert_eq!(srv.counters.unknown_client, 1);
+    assert_eq!(srv.counters().unknown_client, 1);
     // EAP on the accounting port is not served.
     assert_eq!(srv.handle(Listener::Accounting, nas(), &good, now).0, None);
     assert!(srv.handle(Listener::Auth, nas(), &good, now).0.is_some());
 
     // Without EAP-Message and with require_message_authenticator = false: reject (no PAP).
-    let (mut lax, _) = server(false);
+    let (lax, _) = server(false);
     let mut pap = Packet::new_with_identifier(Code::AccessRequest, SECRET, 7);
     rfc2865::add_user_name(&mut pap, "bob");
     let pap = pap.encode().unwrap();
@@ -202,7 +202,7 @@ fn missing_or_bad_message_authenticator_and_unknown_clients_are_dropped() {
 
 #[test]
 fn garbage_is_dropped_and_the_next_request_answered() {
-    let (mut srv, _) = server(true);
+    let (srv, _) = server(true);
     let now = Instant::now();
     let good = access_request(
         1,
@@ -231,13 +231,13 @@ fn garbage_is_dropped_and_the_next_request_answered() {
     for cut in [0, 1, 19, 20, good.len() - 1] {
         assert_eq!(srv.handle(Listener::Auth, nas(), &good[..cut], now).0, None);
     }
-    assert!(srv.counters.malformed > 0);
+    assert!(srv.counters().malformed > 0);
     assert!(srv.handle(Listener::Auth, nas(), &good, now).0.is_some());
 }
 
 #[test]
 fn unparsable_eap_message_is_rejected_not_panicking() {
-    let (mut srv, _) = server(true);
+    let (srv, _) = server(true);
     let now = Instant::now();
     for eap in [
         &[2u8, 1, 0, 5, 23][..],
@@ -255,7 +255,7 @@ fn unparsable_eap_message_is_rejected_not_panicking() {
 
 #[test]
 fn retransmission_gets_the_cached_response() {
-    let (mut srv, store) = server(true);
+    let (srv, store) = server(true);
     let p = peer(1, Method::AkaPrime);
     let now = Instant::now();
     let req = access_request(5, SECRET, &p.identity_response(1), None, true);
@@ -274,7 +274,7 @@ fn retransmission_gets_the_cached_response() {
 
 #[test]
 fn status_server_and_accounting() {
-    let (mut srv, store) = server(true);
+    let (srv, store) = server(true);
     let now = Instant::now();
     let mut ss = Packet::new_with_identifier(Code::StatusServer, SECRET, 3);
     ss.add(AVP::from_bytes(80, &[0; 16]));
@@ -320,7 +320,7 @@ fn status_server_and_accounting() {
 fn long_eap_messages_are_split_at_253() {
     let store = store_with_vectors();
     let name = "n".repeat(400);
-    let mut srv = RadiusServer::new(&config(true, &name), store.clone(), store);
+    let srv = RadiusServer::new(&config(true, &name), store.clone(), store);
     let mut p = peer(2, Method::AkaPrime);
     p.network_name = name.into_bytes();
     let now = Instant::now();
@@ -345,7 +345,7 @@ fn long_eap_messages_are_split_at_253() {
 
 #[test]
 fn eap_start_gets_an_identity_request() {
-    let (mut srv, _) = server(true);
+    let (srv, _) = server(true);
     let req = access_request(4, SECRET, &[], None, true);
     let resp = srv
         .handle(Listener::Auth, nas(), &req, Instant::now())
@@ -358,4 +358,37 @@ fn eap_start_gets_an_identity_request() {
         vec![1, 0, 0, 5, 1]
     );
     assert_eq!(rfc2865::lookup_state(&p), None);
+}
+
+/// Several socket workers share one core: authentications running at the
+/// same time on different threads all succeed, each with its own session.
+#[test]
+fn concurrent_workers_share_one_core() {
+    let (srv, _) = server(true);
+    let threads = vector_subscribers().len().min(4);
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let srv = &srv;
+            scope.spawn(move || {
+                for round in 0..20 {
+                    let method = if round % 2 == 0 {
+                        Method::AkaPrime
+                    } else {
+                        Method::Aka
+                    };
+                    let mut p = peer(t, method);
+                    let (accept, _, _) = authenticate(srv, &mut p);
+                    assert_eq!(
+                        accept.get_code(),
+                        Code::AccessAccept,
+                        "thread {t} round {round}"
+                    );
+                }
+            });
+        }
+    });
+    let c = srv.counters();
+    assert_eq!(c.received, c.answered);
+    assert_eq!(c.duplicates, 0);
+    assert!(c.received >= threads as u64 * 20 * 2);
 }

@@ -7,8 +7,8 @@
 
 use super::{Effect, Listener, RadiusServer};
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Receive buffer: RADIUS packets are at most 4096 bytes (RFC 2865 §3).
@@ -49,7 +49,7 @@ pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
 pub fn serve(
     socket: &UdpSocket,
     listener: Listener,
-    core: &Mutex<RadiusServer>,
+    core: &RadiusServer,
     shutdown: &AtomicBool,
 ) -> std::io::Result<()> {
     socket.set_read_timeout(Some(POLL))?;
@@ -75,12 +75,7 @@ pub fn serve(
         let datagram = &buf[..n];
         tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
         let now = Instant::now();
-        // A panic in an earlier request must not stop the server: take the
-        // state even if the lock was poisoned.
-        let (reply, effects) = core
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .handle(listener, from, datagram, now);
+        let (reply, effects) = core.handle(listener, from, datagram, now);
         if let Some(bytes) = reply {
             tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
             if let Err(e) = socket.send_to(&bytes, from) {
@@ -113,7 +108,7 @@ pub fn enlarge_buffers(socket: &UdpSocket) {
 pub fn spawn_workers(
     socket: &UdpSocket,
     listener: Listener,
-    core: &Arc<Mutex<RadiusServer>>,
+    core: &Arc<RadiusServer>,
     shutdown: &Arc<AtomicBool>,
     threads: usize,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
