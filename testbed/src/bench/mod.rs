@@ -9,8 +9,13 @@
 //! Each point starts a fresh server process on loopback (free ports), runs the
 //! load for a fixed time, reads the server's RSS and stops it. Results go to a
 //! table (with the ratio ours/hostapd), JSON and an SVG plot.
+//!
+//! After the sweep it measures the issue's targets ([`targets`]): the AKA'
+//! peak, the ratio to hostapd (sustained, and below hostapd's session cap),
+//! p99 at half the peak rate and server memory per in-flight session.
 
 pub mod plot;
+pub mod targets;
 
 use crate::loadgen::auth::Nas;
 use crate::loadgen::engine::{self, Config, Stop};
@@ -49,7 +54,8 @@ impl ServerKind {
 /// `testbed bench` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Reduced sweep (concurrency 1 and 64, 1.5 s per point): under a minute.
+    /// Reduced sweep (concurrency 1 and 64, 1.5 s per point) and targets
+    /// (10000 held sessions): under a minute.
     #[arg(long)]
     pub quick: bool,
     /// Concurrency levels (comma separated).
@@ -95,6 +101,22 @@ pub struct BenchArgs {
     /// Keep the work directory (store, configs, server logs).
     #[arg(long)]
     pub keep: bool,
+    /// Only the sweep: measure none of the targets after it (no `"targets"`).
+    #[arg(long)]
+    pub no_targets: bool,
+    /// Skip the p99-at-half-peak runs.
+    #[arg(long)]
+    pub no_half_peak: bool,
+    /// Skip hostapd's runs below its session cap.
+    #[arg(long)]
+    pub no_below_cap: bool,
+    /// Skip the memory-per-session run.
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Sessions held open for the memory-per-session run (default 100000,
+    /// 10000 with --quick).
+    #[arg(long)]
+    pub hold_sessions: Option<u64>,
 }
 
 /// The machine the numbers come from.
@@ -160,6 +182,8 @@ pub struct BenchReport {
     pub seconds_per_point: f64,
     /// Every point.
     pub results: Vec<Point>,
+    /// The issue's targets measured after the sweep (`null` with --no-targets).
+    pub targets: Option<targets::Targets>,
 }
 
 fn read_first(path: &str, key: &str) -> Option<String> {
@@ -332,8 +356,14 @@ struct Running {
     addr: SocketAddr,
 }
 
+/// `session_timeout` (seconds) and `max_sessions` of the sweep's aaa-server.
+const SWEEP_SESSIONS: (u64, usize) = (30, 100_000);
+
 impl Bed {
-    fn start_aaa_server(&mut self) -> Result<Running, String> {
+    fn start_aaa_server(
+        &mut self,
+        (session_timeout, max_sessions): (u64, usize),
+    ) -> Result<Running, String> {
         self.runs += 1;
         let port = free_udp_port()?;
         let acct = free_udp_port()?;
@@ -344,7 +374,8 @@ impl Bed {
                 "listen = \"127.0.0.1:{port}\"\naccounting_listen = \"127.0.0.1:{acct}\"\n\n\
                  [[client]]\nname = \"bench\"\nnetwork = \"127.0.0.0/8\"\nsecret = \"{SECRET}\"\n\n\
                  [hss]\ndatabase = \"{}\"\n\n[eap]\nmethods = [\"aka-prime\", \"aka\"]\n\
-                 network_name = \"WLAN\"\nsession_timeout = 30\nmax_sessions = 100000\n",
+                 network_name = \"WLAN\"\nsession_timeout = {session_timeout}\n\
+                 max_sessions = {max_sessions}\n",
                 self.db.display()
             ),
         )
@@ -436,16 +467,23 @@ fn find_hostapd(explicit: Option<&PathBuf>) -> Option<PathBuf> {
     crate::tools::find("hostapd").ok()
 }
 
-/// Runs one point against a running server.
-fn point(
-    server: ServerKind,
-    running: &mut Running,
+/// How one load run against a running server goes.
+struct Load {
     method: MethodArg,
     concurrency: usize,
-    duration: Duration,
+    stop: Stop,
+    rate: Option<f64>,
+    hold: bool,
+}
+
+/// Runs `load` against `running`: the summary (with the server's RSS after)
+/// and the sessions held open at the Challenge (hold mode).
+fn run_load(
+    server: ServerKind,
+    running: &mut Running,
+    load: &Load,
     cards: &mut Vec<Card>,
-    hlr_gw_pid: Option<u32>,
-) -> Result<(Point, Summary), String> {
+) -> Result<(Summary, u64), String> {
     let cfg = Config {
         server: running.addr,
         nas: Nas {
@@ -455,19 +493,44 @@ fn point(
             // ours must send it first. Both are verified.
             require_ma_first: server == ServerKind::AaaServer,
         },
-        concurrency,
-        stop: Stop::Duration(duration),
-        method: method.method(),
-        rate: None,
+        concurrency: load.concurrency,
+        stop: load.stop,
+        method: load.method.method(),
+        rate: load.rate,
         timeout: Duration::from_millis(1000),
         retries: 2,
         progress: false,
-        hold_at_challenge: false,
+        hold_at_challenge: load.hold,
     };
     let r = engine::drive(&cfg, cards)?;
     running.guard.check_alive(&running.log)?;
     let rss = lg::rss_of(running.guard.pid()).unwrap_or_default();
-    let s = Summary::new(running.addr, method, concurrency, r, Some(rss));
+    let held = r.tally.held;
+    Ok((
+        Summary::new(running.addr, load.method, load.concurrency, r, Some(rss)),
+        held,
+    ))
+}
+
+/// Runs one point of the sweep against a running server.
+fn point(
+    server: ServerKind,
+    running: &mut Running,
+    method: MethodArg,
+    concurrency: usize,
+    duration: Duration,
+    cards: &mut Vec<Card>,
+    hlr_gw_pid: Option<u32>,
+) -> Result<(Point, Summary), String> {
+    let load = Load {
+        method,
+        concurrency,
+        stop: Stop::Duration(duration),
+        rate: None,
+        hold: false,
+    };
+    let (s, _) = run_load(server, running, &load, cards)?;
+    let rss = s.server_rss.unwrap_or_default();
     Ok((
         Point {
             server,
@@ -633,13 +696,14 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
         runs: 0,
     };
     let mut results = Vec::new();
+    let mut decks = Vec::new();
     for &method in &args.methods {
         let mut cards = lg::make_cards(args.seed, n, 0, method.method())?;
         for &c in &concurrency {
             // Alternate the servers at every point.
             for &server in &args.servers {
                 let mut running = match server {
-                    ServerKind::AaaServer => bed.start_aaa_server()?,
+                    ServerKind::AaaServer => bed.start_aaa_server(SWEEP_SESSIONS)?,
                     ServerKind::Hostapd => bed.start_hostapd()?,
                 };
                 let hlr_pid = match server {
@@ -676,17 +740,26 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                 results.push(p);
             }
         }
+        decks.push((method, cards));
     }
+    println!("\n{}", table(&results));
+    let targets = if args.no_targets {
+        None
+    } else {
+        let t = measure_targets(args, &mut bed, &results, &concurrency, duration, &mut decks)?;
+        println!("{}", targets::table(&t));
+        Some(t)
+    };
     if let Some(mut g) = bed.hlr_gw.take() {
         g.stop();
     }
-    println!("\n{}", table(&results));
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| format!("{}: {e}", args.out_dir.display()))?;
     let report = BenchReport {
         machine,
         seconds_per_point: duration.as_secs_f64(),
         results,
+        targets,
     };
     let json = args
         .json
@@ -704,8 +777,203 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
     } else {
         crate::cleanup::unregister_dir(tmp.path());
     }
-    // Every point must have authenticated something.
-    Ok(report.results.iter().all(|p| p.auths_per_sec > 0.0))
+    // Every point and every target run must have authenticated something
+    // (whether a target was met does not decide the exit status).
+    let t = report.targets.as_ref();
+    Ok(report.results.iter().all(|p| p.auths_per_sec > 0.0)
+        && t.is_none_or(|t| {
+            t.p99_at_half_peak
+                .iter()
+                .all(|h| h.achieved_auths_per_sec > 0.0)
+                && t.hostapd_below_cap.iter().all(|b| b.auths_per_sec > 0.0)
+                && t.memory_per_session.as_ref().is_none_or(|m| m.held > 0)
+        }))
+}
+
+/// The runs after the sweep that measure the issue's targets (see [`targets`]).
+fn measure_targets(
+    args: &BenchArgs,
+    bed: &mut Bed,
+    results: &[Point],
+    concurrency: &[usize],
+    duration: Duration,
+    decks: &mut [(MethodArg, Vec<Card>)],
+) -> Result<targets::Targets, String> {
+    let mut t = targets::Targets {
+        throughput_aka_prime: targets::throughput(results),
+        ..Default::default()
+    };
+    let has = |k: ServerKind| args.servers.contains(&k);
+    if t.throughput_aka_prime.is_none() {
+        t.skipped
+            .push("throughput_aka_prime: no aaa-server aka-prime point in the sweep".into());
+    }
+
+    // p99 at half the peak rate, per method, fresh aaa-server each.
+    if args.no_half_peak {
+        t.skipped.push("p99_at_half_peak: --no-half-peak".into());
+    } else if !has(ServerKind::AaaServer) {
+        t.skipped
+            .push("p99_at_half_peak: aaa-server not in --servers".into());
+    } else {
+        for (method, cards) in decks.iter_mut() {
+            let Some((peak, rate, c)) = targets::half_peak_plan(results, *method) else {
+                continue;
+            };
+            let mut running = bed.start_aaa_server(SWEEP_SESSIONS)?;
+            let load = Load {
+                method: *method,
+                concurrency: c,
+                stop: Stop::Duration(duration),
+                rate: Some(rate),
+                hold: false,
+            };
+            let (s, _) = run_load(ServerKind::AaaServer, &mut running, &load, cards)?;
+            running.guard.stop();
+            let h = targets::half_peak(peak, rate, &s);
+            eprintln!(
+                "  half peak  {:<9} c={:<4} rate {:>8.0}/s achieved {:>8.1}/s  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  failures {}",
+                method.name(),
+                c,
+                rate,
+                h.achieved_auths_per_sec,
+                h.p50_ms,
+                h.p99_ms,
+                h.max_ms,
+                h.failures
+            );
+            t.p99_at_half_peak.push(h);
+        }
+    }
+
+    // hostapd's EAP engine below its 1000-session cap: a fresh hostapd per run.
+    if args.no_below_cap {
+        t.skipped.push("hostapd_below_cap: --no-below-cap".into());
+    } else if !has(ServerKind::Hostapd) {
+        t.skipped
+            .push("hostapd_below_cap: hostapd not in --servers".into());
+    } else {
+        let mut levels: Vec<usize> = concurrency.to_vec();
+        levels.push(8);
+        levels.sort_unstable();
+        levels.dedup();
+        for (method, cards) in decks.iter_mut() {
+            for &c in &levels {
+                let mut running = bed.start_hostapd()?;
+                let load = Load {
+                    method: *method,
+                    concurrency: c,
+                    stop: Stop::Count(targets::BELOW_CAP_COUNT),
+                    rate: None,
+                    hold: false,
+                };
+                let (s, _) = run_load(ServerKind::Hostapd, &mut running, &load, cards)?;
+                running.guard.stop();
+                let b = targets::BelowCap::new(*method, targets::BELOW_CAP_COUNT, &s);
+                eprintln!(
+                    "  below cap  hostapd {:<9} c={:<4} {:>8.1} auth/s  p50 {:.2} ms  p99 {:.2} ms  failures {}",
+                    method.name(),
+                    c,
+                    b.auths_per_sec,
+                    b.p50_ms,
+                    b.p99_ms,
+                    b.failures
+                );
+                t.hostapd_below_cap.push(b);
+            }
+        }
+    }
+    t.ratio_to_hostapd_aka_prime = targets::ratio(results, &t.hostapd_below_cap);
+    if t.ratio_to_hostapd_aka_prime.is_none() {
+        t.skipped
+            .push("ratio_to_hostapd_aka_prime: no aaa-server aka-prime point in the sweep".into());
+    }
+
+    // Memory per in-flight session: a fresh aaa-server holding N sessions open.
+    if args.no_memory {
+        t.skipped.push("memory_per_session: --no-memory".into());
+    } else if !has(ServerKind::AaaServer) {
+        t.skipped
+            .push("memory_per_session: aaa-server not in --servers".into());
+    } else if let Some((method, cards)) = {
+        // AKA' (the issue's method) when it was in the run.
+        let i = decks
+            .iter()
+            .position(|(m, _)| *m == MethodArg::AkaPrime)
+            .unwrap_or(0);
+        decks.get_mut(i).map(|(m, c)| (*m, c))
+    } {
+        let n = args
+            .hold_sessions
+            .unwrap_or(if args.quick { 10_000 } else { 100_000 });
+        let sessions = (300, (n as usize).saturating_add(n as usize / 10).max(1000));
+        let c = targets::HOLD_CONCURRENCY.min(cards.len());
+        let mut running = bed.start_aaa_server(sessions)?;
+        let before = lg::rss_of(running.guard.pid()).unwrap_or_default();
+        // In two halves: the RSS between them gives the marginal cost of the
+        // second half, without the server's one-time growth.
+        let mut held = 0;
+        let mut failures = 0;
+        let mut failures_by_reason = std::collections::BTreeMap::<String, u64>::new();
+        let mut rss = Vec::new();
+        for part in [n / 2, n - n / 2] {
+            let load = Load {
+                method,
+                concurrency: c,
+                stop: Stop::Count(part),
+                rate: None,
+                hold: true,
+            };
+            let (s, h) = run_load(ServerKind::AaaServer, &mut running, &load, cards)?;
+            held += h;
+            failures += s.failures;
+            for (k, v) in s.failures_by_reason {
+                *failures_by_reason.entry(k).or_default() += v;
+            }
+            rss.push((s.server_rss.unwrap_or_default(), h));
+        }
+        running.guard.stop();
+        let (mid, _) = rss[0];
+        let (after, second_half) = rss[1];
+        let m = targets::Memory {
+            verdict: targets::Verdict::at_most(
+                targets::bytes_per_session(before.rss_kib, after.rss_kib, held),
+                targets::MEMORY_TARGET_BYTES,
+                "bytes",
+            ),
+            method,
+            requested: n,
+            held,
+            failures,
+            failures_by_reason,
+            concurrency: c,
+            rss_before_kib: before.rss_kib,
+            rss_half_kib: mid.rss_kib,
+            rss_after_kib: after.rss_kib,
+            marginal_bytes_per_session: targets::bytes_per_session(
+                mid.rss_kib,
+                after.rss_kib,
+                second_half,
+            ),
+            peak_rss_kib: after.peak_kib,
+            max_sessions: sessions.1,
+            session_timeout_s: sessions.0,
+        };
+        eprintln!(
+            "  memory     aaa-server {:<9} c={:<4} {} held ({} failed): RSS {} -> {} -> {} KiB = {:.0} bytes/session (second half {:.0})",
+            method.name(),
+            c,
+            m.held,
+            m.failures,
+            m.rss_before_kib,
+            m.rss_half_kib,
+            m.rss_after_kib,
+            m.verdict.measured,
+            m.marginal_bytes_per_session
+        );
+        t.memory_per_session = Some(m);
+    }
+    Ok(t)
 }
 
 #[cfg(test)]
