@@ -17,9 +17,9 @@
 use crate::config::{EapConfig, MethodName};
 use crate::hss::{Hss, HssError, Imsi, VectorKind};
 use crate::privacy::{
-    PendingReauth, PrivacyServer, ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart,
-    Resolution, challenge_attributes, check_notification_response, check_reauth_response,
-    issue_after_full_auth, result_notification, start_reauth,
+    PendingReauth, PrivacyServer, ReauthExchange, ReauthFailure, ReauthOutcome, ReauthRandom,
+    ReauthStart, Resolution, challenge_attributes, check_notification_response,
+    check_reauth_response, issue_after_full_auth, result_notification, start_reauth,
 };
 use eap::aka::attr::{
     AtAnyIdReq, AtAutn, AtBidding, AtCheckcode, AtFullauthIdReq, AtKdf, AtKdfInput, AtMac,
@@ -287,6 +287,7 @@ fn reauth_failure(f: ReauthFailure) -> &'static str {
         ReauthFailure::BadMac => "re-authentication AT_MAC does not verify",
         ReauthFailure::BadEncryptedData => "re-authentication AT_ENCR_DATA malformed",
         ReauthFailure::CounterMismatch => "re-authentication AT_COUNTER mismatch",
+        ReauthFailure::BadCheckcode => "re-authentication AT_CHECKCODE does not match",
     }
 }
 
@@ -585,7 +586,12 @@ impl EapServer {
         };
         let realm = realm_of(identity).unwrap_or_else(|| p.realm.clone());
         let id = s.last_id.wrapping_add(1);
-        match start_reauth(&p.keys, &p.policy, ctx, identity, id, &realm, random)
+        let exchange = ReauthExchange {
+            identity,
+            identifier: id,
+            checkcode: s.checkcode.as_deref(),
+        };
+        match start_reauth(&p.keys, &p.policy, ctx, exchange, &realm, random)
             .map_err(|_| Fail("encoding failed"))?
         {
             ReauthStart::Request { packet, pending } => {

@@ -18,9 +18,9 @@
 //! Its USIM is answered over the external-SIM control interface.
 
 use aaa_server::privacy::{
-    KeySet, Policy, PrivacyKey, PrivacyServer, ReauthOutcome, ReauthRandom, ReauthStart,
-    Resolution, challenge_attributes, check_notification_response, check_reauth_response,
-    issue_after_full_auth, random, result_notification, start_reauth,
+    KeySet, Policy, PrivacyKey, PrivacyServer, ReauthExchange, ReauthOutcome, ReauthRandom,
+    ReauthStart, Resolution, challenge_attributes, check_notification_response,
+    check_reauth_response, issue_after_full_auth, random, result_notification, start_reauth,
 };
 use aaa_server::radius::crypto::{finish_response, mppe_key_vsa};
 use aaa_server::radius::wire::Response;
@@ -196,8 +196,11 @@ impl Shell {
                         &self.privacy.keys,
                         &self.privacy.policy,
                         ctx,
-                        identity,
-                        id.wrapping_add(1),
+                        ReauthExchange {
+                            identity,
+                            identifier: id.wrapping_add(1),
+                            checkcode: None,
+                        },
                         &self.privacy.realm,
                         r,
                     )

@@ -10,9 +10,10 @@
 //! `openssl` command-line tool.
 
 use aaa_server::privacy::{
-    KeySet, NextIdentities, Policy, PrivacyKeyStore, ReauthContext, ReauthFailure, ReauthOutcome,
-    ReauthRandom, ReauthStart, SqliteKeyStore, TemporaryKind, Unresolved, challenge_attributes,
-    check_reauth_response, issue_after_full_auth, resolve_pseudonym, start_reauth,
+    KeySet, NextIdentities, Policy, PrivacyKeyStore, ReauthContext, ReauthExchange, ReauthFailure,
+    ReauthOutcome, ReauthRandom, ReauthStart, SqliteKeyStore, TemporaryKind, Unresolved,
+    challenge_attributes, check_reauth_response, issue_after_full_auth, resolve_pseudonym,
+    start_reauth,
 };
 use eap::aka::attr::{
     AtAutn, AtCounter, AtCounterTooSmall, AtEncrData, AtIv, AtKdf, AtKdfInput, AtMac, AtRand,
@@ -261,8 +262,11 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_b,
             &policy,
             ctx,
-            reauth_id.as_bytes(),
-            7,
+            ReauthExchange {
+                identity: reauth_id.as_bytes(),
+                identifier: 7,
+                checkcode: None,
+            },
             REALM,
             random(1),
         )
@@ -299,8 +303,11 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_a,
             &policy,
             ctx2,
-            next_id.as_bytes(),
-            8,
+            ReauthExchange {
+                identity: next_id.as_bytes(),
+                identifier: 8,
+                checkcode: None,
+            },
             REALM,
             random(2),
         )
@@ -321,8 +328,11 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_b,
             &policy,
             old,
-            reauth_id.as_bytes(),
-            9,
+            ReauthExchange {
+                identity: reauth_id.as_bytes(),
+                identifier: 9,
+                checkcode: None,
+            },
             REALM,
             random(3),
         )
@@ -393,8 +403,11 @@ fn reauth_limit_and_tampered_responses() {
             &node,
             &policy,
             ctx.clone(),
-            id.as_bytes(),
-            3,
+            ReauthExchange {
+                identity: id.as_bytes(),
+                identifier: 3,
+                checkcode: None,
+            },
             REALM,
             random(5),
         )
@@ -417,8 +430,11 @@ fn reauth_limit_and_tampered_responses() {
                 &node,
                 &policy,
                 ctx.clone(),
-                id.as_bytes(),
-                3,
+                ReauthExchange {
+                    identity: id.as_bytes(),
+                    identifier: 3,
+                    checkcode: None,
+                },
                 REALM,
                 random(5),
             )
@@ -440,8 +456,11 @@ fn reauth_limit_and_tampered_responses() {
             &node,
             &policy,
             ctx.clone(),
-            id.as_bytes(),
-            3,
+            ReauthExchange {
+                identity: id.as_bytes(),
+                identifier: 3,
+                checkcode: None,
+            },
             REALM,
             random(5),
         )
@@ -461,8 +480,11 @@ fn reauth_limit_and_tampered_responses() {
                 &node,
                 &policy,
                 ctx.clone(),
-                id.as_bytes(),
-                3,
+                ReauthExchange {
+                    identity: id.as_bytes(),
+                    identifier: 3,
+                    checkcode: None,
+                },
                 REALM,
                 random(5),
             )
@@ -476,7 +498,19 @@ fn reauth_limit_and_tampered_responses() {
     // Beyond the limit: full authentication.
     let beyond = ctx.next().unwrap();
     assert!(matches!(
-        start_reauth(&node, &policy, beyond, id.as_bytes(), 3, REALM, random(5)).unwrap(),
+        start_reauth(
+            &node,
+            &policy,
+            beyond,
+            ReauthExchange {
+                identity: id.as_bytes(),
+                identifier: 3,
+                checkcode: None
+            },
+            REALM,
+            random(5)
+        )
+        .unwrap(),
         ReauthStart::FullAuth { .. }
     ));
 }

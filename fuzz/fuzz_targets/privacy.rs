@@ -7,9 +7,10 @@
 #![no_main]
 
 use aaa_server::privacy::{
-    KeySet, Policy, PrivacyKey, ReauthContext, ReauthRandom, ReauthStart, check_reauth_response,
-    resolve_pseudonym, start_reauth,
+    KeySet, Policy, PrivacyKey, ReauthContext, ReauthExchange, ReauthRandom, ReauthStart,
+    check_reauth_response, resolve_pseudonym, start_reauth,
 };
+use eap::aka::checkcode::Checkcode;
 use eap::aka::keys::derive_aka;
 use eap::secret::{Ck, Ik};
 use libfuzzer_sys::fuzz_target;
@@ -42,8 +43,11 @@ fn fixture() -> &'static Fixture {
             &keys,
             &Policy::default(),
             ctx,
-            reauth_id.as_bytes(),
-            9,
+            ReauthExchange {
+                identity: reauth_id.as_bytes(),
+                identifier: 9,
+                checkcode: None,
+            },
             REALM,
             r,
         )
@@ -92,12 +96,18 @@ fuzz_target!(|data: &[u8]| {
                 iv: [5; 16],
                 next_id_iv: [6; 16],
             };
+            // After an identity round: the response's AT_CHECKCODE is checked too.
+            let mut checkcode = Checkcode::new(ctx.method());
+            checkcode.update(&[1, 8, 0, 12, 50, 5, 0, 0, 13, 1, 0, 0]);
             if let Ok(ReauthStart::Request { pending, .. }) = start_reauth(
                 &f.keys,
                 &Policy::default(),
                 ctx,
-                f.reauth_id.as_bytes(),
-                9,
+                ReauthExchange {
+                    identity: f.reauth_id.as_bytes(),
+                    identifier: 9,
+                    checkcode: Some(&checkcode),
+                },
                 REALM,
                 r,
             ) {

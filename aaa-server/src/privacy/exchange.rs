@@ -7,9 +7,10 @@
 use super::identity::{IssueError, ReauthContext, make_pseudonym};
 use super::keys::KeySet;
 use eap::aka::attr::{
-    AtCounter, AtEncrData, AtIv, AtMac, AtNextPseudonym, AtNextReauthId, AtNonceS, AtResultInd,
-    Attribute,
+    AtCheckcode, AtCounter, AtEncrData, AtIv, AtMac, AtNextPseudonym, AtNextReauthId, AtNonceS,
+    AtResultInd, Attribute,
 };
+use eap::aka::checkcode::Checkcode;
 use eap::aka::keys::{Keys, Method, ReauthKeys, derive_reauth};
 use eap::aka::message::{
     Message, Subtype, decode_encrypted_attributes, encode_encrypted_attributes,
@@ -162,6 +163,20 @@ pub struct ReauthRandom {
     pub next_id_iv: [u8; 16],
 }
 
+/// What the exchange so far brings to the re-authentication request.
+#[derive(Clone, Copy, Debug)]
+pub struct ReauthExchange<'a> {
+    /// The re-authentication identity as the peer sent it (the Identity of
+    /// the re-authentication key derivation, RFC 4187 §7).
+    pub identity: &'a [u8],
+    /// The EAP Identifier of the request.
+    pub identifier: u8,
+    /// AT_CHECKCODE over the AKA-Identity round that brought the identity,
+    /// if there was one (RFC 4187 §10.13); sent in the request and checked
+    /// in the response.
+    pub checkcode: Option<&'a Checkcode>,
+}
+
 /// What to do with a resolved re-auth identity.
 #[derive(Debug)]
 pub enum ReauthStart {
@@ -188,6 +203,8 @@ pub struct PendingReauth {
     ctx: ReauthContext,
     identity: Vec<u8>,
     identifier: u8,
+    /// AT_CHECKCODE sent in the request (None: no identity round).
+    checkcode: Option<Box<Checkcode>>,
     nonce_s: [u8; 16],
     next_reauth_id: Option<String>,
     keys: ReauthKeys,
@@ -229,11 +246,16 @@ pub fn start_reauth(
     key_set: &KeySet,
     policy: &Policy,
     ctx: ReauthContext,
-    identity: &[u8],
-    identifier: u8,
+    exchange: ReauthExchange<'_>,
     realm: &str,
     random: ReauthRandom,
 ) -> Result<ReauthStart, ExchangeError> {
+    let ReauthExchange {
+        identity,
+        identifier,
+        checkcode,
+    } = exchange;
+    let checkcode = checkcode.filter(|c| c.packets() > 0);
     if !policy.fast_reauth || ctx.counter() > policy.reauth_limit {
         return Ok(ReauthStart::FullAuth {
             permanent_user: ctx.permanent_user().to_owned(),
@@ -265,6 +287,9 @@ pub fn start_reauth(
     if policy.result_indication {
         m.push(AtResultInd::default());
     }
+    if let Some(cc) = checkcode {
+        m.push(AtCheckcode::new(cc.to_attr()));
+    }
     m.push(AtMac::ZEROED);
     let method = ctx.method();
     let (mut packet, mac_at) = Packet::aka_request(identifier, method, m)
@@ -279,6 +304,7 @@ pub fn start_reauth(
             ctx,
             identity: identity.to_vec(),
             identifier,
+            checkcode: checkcode.map(|c| Box::new(c.clone())),
             nonce_s: random.nonce_s,
             next_reauth_id,
             keys,
@@ -305,6 +331,9 @@ pub enum ReauthFailure {
     /// AT_COUNTER missing or not the value the server sent.
     #[error("AT_COUNTER does not echo the server's counter")]
     CounterMismatch,
+    /// AT_CHECKCODE present and not the hash of the identity round (RFC 4187 §10.13).
+    #[error("AT_CHECKCODE does not match the identity round")]
+    BadCheckcode,
 }
 
 /// The outcome of a re-authentication response.
@@ -369,6 +398,16 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
     };
     if !mac_ok {
         return ReauthOutcome::Failure(F::BadMac);
+    }
+    // Optional in the response; when present it must match (RFC 4187 §10.13).
+    if let Some(cc) = msg.checkcode() {
+        let ok = match pending.checkcode.as_deref() {
+            Some(ours) => ours.verify_attr(cc),
+            None => Checkcode::new(method).verify_attr(cc),
+        };
+        if !ok {
+            return ReauthOutcome::Failure(F::BadCheckcode);
+        }
     }
     let (Some(iv), Some(data)) = (msg.iv(), msg.encr_data()) else {
         return ReauthOutcome::Failure(F::BadEncryptedData);
@@ -617,6 +656,14 @@ mod tests {
         assert_eq!(p.aka().unwrap().1.notification().unwrap().value(), 0);
     }
 
+    fn exchange(identity: &[u8]) -> ReauthExchange<'_> {
+        ReauthExchange {
+            identity,
+            identifier: 1,
+            checkcode: None,
+        }
+    }
+
     #[test]
     fn limit_forces_full_auth() {
         let keys = derive_aka(b"0234150999999999@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
@@ -633,13 +680,21 @@ mod tests {
         for _ in 0..2 {
             let id = ctx.seal(&set(), REALM, [0; 16]).unwrap();
             assert!(matches!(
-                start_reauth(&set(), &policy, ctx.clone(), id.as_bytes(), 1, REALM, r).unwrap(),
+                start_reauth(
+                    &set(),
+                    &policy,
+                    ctx.clone(),
+                    exchange(id.as_bytes()),
+                    REALM,
+                    r
+                )
+                .unwrap(),
                 ReauthStart::Request { .. }
             ));
             ctx = ctx.next().unwrap();
         }
         let id = ctx.seal(&set(), REALM, [0; 16]).unwrap();
-        match start_reauth(&set(), &policy, ctx, id.as_bytes(), 1, REALM, r).unwrap() {
+        match start_reauth(&set(), &policy, ctx, exchange(id.as_bytes()), REALM, r).unwrap() {
             ReauthStart::FullAuth { permanent_user } => {
                 assert_eq!(permanent_user, "0234150999999999")
             }

@@ -25,9 +25,9 @@ pub mod sealed;
 pub mod startup;
 
 pub use exchange::{
-    NextIdentities, PendingReauth, Policy, ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart,
-    challenge_attributes, check_notification_response, check_reauth_response,
-    issue_after_full_auth, result_notification, start_reauth,
+    NextIdentities, PendingReauth, Policy, ReauthExchange, ReauthFailure, ReauthOutcome,
+    ReauthRandom, ReauthStart, challenge_attributes, check_notification_response,
+    check_reauth_response, issue_after_full_auth, result_notification, start_reauth,
 };
 pub use identity::{ReauthContext, ResolvedPseudonym, make_pseudonym, resolve_pseudonym};
 pub use imsi::{DecryptedIdentity, ImsiPrivacyError, ImsiPrivacyKey, is_encrypted_identity};

@@ -41,7 +41,22 @@ fn encrypted(k_encr: &eap::secret::KEncr, m: &Message) -> Vec<Attribute> {
 /// The peer's side of a run: answers Identity/Challenge with [`TestPeer`],
 /// Reauthentication with the re-auth keys (`too_small`: AT_COUNTER_TOO_SMALL),
 /// Notification with AT_MAC (and the counter after a re-authentication).
+/// How the test peer answers an AKA-Reauthentication.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quirk {
+    /// As RFC 4187 says (AT_CHECKCODE echoed when the request had one).
+    None,
+    /// With AT_COUNTER_TOO_SMALL.
+    CounterTooSmall,
+    /// With an AT_CHECKCODE that does not match the identity round.
+    BadCheckcode,
+}
+
 struct Run {
+    /// The AKA-Identity requests and responses, in order.
+    identity_round: Vec<Vec<u8>>,
+    /// AT_CHECKCODE of the AKA-Reauthentication request.
+    reauth_checkcode: Option<eap::aka::attr::Checkcode>,
     outcome: Outcome,
     rounds: u32,
     /// AT_NEXT_PSEUDONYM / AT_NEXT_REAUTH_ID of the last Challenge.
@@ -51,10 +66,12 @@ struct Run {
     notifications: u32,
 }
 
-fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, too_small: bool) -> Run {
+fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, quirk: Quirk) -> Run {
     let now = Instant::now();
     let mut out = server.step(None, &peer.identity_response(1), now);
     let mut r = Run {
+        identity_round: Vec::new(),
+        reauth_checkcode: None,
         outcome: Outcome::Discard(""),
         rounds: 1,
         issued: None,
@@ -96,7 +113,8 @@ fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, too_s
                     })
                     .unwrap();
                 let mut enc = vec![Attribute::Counter(AtCounter { counter })];
-                if too_small {
+                r.reauth_checkcode = msg.checkcode().copied();
+                if quirk == Quirk::CounterTooSmall {
                     enc.push(Attribute::CounterTooSmall(AtCounterTooSmall::default()));
                 } else {
                     r.reauth_msk =
@@ -114,6 +132,13 @@ fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, too_s
                     .with(AtEncrData::new(ct));
                 if result_ind {
                     m.push(AtResultInd::default());
+                }
+                match (quirk, msg.checkcode()) {
+                    (Quirk::BadCheckcode, _) => {
+                        m.push(AtCheckcode::new(eap::aka::attr::Checkcode::Sha256([7; 32])))
+                    }
+                    (_, Some(cc)) => m.push(AtCheckcode::new(*cc)),
+                    _ => {}
                 }
                 m.push(AtMac::ZEROED);
                 let (mut b, at) = Packet::aka_response(id, method, m)
@@ -192,6 +217,12 @@ fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, too_s
                     b
                 }
             }
+            Subtype::Identity => {
+                let b = peer.handle(&eap);
+                r.identity_round.push(eap.clone());
+                r.identity_round.push(b.clone());
+                b
+            }
             _ => peer.handle(&eap),
         };
         out = server.step(Some(&state), &resp, now);
@@ -210,7 +241,7 @@ fn full_auth_issues_identities_then_fast_reauth_on_another_server() {
     let (imsi, k, opc) = subscriber(0);
     let mut a = server(key_set(1), false);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut a, &mut peer, false, false);
+    let r = run_with(&mut a, &mut peer, false, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), peer.msk.as_ref());
     assert_eq!(report.result, "success");
@@ -224,7 +255,11 @@ fn full_auth_issues_identities_then_fast_reauth_on_another_server() {
     // Another server with the same key set: fast re-authentication.
     let mut b = server(key_set(1), false);
     peer.identity = reauth_id.into_bytes();
-    let r = run_with(&mut b, &mut peer, false, false);
+    let r = run_with(&mut b, &mut peer, false, Quirk::None);
+    assert_eq!(
+        r.reauth_checkcode, None,
+        "no identity round, no AT_CHECKCODE"
+    );
     let (msk, report) = accept(&r.outcome);
     assert_eq!(
         Some(msk),
@@ -250,7 +285,7 @@ fn pseudonym_starts_a_full_auth_and_a_retired_key_asks_for_the_permanent_id() {
     let mut s = server(key_set(1), false);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
     peer.identity = format!("{p1}@{REALM}").into_bytes();
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     let (msk, _) = accept(&r.outcome);
     // MK identity is the pseudonym as received (RFC 4187 §7): the peer used it.
     assert_eq!(Some(msk), peer.msk.as_ref());
@@ -266,7 +301,7 @@ fn pseudonym_starts_a_full_auth_and_a_retired_key_asks_for_the_permanent_id() {
     };
     let pkt = Packet::decode(eap).unwrap();
     assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Permanent));
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     assert!(
         matches!(r.outcome, Outcome::Accept { .. }),
         "{:?}",
@@ -280,10 +315,10 @@ fn counter_too_small_runs_a_full_auth_with_the_reauth_id_as_mk_identity() {
     let (imsi, k, opc) = subscriber(2);
     let mut s = server(key_set(1), false);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     let (_, reauth_id) = r.issued.unwrap();
     peer.identity = reauth_id.into_bytes();
-    let r = run_with(&mut s, &mut peer, false, true);
+    let r = run_with(&mut s, &mut peer, false, Quirk::CounterTooSmall);
     let (msk, report) = accept(&r.outcome);
     // TestPeer derived the full-auth keys from the re-auth identity it sent.
     assert_eq!(Some(msk), peer.msk.as_ref());
@@ -296,7 +331,7 @@ fn retired_reauth_id_asks_for_a_full_auth_identity() {
     let (imsi, k, opc) = subscriber(0);
     let mut a = server(key_set(1), false);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut a, &mut peer, false, false);
+    let r = run_with(&mut a, &mut peer, false, Quirk::None);
     let (_, reauth_id) = r.issued.unwrap();
     let mut c = server(key_set(2), false);
     // A fresh USIM view: C's store starts its SQNs where A's did.
@@ -308,7 +343,7 @@ fn retired_reauth_id_asks_for_a_full_auth_identity() {
     };
     let pkt = Packet::decode(eap).unwrap();
     assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Fullauth));
-    let r = run_with(&mut c, &mut peer, false, false);
+    let r = run_with(&mut c, &mut peer, false, Quirk::None);
     let (_, report) = accept(&r.outcome);
     assert_eq!(report.result, "success");
 }
@@ -318,13 +353,13 @@ fn result_indication_after_full_and_fast_auth() {
     let (imsi, k, opc) = subscriber(1);
     let mut s = server(key_set(1), true);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut s, &mut peer, true, false);
+    let r = run_with(&mut s, &mut peer, true, Quirk::None);
     let (msk, _) = accept(&r.outcome);
     assert_eq!(Some(msk), peer.msk.as_ref());
     assert_eq!((r.notifications, r.rounds), (1, 3));
     let (_, reauth_id) = r.issued.unwrap();
     peer.identity = reauth_id.into_bytes();
-    let r = run_with(&mut s, &mut peer, true, false);
+    let r = run_with(&mut s, &mut peer, true, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), r.reauth_msk.as_ref());
     assert_eq!(report.result, "success (fast re-authentication)");
@@ -332,7 +367,7 @@ fn result_indication_after_full_and_fast_auth() {
 
     // Without the peer's AT_RESULT_IND: no notification.
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     assert!(matches!(r.outcome, Outcome::Accept { .. }));
     assert_eq!(r.notifications, 0);
 }
@@ -355,7 +390,7 @@ fn undecryptable_identity_is_rejected_and_privacy_off_changes_nothing() {
     let (imsi, k, opc) = subscriber(0);
     let mut plain = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut plain, &mut peer, false, false);
+    let r = run_with(&mut plain, &mut peer, false, Quirk::None);
     assert!(matches!(r.outcome, Outcome::Accept { .. }));
     assert!(r.issued.is_none());
 }
@@ -365,14 +400,37 @@ fn reauth_id_in_at_identity_after_any_id_req() {
     let (imsi, k, opc) = subscriber(2);
     let mut s = server(key_set(1), false);
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     let (_, reauth_id) = r.issued.unwrap();
     // EAP-Response/Identity is anonymous; AT_IDENTITY carries the re-auth id.
     peer.identity = format!("@{REALM}").into_bytes();
     peer.permanent = reauth_id.into_bytes();
-    let r = run_with(&mut s, &mut peer, false, false);
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), r.reauth_msk.as_ref());
     assert_eq!(report.result, "success (fast re-authentication)");
     assert_eq!(r.rounds, 3, "Identity, AKA-Identity, Reauthentication");
+    // RFC 4187 §10.13: the request carries AT_CHECKCODE over the identity round.
+    assert_eq!(r.identity_round.len(), 2);
+    let mut expected = Checkcode::new(Method::AkaPrime);
+    for p in &r.identity_round {
+        expected.update(p);
+    }
+    let sent = r
+        .reauth_checkcode
+        .expect("AT_CHECKCODE in the re-authentication request");
+    assert!(
+        expected.verify_attr(&sent),
+        "AT_CHECKCODE over the identity round"
+    );
+
+    // A response whose AT_CHECKCODE does not match is refused.
+    let r = run_with(&mut s, &mut peer, false, Quirk::BadCheckcode);
+    let Outcome::Reject { report, .. } = &r.outcome else {
+        panic!("rejected expected");
+    };
+    assert_eq!(
+        report.as_ref().unwrap().result,
+        "re-authentication AT_CHECKCODE does not match"
+    );
 }
