@@ -25,7 +25,7 @@ use eap::aka::attr::{
     AtAnyIdReq, AtAutn, AtBidding, AtCheckcode, AtFullauthIdReq, AtKdf, AtKdfInput, AtMac,
     AtPermanentIdReq, AtRand, AtResultInd,
 };
-use eap::aka::checkcode::Checkcode;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{self, Keys, Method};
 use eap::aka::mac::NO_EXTRA;
 use eap::aka::message::{IdReq, Message, Subtype, verify_packet};
@@ -175,7 +175,7 @@ struct Session {
     log_identity: Option<Box<str>>,
     /// AT_CHECKCODE over the AKA-Identity packets of the current method;
     /// `None` while there were none (RFC 4187 §10.13).
-    checkcode: Option<Box<Checkcode>>,
+    checkcode: Option<Box<CheckcodeHash>>,
     phase: Phase,
 }
 
@@ -188,7 +188,7 @@ impl Session {
     fn checkcode_update(&mut self, packet: &[u8]) {
         let method = self.method;
         self.checkcode
-            .get_or_insert_with(|| Box::new(Checkcode::new(method)))
+            .get_or_insert_with(|| Box::new(CheckcodeHash::new(method)))
             .update(packet);
     }
 }
@@ -826,7 +826,7 @@ impl EapServer {
                     // AT_CHECKCODE is optional in the response (RFC 4187 §10.13); checked when sent.
                     let checkcode_ok = |cc| match s.checkcode.as_deref() {
                         Some(ours) => ours.verify_attr(cc),
-                        None => Checkcode::new(s.method).verify_attr(cc),
+                        None => CheckcodeHash::new(s.method).verify_attr(cc),
                     };
                     if msg.checkcode().is_some_and(|cc| !checkcode_ok(cc)) {
                         return Err(Fail("AT_CHECKCODE does not match"));

@@ -23,7 +23,7 @@
 //! EAP-Failure hostapd answered it with.
 
 use eap::aka::attr::{AtNotification, Attribute, Checkcode};
-use eap::aka::checkcode::Checkcode as CheckcodeAcc;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{Method, derive_aka, derive_aka_prime_from_ck_ik};
 use eap::aka::message::{
     IdReq, Subtype, decode_encrypted_attributes, encode_encrypted_attributes, mac_value_offset,
@@ -207,7 +207,7 @@ fn check_exchange(method: Method, all: &[&str; 10], keys: &Keys) {
         }
     }
     // AT_CHECKCODE = hash of the two AKA-Identity packets (RFC 4187 §10.13)
-    let mut cc = CheckcodeAcc::new(method);
+    let mut cc = CheckcodeHash::new(method);
     cc.update(&h(req_aka_id));
     cc.update(&h(resp_aka_id));
     assert_eq!(m.checkcode(), Some(&cc.to_attr()));

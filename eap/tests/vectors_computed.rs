@@ -160,7 +160,7 @@ fn eap_aka_prime_reauth_keys() {
 /// `hashlib.sha1(req + resp)` and `hashlib.sha256(req + resp)`.
 #[test]
 fn at_checkcode_over_identity_round() {
-    use eap::aka::checkcode::Checkcode;
+    use eap::aka::checkcode::CheckcodeHash;
     use eap::aka::keys::Method;
     let req = h("0101000c320500000d010000");
     let resp = h(
@@ -173,11 +173,11 @@ fn at_checkcode_over_identity_round() {
             "404a168bf954270cf4baaef3b2d45acf6e5ab4f7f625cb65ef518e74f38bb645",
         ),
     ] {
-        let mut c = Checkcode::new(m);
+        let mut c = CheckcodeHash::new(m);
         c.update(&req);
         c.update(&resp);
         assert_eq!(hex::encode(c.wire_value()), want);
         assert!(c.verify(&h(want)));
-        assert!(!Checkcode::new(m).verify(&h(want)));
+        assert!(!CheckcodeHash::new(m).verify(&h(want)));
     }
 }

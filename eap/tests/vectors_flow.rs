@@ -10,7 +10,7 @@ use eap::aka::attr::{
     AtMac, AtNextReauthId, AtNonceS, AtRand, AtRes, Attribute, decode_encrypted_attributes,
     encode_encrypted_attributes,
 };
-use eap::aka::checkcode::Checkcode;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{self, Method};
 use eap::aka::message::{Message, Subtype, mac_value_offset};
 use eap::aka::{encr, mac};
@@ -65,8 +65,8 @@ fn aka_prime_full_and_fast_reauth() {
     let network = c["network_name"].as_str().unwrap().as_bytes().to_vec();
     let m = &c["milenage_inputs"];
     let sub = SubscriberKeys::new(K::new(hx(m, "K")), Opc::new(hx(m, "OPc")));
-    let mut server_cc = Checkcode::new(Method::AkaPrime);
-    let mut peer_cc = Checkcode::new(Method::AkaPrime);
+    let mut server_cc = CheckcodeHash::new(Method::AkaPrime);
+    let mut peer_cc = CheckcodeHash::new(Method::AkaPrime);
 
     // --- Identity round (RFC 4187 §9.2): the peer answers with its identity.
     let (req, _) = request(

@@ -10,7 +10,7 @@ use aaa_server::privacy::{
     KeySet, Policy, PrivacyKey, ReauthContext, ReauthExchange, ReauthRandom, ReauthStart,
     check_reauth_response, resolve_pseudonym, start_reauth,
 };
-use eap::aka::checkcode::Checkcode;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::derive_aka;
 use eap::secret::{Ck, Ik};
 use libfuzzer_sys::fuzz_target;
@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
                 next_id_iv: [6; 16],
             };
             // After an identity round: the response's AT_CHECKCODE is checked too.
-            let mut checkcode = Checkcode::new(ctx.method());
+            let mut checkcode = CheckcodeHash::new(ctx.method());
             checkcode.update(&[1, 8, 0, 12, 50, 5, 0, 0, 13, 1, 0, 0]);
             if let Ok(ReauthStart::Request { pending, .. }) = start_reauth(
                 &f.keys,

@@ -53,7 +53,7 @@ pub(crate) struct TestPeer {
     pub methods: Vec<Method>,
     pub sqn_ms: Sqn,
     pub network_name: Vec<u8>,
-    checkcode: Option<Checkcode>,
+    checkcode: Option<CheckcodeHash>,
     k_aut: Option<eap::secret::KAut>,
     pub msk: Option<Msk>,
     pub saw_bidding: Option<bool>,
@@ -117,9 +117,11 @@ impl TestPeer {
             .encode()
             .unwrap();
         }
-        let cc = self.checkcode.get_or_insert_with(|| Checkcode::new(method));
+        let cc = self
+            .checkcode
+            .get_or_insert_with(|| CheckcodeHash::new(method));
         if cc.method() != method {
-            *cc = Checkcode::new(method);
+            *cc = CheckcodeHash::new(method);
         }
         match msg.subtype {
             Subtype::Identity => {

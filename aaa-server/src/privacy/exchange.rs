@@ -10,7 +10,7 @@ use eap::aka::attr::{
     AtCheckcode, AtCounter, AtEncrData, AtIv, AtMac, AtNextPseudonym, AtNextReauthId, AtNonceS,
     AtResultInd, Attribute,
 };
-use eap::aka::checkcode::Checkcode;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{Keys, Method, ReauthKeys, derive_reauth};
 use eap::aka::message::{
     Message, Subtype, decode_encrypted_attributes, encode_encrypted_attributes,
@@ -174,7 +174,7 @@ pub struct ReauthExchange<'a> {
     /// AT_CHECKCODE over the AKA-Identity round that brought the identity,
     /// if there was one (RFC 4187 §10.13); sent in the request and checked
     /// in the response.
-    pub checkcode: Option<&'a Checkcode>,
+    pub checkcode: Option<&'a CheckcodeHash>,
 }
 
 /// What to do with a resolved re-auth identity.
@@ -204,7 +204,7 @@ pub struct PendingReauth {
     identity: Vec<u8>,
     identifier: u8,
     /// AT_CHECKCODE sent in the request (None: no identity round).
-    checkcode: Option<Box<Checkcode>>,
+    checkcode: Option<Box<CheckcodeHash>>,
     nonce_s: [u8; 16],
     next_reauth_id: Option<String>,
     keys: ReauthKeys,
@@ -403,7 +403,7 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
     if let Some(cc) = msg.checkcode() {
         let ok = match pending.checkcode.as_deref() {
             Some(ours) => ours.verify_attr(cc),
-            None => Checkcode::new(method).verify_attr(cc),
+            None => CheckcodeHash::new(method).verify_attr(cc),
         };
         if !ok {
             return ReauthOutcome::Failure(F::BadCheckcode);

@@ -6,9 +6,9 @@
 //! SHA-1 (20 bytes) for EAP-AKA, SHA-256 (32 bytes) for EAP-AKA'. When there
 //! was no identity round the value is empty (AT_CHECKCODE with length 1).
 //!
-//! Each side keeps a [`Checkcode`], feeds it the identity packets as it sends
-//! and receives them, puts [`Checkcode::wire_value`] into its AT_CHECKCODE and
-//! checks the other side's with [`Checkcode::verify`].
+//! Each side keeps a [`CheckcodeHash`], feeds it the identity packets as it sends
+//! and receives them, puts [`CheckcodeHash::wire_value`] into its AT_CHECKCODE and
+//! checks the other side's with [`CheckcodeHash::verify`].
 
 use super::attr;
 use super::keys::Method;
@@ -24,22 +24,22 @@ enum Hasher {
 
 /// The running AT_CHECKCODE hash of one exchange.
 #[derive(Clone)]
-pub struct Checkcode {
+pub struct CheckcodeHash {
     method: Method,
     hasher: Hasher,
     packets: usize,
 }
 
-impl core::fmt::Debug for Checkcode {
+impl core::fmt::Debug for CheckcodeHash {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Checkcode")
+        f.debug_struct("CheckcodeHash")
             .field("method", &self.method)
             .field("packets", &self.packets)
             .finish()
     }
 }
 
-impl Checkcode {
+impl CheckcodeHash {
     /// An empty accumulator for `method` (no identity packet seen yet).
     pub fn new(method: Method) -> Self {
         let hasher = match method {
@@ -110,7 +110,7 @@ impl Checkcode {
         }
     }
 
-    /// [`Checkcode::verify`] for a decoded AT_CHECKCODE.
+    /// [`CheckcodeHash::verify`] for a decoded AT_CHECKCODE.
     pub fn verify_attr(&self, received: &attr::Checkcode) -> bool {
         self.verify(received.as_bytes())
     }
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn empty_without_identity_round() {
         for m in [Method::Aka, Method::AkaPrime] {
-            let c = Checkcode::new(m);
+            let c = CheckcodeHash::new(m);
             assert_eq!(c.value(), None);
             assert!(c.wire_value().is_empty());
             assert!(c.verify(&[]));
@@ -149,8 +149,8 @@ mod tests {
 
     #[test]
     fn lengths_and_order() {
-        let mut a = Checkcode::new(Method::Aka);
-        let mut p = Checkcode::new(Method::AkaPrime);
+        let mut a = CheckcodeHash::new(Method::Aka);
+        let mut p = CheckcodeHash::new(Method::AkaPrime);
         for c in [&mut a, &mut p] {
             c.update(b"request");
             c.update(b"response");
@@ -158,12 +158,12 @@ mod tests {
         assert_eq!(a.value().unwrap().len(), 20);
         assert_eq!(p.value().unwrap().len(), 32);
         assert_eq!(a.packets(), 2);
-        let mut swapped = Checkcode::new(Method::Aka);
+        let mut swapped = CheckcodeHash::new(Method::Aka);
         swapped.update(b"response");
         swapped.update(b"request");
         assert_ne!(swapped.value(), a.value());
         // Concatenation is what is hashed: packet boundaries do not matter.
-        let mut joined = Checkcode::new(Method::Aka);
+        let mut joined = CheckcodeHash::new(Method::Aka);
         joined.update(b"requestresponse");
         assert_eq!(joined.value(), a.value());
         assert!(a.verify(&a.wire_value()));
@@ -171,14 +171,17 @@ mod tests {
         let mut bad = a.wire_value();
         bad[19] ^= 1;
         assert!(!a.verify(&bad));
-        assert_eq!(format!("{a:?}"), "Checkcode { method: Aka, packets: 2 }");
+        assert_eq!(
+            format!("{a:?}"),
+            "CheckcodeHash { method: Aka, packets: 2 }"
+        );
         assert!(matches!(a.to_attr(), attr::Checkcode::Sha1(_)));
         assert!(matches!(p.to_attr(), attr::Checkcode::Sha256(_)));
         assert_eq!(a.to_attr().as_bytes(), &a.wire_value()[..]);
         assert!(a.verify_attr(&a.to_attr()));
         assert!(!a.verify_attr(&p.to_attr()));
         assert!(!a.verify_attr(&attr::Checkcode::Empty));
-        let none = Checkcode::new(Method::AkaPrime);
+        let none = CheckcodeHash::new(Method::AkaPrime);
         assert_eq!(none.to_attr(), attr::Checkcode::Empty);
         assert!(none.verify_attr(&attr::Checkcode::Empty));
     }

@@ -13,7 +13,7 @@ use eap::aka::attr::{
     AtAuts, AtCheckcode, AtClientErrorCode, AtIdentity, AtKdf, AtMac, AtNotification, AtRes,
     AtResultInd, Attribute,
 };
-use eap::aka::checkcode::Checkcode;
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{self, Keys, Method};
 use eap::aka::mac::NO_EXTRA;
 use eap::aka::message::{self, IdReq, Message, Subtype};
@@ -232,7 +232,7 @@ pub struct Peer {
     method: Option<Method>,
     /// The identity last sent (EAP-Response/Identity or AT_IDENTITY): the key derivation input.
     identity: String,
-    checkcode: Option<Checkcode>,
+    checkcode: Option<CheckcodeHash>,
     identity_rounds: u8,
     last_id_req: Option<IdReq>,
     /// KDF negotiation: the AT_KDF list of the first Challenge when we asked for another KDF.
@@ -515,7 +515,7 @@ impl Peer {
             }
             None => {
                 self.method = Some(method);
-                self.checkcode = Some(Checkcode::new(method));
+                self.checkcode = Some(CheckcodeHash::new(method));
             }
             Some(cur) if cur != method => {
                 return Action::Discard(format!("{} request during {}", method.name(), cur.name()));
@@ -744,7 +744,7 @@ impl Peer {
                 let ours = self
                     .checkcode
                     .clone()
-                    .unwrap_or_else(|| Checkcode::new(method));
+                    .unwrap_or_else(|| CheckcodeHash::new(method));
                 if let Some(cc) = &p.checkcode
                     && !ours.verify_attr(cc)
                 {

@@ -251,7 +251,7 @@ fn identity_round_and_checkcode() {
         };
         let r = Packet::decode(&raw).unwrap();
         expect_subtype(&r, method, Subtype::Identity);
-        let mut cc = Checkcode::new(method);
+        let mut cc = CheckcodeHash::new(method);
         cc.update(&req);
         cc.update(&raw);
         let mut opts = ChallengeOpts::new(method);

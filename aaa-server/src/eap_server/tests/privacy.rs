@@ -412,7 +412,7 @@ fn reauth_id_in_at_identity_after_any_id_req() {
     assert_eq!(r.rounds, 3, "Identity, AKA-Identity, Reauthentication");
     // RFC 4187 §10.13: the request carries AT_CHECKCODE over the identity round.
     assert_eq!(r.identity_round.len(), 2);
-    let mut expected = Checkcode::new(Method::AkaPrime);
+    let mut expected = CheckcodeHash::new(Method::AkaPrime);
     for p in &r.identity_round {
         expected.update(p);
     }
