@@ -11,29 +11,13 @@ use eap::umts::{Amf, AuthVector, Auts, Sqn};
 
 pub use sqlite::SqliteStore;
 
-/// An IMSI: 6 to 15 decimal digits (3GPP TS 23.003 §2.2).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Imsi(String);
+/// An IMSI: 6 to 15 decimal digits (3GPP TS 23.003 §2.2). The one type the
+/// codec, the supplicant and the server share; its `Debug` masks the MSIN.
+pub use eap::identity::{Imsi, MncLen};
 
-impl Imsi {
-    /// Validates an IMSI.
-    pub fn parse(s: &str) -> Result<Self, HssError> {
-        if (6..=15).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) {
-            Ok(Self(s.to_string()))
-        } else {
-            Err(HssError::BadImsi)
-        }
-    }
-
-    /// The digits.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The IMSI with the MSIN masked for logs: MCC, a 2-digit MNC guess and
-    /// the rest as `*` (e.g. `24491*********`).
-    pub fn masked(&self) -> String {
-        mask_digits(&self.0)
+impl From<eap::identity::IdentityError> for HssError {
+    fn from(_: eap::identity::IdentityError) -> Self {
+        HssError::BadImsi
     }
 }
 
@@ -43,12 +27,6 @@ pub fn mask_digits(s: &str) -> String {
         .enumerate()
         .map(|(i, c)| if i < 5 { c } else { '*' })
         .collect()
-}
-
-impl std::fmt::Display for Imsi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// Which EAP method a vector is for: EAP-AKA' vectors carry the AMF
@@ -152,7 +130,7 @@ mod tests {
         assert!(Imsi::parse("1234567890123456").is_err());
         assert!(Imsi::parse("24491000000001a").is_err());
         let i = Imsi::parse("244910000000001").unwrap();
-        assert_eq!(i.masked(), "24491**********");
+        assert_eq!(i.masked(MncLen::Two), "24491**********");
         assert_eq!(next_sqn(Sqn::from_seq_ind(7, 31)), Sqn::from_seq_ind(8, 0));
         assert!(vector_amf(Amf([0, 0]), VectorKind::AkaPrime).separation_bit());
         assert!(!vector_amf(Amf([0, 0]), VectorKind::Aka).separation_bit());
