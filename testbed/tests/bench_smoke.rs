@@ -137,6 +137,7 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
     assert_eq!(below.len(), 6, "{t}");
     for b in below {
         assert_eq!(b["count"].as_u64(), Some(900), "{b}");
+        assert!(b["retransmissions"].is_u64(), "{b}");
         assert!(f(&b["auths_per_sec"], "below cap") > 0.0, "{b}");
         assert!(f(&b["p99_ms"], "below cap p99") > 0.0, "{b}");
         assert!(
@@ -182,6 +183,7 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
         );
         assert_eq!(h["concurrency"].as_u64(), Some(64), "{h}");
         assert!(f(&h["achieved_auths_per_sec"], "achieved") > 0.0, "{h}");
+        assert!(h["retransmissions"].is_u64(), "{h}");
         assert!(f(&h["p50_ms"], "p50") <= p99 && p99 <= f(&h["max_ms"], "max"));
     }
 

@@ -158,6 +158,8 @@ pub struct HalfPeak {
     pub failures: u64,
     /// Failures by reason.
     pub failures_by_reason: BTreeMap<String, u64>,
+    /// Access-Requests sent again after the timeout (1 s).
+    pub retransmissions: u64,
 }
 
 /// One entry of `hostapd_below_cap`: a fresh hostapd, [`BELOW_CAP_COUNT`]
@@ -184,6 +186,9 @@ pub struct BelowCap {
     pub failures: u64,
     /// Failures by reason.
     pub failures_by_reason: BTreeMap<String, u64>,
+    /// Access-Requests sent again after the timeout (1 s): hostapd drops
+    /// requests it has no room for, they come back a second later.
+    pub retransmissions: u64,
 }
 
 impl BelowCap {
@@ -200,6 +205,7 @@ impl BelowCap {
             max_ms: s.latency.max_ms,
             failures: s.failures,
             failures_by_reason: s.failures_by_reason.clone(),
+            retransmissions: s.retransmissions,
         }
     }
 }
@@ -359,6 +365,7 @@ pub fn half_peak(peak: &Point, rate: f64, s: &Summary) -> HalfPeak {
         max_ms: s.latency.max_ms,
         failures: s.failures,
         failures_by_reason: s.failures_by_reason.clone(),
+        retransmissions: s.retransmissions,
     }
 }
 
@@ -418,7 +425,7 @@ pub fn table(t: &Targets) -> String {
             format!("{:.2} ms", h.p99_ms),
             &h.verdict,
             format!(
-                "rate {:.0}/s (peak {:.0}/s at c={}), achieved {:.0}/s at c={}, p50/p90/max {:.2}/{:.2}/{:.2} ms, {} failures",
+                "rate {:.0}/s (peak {:.0}/s at c={}), achieved {:.0}/s at c={}, p50/p90/max {:.2}/{:.2}/{:.2} ms, {} failures, {} retransmissions",
                 h.target_rate,
                 h.peak_auths_per_sec,
                 h.peak_concurrency,
@@ -427,7 +434,8 @@ pub fn table(t: &Targets) -> String {
                 h.p50_ms,
                 h.p90_ms,
                 h.max_ms,
-                h.failures
+                h.failures,
+                h.retransmissions
             ),
         );
     }
@@ -455,7 +463,7 @@ pub fn table(t: &Targets) -> String {
         ));
         for b in &t.hostapd_below_cap {
             s.push_str(&format!(
-                "  {:<9} c={:<4} {:>9.1} auths/s  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  failures {}\n",
+                "  {:<9} c={:<4} {:>9.1} auths/s  p50 {:.2} ms  p90 {:.2} ms  p99 {:.2} ms  max {:.2} ms  failures {}  retransmissions {}\n",
                 b.method.name(),
                 b.concurrency,
                 b.auths_per_sec,
@@ -463,7 +471,8 @@ pub fn table(t: &Targets) -> String {
                 b.p90_ms,
                 b.p99_ms,
                 b.max_ms,
-                b.failures
+                b.failures,
+                b.retransmissions
             ));
         }
     }
