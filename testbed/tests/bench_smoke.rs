@@ -11,22 +11,8 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// target/<profile>/ — the parent of this test executable's deps/ directory.
-fn bin(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    let dir = if deps.file_name().is_some_and(|n| n == "deps") {
-        deps.parent()?
-    } else {
-        deps
-    };
-    let p = dir.join(name);
-    p.is_file().then_some(p)
-}
+mod common;
+use common::{bin, ci};
 
 fn hostapd() -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();

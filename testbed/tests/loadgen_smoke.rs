@@ -5,26 +5,12 @@
 //! (`cargo build --workspace --bins` before `cargo test`); without them the
 //! test fails under CI=true and says why otherwise.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
-
-/// target/<profile>/ — the parent of this test executable's deps/ directory.
-fn bin(name: &str) -> Option<PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let deps = exe.parent()?;
-    let dir = if deps.file_name().is_some_and(|n| n == "deps") {
-        deps.parent()?
-    } else {
-        deps
-    };
-    let p = dir.join(name);
-    p.is_file().then_some(p)
-}
+mod common;
+use common::{bin, ci};
 
 struct Kill(Child);
 impl Drop for Kill {

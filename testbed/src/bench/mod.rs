@@ -20,7 +20,7 @@ pub mod targets;
 use crate::loadgen::auth::Nas;
 use crate::loadgen::engine::{self, Config, Stop};
 use crate::loadgen::subscribers::{self, Card};
-use crate::loadgen::{self as lg, MethodArg, Summary};
+use crate::loadgen::{self as lg, Latency, MethodArg, Summary};
 use serde::Serialize;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt;
@@ -149,14 +149,9 @@ pub struct Point {
     pub concurrency: usize,
     /// Successful full authentications per second.
     pub auths_per_sec: f64,
-    /// Median latency per authentication.
-    pub p50_ms: f64,
-    /// 90th percentile.
-    pub p90_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
+    /// Latency percentiles, milliseconds (flattened into the JSON).
+    #[serde(flatten)]
+    pub latency: Latency,
     /// Failed authentications.
     pub failures: u64,
     /// Failures by reason.
@@ -537,10 +532,7 @@ fn point(
             method,
             concurrency,
             auths_per_sec: s.auths_per_sec,
-            p50_ms: s.latency.p50_ms,
-            p90_ms: s.latency.p90_ms,
-            p99_ms: s.latency.p99_ms,
-            max_ms: s.latency.max_ms,
+            latency: s.latency,
             failures: s.failures,
             failures_by_reason: s.failures_by_reason.clone(),
             requests_per_sec: s.requests_per_sec,
@@ -581,7 +573,7 @@ pub fn table(results: &[Point]) -> String {
     let cell = |p: Option<&Point>| match p {
         Some(p) => format!(
             "{:>10.1} {:>8.2} {:>8.2} {:>6} {:>9}",
-            p.auths_per_sec, p.p50_ms, p.p99_ms, p.failures, p.server_rss_kib
+            p.auths_per_sec, p.latency.p50_ms, p.latency.p99_ms, p.failures, p.server_rss_kib
         ),
         None => format!("{:>10} {:>8} {:>8} {:>6} {:>9}", "-", "-", "-", "-", "-"),
     };
@@ -726,8 +718,8 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                     method.name(),
                     c,
                     p.auths_per_sec,
-                    p.p50_ms,
-                    p.p99_ms,
+                    p.latency.p50_ms,
+                    p.latency.p99_ms,
                     p.failures,
                     if s.failures_by_reason.is_empty() {
                         String::new()
@@ -837,9 +829,9 @@ fn measure_targets(
                 c,
                 rate,
                 h.achieved_auths_per_sec,
-                h.p50_ms,
-                h.p99_ms,
-                h.max_ms,
+                h.latency.p50_ms,
+                h.latency.p99_ms,
+                h.latency.max_ms,
                 h.failures
             );
             t.p99_at_half_peak.push(h);
@@ -875,8 +867,8 @@ fn measure_targets(
                     method.name(),
                     c,
                     b.auths_per_sec,
-                    b.p50_ms,
-                    b.p99_ms,
+                    b.latency.p50_ms,
+                    b.latency.p99_ms,
                     b.failures
                 );
                 t.hostapd_below_cap.push(b);
@@ -976,29 +968,34 @@ fn measure_targets(
     Ok(t)
 }
 
+/// A sweep point with fixed latencies (unit tests of the table and the targets).
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn p(server: ServerKind, method: MethodArg, c: usize, rate: f64) -> Point {
-        Point {
-            server,
-            method,
-            concurrency: c,
-            auths_per_sec: rate,
+pub(crate) fn test_point(server: ServerKind, method: MethodArg, c: usize, rate: f64) -> Point {
+    Point {
+        server,
+        method,
+        concurrency: c,
+        auths_per_sec: rate,
+        latency: Latency {
             p50_ms: 1.0,
             p90_ms: 2.0,
             p99_ms: 3.0,
             max_ms: 4.0,
-            failures: 0,
-            failures_by_reason: Default::default(),
-            requests_per_sec: rate * 2.0,
-            server_rss_kib: 1000,
-            server_peak_rss_kib: 1000,
-            hlr_gw_rss_kib: None,
-            loadgen_cpu_percent: 50.0,
-        }
+        },
+        failures: 0,
+        failures_by_reason: Default::default(),
+        requests_per_sec: rate * 2.0,
+        server_rss_kib: 1000,
+        server_peak_rss_kib: 1000,
+        hlr_gw_rss_kib: None,
+        loadgen_cpu_percent: 50.0,
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use test_point as p;
 
     #[test]
     fn table_shows_the_ratio_and_the_best_points() {

@@ -99,7 +99,7 @@ fn latency_panel(area: &Panel<'_>, results: &[Point]) -> Result<(), String> {
         .max()
         .unwrap_or(1)
         .max(2) as f64;
-    let p99 = |p: &Point| p.p99_ms.max(0.01);
+    let p99 = |p: &Point| p.latency.p99_ms.max(0.01);
     let max_y = results.iter().map(p99).fold(0.02f64, f64::max) * 2.0;
     let min_y = results
         .iter()
@@ -148,6 +148,7 @@ pub fn write_svg(path: &Path, results: &[Point], machine: &Machine) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::loadgen::Latency;
 
     #[test]
     fn writes_an_svg_with_both_servers() {
@@ -158,10 +159,12 @@ mod tests {
             method: MethodArg::AkaPrime,
             concurrency: c,
             auths_per_sec: r,
-            p50_ms: 1.0,
-            p90_ms: 1.5,
-            p99_ms: 2.0,
-            max_ms: 3.0,
+            latency: Latency {
+                p50_ms: 1.0,
+                p90_ms: 1.5,
+                p99_ms: 2.0,
+                max_ms: 3.0,
+            },
             failures: 0,
             failures_by_reason: Default::default(),
             requests_per_sec: 2.0 * r,

@@ -18,6 +18,7 @@
 //! This module is the arithmetic and the report; `super` runs the servers.
 
 use super::{Point, ServerKind};
+use crate::loadgen::Latency;
 use crate::loadgen::{MethodArg, Summary};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -146,14 +147,9 @@ pub struct HalfPeak {
     pub concurrency: usize,
     /// Successful auths/s achieved.
     pub achieved_auths_per_sec: f64,
-    /// Median latency, milliseconds.
-    pub p50_ms: f64,
-    /// 90th percentile.
-    pub p90_ms: f64,
-    /// 99th percentile (= `measured`).
-    pub p99_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
+    /// Latency percentiles, milliseconds (flattened into the JSON).
+    #[serde(flatten)]
+    pub latency: Latency,
     /// Failed authentications.
     pub failures: u64,
     /// Failures by reason.
@@ -174,14 +170,9 @@ pub struct BelowCap {
     pub count: u64,
     /// Successful auths/s.
     pub auths_per_sec: f64,
-    /// Median latency, milliseconds.
-    pub p50_ms: f64,
-    /// 90th percentile.
-    pub p90_ms: f64,
-    /// 99th percentile.
-    pub p99_ms: f64,
-    /// Slowest.
-    pub max_ms: f64,
+    /// Latency percentiles, milliseconds (flattened into the JSON).
+    #[serde(flatten)]
+    pub latency: Latency,
     /// Failed authentications.
     pub failures: u64,
     /// Failures by reason.
@@ -199,10 +190,7 @@ impl BelowCap {
             concurrency: s.concurrency,
             count,
             auths_per_sec: s.auths_per_sec,
-            p50_ms: s.latency.p50_ms,
-            p90_ms: s.latency.p90_ms,
-            p99_ms: s.latency.p99_ms,
-            max_ms: s.latency.max_ms,
+            latency: s.latency,
             failures: s.failures,
             failures_by_reason: s.failures_by_reason.clone(),
             retransmissions: s.retransmissions,
@@ -285,7 +273,7 @@ pub fn throughput(results: &[Point]) -> Option<Throughput> {
     best(results, ServerKind::AaaServer, MethodArg::AkaPrime).map(|p| Throughput {
         verdict: Verdict::at_least(p.auths_per_sec, THROUGHPUT_TARGET, "auths/s"),
         concurrency: p.concurrency,
-        p99_ms: p.p99_ms,
+        p99_ms: p.latency.p99_ms,
     })
 }
 
@@ -359,10 +347,7 @@ pub fn half_peak(peak: &Point, rate: f64, s: &Summary) -> HalfPeak {
         target_rate: rate,
         concurrency: s.concurrency,
         achieved_auths_per_sec: s.auths_per_sec,
-        p50_ms: s.latency.p50_ms,
-        p90_ms: s.latency.p90_ms,
-        p99_ms: s.latency.p99_ms,
-        max_ms: s.latency.max_ms,
+        latency: s.latency,
         failures: s.failures,
         failures_by_reason: s.failures_by_reason.clone(),
         retransmissions: s.retransmissions,
@@ -422,7 +407,7 @@ pub fn table(t: &Targets) -> String {
         line(
             &mut s,
             &format!("p99 at half peak, {}", h.method.name()),
-            format!("{:.2} ms", h.p99_ms),
+            format!("{:.2} ms", h.latency.p99_ms),
             &h.verdict,
             format!(
                 "rate {:.0}/s (peak {:.0}/s at c={}), achieved {:.0}/s at c={}, p50/p90/max {:.2}/{:.2}/{:.2} ms, {} failures, {} retransmissions",
@@ -431,9 +416,9 @@ pub fn table(t: &Targets) -> String {
                 h.peak_concurrency,
                 h.achieved_auths_per_sec,
                 h.concurrency,
-                h.p50_ms,
-                h.p90_ms,
-                h.max_ms,
+                h.latency.p50_ms,
+                h.latency.p90_ms,
+                h.latency.max_ms,
                 h.failures,
                 h.retransmissions
             ),
@@ -467,10 +452,10 @@ pub fn table(t: &Targets) -> String {
                 b.method.name(),
                 b.concurrency,
                 b.auths_per_sec,
-                b.p50_ms,
-                b.p90_ms,
-                b.p99_ms,
-                b.max_ms,
+                b.latency.p50_ms,
+                b.latency.p90_ms,
+                b.latency.p99_ms,
+                b.latency.max_ms,
                 b.failures,
                 b.retransmissions
             ));
@@ -485,27 +470,8 @@ pub fn table(t: &Targets) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::loadgen::Latency;
 
-    fn p(server: ServerKind, method: MethodArg, c: usize, rate: f64) -> Point {
-        Point {
-            server,
-            method,
-            concurrency: c,
-            auths_per_sec: rate,
-            p50_ms: 1.0,
-            p90_ms: 2.0,
-            p99_ms: 3.0,
-            max_ms: 4.0,
-            failures: 0,
-            failures_by_reason: Default::default(),
-            requests_per_sec: rate * 2.0,
-            server_rss_kib: 1000,
-            server_peak_rss_kib: 1000,
-            hlr_gw_rss_kib: None,
-            loadgen_cpu_percent: 50.0,
-        }
-    }
+    use crate::bench::test_point as p;
 
     fn sweep() -> Vec<Point> {
         use MethodArg::*;
@@ -663,37 +629,24 @@ mod tests {
         };
         let text = table(&t);
         let lines: Vec<&str> = text.lines().collect();
-        assert!(lines.iter().any(|l| l.starts_with("throughput AKA'")
-            && l.contains("24000 auths/s")
-            && l.contains("met: yes")));
-        assert!(
+        let has = |prefix: &str, figure: &str, met: &str| {
             lines
                 .iter()
-                .any(|l| l.starts_with("ratio to hostapd AKA', sustained")
-                    && l.contains("120.0x")
-                    && l.contains("met: yes"))
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("ratio to hostapd AKA', below cap")
-                    && l.contains("4.0x")
-                    && l.contains("met: NO"))
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("p99 at half peak, aka-prime")
-                    && l.contains("2.50 ms")
-                    && l.contains("met: NO"))
-        );
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("memory per in-flight session")
-                    && l.contains("1024 bytes")
-                    && l.contains("met: yes"))
-        );
+                .any(|l| l.starts_with(prefix) && l.contains(figure) && l.contains(met))
+        };
+        assert!(has("throughput AKA'", "24000 auths/s", "met: yes"));
+        assert!(has(
+            "ratio to hostapd AKA', sustained",
+            "120.0x",
+            "met: yes"
+        ));
+        assert!(has("ratio to hostapd AKA', below cap", "4.0x", "met: NO"));
+        assert!(has("p99 at half peak, aka-prime", "2.50 ms", "met: NO"));
+        assert!(has(
+            "memory per in-flight session",
+            "1024 bytes",
+            "met: yes"
+        ));
         let j = serde_json::to_value(&t).unwrap();
         assert_eq!(j["throughput_aka_prime"]["measured"], 24_000.0);
         assert_eq!(j["throughput_aka_prime"]["target"], 20_000.0);

@@ -150,7 +150,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// Latency percentiles of the successful authentications, milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Latency {
     /// Median.
     pub p50_ms: f64,
