@@ -115,7 +115,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         2 => {
-            let _ = process_reauth_request(&f.peer, rest, [0; 16], true);
+            let _ = process_reauth_request(&f.peer, rest, [0; 16], true, None);
         }
         3 => {
             // Mutate the valid signed request: flip bytes at positions from the input.
@@ -126,7 +126,7 @@ fuzz_target!(|data: &[u8]| {
                     p[i] ^= val;
                 }
             }
-            let _ = process_reauth_request(&f.peer, &p, [0; 16], false);
+            let _ = process_reauth_request(&f.peer, &p, [0; 16], false, None);
         }
         5 => {
             // Peer: a Notification after a re-authentication with counter 1.

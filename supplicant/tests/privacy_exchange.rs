@@ -144,7 +144,7 @@ fn learn_persist_reauthenticate_replay_forget() {
     // Fast re-authentication, counter 1.
     let req = reauth_request(&keys, 42, 1, [0x77; 16], &format!("8next@{REALM}"));
     let reauth = st.reauth.clone().unwrap();
-    let (response, msk) = match process_reauth_request(&reauth, &req, [0x33; 16], false) {
+    let (response, msk) = match process_reauth_request(&reauth, &req, [0x33; 16], false, None) {
         PeerReauthResult::Success {
             response,
             msk,
@@ -187,7 +187,7 @@ fn learn_persist_reauthenticate_replay_forget() {
     let r2 = st2.reauth.clone().unwrap();
     assert_eq!(r2.last_counter, 1);
     assert_eq!(r2.identity, format!("8next@{REALM}"));
-    match process_reauth_request(&r2, &req, [0x34; 16], false) {
+    match process_reauth_request(&r2, &req, [0x34; 16], false, None) {
         PeerReauthResult::CounterTooSmall { response, received } => {
             assert_eq!(received, 1);
             let attrs = server_check(&keys, &response, &[0x77; 16]);
@@ -202,7 +202,7 @@ fn learn_persist_reauthenticate_replay_forget() {
     // A fresh counter 2 with the new id works.
     let req2 = reauth_request(&keys, 43, 2, [0x78; 16], &format!("8third@{REALM}"));
     assert!(matches!(
-        process_reauth_request(&r2, &req2, [0x35; 16], false),
+        process_reauth_request(&r2, &req2, [0x35; 16], false, None),
         PeerReauthResult::Success { counter: 2, .. }
     ));
 

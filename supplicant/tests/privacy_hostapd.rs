@@ -241,7 +241,7 @@ fn authenticate(port: u16, st: &PrivacyState, identity: &str, result_ind: bool) 
             Subtype::Reauthentication => {
                 let r = st.reauth.as_ref().expect("re-auth state");
                 run.reauth_used = true;
-                match process_reauth_request(r, &reply.eap, [0x3c; 16], result_ind) {
+                match process_reauth_request(r, &reply.eap, [0x3c; 16], result_ind, None) {
                     PeerReauthResult::Success {
                         response,
                         msk,

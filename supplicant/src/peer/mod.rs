@@ -945,7 +945,8 @@ impl Peer {
         self.identity = st.identity.clone();
         self.identity_kind = IdentityKind::Reauth;
         self.privacy_dirty = true;
-        match process_reauth_request(&st, &raw[..n], self.iv, self.result_ind) {
+        let identity_round = self.checkcode.as_ref();
+        match process_reauth_request(&st, &raw[..n], self.iv, self.result_ind, identity_round) {
             PeerReauthResult::Success {
                 response,
                 msk,

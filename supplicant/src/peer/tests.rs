@@ -797,6 +797,18 @@ mod privacy {
         next: Option<&str>,
         sign: bool,
     ) -> Vec<u8> {
+        reauth_request_with(st, id, counter, next, sign, None)
+    }
+
+    /// The same, with AT_CHECKCODE when `checkcode` is given.
+    fn reauth_request_with(
+        st: &PeerReauth,
+        id: u8,
+        counter: u16,
+        next: Option<&str>,
+        sign: bool,
+        checkcode: Option<eap::aka::attr::Checkcode>,
+    ) -> Vec<u8> {
         let mut enc = vec![
             Attribute::Counter(AtCounter { counter }),
             Attribute::NonceS(AtNonceS::new(NONCE_S)),
@@ -808,10 +820,13 @@ mod privacy {
         }
         let plain = message::encode_encrypted_attributes(&enc).unwrap();
         let ct = encr::encrypt(&st.k_encr, &[4; 16], &plain).unwrap();
-        let m = Message::new(Subtype::Reauthentication)
+        let mut m = Message::new(Subtype::Reauthentication)
             .with(AtIv::new([4; 16]))
-            .with(AtEncrData::new(ct))
-            .with(AtMac::ZEROED);
+            .with(AtEncrData::new(ct));
+        if let Some(cc) = checkcode {
+            m.push(eap::aka::attr::AtCheckcode::new(cc));
+        }
+        m.push(AtMac::ZEROED);
         let (mut p, at) = Packet::aka_request(id, Method::AkaPrime, m)
             .encode_with_mac_offset()
             .unwrap();
@@ -862,6 +877,52 @@ mod privacy {
                 assert_eq!(s.keys.msk, want.msk);
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    /// RFC 4187 §10.13: after an AKA-Identity round the Re-authentication
+    /// request's AT_CHECKCODE must cover that round, and the response echoes it.
+    #[test]
+    fn reauth_after_an_identity_round_checks_and_echoes_at_checkcode() {
+        let (st, _) = learned_state();
+        let reauth = st.reauth.clone().unwrap();
+        for good in [true, false] {
+            let mut h = privacy_peer(st.clone());
+            sent_identity(&mut h);
+            let id_req = Packet::aka_request(
+                2,
+                Method::AkaPrime,
+                Message::new(Subtype::Identity).with(eap::aka::attr::AtAnyIdReq::default()),
+            )
+            .encode()
+            .unwrap();
+            let id_resp = match h.feed(&id_req) {
+                Action::Send(b) => b,
+                other => panic!("{other:?}"),
+            };
+            let decoded = Packet::decode(&id_resp).unwrap();
+            assert_eq!(
+                aka_msg(&decoded).1.identity(),
+                Some(reauth.identity.as_bytes()),
+                "AT_ANY_ID_REQ answered with the re-auth id"
+            );
+            let mut round = CheckcodeHash::new(Method::AkaPrime);
+            round.update(&id_req);
+            round.update(&id_resp);
+            let sent = if good {
+                round.to_attr()
+            } else {
+                eap::aka::attr::Checkcode::Sha256([7; 32])
+            };
+            let req = reauth_request_with(&reauth, 3, 1, None, true, Some(sent));
+            let r = h.send(&req);
+            let (_, m) = aka_msg(&r);
+            if good {
+                assert_eq!(m.subtype, Subtype::Reauthentication);
+                assert_eq!(m.checkcode(), Some(&sent), "AT_CHECKCODE echoed");
+            } else {
+                assert_eq!(m.subtype, Subtype::ClientError);
+            }
         }
     }
 

@@ -5,9 +5,10 @@
 
 use super::state::PeerReauth;
 use eap::aka::attr::{
-    AtClientErrorCode, AtCounter, AtCounterTooSmall, AtEncrData, AtIv, AtMac, AtResultInd,
-    Attribute,
+    AtCheckcode, AtClientErrorCode, AtCounter, AtCounterTooSmall, AtEncrData, AtIv, AtMac,
+    AtResultInd, Attribute,
 };
+use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{Method, derive_reauth};
 use eap::aka::message::{
     Message, Subtype, decode_encrypted_attributes, encode_encrypted_attributes,
@@ -99,6 +100,9 @@ pub enum ReauthReject {
     /// AT_IV/AT_ENCR_DATA missing or undecodable, or AT_COUNTER/AT_NONCE_S missing.
     #[error("encrypted data missing or malformed")]
     BadEncryptedData,
+    /// AT_CHECKCODE is not the hash of the identity round (RFC 4187 §10.13).
+    #[error("AT_CHECKCODE does not match the identity round")]
+    BadCheckcode,
 }
 
 /// The peer's answer to an EAP-Request/AKA-Reauthentication.
@@ -149,18 +153,32 @@ fn client_error(identifier: u8, method: Method, reason: ReauthReject) -> PeerRea
     PeerReauthResult::ClientError { response, reason }
 }
 
-/// Builds the EAP-Response/AKA-Reauthentication: AT_IV, AT_ENCR_DATA
-/// {AT_COUNTER [, AT_COUNTER_TOO_SMALL]}, AT_RESULT_IND when used, AT_MAC
-/// over packet ‖ NONCE_S (RFC 4187 §9.8).
-fn response(
-    st: &PeerReauth,
-    identifier: u8,
+/// What a Re-authentication response says besides the counter.
+#[derive(Clone, Copy)]
+struct Answer {
     counter: u16,
     too_small: bool,
     result_ind: bool,
+    /// Our AT_CHECKCODE, sent when the request carried one.
+    checkcode: Option<eap::aka::attr::Checkcode>,
+}
+
+/// Builds the EAP-Response/AKA-Reauthentication: AT_IV, AT_ENCR_DATA
+/// {AT_COUNTER [, AT_COUNTER_TOO_SMALL]}, AT_RESULT_IND when used,
+/// AT_CHECKCODE when asked, AT_MAC over packet ‖ NONCE_S (RFC 4187 §9.8).
+fn response(
+    st: &PeerReauth,
+    identifier: u8,
+    answer: Answer,
     nonce_s: &[u8; 16],
     iv: [u8; 16],
 ) -> Option<Vec<u8>> {
+    let Answer {
+        counter,
+        too_small,
+        result_ind,
+        checkcode,
+    } = answer;
     let mut enc = vec![Attribute::Counter(AtCounter { counter })];
     if too_small {
         enc.push(Attribute::CounterTooSmall(AtCounterTooSmall::default()));
@@ -172,6 +190,9 @@ fn response(
         .with(AtEncrData::new(ct));
     if result_ind {
         m.push(AtResultInd::default());
+    }
+    if let Some(cc) = checkcode {
+        m.push(AtCheckcode::new(cc));
     }
     m.push(AtMac::ZEROED);
     let (mut p, at) = Packet::aka_response(identifier, st.method(), m)
@@ -185,12 +206,16 @@ fn response(
 /// the stored state: verifies AT_MAC, decrypts, checks AT_COUNTER freshness
 /// (never accepts a counter ≤ `last_counter`), derives the new MSK with the
 /// stored re-auth identity, and builds the response (`iv`: fresh random
-/// AT_IV; `want_result_ind`: the profile enables result indication).
+/// AT_IV; `want_result_ind`: the profile enables result indication;
+/// `identity_round`: the AT_CHECKCODE hash of the AKA-Identity round before
+/// this request, if there was one — a request's AT_CHECKCODE must match it,
+/// and the response then carries ours, RFC 4187 §10.13).
 pub fn process_reauth_request(
     st: &PeerReauth,
     request: &[u8],
     iv: [u8; 16],
     want_result_ind: bool,
+    identity_round: Option<&CheckcodeHash>,
 ) -> PeerReauthResult {
     let method = st.method();
     let packet = match Packet::decode(request) {
@@ -216,6 +241,20 @@ pub fn process_reauth_request(
     if !mac_ok {
         return client_error(identifier, method, ReauthReject::BadMac);
     }
+    // AT_CHECKCODE is trusted only now that AT_MAC verified.
+    let checkcode = match msg.checkcode() {
+        None => None,
+        Some(received) => {
+            let ours = identity_round
+                .filter(|c| c.method() == method)
+                .cloned()
+                .unwrap_or_else(|| CheckcodeHash::new(method));
+            if !ours.verify_attr(received) {
+                return client_error(identifier, method, ReauthReject::BadCheckcode);
+            }
+            Some(ours.to_attr())
+        }
+    };
     let attrs = match decrypt_attrs(&st.k_encr, msg) {
         Ok(Some(a)) => a,
         _ => return client_error(identifier, method, ReauthReject::BadEncryptedData),
@@ -232,7 +271,13 @@ pub fn process_reauth_request(
         return client_error(identifier, method, ReauthReject::BadEncryptedData);
     };
     if counter <= st.last_counter {
-        return match response(st, identifier, counter, true, false, &nonce_s, iv) {
+        let answer = Answer {
+            counter,
+            too_small: true,
+            result_ind: false,
+            checkcode,
+        };
+        return match response(st, identifier, answer, &nonce_s, iv) {
             Some(response) => PeerReauthResult::CounterTooSmall {
                 response,
                 received: counter,
@@ -245,7 +290,13 @@ pub fn process_reauth_request(
         Err(_) => return client_error(identifier, method, ReauthReject::BadEncryptedData),
     };
     let use_result_ind = want_result_ind && msg.result_ind();
-    let Some(resp) = response(st, identifier, counter, false, use_result_ind, &nonce_s, iv) else {
+    let answer = Answer {
+        counter,
+        too_small: false,
+        result_ind: use_result_ind,
+        checkcode,
+    };
+    let Some(resp) = response(st, identifier, answer, &nonce_s, iv) else {
         return client_error(identifier, method, ReauthReject::BadEncryptedData);
     };
     let keys = derive_reauth(&st.secret, st.identity.as_bytes(), counter, &nonce_s);
@@ -368,6 +419,17 @@ mod tests {
 
     /// A server-side request built from eap primitives only.
     fn request(st: &PeerReauth, counter: u16, extra: Vec<Attribute>, sign: bool) -> Vec<u8> {
+        request_with(st, counter, extra, sign, None)
+    }
+
+    /// The same, with AT_CHECKCODE in the request when `checkcode` is given.
+    fn request_with(
+        st: &PeerReauth,
+        counter: u16,
+        extra: Vec<Attribute>,
+        sign: bool,
+        checkcode: Option<eap::aka::attr::Checkcode>,
+    ) -> Vec<u8> {
         let mut enc = vec![
             Attribute::Counter(AtCounter { counter }),
             Attribute::NonceS(AtNonceS::new([9; 16])),
@@ -379,10 +441,13 @@ mod tests {
             &encode_encrypted_attributes(&enc).unwrap(),
         )
         .unwrap();
-        let m = Message::new(Subtype::Reauthentication)
+        let mut m = Message::new(Subtype::Reauthentication)
             .with(AtIv::new([4; 16]))
-            .with(AtEncrData::new(ct))
-            .with(AtMac::ZEROED);
+            .with(AtEncrData::new(ct));
+        if let Some(cc) = checkcode {
+            m.push(AtCheckcode::new(cc));
+        }
+        m.push(AtMac::ZEROED);
         let (mut p, at) = Packet::aka_request(7, Method::AkaPrime, m)
             .encode_with_mac_offset()
             .unwrap();
@@ -398,7 +463,13 @@ mod tests {
         let next = Attribute::NextReauthId(AtNextReauthId {
             reauth_id: b"8next@r".to_vec(),
         });
-        match process_reauth_request(&st, &request(&st, 1, vec![next], true), [5; 16], false) {
+        match process_reauth_request(
+            &st,
+            &request(&st, 1, vec![next], true),
+            [5; 16],
+            false,
+            None,
+        ) {
             PeerReauthResult::Success {
                 response,
                 msk,
@@ -421,12 +492,58 @@ mod tests {
         }
     }
 
+    /// RFC 4187 §10.13: AT_CHECKCODE in the request is checked against the
+    /// identity round (or none), and the response carries ours.
+    #[test]
+    fn checkcode_is_checked_and_echoed() {
+        let st = state();
+        let mut round = CheckcodeHash::new(Method::AkaPrime);
+        round.update(&[1, 3, 0, 12, 50, 5, 0, 0, 13, 1, 0, 0]);
+        round.update(&[2, 3, 0, 8, 50, 5, 0, 0]);
+        let cases = [
+            // (identity round the peer saw, AT_CHECKCODE the server sent, accepted)
+            (None, eap::aka::attr::Checkcode::Empty, true),
+            (Some(&round), round.to_attr(), true),
+            (None, round.to_attr(), false),
+            (Some(&round), eap::aka::attr::Checkcode::Empty, false),
+            (
+                Some(&round),
+                eap::aka::attr::Checkcode::Sha256([7; 32]),
+                false,
+            ),
+        ];
+        for (seen, sent, accepted) in cases {
+            let req = request_with(&st, 1, vec![], true, Some(sent));
+            match process_reauth_request(&st, &req, [5; 16], false, seen) {
+                PeerReauthResult::Success { response, .. } if accepted => {
+                    let p = Packet::decode(&response).unwrap();
+                    assert_eq!(p.aka().unwrap().1.checkcode(), Some(&sent));
+                }
+                PeerReauthResult::ClientError {
+                    reason: ReauthReject::BadCheckcode,
+                    ..
+                } if !accepted => {}
+                other => panic!("{seen:?} {sent:?}: {other:?}"),
+            }
+        }
+        // No AT_CHECKCODE in the request: none in the response.
+        let req = request(&st, 1, vec![], true);
+        match process_reauth_request(&st, &req, [5; 16], false, Some(&round)) {
+            PeerReauthResult::Success { response, .. } => {
+                let p = Packet::decode(&response).unwrap();
+                assert_eq!(p.aka().unwrap().1.checkcode(), None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn stale_counter_answers_counter_too_small() {
         let mut st = state();
         st.last_counter = 3;
         for c in [0, 1, 3] {
-            match process_reauth_request(&st, &request(&st, c, vec![], true), [5; 16], false) {
+            match process_reauth_request(&st, &request(&st, c, vec![], true), [5; 16], false, None)
+            {
                 PeerReauthResult::CounterTooSmall { response, received } => {
                     assert_eq!(received, c);
                     let p = Packet::decode(&response).unwrap();
@@ -450,7 +567,7 @@ mod tests {
         let st = state();
         let unsigned = request(&st, 1, vec![], false);
         assert!(matches!(
-            process_reauth_request(&st, &unsigned, [0; 16], false),
+            process_reauth_request(&st, &unsigned, [0; 16], false, None),
             PeerReauthResult::ClientError {
                 reason: ReauthReject::BadMac,
                 ..
@@ -460,12 +577,12 @@ mod tests {
         let n = flipped.len();
         flipped[n - 30] ^= 1;
         assert!(matches!(
-            process_reauth_request(&st, &flipped, [0; 16], false),
+            process_reauth_request(&st, &flipped, [0; 16], false, None),
             PeerReauthResult::ClientError { .. }
         ));
         for junk in [&[][..], &[1, 2, 3][..], &[1, 7, 0, 5, 50][..]] {
             assert!(matches!(
-                process_reauth_request(&st, junk, [0; 16], false),
+                process_reauth_request(&st, junk, [0; 16], false, None),
                 PeerReauthResult::ClientError {
                     reason: ReauthReject::Malformed,
                     ..
