@@ -8,16 +8,16 @@
 //! `PERF_SESSIONS=100000 AAA_SERVER_BIN=target/release/aaa-server cargo test
 //! -p aaa-server --test perf_sessions -- --nocapture`.
 
+mod common;
 use aaa_server::hss::Imsi;
 use aaa_server::hss::SqliteStore;
 use aaa_server::hss::sqlite::NewSubscriber;
+use common::identity_access_request;
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
-use hmac::{Hmac, KeyInit, Mac};
-use radius::core::avp::AVP;
 use radius::core::code::Code;
 use radius::core::packet::Packet;
-use radius::core::{rfc2865, rfc2869};
+use radius::core::rfc2865;
 use std::collections::HashSet;
 use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
@@ -44,24 +44,6 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-fn request(id: u8, nai: &str) -> Vec<u8> {
-    let mut eap = vec![2, 1, 0, 0, 1];
-    eap.extend_from_slice(nai.as_bytes());
-    let l = eap.len() as u16;
-    eap[2..4].copy_from_slice(&l.to_be_bytes());
-    let mut p = Packet::new_with_identifier(Code::AccessRequest, SECRET, id);
-    rfc2865::add_user_name(&mut p, nai);
-    rfc2869::add_eap_message(&mut p, &eap);
-    p.add(AVP::from_bytes(80, &[0; 16]));
-    let mut bytes = p.encode().unwrap();
-    let mut m = <Hmac<md5::Md5> as KeyInit>::new_from_slice(SECRET).unwrap();
-    m.update(&bytes);
-    let v = m.finalize().into_bytes();
-    let n = bytes.len();
-    bytes[n - 16..].copy_from_slice(&v);
-    bytes
-}
-
 /// Opens `n` sessions through one socket, 32 requests in flight at a time;
 /// returns the States of the Challenges.
 fn open_sessions(server: SocketAddr, first: usize, n: usize) -> Vec<Vec<u8>> {
@@ -76,7 +58,8 @@ fn open_sessions(server: SocketAddr, first: usize, n: usize) -> Vec<Vec<u8>> {
         for i in 0..window {
             let sub = (first + done + i) as u32 % SUBSCRIBERS;
             let nai = format!("600101{sub:010}@wlan.mnc001.mcc001.3gppnetwork.org");
-            sock.send_to(&request(i as u8, &nai), server).unwrap();
+            sock.send_to(&identity_access_request(i as u8, &nai), server)
+                .unwrap();
         }
         for _ in 0..window {
             let (len, _) = sock

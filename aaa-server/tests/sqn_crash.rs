@@ -6,16 +6,16 @@
 //! may ever be seen twice, and each incarnation must issue only SQNs above
 //! everything the previous ones issued.
 
+mod common;
 use aaa_server::hss::Imsi;
 use aaa_server::hss::SqliteStore;
 use aaa_server::hss::sqlite::NewSubscriber;
+use common::identity_access_request;
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
-use hmac::{Hmac, KeyInit, Mac};
-use radius::core::avp::AVP;
 use radius::core::code::Code;
 use radius::core::packet::Packet;
-use radius::core::{rfc2865, rfc2869};
+use radius::core::rfc2869;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
@@ -87,24 +87,6 @@ fn start(conf: &Path) -> (Serve, SocketAddr) {
     (serve, addr)
 }
 
-fn identity_request(id: u8, nai: &str) -> Vec<u8> {
-    let mut eap = vec![2, 1, 0, 0, 1];
-    eap.extend_from_slice(nai.as_bytes());
-    let l = eap.len() as u16;
-    eap[2..4].copy_from_slice(&l.to_be_bytes());
-    let mut p = Packet::new_with_identifier(Code::AccessRequest, SECRET, id);
-    rfc2865::add_user_name(&mut p, nai);
-    rfc2869::add_eap_message(&mut p, &eap);
-    p.add(AVP::from_bytes(80, &[0; 16]));
-    let mut bytes = p.encode().unwrap();
-    let mut m = <Hmac<md5::Md5> as KeyInit>::new_from_slice(SECRET).unwrap();
-    m.update(&bytes);
-    let v = m.finalize().into_bytes();
-    let n = bytes.len();
-    bytes[n - 16..].copy_from_slice(&v);
-    bytes
-}
-
 /// The SQN of the AKA'-Challenge in an Access-Challenge, as the USIM sees it.
 fn sqn_of(resp: &[u8], sub: u32) -> Sqn {
     let p = Packet::decode(resp, SECRET).unwrap();
@@ -130,7 +112,7 @@ fn client(server: SocketAddr, sub: u32, stop: Arc<AtomicBool>, seen: Arc<Mutex<V
     let mut id = 0u8;
     while !stop.load(Ordering::Relaxed) {
         id = id.wrapping_add(1);
-        let req = identity_request(id, &nai);
+        let req = identity_access_request(id, &nai);
         if sock.send_to(&req, server).is_err() {
             continue;
         }

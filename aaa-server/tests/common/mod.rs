@@ -190,3 +190,29 @@ impl Drop for Server {
         }
     }
 }
+
+/// An Access-Request carrying EAP-Response/Identity for `nai` (Identifier
+/// `id`), Message-Authenticator last, as a NAS sends it with [`SECRET`].
+pub fn identity_access_request(id: u8, nai: &str) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
+    use radius::core::avp::AVP;
+    use radius::core::code::Code;
+    use radius::core::packet::Packet;
+    use radius::core::{rfc2865, rfc2869};
+    let secret = SECRET.as_bytes();
+    let mut eap = vec![2, 1, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    let mut p = Packet::new_with_identifier(Code::AccessRequest, secret, id);
+    rfc2865::add_user_name(&mut p, nai);
+    rfc2869::add_eap_message(&mut p, &eap);
+    p.add(AVP::from_bytes(80, &[0; 16]));
+    let mut bytes = p.encode().unwrap();
+    let mut m = <Hmac<md5::Md5> as KeyInit>::new_from_slice(secret).unwrap();
+    m.update(&bytes);
+    let v = m.finalize().into_bytes();
+    let n = bytes.len();
+    bytes[n - 16..].copy_from_slice(&v);
+    bytes
+}
