@@ -8,9 +8,7 @@ mod common;
 use common::{SECRET, Server, tool, vector_subscriber};
 use eap::secret::{K, Opc};
 use eap::umts::{Autn, Sqn, SubscriberKeys};
-use std::os::unix::net::UnixDatagram;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The USIM behind the external-SIM interface.
 struct Usim {
@@ -74,108 +72,19 @@ struct Run {
 /// its SIM requests with `usim`.
 fn eapol_test(server: &Server, method: &str, identity: &str, usim: &mut Usim) -> Run {
     let bin = tool("eapol_test").expect("checked by caller");
-    let dir = tempfile::tempdir().unwrap();
-    let ctrl = dir.path().join("ctrl");
-    let conf = dir.path().join("eapol.conf");
-    std::fs::write(
-        &conf,
-        format!(
-            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap={method}\n  identity=\"{identity}\"\n  eapol_flags=0\n}}\n",
-            ctrl.display()
-        ),
-    )
-    .unwrap();
-    let started = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("-c")
-        .arg(&conf)
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &server.auth.port().to_string(),
-            "-s",
-            SECRET,
-        ])
-        .args(["-t", "10", "-W"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let guard = KillOnDrop(Some(child.id()));
-    let sock_path = ctrl.join("test");
-    let wait_until = Instant::now() + Duration::from_secs(10);
-    while !sock_path.exists() {
-        assert!(
-            Instant::now() < wait_until,
-            "eapol_test control socket did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let mon = UnixDatagram::bind(dir.path().join("monitor")).unwrap();
-    mon.connect(&sock_path).unwrap();
-    mon.set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    mon.send(b"ATTACH").unwrap();
-    let mut buf = [0u8; 4096];
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "eapol_test hangs"
-        );
-        let Ok(n) = mon.recv(&mut buf) else { continue };
-        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-        handle_event(&mon, &msg, usim);
-    };
-    let wall = started.elapsed();
-    drop(guard);
-    let mut stdout = String::new();
-    use std::io::Read;
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
+    let (success, stdout, wall) = common::eapol_test_external_sim(
+        &bin,
+        SECRET,
+        server.auth.port(),
+        method,
+        &format!("  identity=\"{identity}\"\n"),
+        0,
+        |rand, autn| usim.answer(rand, autn),
+    );
     Run {
-        success: status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS"),
         stdout,
+        success,
         wall,
-    }
-}
-
-/// `<3>CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN> needed for SSID …`
-fn handle_event(mon: &UnixDatagram, msg: &str, usim: &mut Usim) {
-    let Some(pos) = msg.find("CTRL-REQ-SIM-") else {
-        return;
-    };
-    let rest = &msg[pos + "CTRL-REQ-SIM-".len()..];
-    let rest = rest.split_whitespace().next().unwrap_or("");
-    let parts: Vec<&str> = rest.split(':').collect();
-    let answer = match parts.as_slice() {
-        [id, "UMTS-AUTH", rand, autn, ..] => {
-            format!("CTRL-RSP-SIM-{id}:{}", usim.answer(rand, autn))
-        }
-        [id, ..] => format!("CTRL-RSP-SIM-{id}:UMTS-FAIL"),
-        [] => return,
-    };
-    mon.send(answer.as_bytes()).unwrap();
-}
-
-struct KillOnDrop(Option<u32>);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            // SAFETY: signals our own child; it has not been reaped when this runs
-            // on a panic path, and on the normal path it already exited (ESRCH is harmless).
-            unsafe {
-                libc::kill(pid as i32, libc::SIGKILL);
-            }
-        }
     }
 }
 

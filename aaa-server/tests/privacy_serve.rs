@@ -14,16 +14,15 @@
 mod common;
 
 use aaa_server::privacy::{KeySet, make_pseudonym};
-use common::{SECRET, tool};
+use common::tool;
 use eap::aka::keys::Method;
 use eap::secret::{K, Opc};
 use eap::umts::{Autn, Sqn, SubscriberKeys};
 use std::net::{SocketAddr, UdpSocket};
-use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IMSI: &str = "001010000000042";
 const REALM: &str = "wlan.mnc001.mcc001.3gppnetwork.org";
@@ -123,84 +122,19 @@ fn answer_sim(rand_hex: &str, autn_hex: &str) -> String {
     }
 }
 
-struct KillOnDrop(u32);
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) of our own child process (ESRCH once it exited is harmless).
-        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
-    }
-}
-
 /// eapol_test (EAP-AKA') with `network` (body of its network block) and
 /// `reauths` EAPOL re-authentications against `port`; answers its SIM requests.
 fn eapol_test(port: u16, network: &str, reauths: u32) -> (bool, String, Duration) {
     let bin = tool("eapol_test").expect("checked by caller");
-    let dir = tempfile::tempdir().unwrap();
-    let ctrl = dir.path().join("ctrl");
-    let conf = dir.path().join("eapol.conf");
-    let out = dir.path().join("out.log");
-    std::fs::write(
-        &conf,
-        format!(
-            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap=AKA'\n  eapol_flags=0\n{network}}}\n",
-            ctrl.display()
-        ),
+    common::eapol_test_external_sim(
+        &bin,
+        common::SECRET,
+        port,
+        "AKA'",
+        network,
+        reauths,
+        answer_sim,
     )
-    .unwrap();
-    let started = Instant::now();
-    let mut child = Command::new(bin)
-        .arg("-c")
-        .arg(&conf)
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s", SECRET])
-        .args(["-r", &reauths.to_string(), "-t", "10", "-W"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(child.id());
-    let sock_path = ctrl.join("test");
-    while !sock_path.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "eapol_test control socket"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let mon = UnixDatagram::bind(dir.path().join("monitor")).unwrap();
-    mon.connect(&sock_path).unwrap();
-    mon.set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    mon.send(b"ATTACH").unwrap();
-    let mut buf = [0u8; 4096];
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "eapol_test hangs:\n{}",
-            std::fs::read_to_string(&out).unwrap_or_default()
-        );
-        let Ok(n) = mon.recv(&mut buf) else { continue };
-        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if let Some(pos) = msg.find("CTRL-REQ-SIM-") {
-            let rest = msg[pos + 13..]
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            let parts: Vec<&str> = rest.split(':').collect();
-            if let [id, "UMTS-AUTH", rand, autn, ..] = parts.as_slice() {
-                mon.send(format!("CTRL-RSP-SIM-{id}:{}", answer_sim(rand, autn)).as_bytes())
-                    .unwrap();
-            }
-        }
-    };
-    let wall = started.elapsed();
-    let stdout = std::fs::read_to_string(&out).unwrap();
-    let ok = status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS");
-    (ok, stdout, wall)
 }
 
 fn mppe_ok(stdout: &str, n: u32) -> bool {

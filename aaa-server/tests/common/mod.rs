@@ -216,3 +216,101 @@ pub fn identity_access_request(id: u8, nai: &str) -> Vec<u8> {
     bytes[n - 16..].copy_from_slice(&v);
     bytes
 }
+
+/// Kills the child process `pid` on drop.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) of our own child process (ESRCH once it exited is harmless).
+        unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
+/// Runs eapol_test (`eap=<method>`, `external_sim=1`) with `network` (the rest
+/// of its network block) and `reauths` EAPOL re-authentications against
+/// 127.0.0.1:`port` (RADIUS shared secret `secret`), answering each `CTRL-REQ-SIM-…:UMTS-AUTH:<RAND>:<AUTN>`
+/// with `answer(rand_hex, autn_hex)`. Returns (exit 0 and SUCCESS printed,
+/// its output, wall time).
+pub fn eapol_test_external_sim(
+    bin: &std::path::Path,
+    secret: &str,
+    port: u16,
+    method: &str,
+    network: &str,
+    reauths: u32,
+    mut answer: impl FnMut(&str, &str) -> String,
+) -> (bool, String, Duration) {
+    use std::os::unix::net::UnixDatagram;
+    use std::time::Instant;
+    let dir = tempfile::tempdir().unwrap();
+    let ctrl = dir.path().join("ctrl");
+    let conf = dir.path().join("eapol.conf");
+    let out = dir.path().join("out.log");
+    std::fs::write(
+        &conf,
+        format!(
+            "external_sim=1\nctrl_interface={}\nnetwork={{\n  key_mgmt=IEEE8021X\n  eap={method}\n  eapol_flags=0\n{network}}}\n",
+            ctrl.display()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s", secret])
+        .args(["-r", &reauths.to_string(), "-t", "10", "-W"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(child.id());
+    let sock_path = ctrl.join("test");
+    while !sock_path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "eapol_test control socket"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mon = UnixDatagram::bind(dir.path().join("monitor")).unwrap();
+    mon.connect(&sock_path).unwrap();
+    mon.set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    mon.send(b"ATTACH").unwrap();
+    let mut buf = [0u8; 4096];
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "eapol_test hangs:\n{}",
+            std::fs::read_to_string(&out).unwrap_or_default()
+        );
+        let Ok(n) = mon.recv(&mut buf) else { continue };
+        let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if let Some(pos) = msg.find("CTRL-REQ-SIM-") {
+            let rest = msg[pos + 13..]
+                .split_whitespace()
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            let parts: Vec<&str> = rest.split(':').collect();
+            let reply = match parts.as_slice() {
+                [id, "UMTS-AUTH", rand, autn, ..] => {
+                    format!("CTRL-RSP-SIM-{id}:{}", answer(rand, autn))
+                }
+                [id, ..] if !id.is_empty() => format!("CTRL-RSP-SIM-{id}:UMTS-FAIL"),
+                _ => continue,
+            };
+            mon.send(reply.as_bytes()).unwrap();
+        }
+    };
+    let wall = started.elapsed();
+    let stdout = std::fs::read_to_string(&out).unwrap();
+    let ok = status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS");
+    (ok, stdout, wall)
+}
