@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{SECRET, Server, vector_subscriber};
+use common::{SECRET, Server, sign_ma_last, vector_subscriber};
 use eap::umts::Sqn;
-use hmac::{Hmac, KeyInit, Mac};
 use radius::core::avp::AVP;
 use radius::core::code::Code;
 use radius::core::packet::Packet;
@@ -13,22 +12,13 @@ use radius::core::{rfc2865, rfc2866, rfc2869};
 use std::net::UdpSocket;
 use std::time::Duration;
 
-fn sign(mut bytes: Vec<u8>, secret: &[u8]) -> Vec<u8> {
-    let mut m = <Hmac<md5::Md5> as KeyInit>::new_from_slice(secret).unwrap();
-    m.update(&bytes);
-    let v = m.finalize().into_bytes();
-    let n = bytes.len();
-    bytes[n - 16..].copy_from_slice(&v);
-    bytes
-}
-
 fn access_request(id: u8, secret: &[u8], eap: &[u8], ma: bool) -> Vec<u8> {
     let mut p = Packet::new_with_identifier(Code::AccessRequest, secret, id);
     rfc2865::add_user_name(&mut p, "user");
     rfc2869::add_eap_message(&mut p, eap);
     if ma {
         p.add(AVP::from_bytes(80, &[0; 16]));
-        sign(p.encode().unwrap(), secret)
+        sign_ma_last(p.encode().unwrap(), secret)
     } else {
         p.encode().unwrap()
     }
@@ -113,7 +103,7 @@ fn bad_datagrams_get_no_answer_and_the_server_keeps_serving() {
     // Status-Server (RFC 5997) on the auth port.
     let mut ss = Packet::new_with_identifier(Code::StatusServer, SECRET.as_bytes(), 5);
     ss.add(AVP::from_bytes(80, &[0; 16]));
-    let ss = sign(ss.encode().unwrap(), SECRET.as_bytes());
+    let ss = sign_ma_last(ss.encode().unwrap(), SECRET.as_bytes());
     assert_eq!(
         exchange(&sock, server.auth, &ss).expect("Status-Server answered")[0],
         2

@@ -194,7 +194,6 @@ impl Drop for Server {
 /// An Access-Request carrying EAP-Response/Identity for `nai` (Identifier
 /// `id`), Message-Authenticator last, as a NAS sends it with [`SECRET`].
 pub fn identity_access_request(id: u8, nai: &str) -> Vec<u8> {
-    use hmac::{Hmac, KeyInit, Mac};
     use radius::core::avp::AVP;
     use radius::core::code::Code;
     use radius::core::packet::Packet;
@@ -208,7 +207,13 @@ pub fn identity_access_request(id: u8, nai: &str) -> Vec<u8> {
     rfc2865::add_user_name(&mut p, nai);
     rfc2869::add_eap_message(&mut p, &eap);
     p.add(AVP::from_bytes(80, &[0; 16]));
-    let mut bytes = p.encode().unwrap();
+    sign_ma_last(p.encode().unwrap(), secret)
+}
+
+/// Fills in a zeroed Message-Authenticator that is the packet's last
+/// attribute (HMAC-MD5 over the packet, RFC 3579 §3.2).
+pub fn sign_ma_last(mut bytes: Vec<u8>, secret: &[u8]) -> Vec<u8> {
+    use hmac::{Hmac, KeyInit, Mac};
     let mut m = <Hmac<md5::Md5> as KeyInit>::new_from_slice(secret).unwrap();
     m.update(&bytes);
     let v = m.finalize().into_bytes();
