@@ -35,7 +35,6 @@ use eap::umts::{Amf, Autn, Res, Sqn, SubscriberKeys};
 use radius::core::code::Code;
 use std::collections::HashMap;
 use std::net::UdpSocket;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -432,35 +431,13 @@ fn answer_sim(rand_hex: &str, autn_hex: &str) -> String {
 
 /// Runs eapol_test with `network` (the body of its network block) and
 /// `reauths` EAPOL re-authentications; answers its SIM requests.
-fn run_eapol_test(bin: &str, port: u16, network: &str, reauths: u32) -> (bool, String, Duration) {
-    common::eapol_test_external_sim(
-        std::path::Path::new(bin),
-        SECRET,
-        port,
-        "AKA'",
-        network,
-        reauths,
-        answer_sim,
-    )
-}
-
-fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the openssl command-line tool is required");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+fn run_eapol_test(
+    bin: &std::path::Path,
+    port: u16,
+    network: &str,
+    reauths: u32,
+) -> (bool, String, Duration) {
+    common::eapol_test_external_sim(bin, SECRET, port, "AKA'", network, reauths, answer_sim)
 }
 
 fn mppe_ok(stdout: &str, n: u32) -> bool {
@@ -470,40 +447,12 @@ fn mppe_ok(stdout: &str, n: u32) -> bool {
 
 #[test]
 fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
-    let Some(bin) = ["/usr/bin/eapol_test", "/usr/sbin/eapol_test"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file())
-    else {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "eapol_test (Debian eapoltest) is required in CI"
-        );
-        eprintln!("NOTE: eapol_test not installed; this test did not run");
+    let Some(bin) = common::tool("eapol_test") else {
         return;
     };
     // IMSI-privacy key pair made by the openssl tool.
     let keydir = tempfile::tempdir().unwrap();
-    let key = keydir.path().join("imsi-privacy-key.pem");
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            key.to_str().unwrap(),
-        ],
-        b"",
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let public = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"], b"");
-    let pubpath = keydir.path().join("pub.pem");
-    std::fs::write(&pubpath, public).unwrap();
+    let (key, pubpath) = common::imsi_privacy_keypair(keydir.path());
 
     let stats = Arc::new(Mutex::new(Stats::default()));
     let shell = Shell {
@@ -528,7 +477,7 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
     let permanent = format!("6{IMSI}@{REALM}");
 
     // 1. Full authentication, then two EAPOL re-authentications: both fast.
-    let (ok, out, wall) = run_eapol_test(bin, port, &format!("  identity=\"{permanent}\"\n"), 2);
+    let (ok, out, wall) = run_eapol_test(&bin, port, &format!("  identity=\"{permanent}\"\n"), 2);
     assert!(ok && mppe_ok(&out, 3), "run 1:\n{out}");
     {
         let s = stats.lock().unwrap();
@@ -546,7 +495,7 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
     //    takes its initial pseudonym from anonymous_identity).
     let pseudonym = stats.lock().unwrap().pseudonyms.last().cloned().unwrap();
     let (ok, out, _) = run_eapol_test(
-        bin,
+        &bin,
         port,
         &format!("  identity=\"{permanent}\"\n  anonymous_identity=\"{pseudonym}@{REALM}\"\n"),
         0,
@@ -562,7 +511,7 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
     //    NUL ‖ base64(RSA-OAEP-SHA-256(permanent)) made by `openssl pkeyutl`,
     //    `imsi_identity` the plain one for MK, `anonymous_identity` what goes
     //    in EAP-Response/Identity; the encrypted one travels in AT_IDENTITY.
-    let ct = openssl(
+    let ct = common::openssl(
         &[
             "pkeyutl",
             "-encrypt",
@@ -586,7 +535,7 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
             .as_bytes(),
     );
     let (ok, out, _) = run_eapol_test(
-        bin,
+        &bin,
         port,
         &format!(
             "  identity={}\n  imsi_identity=\"{permanent}\"\n  anonymous_identity=\"anonymous@{REALM}\"\n",
@@ -606,7 +555,7 @@ fn eapol_test_fast_reauth_pseudonym_and_encrypted_identity() {
     //    re-authentication (that one with AT_ENCR_DATA{AT_COUNTER}).
     let before = stats.lock().unwrap().fast;
     let (ok, out, _) = run_eapol_test(
-        bin,
+        &bin,
         port,
         &format!("  identity=\"{permanent}\"\n  phase1=\"result_ind=1\"\n"),
         1,

@@ -9,6 +9,7 @@
 //! supplicant/tests/privacy_exchange.rs). IMSI privacy is checked against the
 //! `openssl` command-line tool.
 
+mod common;
 use aaa_server::privacy::{
     KeySet, NextIdentities, Policy, PrivacyKeyStore, ReauthContext, ReauthExchange, ReauthFailure,
     ReauthOutcome, ReauthRandom, ReauthStart, SqliteKeyStore, TemporaryKind, Unresolved,
@@ -542,29 +543,6 @@ fn two_nodes_share_a_generated_key_through_one_database() {
     );
 }
 
-fn openssl(args: &[&str], stdin: Option<&[u8]>) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = std::process::Command::new("openssl")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("the openssl command-line tool (Debian package openssl) is required");
-    if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input).unwrap();
-    } else {
-        drop(child.stdin.take());
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 /// `openssl pkeyutl` (not our code) encrypts the permanent identity with
 /// RSA-OAEP-SHA-256 the way hostap's crypto_rsa_oaep_sha256_encrypt does;
 /// our server decrypts it from a 0600 PEM key file.
@@ -573,25 +551,9 @@ fn imsi_privacy_decrypts_what_openssl_cli_encrypts() {
     use base64::Engine;
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("imsi-privacy-key.pem");
-    let key_s = key.to_str().unwrap();
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            key_s,
-        ],
-        None,
-    );
-    let public = openssl(&["pkey", "-in", key_s, "-pubout"], None);
-    let pub_path = dir.path().join("pub.pem");
-    std::fs::write(&pub_path, public).unwrap();
+    let (key, pub_path) = common::imsi_privacy_keypair(dir.path());
     let nai = "0555444333222111@wlan.mnc555.mcc444.3gppnetwork.org";
-    let ct = openssl(
+    let ct = common::openssl(
         &[
             "pkeyutl",
             "-encrypt",
@@ -605,7 +567,7 @@ fn imsi_privacy_decrypts_what_openssl_cli_encrypts() {
             "-pkeyopt",
             "rsa_mgf1_md:sha256",
         ],
-        Some(nai.as_bytes()),
+        nai.as_bytes(),
     );
     assert_eq!(ct.len(), 256);
     let mut identity = vec![0u8];

@@ -19,7 +19,7 @@ use eap::aka::keys::Method;
 use eap::secret::{K, Opc};
 use eap::umts::{Autn, Sqn, SubscriberKeys};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
@@ -147,25 +147,6 @@ fn have_eapol_test() -> bool {
     tool("eapol_test").is_some()
 }
 
-fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut child = Command::new("openssl")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the openssl command-line tool is required");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 fn keys_toml(current: u8, keys: &[(u8, &str)]) -> String {
     let mut s = format!("current_key = {current}\n");
     for (i, k) in keys {
@@ -180,26 +161,7 @@ fn serve_fast_reauth_pseudonym_result_ind_and_imsi_privacy() {
         return;
     }
     let keydir = tempfile::tempdir().unwrap();
-    let key = keydir.path().join("imsi-privacy-key.pem");
-    openssl(
-        &[
-            "genpkey",
-            "-algorithm",
-            "RSA",
-            "-pkeyopt",
-            "rsa_keygen_bits:2048",
-            "-out",
-            key.to_str().unwrap(),
-        ],
-        b"",
-    );
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let public = openssl(&["pkey", "-in", key.to_str().unwrap(), "-pubout"], b"");
-    let pubpath = keydir.path().join("pub.pem");
-    std::fs::write(&pubpath, public).unwrap();
+    let (key, pubpath) = common::imsi_privacy_keypair(keydir.path());
     let server = Serve::start(&format!(
         "result_indication = true\nimsi_privacy_key = \"{}\"\n{}",
         key.display(),
@@ -305,7 +267,7 @@ fn serve_fast_reauth_pseudonym_result_ind_and_imsi_privacy() {
 
     // 4. IMSI privacy: 2.10's pre-encrypted identity (NUL ‖ base64 of
     //    RSA-OAEP-SHA-256 by `openssl pkeyutl`) in AT_IDENTITY.
-    let ct = openssl(
+    let ct = common::openssl(
         &[
             "pkeyutl",
             "-encrypt",

@@ -319,3 +319,49 @@ pub fn eapol_test_external_sim(
     let ok = status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS");
     (ok, stdout, wall)
 }
+
+/// Runs the `openssl` command-line tool (not our code) with `stdin`; panics
+/// with its stderr if it fails.
+pub fn openssl(args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the openssl command-line tool (Debian package openssl) is required");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// An RSA-2048 IMSI-privacy key pair made by `openssl` in `dir`: the private
+/// key (mode 0600, as the server requires) and the public key, PEM files.
+pub fn imsi_privacy_keypair(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let key = dir.join("imsi-privacy-key.pem");
+    let key_s = key.to_str().unwrap();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            key_s,
+        ],
+        b"",
+    );
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let public = openssl(&["pkey", "-in", key_s, "-pubout"], b"");
+    let pub_path = dir.join("pub.pem");
+    std::fs::write(&pub_path, public).unwrap();
+    (key, pub_path)
+}
