@@ -206,6 +206,15 @@ fn random(seed: u8) -> ReauthRandom {
     }
 }
 
+/// The exchange of a re-authentication that came without an identity round.
+fn exchange(identity: &[u8], identifier: u8) -> ReauthExchange<'_> {
+    ReauthExchange {
+        identity,
+        identifier,
+        checkcode: None,
+    }
+}
+
 fn request(start: ReauthStart) -> (Vec<u8>, Box<aaa_server::privacy::PendingReauth>) {
     match start {
         ReauthStart::Request { packet, pending } => (packet, pending),
@@ -263,11 +272,7 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_b,
             &policy,
             ctx,
-            ReauthExchange {
-                identity: reauth_id.as_bytes(),
-                identifier: 7,
-                checkcode: None,
-            },
+            exchange(reauth_id.as_bytes(), 7),
             REALM,
             random(1),
         )
@@ -304,11 +309,7 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_a,
             &policy,
             ctx2,
-            ReauthExchange {
-                identity: next_id.as_bytes(),
-                identifier: 8,
-                checkcode: None,
-            },
+            exchange(next_id.as_bytes(), 8),
             REALM,
             random(2),
         )
@@ -329,11 +330,7 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
             &node_b,
             &policy,
             old,
-            ReauthExchange {
-                identity: reauth_id.as_bytes(),
-                identifier: 9,
-                checkcode: None,
-            },
+            exchange(reauth_id.as_bytes(), 9),
             REALM,
             random(3),
         )
@@ -399,21 +396,21 @@ fn reauth_limit_and_tampered_responses() {
     .unwrap();
     let id = next.reauth_id.unwrap();
     let ctx = ReauthContext::open(&node, id.as_bytes(), 1).unwrap();
-    let (req, _) = request(
-        start_reauth(
-            &node,
-            &policy,
-            ctx.clone(),
-            ReauthExchange {
-                identity: id.as_bytes(),
-                identifier: 3,
-                checkcode: None,
-            },
-            REALM,
-            random(5),
+    // A fresh request/pending pair for the same context each time.
+    let fresh = || {
+        request(
+            start_reauth(
+                &node,
+                &policy,
+                ctx.clone(),
+                exchange(id.as_bytes(), 3),
+                REALM,
+                random(5),
+            )
+            .unwrap(),
         )
-        .unwrap(),
-    );
+    };
+    let (req, _) = fresh();
     // At the limit: no AT_NEXT_REAUTH_ID is issued.
     let mut peer = TestPeer {
         reauth_id: id.clone(),
@@ -426,21 +423,7 @@ fn reauth_limit_and_tampered_responses() {
     assert_eq!(got.unwrap().1, None);
     // Tampering with any byte of the response fails it.
     for i in [5usize, 10, 30, resp.len() - 1] {
-        let (_, pending) = request(
-            start_reauth(
-                &node,
-                &policy,
-                ctx.clone(),
-                ReauthExchange {
-                    identity: id.as_bytes(),
-                    identifier: 3,
-                    checkcode: None,
-                },
-                REALM,
-                random(5),
-            )
-            .unwrap(),
-        );
+        let (_, pending) = fresh();
         let mut bad = resp.clone();
         bad[i] ^= 0x40;
         assert!(
@@ -452,21 +435,7 @@ fn reauth_limit_and_tampered_responses() {
         );
     }
     // A response MAC'd without NONCE_S is rejected.
-    let (_, pending) = request(
-        start_reauth(
-            &node,
-            &policy,
-            ctx.clone(),
-            ReauthExchange {
-                identity: id.as_bytes(),
-                identifier: 3,
-                checkcode: None,
-            },
-            REALM,
-            random(5),
-        )
-        .unwrap(),
-    );
+    let (_, pending) = fresh();
     let mut no_nonce = resp.clone();
     let off = mac_value_offset(&no_nonce).unwrap().unwrap();
     mac::sign(&case.keys.k_aut, &mut no_nonce, off, mac::NO_EXTRA).unwrap();
@@ -476,21 +445,7 @@ fn reauth_limit_and_tampered_responses() {
     ));
     // Garbage.
     for junk in [&[][..], &[2, 3, 0, 4][..], &[2, 3, 0, 8, 50, 13, 0, 0][..]] {
-        let (_, pending) = request(
-            start_reauth(
-                &node,
-                &policy,
-                ctx.clone(),
-                ReauthExchange {
-                    identity: id.as_bytes(),
-                    identifier: 3,
-                    checkcode: None,
-                },
-                REALM,
-                random(5),
-            )
-            .unwrap(),
-        );
+        let (_, pending) = fresh();
         assert!(matches!(
             check_reauth_response(pending, junk),
             ReauthOutcome::Failure(_)
