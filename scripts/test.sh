@@ -5,6 +5,22 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The repository stands alone: a user's clone has nothing beside it, so no
+# tracked file may read or link the sibling folder the project was started
+# from. The pattern is built in pieces so that this file does not match itself.
+outside="../""shared"
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  refs=$(git grep -n -F "$outside" -- . || true)
+else
+  refs=$(grep -rn -F "$outside" --exclude-dir=target --exclude-dir=.git . || true)
+fi
+if [ -n "$refs" ]; then
+  echo "scripts/test.sh: these tracked files mention $outside, which a clone of this repository does not have:" >&2
+  echo "$refs" >&2
+  echo "move what they need into the repository (test data goes in testdata/)." >&2
+  exit 1
+fi
+
 # shellcheck source=scripts/packages.sh
 . scripts/packages.sh
 ensure_packages

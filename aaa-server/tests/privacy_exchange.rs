@@ -46,13 +46,13 @@ struct Case {
     msk: [u8; 64],
 }
 
-/// RFC 5448 Appendix C test case 1 from ../shared/vectors (fails if missing).
+/// RFC 5448 Appendix C test case 1 from testdata/vectors (fails if missing).
 fn case1() -> Case {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/eap_aka_prime_keys.json"
+        "/../testdata/vectors/eap_aka_prime_keys.json"
     );
-    let text = std::fs::read_to_string(path).expect("../shared/vectors/eap_aka_prime_keys.json");
+    let text = std::fs::read_to_string(path).expect("testdata/vectors/eap_aka_prime_keys.json");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let c = &v["test_cases"][0];
     let s = |k: &str| c[k].as_str().unwrap().to_owned();

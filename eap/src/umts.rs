@@ -325,10 +325,10 @@ mod tests {
     fn vectors() -> serde_json::Value {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/milenage.json"
+            "/../testdata/vectors/milenage.json"
         );
         let text =
-            std::fs::read_to_string(path).expect("../shared/vectors/milenage.json must exist");
+            std::fs::read_to_string(path).expect("testdata/vectors/milenage.json must exist");
         serde_json::from_str(&text).expect("milenage.json parses")
     }
 

@@ -1,4 +1,4 @@
-//! The published key-derivation vectors of ../shared/vectors: the FIPS 186-2
+//! The published key-derivation vectors of testdata/vectors: the FIPS 186-2
 //! PRF, EAP-AKA (RFC 4187) full authentication keys and the RFC 5448 / RFC 9048
 //! EAP-AKA' cases. Every value in the files is checked; a missing file fails.
 
@@ -8,7 +8,7 @@ use eap::umts::{Amf, Autn, Sqn, SubscriberKeys};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/../../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/../testdata/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read test vectors {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))

@@ -3,7 +3,7 @@
 //! python3's `hmac`/`hashlib` and a pure-Python SHA-1 compression function
 //! (the script checks itself against the FIPS 186-2 PRF vector and the
 //! EAP-AKA K_encr vector first). Inputs: the K_aut/MK/K_re of the published
-//! vectors (../shared/vectors), packets laid out by hand as RFC 4187 §9.3 /
+//! vectors (testdata/vectors), packets laid out by hand as RFC 4187 §9.3 /
 //! RFC 9048 §3 describe.
 //!
 //! ```python

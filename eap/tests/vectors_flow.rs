@@ -1,5 +1,5 @@
 //! One EAP-AKA' exchange end to end, on the RFC 5448 test case 1 subscriber
-//! (../shared/vectors/eap_aka_prime_keys.json), with the codec and the crypto
+//! (testdata/vectors/eap_aka_prime_keys.json), with the codec and the crypto
 //! of this crate: identity round + checkcode, Challenge with AT_MAC and an
 //! encrypted AT_NEXT_REAUTH_ID, the peer's USIM check, key derivation on both
 //! sides, the Challenge response, then a fast re-authentication. The keys the
@@ -23,7 +23,7 @@ use serde_json::Value;
 fn case1() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/eap_aka_prime_keys.json"
+        "/../testdata/vectors/eap_aka_prime_keys.json"
     );
     let text = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("cannot read test vectors {path}: {e}"));

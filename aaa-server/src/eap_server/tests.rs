@@ -1,5 +1,5 @@
 //! Both halves in memory: the server against a small test peer built from
-//! `eap` and `eap::umts`, with subscribers from ../shared/vectors/milenage.json.
+//! `eap` and `eap::umts`, with subscribers from testdata/vectors/milenage.json.
 
 use super::*;
 use crate::hss::SqliteStore;
@@ -12,9 +12,9 @@ use eap::umts::{Amf, Sqn, SubscriberKeys};
 pub(crate) fn vector_subscribers() -> Vec<(String, [u8; 16], [u8; 16])> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/milenage.json"
+        "/../testdata/vectors/milenage.json"
     );
-    let text = std::fs::read_to_string(path).expect("../shared/vectors/milenage.json must exist");
+    let text = std::fs::read_to_string(path).expect("testdata/vectors/milenage.json must exist");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut out = Vec::new();
     for (i, set) in v["sets"].as_array().unwrap().iter().enumerate() {

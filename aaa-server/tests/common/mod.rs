@@ -17,13 +17,13 @@ use std::time::Duration;
 
 pub const SECRET: &str = "testing123";
 
-/// A subscriber from ../shared/vectors/milenage.json: (IMSI, K, OPc).
+/// A subscriber from testdata/vectors/milenage.json: (IMSI, K, OPc).
 pub fn vector_subscriber(i: usize) -> (String, [u8; 16], [u8; 16]) {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/milenage.json"
+        "/../testdata/vectors/milenage.json"
     );
-    let text = std::fs::read_to_string(path).expect("../shared/vectors/milenage.json must exist");
+    let text = std::fs::read_to_string(path).expect("testdata/vectors/milenage.json must exist");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let set = v["sets"]
         .as_array()

@@ -246,9 +246,9 @@ fn mf_fcp_signals_pin_enabled() {
 fn milenage_vectors_through_apdus() {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/vectors/milenage.json"
+        "/../testdata/vectors/milenage.json"
     );
-    let text = std::fs::read_to_string(path).expect("../shared/vectors/milenage.json must exist");
+    let text = std::fs::read_to_string(path).expect("testdata/vectors/milenage.json must exist");
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut checked = 0;
     for set in v["sets"].as_array().unwrap() {
