@@ -27,7 +27,8 @@ const MAX_ATTR_LEN: usize = 255 * 4;
 /// Room for data after the 2-byte "actual length" in one attribute.
 const MAX_ACTUAL_LEN: usize = MAX_ATTR_LEN - 4;
 
-/// An attribute type number (RFC 4187 §11, RFC 9048 §6). Displays as its RFC
+/// An attribute type number (RFC 4186 §11, RFC 4187 §11, RFC 9048 §6); EAP-SIM
+/// and EAP-AKA number their attributes from one registry. Displays as its RFC
 /// name (`AT_RAND`) or as `attribute N` when unknown.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AttrType(pub u8);
@@ -43,6 +44,8 @@ impl AttrType {
     pub const AT_AUTS: AttrType = AttrType(4);
     /// AT_PADDING (RFC 4187 §10.12).
     pub const AT_PADDING: AttrType = AttrType(6);
+    /// AT_NONCE_MT (RFC 4186 §10.4), EAP-SIM only.
+    pub const AT_NONCE_MT: AttrType = AttrType(7);
     /// AT_PERMANENT_ID_REQ (RFC 4187 §10.2).
     pub const AT_PERMANENT_ID_REQ: AttrType = AttrType(10);
     /// AT_MAC (RFC 4187 §10.15).
@@ -53,6 +56,10 @@ impl AttrType {
     pub const AT_ANY_ID_REQ: AttrType = AttrType(13);
     /// AT_IDENTITY (RFC 4187 §10.5).
     pub const AT_IDENTITY: AttrType = AttrType(14);
+    /// AT_VERSION_LIST (RFC 4186 §10.2), EAP-SIM only.
+    pub const AT_VERSION_LIST: AttrType = AttrType(15);
+    /// AT_SELECTED_VERSION (RFC 4186 §10.3), EAP-SIM only.
+    pub const AT_SELECTED_VERSION: AttrType = AttrType(16);
     /// AT_FULLAUTH_ID_REQ (RFC 4187 §10.4).
     pub const AT_FULLAUTH_ID_REQ: AttrType = AttrType(17);
     /// AT_COUNTER (RFC 4187 §10.16).
@@ -87,7 +94,9 @@ impl AttrType {
         self.0 >= 128
     }
 
-    /// The RFC name, `None` for a type this crate does not know.
+    /// The RFC name (RFC 4186 or RFC 4187/9048), `None` for a type this
+    /// crate does not know. Which types a method accepts is the method's
+    /// business: the EAP-SIM types are unknown (non-skippable) in EAP-AKA.
     pub const fn name(self) -> Option<&'static str> {
         Some(match self.0 {
             1 => "AT_RAND",
@@ -95,11 +104,14 @@ impl AttrType {
             3 => "AT_RES",
             4 => "AT_AUTS",
             6 => "AT_PADDING",
+            7 => "AT_NONCE_MT",
             10 => "AT_PERMANENT_ID_REQ",
             11 => "AT_MAC",
             12 => "AT_NOTIFICATION",
             13 => "AT_ANY_ID_REQ",
             14 => "AT_IDENTITY",
+            15 => "AT_VERSION_LIST",
+            16 => "AT_SELECTED_VERSION",
             17 => "AT_FULLAUTH_ID_REQ",
             19 => "AT_COUNTER",
             20 => "AT_COUNTER_TOO_SMALL",
@@ -198,6 +210,13 @@ pub enum Rule {
         /// Octets of encrypted data.
         len: usize,
     },
+    /// AT_VERSION_LIST: the actual length is odd, so not a list of 2-octet
+    /// versions (RFC 4186 §10.2).
+    #[error("version list of {actual} octets is not a list of 2-octet versions")]
+    VersionListLength {
+        /// The actual-length field.
+        actual: u16,
+    },
     /// Encoding: a variable-length value does not fit in one attribute (at most 1016 octets).
     #[error("value of {len} octets does not fit in an attribute")]
     ValueTooLong {
@@ -205,7 +224,8 @@ pub enum Rule {
         len: usize,
     },
     /// Encoding: AtNotification code above 14 bits, AtBidding reserved above 15 bits,
-    /// AtPadding units outside 1–3, AtUnknown value not 2 mod 4 octets.
+    /// AtPadding units outside 1–3, AtUnknown value not 2 mod 4 octets, an
+    /// EAP-SIM AT_RAND without 2 or 3 RANDs.
     #[error("field value does not fit the attribute layout")]
     FieldRange,
     /// Encoding: an [`AtUnknown`] with a type this crate knows or a non-skippable type.
@@ -241,13 +261,13 @@ impl core::fmt::Display for Place {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// Fewer than 3 octets (Subtype, 2 reserved octets; RFC 4187 §8.1).
-    #[error("EAP-AKA message of {len} octets, need at least 3 (Subtype, Reserved)")]
+    #[error("EAP-SIM/AKA message of {len} octets, need at least 3 (Subtype, Reserved)")]
     MessageTooShort {
         /// Octets after the EAP Type.
         len: usize,
     },
-    /// A subtype RFC 4187 §11 does not define.
-    #[error("unknown EAP-AKA subtype {0}")]
+    /// A subtype RFC 4187 §11 (RFC 4186 §11 for EAP-SIM) does not define.
+    #[error("unknown EAP-SIM/AKA subtype {0}")]
     UnknownSubtype(u8),
     /// One octet left where an attribute header (2 octets) should be.
     #[error("truncated attribute header at offset {offset}")]
@@ -738,15 +758,19 @@ attributes! {
 type NomErr<'a> = nom::Err<nom::error::Error<&'a [u8]>>;
 
 /// Reads a big-endian u16; the callers checked the length, so a failure maps to `err`.
-fn u16_at<E>(i: &[u8], err: impl FnOnce() -> E) -> Result<(&[u8], u16), E> {
+pub(crate) fn u16_at<E>(i: &[u8], err: impl FnOnce() -> E) -> Result<(&[u8], u16), E> {
     be_u16.parse(i).map_err(|_: NomErr<'_>| err())
 }
 
-fn bytes_at<E>(i: &[u8], n: usize, err: impl FnOnce() -> E) -> Result<(&[u8], &[u8]), E> {
+pub(crate) fn bytes_at<E>(
+    i: &[u8],
+    n: usize,
+    err: impl FnOnce() -> E,
+) -> Result<(&[u8], &[u8]), E> {
     take(n).parse(i).map_err(|_: NomErr<'_>| err())
 }
 
-fn array16(b: &[u8]) -> [u8; 16] {
+pub(crate) fn array16(b: &[u8]) -> [u8; 16] {
     let mut out = [0u8; 16];
     out.copy_from_slice(&b[..16]);
     out
@@ -780,7 +804,7 @@ pub(crate) fn split_attribute(input: &[u8], offset: usize) -> Result<(u8, &[u8],
 
 /// Decodes one attribute from the full attribute bytes `whole` (header
 /// included, length already checked to fit and be non-zero).
-fn decode_one(t: u8, whole: &[u8], offset: usize) -> Result<Attribute, Error> {
+pub(crate) fn decode_one(t: u8, whole: &[u8], offset: usize) -> Result<Attribute, Error> {
     let attr = AttrType(t);
     let units = whole[1];
     let value = &whole[2..];
@@ -964,7 +988,10 @@ fn decode_one(t: u8, whole: &[u8], offset: usize) -> Result<Attribute, Error> {
 
 /// `Actual Length (2) ‖ data ‖ zero padding to a multiple of 4`: the layout
 /// of AT_IDENTITY, AT_KDF_INPUT, AT_NEXT_PSEUDONYM and AT_NEXT_REAUTH_ID.
-fn actual_length_value(value: &[u8], fail: impl Fn(Rule) -> Error) -> Result<Vec<u8>, Error> {
+pub(crate) fn actual_length_value(
+    value: &[u8],
+    fail: impl Fn(Rule) -> Error,
+) -> Result<Vec<u8>, Error> {
     let (rest, actual) = u16_at(value, || fail(Rule::ZeroLength))?;
     let n = usize::from(actual);
     if rest.len() != n.next_multiple_of(4) {
@@ -980,23 +1007,44 @@ fn actual_length_value(value: &[u8], fail: impl Fn(Rule) -> Error) -> Result<Vec
     Ok(data.to_vec())
 }
 
-/// Decodes a list of attributes filling `input` exactly, as found at `place`.
-/// `base` is added to reported offsets. Checks duplicates, the encrypted-only
-/// rules and, for encrypted data, that AT_PADDING comes last.
-pub(crate) fn decode_list(
+/// The rules of an attribute list that differ between EAP-SIM and EAP-AKA/AKA'.
+pub(crate) struct ListRules {
+    /// The types the method defines; any other type is unknown to it.
+    pub known: fn(AttrType) -> bool,
+    /// Known types that may appear more than once (AT_KDF, RFC 9048 §3.2).
+    pub repeats: fn(AttrType) -> bool,
+    /// Known types the method refuses in the clear at `place` (AT_KDF in EAP-AKA).
+    pub refused: fn(AttrType, Place) -> bool,
+}
+
+/// The list rules of EAP-AKA and EAP-AKA'.
+const AKA_RULES: ListRules = ListRules {
+    known: |t| t.name().is_some(),
+    repeats: |t| t == AttrType::AT_KDF,
+    refused: |t, place| {
+        place == Place::AkaMessage && (t == AttrType::AT_KDF || t == AttrType::AT_KDF_INPUT)
+    },
+};
+
+/// Decodes a list of attributes filling `input` exactly, as found at `place`,
+/// each with `decode`. `base` is added to reported offsets. Checks duplicates,
+/// the encrypted-only rules and, for encrypted data, that AT_PADDING comes last.
+pub(crate) fn decode_list_with<A>(
     input: &[u8],
     base: usize,
     place: Place,
-) -> Result<Vec<Attribute>, Error> {
-    let mut out: Vec<Attribute> = Vec::new();
+    rules: &ListRules,
+    decode: impl Fn(u8, &[u8], usize) -> Result<A, Error>,
+) -> Result<Vec<A>, Error> {
+    let mut out: Vec<A> = Vec::new();
     let mut rest = input;
     let mut seen = [false; 256];
     while !rest.is_empty() {
         let offset = base + (input.len() - rest.len());
         let (t, whole, next) = split_attribute(rest, offset)?;
-        let a = decode_one(t, whole, offset)?;
+        let a = decode(t, whole, offset)?;
         let at = AttrType(t);
-        let known = at.name().is_some();
+        let known = (rules.known)(at);
         match place {
             Place::Encrypted => {
                 if known && !at.is_encrypted_only() {
@@ -1018,9 +1066,7 @@ pub(crate) fn decode_list(
                         place: Place::Clear,
                     });
                 }
-                if place == Place::AkaMessage
-                    && (at == AttrType::AT_KDF || at == AttrType::AT_KDF_INPUT)
-                {
+                if (rules.refused)(at, place) {
                     return Err(Error::NotAllowed {
                         attr: at,
                         offset,
@@ -1029,7 +1075,7 @@ pub(crate) fn decode_list(
                 }
             }
         }
-        if known && at != AttrType::AT_KDF {
+        if known && !(rules.repeats)(at) {
             if seen[usize::from(t)] {
                 return Err(Error::Duplicate { attr: at, offset });
             }
@@ -1039,6 +1085,15 @@ pub(crate) fn decode_list(
         rest = next;
     }
     Ok(out)
+}
+
+/// [`decode_list_with`] for EAP-AKA/AKA' attributes.
+pub(crate) fn decode_list(
+    input: &[u8],
+    base: usize,
+    place: Place,
+) -> Result<Vec<Attribute>, Error> {
+    decode_list_with(input, base, place, &AKA_RULES, decode_one)
 }
 
 /// Decodes one attribute at the start of `input`: the attribute and the rest.
@@ -1063,24 +1118,29 @@ pub fn decode_encrypted_attributes(plaintext: &[u8]) -> Result<Vec<Attribute>, E
 
 // ---------------------------------------------------------------- encoding
 
-fn put_header(out: &mut Vec<u8>, t: AttrType, total: usize) {
+pub(crate) fn put_header(out: &mut Vec<u8>, t: AttrType, total: usize) {
     out.push(t.0);
     // total ≤ MAX_ATTR_LEN checked by the caller, so the unit count fits in a u8.
     out.push(u8::try_from(total / 4).unwrap_or(u8::MAX));
 }
 
-fn put_r16(out: &mut Vec<u8>, t: AttrType, reserved: u16, v: &[u8; 16]) {
+pub(crate) fn put_r16(out: &mut Vec<u8>, t: AttrType, reserved: u16, v: &[u8; 16]) {
     put_header(out, t, 20);
     out.extend_from_slice(&reserved.to_be_bytes());
     out.extend_from_slice(v);
 }
 
-fn put_f16(out: &mut Vec<u8>, t: AttrType, v: u16) {
+pub(crate) fn put_f16(out: &mut Vec<u8>, t: AttrType, v: u16) {
     put_header(out, t, 4);
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-fn put_actual(out: &mut Vec<u8>, t: AttrType, data: &[u8], offset: usize) -> Result<(), Error> {
+pub(crate) fn put_actual(
+    out: &mut Vec<u8>,
+    t: AttrType,
+    data: &[u8],
+    offset: usize,
+) -> Result<(), Error> {
     if data.len() > MAX_ACTUAL_LEN {
         return Err(Error::Attr {
             attr: t,
@@ -1096,17 +1156,157 @@ fn put_actual(out: &mut Vec<u8>, t: AttrType, data: &[u8], offset: usize) -> Res
     Ok(())
 }
 
+/// The wire layout of an attribute value that EAP-SIM (RFC 4186 §10) and
+/// EAP-AKA (RFC 4187 §10) share: same type number, same octets. Both methods'
+/// attribute enums encode these values through this one implementation
+/// (decoding goes through [`decode_one`] likewise).
+pub(crate) trait Layout: AttrValue {
+    /// Appends the whole attribute (type, length, value). `offset` is only used in errors.
+    fn put(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error>;
+}
+
+fn fail_at(t: AttrType, offset: usize, rule: Rule) -> Error {
+    Error::Attr {
+        attr: t,
+        offset,
+        rule,
+    }
+}
+
+macro_rules! layout_f16 {
+    ($($ty:ident => |$a:ident| $v:expr),* $(,)?) => {
+        $(
+            impl Layout for $ty {
+                fn put(&self, out: &mut Vec<u8>, _offset: usize) -> Result<(), Error> {
+                    let $a = self;
+                    put_f16(out, Self::TYPE, $v);
+                    Ok(())
+                }
+            }
+        )*
+    };
+}
+
+macro_rules! layout_r16 {
+    ($($ty:ident => $field:ident),* $(,)?) => {
+        $(
+            impl Layout for $ty {
+                fn put(&self, out: &mut Vec<u8>, _offset: usize) -> Result<(), Error> {
+                    put_r16(out, Self::TYPE, self.reserved, &self.$field);
+                    Ok(())
+                }
+            }
+        )*
+    };
+}
+
+macro_rules! layout_actual {
+    ($($ty:ident => $field:ident),* $(,)?) => {
+        $(
+            impl Layout for $ty {
+                fn put(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error> {
+                    put_actual(out, Self::TYPE, &self.$field, offset)
+                }
+            }
+        )*
+    };
+}
+
+layout_f16! {
+    AtPermanentIdReq => |a| a.reserved,
+    AtAnyIdReq => |a| a.reserved,
+    AtFullauthIdReq => |a| a.reserved,
+    AtCounter => |a| a.counter,
+    AtCounterTooSmall => |a| a.reserved,
+    AtClientErrorCode => |a| a.code,
+    AtResultInd => |a| a.reserved,
+}
+
+layout_r16! {
+    AtMac => mac,
+    AtNonceS => nonce_s,
+    AtIv => iv,
+}
+
+layout_actual! {
+    AtIdentity => identity,
+    AtNextPseudonym => pseudonym,
+    AtNextReauthId => reauth_id,
+}
+
+impl Layout for AtPadding {
+    fn put(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error> {
+        if !(1..=3).contains(&self.units) {
+            return Err(fail_at(Self::TYPE, offset, Rule::FieldRange));
+        }
+        let total = usize::from(self.units) * 4;
+        put_header(out, Self::TYPE, total);
+        out.resize(out.len() + total - 2, 0);
+        Ok(())
+    }
+}
+
+impl Layout for AtNotification {
+    fn put(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error> {
+        if self.code > 0x3fff {
+            return Err(fail_at(Self::TYPE, offset, Rule::FieldRange));
+        }
+        put_f16(out, Self::TYPE, self.value());
+        Ok(())
+    }
+}
+
+impl Layout for AtEncrData {
+    fn put(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error> {
+        let len = self.data.len();
+        if len == 0 || !len.is_multiple_of(16) {
+            return Err(fail_at(Self::TYPE, offset, Rule::EncrDataLength { len }));
+        }
+        if len > MAX_ATTR_LEN - 4 {
+            return Err(fail_at(Self::TYPE, offset, Rule::ValueTooLong { len }));
+        }
+        put_header(out, Self::TYPE, 4 + len);
+        out.extend_from_slice(&self.reserved.to_be_bytes());
+        out.extend_from_slice(&self.data);
+        Ok(())
+    }
+}
+
+/// Encodes an unknown skippable attribute. `known` says which types the
+/// method defines (those may not pose as unknown).
+pub(crate) fn put_unknown(
+    out: &mut Vec<u8>,
+    a: &AtUnknown,
+    offset: usize,
+    known: impl Fn(AttrType) -> bool,
+) -> Result<(), Error> {
+    let t = AttrType(a.attr_type);
+    if !t.is_skippable() || known(t) {
+        return Err(fail_at(t, offset, Rule::NotUnknown));
+    }
+    let total = a.value.len() + 2;
+    if !total.is_multiple_of(4) {
+        return Err(fail_at(t, offset, Rule::FieldRange));
+    }
+    if total > MAX_ATTR_LEN {
+        return Err(fail_at(
+            t,
+            offset,
+            Rule::ValueTooLong { len: a.value.len() },
+        ));
+    }
+    put_header(out, t, total);
+    out.extend_from_slice(&a.value);
+    Ok(())
+}
+
 impl Attribute {
     /// Appends the encoded attribute to `out`. `offset` is only used in errors.
     /// Values that cannot be encoded (a field out of range, a value too long
     /// for the 1-byte Length) are errors, never truncated.
     pub fn encode_into(&self, out: &mut Vec<u8>, offset: usize) -> Result<(), Error> {
         let t = self.attr_type();
-        let fail = |rule| Error::Attr {
-            attr: t,
-            offset,
-            rule,
-        };
+        let fail = |rule| fail_at(t, offset, rule);
         match self {
             Attribute::Rand(a) => put_r16(out, t, a.reserved, &a.rand),
             Attribute::Autn(a) => put_r16(out, t, a.reserved, &a.autn.0),
@@ -1123,29 +1323,17 @@ impl Attribute {
                 put_header(out, t, 16);
                 out.extend_from_slice(&a.auts.0);
             }
-            Attribute::Padding(a) => {
-                if !(1..=3).contains(&a.units) {
-                    return Err(fail(Rule::FieldRange));
-                }
-                let total = usize::from(a.units) * 4;
-                put_header(out, t, total);
-                out.resize(out.len() + total - 2, 0);
-            }
-            Attribute::PermanentIdReq(a) => put_f16(out, t, a.reserved),
-            Attribute::Mac(a) => put_r16(out, t, a.reserved, &a.mac),
-            Attribute::Notification(a) => {
-                if a.code > 0x3fff {
-                    return Err(fail(Rule::FieldRange));
-                }
-                put_f16(out, t, a.value())
-            }
-            Attribute::AnyIdReq(a) => put_f16(out, t, a.reserved),
-            Attribute::Identity(a) => put_actual(out, t, &a.identity, offset)?,
-            Attribute::FullauthIdReq(a) => put_f16(out, t, a.reserved),
-            Attribute::Counter(a) => put_f16(out, t, a.counter),
-            Attribute::CounterTooSmall(a) => put_f16(out, t, a.reserved),
-            Attribute::NonceS(a) => put_r16(out, t, a.reserved, &a.nonce_s),
-            Attribute::ClientErrorCode(a) => put_f16(out, t, a.code),
+            Attribute::Padding(a) => a.put(out, offset)?,
+            Attribute::PermanentIdReq(a) => a.put(out, offset)?,
+            Attribute::Mac(a) => a.put(out, offset)?,
+            Attribute::Notification(a) => a.put(out, offset)?,
+            Attribute::AnyIdReq(a) => a.put(out, offset)?,
+            Attribute::Identity(a) => a.put(out, offset)?,
+            Attribute::FullauthIdReq(a) => a.put(out, offset)?,
+            Attribute::Counter(a) => a.put(out, offset)?,
+            Attribute::CounterTooSmall(a) => a.put(out, offset)?,
+            Attribute::NonceS(a) => a.put(out, offset)?,
+            Attribute::ClientErrorCode(a) => a.put(out, offset)?,
             Attribute::KdfInput(a) => {
                 if a.network_name.is_empty() {
                     return Err(fail(Rule::EmptyNetworkName));
@@ -1153,48 +1341,24 @@ impl Attribute {
                 put_actual(out, t, &a.network_name, offset)?
             }
             Attribute::Kdf(a) => put_f16(out, t, a.kdf),
-            Attribute::Iv(a) => put_r16(out, t, a.reserved, &a.iv),
-            Attribute::EncrData(a) => {
-                let len = a.data.len();
-                if len == 0 || !len.is_multiple_of(16) {
-                    return Err(fail(Rule::EncrDataLength { len }));
-                }
-                if len > MAX_ATTR_LEN - 4 {
-                    return Err(fail(Rule::ValueTooLong { len }));
-                }
-                put_header(out, t, 4 + len);
-                out.extend_from_slice(&a.reserved.to_be_bytes());
-                out.extend_from_slice(&a.data);
-            }
-            Attribute::NextPseudonym(a) => put_actual(out, t, &a.pseudonym, offset)?,
-            Attribute::NextReauthId(a) => put_actual(out, t, &a.reauth_id, offset)?,
+            Attribute::Iv(a) => a.put(out, offset)?,
+            Attribute::EncrData(a) => a.put(out, offset)?,
+            Attribute::NextPseudonym(a) => a.put(out, offset)?,
+            Attribute::NextReauthId(a) => a.put(out, offset)?,
             Attribute::Checkcode(a) => {
                 let code = a.checkcode.as_bytes();
                 put_header(out, t, 4 + code.len());
                 out.extend_from_slice(&a.reserved.to_be_bytes());
                 out.extend_from_slice(code);
             }
-            Attribute::ResultInd(a) => put_f16(out, t, a.reserved),
+            Attribute::ResultInd(a) => a.put(out, offset)?,
             Attribute::Bidding(a) => {
                 if a.reserved > 0x7fff {
                     return Err(fail(Rule::FieldRange));
                 }
                 put_f16(out, t, (u16::from(a.d) << 15) | a.reserved)
             }
-            Attribute::Unknown(a) => {
-                if !t.is_skippable() || t.name().is_some() {
-                    return Err(fail(Rule::NotUnknown));
-                }
-                let total = a.value.len() + 2;
-                if !total.is_multiple_of(4) {
-                    return Err(fail(Rule::FieldRange));
-                }
-                if total > MAX_ATTR_LEN {
-                    return Err(fail(Rule::ValueTooLong { len: a.value.len() }));
-                }
-                put_header(out, t, total);
-                out.extend_from_slice(&a.value);
-            }
+            Attribute::Unknown(a) => put_unknown(out, a, offset, |t| t.name().is_some())?,
         }
         Ok(())
     }

@@ -321,7 +321,13 @@ pub fn mac_value_offset(packet: &[u8]) -> Result<Option<usize>, crate::packet::E
     if body.len() < 3 {
         return Err(Error::MessageTooShort { len: body.len() }.into());
     }
-    let attrs = &body[3..];
+    Ok(mac_value_offset_in(&body[3..])?.map(|off| 5 + 3 + off))
+}
+
+/// The offset of the AT_MAC value (after its type, length and reserved
+/// octets) in an EAP-SIM/AKA attribute list, `None` without AT_MAC. Checks
+/// only the attribute framing and AT_MAC's length; no allocation.
+pub(crate) fn mac_value_offset_in(attrs: &[u8]) -> Result<Option<usize>, Error> {
     let mut rest = attrs;
     while !rest.is_empty() {
         let offset = attrs.len() - rest.len();
@@ -335,10 +341,9 @@ pub fn mac_value_offset(packet: &[u8]) -> Result<Option<usize>, crate::packet::E
                         units: whole[1],
                         allowed: &[5],
                     },
-                }
-                .into());
+                });
             }
-            return Ok(Some(5 + 3 + offset + 4));
+            return Ok(Some(offset + 4));
         }
         rest = next;
     }
