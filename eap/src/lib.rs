@@ -1,5 +1,5 @@
-//! `eap` — the wire format and the cryptography of EAP (RFC 3748) and
-//! EAP-AKA / EAP-AKA' (RFC 4187, RFC 9048), with no I/O.
+//! `eap` — the wire format and the cryptography of EAP (RFC 3748),
+//! EAP-AKA / EAP-AKA' (RFC 4187, RFC 9048) and EAP-SIM (RFC 4186), with no I/O.
 //!
 //! Everything here is plain code over bytes: no sockets, no files, no async
 //! runtime. The supplicant and the AAA server both build on it, so a protocol
@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod aka;
+pub mod gsm;
 pub mod identity;
 pub mod packet;
 pub mod secret;

@@ -1,6 +1,6 @@
 //! Secret key material: zeroized on drop, never printed.
 //!
-//! Every key of the protocol (K, OPc, CK, IK, CK', IK', MK, K_encr, K_aut,
+//! Every key of the protocol (K, OPc, CK, IK, Kc, CK', IK', MK, K_encr, K_aut,
 //! K_re, MSK, EMSK) is one of these newtypes. `Debug` prints only the type
 //! name, equality is constant-time, and the bytes are wiped when the value is
 //! dropped. Reach the bytes with [`expose`](Ck::expose) only where they are
@@ -72,6 +72,13 @@ fixed_secret!(
     16
 );
 fixed_secret!(
+    /// Kc, the 64-bit GSM cipher key of a triplet (3GPP TS 43.020; from a
+    /// USIM through c3, TS 33.102 §6.8.1.2). EAP-SIM hashes n of them into MK
+    /// (RFC 4186 §7).
+    Kc,
+    8
+);
+fixed_secret!(
     /// CK', the EAP-AKA' cipher key bound to the access network name (RFC 9048 §3.3).
     CkPrime,
     16
@@ -82,7 +89,9 @@ fixed_secret!(
     16
 );
 fixed_secret!(
-    /// MK, the EAP-AKA master key SHA1(Identity‖IK‖CK) (RFC 4187 §7).
+    /// MK, the EAP-AKA master key SHA1(Identity‖IK‖CK) (RFC 4187 §7), or the
+    /// EAP-SIM one SHA1(Identity‖n*Kc‖NONCE_MT‖Version List‖Selected Version)
+    /// (RFC 4186 §7).
     Mk,
     20
 );

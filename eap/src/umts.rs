@@ -214,8 +214,9 @@ pub struct SubscriberKeys {
 }
 
 /// Runs `f` with a Milenage instance for `keys` and overwrites the instance
-/// (which holds a copy of K) before returning.
-fn with_milenage<T>(keys: &SubscriberKeys, f: impl FnOnce(&mut Milenage) -> T) -> T {
+/// (which holds a copy of K) before returning. Also used by GSM-Milenage
+/// (`crate::gsm`).
+pub(crate) fn with_milenage<T>(keys: &SubscriberKeys, f: impl FnOnce(&mut Milenage) -> T) -> T {
     let mut m = Milenage::new_with_opc(*keys.k.expose(), *keys.opc.expose());
     let out = f(&mut m);
     // The crate offers no zeroize; overwrite the value in place and keep the
