@@ -13,4 +13,5 @@ pub mod gsm;
 pub mod identity;
 pub mod packet;
 pub mod secret;
+pub mod sim;
 pub mod umts;
