@@ -11,7 +11,10 @@ use eap::aka::encr;
 use eap::gsm::{Sres, c2, c3};
 use eap::packet::Packet;
 use eap::secret::{Ck, Ik, K, KAut, KEncr, Kc, Opc};
-use eap::sim::attr::{AtEncrData, AtIv, AtMac, AtNextPseudonym, AtNextReauthId, AtRand};
+use eap::sim::attr::{
+    AtEncrData, AtIv, AtMac, AtNextPseudonym, AtNextReauthId, AtNonceMt, AtRand, AtSelectedVersion,
+    AtVersionList,
+};
 use eap::sim::keys::{self, n_sres};
 use eap::sim::message::{
     EncryptedAttribute, Message, SimPacket, Subtype, decode_encrypted_attributes,
@@ -205,6 +208,28 @@ fn rfc4186_appendix_a_encrypted_data() {
     assert!(matches!(&attrs[1], EncryptedAttribute::NextReauthId(r) if r.reauth_id == reauth));
     assert!(matches!(&attrs[2], EncryptedAttribute::Padding(p) if p.units == 3));
     assert_eq!(encode_encrypted_attributes(&attrs).unwrap(), &plain[..]);
+}
+
+/// The server and the peer build the RFC's Start packets from typed parts.
+#[test]
+fn rfc4186_appendix_a_start_built_from_parts() {
+    let v = Rfc4186::load();
+    let request = SimPacket::request(
+        1,
+        Message::new(Subtype::Start).with(AtVersionList {
+            versions: v.versions.clone(),
+        }),
+    );
+    assert_eq!(request.encode().unwrap(), v.packet("start-request"));
+    let response = SimPacket::response(
+        1,
+        Message::new(Subtype::Start)
+            .with(AtNonceMt::new(v.nonce_mt))
+            .with(AtSelectedVersion {
+                version: v.selected,
+            }),
+    );
+    assert_eq!(response.encode().unwrap(), v.packet("start-response"));
 }
 
 /// The server and the peer build the RFC's Challenge packets from typed parts.

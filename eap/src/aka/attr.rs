@@ -16,6 +16,11 @@
 //! (RFC 4187 §10.12 requires the check for AT_PADDING; for the others the RFC
 //! says the sender pads with zero bytes) — a non-zero pad is rejected rather
 //! than silently dropped.
+//!
+//! EAP-SIM (RFC 4186) uses the same registry and layouts for most of these
+//! attributes; `crate::sim::attr` reuses the value types defined here and
+//! their coding (the crate-private `Layout` trait, `decode_one`,
+//! `decode_list_with`), adding only the SIM-only attributes.
 
 use crate::umts::{Autn, Auts, Res};
 use nom::Parser;
