@@ -1847,6 +1847,35 @@ mod tests {
     }
 
     #[test]
+    fn sim_only_types_stay_foreign_in_aka() {
+        // named (for messages) but still unknown non-skippable to EAP-AKA
+        for (t, name) in [
+            (7u8, "AT_NONCE_MT"),
+            (15, "AT_VERSION_LIST"),
+            (16, "AT_SELECTED_VERSION"),
+        ] {
+            assert_eq!(AttrType(t).name(), Some(name));
+            assert_eq!(
+                dec(&[t, 1, 0, 0]),
+                Err(Error::UnknownNonSkippable {
+                    attr: AttrType(t),
+                    offset: 0
+                })
+            );
+        }
+        // a 52-octet EAP-SIM AT_RAND is not an EAP-AKA AT_RAND
+        let mut three = vec![1, 13, 0, 0];
+        three.extend([0; 48]);
+        assert!(matches!(
+            rule(&three),
+            Rule::Length {
+                units: 13,
+                allowed: &[5]
+            }
+        ));
+    }
+
+    #[test]
     fn attr_type_names() {
         assert_eq!(AttrType::AT_BIDDING.to_string(), "AT_BIDDING");
         assert_eq!(AttrType(99).to_string(), "attribute 99");
