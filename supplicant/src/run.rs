@@ -2,7 +2,7 @@
 //! decisions are in [`crate::peer`]; this file only moves bytes and time.
 
 use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MethodArg};
-use crate::eapol::{self, Frame, PacketType, socket::EapolSocket};
+use crate::eapol::{self, Frame, PacketType, StartSchedule, socket::EapolSocket};
 use crate::peer::{
     Action, AuthKind, IdentityKind, Methods, Outcome, Peer, PeerConfig, PrivacyOptions,
 };
@@ -41,12 +41,6 @@ pub struct AuthOptions {
     /// IMSI privacy certificate override.
     pub imsi_privacy_cert: Option<PathBuf>,
 }
-
-/// EAPOL-Start retransmission period while no EAP request came (802.1X
-/// startPeriod is 30 s; a short one suits a wired lab link).
-pub const START_PERIOD: Duration = Duration::from_secs(1);
-/// EAPOL-Starts sent before giving up on an authenticator (802.1X maxStart = 3).
-pub const MAX_START: u32 = 3;
 
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -254,17 +248,7 @@ pub fn run_exchange<T: CardTransport>(
         msk_sha256: msk,
         reason,
     };
-    if let Err(e) = socket.send(&eapol::start()) {
-        return report(
-            "failure",
-            None,
-            peer,
-            None,
-            Some(format!("cannot send EAPOL-Start: {e}")),
-        );
-    }
-    let mut starts = 1;
-    let mut next_start = Instant::now() + START_PERIOD;
+    let mut starts = StartSchedule::new(started);
     let mut heard = false;
     let mut buf = vec![0u8; 4096];
     loop {
@@ -279,38 +263,41 @@ pub fn run_exchange<T: CardTransport>(
         }
         let now = Instant::now();
         if now >= deadline {
-            return report(
-                "timeout",
-                None,
-                peer,
-                None,
-                Some(format!("no outcome within {timeout:?}")),
-            );
+            let reason = if heard {
+                format!("no outcome within {} s", timeout.as_secs())
+            } else {
+                format!(
+                    "no authenticator answered {} EAPOL-Starts in {} s",
+                    starts.count(),
+                    timeout.as_secs()
+                )
+            };
+            return report("timeout", None, peer, None, Some(reason));
+        }
+        if !heard && starts.due(now) {
+            if let Err(e) = socket.send(&eapol::start()) {
+                return report(
+                    "failure",
+                    None,
+                    peer,
+                    None,
+                    Some(format!("cannot send EAPOL-Start: {e}")),
+                );
+            }
+            starts.sent(now);
+            continue;
         }
         let wait = if heard {
             deadline - now
         } else {
-            next_start.min(deadline).saturating_duration_since(now)
+            starts
+                .next_at()
+                .min(deadline)
+                .saturating_duration_since(now)
         };
         let n = match socket.recv(&mut buf, wait) {
             Ok(Some(n)) => n,
-            Ok(None) => {
-                if !heard && Instant::now() >= next_start {
-                    if starts >= MAX_START {
-                        return report(
-                            "timeout",
-                            None,
-                            peer,
-                            None,
-                            Some(format!("no authenticator answered {starts} EAPOL-Starts")),
-                        );
-                    }
-                    starts += 1;
-                    let _ = socket.send(&eapol::start());
-                    next_start = Instant::now() + START_PERIOD;
-                }
-                continue;
-            }
+            Ok(None) => continue,
             Err(e) => return report("failure", None, peer, None, Some(format!("receive: {e}"))),
         };
         let Ok(frame) = Frame::parse(&buf[..n]) else {

@@ -103,6 +103,123 @@ fn aka_aka_prime_and_resync_through_hostapd() {
     );
 }
 
+/// hostapd ignores a station for about 5 s after its EAPOL-Logoff. Two runs
+/// back to back from the same MAC must both succeed: the second keeps sending
+/// EAPOL-Start (1, 2, 4 … s apart) until hostapd answers.
+#[test]
+fn back_to_back_runs_same_mac_through_hostapd() {
+    if !prerequisites(&["hostapd", "ip"]) {
+        return;
+    }
+    let lab = Lab::start();
+    let sim = lab.sim_file("usim.toml");
+    let spec = format!("soft:{}", sim.display());
+    let profile = lab.profile("aka");
+    let mac = |lab: &Lab| {
+        let out = lab
+            .peer_ns
+            .cmd("cat")
+            .arg(format!("/sys/class/net/{}/address", lab.peer_if))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let before = mac(&lab);
+    for run in 1..=2 {
+        let t = std::time::Instant::now();
+        let (code, v, out) = lab.auth_same_mac(&spec, &profile, "20", &[], &[]);
+        assert_eq!(code, 0, "run {run}:\n{out}\n{}", lab.logs());
+        assert_eq!(v["outcome"], "success", "run {run}: {out}");
+        eprintln!("back-to-back run {run}: {:?} wall clock", t.elapsed());
+    }
+    assert_eq!(mac(&lab), before, "the station MAC did not change");
+}
+
+/// An authenticator that never answers EAPOL-Start but sends its own
+/// EAP-Request/Identity: the supplicant answers it. A fake authenticator on
+/// the far end of a veth pair (no hostapd) waits for two Starts, sends the
+/// Request, reads the Response and ends with EAP-Failure.
+#[test]
+fn unsolicited_request_identity_is_answered() {
+    if !prerequisites(&["ip"]) {
+        return;
+    }
+    use supplicant::eapol::{self, Frame, PacketType, socket::EapolSocket};
+    let link = Link::new();
+    let dir = tempfile::tempdir().unwrap();
+    let sim = dir.path().join("usim.toml");
+    create_sim(&sim);
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "eap_method = \"aka\"\n").unwrap();
+    let auth_if = link.auth_if.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let authenticator = in_netns(&link.auth_ns, move || {
+        let sock = EapolSocket::open(&auth_if).expect("authenticator socket");
+        ready_tx.send(()).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut starts = 0;
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while starts < 2 && std::time::Instant::now() < end {
+            if let Ok(Some(n)) = sock.recv(&mut buf, std::time::Duration::from_millis(200))
+                && Frame::parse(&buf[..n]).map(|f| f.packet_type) == Ok(PacketType::Start)
+            {
+                starts += 1;
+            }
+        }
+        assert_eq!(starts, 2, "the supplicant sent no EAPOL-Starts");
+        // EAP-Request/Identity, identifier 7 (RFC 3748 §5.1).
+        sock.send(&eapol::encode(PacketType::Eap, &[1, 7, 0, 5, 1]).unwrap())
+            .unwrap();
+        let mut identity = None;
+        while identity.is_none() && std::time::Instant::now() < end {
+            if let Ok(Some(n)) = sock.recv(&mut buf, std::time::Duration::from_millis(200))
+                && let Ok(f) = Frame::parse(&buf[..n])
+                && f.packet_type == PacketType::Eap
+                && let [2, 7, _, _, 1, id @ ..] = f.body
+            {
+                identity = Some(String::from_utf8_lossy(id).to_string());
+            }
+        }
+        sock.send(&eapol::encode(PacketType::Eap, &[4, 7, 0, 4]).unwrap())
+            .unwrap();
+        identity
+    });
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("the fake authenticator did not start");
+    let out = link
+        .peer_ns
+        .cmd(env!("CARGO_BIN_EXE_supplicant"))
+        .args([
+            "auth",
+            "--iface",
+            &link.peer_if,
+            "--timeout",
+            "20",
+            "--json",
+        ])
+        .arg("--sim")
+        .arg(format!("soft:{}", sim.display()))
+        .arg("--profile")
+        .arg(&profile)
+        .output()
+        .unwrap();
+    let identity = authenticator.join().expect("fake authenticator");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_default();
+    assert_eq!(
+        identity.as_deref(),
+        Some(format!("0{IMSI}@wlan.mnc001.mcc001.3gppnetwork.org").as_str()),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(v["outcome"], "failure", "{stdout}");
+    assert!(
+        v["reason"].as_str().unwrap_or("").contains("EAP-Failure"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn usage_errors_exit_2() {
     let bin = env!("CARGO_BIN_EXE_supplicant");

@@ -3,6 +3,8 @@
 
 pub mod socket;
 
+use std::time::{Duration, Instant};
+
 /// The EAPOL Ethertype (IEEE 802.1X-2010 §11.1).
 pub const ETH_P_PAE: u16 = 0x888E;
 /// The PAE group address 01-80-C2-00-00-03 (IEEE 802.1X-2010 §11.1.1).
@@ -123,6 +125,58 @@ pub fn logoff() -> Vec<u8> {
     vec![EAPOL_VERSION, 2, 0, 0]
 }
 
+/// The first EAPOL-Start retransmission interval. 802.1X-2010 §8.9 has a
+/// fixed startPeriod (30 s) and maxStart (3); we start short, which suits a
+/// wired lab link, and double it.
+pub const START_FIRST_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest interval between two EAPOL-Starts.
+pub const START_MAX_INTERVAL: Duration = Duration::from_secs(8);
+
+/// When to send EAPOL-Start (sans-IO): one at once, then again after 1, 2,
+/// 4 … s (capped at [`START_MAX_INTERVAL`]) until an EAP frame is heard or
+/// the caller's deadline passes. Never giving up early rides over an
+/// authenticator that ignores a station for a while (hostapd does for about
+/// 5 s after an EAPOL-Logoff), as wpa_supplicant's 30 s startPeriod does.
+#[derive(Debug, Clone)]
+pub struct StartSchedule {
+    next: Instant,
+    interval: Duration,
+    sent: u32,
+}
+
+impl StartSchedule {
+    /// A schedule whose first Start is due at `now`.
+    pub fn new(now: Instant) -> Self {
+        Self {
+            next: now,
+            interval: START_FIRST_INTERVAL,
+            sent: 0,
+        }
+    }
+
+    /// Whether a Start is due at `now`.
+    pub fn due(&self, now: Instant) -> bool {
+        now >= self.next
+    }
+
+    /// When the next Start is due.
+    pub fn next_at(&self) -> Instant {
+        self.next
+    }
+
+    /// Records a Start sent at `now` and schedules the next one.
+    pub fn sent(&mut self, now: Instant) {
+        self.sent = self.sent.saturating_add(1);
+        self.next = now + self.interval;
+        self.interval = (self.interval * 2).min(START_MAX_INTERVAL);
+    }
+
+    /// How many Starts were sent.
+    pub fn count(&self) -> u32 {
+        self.sent
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +216,27 @@ mod tests {
             Frame::parse(&[3, 7, 0, 0]).unwrap().packet_type,
             PacketType::Other(7)
         );
+    }
+
+    #[test]
+    fn start_schedule_backs_off_and_never_stops() {
+        let t0 = Instant::now();
+        let mut s = StartSchedule::new(t0);
+        assert!(s.due(t0));
+        let mut now = t0;
+        let mut gaps = Vec::new();
+        for _ in 0..8 {
+            assert!(s.due(now));
+            s.sent(now);
+            let next = s.next_at();
+            assert!(!s.due(next - Duration::from_millis(1)));
+            gaps.push((next - now).as_secs());
+            now = next;
+        }
+        assert_eq!(gaps, [1, 2, 4, 8, 8, 8, 8, 8]);
+        assert_eq!(s.count(), 8);
+        // Far beyond the old maxStart = 3, a Start is still due.
+        assert!(s.due(now + Duration::from_secs(3600)));
     }
 
     proptest::proptest! {

@@ -265,6 +265,104 @@ impl Drop for Hss {
     }
 }
 
+/// Two network namespaces joined by a veth pair, both ends up; the peer end
+/// has `<subnet>.1/24`.
+pub struct Link {
+    pub peer_ns: Netns,
+    pub auth_ns: Netns,
+    pub peer_if: String,
+    pub auth_if: String,
+    pub subnet: String,
+}
+
+impl Link {
+    pub fn new() -> Self {
+        let peer_ns = Netns::new("p");
+        let auth_ns = Netns::new("a");
+        let n = unique() % 200 + std::process::id() % 50;
+        let peer_if = format!("vp{}x{}", std::process::id() % 100000, n);
+        let auth_if = format!("va{}x{}", std::process::id() % 100000, n);
+        sh(&[
+            "ip",
+            "link",
+            "add",
+            &peer_if,
+            "netns",
+            &peer_ns.name,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &auth_if,
+            "netns",
+            &auth_ns.name,
+        ]);
+        let subnet = format!("10.{}.{}", 100 + std::process::id() % 100, n);
+        sh(&[
+            "ip",
+            "-n",
+            &peer_ns.name,
+            "addr",
+            "add",
+            &format!("{subnet}.1/24"),
+            "dev",
+            &peer_if,
+        ]);
+        sh(&["ip", "-n", &peer_ns.name, "link", "set", &peer_if, "up"]);
+        sh(&["ip", "-n", &auth_ns.name, "link", "set", &auth_if, "up"]);
+        Self {
+            peer_ns,
+            auth_ns,
+            peer_if,
+            auth_if,
+            subnet,
+        }
+    }
+}
+
+/// Runs `f` on a thread that has entered the network namespace `ns` (only
+/// that thread moves; sockets it opens stay in `ns`).
+pub fn in_netns<T: Send + 'static>(
+    ns: &Netns,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let path = Path::new("/run/netns").join(&ns.name);
+    std::thread::spawn(move || {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        // SAFETY: setns(2) on a namespace file we hold open; affects this thread only.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+}
+
+/// Writes a simulator file (SQN 0) with `sim create`.
+pub fn create_sim(path: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["sim", "create", "--out"])
+        .arg(path)
+        .args([
+            "--imsi",
+            IMSI,
+            "--k",
+            K_HEX,
+            "--opc",
+            OPC_HEX,
+            "--amf",
+            "8000",
+            "--mnc-len",
+            "2",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sim create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Two namespaces joined by a veth pair, hostapd as a wired authenticator in
 /// `auth`, hostapd as the RADIUS + EAP-AKA/AKA' server beside it, the test HSS.
 pub struct Lab {
@@ -288,38 +386,14 @@ impl Lab {
     /// indications (AT_RESULT_IND → AKA-Notification Success before EAP-Success).
     pub fn start_with(result_ind: bool) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let peer_ns = Netns::new("p");
-        let auth_ns = Netns::new("a");
-        let n = unique() % 200 + std::process::id() % 50;
-        let peer_if = format!("vp{}x{}", std::process::id() % 100000, n);
-        let auth_if = format!("va{}x{}", std::process::id() % 100000, n);
-        sh(&[
-            "ip",
-            "link",
-            "add",
-            &peer_if,
-            "netns",
-            &peer_ns.name,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &auth_if,
-            "netns",
-            &auth_ns.name,
-        ]);
-        let subnet = format!("10.{}.{}", 100 + std::process::id() % 100, n);
+        let Link {
+            peer_ns,
+            auth_ns,
+            peer_if,
+            auth_if,
+            subnet,
+        } = Link::new();
         let server_ip = format!("{subnet}.2");
-        sh(&[
-            "ip",
-            "-n",
-            &peer_ns.name,
-            "addr",
-            "add",
-            &format!("{subnet}.1/24"),
-            "dev",
-            &peer_if,
-        ]);
         sh(&[
             "ip",
             "-n",
@@ -330,8 +404,6 @@ impl Lab {
             "dev",
             &auth_if,
         ]);
-        sh(&["ip", "-n", &peer_ns.name, "link", "set", &peer_if, "up"]);
-        sh(&["ip", "-n", &auth_ns.name, "link", "set", &auth_if, "up"]);
 
         let hss = Hss::start(dir.path());
         let d = dir.path();
@@ -393,28 +465,7 @@ impl Lab {
     /// A fresh simulator file (SQN 0) in the lab directory.
     pub fn sim_file(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);
-        let out = Command::new(env!("CARGO_BIN_EXE_supplicant"))
-            .args(["sim", "create", "--out"])
-            .arg(&path)
-            .args([
-                "--imsi",
-                IMSI,
-                "--k",
-                K_HEX,
-                "--opc",
-                OPC_HEX,
-                "--amf",
-                "8000",
-                "--mnc-len",
-                "2",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sim create: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        create_sim(&path);
         path
     }
 
@@ -447,7 +498,8 @@ impl Lab {
         env: &[(&str, &str)],
     ) -> (i32, serde_json::Value, String) {
         // hostapd ignores a station for 5 s after its EAPOL-Logoff
-        // (AP_MAX_INACTIVITY_AFTER_DEAUTH): present a new MAC for each run.
+        // (AP_MAX_INACTIVITY_AFTER_DEAUTH): a new MAC for each run keeps the
+        // suites fast. `auth_same_mac` covers the same station back to back.
         let n = unique();
         let mac = format!(
             "02:00:5e:{:02x}:{:02x}:{:02x}",
@@ -466,6 +518,18 @@ impl Lab {
             "address",
             &mac,
         ]);
+        self.auth_same_mac(sim, profile, "10", extra, env)
+    }
+
+    /// `supplicant auth --timeout <timeout>` with the interface's MAC as it is.
+    pub fn auth_same_mac(
+        &self,
+        sim: &str,
+        profile: &Path,
+        timeout: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (i32, serde_json::Value, String) {
         let out = self
             .peer_ns
             .cmd(env!("CARGO_BIN_EXE_supplicant"))
@@ -476,7 +540,7 @@ impl Lab {
                 "--sim",
                 sim,
                 "--timeout",
-                "10",
+                timeout,
                 "--json",
                 "--profile",
             ])
