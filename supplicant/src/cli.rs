@@ -2,6 +2,7 @@
 //! authentication failure or timeout, 2 usage or configuration error.
 
 use crate::usim::sim::file::{SimFile, SimSpec};
+use crate::usim::sim::{AdfPinTemplate, CardQuirks, DisabledPinVerify};
 use crate::usim::spec::SimSource;
 use crate::usim::{Usim, vpcd};
 use clap::{Parser, Subcommand, ValueEnum};
@@ -110,6 +111,13 @@ enum SimCommand {
         /// Enable PIN1 with this PIN (4–8 digits).
         #[arg(long)]
         pin: Option<String>,
+        /// What a status VERIFY (no data) answers while PIN1 is disabled:
+        /// 9000, or 63cx (the retry counter, as many real UICCs answer).
+        #[arg(long, default_value = "9000", value_parser = ["9000", "63cx"])]
+        disabled_pin_verify: String,
+        /// Leave the PIN status template out of the ADF's FCP (the MF's keeps it).
+        #[arg(long)]
+        no_adf_pin_template: bool,
     },
     /// Expose a simulator to pcscd through vsmartcard's vpcd driver.
     ServeVpcd {
@@ -187,6 +195,8 @@ fn sim(cmd: SimCommand) -> i32 {
             sqn,
             mnc_len,
             pin,
+            disabled_pin_verify,
+            no_adf_pin_template,
         } => {
             let spec = (|| {
                 Ok::<_, String>(SimSpec {
@@ -197,6 +207,15 @@ fn sim(cmd: SimCommand) -> i32 {
                     sqn: Sqn::from_bytes(hex_arg("sqn", &sqn)?),
                     mnc_len,
                     pin: pin.as_deref().map(SecretBytes::from),
+                    quirks: CardQuirks {
+                        disabled_pin_verify: DisabledPinVerify::from_name(&disabled_pin_verify)
+                            .ok_or("--disabled-pin-verify: 9000 or 63cx")?,
+                        adf_pin_template: if no_adf_pin_template {
+                            AdfPinTemplate::Absent
+                        } else {
+                            AdfPinTemplate::Present
+                        },
+                    },
                 })
             })();
             k.zeroize();
@@ -252,14 +271,20 @@ fn sim(cmd: SimCommand) -> i32 {
                                 .map_or("(not in EF_AD)".to_string(), |n| n.to_string())
                         );
                         println!("USIM AID:   {}", info.aid);
-                        let pin = match info.pin {
-                            crate::usim::PinStatus::NotRequired => {
+                        let pin = match (info.pin, info.pin1_enabled) {
+                            (crate::usim::PinStatus::NotRequired, Some(false)) => {
+                                "disabled".to_string()
+                            }
+                            (crate::usim::PinStatus::NotRequired, Some(true)) => {
+                                "enabled, verified".to_string()
+                            }
+                            (crate::usim::PinStatus::NotRequired, None) => {
                                 "not required (disabled or verified)".to_string()
                             }
-                            crate::usim::PinStatus::Required { tries_left } => {
+                            (crate::usim::PinStatus::Required { tries_left }, _) => {
                                 format!("enabled, {tries_left} tries left")
                             }
-                            crate::usim::PinStatus::Blocked => {
+                            (crate::usim::PinStatus::Blocked, _) => {
                                 "BLOCKED (needs the PUK)".to_string()
                             }
                         };

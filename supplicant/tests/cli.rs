@@ -40,6 +40,23 @@ fn sim_create_and_info() {
     assert_eq!(v["pin"]["state"], "required");
     assert_eq!(v["pin"]["tries_left"], 3);
     assert_eq!(v["imsi"], "(PIN required)", "EF_IMSI is PIN-protected");
+    assert_eq!(v["pin1_enabled"], true);
+    // A card answering a status VERIFY with 63C3 while its PS_DO says PIN1
+    // is disabled (as many real UICCs do): no PIN needed.
+    let counts = create(
+        dir.path(),
+        "counts.toml",
+        &["--disabled-pin-verify", "63cx"],
+    );
+    let out = bin()
+        .args(["sim", "info", "--sim"])
+        .arg(format!("soft:{}", counts.display()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("PIN1:       disabled"), "{text}");
+    assert!(text.contains(IMSI), "{text}");
     // Bad arguments: exit 2 with a message.
     let out = bin()
         .args(["sim", "create", "--out"])

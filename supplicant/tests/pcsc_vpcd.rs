@@ -111,3 +111,67 @@ fn pcsc_sim_info_auth_and_wpa_supplicant_through_vpcd() {
     let content = std::fs::read_to_string(&sim).unwrap();
     assert!(content.contains("seq_ms"), "{content}");
 }
+
+/// Both card behaviours for a status VERIFY through pcscd + vpcd: a card that
+/// answers 63C3 while its PS_DO says PIN1 is disabled needs no PIN (our
+/// supplicant and wpa_supplicant agree); the same card with PIN1 enabled
+/// asks for it and works with it.
+#[test]
+fn pcsc_pin_status_from_the_ps_do() {
+    if !prerequisites(&["hostapd", "ip", "pcscd", "eapol_test", "unshare", "dpkg"]) {
+        return;
+    }
+    assert!(
+        vpcd_driver().exists(),
+        "vsmartcard-vpcd (libifdvpcd.so) is not installed"
+    );
+    let lab = Lab::start();
+    let create = |name: &str, extra: &[&str]| {
+        let path = lab.dir.path().join(name);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_supplicant"))
+            .args(["sim", "create", "--out"])
+            .arg(&path)
+            .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+            .args(["--disabled-pin-verify", "63cx"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        path
+    };
+
+    // PIN1 disabled; a status VERIFY still answers 63C3.
+    let sim = create("disabled.toml", &[]);
+    let pcsc = Pcsc::start(&lab.peer_ns, lab.dir.path(), &sim);
+    let (code, text) = pcsc.info(&lab.peer_ns, "pcsc");
+    assert_eq!(code, 0, "{text}\n{}", pcsc.pcscd.log_text());
+    assert!(text.contains("PIN1:       disabled"), "{text}");
+    assert!(text.contains(IMSI), "{text}");
+    let (k, v) = pcsc.env();
+    let (code, json, out) = lab.auth_env("pcsc", &lab.profile("aka"), &[], &[(k, &v)]);
+    assert_eq!(code, 0, "PIN disabled, 63C3:\n{out}\n{}", lab.logs());
+    assert_eq!(json["outcome"], "success");
+    let (ok, text) = eapol_test(&lab, &pcsc, "AKA");
+    assert!(ok, "wpa_supplicant with the 63C3 card:\n{text}");
+    drop(pcsc);
+
+    // PIN1 enabled: asked for, then used.
+    let sim = create("enabled.toml", &["--pin", "2468"]);
+    let second = lab.dir.path().join("second-pcscd");
+    std::fs::create_dir(&second).unwrap();
+    let pcsc = Pcsc::start(&lab.peer_ns, &second, &sim);
+    let (code, text) = pcsc.info(&lab.peer_ns, "pcsc");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("enabled, 3 tries left"), "{text}");
+    let (k, v) = pcsc.env();
+    let (code, _, out) = lab.auth_env("pcsc", &lab.profile("aka"), &[], &[(k, &v)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("PIN1 is enabled") && out.contains("3 tries left"),
+        "{out}"
+    );
+    let (code, json, out) =
+        lab.auth_env("pcsc", &lab.profile("aka"), &["--pin", "2468"], &[(k, &v)]);
+    assert_eq!(code, 0, "PIN enabled, given:\n{out}\n{}", lab.logs());
+    assert_eq!(json["outcome"], "success");
+}

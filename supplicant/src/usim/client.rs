@@ -73,9 +73,15 @@ pub enum UsimError {
     /// The PIN is not 4–8 ASCII digits.
     #[error("a PIN is 4 to 8 digits")]
     BadPinFormat,
+    /// AUTHENTICATE answered `69 82` (security status not satisfied).
+    #[error(
+        "the card wants PIN1: AUTHENTICATE answered 6982 (security status not satisfied); give --pin or --pin-file"
+    )]
+    PinNeededByCard,
 }
 
-/// PIN1 state (TS 102 221 §11.1.9: VERIFY PIN without data).
+/// PIN1 state: enabled or not from the PS_DO of the FCPs' PIN status
+/// template (TS 102 221 §9.5.2), tries from VERIFY PIN without data (§11.1.9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case", tag = "state")]
 pub enum PinStatus {
@@ -112,6 +118,9 @@ pub enum AuthResult {
 pub struct Usim<T: CardTransport> {
     transport: T,
     aid: Option<Vec<u8>>,
+    /// The MF's and the USIM ADF's FCP from [`Usim::select_usim`].
+    mf_fcp: Option<Vec<u8>>,
+    adf_fcp: Option<Vec<u8>>,
 }
 
 /// What `sim info` shows.
@@ -125,6 +134,8 @@ pub struct UsimInfo {
     pub aid: String,
     /// PIN1 state.
     pub pin: PinStatus,
+    /// PIN1 enabled per the PS_DO of the FCPs; `None` when they do not tell.
+    pub pin1_enabled: Option<bool>,
 }
 
 fn cmd(ins: u8, p1: u8, p2: u8, data: Vec<u8>, le: Option<u8>) -> Command {
@@ -144,6 +155,8 @@ impl<T: CardTransport> Usim<T> {
         Self {
             transport,
             aid: None,
+            mf_fcp: None,
+            adf_fcp: None,
         }
     }
 
@@ -227,7 +240,7 @@ impl<T: CardTransport> Usim<T> {
 
     /// Finds the USIM AID in EF_DIR (TS 102 221 §13.1) and selects the ADF.
     pub fn select_usim(&mut self) -> Result<Vec<u8>, UsimError> {
-        self.select_file(MF)?;
+        self.mf_fcp = Some(self.select_file(MF)?);
         self.select_file(EF_DIR)?;
         let mut found = None;
         for n in 1..=16u8 {
@@ -241,17 +254,32 @@ impl<T: CardTransport> Usim<T> {
         }
         let aid = found.ok_or(UsimError::NoUsimApplication)?;
         let c = cmd(INS_SELECT, 0x04, 0x04, aid.clone(), None);
-        self.expect_ok("SELECT ADF USIM", &c)?;
+        self.adf_fcp = Some(self.expect_ok("SELECT ADF USIM", &c)?);
         self.aid = Some(aid.clone());
         Ok(aid)
     }
 
-    /// PIN1 state through VERIFY without data (TS 102 221 §11.1.9.1).
+    /// Whether PIN1 is enabled, from the PS_DO in the PIN status template of
+    /// the USIM ADF's FCP, else of the MF's (TS 102 221 §9.5.2, as
+    /// wpa_supplicant's PC/SC code decides); `None` when neither tells, or
+    /// before [`select_usim`](Self::select_usim).
+    pub fn pin1_enabled(&self) -> Option<bool> {
+        [&self.adf_fcp, &self.mf_fcp]
+            .into_iter()
+            .find_map(|fcp| fcp.as_deref().and_then(files::fcp_pin1_enabled))
+    }
+
+    /// PIN1 state. Enabled or not comes from the PS_DO
+    /// ([`pin1_enabled`](Self::pin1_enabled)): many UICCs answer a VERIFY
+    /// without data with `63CX` even when PIN1 is disabled, so that answer
+    /// only gives the tries left (TS 102 221 §11.1.9), or "verified" (`9000`).
+    /// Only a card whose FCPs carry no PS_DO is judged by VERIFY alone.
     pub fn pin_status(&mut self) -> Result<PinStatus, UsimError> {
-        let r = self.exchange(
-            "VERIFY PIN (status)",
-            &cmd(INS_VERIFY, 0, PIN1, vec![], None),
-        )?;
+        const NAME: &str = "VERIFY PIN (status)";
+        if self.pin1_enabled() == Some(false) {
+            return Ok(PinStatus::NotRequired);
+        }
+        let r = self.exchange(NAME, &cmd(INS_VERIFY, 0, PIN1, vec![], None))?;
         match r.sw {
             StatusWord::OK | StatusWord::REFERENCE_INVALIDATED => Ok(PinStatus::NotRequired),
             StatusWord(0x63, x) if x & 0xF0 == 0xC0 => {
@@ -264,10 +292,7 @@ impl<T: CardTransport> Usim<T> {
                 }
             }
             StatusWord::PIN_BLOCKED => Ok(PinStatus::Blocked),
-            sw => Err(UsimError::Status {
-                command: "VERIFY PIN (status)",
-                sw,
-            }),
+            sw => Err(UsimError::Status { command: NAME, sw }),
         }
     }
 
@@ -355,6 +380,7 @@ impl<T: CardTransport> Usim<T> {
         match r.sw {
             StatusWord::OK => {}
             StatusWord::AUTH_MAC_FAILURE => return Ok(AuthResult::MacFailure),
+            StatusWord::SECURITY_NOT_SATISFIED => return Err(UsimError::PinNeededByCard),
             sw => return Err(UsimError::Status { command: NAME, sw }),
         }
         let bad = |what: &str| UsimError::Malformed {
@@ -385,6 +411,7 @@ impl<T: CardTransport> Usim<T> {
             mnc_len,
             aid: hex::encode_upper(aid),
             pin,
+            pin1_enabled: self.pin1_enabled(),
         })
     }
 }

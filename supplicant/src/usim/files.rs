@@ -21,6 +21,12 @@ pub const FCP_FILE_SIZE: u8 = 0x80;
 pub const FCP_PIN_STATUS: u8 = 0xC6;
 /// PS_DO tag inside the PIN status template.
 pub const PS_DO_TAG: u8 = 0x90;
+/// Key reference tag inside the PIN status template.
+pub const KEY_REFERENCE_TAG: u8 = 0x83;
+/// Usage qualifier tag inside the PIN status template.
+pub const USAGE_QUALIFIER_TAG: u8 = 0x95;
+/// PIN1's key reference (TS 102 221 §9.5.1, Table 9.3).
+pub const KEY_REF_PIN1: u8 = 0x01;
 
 /// Why an IMSI is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -132,9 +138,81 @@ pub fn fcp_ps_do(fcp: &[u8]) -> Option<u8> {
     })
 }
 
+/// Whether the PIN status template of an FCP (tag C6, TS 102 221
+/// §11.1.1.4.10) marks PIN1 enabled. The PS_DO (tag 90) has one bit per key
+/// reference DO (tag 83) that follows, in order, from bit 8 of its first byte
+/// (§9.5.2); without key references, bit 8 is PIN1 (as wpa_supplicant reads
+/// it). `None` when the FCP has no template, no PS_DO, or a template whose
+/// key references do not include PIN1.
+pub fn fcp_pin1_enabled(fcp: &[u8]) -> Option<bool> {
+    let template = fcp_tlvs(fcp)
+        .into_iter()
+        .find_map(|(t, v)| (t == FCP_PIN_STATUS).then_some(v))?;
+    let mut ps_do: Option<&[u8]> = None;
+    let mut key_refs = Vec::new();
+    let mut pos = template;
+    while let [tag, len, rest @ ..] = pos {
+        let len = usize::from(*len);
+        let Some(value) = rest.get(..len) else { break };
+        match (*tag, value) {
+            (PS_DO_TAG, v) if !v.is_empty() && ps_do.is_none() => ps_do = Some(v),
+            (KEY_REFERENCE_TAG, [key]) => key_refs.push(*key),
+            _ => {}
+        }
+        pos = &rest[len..];
+    }
+    let ps_do = ps_do?;
+    let index = if key_refs.is_empty() {
+        0
+    } else {
+        key_refs.iter().position(|&k| k == KEY_REF_PIN1)?
+    };
+    let byte = ps_do.get(index / 8)?;
+    Some(byte & (0x80 >> (index % 8)) != 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pin1_in_the_pin_status_template() {
+        let fcp = |template: &[u8]| {
+            let mut c6 = vec![FCP_PIN_STATUS, template.len() as u8];
+            c6.extend_from_slice(template);
+            let mut f = vec![FCP_TAG, (c6.len() + 4) as u8, 0x82, 0x02, 0x78, 0x21];
+            f.extend(c6);
+            f
+        };
+        // PIN1 first: bit 8.
+        assert_eq!(
+            fcp_pin1_enabled(&fcp(&[0x90, 1, 0x80, 0x83, 1, 0x01])),
+            Some(true)
+        );
+        assert_eq!(
+            fcp_pin1_enabled(&fcp(&[0x90, 1, 0x00, 0x83, 1, 0x01])),
+            Some(false)
+        );
+        // A real card's ADF: PIN1, PIN2, ADM1; PIN1 disabled, the others enabled.
+        let adf = [0x90, 1, 0x70, 0x83, 1, 0x01, 0x83, 1, 0x81, 0x83, 1, 0x0A];
+        assert_eq!(fcp_pin1_enabled(&fcp(&adf)), Some(false));
+        // PIN1 second, after a usage qualifier and the universal PIN: bit 7.
+        let second = [0x90, 1, 0x40, 0x83, 1, 0x11, 0x95, 1, 0x08, 0x83, 1, 0x01];
+        assert_eq!(fcp_pin1_enabled(&fcp(&second)), Some(true));
+        // No key references: bit 8.
+        assert_eq!(fcp_pin1_enabled(&fcp(&[0x90, 1, 0x80])), Some(true));
+        // No PIN1 listed, no PS_DO, no template, truncated: unknown.
+        assert_eq!(
+            fcp_pin1_enabled(&fcp(&[0x90, 1, 0x80, 0x83, 1, 0x81])),
+            None
+        );
+        assert_eq!(fcp_pin1_enabled(&fcp(&[0x83, 1, 0x01])), None);
+        assert_eq!(
+            fcp_pin1_enabled(&[FCP_TAG, 4, 0x82, 0x02, 0x78, 0x21]),
+            None
+        );
+        assert_eq!(fcp_pin1_enabled(&fcp(&[0x90, 5, 0x80])), None);
+    }
 
     #[test]
     fn imsi_round_trip() {

@@ -4,7 +4,10 @@
 //! group or others can read is refused.
 
 use super::sqn::{ENTRIES, SqnArray};
-use super::{CardState, PIN_TRIES, Personalisation, Simulator, StateStore};
+use super::{
+    AdfPinTemplate, CardQuirks, CardState, DisabledPinVerify, PIN_TRIES, Personalisation,
+    Simulator, StateStore,
+};
 use crate::usim::files::encode_ef_imsi;
 use eap::secret::{K, Opc, SecretBytes};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
@@ -55,6 +58,13 @@ struct Raw {
     /// SEQ_MS(i), i = IND 0..31 (3GPP TS 33.102 Annex C.2.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     seq_ms: Option<Vec<u64>>,
+    /// A status VERIFY while PIN1 is disabled answers "9000" (default) or
+    /// "63cx" (the retry counter, as many real UICCs do).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    disabled_pin_verify: Option<String>,
+    /// `false`: the ADF's FCP has no PIN status template (only the MF's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adf_pin_template: Option<bool>,
 }
 
 impl Drop for Raw {
@@ -97,6 +107,8 @@ pub struct SimSpec {
     pub mnc_len: u8,
     /// PIN1 (enables it), 4–8 digits.
     pub pin: Option<SecretBytes>,
+    /// Real-card behaviours to imitate.
+    pub quirks: CardQuirks,
 }
 
 /// A loaded simulator file.
@@ -108,6 +120,8 @@ pub struct SimFile {
     pub perso: Personalisation,
     /// AMF recorded at creation.
     pub amf: Amf,
+    /// Real-UICC behaviours it imitates.
+    pub quirks: CardQuirks,
     /// Durable state.
     pub state: CardState,
 }
@@ -231,6 +245,20 @@ impl SimFile {
                 SqnArray::from_entries(arr)
             }
         };
+        let disabled_pin_verify = match raw.disabled_pin_verify.as_deref() {
+            None => DisabledPinVerify::default(),
+            Some(v) => DisabledPinVerify::from_name(v).ok_or_else(|| {
+                err(
+                    path,
+                    line_of(text, "disabled_pin_verify"),
+                    format!("disabled_pin_verify: {v:?} is neither \"9000\" nor \"63cx\""),
+                )
+            })?,
+        };
+        let adf_pin_template = match raw.adf_pin_template {
+            Some(false) => AdfPinTemplate::Absent,
+            Some(true) | None => AdfPinTemplate::Present,
+        };
         Ok(SimFile {
             path: path.to_path_buf(),
             perso: Personalisation {
@@ -239,6 +267,10 @@ impl SimFile {
                 mnc_len: raw.mnc_len,
                 keys: SubscriberKeys::new(k, opc),
                 pin,
+            },
+            quirks: CardQuirks {
+                disabled_pin_verify,
+                adf_pin_template,
             },
             amf,
             state: CardState {
@@ -271,6 +303,7 @@ impl SimFile {
                 keys: SubscriberKeys::new(spec.k.clone(), spec.opc.clone()),
                 pin: spec.pin.clone(),
             },
+            quirks: spec.quirks,
             amf: spec.amf,
             state: CardState {
                 sqn: SqnArray::starting_at(spec.sqn),
@@ -298,6 +331,10 @@ impl SimFile {
             pin_tries_left: state.pin_tries_left,
             sqn: hex::encode(sqn.unwrap_or_else(|| state.sqn.sqn_ms()).to_bytes()),
             seq_ms: Some(state.sqn.entries().to_vec()),
+            disabled_pin_verify: (self.quirks.disabled_pin_verify != DisabledPinVerify::default())
+                .then(|| self.quirks.disabled_pin_verify.name().to_string()),
+            adf_pin_template: (self.quirks.adf_pin_template == AdfPinTemplate::Absent)
+                .then_some(false),
         }
     }
 
@@ -315,7 +352,8 @@ impl SimFile {
     pub fn into_simulator(self) -> Simulator<FileStore> {
         let state = self.state.clone();
         let perso = self.perso.clone();
-        Simulator::new(perso, state, FileStore { file: self })
+        let quirks = self.quirks;
+        Simulator::new(perso, state, FileStore { file: self }).with_quirks(quirks)
     }
 }
 

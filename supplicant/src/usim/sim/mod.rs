@@ -82,6 +82,55 @@ pub struct Personalisation {
     pub pin: Option<SecretBytes>,
 }
 
+/// Behaviours real UICCs differ in, so the client is tested against each.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardQuirks {
+    /// The answer to a VERIFY PIN without data while PIN1 is disabled.
+    pub disabled_pin_verify: DisabledPinVerify,
+    /// Whether the ADF's FCP carries a PIN status template (the MF's always does).
+    pub adf_pin_template: AdfPinTemplate,
+}
+
+/// What a status VERIFY (no data) answers while PIN1 is disabled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DisabledPinVerify {
+    /// `90 00`.
+    #[default]
+    Ok,
+    /// `63 CX`, the retry counter, as many real UICC stacks answer: only the
+    /// PS_DO tells that PIN1 is disabled.
+    RetryCounter,
+}
+
+impl DisabledPinVerify {
+    /// The spelling in the simulator file and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            DisabledPinVerify::Ok => "9000",
+            DisabledPinVerify::RetryCounter => "63cx",
+        }
+    }
+
+    /// From [`name`](Self::name) (case-insensitive).
+    pub fn from_name(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "9000" => Some(DisabledPinVerify::Ok),
+            "63cx" => Some(DisabledPinVerify::RetryCounter),
+            _ => None,
+        }
+    }
+}
+
+/// Where the card puts PIN status templates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AdfPinTemplate {
+    /// In the ADF's FCP and the MF's.
+    #[default]
+    Present,
+    /// Only in the MF's FCP.
+    Absent,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Df {
     Mf,
@@ -119,6 +168,7 @@ impl Session {
 /// The simulated USIM.
 pub struct Simulator<S: StateStore> {
     perso: Personalisation,
+    quirks: CardQuirks,
     state: CardState,
     store: S,
     session: Session,
@@ -197,10 +247,22 @@ impl<S: StateStore> Simulator<S> {
     pub fn new(perso: Personalisation, state: CardState, store: S) -> Self {
         Self {
             perso,
+            quirks: CardQuirks::default(),
             state,
             store,
             session: Session::new(),
         }
+    }
+
+    /// This card with `quirks` (real-UICC behaviours) instead of the default.
+    pub fn with_quirks(mut self, quirks: CardQuirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
+    /// Its quirks.
+    pub fn quirks(&self) -> CardQuirks {
+        self.quirks
     }
 
     /// The durable state now.
@@ -296,7 +358,10 @@ impl<S: StateStore> Simulator<S> {
                 tlv(0x84, &AID),
                 life,
                 tlv(0x8B, &[0x2F, 0x06, 0x01]),
-                self.pin_status_template(),
+                match self.quirks.adf_pin_template {
+                    AdfPinTemplate::Present => self.pin_status_template(),
+                    AdfPinTemplate::Absent => Vec::new(),
+                },
                 tlv(0x81, &[0x10, 0x00]),
             ]),
             Selected::Ef(ef) => {
@@ -461,10 +526,12 @@ impl<S: StateStore> Simulator<S> {
         }
         let Some(pin) = self.perso.pin.clone() else {
             // PIN1 disabled: nothing to verify.
-            return if c.data.is_empty() {
-                Response::status(StatusWord::OK)
-            } else {
-                Response::status(StatusWord::REFERENCE_INVALIDATED)
+            return match (c.data.is_empty(), self.quirks.disabled_pin_verify) {
+                (true, DisabledPinVerify::Ok) => Response::status(StatusWord::OK),
+                (true, DisabledPinVerify::RetryCounter) => {
+                    Response::status(StatusWord(0x63, 0xC0 | self.state.pin_tries_left))
+                }
+                (false, _) => Response::status(StatusWord::REFERENCE_INVALIDATED),
             };
         };
         if self.state.pin_tries_left == 0 {

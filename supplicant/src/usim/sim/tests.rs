@@ -24,6 +24,10 @@ pub(crate) fn keys() -> SubscriberKeys {
 }
 
 pub(crate) fn test_sim(pin: Option<&str>) -> Simulator<MemoryStore> {
+    quirky_sim(pin, CardQuirks::default())
+}
+
+pub(crate) fn quirky_sim(pin: Option<&str>, quirks: CardQuirks) -> Simulator<MemoryStore> {
     let perso = Personalisation {
         imsi: IMSI.into(),
         ef_imsi: files::encode_ef_imsi(IMSI).unwrap(),
@@ -35,7 +39,7 @@ pub(crate) fn test_sim(pin: Option<&str>) -> Simulator<MemoryStore> {
         sqn: SqnArray::starting_at(Sqn::from_seq_ind(1, 0)),
         pin_tries_left: PIN_TRIES,
     };
-    Simulator::new(perso, state, MemoryStore::default())
+    Simulator::new(perso, state, MemoryStore::default()).with_quirks(quirks)
 }
 
 fn x(s: &str) -> Vec<u8> {
@@ -233,6 +237,73 @@ fn pin_blocks_after_three() {
     assert_eq!(usim.pin_status().unwrap(), PinStatus::Blocked);
 }
 
+const COUNTS: CardQuirks = CardQuirks {
+    disabled_pin_verify: DisabledPinVerify::RetryCounter,
+    adf_pin_template: AdfPinTemplate::Present,
+};
+
+/// Many real UICCs answer a status VERIFY with 63CX while PIN1 is disabled:
+/// the PS_DO decides, the card is usable without a PIN.
+#[test]
+fn disabled_pin_with_retry_counter_status_is_not_required() {
+    let mut sim = quirky_sim(None, COUNTS);
+    assert_eq!(sim.process(&x("0020000100")), vec![0x63, 0xC3]);
+    let mut usim = Usim::new(sim);
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), Some(false));
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+    assert_eq!(usim.unlock(None).unwrap(), PinStatus::NotRequired);
+    let info = usim.info().unwrap();
+    assert_eq!(info.imsi, IMSI);
+    assert_eq!(info.pin, PinStatus::NotRequired);
+    // The same card with PIN1 enabled: the PS_DO says so, VERIFY gives the tries.
+    let mut usim = Usim::new(quirky_sim(Some("1234"), COUNTS));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), Some(true));
+    assert!(matches!(
+        usim.unlock(None),
+        Err(UsimError::PinRequired { tries_left: 3 })
+    ));
+    assert_eq!(
+        usim.unlock(Some(&SecretBytes::from("1234"))).unwrap(),
+        PinStatus::NotRequired
+    );
+}
+
+/// An ADF FCP without a PIN status template: the MF's PS_DO decides.
+#[test]
+fn pin_status_from_the_mf_when_the_adf_has_no_template() {
+    let quirks = CardQuirks {
+        adf_pin_template: AdfPinTemplate::Absent,
+        ..COUNTS
+    };
+    let mut sim = quirky_sim(None, quirks);
+    let r = sim.process(&x(&format!("00A4040410{}", hex::encode(AID))));
+    let fcp = sim.process(&x(&format!("00C00000{:02X}", r[1])));
+    assert_eq!(files::fcp_pin1_enabled(&fcp[..fcp.len() - 2]), None);
+    let mut usim = Usim::new(quirky_sim(None, quirks));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), Some(false));
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+    let mut usim = Usim::new(quirky_sim(Some("1234"), quirks));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), Some(true));
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 3 }
+    );
+}
+
+/// AUTHENTICATE refused with 6982: a clear "the card wants PIN1".
+#[test]
+fn authenticate_without_pin_names_pin1() {
+    let mut usim = Usim::new(test_sim(Some("1234")));
+    usim.select_usim().unwrap();
+    let e = usim.authenticate(&[0; 16], &Autn([0; 16])).unwrap_err();
+    assert!(matches!(e, UsimError::PinNeededByCard), "{e:?}");
+    assert!(e.to_string().contains("the card wants PIN1"), "{e}");
+}
+
 #[test]
 fn mf_fcp_signals_pin_enabled() {
     let mut sim = test_sim(Some("1234"));
@@ -320,6 +391,7 @@ fn spec(pin: Option<&str>) -> SimSpec {
         sqn: Sqn::from_seq_ind(1, 0),
         mnc_len: 2,
         pin: pin.map(SecretBytes::from),
+        quirks: CardQuirks::default(),
     }
 }
 
@@ -367,6 +439,42 @@ fn file_persistence_across_restart() {
 }
 
 #[test]
+fn file_keeps_the_card_quirks() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usim.toml");
+    let quirks = CardQuirks {
+        adf_pin_template: AdfPinTemplate::Absent,
+        ..COUNTS
+    };
+    SimFile::create(
+        &path,
+        &SimSpec {
+            quirks,
+            ..spec(None)
+        },
+    )
+    .unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("disabled_pin_verify = \"63cx\""), "{text}");
+    assert!(text.contains("adf_pin_template = false"), "{text}");
+    let av = vector(Sqn::from_seq_ind(7, 4), Amf([0x80, 0]));
+    let mut usim = Usim::new(SimFile::load(&path).unwrap().into_simulator());
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+    assert!(matches!(
+        usim.authenticate(&av.rand, &av.autn).unwrap(),
+        AuthResult::Success { .. }
+    ));
+    // Rewritten with the new SQN state, the quirks stay.
+    assert_eq!(SimFile::load(&path).unwrap().quirks, quirks);
+    // A default card writes neither key.
+    let plain = dir.path().join("plain.toml");
+    SimFile::create(&plain, &spec(None)).unwrap();
+    let text = std::fs::read_to_string(&plain).unwrap();
+    assert!(!text.contains("disabled_pin_verify") && !text.contains("adf_pin_template"));
+}
+
+#[test]
 fn file_refuses_readable_keys_and_bad_content() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
@@ -392,6 +500,13 @@ fn file_refuses_readable_keys_and_bad_content() {
     assert!(e.contains(":4:"), "{e}");
     let e = write(&format!("imsi = \"abc\"\n{good_k}"));
     assert!(e.contains(":1: IMSI"), "{e}");
+    let e = write(&format!(
+        "imsi = \"0010101\"\n{good_k}disabled_pin_verify = \"6300\"\n"
+    ));
+    assert!(
+        e.contains(":4: disabled_pin_verify: \"6300\" is neither"),
+        "{e}"
+    );
     let e = write(&format!("imsi = \"0010101\"\n{good_k}seq_ms = [1, 2]\n"));
     assert!(e.contains(":4: seq_ms must have 32"), "{e}");
     // The error never shows the key.
