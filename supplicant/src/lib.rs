@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod eapol;
+pub mod input;
 pub mod peer;
 pub mod privacy;
 pub mod profile;

@@ -19,6 +19,7 @@
 //! profile with a SIM credential gives realm, IMSI (when complete, not a
 //! `MCC MNC*` prefix) and EAP type (23 → AKA, 50 → AKA').
 
+use crate::input::line_of_key;
 use crate::peer::Methods;
 use eap::aka::keys::Method;
 use serde::Deserialize;
@@ -70,20 +71,6 @@ struct Raw {
     result_indication: Option<bool>,
 }
 
-fn line_at(text: &str, pos: usize) -> usize {
-    text.as_bytes()[..pos.min(text.len())]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
-fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| l.trim_start().starts_with(key))
-        .map_or(0, |i| i + 1)
-}
-
 /// Parses a method name.
 pub fn parse_methods(s: &str) -> Option<Methods> {
     match s.to_ascii_lowercase().as_str() {
@@ -99,8 +86,8 @@ pub fn parse_methods(s: &str) -> Option<Methods> {
 impl Profile {
     /// Loads `path`; errors read `file:line: what`.
     pub fn load(path: &Path) -> Result<Profile, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}:0: cannot read: {e}", path.display()))?;
+        let text =
+            crate::input::read_text(path, crate::input::PROFILE).map_err(|e| e.to_string())?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let ours = Self::parse(&text)
             .map(|mut p| {
@@ -110,8 +97,8 @@ impl Profile {
             })
             .map_err(|(line, what)| format!("{}:{line}: {what}", path.display()));
         let Err(our_err) = ours else { return ours };
-        match passpoint_profile::load_file(path, passpoint_profile::Target::Spec) {
-            Ok(loaded) => Self::from_passpoint(&loaded.profiles).ok_or_else(|| {
+        match passpoint_profile::read_bytes(text.as_bytes(), None) {
+            Ok(doc) => Self::from_passpoint(&doc.profiles).ok_or_else(|| {
                 format!(
                     "{}:0: no profile with a SIM credential (EAP-AKA/AKA')",
                     path.display()
@@ -151,33 +138,37 @@ impl Profile {
 
     /// Parses profile text; errors are (line, what).
     pub fn parse(text: &str) -> Result<Profile, (usize, String)> {
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            (
-                e.span().map_or(0, |s| line_at(text, s.start)),
-                e.message().to_string(),
-            )
-        })?;
+        let raw: Raw = toml::from_str(text).map_err(|e| crate::input::toml_error(text, &e))?;
         let methods = match &raw.eap_method {
             None => Methods::only(Method::AkaPrime),
             Some(m) => parse_methods(m).ok_or((
-                line_of(text, "eap_method"),
-                format!("unknown eap_method {m:?}: aka, aka-prime or any"),
+                line_of_key(text, "eap_method"),
+                format!("unknown eap_method {m:?}: expected aka, aka-prime or any"),
             ))?,
         };
         if let Some(i) = &raw.imsi
             && eap::identity::Imsi::parse(i).is_err()
         {
-            return Err((line_of(text, "imsi"), "imsi must be 6 to 15 digits".into()));
+            return Err((
+                line_of_key(text, "imsi"),
+                "imsi: expected 6 to 15 digits".into(),
+            ));
         }
         if let Some(n) = raw.mnc_len
             && !matches!(n, 2 | 3)
         {
-            return Err((line_of(text, "mnc_len"), "mnc_len must be 2 or 3".into()));
+            return Err((
+                line_of_key(text, "mnc_len"),
+                format!("mnc_len: {n} is not 2 or 3"),
+            ));
         }
         if let Some(r) = &raw.realm
             && (r.is_empty() || r.contains('@') || r.contains(char::is_whitespace))
         {
-            return Err((line_of(text, "realm"), "realm must be a domain name".into()));
+            return Err((
+                line_of_key(text, "realm"),
+                "realm: expected a domain name (no '@', no spaces)".into(),
+            ));
         }
         Ok(Profile {
             methods,
@@ -224,6 +215,17 @@ mod tests {
         assert_eq!(Profile::parse("\n\nimsi = \"12\"\n").unwrap_err().0, 3);
         assert_eq!(Profile::parse("\nfoo = 1\n").unwrap_err().0, 2);
         assert_eq!(Profile::parse("mnc_len = 4").unwrap_err().0, 1);
+        // Every error names the key and what was expected.
+        let (line, msg) = Profile::parse("realm = \"x\"\nmnc_len = \"2\"\n").unwrap_err();
+        assert_eq!(line, 2);
+        assert!(
+            msg.starts_with("mnc_len: invalid type") && msg.contains("expected"),
+            "{msg}"
+        );
+        let (_, msg) = Profile::parse("mnc_len = 4").unwrap_err();
+        assert_eq!(msg, "mnc_len: 4 is not 2 or 3");
+        let (_, msg) = Profile::parse("imsi = \"12\"").unwrap_err();
+        assert_eq!(msg, "imsi: expected 6 to 15 digits");
     }
 
     #[test]
@@ -239,6 +241,12 @@ mod tests {
         assert_eq!(p.realm.as_deref(), Some("example.com"));
         assert_eq!(p.methods, Methods::only(Method::Aka));
         assert_eq!(p.imsi.as_deref(), Some("001010123456789"));
+        // A profile that never ends is not read past the cap.
+        let e = Profile::load(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            e.starts_with("/dev/zero:0: the profile is larger than"),
+            "{e}"
+        );
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "eap_method = \"peap\"\n").unwrap();
         assert!(

@@ -97,13 +97,9 @@ pub fn auth(opts: AuthOptions) -> i32 {
     };
     let pin = match (&opts.pin, &opts.pin_file) {
         (Some(p), _) => Some(p.clone()),
-        (None, Some(f)) => match std::fs::read_to_string(f) {
-            Ok(mut s) => {
-                let p = SecretBytes::from(s.trim());
-                zeroize::Zeroize::zeroize(&mut s);
-                Some(p)
-            }
-            Err(e) => return usage(format!("{}:0: cannot read the PIN file: {e}", f.display())),
+        (None, Some(f)) => match crate::input::read_pin_file(f) {
+            Ok(p) => Some(p),
+            Err(e) => return usage(e),
         },
         (None, None) => None,
     };
@@ -150,6 +146,8 @@ pub fn auth(opts: AuthOptions) -> i32 {
                 .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
             match OperatorCert::load_pem(p, now) {
                 Ok(c) => Some(c),
+                // Names the file itself.
+                Err(e @ crate::privacy::CertError::Read(_)) => return usage(e),
                 Err(e) => return usage(format!("{}:0: {e}", p.display())),
             }
         }

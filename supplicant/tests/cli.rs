@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 fn bin() -> Command {
@@ -99,8 +100,21 @@ fn pin_is_verified_once_and_never_retried() {
     let (code, _, out) = lab.auth(&spec, &profile, &["--pin", "1111"]);
     assert_eq!(code, 1);
     assert!(out.contains("wrong PIN: 2 tries left"), "{out}");
+    // A PIN file others can read is refused, as the state file is.
     let pin_file = lab.dir.path().join("pin");
     std::fs::write(&pin_file, "2468\n").unwrap();
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, out) = lab.auth(&spec, &profile, &["--pin-file", pin_file.to_str().unwrap()]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&format!(
+            "{}:0: the PIN file holds a secret but its mode is 0644",
+            pin_file.display()
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("2468"), "{out}");
+    std::fs::set_permissions(&pin_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let (code, v, out) = lab.auth(&spec, &profile, &["--pin-file", pin_file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}\n{}", lab.logs());
     assert_eq!(v["outcome"], "success");
@@ -149,6 +163,11 @@ fn no_authenticator_is_a_timeout() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["outcome"], "timeout");
     assert!(v["time_ms"].as_f64().unwrap() >= 1900.0);
+    // Starts at 0 and 1 s; the report says how many and over how long.
+    assert_eq!(
+        v["reason"], "no authenticator answered 2 EAPOL-Starts in 2 s",
+        "{v}"
+    );
 
     // SIGTERM ends the run through the normal path (EAPOL-Logoff, report, exit 1).
     let child = ns
@@ -167,6 +186,63 @@ fn no_authenticator_is_a_timeout() {
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["reason"], "interrupted by a signal");
+}
+
+/// Every file the supplicant reads is capped: an endless `--profile` fails
+/// at once with the file and the limit; so do an oversized PIN file and
+/// simulator file. Needs no network: the files are read first.
+#[test]
+fn input_files_are_size_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = create(dir.path(), "u.toml", &[]);
+    let profile = dir.path().join("p.toml");
+    std::fs::write(&profile, "eap_method = \"aka\"\n").unwrap();
+    let run = |profile: &std::path::Path, sim: &str, extra: &[&str]| {
+        let out = bin()
+            .args(["auth", "--iface", "lo", "--sim", sim, "--profile"])
+            .arg(profile)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let soft = format!("soft:{}", sim.display());
+    let (code, err) = run(std::path::Path::new("/dev/zero"), &soft, &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("/dev/zero:0: the profile is larger than 1048576 bytes"),
+        "{err}"
+    );
+    let pin = dir.path().join("pin");
+    std::fs::write(&pin, "1".repeat(100)).unwrap();
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, err) = run(&profile, &soft, &["--pin-file", pin.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("pin:0: the PIN file is larger than 64 bytes"),
+        "{err}"
+    );
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("#{}\n", "x".repeat(100_000))).unwrap();
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, err) = run(&profile, &format!("soft:{}", big.display()), &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("big.toml:0: the simulator file is larger than 65536 bytes"),
+        "{err}"
+    );
+    let state = dir.path().join("state");
+    std::fs::write(&state, format!("#{}\n", "x".repeat(100_000))).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, err) = run(&profile, &soft, &["--state", state.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("state:0: the privacy state file is larger than 65536 bytes"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,14 +24,9 @@ use std::path::Path;
 /// An operator certificate problem.
 #[derive(Debug, thiserror::Error)]
 pub enum CertError {
-    /// The file cannot be read.
-    #[error("{path}: {err}")]
-    Read {
-        /// The file.
-        path: String,
-        /// The OS error.
-        err: std::io::Error,
-    },
+    /// The file cannot be read, or is too large.
+    #[error(transparent)]
+    Read(#[from] crate::input::InputError),
     /// Not a PEM X.509 certificate with an RSA key.
     #[error("not a PEM X.509 certificate with an RSA public key")]
     NotRsaCertificate,
@@ -95,10 +90,7 @@ impl OperatorCert {
     /// # Errors
     /// [`CertError::Read`] and the errors of [`OperatorCert::from_pem`].
     pub fn load_pem(path: &Path, now: i64) -> Result<Self, CertError> {
-        let pem = std::fs::read(path).map_err(|err| CertError::Read {
-            path: path.display().to_string(),
-            err,
-        })?;
+        let pem = crate::input::read_capped(path, crate::input::CERT_FILE)?;
         Self::from_pem(&pem, now)
     }
 
@@ -214,7 +206,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(
             OperatorCert::load_pem(&dir.path().join("none"), 0),
-            Err(CertError::Read { .. })
+            Err(CertError::Read(_))
         ));
     }
 }

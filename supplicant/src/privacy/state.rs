@@ -28,7 +28,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     /// Reading or writing failed.
-    #[error("{path}: {err}")]
+    #[error("{path}:0: {err}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -36,18 +36,23 @@ pub enum StateError {
         err: std::io::Error,
     },
     /// The file is readable by group or others (it holds keys).
-    #[error("{path}: mode {mode:04o} exposes re-authentication keys; expected 0600")]
+    #[error("{path}:0: mode {mode:04o} exposes re-authentication keys; expected 0600")]
     Permissions {
         /// The file.
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
     },
+    /// The file is too large or not text.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// The file does not parse.
-    #[error("{path}: {msg}")]
+    #[error("{path}:{line}: {msg}")]
     Format {
         /// The file.
         path: PathBuf,
+        /// 1-based line, 0 when not known.
+        line: usize,
         /// What is wrong.
         msg: String,
     },
@@ -227,20 +232,24 @@ impl PrivacyState {
                 mode,
             });
         }
-        let text = Zeroizing::new(std::fs::read_to_string(path).map_err(io)?);
-        let fmt = |msg: String| StateError::Format {
+        let text = crate::input::read_text(path, crate::input::STATE_FILE)?;
+        let fmt = |line: usize, msg: String| StateError::Format {
             path: path.to_owned(),
+            line,
             msg,
         };
-        let file: FileV1 = toml::from_str(&text).map_err(|e| fmt(e.to_string()))?;
+        let file: FileV1 = toml::from_str(&text).map_err(|e| {
+            let (line, msg) = crate::input::toml_error(&text, &e);
+            fmt(line, msg)
+        })?;
         if file.version != 1 {
-            return Err(fmt(format!(
-                "version {} not supported (1 is)",
-                file.version
-            )));
+            return Err(fmt(
+                crate::input::line_of_key(&text, "version"),
+                format!("version: {} is not supported (expected 1)", file.version),
+            ));
         }
         let reauth = match &file.reauth {
-            Some(r) => Some(r.to_state().map_err(fmt)?),
+            Some(r) => Some(r.to_state().map_err(|m| fmt(0, m))?),
             None => None,
         };
         Ok(Self {
@@ -469,6 +478,23 @@ mod tests {
         assert!(e.to_string().contains("k_encr"), "{e}");
         std::fs::write(&path, "version = 1\nbogus = 1\n").unwrap();
         assert!(PrivacyState::load(&path).is_err());
+        // file:line: key: what was expected.
+        std::fs::write(&path, "version = 1\npseudonym = 7\n").unwrap();
+        let e = PrivacyState::load(&path).unwrap_err().to_string();
+        assert!(e.contains("p:2: pseudonym: invalid type"), "{e}");
+        std::fs::write(&path, "version = 2\n").unwrap();
+        let e = PrivacyState::load(&path).unwrap_err().to_string();
+        assert!(
+            e.ends_with("p:1: version: 2 is not supported (expected 1)"),
+            "{e}"
+        );
+        // Size cap.
+        std::fs::write(&path, format!("version = 1\n#{}\n", "x".repeat(70_000))).unwrap();
+        let e = PrivacyState::load(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("p:0: the privacy state file is larger than 65536"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -350,14 +350,9 @@ pub fn run(opts: &WifiOptions, json: bool) -> Result<Outcome, WifiError> {
 fn read_pin(args: &WifiArgs) -> Result<Option<SecretBytes>, String> {
     match (&args.pin, &args.pin_file) {
         (Some(p), _) => Ok(Some(SecretBytes::from(p.as_str()))),
-        (None, Some(f)) => match std::fs::read_to_string(f) {
-            Ok(mut s) => {
-                let p = SecretBytes::from(s.trim());
-                zeroize::Zeroize::zeroize(&mut s);
-                Ok(Some(p))
-            }
-            Err(e) => Err(format!("{}:0: cannot read the PIN file: {e}", f.display())),
-        },
+        (None, Some(f)) => crate::input::read_pin_file(f)
+            .map(Some)
+            .map_err(|e| e.to_string()),
         (None, None) => Ok(None),
     }
 }

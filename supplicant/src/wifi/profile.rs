@@ -77,8 +77,8 @@ fn method_of(eap: Eap, file: &str) -> Result<Method, ProfileError> {
 /// Reads `path`.
 pub fn load(path: &Path) -> Result<WifiProfile, ProfileError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ProfileError(format!("{file}:0: cannot read: {e}")))?;
+    let text = crate::input::read_text(path, crate::input::PROFILE)
+        .map_err(|e| ProfileError(e.to_string()))?;
     parse(&text, &file)
 }
 

@@ -8,6 +8,7 @@ use super::{
     AdfPinTemplate, CardQuirks, CardState, DisabledPinVerify, PIN_TRIES, Personalisation,
     Simulator, StateStore,
 };
+use crate::input::line_of_key;
 use crate::usim::files::encode_ef_imsi;
 use eap::secret::{K, Opc, SecretBytes};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
@@ -144,12 +145,6 @@ fn hex_fixed<const N: usize>(
     out
 }
 
-fn line_of(text: &str, key: &str) -> usize {
-    text.lines()
-        .position(|l| l.trim_start().starts_with(key))
-        .map_or(0, |i| i + 1)
-}
-
 fn check_pin(pin: &[u8]) -> bool {
     (4..=8).contains(&pin.len()) && pin.iter().all(u8::is_ascii_digit)
 }
@@ -170,49 +165,40 @@ impl SimFile {
                 ),
             ));
         }
-        let mut text =
-            std::fs::read_to_string(path).map_err(|e| err(path, 0, format!("cannot read: {e}")))?;
+        let text = crate::input::read_text(path, crate::input::SIM_FILE)
+            .map_err(|e| err(path, 0, e.detail()))?;
         let parsed: Result<Raw, _> = toml::from_str(&text);
         let raw = match parsed {
             Ok(r) => r,
             Err(e) => {
-                let line = e.span().map_or(0, |s| {
-                    text.as_bytes()[..s.start.min(text.len())]
-                        .iter()
-                        .filter(|&&b| b == b'\n')
-                        .count()
-                        + 1
-                });
-                let msg = e.message().to_string();
-                text.zeroize();
-                return Err(err(path, line, msg));
+                let (line, what) = crate::input::toml_error(&text, &e);
+                // `text` (Zeroizing) is wiped on return.
+                return Err(err(path, line, what));
             }
         };
-        let result = Self::from_raw(path, &text, &raw);
-        text.zeroize();
-        result
+        Self::from_raw(path, &text, &raw)
     }
 
     fn from_raw(path: &Path, text: &str, raw: &Raw) -> Result<SimFile, SimFileError> {
         let ef_imsi = encode_ef_imsi(&raw.imsi)
-            .map_err(|e| err(path, line_of(text, "imsi"), e.to_string()))?;
-        let k = K::new(hex_fixed(path, line_of(text, "k "), "k", &raw.k)?);
-        let opc = Opc::new(hex_fixed(path, line_of(text, "opc"), "opc", &raw.opc)?);
-        let amf = Amf(hex_fixed(path, line_of(text, "amf"), "amf", &raw.amf)?);
-        let sqn = Sqn::from_bytes(hex_fixed(path, line_of(text, "sqn"), "sqn", &raw.sqn)?);
+            .map_err(|e| err(path, line_of_key(text, "imsi"), format!("imsi: {e}")))?;
+        let k = K::new(hex_fixed(path, line_of_key(text, "k"), "k", &raw.k)?);
+        let opc = Opc::new(hex_fixed(path, line_of_key(text, "opc"), "opc", &raw.opc)?);
+        let amf = Amf(hex_fixed(path, line_of_key(text, "amf"), "amf", &raw.amf)?);
+        let sqn = Sqn::from_bytes(hex_fixed(path, line_of_key(text, "sqn"), "sqn", &raw.sqn)?);
         if !matches!(raw.mnc_len, 2 | 3) {
             return Err(err(
                 path,
-                line_of(text, "mnc_len"),
-                "mnc_len must be 2 or 3",
+                line_of_key(text, "mnc_len"),
+                format!("mnc_len: {} is not 2 or 3", raw.mnc_len),
             ));
         }
         let pin = match &raw.pin {
             Some(p) if !check_pin(p.as_bytes()) => {
                 return Err(err(
                     path,
-                    line_of(text, "pin "),
-                    "pin must be 4 to 8 digits",
+                    line_of_key(text, "pin"),
+                    "pin: expected 4 to 8 digits",
                 ));
             }
             Some(p) => Some(SecretBytes::from(p.as_str())),
@@ -221,8 +207,11 @@ impl SimFile {
         if raw.pin_tries_left > PIN_TRIES {
             return Err(err(
                 path,
-                line_of(text, "pin_tries_left"),
-                "pin_tries_left above 3",
+                line_of_key(text, "pin_tries_left"),
+                format!(
+                    "pin_tries_left: {} is above {PIN_TRIES}",
+                    raw.pin_tries_left
+                ),
             ));
         }
         let sqn_array = match &raw.seq_ms {
@@ -231,15 +220,15 @@ impl SimFile {
                 let arr = <[u64; ENTRIES]>::try_from(v.as_slice()).map_err(|_| {
                     err(
                         path,
-                        line_of(text, "seq_ms"),
-                        format!("seq_ms must have {ENTRIES} entries"),
+                        line_of_key(text, "seq_ms"),
+                        format!("seq_ms: expected {ENTRIES} entries, found {}", v.len()),
                     )
                 })?;
                 if arr.iter().any(|&s| s > Sqn::MAX >> Sqn::IND_BITS) {
                     return Err(err(
                         path,
-                        line_of(text, "seq_ms"),
-                        "seq_ms entry above 2^43-1",
+                        line_of_key(text, "seq_ms"),
+                        "seq_ms: an entry is above 2^43-1",
                     ));
                 }
                 SqnArray::from_entries(arr)
@@ -250,7 +239,7 @@ impl SimFile {
             Some(v) => DisabledPinVerify::from_name(v).ok_or_else(|| {
                 err(
                     path,
-                    line_of(text, "disabled_pin_verify"),
+                    line_of_key(text, "disabled_pin_verify"),
                     format!("disabled_pin_verify: {v:?} is neither \"9000\" nor \"63cx\""),
                 )
             })?,

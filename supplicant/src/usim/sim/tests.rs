@@ -493,13 +493,28 @@ fn file_refuses_readable_keys_and_bad_content() {
     let good_k =
         "k = \"465b5ce8b199b49faa5f0a2ee238a6bc\"\nopc = \"cd63cb71954a9f4e48a5994e37a02baf\"\n";
     let e = write(&format!("imsi = \"0010101\"\n{good_k}mnc_len = 4\n"));
-    assert!(e.ends_with(":4: mnc_len must be 2 or 3"), "{e}");
+    assert!(e.ends_with(":4: mnc_len: 4 is not 2 or 3"), "{e}");
     let e = write("imsi = \"0010101\"\nk = \"zz\"\nopc = \"00\"\n");
     assert!(e.contains(":2: k: not hex"), "{e}");
     let e = write(&format!("imsi = \"0010101\"\n{good_k}bogus = 1\n"));
     assert!(e.contains(":4:"), "{e}");
     let e = write(&format!("imsi = \"abc\"\n{good_k}"));
-    assert!(e.contains(":1: IMSI"), "{e}");
+    assert!(e.contains(":1: imsi: IMSI must be 6 to 15"), "{e}");
+    // A wrong type names the line, the key and what was expected.
+    let e = write(&format!("imsi = \"0010101\"\n{good_k}mnc_len = \"two\"\n"));
+    assert!(e.contains(":4: mnc_len: invalid type"), "{e}");
+    assert!(e.contains("expected u8"), "{e}");
+    let e = write("imsi = \"0010101\"\n");
+    assert!(e.contains("missing field `k`"), "{e}");
+    // Size cap: the file is not read beyond 64 KiB.
+    let e = write(&format!(
+        "imsi = \"0010101\"\n{good_k}#{}\n",
+        "x".repeat(70_000)
+    ));
+    assert!(
+        e.contains("bad.toml:0: the simulator file is larger than 65536 bytes"),
+        "{e}"
+    );
     let e = write(&format!(
         "imsi = \"0010101\"\n{good_k}disabled_pin_verify = \"6300\"\n"
     ));
@@ -508,7 +523,10 @@ fn file_refuses_readable_keys_and_bad_content() {
         "{e}"
     );
     let e = write(&format!("imsi = \"0010101\"\n{good_k}seq_ms = [1, 2]\n"));
-    assert!(e.contains(":4: seq_ms must have 32"), "{e}");
+    assert!(
+        e.contains(":4: seq_ms: expected 32 entries, found 2"),
+        "{e}"
+    );
     // The error never shows the key.
     let e = write("imsi = \"0010101\"\nk = \"465b5ce8b199b49faa5f0a2ee238a6\"\nopc = \"00\"\n");
     assert!(!e.contains("465b5ce8"), "{e}");
