@@ -143,7 +143,8 @@ enum SimCommand {
 }
 
 fn hex_arg<const N: usize>(name: &str, s: &str) -> Result<[u8; N], String> {
-    let mut v = hex::decode(s.trim()).map_err(|_| format!("--{name}: not hex"))?;
+    let mut v = hex::decode(s.trim())
+        .map_err(|_| format!("--{name}: not hex; expected {} hex digits", 2 * N))?;
     let r = <[u8; N]>::try_from(v.as_slice())
         .map_err(|_| format!("--{name}: must be {} hex digits", 2 * N));
     v.zeroize();

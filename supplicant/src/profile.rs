@@ -100,7 +100,7 @@ impl Profile {
         match passpoint_profile::read_bytes(text.as_bytes(), None) {
             Ok(doc) => Self::from_passpoint(&doc.profiles).ok_or_else(|| {
                 format!(
-                    "{}:0: no profile with a SIM credential (EAP-AKA/AKA')",
+                    "{}:0: no profile with a SIM credential; expected Credential/SIM with EAPType 23 (EAP-AKA) or 50 (EAP-AKA')",
                     path.display()
                 )
             }),

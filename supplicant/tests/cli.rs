@@ -66,7 +66,7 @@ fn sim_create_and_info() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--k: not hex"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--k: not hex; expected 32 hex digits"));
     let out = bin()
         .args(["sim", "create", "--out"])
         .arg(&path)

@@ -167,7 +167,7 @@ impl ReauthFile {
     }
 
     fn to_state(&self) -> Result<PeerReauth, String> {
-        let bad = |what: &str| format!("reauth.{what}: wrong length or not hex");
+        let bad = |what: &str| format!("reauth.{what}: expected a hex key of the right length");
         let k_encr = unhex(&self.k_encr)
             .and_then(|b| KEncr::from_slice(&b))
             .ok_or_else(|| bad("k_encr"))?;

@@ -68,7 +68,7 @@ fn method_of(eap: Eap, file: &str) -> Result<Method, ProfileError> {
             "{file}:0: Credential/SIM/EAPType 18 (EAP-SIM) needs GSM authentication; this supplicant's USIM answers UMTS AKA only: use 23 (EAP-AKA) or 50 (EAP-AKA')"
         ))),
         other => Err(ProfileError(format!(
-            "{file}:0: EAP method {} is not a SIM method",
+            "{file}:0: Credential/SIM/EAPType: EAP method {} is not a SIM method; expected 23 (EAP-AKA) or 50 (EAP-AKA')",
             other.wpa_name()
         ))),
     }
@@ -149,7 +149,7 @@ fn from_passpoint(p: &passpoint_profile::Profile, file: &str) -> Result<WifiProf
             Some(e) => method_of(e, file)?,
             None => {
                 return Err(ProfileError(format!(
-                    "{file}:0: Credential/SIM/EAPType {t} is not a SIM method"
+                    "{file}:0: Credential/SIM/EAPType: {t} is not a SIM method; expected 23 (EAP-AKA) or 50 (EAP-AKA')"
                 )));
             }
         },

@@ -133,7 +133,13 @@ fn hex_fixed<const N: usize>(
     field: &str,
     s: &str,
 ) -> Result<[u8; N], SimFileError> {
-    let mut v = hex::decode(s.trim()).map_err(|_| err(path, line, format!("{field}: not hex")))?;
+    let mut v = hex::decode(s.trim()).map_err(|_| {
+        err(
+            path,
+            line,
+            format!("{field}: not hex; expected {} hex digits", 2 * N),
+        )
+    })?;
     let out = <[u8; N]>::try_from(v.as_slice()).map_err(|_| {
         err(
             path,
