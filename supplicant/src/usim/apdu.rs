@@ -57,7 +57,7 @@ impl fmt::Display for StatusWord {
     }
 }
 
-/// A short command APDU: CLA INS P1 P2 [Lc data] [Le].
+/// A short command APDU: CLA INS P1 P2 \[Lc data\] \[Le\].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Command {
     /// Class byte (00 for the UICC, TS 102 221 §10.1.1).

@@ -1,22 +1,17 @@
 //! The `supplicant` command line (clap). Exit codes: 0 success, 1
 //! authentication failure or timeout, 2 usage or configuration error.
 
-use crate::usim::sim::file::{SimFile, SimSpec};
-use crate::usim::sim::{AdfPinTemplate, CardQuirks, DisabledPinVerify};
-use crate::usim::spec::SimSource;
-use crate::usim::{Usim, vpcd};
 use clap::{Parser, Subcommand, ValueEnum};
 use eap::secret::{K, Opc, SecretBytes};
 use eap::umts::{Amf, Sqn};
 use std::path::PathBuf;
+use supplicant::usim::sim::file::{SimFile, SimSpec};
+use supplicant::usim::sim::{AdfPinTemplate, CardQuirks, DisabledPinVerify};
+use supplicant::usim::spec::SimSource;
+use supplicant::usim::{Usim, vpcd};
 use zeroize::Zeroize;
 
-/// Exit code: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: EAP-Failure, timeout, card refused.
-pub const EXIT_FAILURE: i32 = 1;
-/// Exit code: usage or configuration error.
-pub const EXIT_USAGE: i32 = 2;
+pub use supplicant::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -273,19 +268,19 @@ fn sim(cmd: SimCommand) -> i32 {
                         );
                         println!("USIM AID:   {}", info.aid);
                         let pin = match (info.pin, info.pin1_enabled) {
-                            (crate::usim::PinStatus::NotRequired, Some(false)) => {
+                            (supplicant::usim::PinStatus::NotRequired, Some(false)) => {
                                 "disabled".to_string()
                             }
-                            (crate::usim::PinStatus::NotRequired, Some(true)) => {
+                            (supplicant::usim::PinStatus::NotRequired, Some(true)) => {
                                 "enabled, verified".to_string()
                             }
-                            (crate::usim::PinStatus::NotRequired, None) => {
+                            (supplicant::usim::PinStatus::NotRequired, None) => {
                                 "not required (disabled or verified)".to_string()
                             }
-                            (crate::usim::PinStatus::Required { tries_left }, _) => {
+                            (supplicant::usim::PinStatus::Required { tries_left }, _) => {
                                 format!("enabled, {tries_left} tries left")
                             }
-                            (crate::usim::PinStatus::Blocked, _) => {
+                            (supplicant::usim::PinStatus::Blocked, _) => {
                                 "BLOCKED (needs the PUK)".to_string()
                             }
                         };

@@ -1,21 +1,21 @@
 //! The `auth` command: profile + USIM + peer + EAPOL shell. All protocol
-//! decisions are in [`crate::peer`]; this file only moves bytes and time.
+//! decisions are in [`supplicant::peer`]; this file only moves bytes and time.
 
 use crate::cli::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE, MethodArg};
-use crate::eapol::{self, Frame, PacketType, StartSchedule, socket::EapolSocket};
-use crate::peer::{
-    Action, AuthKind, IdentityKind, Methods, Outcome, Peer, PeerConfig, PrivacyOptions,
-};
-use crate::privacy::{OperatorCert, PrivacyState};
-use crate::profile::Profile;
-use crate::usim::spec::SimSource;
-use crate::usim::{CardTransport, Usim};
 use eap::aka::keys::Method;
 use eap::identity::{Imsi, MncLen};
 use eap::secret::SecretBytes;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use supplicant::eapol::{self, Frame, PacketType, StartSchedule, socket::EapolSocket};
+use supplicant::peer::{
+    Action, AuthKind, IdentityKind, Methods, Outcome, Peer, PeerConfig, PrivacyOptions,
+};
+use supplicant::privacy::{OperatorCert, PrivacyState};
+use supplicant::profile::Profile;
+use supplicant::usim::spec::SimSource;
+use supplicant::usim::{CardTransport, Usim};
 
 /// Options of `supplicant auth`.
 #[derive(Debug)]
@@ -97,7 +97,7 @@ pub fn auth(opts: AuthOptions) -> i32 {
     };
     let pin = match (&opts.pin, &opts.pin_file) {
         (Some(p), _) => Some(p.clone()),
-        (None, Some(f)) => match crate::input::read_pin_file(f) {
+        (None, Some(f)) => match supplicant::input::read_pin_file(f) {
             Ok(p) => Some(p),
             Err(e) => return usage(e),
         },
@@ -147,7 +147,7 @@ pub fn auth(opts: AuthOptions) -> i32 {
             match OperatorCert::load_pem(p, now) {
                 Ok(c) => Some(c),
                 // Names the file itself.
-                Err(e @ crate::privacy::CertError::Read(_)) => return usage(e),
+                Err(e @ supplicant::privacy::CertError::Read(_)) => return usage(e),
                 Err(e) => return usage(format!("{}:0: {e}", p.display())),
             }
         }

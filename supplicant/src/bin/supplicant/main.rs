@@ -1,0 +1,9 @@
+//! The `supplicant` command line: clap front end over the library.
+
+mod cli;
+mod run;
+mod wifi;
+
+fn main() {
+    std::process::exit(cli::main());
+}
