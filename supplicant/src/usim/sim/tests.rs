@@ -294,6 +294,51 @@ fn pin_status_from_the_mf_when_the_adf_has_no_template() {
     );
 }
 
+/// A card whose FCPs carry no PIN status template at all: a transport that
+/// strips tag C6 from every FCP the simulator returns.
+struct NoPinTemplate(Simulator<MemoryStore>);
+
+impl CardTransport for NoPinTemplate {
+    fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let r = self.0.process(apdu);
+        let n = r.len() - 2;
+        let (data, sw) = r.split_at(n);
+        let [files::FCP_TAG, _, body @ ..] = data else {
+            return Ok(r);
+        };
+        let mut kept = Vec::new();
+        let mut pos = body;
+        while let [tag, len, rest @ ..] = pos {
+            let len = usize::from(*len);
+            if *tag != files::FCP_PIN_STATUS {
+                kept.extend_from_slice(&[*tag, len as u8]);
+                kept.extend_from_slice(&rest[..len]);
+            }
+            pos = &rest[len..];
+        }
+        let mut out = vec![files::FCP_TAG, kept.len() as u8];
+        out.extend(kept);
+        out.extend_from_slice(sw);
+        Ok(out)
+    }
+}
+
+/// Without any PS_DO, the status VERIFY alone decides (the old rule).
+#[test]
+fn without_a_pin_status_template_verify_decides() {
+    let mut usim = Usim::new(NoPinTemplate(test_sim(Some("1234"))));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), None);
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 3 }
+    );
+    let mut usim = Usim::new(NoPinTemplate(test_sim(None)));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.pin1_enabled(), None);
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+}
+
 /// AUTHENTICATE refused with 6982: a clear "the card wants PIN1".
 #[test]
 fn authenticate_without_pin_names_pin1() {
