@@ -71,6 +71,15 @@ struct Raw {
     result_indication: Option<bool>,
 }
 
+/// Keys of our small TOML that no Passpoint format uses at the start of a line.
+const OWN_KEYS: [&str; 5] = [
+    "eap_method",
+    "mnc_len",
+    "network_name",
+    "privacy_state",
+    "result_indication",
+];
+
 /// Parses a method name.
 pub fn parse_methods(s: &str) -> Option<Methods> {
     match s.to_ascii_lowercase().as_str() {
@@ -97,15 +106,28 @@ impl Profile {
             })
             .map_err(|(line, what)| format!("{}:{line}: {what}", path.display()));
         let Err(our_err) = ours else { return ours };
+        // A key only our format has: the error is ours alone.
+        if OWN_KEYS.iter().any(|k| line_of_key(&text, k) > 0) {
+            return Err(our_err);
+        }
+        let file = path.display().to_string();
         match passpoint_profile::read_bytes(text.as_bytes(), None) {
             Ok(doc) => Self::from_passpoint(&doc.profiles).ok_or_else(|| {
                 format!(
-                    "{}:0: no profile with a SIM credential; expected Credential/SIM with EAPType 23 (EAP-AKA) or 50 (EAP-AKA')",
-                    path.display()
+                    "{file}:0: no profile with a SIM credential; expected Credential/SIM with EAPType 23 (EAP-AKA) or 50 (EAP-AKA')"
                 )
             }),
             Err(passpoint_profile::ReadError::Unrecognized) => Err(our_err),
-            Err(e) => Err(format!("{our_err} (and as a Passpoint profile: {e})")),
+            Err(passpoint_profile::ReadError::Syntax {
+                message,
+                location: Some(l),
+            }) => Err(format!(
+                "{}: {message} (read as a Passpoint profile)",
+                l.with_file(&file)
+            )),
+            Err(e) => Err(format!(
+                "{our_err} (and as a Passpoint profile: {file}:0: {e})"
+            )),
         }
     }
 
@@ -249,10 +271,18 @@ mod tests {
         );
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, "eap_method = \"peap\"\n").unwrap();
-        assert!(
-            Profile::load(&bad)
-                .unwrap_err()
-                .starts_with(&format!("{}:1:", bad.display()))
+        let e = Profile::load(&bad).unwrap_err();
+        assert!(e.starts_with(&format!("{}:1:", bad.display())), "{e}");
+        // Clearly our format: no second opinion from the Passpoint readers.
+        assert!(!e.contains("Passpoint"), "{e}");
+        std::fs::write(&bad, "realm = \"x\"\nmnc_len = \"2\"\n").unwrap();
+        let e = Profile::load(&bad).unwrap_err();
+        assert_eq!(
+            e,
+            format!(
+                "{}:2: mnc_len: invalid type: string \"2\", expected u8",
+                bad.display()
+            )
         );
     }
 }
