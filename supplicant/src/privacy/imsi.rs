@@ -208,5 +208,13 @@ mod tests {
             OperatorCert::load_pem(&dir.path().join("none"), 0),
             Err(CertError::Read(_))
         ));
+        // A certificate file is read no further than 64 KiB.
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'A'; 70_000]).unwrap();
+        let e = OperatorCert::load_pem(&big, 0).unwrap_err().to_string();
+        assert!(
+            e.contains("big.pem:0: the IMSI privacy certificate is larger than 65536 bytes"),
+            "{e}"
+        );
     }
 }
