@@ -564,6 +564,12 @@ Priority = 5
         assert!(e.0.contains("EAP-SIM"), "{e}");
         let e = parse("this is not a profile", "x").unwrap_err();
         assert!(e.0.starts_with("x:"), "{e}");
+        // The file is read no further than the cap.
+        let e = load(Path::new("/dev/zero")).unwrap_err();
+        assert!(
+            e.0.starts_with("/dev/zero:0: the profile is larger than 1048576 bytes"),
+            "{e}"
+        );
     }
 
     #[test]
