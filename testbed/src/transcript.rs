@@ -49,6 +49,28 @@ pub enum Event {
 #[error("pcap: {0}")]
 pub struct PcapError(String);
 
+/// The cap for a capture given to `testbed transcript` (the bed's own are far smaller).
+pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
+
+/// Reads at most `limit` bytes of `path`; a larger file (or `/dev/zero`) is
+/// an error naming the file and the limit. The testbed's one bounded reader
+/// for files a user hands it.
+pub fn read_capped(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if buf.len() as u64 > limit {
+        return Err(format!(
+            "{}: larger than the {limit}-byte limit for this file",
+            path.display()
+        ));
+    }
+    Ok(buf)
+}
+
 /// Parses a pcap file into events.
 pub fn parse_pcap(data: &[u8]) -> Result<Vec<Event>, PcapError> {
     if data.len() < 24 {
