@@ -1,6 +1,6 @@
 //! `aaa-server` command line: `serve`, `subscriber add|import|list|remove`, `hlr-gw`.
 
-use aaa_server::config::Config;
+use aaa_server::config::{Config, MethodName};
 use aaa_server::hss::sqlite::NewSubscriber;
 use aaa_server::hss::sqlite::StoreCheck;
 use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
@@ -190,13 +190,22 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     KeySource::Stored(i) => format!("stored {i:?}"),
                     KeySource::FirstStart => "generated on first start".into(),
                 };
+                let methods: Vec<&str> = cfg
+                    .eap
+                    .methods
+                    .iter()
+                    .map(|m| match m {
+                        MethodName::AkaPrime => "aka-prime",
+                        MethodName::Aka => "aka",
+                    })
+                    .collect();
                 return outln!(
-                    "{}: OK (auth {}, accounting {}, {} client(s), methods {:?}, database {}: {store}, privacy keys {keys})",
+                    "{}: OK (auth {}, accounting {}, {} client(s), methods {}, database {}: {store}, privacy keys {keys})",
                     config.display(),
                     cfg.listen,
                     cfg.accounting_listen,
                     cfg.clients.len(),
-                    cfg.eap.methods,
+                    methods.join(", "),
                     cfg.database.display()
                 );
             }
