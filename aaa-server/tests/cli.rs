@@ -555,6 +555,18 @@ fn group_readable_config_is_warned_about_at_start() {
         )),
         "{err}"
     );
+    // `serve` itself warns at start (here it then stops: its port is taken).
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let conf = write_config(dir.path(), &format!("127.0.0.1:{port}"), ":0", "s.db");
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let o = aaa(&["serve", "--config", &conf]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("readable by group/others (mode 640); run chmod 600"),
+        "{err}"
+    );
 }
 
 /// README quick start, step 1: the store's directory did not exist.
