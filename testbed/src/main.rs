@@ -147,6 +147,7 @@ fn run() -> ExitCode {
         Cmd::Transcript { pcap } => {
             use testbed::transcript::{MAX_PCAP, parse_pcap, read_capped, render};
             let parsed = read_capped(&pcap, MAX_PCAP)
+                .map_err(|e| e.to_string())
                 .and_then(|d| parse_pcap(&d).map_err(|e| format!("{}: {e}", pcap.display())));
             match parsed {
                 Ok(ev) => out(&render(&ev)),

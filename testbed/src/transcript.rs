@@ -55,18 +55,20 @@ pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
 /// Reads at most `limit` bytes of `path`; a larger file (or `/dev/zero`) is
 /// an error naming the file and the limit. The testbed's one bounded reader
 /// for files a user hands it.
-pub fn read_capped(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, String> {
+pub fn read_capped(path: &std::path::Path, limit: u64) -> crate::error::Result<Vec<u8>> {
+    use crate::error::{Error, IoContext};
     use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let what = || path.display().to_string();
+    let f = std::fs::File::open(path).ctx(what)?;
     let mut buf = Vec::new();
     f.take(limit.saturating_add(1))
         .read_to_end(&mut buf)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+        .ctx(what)?;
     if buf.len() as u64 > limit {
-        return Err(format!(
+        return Err(Error::Invalid(format!(
             "{}: larger than the {limit}-byte limit for this file",
             path.display()
-        ));
+        )));
     }
     Ok(buf)
 }
