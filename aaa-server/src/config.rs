@@ -13,7 +13,7 @@ use toml::Spanned;
 
 /// A configuration error located in the file.
 #[derive(Debug, thiserror::Error)]
-#[error("{}:{line}: {key}: {message}", file.display())]
+#[error("{}", self.render())]
 pub struct ConfigError {
     /// The configuration file.
     pub file: PathBuf,
@@ -23,6 +23,21 @@ pub struct ConfigError {
     pub key: String,
     /// What is wrong.
     pub message: String,
+}
+
+impl ConfigError {
+    /// `file:line: key: message`, leaving out the line when the file could
+    /// not be read and the key when none applies.
+    fn render(&self) -> String {
+        let mut out = self.file.display().to_string();
+        if self.line > 0 {
+            out.push_str(&format!(":{}", self.line));
+        }
+        if self.key != "-" {
+            out.push_str(&format!(": {}", self.key));
+        }
+        format!("{out}: {}", self.message)
+    }
 }
 
 /// An IP network in CIDR notation (`192.0.2.0/24`, `::1/128`, or a bare address).
@@ -234,33 +249,156 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// The key named in a toml/serde message ("unknown field `foo`", "missing field `bar`").
-fn key_in_message(msg: &str) -> Option<String> {
+/// The text between the first pair of backticks ("unknown field `foo`").
+fn backticked(msg: &str) -> Option<&str> {
     let start = msg.find('`')? + 1;
     let end = start + msg[start..].find('`')?;
-    Some(msg[start..end].to_string())
+    Some(&msg[start..end])
 }
 
-/// The key whose value sits at `offset`: the `name =` on that line, if any.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let start = text[..offset.min(text.len())]
-        .rfind('\n')
-        .map(|i| i + 1)
-        .unwrap_or(0);
-    let line = text[start..].lines().next()?;
-    let (k, _) = line.split_once('=')?;
-    let k = k.trim();
-    (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
+/// A table header line (`[eap]`, `[[client]]`): its name and whether it is an array.
+fn header(line: &str) -> Option<(&str, bool)> {
+    let l = line.split('#').next().unwrap_or("").trim();
+    if let Some(n) = l.strip_prefix("[[").and_then(|l| l.strip_suffix("]]")) {
+        return Some((n.trim(), true));
+    }
+    let n = l.strip_prefix('[')?.strip_suffix(']')?;
+    (!n.contains(['"', ',', '='])).then_some((n.trim(), false))
+}
+
+/// Where `offset` sits: the dotted table path (`client[1]`, `eap`, or empty)
+/// and the key of the `key = value` line holding it, if any.
+fn locate(text: &str, offset: usize) -> (String, Option<String>) {
+    let offset = offset.min(text.len());
+    let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    let before: Vec<&str> = text[..line_end].lines().collect();
+    let mut key = None;
+    let mut table = String::new();
+    for (i, l) in before.iter().enumerate().rev() {
+        if let Some((name, array)) = header(l) {
+            table = if array {
+                let n = before[..i]
+                    .iter()
+                    .filter(|x| header(x) == Some((name, true)))
+                    .count();
+                format!("{name}[{n}]")
+            } else {
+                name.to_string()
+            };
+            break;
+        }
+        if key.is_none()
+            && let Some((k, _)) = l.split_once('=')
+        {
+            let k = k.trim();
+            if !k.is_empty() && !k.starts_with(['#', '"', '\'']) {
+                key = Some(k.to_string());
+            }
+        }
+    }
+    (table, key)
+}
+
+fn join(table: &str, key: &str) -> String {
+    if table.is_empty() {
+        key.to_string()
+    } else {
+        format!("{table}.{key}")
+    }
+}
+
+/// What a key's value must be, for error messages.
+fn expected(key: &str) -> Option<&'static str> {
+    // `client[3].network` -> `client.network`
+    let mut plain = String::new();
+    let mut skip = false;
+    for c in key.chars() {
+        match c {
+            '[' => skip = true,
+            ']' => skip = false,
+            c if !skip => plain.push(c),
+            _ => {}
+        }
+    }
+    Some(match plain.as_str() {
+        "listen" => "a string \"ip:port\"",
+        "accounting_listen" => "a string \"ip:port\" or \":port\"",
+        "client" => "[[client]] tables",
+        "client.name" | "eap.network_name" | "privacy.realm" => "a string",
+        "client.network" => "a string: an IP address or CIDR network like \"192.0.2.0/24\"",
+        "client.secret" => "a string (the RADIUS shared secret)",
+        "client.require_message_authenticator"
+        | "privacy.pseudonyms"
+        | "privacy.fast_reauth"
+        | "privacy.result_indication" => "true or false",
+        "hss" => "a table [hss]",
+        "hss.database" => "a string (path of the SQLite file)",
+        "eap" | "privacy" => "a table",
+        "eap.methods" => "a list of methods like [\"aka-prime\", \"aka\"]",
+        "eap.session_timeout" | "privacy.reauth_lifetime" => "a positive integer (seconds)",
+        "eap.max_sessions" | "privacy.reauth_limit" => "a non-negative integer",
+        "privacy.current_key" | "privacy.key.index" => "an integer 0..=255",
+        "privacy.key" => "[[privacy.key]] tables",
+        "privacy.key.secret" => "a string of 64 hex digits (or base64)",
+        "privacy.imsi_privacy_key" => "a string (path of a PEM RSA private key)",
+        _ => return None,
+    })
+}
+
+/// The key and a readable message for a toml/serde error at `span`.
+fn describe_toml_error(text: &str, span: std::ops::Range<usize>, msg: &str) -> (String, String) {
+    let (table, key) = locate(text, span.start);
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        let name = backticked(rest).unwrap_or(rest);
+        let k = join(&table, name);
+        let m = match expected(&k) {
+            Some(e) => format!("required, expected {e}"),
+            None => "required".into(),
+        };
+        return (k, m);
+    }
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let name = backticked(rest).unwrap_or(rest);
+        let tail = rest.strip_prefix(&format!("`{name}`")).unwrap_or("");
+        return (join(&table, name), format!("unknown key{tail}"));
+    }
+    let k = match key {
+        Some(k) => join(&table, &k),
+        None if table.is_empty() => "-".to_string(),
+        None => table,
+    };
+    for p in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = msg.strip_prefix(p)
+            && let Some((found, exp)) = rest.split_once(", expected ")
+        {
+            let found = found.replace('`', "");
+            let exp = expected(&k).map_or(exp.to_string(), str::to_string);
+            return (k, format!("expected {exp}, found {found}"));
+        }
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        return (k, format!("unknown value {rest}"));
+    }
+    (k, msg.to_string())
 }
 
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        use crate::input::{InputError, MAX_CONFIG, read_text_capped};
+        let text = read_text_capped(path, MAX_CONFIG).map_err(|e| ConfigError {
             file: path.to_path_buf(),
             line: 0,
             key: "-".into(),
-            message: format!("cannot read: {e}"),
+            message: match e {
+                InputError::Read { err, .. } => {
+                    format!("cannot read: {}", crate::input::os_message(&err))
+                }
+                InputError::TooLarge { limit, .. } => {
+                    format!("larger than the {limit}-byte limit for a configuration file")
+                }
+                InputError::NotText { .. } => "not UTF-8 text".into(),
+            },
         })?;
         Self::parse(&text, path)
     }
@@ -276,10 +414,7 @@ impl Config {
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().to_string();
-            let key = key_in_message(&message)
-                .or_else(|| key_at(text, span.start))
-                .unwrap_or_else(|| "-".into());
+            let (key, message) = describe_toml_error(text, span.clone(), e.message().trim());
             err(span, &key, message)
         })?;
 
@@ -289,7 +424,10 @@ impl Config {
                 err(
                     s.span(),
                     "listen",
-                    format!("`{}` is not ip:port", s.get_ref()),
+                    format!(
+                        "expected a string \"ip:port\" like \"0.0.0.0:1812\", found \"{}\"",
+                        s.get_ref()
+                    ),
                 )
             })?,
         };
@@ -299,10 +437,32 @@ impl Config {
                 err(
                     s.span(),
                     "accounting_listen",
-                    format!("`{}` is not ip:port or :port", s.get_ref()),
+                    format!(
+                        "expected a string \"ip:port\" or \":port\", found \"{}\"",
+                        s.get_ref()
+                    ),
                 )
             })?,
         };
+        if listen.port() != 0
+            && listen.port() == accounting_listen.port()
+            && (listen.ip() == accounting_listen.ip()
+                || listen.ip().is_unspecified()
+                || accounting_listen.ip().is_unspecified())
+        {
+            let span = raw
+                .accounting_listen
+                .as_ref()
+                .or(raw.listen.as_ref())
+                .map_or(0..0, |s| s.span());
+            return Err(err(
+                span,
+                "accounting_listen",
+                format!(
+                    "{accounting_listen} overlaps listen ({listen}): authentication and accounting need distinct ports"
+                ),
+            ));
+        }
 
         let mut clients = Vec::new();
         for (i, c) in raw.client.iter().enumerate() {
@@ -429,6 +589,26 @@ impl Config {
             },
             privacy,
         })
+    }
+
+    /// A warning when the file at `path` (this configuration) is readable by
+    /// group or others: it holds the RADIUS shared secrets and maybe privacy keys.
+    pub fn permission_warning(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return None;
+        }
+        let what = if self.privacy.keys.is_some() {
+            "RADIUS client secrets and privacy keys"
+        } else {
+            "RADIUS client secrets"
+        };
+        Some(format!(
+            "{}: holds {what} but is readable by group/others (mode {mode:03o}); run chmod 600 {}",
+            path.display(),
+            path.display()
+        ))
     }
 
     /// The first client whose network contains `ip`.
@@ -615,7 +795,7 @@ max_sessions = 5
         let e = parse(&text.replace("reauth_limit = 3", "reauth_limit = 70000")).unwrap_err();
         assert_eq!(e.key, "privacy.reauth_limit", "{e}");
         let e = parse(&format!("{GOOD}[privacy]\npseudonym = true\n")).unwrap_err();
-        assert_eq!(e.key, "pseudonym", "{e}");
+        assert_eq!(e.key, "privacy.pseudonym", "{e}");
     }
 
     #[test]
@@ -623,11 +803,107 @@ max_sessions = 5
         let text = GOOD.replace("max_sessions = 5", "max_sessions = 5\nmax_sesions = 6");
         let e = parse(&text).unwrap_err();
         assert_eq!(e.line, 13, "{e}");
-        assert_eq!(e.key, "max_sesions", "{e}");
+        assert_eq!(e.key, "eap.max_sesions", "{e}");
         assert!(
-            e.to_string().starts_with("/tmp/aaa.toml:13: max_sesions:"),
+            e.to_string()
+                .starts_with("/tmp/aaa.toml:13: eap.max_sesions: unknown key, expected one of"),
             "{e}"
         );
+    }
+
+    /// Issue point 7: a value of the wrong type names the key and what was
+    /// expected, not the value (`c.toml:1: 1812: invalid type` before).
+    #[test]
+    fn wrong_type_names_key_and_expectation() {
+        let msg = |t: &str| parse(t).unwrap_err().to_string();
+        assert_eq!(
+            msg(&GOOD.replace("\"127.0.0.1:18120\"", "1812")),
+            "/tmp/aaa.toml:2: listen: expected a string \"ip:port\", found integer 1812"
+        );
+        assert_eq!(
+            msg(&GOOD.replace("\"testing123\"", "5")),
+            "/tmp/aaa.toml:5: client[0].secret: expected a string (the RADIUS shared secret), found integer 5"
+        );
+        let two = GOOD.replace(
+            "[hss]",
+            "[[client]]\nnetwork = \"::1\"\nsecret = \"s\"\nrequire_message_authenticator = \"yes\"\n[hss]",
+        );
+        assert_eq!(
+            msg(&two),
+            "/tmp/aaa.toml:9: client[1].require_message_authenticator: expected true or false, found string \"yes\""
+        );
+        assert_eq!(
+            msg(&GOOD.replace("session_timeout = 10", "session_timeout = \"10\"")),
+            "/tmp/aaa.toml:11: eap.session_timeout: expected a positive integer (seconds), found string \"10\""
+        );
+        assert_eq!(
+            msg(&GOOD.replace("session_timeout = 10", "session_timeout = -1")),
+            "/tmp/aaa.toml:11: eap.session_timeout: expected a positive integer (seconds), found integer -1"
+        );
+        assert!(
+            msg(&GOOD.replace("\"aka\", ", "\"sim\", "))
+                .starts_with("/tmp/aaa.toml:9: eap.methods: unknown value `sim`, expected"),
+            "{}",
+            msg(&GOOD.replace("\"aka\", ", "\"sim\", "))
+        );
+        assert_eq!(
+            msg(&GOOD.replace("secret = \"testing123\"\n", "")),
+            "/tmp/aaa.toml:3: client[0].secret: required, expected a string (the RADIUS shared secret)"
+        );
+        assert_eq!(
+            msg("listen = \"127.0.0.1:1\"\n"),
+            "/tmp/aaa.toml:1: hss: required, expected a table [hss]"
+        );
+        assert_eq!(
+            msg(&GOOD.replace("\"127.0.0.1:18120\"", "\"localhost:1812\"")),
+            "/tmp/aaa.toml:2: listen: expected a string \"ip:port\" like \"0.0.0.0:1812\", found \"localhost:1812\""
+        );
+    }
+
+    #[test]
+    fn unreadable_and_oversized_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("aaa.toml");
+        assert_eq!(
+            Config::load(&missing).unwrap_err().to_string(),
+            format!(
+                "{}: cannot read: No such file or directory",
+                missing.display()
+            )
+        );
+        assert_eq!(
+            Config::load(Path::new("/dev/zero"))
+                .unwrap_err()
+                .to_string(),
+            "/dev/zero: larger than the 1048576-byte limit for a configuration file"
+        );
+    }
+
+    #[test]
+    fn auth_and_accounting_must_not_share_a_port() {
+        let e = parse(&format!("accounting_listen = \":18120\"\n{GOOD}")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (1, "accounting_listen"), "{e}");
+        assert!(e.to_string().contains("distinct ports"), "{e}");
+        let wild = GOOD.replace("127.0.0.1:18120", "0.0.0.0:1812");
+        let e = parse(&format!("accounting_listen = \"127.0.0.1:1812\"\n{wild}")).unwrap_err();
+        assert_eq!(e.key, "accounting_listen", "{e}");
+        // Port 0 (tests): the kernel picks two different ports.
+        let zero = GOOD.replace("127.0.0.1:18120", "127.0.0.1:0");
+        assert!(parse(&format!("accounting_listen = \":0\"\n{zero}")).is_ok());
+    }
+
+    #[test]
+    fn group_readable_config_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aaa.toml");
+        std::fs::write(&path, GOOD).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let c = Config::load(&path).unwrap();
+        let w = c.permission_warning(&path).unwrap();
+        assert!(w.contains("mode 640") && w.contains("chmod 600"), "{w}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(c.permission_warning(&path), None);
     }
 
     #[test]

@@ -17,6 +17,33 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+/// Clears `path` for binding: nothing there, or a socket file nobody
+/// receives on (a datagram connect to it is refused), which is removed.
+fn remove_stale_socket(path: &Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        r => r?,
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            "exists and is not a socket",
+        ));
+    }
+    // A datagram connect succeeds while a socket is bound there (a live
+    // receiver) and is refused when the file is left over from a dead one.
+    match UnixDatagram::unbound()?.connect(path) {
+        Ok(()) => Err(Error::new(
+            ErrorKind::AddrInUse,
+            "another process is serving on this socket; stop it or choose another --socket",
+        )),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    }
+}
+
 /// Handles one request datagram; `None` when no reply is due.
 pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(request).ok()?;
@@ -78,19 +105,11 @@ pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
 
 /// Serves `hss` on an AF_UNIX datagram socket at `path` until `stop` is set
 /// (checked every 200 ms). The socket file is removed on return.
+///
+/// A socket file already at `path` is removed only when stale (nobody
+/// receives on it); a live one, another hlr-gw's, is refused with `AddrInUse`.
 pub fn serve(hss: &dyn Hss, path: &Path, stop: &AtomicBool) -> std::io::Result<()> {
-    if path.exists() {
-        // A stale socket from a previous run; refuse anything else.
-        let meta = std::fs::symlink_metadata(path)?;
-        use std::os::unix::fs::FileTypeExt;
-        if !meta.file_type().is_socket() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                format!("{} exists and is not a socket", path.display()),
-            ));
-        }
-        std::fs::remove_file(path)?;
-    }
+    remove_stale_socket(path)?;
     let sock = UnixDatagram::bind(path)?;
     struct Unlink<'a>(&'a Path);
     impl Drop for Unlink<'_> {
@@ -225,8 +244,28 @@ mod tests {
             reply.starts_with("AKA-RESP-AUTH 001010000000009 "),
             "{reply}"
         );
+        // A second server on the same path must not take the live socket away.
+        let e = serve(&*s, &path, &AtomicBool::new(false)).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse, "{e}");
+        c.send_to(b"AKA-REQ-AUTH 001010000000009", &path).unwrap();
+        c.recv(&mut buf).expect("the first server still answers");
         stop.store(true, Ordering::Relaxed);
         t.join().unwrap().unwrap();
         assert!(!path.exists(), "socket removed on exit");
+    }
+
+    #[test]
+    fn a_stale_socket_is_replaced_and_other_files_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hlr.sock");
+        drop(UnixDatagram::bind(&path).unwrap()); // left behind by a dead server
+        assert!(path.exists());
+        remove_stale_socket(&path).unwrap();
+        assert!(!path.exists());
+        remove_stale_socket(&path).unwrap();
+        std::fs::write(&path, b"not a socket").unwrap();
+        let e = remove_stale_socket(&path).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::AlreadyExists);
+        assert!(path.exists(), "a regular file is never removed");
     }
 }

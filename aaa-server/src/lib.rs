@@ -12,6 +12,7 @@ pub mod config;
 pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;
+pub mod input;
 pub mod privacy;
 
 pub mod radius;

@@ -1,8 +1,11 @@
 //! `aaa-server` command line: `serve`, `subscriber add|import|list|remove`, `hlr-gw`.
 
-use aaa_server::config::Config;
+use aaa_server::config::{Config, MethodName};
 use aaa_server::hss::sqlite::NewSubscriber;
+use aaa_server::hss::sqlite::StoreCheck;
 use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
+use aaa_server::input::{MAX_IMPORT, read_text_capped};
+use aaa_server::privacy::startup::KeySource;
 use clap::{Parser, Subcommand};
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
@@ -54,7 +57,7 @@ enum Cmd {
 enum SubCmd {
     /// Add one subscriber.
     Add {
-        /// Subscriber store (SQLite), created 0600 if missing.
+        /// Subscriber store (SQLite), created 0600 if missing (its directory 0700).
         #[arg(long)]
         db: PathBuf,
         /// IMSI (6–15 digits).
@@ -102,6 +105,61 @@ enum SubCmd {
     },
 }
 
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum CliError {
+    /// A message for stderr.
+    #[error("{0}")]
+    Msg(String),
+    /// Standard output was closed (`aaa-server subscriber list | head`): not an error.
+    #[error("standard output closed")]
+    StdoutClosed,
+}
+
+impl From<String> for CliError {
+    fn from(s: String) -> Self {
+        CliError::Msg(s)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(s: &str) -> Self {
+        CliError::Msg(s.to_string())
+    }
+}
+
+/// Writes `text` to standard output; a closed pipe ends the command quietly.
+fn out(text: &str) -> Result<(), CliError> {
+    use std::io::Write;
+    let mut so = std::io::stdout().lock();
+    so.write_all(text.as_bytes())
+        .and_then(|()| so.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => CliError::StdoutClosed,
+            _ => CliError::Msg(format!("standard output: {e}")),
+        })
+}
+
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Creates the directory of a new store (mode 0700, it will hold keys) when missing.
+fn make_store_dir(db: &std::path::Path) -> Result<(), CliError> {
+    use std::os::unix::fs::DirBuilderExt;
+    match db.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| CliError::Msg(format!("{}: cannot create: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
 fn hex_key<const N: usize>(s: &str, what: &str) -> Result<Zeroizing<[u8; N]>, String> {
     let mut out = Zeroizing::new([0u8; N]);
     hex::decode_to_slice(s.trim(), &mut out[..])
@@ -113,23 +171,49 @@ fn store(db: &std::path::Path) -> Result<SqliteStore, String> {
     SqliteStore::open(db).map_err(|e| e.to_string())
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Serve { config, check } => {
             let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let warning = cfg.permission_warning(&config);
             if check {
-                aaa_server::privacy::startup::imsi_key(&cfg.privacy).map_err(|e| e.to_string())?;
-                println!(
-                    "{}: OK ({} client(s), methods {:?}, database {})",
+                if let Some(w) = &warning {
+                    eprintln!("aaa-server: warning: {w}");
+                }
+                let p = aaa_server::server::preflight(&cfg).map_err(|e| e.to_string())?;
+                let store = match p.store {
+                    StoreCheck::Absent => "created on first start".to_string(),
+                    StoreCheck::Present { subscribers } => format!("{subscribers} subscriber(s)"),
+                };
+                let keys = match p.keys {
+                    KeySource::Configured(i) => format!("configured {i:?}"),
+                    KeySource::Stored(i) => format!("stored {i:?}"),
+                    KeySource::FirstStart => "generated on first start".into(),
+                };
+                let methods: Vec<&str> = cfg
+                    .eap
+                    .methods
+                    .iter()
+                    .map(|m| match m {
+                        MethodName::AkaPrime => "aka-prime",
+                        MethodName::Aka => "aka",
+                    })
+                    .collect();
+                return outln!(
+                    "{}: OK (auth {}, accounting {}, {} client(s), methods {}, database {}: {store}, privacy keys {keys})",
                     config.display(),
+                    cfg.listen,
+                    cfg.accounting_listen,
                     cfg.clients.len(),
-                    cfg.eap.methods,
+                    methods.join(", "),
                     cfg.database.display()
                 );
-                return Ok(());
             }
             init_tracing();
-            aaa_server::server::run(cfg).map_err(|e| e.to_string())
+            if let Some(w) = &warning {
+                tracing::warn!("{w}");
+            }
+            Ok(aaa_server::server::run(cfg).map_err(|e| e.to_string())?)
         }
         Cmd::Subscriber { cmd } => match cmd {
             SubCmd::Add {
@@ -152,6 +236,7 @@ fn run(cli: Cli) -> Result<(), String> {
                     .filter(|_| sqn.trim().len() <= 12)
                     .and_then(Sqn::new)
                     .ok_or("--sqn must be up to 12 hex digits")?;
+                make_store_dir(&db)?;
                 let s = store(&db)?;
                 s.add(&NewSubscriber {
                     imsi: imsi.clone(),
@@ -165,49 +250,55 @@ fn run(cli: Cli) -> Result<(), String> {
                     }
                     e => e.to_string(),
                 })?;
-                println!("added {imsi}");
-                Ok(())
+                outln!("added {imsi}")
             }
             SubCmd::Import {
                 db,
                 milenage_db: file,
             } => {
-                let text = std::fs::read_to_string(&file)
-                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let text =
+                    Zeroizing::new(read_text_capped(&file, MAX_IMPORT).map_err(|e| e.to_string())?);
                 let subs = milenage_db::parse(&text)
                     .map_err(|e| format!("{}:{}: {}", file.display(), e.line, e.message))?;
+                make_store_dir(&db)?;
                 store(&db)?.add_all(&subs).map_err(|e| e.to_string())?;
-                println!("imported {} subscriber(s)", subs.len());
-                Ok(())
+                outln!("imported {} subscriber(s)", subs.len())
             }
             SubCmd::List { db, json } => {
                 let list = store(&db)?.list().map_err(|e| e.to_string())?;
                 if json {
-                    println!(
+                    outln!(
                         "{}",
                         serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
-                    );
+                    )
                 } else {
-                    println!(
+                    outln!(
                         "{:<16} {:<5} {:<13} {:>12} {:>3}",
-                        "IMSI", "AMF", "SQN", "SEQ", "IND"
-                    );
+                        "IMSI",
+                        "AMF",
+                        "SQN",
+                        "SEQ",
+                        "IND"
+                    )?;
                     for s in list {
-                        println!(
+                        outln!(
                             "{:<16} {:<5} {:<13} {:>12} {:>3}",
-                            s.imsi, s.amf, s.sqn, s.seq, s.ind
-                        );
+                            s.imsi,
+                            s.amf,
+                            s.sqn,
+                            s.seq,
+                            s.ind
+                        )?;
                     }
+                    Ok(())
                 }
-                Ok(())
             }
             SubCmd::Remove { db, imsi } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
                 store(&db)?
                     .remove(&imsi)
                     .map_err(|e| format!("{imsi}: {e}"))?;
-                println!("removed {imsi}");
-                Ok(())
+                outln!("removed {imsi}")
             }
         },
         Cmd::HlrGw { db, socket } => {
@@ -218,8 +309,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 signal_flag(sig, stop.clone()).map_err(|e| e.to_string())?;
             }
             tracing::info!(socket = %socket.display(), "hlr-gw serving");
-            aaa_server::hlr_gw::serve(&s, &socket, &stop)
-                .map_err(|e| format!("{}: {e}", socket.display()))
+            Ok(aaa_server::hlr_gw::serve(&s, &socket, &stop)
+                .map_err(|e| format!("{}: {e}", socket.display()))?)
         }
     }
 }
@@ -259,7 +350,7 @@ fn init_tracing() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(CliError::StdoutClosed) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("aaa-server: {e}");
             ExitCode::FAILURE

@@ -1,9 +1,12 @@
-//! `aaa-server serve`: opens the store, reserves SQNs, binds the sockets,
-//! runs the socket workers until SIGINT or SIGTERM, then lets the requests
-//! in hand finish.
+//! `aaa-server serve`: checks everything it can without changing anything
+//! ([`preflight`], also `serve --check`), binds the sockets, opens the
+//! store, reserves SQNs, runs the socket workers until SIGINT or SIGTERM,
+//! then lets the requests in hand finish.
 
 use crate::config::Config;
 use crate::hss::SqliteStore;
+use crate::hss::sqlite::StoreCheck;
+use crate::privacy::startup::KeySource;
 use crate::radius::{Listener, RadiusServer, udp};
 use std::net::UdpSocket;
 use std::sync::Arc;
@@ -44,12 +47,35 @@ fn auth_workers() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
+/// What [`preflight`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Preflight {
+    /// The subscriber store.
+    pub store: StoreCheck,
+    /// Where the identity-protection keys come from.
+    pub keys: KeySource,
+}
+
+/// Everything `serve` checks before it binds, changing nothing (no file is
+/// created, no SQN reserved, no key generated): `serve --check` is this.
+/// The configuration itself (addresses distinct and parsed, clients, keys in
+/// it) was checked by [`Config::load`].
+///
+/// # Errors
+/// The store is not a regular file, is readable by group/others, is not a
+/// subscriber store; the IMSI-privacy key or the stored key set is unusable.
+pub fn preflight(cfg: &Config) -> Result<Preflight, ServeError> {
+    let store = SqliteStore::check_file(&cfg.database)?;
+    let keys = crate::privacy::startup::check(&cfg.privacy, &cfg.database)?;
+    Ok(Preflight { store, keys })
+}
+
 /// Runs the server until SIGINT/SIGTERM.
+///
+/// Nothing is written before both sockets are bound: a start that fails
+/// (an address in use, a bad store) leaves every subscriber's SQN as it was.
 pub fn run(cfg: Config) -> Result<(), ServeError> {
-    let store = Arc::new(SqliteStore::open(&cfg.database)?);
-    // One committed transaction reserves SQNs for everybody: no request
-    // waits for an fsync until a range runs out.
-    let reserved = store.reserve_all()?;
+    preflight(&cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -65,7 +91,11 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
     udp::enlarge_buffers(&auth);
     udp::enlarge_buffers(&acct);
+    let store = Arc::new(SqliteStore::open(&cfg.database)?);
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
+    // One committed transaction reserves SQNs for everybody: no request
+    // waits for an fsync until a range runs out.
+    let reserved = store.reserve_all()?;
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
     let core = Arc::new(radius);

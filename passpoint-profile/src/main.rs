@@ -75,9 +75,13 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum)]
         to: OutputFormat,
-        /// Output file (default: standard output).
+        /// Output file (default: standard output); written mode 0600 when it
+        /// holds a secret (password, K/OPc, key passphrase, PKCS#12).
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// Overwrite the output file when it exists.
+        #[arg(long, requires = "output")]
+        force: bool,
         /// Input format (default: recognised from the content).
         #[arg(long, value_enum)]
         from: Option<Format>,
@@ -121,11 +125,47 @@ enum Command {
     Man,
 }
 
+/// Why a command failed.
+#[derive(Debug, thiserror::Error)]
+enum Fail {
+    /// A message for stderr.
+    #[error("{0}")]
+    Msg(String),
+    /// Standard output was closed (`... | head`): not an error.
+    #[error("standard output closed")]
+    StdoutClosed,
+}
+
+impl From<String> for Fail {
+    fn from(s: String) -> Self {
+        Fail::Msg(s)
+    }
+}
+
+/// Writes `text` to standard output; a closed pipe ends the command quietly.
+fn out(text: &[u8]) -> Result<(), Fail> {
+    let mut so = std::io::stdout().lock();
+    so.write_all(text)
+        .and_then(|()| so.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Fail::StdoutClosed,
+            _ => Fail::Msg(format!("standard output: {e}")),
+        })
+}
+
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        out(format!("{}\n", format_args!($($arg)*)).as_bytes())
+    };
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
-        Err(msg) => {
+        Err(Fail::StdoutClosed) => ExitCode::SUCCESS,
+        Err(Fail::Msg(msg)) => {
             eprintln!("passpoint-profile: {msg}");
             ExitCode::from(1)
         }
@@ -136,7 +176,67 @@ fn load(file: &Path, from: Option<Format>) -> Result<Document, String> {
     read::read_file(file, from).map_err(|e| e.render(&file.display().to_string()))
 }
 
-fn run(cli: Cli) -> Result<ExitCode, String> {
+/// True when a profile carries a secret a writer may copy out: a password,
+/// a key passphrase, Milenage K/OPc or a PKCS#12 bundle (at any depth, so
+/// subscription and policy update credentials count too).
+fn holds_secret(profiles: &[Profile]) -> bool {
+    fn walk(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::Object(m) => m.iter().any(|(k, v)| {
+                (matches!(
+                    k.as_str(),
+                    "Password" | "PrivateKeyPassword" | "Milenage" | "PKCS12"
+                ) && !v.is_null())
+                    || walk(v)
+            }),
+            serde_json::Value::Array(a) => a.iter().any(walk),
+            _ => false,
+        }
+    }
+    profiles
+        .iter()
+        .any(|p| serde_json::to_value(p).map_or(true, |v| walk(&v)))
+}
+
+/// Writes `text` to `path`: mode 0600 when `secret` (else 0644 less the
+/// umask), refusing an existing file unless `force` (then replaced atomically).
+fn write_output(path: &Path, text: &[u8], secret: bool, force: bool) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mode = if secret { 0o600 } else { 0o644 };
+    let err = |e: std::io::Error| format!("{}: {e}", path.display());
+    let create = |p: &Path| {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(p)
+    };
+    if !force {
+        let mut f = create(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => {
+                format!("{}: exists; use --force to overwrite it", path.display())
+            }
+            _ => err(e),
+        })?;
+        return f.write_all(text).and_then(|()| f.sync_all()).map_err(err);
+    }
+    let name = path
+        .file_name()
+        .ok_or_else(|| format!("{}: not a file name", path.display()))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = create(&tmp).and_then(|mut f| f.write_all(text).and_then(|()| f.sync_all()));
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Fail> {
     match cli.command {
         Command::Validate {
             files,
@@ -146,13 +246,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         } => validate(&files, target.into(), from, json),
         Command::Show { file, from } => {
             let doc = load(&file, from)?;
-            print!("{}", show(&doc));
+            out(show(&doc).as_bytes())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Convert {
             file,
             to,
             output,
+            force,
             from,
             wpa_legacy,
             no_globals,
@@ -171,18 +272,18 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 wpa_legacy,
                 wpa_no_globals: no_globals,
             };
-            let out = write::write(&doc.profiles, to, &opts).map_err(|e| e.to_string())?;
-            for w in &out.warnings {
+            let written = write::write(&doc.profiles, to, &opts).map_err(|e| e.to_string())?;
+            for w in &written.warnings {
                 eprintln!("warning: {to}: {}: {}", w.path, w.message);
             }
             match output {
-                Some(path) => std::fs::write(&path, out.text.as_bytes())
-                    .map_err(|e| format!("{}: {e}", path.display()))?,
-                None => {
-                    let mut so = std::io::stdout().lock();
-                    so.write_all(out.text.as_bytes())
-                        .map_err(|e| e.to_string())?;
-                }
+                Some(path) => write_output(
+                    &path,
+                    written.text.as_bytes(),
+                    holds_secret(&doc.profiles),
+                    force,
+                )?,
+                None => out(written.text.as_bytes())?,
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -204,7 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     matching::anqp_from_hostapd_conf(&t)
                         .map_err(|e| format!("{}: {e}", p.display()))?
                 }
-                (None, None) => return Err("give --anqp or --hostapd-conf".into()),
+                (None, None) => return Err(Fail::Msg("give --anqp or --hostapd-conf".into())),
             };
             let opts = MatchOptions { android };
             let mut any = false;
@@ -219,13 +320,13 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                     .iter()
                     .map(|(n, r)| serde_json::json!({"profile": n, "match": r}))
                     .collect();
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
-                );
+                )?;
             } else {
                 for (n, r) in &results {
-                    println!("{n}: {}", describe(r));
+                    outln!("{n}: {}", describe(r))?;
                 }
             }
             Ok(if any {
@@ -236,28 +337,31 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "passpoint-profile", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "passpoint-profile", &mut script);
+            out(&script)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Man => {
-            let man = clap_mangen::Man::new(Cli::command());
-            man.render(&mut std::io::stdout())
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
                 .map_err(|e| e.to_string())?;
+            out(&page)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 fn read_text(p: &Path) -> Result<String, String> {
-    let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-    if meta.len() > read::MAX_FILE_SIZE as u64 {
-        return Err(format!(
-            "{}: larger than {} bytes",
+    let bytes = read::read_capped(p).map_err(|e| e.render(&p.display().to_string()))?;
+    String::from_utf8(bytes).map_err(|e| {
+        format!(
+            "{}: not valid UTF-8 at byte {}",
             p.display(),
-            read::MAX_FILE_SIZE
-        ));
-    }
-    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+            e.utf8_error().valid_up_to()
+        )
+    })
 }
 
 fn describe(r: &MatchResult) -> String {
@@ -277,7 +381,7 @@ fn validate(
     target: Target,
     from: Option<Format>,
     json: bool,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Fail> {
     let mut errors = 0usize;
     let mut warnings = 0usize;
     let mut report = Vec::new();
@@ -292,7 +396,7 @@ fn validate(
                         "error": e.render(&name),
                     }));
                 } else {
-                    println!("error: {}", e.render(&name));
+                    outln!("error: {}", e.render(&name))?;
                 }
             }
             Ok(doc) => {
@@ -303,7 +407,7 @@ fn validate(
                         Severity::Warning => warnings += 1,
                     }
                     if !json {
-                        println!("{}: {}", f.severity, f.diagnostic.render(&name));
+                        outln!("{}: {}", f.severity, f.diagnostic.render(&name))?;
                     }
                 }
                 if json {
@@ -337,10 +441,10 @@ fn validate(
             "warnings": warnings,
             "files": report,
         });
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
-        );
+        )?;
     } else {
         eprintln!(
             "{} file(s), {errors} error(s), {warnings} warning(s) for target {target}",

@@ -337,3 +337,104 @@ fn x_wifi_config_errors_name_the_mime_part() {
         "{text}"
     );
 }
+
+fn mode(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).expect("output").permissions().mode() & 0o777
+}
+
+/// Issue point 6: `convert -o` wrote K/OPc and passwords 0644 and overwrote files silently.
+#[test]
+fn convert_output_with_secrets_is_0600_and_never_overwritten_without_force() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for (input, to, secret) in [
+        ("valid/aka-full-imsi.toml", "wpa-supplicant", true), // Milenage K:OPc
+        ("valid/ttls-full.pps.xml", "toml", true),            // password
+        ("valid/cert.toml", "toml", false),
+    ] {
+        let out = dir.path().join(format!("{}.{to}", input.replace('/', "_")));
+        let o = out.display().to_string();
+        let r = run(&["convert", &data(input), "--to", to, "-o", &o]);
+        assert_eq!(r.status.code(), Some(0), "{input}: {}", stderr(&r));
+        if secret {
+            assert_eq!(mode(&out), 0o600, "{input}");
+        } else {
+            assert_eq!(mode(&out) & 0o600, 0o600, "{input}");
+        }
+        std::fs::write(&out, "mine\n").unwrap();
+        let r = run(&["convert", &data(input), "--to", to, "-o", &o]);
+        assert_eq!(
+            r.status.code(),
+            Some(1),
+            "{input}: overwrote without --force"
+        );
+        assert!(
+            stderr(&r).contains(&format!("{o}: exists; use --force to overwrite it")),
+            "{}",
+            stderr(&r)
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), "mine\n");
+        let r = run(&["convert", &data(input), "--to", to, "-o", &o, "--force"]);
+        assert_eq!(r.status.code(), Some(0), "{input}: {}", stderr(&r));
+        assert_ne!(std::fs::read_to_string(&out).unwrap(), "mine\n");
+        if secret {
+            assert_eq!(mode(&out), 0o600, "{input} after --force");
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Issue point 4: printing into a closed pipe (`| head`) must exit quietly.
+#[test]
+fn closed_stdout_exits_quietly() {
+    let ttls = data("valid/ttls-full.pps.xml");
+    for args in [
+        vec!["show", ttls.as_str()],
+        vec!["validate", ttls.as_str()],
+        vec!["convert", ttls.as_str(), "--to", "toml"],
+        vec!["man"],
+        vec!["completions", "bash"],
+    ] {
+        let mut child = bin()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        let o = child.wait_with_output().expect("wait");
+        let err = stderr(&o);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        if args[0] != "validate" {
+            assert!(err.is_empty(), "{args:?}: {err}");
+        }
+    }
+}
+
+/// Issue point 6: every input is size-capped, `/dev/zero` included.
+#[test]
+fn endless_inputs_are_refused_at_the_cap() {
+    let prof = data("valid/aka-full-imsi.toml");
+    for args in [
+        vec!["show", "/dev/zero"],
+        vec!["validate", "/dev/zero"],
+        vec!["convert", "/dev/zero", "--to", "toml"],
+        vec!["match", "/dev/zero", "--anqp", "/dev/zero"],
+        vec!["match", prof.as_str(), "--anqp", "/dev/zero"],
+        vec!["match", prof.as_str(), "--hostapd-conf", "/dev/zero"],
+    ] {
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        let all = stdout(&o) + &stderr(&o);
+        assert!(
+            all.contains("/dev/zero: larger than the 1048576-byte limit for an input file"),
+            "{args:?}: {all}"
+        );
+    }
+}

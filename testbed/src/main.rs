@@ -111,6 +111,21 @@ impl From<ColArg> for Column {
     }
 }
 
+/// Prints `text`; a closed standard output (`testbed transcript x.pcap | head`)
+/// is not an error: the command ends quietly.
+fn out(text: &str) -> ExitCode {
+    use std::io::Write;
+    let mut so = std::io::stdout().lock();
+    match so.write_all(text.as_bytes()).and_then(|()| so.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("testbed: standard output: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let code = run();
     // A signal's teardown may still be running: let it finish and exit.
@@ -130,16 +145,14 @@ fn run() -> ExitCode {
         Cmd::Loadgen(args) => testbed::loadgen::run(&args),
         Cmd::Bench(args) => testbed::bench::run(&args),
         Cmd::Transcript { pcap } => {
-            let parsed = std::fs::read(&pcap)
+            use testbed::transcript::{MAX_PCAP, parse_pcap, read_capped, render};
+            let parsed = read_capped(&pcap, MAX_PCAP)
                 .map_err(|e| e.to_string())
-                .and_then(|d| testbed::transcript::parse_pcap(&d).map_err(|e| e.to_string()));
+                .and_then(|d| parse_pcap(&d).map_err(|e| format!("{}: {e}", pcap.display())));
             match parsed {
-                Ok(ev) => {
-                    print!("{}", testbed::transcript::render(&ev));
-                    ExitCode::SUCCESS
-                }
+                Ok(ev) => out(&render(&ev)),
                 Err(e) => {
-                    eprintln!("{}: {e}", pcap.display());
+                    eprintln!("testbed: {e}");
                     ExitCode::from(2)
                 }
             }
@@ -197,8 +210,11 @@ fn run() -> ExitCode {
                     }
                 );
             });
-            println!("\n{}", interop::table(&cells));
-            println!("matrix time: {:.1}s", t0.elapsed().as_secs_f64());
+            out(&format!(
+                "\n{}\nmatrix time: {:.1}s\n",
+                interop::table(&cells),
+                t0.elapsed().as_secs_f64()
+            ));
             if let Some(p) = json {
                 let text = serde_json::to_string_pretty(&cells).unwrap_or_default();
                 if let Err(e) = std::fs::write(&p, text) {

@@ -49,6 +49,30 @@ pub enum Event {
 #[error("pcap: {0}")]
 pub struct PcapError(String);
 
+/// The cap for a capture given to `testbed transcript` (the bed's own are far smaller).
+pub const MAX_PCAP: u64 = 256 * 1024 * 1024;
+
+/// Reads at most `limit` bytes of `path`; a larger file (or `/dev/zero`) is
+/// an error naming the file and the limit. The testbed's one bounded reader
+/// for files a user hands it.
+pub fn read_capped(path: &std::path::Path, limit: u64) -> crate::error::Result<Vec<u8>> {
+    use crate::error::{Error, IoContext};
+    use std::io::Read;
+    let what = || path.display().to_string();
+    let f = std::fs::File::open(path).ctx(what)?;
+    let mut buf = Vec::new();
+    f.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .ctx(what)?;
+    if buf.len() as u64 > limit {
+        return Err(Error::Invalid(format!(
+            "{}: larger than the {limit}-byte limit for this file",
+            path.display()
+        )));
+    }
+    Ok(buf)
+}
+
 /// Parses a pcap file into events.
 pub fn parse_pcap(data: &[u8]) -> Result<Vec<Event>, PcapError> {
     if data.len() < 24 {

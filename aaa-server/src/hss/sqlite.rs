@@ -61,6 +61,18 @@ pub struct SubscriberInfo {
     pub ind: u8,
 }
 
+/// What [`SqliteStore::check_file`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreCheck {
+    /// No file yet: `serve` creates it (mode 0600).
+    Absent,
+    /// A store with this many subscribers.
+    Present {
+        /// Number of subscribers.
+        subscribers: u64,
+    },
+}
+
 /// A subscriber to store (`Debug` shows keys redacted).
 #[derive(Debug)]
 pub struct NewSubscriber {
@@ -144,6 +156,48 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .map_err(|e| HssError::Store(format!("{}: {e}", path.display())))?;
         Self::init(conn)
+    }
+
+    /// Checks the store at `path` without changing it (`serve --check`, and
+    /// `serve` before it opens the store): a regular file that group and
+    /// others cannot read, an SQLite database with this schema (or none yet).
+    pub fn check_file(path: &Path) -> Result<StoreCheck, HssError> {
+        let bad = |what: String| HssError::Store(format!("{}: {what}", path.display()));
+        let meta = match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreCheck::Absent),
+            Err(e) => return Err(bad(e.to_string())),
+            Ok(m) => m,
+        };
+        if !meta.is_file() {
+            return Err(bad("is not a regular file (a directory?)".into()));
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "holds subscriber keys but is readable by group/others (mode {mode:o}); run chmod 600"
+            )));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| bad(e.to_string()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| bad(e.to_string()))?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| bad(format!("not an SQLite database ({e})")))?;
+        if tables == 0 {
+            return Ok(StoreCheck::Present { subscribers: 0 });
+        }
+        conn.prepare("SELECT imsi, k, opc, amf, sqn FROM subscriber LIMIT 0")
+            .map_err(|e| bad(format!("not a subscriber store ({e})")))?;
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM subscriber", [], |r| r.get(0))
+            .map_err(|e| bad(e.to_string()))?;
+        Ok(StoreCheck::Present {
+            subscribers: n.max(0) as u64,
+        })
     }
 
     /// An in-memory store (tests, fuzzing).
@@ -586,6 +640,40 @@ impl AccountingLog for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn check_file_refuses_what_open_refuses_and_changes_nothing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        assert_eq!(SqliteStore::check_file(&p).unwrap(), StoreCheck::Absent);
+        let e = SqliteStore::check_file(dir.path()).unwrap_err().to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        {
+            let s = SqliteStore::open(&p).unwrap();
+            s.add(&NewSubscriber {
+                imsi: Imsi::parse("001010000000001").unwrap(),
+                keys: SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16])),
+                amf: Amf([0x80, 0]),
+                sqn: Sqn::from_seq_ind(7, 0),
+            })
+            .unwrap();
+        }
+        let before = std::fs::read(&p).unwrap();
+        assert_eq!(
+            SqliteStore::check_file(&p).unwrap(),
+            StoreCheck::Present { subscribers: 1 }
+        );
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let e = SqliteStore::check_file(&p).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        let junk = dir.path().join("junk.db");
+        std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+        std::fs::set_permissions(&junk, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let e = SqliteStore::check_file(&junk).unwrap_err().to_string();
+        assert!(e.contains("not an SQLite database"), "{e}");
+    }
+
     use super::super::next_sqn;
     use super::*;
     use crate::hss::reserve::advance;

@@ -45,6 +45,9 @@ pub enum ImsiPrivacyError {
         /// Its permission bits.
         mode: u32,
     },
+    /// Too large to be a key file.
+    #[error("{0}")]
+    Input(crate::input::InputError),
     /// Not a PEM RSA private key.
     #[error("{0}: not a PEM RSA private key")]
     NotRsaKey(String),
@@ -117,7 +120,12 @@ impl ImsiPrivacyKey {
                 mode,
             });
         }
-        let pem = Zeroizing::new(std::fs::read(path).map_err(read_err)?);
+        let pem = Zeroizing::new(
+            crate::input::read_capped(path, crate::input::MAX_KEY_FILE).map_err(|e| match e {
+                crate::input::InputError::Read { err, .. } => read_err(err),
+                e => ImsiPrivacyError::Input(e),
+            })?,
+        );
         Self::from_pem(&pem).map_err(|_| ImsiPrivacyError::NotRsaKey(path.display().to_string()))
     }
 

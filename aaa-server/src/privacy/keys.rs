@@ -267,6 +267,35 @@ impl<'c> SqliteKeyStore<'c> {
         self.load_or_create()
     }
 
+    /// The stored key set without creating or changing anything (a read-only
+    /// connection will do): `None` when no key has been generated yet.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the store fails or holds a malformed key.
+    pub fn load_existing(&self) -> Result<Option<KeySet>, KeyError> {
+        let exists: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'privacy_keys'",
+            [],
+            |r| r.get(0),
+        )?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        let current: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT key_index, secret FROM privacy_keys WHERE is_current = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let Some((i, s)) = current else {
+            return Ok(None);
+        };
+        let current = row_key(i, s)?;
+        Ok(Some(KeySet::new(current, older_keys(self.conn)?)?))
+    }
+
     /// Retires a key: identities sealed under it fall back to full authentication.
     /// The current key cannot be retired (rotate first); returns whether a key was removed.
     ///
@@ -291,6 +320,20 @@ fn row_key(index: i64, secret: Vec<u8>) -> Result<PrivacyKey, KeyError> {
     secret.zeroize();
     let idx = u8::try_from(index).map_err(|_| KeyError::StoredKeyLength(index))?;
     Ok(PrivacyKey::new(idx, arr))
+}
+
+/// The stored keys that are not current, by index.
+fn older_keys(conn: &Connection) -> Result<Vec<PrivacyKey>, KeyError> {
+    let mut older = Vec::new();
+    let mut stmt = conn.prepare(
+        "SELECT key_index, secret FROM privacy_keys WHERE is_current = 0 ORDER BY key_index",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
+    for row in rows {
+        let (i, s) = row?;
+        older.push(row_key(i, s)?);
+    }
+    Ok(older)
 }
 
 impl PrivacyKeyStore for SqliteKeyStore<'_> {
@@ -320,18 +363,7 @@ impl PrivacyKeyStore for SqliteKeyStore<'_> {
                 k
             }
         };
-        let mut older = Vec::new();
-        {
-            let mut stmt = tx.prepare(
-                "SELECT key_index, secret FROM privacy_keys WHERE is_current = 0 ORDER BY key_index",
-            )?;
-            let rows =
-                stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))?;
-            for row in rows {
-                let (i, s) = row?;
-                older.push(row_key(i, s)?);
-            }
-        }
+        let older = older_keys(&tx)?;
         tx.commit()?;
         KeySet::new(current, older)
     }

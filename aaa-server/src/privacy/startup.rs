@@ -61,6 +61,46 @@ pub fn key_set(cfg: &PrivacyConfig, database: &Path) -> Result<KeySet, StartupEr
     Ok(SqliteKeyStore::new(&conn).load_or_create()?)
 }
 
+/// Where the identity-protection keys come from, as `serve --check` sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeySource {
+    /// `[privacy]` configures them (these indexes).
+    Configured(Vec<u8>),
+    /// Stored in the HSS database (these indexes).
+    Stored(Vec<u8>),
+    /// None yet: the first `serve` generates one.
+    FirstStart,
+}
+
+/// What [`build`] would do, without generating or writing anything: loads
+/// the IMSI-privacy key and reads (read-only) the stored key set.
+///
+/// # Errors
+/// [`StartupError`] as [`build`] would fail.
+pub fn check(cfg: &PrivacyConfig, database: &Path) -> Result<KeySource, StartupError> {
+    imsi_key(cfg)?;
+    if let Some(k) = &cfg.keys {
+        return Ok(KeySource::Configured(k.indexes()));
+    }
+    if !database.exists() {
+        return Ok(KeySource::FirstStart);
+    }
+    let open_err = |err| StartupError::Open {
+        path: database.display().to_string(),
+        err,
+    };
+    let conn = rusqlite::Connection::open_with_flags(
+        database,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(open_err)?;
+    let _ = conn.busy_timeout(std::time::Duration::from_secs(5));
+    Ok(match SqliteKeyStore::new(&conn).load_existing()? {
+        Some(set) => KeySource::Stored(set.indexes()),
+        None => KeySource::FirstStart,
+    })
+}
+
 /// Everything the EAP server needs for `[privacy]`.
 ///
 /// # Errors
@@ -121,6 +161,27 @@ mod tests {
         assert_eq!(c.keys.indexes(), vec![7]);
         assert_eq!(c.realm, "example.org");
         assert!(resolve_pseudonym(&c.keys, p.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn check_reads_without_generating() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("subscribers.db");
+        let cfg = PrivacyConfig::default();
+        assert_eq!(check(&cfg, &db).unwrap(), KeySource::FirstStart);
+        assert!(!db.exists(), "check creates nothing");
+        drop(crate::hss::SqliteStore::open(&db).unwrap());
+        assert_eq!(check(&cfg, &db).unwrap(), KeySource::FirstStart);
+        build(&cfg, &db).unwrap();
+        assert_eq!(check(&cfg, &db).unwrap(), KeySource::Stored(vec![1]));
+        let configured = PrivacyConfig {
+            keys: Some(KeySet::new(PrivacyKey::new(7, [7; 32]), vec![]).unwrap()),
+            ..PrivacyConfig::default()
+        };
+        assert_eq!(
+            check(&configured, &db).unwrap(),
+            KeySource::Configured(vec![7])
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ impl fmt::Display for Format {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
     /// The input exceeds [`MAX_FILE_SIZE`].
-    #[error("input is {size} bytes, more than the {max}-byte limit")]
+    #[error("larger than the {max}-byte limit for an input file")]
     TooLarge {
         /// Input size.
         size: usize,
@@ -224,8 +224,10 @@ pub fn read_bytes(bytes: &[u8], format: Option<Format>) -> Result<Document, Read
     Ok(doc)
 }
 
-/// Reads a file (size-capped before reading it all).
-pub fn read_file(path: &Path, format: Option<Format>) -> Result<Document, ReadError> {
+/// Reads at most [`MAX_FILE_SIZE`] bytes of `path` (so `/dev/zero` or a
+/// huge file is refused without reading it all): every input file of the
+/// CLI goes through here.
+pub fn read_capped(path: &Path) -> Result<Vec<u8>, ReadError> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(|e| ReadError::Io(e.to_string()))?;
     let mut buf = Vec::new();
@@ -233,15 +235,17 @@ pub fn read_file(path: &Path, format: Option<Format>) -> Result<Document, ReadEr
         .read_to_end(&mut buf)
         .map_err(|e| ReadError::Io(e.to_string()))?;
     if buf.len() > MAX_FILE_SIZE {
-        let size = std::fs::metadata(path)
-            .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
-            .unwrap_or(buf.len());
         return Err(ReadError::TooLarge {
-            size,
+            size: buf.len(),
             max: MAX_FILE_SIZE,
         });
     }
-    read_bytes(&buf, format)
+    Ok(buf)
+}
+
+/// Reads a file (size-capped before reading it all).
+pub fn read_file(path: &Path, format: Option<Format>) -> Result<Document, ReadError> {
+    read_bytes(&read_capped(path)?, format)
 }
 
 #[cfg(test)]
