@@ -43,7 +43,7 @@ fn hss_vector(c: &mut Criterion) {
         b.iter(|| mem.vector(black_box(&imsi), VectorKind::AkaPrime).unwrap())
     });
     let dir = tempfile::tempdir().unwrap();
-    let file = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    let file = SqliteStore::create(&dir.path().join("s.db")).unwrap();
     file.add(&subscriber()).unwrap();
     let mut g = c.benchmark_group("durable");
     g.sample_size(20).measurement_time(Duration::from_secs(4));

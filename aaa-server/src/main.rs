@@ -167,8 +167,14 @@ fn hex_key<const N: usize>(s: &str, what: &str) -> Result<Zeroizing<[u8; N]>, St
     Ok(out)
 }
 
+/// An existing store (every command but `subscriber add`/`import`).
 fn store(db: &std::path::Path) -> Result<SqliteStore, String> {
     SqliteStore::open(db).map_err(|e| e.to_string())
+}
+
+/// The store, created `0600` when missing (`subscriber add`/`import`).
+fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
+    SqliteStore::create(db).map_err(|e| e.to_string())
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -181,10 +187,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     eprintln!("aaa-server: warning: {w}");
                 }
                 let p = aaa_server::server::preflight(&cfg).map_err(|e| e.to_string())?;
-                let store = match p.store {
-                    StoreCheck::Absent => "created on first start".to_string(),
-                    StoreCheck::Present { subscribers } => format!("{subscribers} subscriber(s)"),
-                };
+                let StoreCheck::Present { subscribers } = p.store;
+                let store = format!("{subscribers} subscriber(s)");
                 let keys = match p.keys {
                     KeySource::Configured(i) => format!("configured {i:?}"),
                     KeySource::Stored(i) => format!("stored {i:?}"),
@@ -237,7 +241,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     .and_then(Sqn::new)
                     .ok_or("--sqn must be up to 12 hex digits")?;
                 make_store_dir(&db)?;
-                let s = store(&db)?;
+                let s = store_or_new(&db)?;
                 s.add(&NewSubscriber {
                     imsi: imsi.clone(),
                     keys: SubscriberKeys::new(K::new(*k), Opc::new(*opc)),
@@ -261,11 +265,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 let subs = milenage_db::parse(&text)
                     .map_err(|e| format!("{}:{}: {}", file.display(), e.line, e.message))?;
                 make_store_dir(&db)?;
-                store(&db)?.add_all(&subs).map_err(|e| e.to_string())?;
+                store_or_new(&db)?
+                    .add_all(&subs)
+                    .map_err(|e| e.to_string())?;
                 outln!("imported {} subscriber(s)", subs.len())
             }
             SubCmd::List { db, json } => {
-                let list = store(&db)?.list().map_err(|e| e.to_string())?;
+                let list = SqliteStore::open_read_only(&db)
+                    .and_then(|s| s.list())
+                    .map_err(|e| e.to_string())?;
                 if json {
                     outln!(
                         "{}",

@@ -1,6 +1,7 @@
 //! `aaa-server serve`: checks everything it can without changing anything
 //! ([`preflight`], also `serve --check`), binds the sockets, opens the
-//! store, reserves SQNs, runs the socket workers until SIGINT or SIGTERM,
+//! store (SQNs are reserved at each subscriber's first vector), runs the
+//! socket workers until SIGINT or SIGTERM,
 //! then lets the requests in hand finish.
 
 use crate::config::Config;
@@ -93,9 +94,9 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     udp::enlarge_buffers(&acct);
     let store = Arc::new(SqliteStore::open(&cfg.database)?);
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
-    // One committed transaction reserves SQNs for everybody: no request
-    // waits for an fsync until a range runs out.
-    let reserved = store.reserve_all()?;
+    // No SQN is reserved at start: each subscriber's first vector commits
+    // its first range.
+    let subscribers = store.subscriber_count()?;
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
     let core = Arc::new(radius);
@@ -111,7 +112,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         accounting = %acct.local_addr().map_err(io("local_addr"))?,
         clients = cfg.clients.len(),
         methods = ?cfg.eap.methods,
-        subscribers = reserved,
+        subscribers,
         "aaa-server listening"
     );
     rt.block_on(async {

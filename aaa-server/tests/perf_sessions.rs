@@ -83,7 +83,7 @@ fn rss_growth_per_in_flight_session() {
     let bin = std::env::var("AAA_SERVER_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_aaa-server").to_string());
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("subscribers.db")).unwrap();
+    let store = SqliteStore::create(&dir.path().join("subscribers.db")).unwrap();
     for i in 0..SUBSCRIBERS {
         let mut k = [7u8; 16];
         k[0] = i as u8;

@@ -130,7 +130,7 @@ fn kill_9_mid_load_never_reissues_an_sqn() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("subscribers.db");
     {
-        let store = SqliteStore::open(&db).unwrap();
+        let store = SqliteStore::create(&db).unwrap();
         for i in 0..SUBSCRIBERS {
             store
                 .add(&NewSubscriber {

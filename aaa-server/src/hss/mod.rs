@@ -6,6 +6,7 @@ pub mod milenage_db;
 pub mod reserve;
 pub mod rng;
 pub mod sqlite;
+pub mod store_file;
 
 use eap::umts::{Amf, AuthVector, Auts, Sqn};
 
@@ -57,6 +58,14 @@ pub enum HssError {
     /// The RNG failed.
     #[error("random number generator failed: {0}")]
     Rng(String),
+    /// The store file cannot be opened (named, with why).
+    #[error("subscriber store {}: {err}", path.display())]
+    Open {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        err: store_file::OpenError,
+    },
     /// The store failed.
     #[error("subscriber store: {0}")]
     Store(String),

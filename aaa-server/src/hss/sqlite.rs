@@ -1,6 +1,8 @@
 //! The SQLite subscriber store (rusqlite, bundled SQLite).
 //!
-//! The file is created `0600` and refused when group or others can read it.
+//! The file is created `0600` (only by `subscriber add`/`import`, through
+//! [`SqliteStore::create`]) and refused when group or others can read it,
+//! see [`super::store_file`].
 //!
 //! SQN durability without one fsync per vector: the stored `sqn` column is a
 //! high-water mark. A subscriber's SQNs are reserved [`RESERVATION_SEQS`] at a
@@ -13,37 +15,16 @@
 //! it skips at most one unused reservation per subscriber.
 
 use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
+use super::store_file::{self, OpenError, ReadOnlyStore, at};
 use super::{AccountingLog, AccountingRecord, Hss, HssError, Imsi, VectorKind, vector_amf};
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, AuthVector, Auts, Sqn, SubscriberKeys};
+use rusqlite::OpenFlags;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use std::collections::HashMap;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use zeroize::Zeroizing;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS subscriber (
-    imsi TEXT PRIMARY KEY NOT NULL,
-    k    BLOB NOT NULL CHECK (length(k) = 16),
-    opc  BLOB NOT NULL CHECK (length(opc) = 16),
-    amf  INTEGER NOT NULL CHECK (amf BETWEEN 0 AND 65535),
-    sqn  INTEGER NOT NULL CHECK (sqn BETWEEN 0 AND 281474976710655)
-);
-CREATE TABLE IF NOT EXISTS accounting (
-    id            INTEGER PRIMARY KEY,
-    received_at   INTEGER NOT NULL,
-    client        TEXT NOT NULL,
-    session_id    TEXT NOT NULL,
-    status_type   INTEGER NOT NULL,
-    user_name     TEXT NOT NULL,
-    nas           TEXT NOT NULL,
-    input_octets  INTEGER NOT NULL,
-    output_octets INTEGER NOT NULL,
-    session_time  INTEGER NOT NULL
-);
-";
 
 /// What `subscriber list` shows: never K or OPc.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -64,9 +45,8 @@ pub struct SubscriberInfo {
 /// What [`SqliteStore::check_file`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreCheck {
-    /// No file yet: `serve` creates it (mode 0600).
-    Absent,
-    /// A store with this many subscribers.
+    /// A store with this many subscribers (a missing file is an error:
+    /// only `subscriber add` and `import` create one).
     Present {
         /// Number of subscribers.
         subscribers: u64,
@@ -131,87 +111,63 @@ fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl SqliteStore {
-    /// Opens (creating `0600` if needed) the store at `path`.
+    /// Opens the existing store at `path` for reading and writing (the
+    /// schema is brought up to date). A missing file is an error: see
+    /// [`Self::create`].
     pub fn open(path: &Path) -> Result<Self, HssError> {
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-        {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let meta = std::fs::metadata(path)
-                    .map_err(|e| HssError::Store(format!("{}: {e}", path.display())))?;
-                if meta.permissions().mode() & 0o077 != 0 {
-                    return Err(HssError::Store(format!(
-                        "{}: holds subscriber keys but is readable by group/others (mode {:o}); run chmod 600",
-                        path.display(),
-                        meta.permissions().mode() & 0o777
-                    )));
-                }
-            }
-            Err(e) => return Err(HssError::Store(format!("{}: {e}", path.display()))),
-        }
+        store_file::check_existing(path).map_err(at(path))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(OpenError::from)
+        .map_err(at(path))?;
+        Self::init(conn).map_err(at(path))
+    }
+
+    /// Opens the store at `path`, creating it (`0600`) when missing
+    /// (`subscriber add` and `import`).
+    pub fn create(path: &Path) -> Result<Self, HssError> {
+        store_file::create_or_check(path).map_err(at(path))?;
         let conn = Connection::open(path)
-            .map_err(|e| HssError::Store(format!("{}: {e}", path.display())))?;
-        Self::init(conn)
+            .map_err(OpenError::from)
+            .map_err(at(path))?;
+        Self::init(conn).map_err(at(path))
+    }
+
+    /// Opens the existing store at `path` read-only: checks that it is a
+    /// regular `0600`-style file, an SQLite database and a subscriber store
+    /// of a schema version this build understands. Creates nothing, changes
+    /// no schema, reserves no SQN (`serve --check`, `subscriber list`).
+    pub fn open_read_only(path: &Path) -> Result<ReadOnlyStore, HssError> {
+        ReadOnlyStore::open(path)
     }
 
     /// Checks the store at `path` without changing it (`serve --check`, and
-    /// `serve` before it opens the store): a regular file that group and
-    /// others cannot read, an SQLite database with this schema (or none yet).
+    /// `serve` before it binds): [`Self::open_read_only`] — an existing
+    /// regular file that group and others cannot read, an SQLite database,
+    /// a subscriber store of a schema version this build understands.
     pub fn check_file(path: &Path) -> Result<StoreCheck, HssError> {
-        let bad = |what: String| HssError::Store(format!("{}: {what}", path.display()));
-        let meta = match std::fs::metadata(path) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StoreCheck::Absent),
-            Err(e) => return Err(bad(e.to_string())),
-            Ok(m) => m,
-        };
-        if !meta.is_file() {
-            return Err(bad("is not a regular file (a directory?)".into()));
-        }
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            return Err(bad(format!(
-                "holds subscriber keys but is readable by group/others (mode {mode:o}); run chmod 600"
-            )));
-        }
-        let conn = Connection::open_with_flags(
-            path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| bad(e.to_string()))?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(|e| bad(e.to_string()))?;
-        let tables: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| bad(format!("not an SQLite database ({e})")))?;
-        if tables == 0 {
-            return Ok(StoreCheck::Present { subscribers: 0 });
-        }
-        conn.prepare("SELECT imsi, k, opc, amf, sqn FROM subscriber LIMIT 0")
-            .map_err(|e| bad(format!("not a subscriber store ({e})")))?;
-        let n: i64 = conn
-            .query_row("SELECT count(*) FROM subscriber", [], |r| r.get(0))
-            .map_err(|e| bad(e.to_string()))?;
+        let ro = Self::open_read_only(path)?;
         Ok(StoreCheck::Present {
-            subscribers: n.max(0) as u64,
+            subscribers: ro.subscriber_count()?,
         })
     }
 
     /// An in-memory store (tests, fuzzing).
     pub fn open_in_memory() -> Result<Self, HssError> {
-        Self::init(Connection::open_in_memory()?)
+        Self::init(Connection::open_in_memory()?).map_err(|e| HssError::Store(e.to_string()))
     }
 
-    fn init(conn: Connection) -> Result<Self, HssError> {
+    fn init(conn: Connection) -> Result<Self, OpenError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Refuse junk and newer schemas before changing anything.
+        store_file::schema_version(&conn)?;
         // WAL lets `serve` and `hlr-gw` share the file; FULL sync makes a
         // committed SQN survive power loss.
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=FULL;")?;
-        conn.execute_batch(SCHEMA)?;
+        store_file::migrate(&conn)?;
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
             cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
@@ -221,8 +177,7 @@ impl SqliteStore {
         let bg = inner.clone();
         let committer = std::thread::Builder::new()
             .name("sqn-commit".into())
-            .spawn(move || bg.commit_loop())
-            .map_err(|e| HssError::Store(format!("SQN commit thread: {e}")))?;
+            .spawn(move || bg.commit_loop())?;
         Ok(Self {
             inner,
             committer: Some(committer),
@@ -240,18 +195,14 @@ impl SqliteStore {
         relock(&self.inner.cache[shard_of(imsi)]).remove(imsi);
     }
 
-    /// Reserves SQNs for every subscriber in one committed transaction and
-    /// caches their keys, so the first vector of each needs no commit
-    /// (`serve` calls it at start). Returns the number of subscribers.
-    pub fn reserve_all(&self) -> Result<usize, HssError> {
-        let conn = self.lock()?;
-        let imsis: Vec<String> = {
-            let mut st = conn.prepare("SELECT imsi FROM subscriber")?;
-            let rows = st.query_map([], |r| r.get::<_, String>(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        self.inner.commit_batch(&conn, imsis.clone())?;
-        Ok(imsis.len())
+    /// Number of subscribers. Opening a store reserves nothing: each
+    /// subscriber's first vector commits its first SQN range, so a start
+    /// that fails (or `serve --check`) costs no SQN.
+    pub fn subscriber_count(&self) -> Result<u64, HssError> {
+        let n: i64 = self
+            .lock()?
+            .query_row("SELECT count(*) FROM subscriber", [], |r| r.get(0))?;
+        Ok(n as u64)
     }
 
     /// Adds a subscriber; [`HssError::Exists`] when the IMSI is taken.
@@ -318,27 +269,7 @@ impl SqliteStore {
 
     /// All subscribers without their keys.
     pub fn list(&self) -> Result<Vec<SubscriberInfo>, HssError> {
-        let conn = self.lock()?;
-        let mut st = conn.prepare("SELECT imsi, amf, sqn FROM subscriber ORDER BY imsi")?;
-        let rows = st.query_map([], |r| {
-            let imsi: String = r.get(0)?;
-            let amf: u16 = r.get(1)?;
-            let sqn: i64 = r.get(2)?;
-            Ok((imsi, amf, sqn))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (imsi, amf, sqn) = row?;
-            let sqn = Sqn::new(sqn as u64).unwrap_or_default();
-            out.push(SubscriberInfo {
-                imsi,
-                amf: format!("{amf:04x}"),
-                sqn: hex::encode(sqn.to_bytes()),
-                seq: sqn.seq(),
-                ind: sqn.ind(),
-            });
-        }
-        Ok(out)
+        list_rows(&*self.lock()?)
     }
 
     /// The last SQN this store issued to `imsi`, or, when it holds no
@@ -366,6 +297,30 @@ impl SqliteStore {
             .query_row("SELECT count(*) FROM accounting", [], |r| r.get(0))?;
         Ok(n as u64)
     }
+}
+
+/// All subscribers of `conn`, keys left out.
+pub(crate) fn list_rows(conn: &Connection) -> Result<Vec<SubscriberInfo>, HssError> {
+    let mut st = conn.prepare("SELECT imsi, amf, sqn FROM subscriber ORDER BY imsi")?;
+    let rows = st.query_map([], |r| {
+        let imsi: String = r.get(0)?;
+        let amf: u16 = r.get(1)?;
+        let sqn: i64 = r.get(2)?;
+        Ok((imsi, amf, sqn))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (imsi, amf, sqn) = row?;
+        let sqn = Sqn::new(sqn as u64).unwrap_or_default();
+        out.push(SubscriberInfo {
+            imsi,
+            amf: format!("{amf:04x}"),
+            sqn: hex::encode(sqn.to_bytes()),
+            seq: sqn.seq(),
+            ind: sqn.ind(),
+        });
+    }
+    Ok(out)
 }
 
 fn keys_from_row(k: &[u8], opc: &[u8]) -> Result<SubscriberKeys, HssError> {
@@ -645,11 +600,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
-        assert_eq!(SqliteStore::check_file(&p).unwrap(), StoreCheck::Absent);
+        let e = SqliteStore::check_file(&p).unwrap_err().to_string();
+        assert!(e.contains("no such store"), "{e}");
+        assert!(!p.exists());
         let e = SqliteStore::check_file(dir.path()).unwrap_err().to_string();
         assert!(e.contains("not a regular file"), "{e}");
         {
-            let s = SqliteStore::open(&p).unwrap();
+            let s = SqliteStore::create(&p).unwrap();
             s.add(&NewSubscriber {
                 imsi: Imsi::parse("001010000000001").unwrap(),
                 keys: SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16])),
@@ -677,6 +634,7 @@ mod tests {
     use super::super::next_sqn;
     use super::*;
     use crate::hss::reserve::advance;
+    use std::os::unix::fs::PermissionsExt;
 
     fn sub(imsi: &str, sqn: Sqn) -> NewSubscriber {
         NewSubscriber {
@@ -750,7 +708,7 @@ mod tests {
         let start = Sqn::from_seq_ind(40, 9);
         let mut last = start;
         {
-            let s = SqliteStore::open(&p).unwrap();
+            let s = SqliteStore::create(&p).unwrap();
             s.add(&sub(imsi.as_str(), start)).unwrap();
             // Well past one reservation: background refills and, if they
             // lag, a waiting request's own commit keep it going.
@@ -781,14 +739,46 @@ mod tests {
             mark.seq() + 1,
             "restart continues above the mark"
         );
-        assert_eq!(s.reserve_all().unwrap(), 1);
-        assert!(stored_mark(&s, imsi.as_str()).seq() > mark.seq() + RESERVATION_SEQS);
+        assert_eq!(
+            stored_mark(&s, imsi.as_str()).seq(),
+            mark.seq() + RESERVATION_SEQS,
+            "one range reserved, at the first vector"
+        );
+    }
+
+    #[test]
+    fn opening_a_store_reserves_nothing_until_the_first_vector() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let start = Sqn::from_seq_ind(40, 9);
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        {
+            let s = SqliteStore::create(&p).unwrap();
+            s.add(&sub(imsi.as_str(), start)).unwrap();
+            s.add(&sub("001010000000002", start)).unwrap();
+        }
+        for _ in 0..3 {
+            let s = SqliteStore::open(&p).unwrap();
+            assert_eq!(s.subscriber_count().unwrap(), 2);
+            assert_eq!(stored_mark(&s, imsi.as_str()), start);
+        }
+        let s = SqliteStore::open(&p).unwrap();
+        s.vector(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(
+            stored_mark(&s, imsi.as_str()),
+            advance(start, RESERVATION_SEQS)
+        );
+        assert_eq!(
+            stored_mark(&s, "001010000000002"),
+            start,
+            "only the subscriber that got a vector"
+        );
     }
 
     #[test]
     fn resync_above_the_reservation_commits_a_new_one() {
         let dir = tempfile::tempdir().unwrap();
-        let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+        let s = SqliteStore::create(&dir.path().join("s.db")).unwrap();
         s.add(&sub("001010000000001", Sqn::default())).unwrap();
         let imsi = Imsi::parse("001010000000001").unwrap();
         let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
@@ -837,7 +827,7 @@ mod tests {
     fn file_is_0600_and_list_hides_keys() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("s.db");
-        let s = SqliteStore::open(&p).unwrap();
+        let s = SqliteStore::create(&p).unwrap();
         assert_eq!(
             std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
             0o600

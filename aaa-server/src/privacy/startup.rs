@@ -170,7 +170,7 @@ mod tests {
         let cfg = PrivacyConfig::default();
         assert_eq!(check(&cfg, &db).unwrap(), KeySource::FirstStart);
         assert!(!db.exists(), "check creates nothing");
-        drop(crate::hss::SqliteStore::open(&db).unwrap());
+        drop(crate::hss::SqliteStore::create(&db).unwrap());
         assert_eq!(check(&cfg, &db).unwrap(), KeySource::FirstStart);
         build(&cfg, &db).unwrap();
         assert_eq!(check(&cfg, &db).unwrap(), KeySource::Stored(vec![1]));

@@ -80,7 +80,7 @@ impl Server {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("subscribers.db");
-        let store = SqliteStore::open(&db).unwrap();
+        let store = SqliteStore::create(&db).unwrap();
         for (imsi, k, opc, sqn) in subscribers {
             store
                 .add(&NewSubscriber {
