@@ -121,7 +121,14 @@ pub struct ChallengePhase {
     msk: Msk,
     /// True once a Synchronization-Failure was served (at most once).
     resynced: bool,
+    /// The subscriber and its HSS version when the vector was issued
+    /// (checked with [`Hss::current`] before Access-Accept).
+    subscriber: Box<(Imsi, u64)>,
 }
+
+/// Why an authentication whose subscriber was removed or changed while it
+/// was in flight ends in Access-Reject.
+pub const SUBSCRIBER_CHANGED: &str = "subscriber removed or changed during authentication";
 
 /// The user part of `identity` (up to its last `@`).
 fn local_part(identity: &[u8]) -> &[u8] {
@@ -640,7 +647,8 @@ impl EapServer {
         resynced: bool,
         permanent_user: String,
     ) -> Result<Vec<u8>, Fail> {
-        let v: AuthVector = self.hss.vector(&imsi, kind_of(s.method))?;
+        let (v, version): (AuthVector, u64) =
+            self.hss.vector_versioned(&imsi, kind_of(s.method))?;
         let keys = match s.method {
             Method::Aka => keys::derive_aka(&identity, &v.ik, &v.ck),
             Method::AkaPrime => {
@@ -730,6 +738,7 @@ impl EapServer {
             k_aut,
             msk,
             resynced,
+            subscriber: Box::new((imsi, version)),
         }));
         Ok(bytes)
     }
@@ -830,6 +839,11 @@ impl EapServer {
                     };
                     if msg.checkcode().is_some_and(|cc| !checkcode_ok(cc)) {
                         return Err(Fail("AT_CHECKCODE does not match"));
+                    }
+                    // Removed, or K/OPc/AMF/SQN set, since the vector was issued.
+                    let (imsi, version) = &*c.subscriber;
+                    if !self.hss.current(imsi, *version)? {
+                        return Err(Fail(SUBSCRIBER_CHANGED));
                     }
                     let c = std::mem::replace(
                         &mut s.phase,

@@ -1,8 +1,8 @@
-//! `aaa-server` command line: `serve`, `subscriber add|import|list|remove`, `hlr-gw`.
+//! `aaa-server` command line: `serve`, `subscriber add|import|list|set|remove`, `hlr-gw`.
 
 use aaa_server::config::{Config, MethodName};
-use aaa_server::hss::sqlite::NewSubscriber;
 use aaa_server::hss::sqlite::StoreCheck;
+use aaa_server::hss::sqlite::{NewSubscriber, SubscriberUpdate};
 use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
 use aaa_server::input::{MAX_IMPORT, read_text_capped};
 use aaa_server::privacy::startup::KeySource;
@@ -77,13 +77,43 @@ enum SubCmd {
         sqn: String,
     },
     /// Import hostapd's hlr_auc_gw milenage_db file (`IMSI Ki OPc AMF SQN [RES_len]`).
+    ///
+    /// Refuses (importing nothing) when it would change an existing
+    /// subscriber's K, OPc or AMF, unless --update.
     Import {
-        /// Subscriber store (SQLite).
+        /// Subscriber store (SQLite), created 0600 if missing.
         #[arg(long)]
         db: PathBuf,
         /// The milenage_db file.
         #[arg(long)]
         milenage_db: PathBuf,
+        /// Overwrite the K, OPc and AMF of existing subscribers.
+        #[arg(long)]
+        update: bool,
+    },
+    /// Change a subscriber's K, OPc or AMF (and SQN only with --sqn).
+    ///
+    /// A running `serve` or `hlr-gw` uses the new values within 250 ms; an
+    /// authentication in flight ends in Access-Reject.
+    Set {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+        /// New K, 32 hex digits.
+        #[arg(long)]
+        k: Option<String>,
+        /// New OPc, 32 hex digits.
+        #[arg(long)]
+        opc: Option<String>,
+        /// New AMF, 4 hex digits.
+        #[arg(long)]
+        amf: Option<String>,
+        /// New last used SQN, up to 12 hex digits.
+        #[arg(long)]
+        sqn: Option<String>,
     },
     /// List subscribers (never prints K or OPc).
     List {
@@ -160,6 +190,22 @@ fn make_store_dir(db: &std::path::Path) -> Result<(), CliError> {
     }
 }
 
+fn parse_amf(amf: &str) -> Result<Amf, String> {
+    u16::from_str_radix(amf.trim(), 16)
+        .ok()
+        .filter(|_| amf.trim().len() <= 4)
+        .map(|a| Amf(a.to_be_bytes()))
+        .ok_or_else(|| "--amf must be up to 4 hex digits".to_string())
+}
+
+fn parse_sqn(sqn: &str) -> Result<Sqn, String> {
+    u64::from_str_radix(sqn.trim(), 16)
+        .ok()
+        .filter(|_| sqn.trim().len() <= 12)
+        .and_then(Sqn::new)
+        .ok_or_else(|| "--sqn must be up to 12 hex digits".to_string())
+}
+
 fn hex_key<const N: usize>(s: &str, what: &str) -> Result<Zeroizing<[u8; N]>, String> {
     let mut out = Zeroizing::new([0u8; N]);
     hex::decode_to_slice(s.trim(), &mut out[..])
@@ -231,21 +277,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
                 let k = hex_key::<16>(&k, "k")?;
                 let opc = hex_key::<16>(&opc, "opc")?;
-                let amf = u16::from_str_radix(amf.trim(), 16)
-                    .ok()
-                    .filter(|_| amf.trim().len() <= 4)
-                    .ok_or("--amf must be up to 4 hex digits")?;
-                let sqn = u64::from_str_radix(sqn.trim(), 16)
-                    .ok()
-                    .filter(|_| sqn.trim().len() <= 12)
-                    .and_then(Sqn::new)
-                    .ok_or("--sqn must be up to 12 hex digits")?;
+                let amf = parse_amf(&amf)?;
+                let sqn = parse_sqn(&sqn)?;
                 make_store_dir(&db)?;
                 let s = store_or_new(&db)?;
                 s.add(&NewSubscriber {
                     imsi: imsi.clone(),
                     keys: SubscriberKeys::new(K::new(*k), Opc::new(*opc)),
-                    amf: Amf(amf.to_be_bytes()),
+                    amf,
                     sqn,
                 })
                 .map_err(|e| match e {
@@ -259,16 +298,62 @@ fn run(cli: Cli) -> Result<(), CliError> {
             SubCmd::Import {
                 db,
                 milenage_db: file,
+                update,
             } => {
                 let text =
                     Zeroizing::new(read_text_capped(&file, MAX_IMPORT).map_err(|e| e.to_string())?);
                 let subs = milenage_db::parse(&text)
                     .map_err(|e| format!("{}:{}: {}", file.display(), e.line, e.message))?;
                 make_store_dir(&db)?;
-                store_or_new(&db)?
-                    .add_all(&subs)
-                    .map_err(|e| e.to_string())?;
-                outln!("imported {} subscriber(s)", subs.len())
+                let r = store_or_new(&db)?
+                    .import(&subs, update)
+                    .map_err(|e| match e {
+                        HssError::Clash(_) => format!(
+                            "{}: {}: {e}; nothing imported (--update overwrites)",
+                            db.display(),
+                            file.display()
+                        ),
+                        e => e.to_string(),
+                    })?;
+                outln!(
+                    "imported {} subscriber(s): {} added, {} updated, {} unchanged",
+                    subs.len(),
+                    r.added,
+                    r.updated,
+                    r.unchanged
+                )
+            }
+            SubCmd::Set {
+                db,
+                imsi,
+                k,
+                opc,
+                amf,
+                sqn,
+            } => {
+                let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let update = SubscriberUpdate {
+                    k: k.map(|k| hex_key::<16>(&k, "k").map(|k| K::new(*k)))
+                        .transpose()?,
+                    opc: opc
+                        .map(|o| hex_key::<16>(&o, "opc").map(|o| Opc::new(*o)))
+                        .transpose()?,
+                    amf: amf.as_deref().map(parse_amf).transpose()?,
+                    sqn: sqn.as_deref().map(parse_sqn).transpose()?,
+                };
+                if update.k.is_none()
+                    && update.opc.is_none()
+                    && update.amf.is_none()
+                    && update.sqn.is_none()
+                {
+                    return Err(
+                        "subscriber set: give at least one of --k, --opc, --amf, --sqn".into(),
+                    );
+                }
+                store(&db)?
+                    .set(&imsi, &update)
+                    .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+                outln!("updated {imsi}")
             }
             SubCmd::List { db, json } => {
                 let list = SqliteStore::open_read_only(&db)
@@ -305,7 +390,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
                 store(&db)?
                     .remove(&imsi)
-                    .map_err(|e| format!("{imsi}: {e}"))?;
+                    .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
                 outln!("removed {imsi}")
             }
         },

@@ -52,6 +52,9 @@ pub enum HssError {
     /// The subscriber already exists.
     #[error("subscriber already exists")]
     Exists,
+    /// An import would change this existing subscriber's K, OPc or AMF.
+    #[error("subscriber {0} already exists with another K, OPc or AMF")]
+    Clash(String),
     /// AUTS did not verify (MAC-S), TS 33.102 §6.3.5.
     #[error("AUTS MAC-S does not verify")]
     ResyncMacFailure,
@@ -82,6 +85,25 @@ pub trait Hss: Send + Sync {
     /// Advances the subscriber's SQN, commits it, and returns a vector made
     /// with the new SQN and a fresh RAND (TS 33.102 §6.3.2).
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError>;
+
+    /// As [`Hss::vector`], with the subscriber's version the vector was
+    /// made from: hand it to [`Hss::current`] before accepting.
+    fn vector_versioned(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        Ok((self.vector(imsi, kind)?, 0))
+    }
+
+    /// Whether the subscriber is still as it was at `version` (from
+    /// [`Hss::vector_versioned`]): false once it was removed, or its K, OPc,
+    /// AMF or SQN set, since. Cheap; the EAP server asks right before it
+    /// answers Access-Accept, and rejects on false. Stores whose
+    /// subscribers never change keep the default.
+    fn current(&self, _imsi: &Imsi, _version: u64) -> Result<bool, HssError> {
+        Ok(true)
+    }
 
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
     /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.

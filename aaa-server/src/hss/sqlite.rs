@@ -8,11 +8,21 @@
 //! high-water mark. A subscriber's SQNs are reserved [`RESERVATION_SEQS`] at a
 //! time in an immediate transaction that commits (WAL, `synchronous=FULL`)
 //! before any of them is used, and then handed out from memory (see
-//! [`super::reserve`]). Reservations of all subscribers that need one are
-//! committed together (group commit) by whoever holds the connection: a
+//! [`super::reserve`]). The first range of a subscriber is reserved at its
+//! first vector, never at open. Reservations of all subscribers that need one
+//! are committed together (group commit) by whoever holds the connection: a
 //! background thread refills ranges running low, a request whose range is
 //! used up waits for the next commit. A crash never hands out an SQN twice;
 //! it skips at most one unused reservation per subscriber.
+//!
+//! Subscriber changes reach a running server at once: every `add`, `set`,
+//! `remove` and `import` gives the IMSIs it touches a new *version* in
+//! `subscriber_change` (one number per transaction, growing). Before each
+//! vector and each [`Hss::current`] the store asks a second, read-only
+//! connection for `PRAGMA data_version` (it changes when another connection
+//! commits); when it moved, the versions above the last one seen name the
+//! IMSIs whose cached keys and SQN range are dropped. A reservation that
+//! read a row older than a change it races with is not cached.
 
 use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
 use super::store_file::{self, OpenError, ReadOnlyStore, at};
@@ -21,8 +31,9 @@ use eap::secret::{K, Opc};
 use eap::umts::{Amf, AuthVector, Auts, Sqn, SubscriberKeys};
 use rusqlite::OpenFlags;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
@@ -66,6 +77,30 @@ pub struct NewSubscriber {
     pub sqn: Sqn,
 }
 
+/// What `subscriber set` changes; `None` keeps the stored value.
+#[derive(Debug, Default)]
+pub struct SubscriberUpdate {
+    /// New K.
+    pub k: Option<K>,
+    /// New OPc.
+    pub opc: Option<Opc>,
+    /// New AMF.
+    pub amf: Option<Amf>,
+    /// New stored SQN (the last used one; a running server drops its range).
+    pub sqn: Option<Sqn>,
+}
+
+/// What an import did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    /// New IMSIs.
+    pub added: usize,
+    /// Existing IMSIs whose K, OPc, AMF or SQN changed.
+    pub updated: usize,
+    /// Existing IMSIs left as they were.
+    pub unchanged: usize,
+}
+
 /// Cache shards (by IMSI) so worker threads rarely meet on a lock.
 const SHARDS: usize = 16;
 
@@ -74,8 +109,33 @@ struct Cached {
     keys: SubscriberKeys,
     amf: Amf,
     range: Range,
+    /// The subscriber's version the keys and range were read at.
+    version: u64,
     /// A background refill is queued.
     refill_queued: bool,
+}
+
+#[derive(Default)]
+struct Shard {
+    cache: HashMap<String, Cached>,
+    /// The newest change version seen (since open) per IMSI changed.
+    changed: HashMap<String, u64>,
+}
+
+impl Shard {
+    /// A change to `imsi` at `version`: drops what is cached from before it.
+    fn note_change(&mut self, imsi: &str, version: u64) {
+        let v = self.changed.entry(imsi.to_string()).or_insert(0);
+        *v = (*v).max(version);
+        if self.cache.get(imsi).is_some_and(|c| c.version < version) {
+            self.cache.remove(imsi);
+        }
+    }
+
+    /// A row read at `version` is older than a change already seen.
+    fn stale(&self, imsi: &str, version: u64) -> bool {
+        self.changed.get(imsi).is_some_and(|v| *v > version)
+    }
 }
 
 #[derive(Default)]
@@ -84,11 +144,25 @@ struct Pending {
     stop: bool,
 }
 
+/// Watching the file for other processes' changes.
+struct Watch {
+    /// A read-only connection to the same file (`None`: in-memory store,
+    /// changed only through this process).
+    conn: Option<Connection>,
+    /// `PRAGMA data_version` when last looked at.
+    data_version: i64,
+    /// The highest change version applied to the cache.
+    seen: u64,
+}
+
 struct Inner {
     conn: Mutex<Connection>,
-    cache: [Mutex<HashMap<String, Cached>>; SHARDS],
+    cache: [Mutex<Shard>; SHARDS],
     pending: Mutex<Pending>,
     wake: Condvar,
+    watch: Mutex<Watch>,
+    /// Authentications [`Hss::current`] turned down.
+    changed_during_auth: AtomicU64,
 }
 
 /// The SQLite store; shareable between threads.
@@ -110,6 +184,32 @@ fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The highest change version in the store (0: none recorded).
+fn max_version(conn: &Connection) -> Result<u64, rusqlite::Error> {
+    let v: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM subscriber_change",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(v as u64)
+}
+
+/// Gives `imsis` the next change version (inside the caller's transaction).
+fn bump_versions<'a>(
+    tx: &Connection,
+    imsis: impl IntoIterator<Item = &'a str>,
+) -> Result<u64, HssError> {
+    let v = max_version(tx)? + 1;
+    let mut st = tx.prepare_cached(
+        "INSERT INTO subscriber_change (imsi, version) VALUES (?1, ?2)
+         ON CONFLICT(imsi) DO UPDATE SET version = excluded.version",
+    )?;
+    for imsi in imsis {
+        st.execute(params![imsi, v as i64])?;
+    }
+    Ok(v)
+}
+
 impl SqliteStore {
     /// Opens the existing store at `path` for reading and writing (the
     /// schema is brought up to date). A missing file is an error: see
@@ -122,7 +222,7 @@ impl SqliteStore {
         )
         .map_err(OpenError::from)
         .map_err(at(path))?;
-        Self::init(conn).map_err(at(path))
+        Self::init(conn, Some(path)).map_err(at(path))
     }
 
     /// Opens the store at `path`, creating it (`0600`) when missing
@@ -132,7 +232,7 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .map_err(OpenError::from)
             .map_err(at(path))?;
-        Self::init(conn).map_err(at(path))
+        Self::init(conn, Some(path)).map_err(at(path))
     }
 
     /// Opens the existing store at `path` read-only: checks that it is a
@@ -156,10 +256,10 @@ impl SqliteStore {
 
     /// An in-memory store (tests, fuzzing).
     pub fn open_in_memory() -> Result<Self, HssError> {
-        Self::init(Connection::open_in_memory()?).map_err(|e| HssError::Store(e.to_string()))
+        Self::init(Connection::open_in_memory()?, None).map_err(|e| HssError::Store(e.to_string()))
     }
 
-    fn init(conn: Connection) -> Result<Self, OpenError> {
+    fn init(conn: Connection, path: Option<&Path>) -> Result<Self, OpenError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Refuse junk and newer schemas before changing anything.
         store_file::schema_version(&conn)?;
@@ -168,11 +268,30 @@ impl SqliteStore {
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=FULL;")?;
         store_file::migrate(&conn)?;
+        let seen = max_version(&conn)?;
+        let mut watch = Watch {
+            conn: None,
+            data_version: 0,
+            seen,
+        };
+        if let Some(path) = path {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(5))?;
+            watch.data_version = r.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            // Anything committed between `seen` and here is found at the first look.
+            watch.seen = watch.seen.min(max_version(&r)?);
+            watch.conn = Some(r);
+        }
         let inner = Arc::new(Inner {
             conn: Mutex::new(conn),
-            cache: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            cache: std::array::from_fn(|_| Mutex::new(Shard::default())),
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
+            watch: Mutex::new(watch),
+            changed_during_auth: AtomicU64::new(0),
         });
         let bg = inner.clone();
         let committer = std::thread::Builder::new()
@@ -189,10 +308,11 @@ impl SqliteStore {
         Ok(relock(&self.inner.conn))
     }
 
-    /// Forgets the in-memory reservation of `imsi` (its unused SQNs are
-    /// skipped; the next vector reserves above the stored mark).
-    fn forget(&self, imsi: &str) {
-        relock(&self.inner.cache[shard_of(imsi)]).remove(imsi);
+    /// Tells this process's cache about its own committed change.
+    fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
+        for imsi in imsis {
+            relock(&self.inner.cache[shard_of(imsi)]).note_change(imsi, version);
+        }
     }
 
     /// Number of subscribers. Opening a store reserves nothing: each
@@ -205,10 +325,17 @@ impl SqliteStore {
         Ok(n as u64)
     }
 
+    /// Authentications turned down because the subscriber was removed or
+    /// changed after its vector was issued (see [`Hss::current`]).
+    pub fn changed_during_auth(&self) -> u64 {
+        self.inner.changed_during_auth.load(Ordering::Relaxed)
+    }
+
     /// Adds a subscriber; [`HssError::Exists`] when the IMSI is taken.
     pub fn add(&self, s: &NewSubscriber) -> Result<(), HssError> {
         let conn = self.lock()?;
-        let r = conn.execute(
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let r = tx.execute(
             "INSERT INTO subscriber (imsi, k, opc, amf, sqn) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 s.imsi.as_str(),
@@ -218,53 +345,113 @@ impl SqliteStore {
                 s.sqn.value() as i64
             ],
         );
-        self.forget(s.imsi.as_str());
         match r {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::ConstraintViolation =>
             {
-                Err(HssError::Exists)
+                return Err(HssError::Exists);
             }
-            Err(e) => Err(e.into()),
+            Err(e) => return Err(e.into()),
         }
+        let v = bump_versions(&tx, [s.imsi.as_str()])?;
+        tx.commit()?;
+        self.changed([s.imsi.as_str()], v);
+        Ok(())
     }
 
-    /// Adds many subscribers in one transaction (all or nothing).
-    pub fn add_all(&self, subs: &[NewSubscriber]) -> Result<(), HssError> {
-        let mut conn = self.lock()?;
-        let tx = conn.transaction()?;
+    /// Imports many subscribers in one transaction (all or nothing). An
+    /// existing IMSI whose K, OPc or AMF would change is a clash:
+    /// [`HssError::Clash`] names the first one unless `update` is set. An
+    /// existing IMSI keeps the higher of the two SQNs.
+    pub fn import(&self, subs: &[NewSubscriber], update: bool) -> Result<ImportReport, HssError> {
+        let conn = self.lock()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let mut report = ImportReport::default();
+        let mut touched: Vec<&str> = Vec::new();
         for s in subs {
-            tx.execute(
-                "INSERT INTO subscriber (imsi, k, opc, amf, sqn) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(imsi) DO UPDATE SET k = excluded.k, opc = excluded.opc,
-                 amf = excluded.amf, sqn = max(sqn, excluded.sqn)",
-                params![
-                    s.imsi.as_str(),
-                    &s.keys.k.expose()[..],
-                    &s.keys.opc.expose()[..],
-                    s.amf.value(),
-                    s.sqn.value() as i64
-                ],
-            )?;
+            let imsi = s.imsi.as_str();
+            match select_subscriber(&tx, imsi)? {
+                None => {
+                    tx.prepare_cached(
+                        "INSERT INTO subscriber (imsi, k, opc, amf, sqn) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        imsi,
+                        &s.keys.k.expose()[..],
+                        &s.keys.opc.expose()[..],
+                        s.amf.value(),
+                        s.sqn.value() as i64
+                    ])?;
+                    report.added += 1;
+                    touched.push(imsi);
+                }
+                Some(row) => {
+                    let same_keys = row.k.as_slice() == s.keys.k.expose().as_slice()
+                        && row.opc.as_slice() == s.keys.opc.expose().as_slice()
+                        && row.amf == i64::from(s.amf.value());
+                    if !same_keys && !update {
+                        return Err(HssError::Clash(imsi.to_string()));
+                    }
+                    let sqn = row.sqn.max(s.sqn.value() as i64);
+                    if same_keys && sqn == row.sqn {
+                        report.unchanged += 1;
+                        continue;
+                    }
+                    tx.prepare_cached(
+                        "UPDATE subscriber SET k = ?2, opc = ?3, amf = ?4, sqn = ?5 WHERE imsi = ?1",
+                    )?
+                    .execute(params![
+                        imsi,
+                        &s.keys.k.expose()[..],
+                        &s.keys.opc.expose()[..],
+                        s.amf.value(),
+                        sqn
+                    ])?;
+                    report.updated += 1;
+                    touched.push(imsi);
+                }
+            }
         }
+        let v = bump_versions(&tx, touched.iter().copied())?;
         tx.commit()?;
-        for s in subs {
-            self.forget(s.imsi.as_str());
-        }
+        self.changed(touched, v);
+        Ok(report)
+    }
+
+    /// Changes what `u` names of an existing subscriber. A running server
+    /// uses the new values from its next vector and turns down
+    /// authentications in flight (see [`Hss::current`]).
+    pub fn set(&self, imsi: &Imsi, u: &SubscriberUpdate) -> Result<(), HssError> {
+        let conn = self.lock()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let row = select_subscriber(&tx, imsi.as_str())?.ok_or(HssError::UnknownSubscriber)?;
+        let k = u.k.as_ref().map_or(&row.k[..], |k| &k.expose()[..]);
+        let opc = u.opc.as_ref().map_or(&row.opc[..], |o| &o.expose()[..]);
+        let amf = u.amf.map_or(row.amf, |a| i64::from(a.value()));
+        let sqn = u.sqn.map_or(row.sqn, |s| s.value() as i64);
+        tx.execute(
+            "UPDATE subscriber SET k = ?2, opc = ?3, amf = ?4, sqn = ?5 WHERE imsi = ?1",
+            params![imsi.as_str(), k, opc, amf, sqn],
+        )?;
+        let v = bump_versions(&tx, [imsi.as_str()])?;
+        tx.commit()?;
+        self.changed([imsi.as_str()], v);
         Ok(())
     }
 
     /// Removes a subscriber.
     pub fn remove(&self, imsi: &Imsi) -> Result<(), HssError> {
         let conn = self.lock()?;
-        let n = conn.execute("DELETE FROM subscriber WHERE imsi = ?1", [imsi.as_str()])?;
-        self.forget(imsi.as_str());
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM subscriber WHERE imsi = ?1", [imsi.as_str()])?;
         if n == 0 {
-            Err(HssError::UnknownSubscriber)
-        } else {
-            Ok(())
+            return Err(HssError::UnknownSubscriber);
         }
+        let v = bump_versions(&tx, [imsi.as_str()])?;
+        tx.commit()?;
+        self.changed([imsi.as_str()], v);
+        Ok(())
     }
 
     /// All subscribers without their keys.
@@ -275,7 +462,10 @@ impl SqliteStore {
     /// The last SQN this store issued to `imsi`, or, when it holds no
     /// reservation for it, the stored high-water mark.
     pub fn sqn(&self, imsi: &Imsi) -> Result<Sqn, HssError> {
-        if let Some(c) = relock(&self.inner.cache[shard_of(imsi.as_str())]).get(imsi.as_str()) {
+        if let Some(c) = relock(&self.inner.cache[shard_of(imsi.as_str())])
+            .cache
+            .get(imsi.as_str())
+        {
             return Ok(c.range.last);
         }
         let v: Option<i64> = self
@@ -330,19 +520,29 @@ fn keys_from_row(k: &[u8], opc: &[u8]) -> Result<SubscriberKeys, HssError> {
     }
 }
 
-/// K, OPc, AMF and SQN of one subscriber row, keys in zeroizing buffers.
-type SubscriberRow = (Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64, i64);
+/// One subscriber row, keys in zeroizing buffers, with its change version.
+struct SubscriberRow {
+    k: Zeroizing<Vec<u8>>,
+    opc: Zeroizing<Vec<u8>>,
+    amf: i64,
+    sqn: i64,
+    version: u64,
+}
 
 fn select_subscriber(conn: &Connection, imsi: &str) -> Result<Option<SubscriberRow>, HssError> {
-    let mut st = conn.prepare_cached("SELECT k, opc, amf, sqn FROM subscriber WHERE imsi = ?1")?;
+    let mut st = conn.prepare_cached(
+        "SELECT s.k, s.opc, s.amf, s.sqn, coalesce(c.version, 0)
+         FROM subscriber s LEFT JOIN subscriber_change c ON c.imsi = s.imsi WHERE s.imsi = ?1",
+    )?;
     Ok(st
         .query_row([imsi], |r| {
-            Ok((
-                Zeroizing::new(r.get::<_, Vec<u8>>(0)?),
-                Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
-                r.get(2)?,
-                r.get(3)?,
-            ))
+            Ok(SubscriberRow {
+                k: Zeroizing::new(r.get::<_, Vec<u8>>(0)?),
+                opc: Zeroizing::new(r.get::<_, Vec<u8>>(1)?),
+                amf: r.get(2)?,
+                sqn: r.get(3)?,
+                version: r.get::<_, i64>(4)? as u64,
+            })
         })
         .optional()?)
 }
@@ -352,6 +552,10 @@ fn stored_sqn(v: i64) -> Result<Sqn, HssError> {
         .ok()
         .and_then(Sqn::new)
         .ok_or_else(|| HssError::Store("stored SQN out of range".into()))
+}
+
+fn stored_amf(v: i64) -> Amf {
+    Amf((v as u16).to_be_bytes())
 }
 
 fn set_stored_sqn(conn: &Connection, imsi: &str, sqn: Sqn) -> Result<(), HssError> {
@@ -365,18 +569,60 @@ struct Reserved {
     imsi: String,
     keys: SubscriberKeys,
     amf: Amf,
+    version: u64,
     stored: Sqn,
     committed: Sqn,
 }
 
+/// An SQN taken from a cached range, with what the vector needs.
+struct Taken {
+    sqn: Sqn,
+    keys: SubscriberKeys,
+    amf: Amf,
+    version: u64,
+}
+
 impl Inner {
+    /// Applies other connections' committed subscriber changes to the cache
+    /// (cheap when nothing was committed: one `PRAGMA data_version`).
+    fn refresh(&self) -> Result<(), HssError> {
+        let mut w = relock(&self.watch);
+        let Some(conn) = &w.conn else {
+            return Ok(());
+        };
+        let dv: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if dv == w.data_version {
+            return Ok(());
+        }
+        let changes: Vec<(String, i64)> = {
+            let mut st = conn
+                .prepare_cached("SELECT imsi, version FROM subscriber_change WHERE version > ?1")?;
+            let rows = st.query_map([w.seen as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        w.data_version = dv;
+        for (imsi, v) in changes {
+            let v = v as u64;
+            relock(&self.cache[shard_of(&imsi)]).note_change(&imsi, v);
+            w.seen = w.seen.max(v);
+        }
+        Ok(())
+    }
+
     /// Takes the next SQN of `imsi` from memory (asking for a background
     /// refill when the range runs low); `None` when there is no range left.
-    fn take(&self, imsi: &str) -> Option<(Sqn, SubscriberKeys, Amf)> {
+    fn take(&self, imsi: &str) -> Option<Taken> {
         let mut shard = relock(&self.cache[shard_of(imsi)]);
-        let c = shard.get_mut(imsi)?;
+        let c = shard.cache.get_mut(imsi)?;
         let sqn = c.range.take()?;
-        let out = (sqn, c.keys.clone(), c.amf);
+        let out = Taken {
+            sqn,
+            keys: c.keys.clone(),
+            amf: c.amf,
+            version: c.version,
+        };
         if c.range.remaining() < REFILL_BELOW && !c.refill_queued {
             c.refill_queued = true;
             drop(shard);
@@ -392,6 +638,7 @@ impl Inner {
         let conn = relock(&self.conn);
         // Whoever held the connection before us may have refilled it.
         if relock(&self.cache[shard_of(imsi)])
+            .cache
             .get(imsi)
             .is_some_and(|c| c.range.remaining() > 0)
         {
@@ -399,34 +646,40 @@ impl Inner {
         }
         let mut batch = std::mem::take(&mut relock(&self.pending).imsis);
         batch.push(imsi.to_string());
-        self.commit_batch(&conn, batch)?;
-        if relock(&self.cache[shard_of(imsi)]).contains_key(imsi) {
-            Ok(())
-        } else {
+        let missing = self.commit_batch(&conn, batch)?;
+        if missing.contains(imsi) {
             Err(HssError::UnknownSubscriber)
+        } else {
+            Ok(())
         }
     }
 
     /// One immediate transaction moving the stored SQN of every IMSI in
     /// `batch` up by [`RESERVATION_SEQS`]; the cache learns the new ranges
-    /// only after the commit. IMSIs without a row leave the cache.
-    fn commit_batch(&self, conn: &Connection, mut batch: Vec<String>) -> Result<(), HssError> {
+    /// only after the commit. Returns the IMSIs without a row (they leave
+    /// the cache).
+    fn commit_batch(
+        &self,
+        conn: &Connection,
+        mut batch: Vec<String>,
+    ) -> Result<HashSet<String>, HssError> {
         batch.sort_unstable();
         batch.dedup();
         let result = (|| {
             let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
             let mut done = Vec::with_capacity(batch.len());
             for imsi in &batch {
-                let Some((k, opc, amf, sqn)) = select_subscriber(&tx, imsi)? else {
+                let Some(row) = select_subscriber(&tx, imsi)? else {
                     continue;
                 };
-                let stored = stored_sqn(sqn)?;
+                let stored = stored_sqn(row.sqn)?;
                 let committed = advance(stored, RESERVATION_SEQS);
                 set_stored_sqn(&tx, imsi, committed)?;
                 done.push(Reserved {
                     imsi: imsi.clone(),
-                    keys: keys_from_row(&k, &opc)?,
-                    amf: Amf((amf as u16).to_be_bytes()),
+                    keys: keys_from_row(&row.k, &row.opc)?,
+                    amf: stored_amf(row.amf),
+                    version: row.version,
                     stored,
                     committed,
                 });
@@ -438,44 +691,66 @@ impl Inner {
             Ok(d) => d,
             Err(e) => {
                 for imsi in &batch {
-                    if let Some(c) = relock(&self.cache[shard_of(imsi)]).get_mut(imsi) {
+                    if let Some(c) = relock(&self.cache[shard_of(imsi)]).cache.get_mut(imsi) {
                         c.refill_queued = false;
                     }
                 }
                 return Err(e);
             }
         };
-        let mut found = done.iter().map(|r| r.imsi.as_str()).peekable();
-        for imsi in &batch {
-            if found.peek() == Some(&imsi.as_str()) {
-                found.next();
-            } else {
-                relock(&self.cache[shard_of(imsi)]).remove(imsi.as_str());
-            }
+        let mut missing: HashSet<String> = batch.into_iter().collect();
+        for r in &done {
+            missing.remove(&r.imsi);
+        }
+        for imsi in &missing {
+            relock(&self.cache[shard_of(imsi)])
+                .cache
+                .remove(imsi.as_str());
         }
         for r in done {
-            let mut shard = relock(&self.cache[shard_of(&r.imsi)]);
-            match shard.get_mut(&r.imsi) {
-                Some(c) => {
-                    c.range.extend(r.stored, r.committed);
-                    c.keys = r.keys;
-                    c.amf = r.amf;
-                    c.refill_queued = false;
-                }
-                None => {
-                    shard.insert(
-                        r.imsi,
-                        Cached {
-                            keys: r.keys,
-                            amf: r.amf,
-                            range: Range::reserved(r.stored, r.committed),
-                            refill_queued: false,
-                        },
-                    );
-                }
+            self.install(r.imsi, r.keys, r.amf, r.version, r.stored, r.committed);
+        }
+        Ok(missing)
+    }
+
+    /// Caches a committed range `(stored, committed]` read at `version`:
+    /// continues the cached range of the same version, replaces an older
+    /// one, and is dropped when a newer change was already seen.
+    fn install(
+        &self,
+        imsi: String,
+        keys: SubscriberKeys,
+        amf: Amf,
+        version: u64,
+        stored: Sqn,
+        committed: Sqn,
+    ) {
+        let mut shard = relock(&self.cache[shard_of(&imsi)]);
+        if shard.stale(&imsi, version) {
+            shard.cache.remove(&imsi);
+            return;
+        }
+        match shard.cache.get_mut(&imsi) {
+            Some(c) if c.version > version => {}
+            Some(c) if c.version == version => {
+                c.range.extend(stored, committed);
+                c.keys = keys;
+                c.amf = amf;
+                c.refill_queued = false;
+            }
+            _ => {
+                shard.cache.insert(
+                    imsi,
+                    Cached {
+                        keys,
+                        amf,
+                        range: Range::reserved(stored, committed),
+                        version,
+                        refill_queued: false,
+                    },
+                );
             }
         }
-        Ok(())
     }
 
     /// The background committer: waits for refill requests and commits
@@ -517,33 +792,65 @@ impl Drop for SqliteStore {
 
 impl Hss for SqliteStore {
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        self.vector_versioned(imsi, kind).map(|(v, _)| v)
+    }
+
+    fn vector_versioned(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
         let mut rand = [0u8; 16];
         super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
-        // At most two rounds: a commit always leaves a non-empty range.
-        for _ in 0..2 {
-            if let Some((sqn, keys, amf)) = self.inner.take(imsi.as_str()) {
-                return Ok(keys.generate_vector(sqn, vector_amf(amf, kind), rand));
+        self.inner.refresh()?;
+        // A commit leaves a non-empty range unless a change to this
+        // subscriber raced with it (then the next commit reads the change).
+        for _ in 0..4 {
+            if let Some(t) = self.inner.take(imsi.as_str()) {
+                let v = t.keys.generate_vector(t.sqn, vector_amf(t.amf, kind), rand);
+                return Ok((v, t.version));
             }
             self.inner.reserve_now(imsi.as_str())?;
         }
-        Err(HssError::Store("SQN reservation used up at once".into()))
+        Err(HssError::Store(
+            "SQN reservation lost to concurrent subscriber changes".into(),
+        ))
+    }
+
+    fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
+        self.inner.refresh()?;
+        let stale =
+            relock(&self.inner.cache[shard_of(imsi.as_str())]).stale(imsi.as_str(), version);
+        if stale {
+            self.inner
+                .changed_during_auth
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                imsi = %imsi.masked(super::MncLen::Two),
+                "subscriber removed or changed during its authentication: rejected"
+            );
+        }
+        Ok(!stale)
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
+        self.inner.refresh()?;
         let conn = self.lock()?;
         let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
-        let (k, opc, amf, sqn) =
-            select_subscriber(&tx, imsi.as_str())?.ok_or(HssError::UnknownSubscriber)?;
-        let stored = stored_sqn(sqn)?;
-        let keys = keys_from_row(&k, &opc)?;
+        let row = select_subscriber(&tx, imsi.as_str())?.ok_or(HssError::UnknownSubscriber)?;
+        let stored = stored_sqn(row.sqn)?;
+        let keys = keys_from_row(&row.k, &row.opc)?;
         let sqn_ms = keys
             .resync(rand, auts)
             .map_err(|_| HssError::ResyncMacFailure)?;
         let shard = &self.inner.cache[shard_of(imsi.as_str())];
-        // SQN_MS inside our committed range: continue after it; the stored
-        // mark is already above it (TS 33.102 §6.3.5: the next vector is fresh).
+        // SQN_MS inside our committed range (of the same subscriber
+        // version): continue after it; the stored mark is already above it
+        // (TS 33.102 §6.3.5: the next vector is fresh).
         if relock(shard)
+            .cache
             .get_mut(imsi.as_str())
+            .filter(|c| c.version == row.version)
             .is_some_and(|c| c.range.resync_within(sqn_ms))
         {
             return Ok(sqn_ms);
@@ -555,15 +862,21 @@ impl Hss for SqliteStore {
         let committed = advance(base, RESERVATION_SEQS);
         set_stored_sqn(&tx, imsi.as_str(), committed)?;
         tx.commit()?;
-        relock(shard).insert(
-            imsi.as_str().to_string(),
-            Cached {
-                keys,
-                amf: Amf((amf as u16).to_be_bytes()),
-                range: Range::reserved(base, committed),
-                refill_queued: false,
-            },
-        );
+        {
+            let mut s = relock(shard);
+            if !s.stale(imsi.as_str(), row.version) {
+                s.cache.insert(
+                    imsi.as_str().to_string(),
+                    Cached {
+                        keys,
+                        amf: stored_amf(row.amf),
+                        range: Range::reserved(base, committed),
+                        version: row.version,
+                        refill_queued: false,
+                    },
+                );
+            }
+        }
         Ok(sqn_ms)
     }
 }
@@ -851,5 +1164,124 @@ mod tests {
         drop(s);
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(SqliteStore::open(&p).is_err());
+    }
+
+    fn usim_sqn(keys: &SubscriberKeys, v: &AuthVector) -> Option<Sqn> {
+        keys.authenticate(&v.rand, &v.autn).ok().map(|u| u.sqn)
+    }
+
+    #[test]
+    fn another_process_changes_reach_a_running_store_at_the_next_vector() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let old = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+        let new = SubscriberKeys::new(K::new([3; 16]), Opc::new([2; 16]));
+        let server = SqliteStore::create(&p).unwrap();
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        let (v, version) = server.vector_versioned(&imsi, VectorKind::Aka).unwrap();
+        assert!(usim_sqn(&old, &v).is_some());
+        assert!(server.current(&imsi, version).unwrap());
+
+        // `subscriber set --k` from another process (connection).
+        let cli = SqliteStore::open(&p).unwrap();
+        cli.set(
+            &imsi,
+            &SubscriberUpdate {
+                k: Some(K::new([3; 16])),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            !server.current(&imsi, version).unwrap(),
+            "the vector in flight was made with the old K"
+        );
+        assert_eq!(server.changed_during_auth(), 1);
+        let (v, version2) = server.vector_versioned(&imsi, VectorKind::Aka).unwrap();
+        assert!(usim_sqn(&old, &v).is_none(), "old K no longer used");
+        let sqn = usim_sqn(&new, &v).expect("new K used at once");
+        assert!(sqn.seq() > 1, "SQN never goes back without --sqn");
+        assert!(server.current(&imsi, version2).unwrap());
+
+        // `set --sqn`: the cached range is dropped, the next vector follows it.
+        cli.set(
+            &imsi,
+            &SubscriberUpdate {
+                sqn: Some(Sqn::from_seq_ind(5000, 3)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let v = server.vector(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(usim_sqn(&new, &v), Some(Sqn::from_seq_ind(5001, 4)));
+
+        // remove: no vector, the authentication in flight is not current.
+        let (_, version3) = server.vector_versioned(&imsi, VectorKind::Aka).unwrap();
+        cli.remove(&imsi).unwrap();
+        assert!(!server.current(&imsi, version3).unwrap());
+        assert!(matches!(
+            server.vector(&imsi, VectorKind::Aka),
+            Err(HssError::UnknownSubscriber)
+        ));
+
+        // Re-added with SQN 0: no reserved range of the old one survives.
+        cli.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        let v = server.vector(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(usim_sqn(&old, &v), Some(Sqn::from_seq_ind(1, 1)));
+        assert!(!server.current(&imsi, version3).unwrap());
+    }
+
+    #[test]
+    fn a_reservation_that_read_a_row_older_than_a_seen_change_is_not_cached() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let imsi = "001010000000001";
+        relock(&s.inner.cache[shard_of(imsi)]).note_change(imsi, 7);
+        let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+        let s0 = Sqn::default();
+        s.inner.install(
+            imsi.into(),
+            keys.clone(),
+            Amf([0, 0]),
+            6,
+            s0,
+            advance(s0, 10),
+        );
+        assert!(s.inner.take(imsi).is_none(), "stale row dropped");
+        s.inner
+            .install(imsi.into(), keys, Amf([0, 0]), 7, s0, advance(s0, 10));
+        assert_eq!(s.inner.take(imsi).map(|t| t.version), Some(7));
+    }
+
+    #[test]
+    fn import_adds_updates_only_with_update_and_never_lowers_sqn() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        s.add(&sub("001010000000001", Sqn::from_seq_ind(9, 0)))
+            .unwrap();
+        let mut other = sub("001010000000001", Sqn::default());
+        other.keys = SubscriberKeys::new(K::new([9; 16]), Opc::new([2; 16]));
+        let batch = [sub("001010000000002", Sqn::default()), other];
+        assert!(matches!(
+            s.import(&batch, false),
+            Err(HssError::Clash(i)) if i == "001010000000001"
+        ));
+        assert_eq!(s.list().unwrap().len(), 1, "nothing imported");
+        assert_eq!(
+            s.import(&batch, true).unwrap(),
+            ImportReport {
+                added: 1,
+                updated: 1,
+                unchanged: 0
+            }
+        );
+        assert_eq!(stored_mark(&s, "001010000000001").seq(), 9);
+        assert_eq!(
+            s.import(&batch, false).unwrap(),
+            ImportReport {
+                added: 0,
+                updated: 0,
+                unchanged: 2
+            }
+        );
     }
 }
