@@ -668,7 +668,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
     crate::cleanup::register_dir(tmp.path());
     let dir = tmp.path().to_path_buf();
     let db = dir.join("subscribers.db");
-    subscribers::provision(&aaa_server, &db, &dir, args.seed, n)?;
+    subscribers::provision(&aaa_server, &db, &dir, args.seed, n, false)?;
     let machine = machine(hostapd.as_deref(), &aaa_server);
     eprintln!(
         "bench: {} cores, {}; {} subscribers; {:?} per point; work dir {}",

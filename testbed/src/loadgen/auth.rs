@@ -396,7 +396,7 @@ mod tests {
         assert_eq!((p[0], p[1]), (radius::ACCESS_REQUEST, 17));
         assert_eq!(&p[4..20], &[0xa5; 16]);
         assert_eq!(p[20], radius::MESSAGE_AUTHENTICATOR);
-        let id = b"6001010000000004@wlan.mnc001.mcc001.3gppnetwork.org";
+        let id = b"6001019000000004@wlan.mnc001.mcc001.3gppnetwork.org";
         assert!(p.windows(id.len()).any(|w| w == id));
         // EAP-Response/Identity with that identity.
         let mut eap = vec![2, 0, 0, (5 + id.len()) as u8, 1];

@@ -62,7 +62,7 @@ pub struct LoadgenArgs {
     /// The RADIUS shared secret.
     #[arg(long, default_value = "testing123")]
     pub secret: String,
-    /// Subscribers (IMSI 00101 + 10-digit index, K/OPc derived from the index
+    /// Subscribers (IMSI 001019 + 9-digit index, K/OPc derived from the index
     /// and --seed); at least --concurrency.
     #[arg(long)]
     pub subscribers: Option<u32>,
@@ -70,9 +70,15 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Provision the subscribers into this store (`aaa-server subscriber
-    /// import`) before running; existing ones keep their SQN.
+    /// import`) before running; existing ones keep their SQN. Refuses,
+    /// changing nothing, when the store holds one of these IMSIs with
+    /// other K/OPc/AMF.
     #[arg(long)]
     pub db: Option<PathBuf>,
+    /// With --db: overwrite the K/OPc/AMF of subscribers already in the
+    /// store under the load generator's IMSIs.
+    #[arg(long, requires = "db")]
+    pub force: bool,
     /// Only provision (needs --db), then exit.
     #[arg(long, requires = "db")]
     pub provision_only: bool,
@@ -380,13 +386,14 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
     let n = args
         .subscribers
         .unwrap_or_else(|| (args.concurrency as u32).max(100));
+    subscribers::check_count(n)?;
     if let Some(db) = &args.db {
         let bin = aaa_server_binary(args.aaa_server.as_ref())?;
         let dir = db
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-        subscribers::provision(&bin, db, dir, args.seed, n)?;
+        subscribers::provision(&bin, db, dir, args.seed, n, args.force)?;
         eprintln!(
             "provisioned {n} subscribers (seed {}) into {}",
             args.seed,

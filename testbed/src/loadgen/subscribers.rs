@@ -8,7 +8,6 @@ use eap::secret::{K, Opc};
 use eap::umts::{Sqn, SubscriberKeys};
 use sha2::{Digest, Sha256};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use supplicant::peer::{Methods, PeerConfig};
 use supplicant::usim::Usim;
@@ -17,13 +16,29 @@ use supplicant::usim::sim::{CardState, MemoryStore, Personalisation, Simulator};
 
 /// MCC‖MNC of every load-generator subscriber (the test PLMN 001/01).
 pub const PLMN: &str = "00101";
+/// The first MSIN digit of every load-generator subscriber: the README's
+/// example IMSIs (`001010…`) are never among them.
+pub const MSIN_LEAD: char = '9';
+/// Subscribers the IMSI range holds (`001019` + 9 digits).
+pub const MAX_SUBSCRIBERS: u32 = 1_000_000_000;
 /// The stored AMF: the separation bit set, so hostapd's AKA' (through
 /// hlr-gw, which does not know the method) gets acceptable vectors.
 pub const AMF_HEX: &str = "8000";
 
-/// The IMSI of subscriber `index`: `00101` followed by the index in 10 digits.
+/// The IMSI of subscriber `index` (below [`MAX_SUBSCRIBERS`]): `001019`
+/// followed by the index in 9 digits.
 pub fn imsi(index: u32) -> String {
-    format!("{PLMN}{index:010}")
+    format!("{PLMN}{MSIN_LEAD}{index:09}")
+}
+
+/// `n` subscribers fit the IMSI range.
+pub fn check_count(n: u32) -> Result<(), String> {
+    if n > MAX_SUBSCRIBERS {
+        return Err(format!(
+            "--subscribers {n}: at most {MAX_SUBSCRIBERS} (IMSIs {PLMN}{MSIN_LEAD} + 9 digits)"
+        ));
+    }
+    Ok(())
 }
 
 fn derive(seed: u64, label: &str, index: u32) -> [u8; 16] {
@@ -61,42 +76,50 @@ pub fn milenage_db(seed: u64, n: u32) -> String {
     s
 }
 
-/// Writes the milenage_db for `n` subscribers to `dir/loadgen.milenage_db`
-/// (0600: it holds keys) and imports it into `db` with `aaa-server
-/// subscriber import`. Existing subscribers keep the higher SQN.
+/// Writes the milenage_db for `n` subscribers to a temporary file in `dir`
+/// (0600: it holds keys; removed afterwards) and imports it into `db` with
+/// `aaa-server subscriber import`. An existing subscriber with the same
+/// keys keeps its (higher) SQN; one with other K/OPc/AMF is never changed:
+/// the import is refused, naming the IMSI, unless `overwrite` (`--force`,
+/// passed on as `--update`).
 pub fn provision(
     aaa_server: &Path,
     db: &Path,
     dir: &Path,
     seed: u64,
     n: u32,
+    overwrite: bool,
 ) -> Result<(), String> {
-    let file = dir.join("loadgen.milenage_db");
-    let _ = std::fs::remove_file(&file);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&file)
-        .map_err(|e| format!("{}: {e}", file.display()))?;
+    check_count(n)?;
+    let mut f = tempfile::Builder::new()
+        .prefix(".loadgen-")
+        .suffix(".milenage_db")
+        .tempfile_in(dir)
+        .map_err(|e| format!("{}: temporary milenage_db: {e}", dir.display()))?;
     f.write_all(milenage_db(seed, n).as_bytes())
-        .map_err(|e| format!("{}: {e}", file.display()))?;
-    drop(f);
-    let out = std::process::Command::new(aaa_server)
-        .arg("subscriber")
+        .and_then(|()| f.flush())
+        .map_err(|e| format!("{}: {e}", f.path().display()))?;
+    let mut cmd = std::process::Command::new(aaa_server);
+    cmd.arg("subscriber")
         .arg("import")
         .arg("--db")
         .arg(db)
         .arg("--milenage-db")
-        .arg(&file)
+        .arg(f.path());
+    if overwrite {
+        cmd.arg("--update");
+    }
+    let out = cmd
         .output()
         .map_err(|e| format!("{}: {e}", aaa_server.display()))?;
-    let _ = std::fs::remove_file(&file);
     if !out.status.success() {
-        return Err(format!(
-            "aaa-server subscriber import failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        let why = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        let hint = if why.contains("--update") {
+            "; the load generator never changes an existing subscriber's K/OPc/AMF (--force overwrites them)"
+        } else {
+            ""
+        };
+        return Err(format!("aaa-server subscriber import failed: {why}{hint}"));
     }
     Ok(())
 }
@@ -163,7 +186,10 @@ mod tests {
 
     #[test]
     fn reproducible_and_distinct() {
-        assert_eq!(imsi(7), "001010000000007");
+        assert_eq!(imsi(7), "001019000000007");
+        assert_eq!(imsi(MAX_SUBSCRIBERS - 1), "001019999999999");
+        assert!(check_count(MAX_SUBSCRIBERS).is_ok());
+        assert!(check_count(MAX_SUBSCRIBERS + 1).is_err());
         let a = keys(1, 5);
         let b = keys(1, 5);
         assert_eq!(a.k.expose(), b.k.expose());
@@ -190,7 +216,7 @@ mod tests {
         assert!(
             c.peer
                 .permanent_identity(Method::Aka)
-                .starts_with("0001010000000003@")
+                .starts_with("0001019000000003@")
         );
     }
 }
