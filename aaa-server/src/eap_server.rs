@@ -121,9 +121,9 @@ pub struct ChallengePhase {
     msk: Msk,
     /// True once a Synchronization-Failure was served (at most once).
     resynced: bool,
-    /// The subscriber and its HSS version when the vector was issued
-    /// (checked with [`Hss::current`] before Access-Accept).
-    subscriber: Box<(Imsi, u64)>,
+    /// The subscriber's HSS version when the vector was issued (checked
+    /// with [`Hss::current`] before Access-Accept).
+    version: u64,
 }
 
 /// Why an authentication whose subscriber was removed or changed while it
@@ -738,7 +738,7 @@ impl EapServer {
             k_aut,
             msk,
             resynced,
-            subscriber: Box::new((imsi, version)),
+            version,
         }));
         Ok(bytes)
     }
@@ -841,8 +841,13 @@ impl EapServer {
                         return Err(Fail("AT_CHECKCODE does not match"));
                     }
                     // Removed, or K/OPc/AMF/SQN set, since the vector was issued.
-                    let (imsi, version) = &*c.subscriber;
-                    if !self.hss.current(imsi, *version)? {
+                    let user = match c.permanent_user.as_deref() {
+                        Some(u) => u.as_bytes(),
+                        None => local_part(c.identity.as_deref().unwrap_or(&s.eap_identity)),
+                    };
+                    let user =
+                        std::str::from_utf8(user).map_err(|_| Fail("identity is not UTF-8"))?;
+                    if !self.hss.current(&imsi_of_user(user)?, c.version)? {
                         return Err(Fail(SUBSCRIBER_CHANGED));
                     }
                     let c = std::mem::replace(
