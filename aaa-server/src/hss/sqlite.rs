@@ -1284,4 +1284,60 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn key_changes_racing_with_vectors_on_other_threads_take_effect_and_no_sqn_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let server = Arc::new(SqliteStore::create(&p).unwrap());
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let (server, stop, imsi) = (server.clone(), stop.clone(), imsi.clone());
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    while !stop.load(Ordering::Relaxed) && got.len() < 400 {
+                        got.push(server.vector(&imsi, VectorKind::Aka).unwrap());
+                        if got.len() % 20 == 0 {
+                            std::thread::yield_now();
+                        }
+                    }
+                    got
+                })
+            })
+            .collect();
+        let cli = SqliteStore::open(&p).unwrap();
+        let mut all_keys = Vec::new();
+        for round in 1..=20u8 {
+            cli.set(
+                &imsi,
+                &SubscriberUpdate {
+                    k: Some(K::new([round; 16])),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let keys = SubscriberKeys::new(K::new([round; 16]), Opc::new([2; 16]));
+            let v = server.vector(&imsi, VectorKind::Aka).unwrap();
+            assert!(
+                usim_sqn(&keys, &v).is_some(),
+                "round {round}: the vector after the change uses the new K"
+            );
+            all_keys.push(keys);
+        }
+        stop.store(true, Ordering::Relaxed);
+        let mut seen = HashSet::new();
+        for w in workers {
+            for v in w.join().unwrap() {
+                let sqn = std::iter::once(SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16])))
+                    .chain(all_keys.iter().cloned())
+                    .find_map(|k| usim_sqn(&k, &v))
+                    .expect("every vector is made with some K the subscriber had");
+                assert!(seen.insert(sqn.value()), "SQN {sqn:?} issued twice");
+            }
+        }
+        assert!(seen.len() > 20, "{} vectors", seen.len());
+    }
 }
