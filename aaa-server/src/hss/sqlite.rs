@@ -787,6 +787,9 @@ impl Drop for SqliteStore {
         if let Some(t) = self.committer.take() {
             let _ = t.join();
         }
+        // The read-only watcher closes first: the read-write connection,
+        // closing last, checkpoints the WAL into the file and removes it.
+        drop(relock(&self.inner.watch).conn.take());
     }
 }
 
@@ -1057,6 +1060,23 @@ mod tests {
             mark.seq() + RESERVATION_SEQS,
             "one range reserved, at the first vector"
         );
+    }
+
+    #[test]
+    fn a_closed_store_leaves_no_wal_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let s = SqliteStore::create(&p).unwrap();
+        s.add(&sub("001010000000001", Sqn::default())).unwrap();
+        s.vector(&Imsi::parse("001010000000001").unwrap(), VectorKind::Aka)
+            .unwrap();
+        drop(s);
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["s.db"], "everything checkpointed into the file");
     }
 
     #[test]
