@@ -17,12 +17,14 @@
 //!
 //! Subscriber changes reach a running server at once: every `add`, `set`,
 //! `remove` and `import` gives the IMSIs it touches a new *version* in
-//! `subscriber_change` (one number per transaction, growing). Before each
-//! vector and each [`Hss::current`] the store asks a second, read-only
-//! connection for `PRAGMA data_version` (it changes when another connection
-//! commits); when it moved, the versions above the last one seen name the
-//! IMSIs whose cached keys and SQN range are dropped. A reservation that
-//! read a row older than a change it races with is not cached.
+//! `subscriber_change` (one number per transaction, growing). Every
+//! [`POLL`] (background thread, off the vector path) and at each
+//! [`Hss::current`] (right before Access-Accept) the store asks a second,
+//! read-only connection for `PRAGMA data_version` (it changes when another
+//! connection commits); when it moved, the versions above the last one seen
+//! name the IMSIs whose cached keys and SQN range are dropped. A reservation
+//! that read a row older than a change it races with is not cached. Changes
+//! made through this store object apply at once.
 
 use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
 use super::store_file::{self, OpenError, ReadOnlyStore, at};
@@ -101,6 +103,11 @@ pub struct ImportReport {
     pub unchanged: usize,
 }
 
+/// How often the background thread looks for other processes' subscriber
+/// changes (a look costs a read transaction, a few µs: kept off the vector
+/// path; [`Hss::current`] looks every time).
+pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
 /// Cache shards (by IMSI) so worker threads rarely meet on a lock.
 const SHARDS: usize = 16;
 
@@ -151,6 +158,8 @@ struct Watch {
     conn: Option<Connection>,
     /// `PRAGMA data_version` when last looked at.
     data_version: i64,
+    /// When it was last looked at.
+    at: std::time::Instant,
     /// The highest change version applied to the cache.
     seen: u64,
 }
@@ -272,6 +281,7 @@ impl SqliteStore {
         let mut watch = Watch {
             conn: None,
             data_version: 0,
+            at: std::time::Instant::now(),
             seen,
         };
         if let Some(path) = path {
@@ -587,6 +597,7 @@ impl Inner {
     /// (cheap when nothing was committed: one `PRAGMA data_version`).
     fn refresh(&self) -> Result<(), HssError> {
         let mut w = relock(&self.watch);
+        w.at = std::time::Instant::now();
         let Some(conn) = &w.conn else {
             return Ok(());
         };
@@ -757,14 +768,27 @@ impl Inner {
     /// them in batches until the store is dropped.
     fn commit_loop(&self) {
         loop {
-            {
+            let work = {
                 let mut p = relock(&self.pending);
-                while p.imsis.is_empty() && !p.stop {
-                    p = self.wake.wait(p).unwrap_or_else(|e| e.into_inner());
+                if p.imsis.is_empty() && !p.stop {
+                    p = match self.wake.wait_timeout(p, POLL) {
+                        Ok((p, _)) => p,
+                        Err(e) => e.into_inner().0,
+                    };
                 }
                 if p.stop {
                     return;
                 }
+                !p.imsis.is_empty()
+            };
+            // Off the hot path: other processes' changes, every POLL.
+            if relock(&self.watch).at.elapsed() >= POLL
+                && let Err(e) = self.refresh()
+            {
+                tracing::warn!(error = %e, "subscriber changes not read; retried");
+            }
+            if !work {
+                continue;
             }
             let conn = relock(&self.conn);
             // Everything queued while we waited for the connection goes in
@@ -805,7 +829,6 @@ impl Hss for SqliteStore {
     ) -> Result<(AuthVector, u64), HssError> {
         let mut rand = [0u8; 16];
         super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
-        self.inner.refresh()?;
         // A commit leaves a non-empty range unless a change to this
         // subscriber raced with it (then the next commit reads the change).
         for _ in 0..4 {
@@ -1233,6 +1256,7 @@ mod tests {
             },
         )
         .unwrap();
+        server.inner.refresh().unwrap(); // what the background poll does
         let v = server.vector(&imsi, VectorKind::Aka).unwrap();
         assert_eq!(usim_sqn(&new, &v), Some(Sqn::from_seq_ind(5001, 4)));
 
@@ -1250,6 +1274,36 @@ mod tests {
         let v = server.vector(&imsi, VectorKind::Aka).unwrap();
         assert_eq!(usim_sqn(&old, &v), Some(Sqn::from_seq_ind(1, 1)));
         assert!(!server.current(&imsi, version3).unwrap());
+    }
+
+    #[test]
+    fn the_background_poll_applies_another_process_change_within_a_second() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let server = SqliteStore::create(&p).unwrap();
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        server.vector(&imsi, VectorKind::Aka).unwrap();
+        SqliteStore::open(&p)
+            .unwrap()
+            .set(
+                &imsi,
+                &SubscriberUpdate {
+                    k: Some(K::new([3; 16])),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        let new = SubscriberKeys::new(K::new([3; 16]), Opc::new([2; 16]));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        // Only vectors from here on: no call that looks at the file itself.
+        while usim_sqn(&new, &server.vector(&imsi, VectorKind::Aka).unwrap()).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "K change not applied within 1 s"
+            );
+            std::thread::sleep(POLL / 10);
+        }
     }
 
     #[test]
@@ -1340,6 +1394,7 @@ mod tests {
             )
             .unwrap();
             let keys = SubscriberKeys::new(K::new([round; 16]), Opc::new([2; 16]));
+            server.inner.refresh().unwrap(); // what the background poll does
             let v = server.vector(&imsi, VectorKind::Aka).unwrap();
             assert!(
                 usim_sqn(&keys, &v).is_some(),
