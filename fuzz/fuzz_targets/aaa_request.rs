@@ -60,6 +60,7 @@ fn server() -> RadiusServer {
             max_sessions: 16,
         },
         privacy: Default::default(),
+        radius: Default::default(),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

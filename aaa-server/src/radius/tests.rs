@@ -31,6 +31,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
             max_sessions: 100,
         },
         privacy: Default::default(),
+        radius: Default::default(),
     }
 }
 
