@@ -11,6 +11,7 @@
 
 pub mod crypto;
 pub mod dup;
+pub mod mmsg;
 pub mod udp;
 pub mod wire;
 

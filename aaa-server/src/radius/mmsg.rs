@@ -1,0 +1,241 @@
+//! `recvmmsg(2)` / `sendmmsg(2)`: many datagrams per system call, behind a
+//! safe interface. The only `unsafe` code of the crate: each call builds
+//! its `mmsghdr` array from buffers this module owns (or borrows for the
+//! call), so no pointer outlives the call that uses it.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::AsRawFd;
+
+/// Datagrams received into and read from fixed buffers.
+pub struct RecvBatch {
+    bufs: Vec<u8>,
+    size: usize,
+    addrs: Vec<libc::sockaddr_storage>,
+    lens: Vec<usize>,
+    n: usize,
+}
+
+impl RecvBatch {
+    /// Room for `count` datagrams of up to `size` bytes each.
+    pub fn new(count: usize, size: usize) -> Self {
+        let count = count.max(1);
+        Self {
+            bufs: vec![0; count * size],
+            size,
+            // SAFETY: sockaddr_storage is plain data; all zeroes is valid.
+            addrs: vec![unsafe { zeroed() }; count],
+            lens: vec![0; count],
+            n: 0,
+        }
+    }
+
+    /// Waits for at least one datagram (up to the socket's read timeout),
+    /// then takes every one already queued that fits; returns how many.
+    pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
+        self.n = 0;
+        let count = self.lens.len();
+        let mut iovs: Vec<libc::iovec> = self
+            .bufs
+            .chunks_exact_mut(self.size)
+            .map(|b| libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: b.len(),
+            })
+            .collect();
+        // SAFETY: mmsghdr is plain data; all zeroes is valid.
+        let mut hdrs: Vec<libc::mmsghdr> = (0..count).map(|_| unsafe { zeroed() }).collect();
+        for ((h, iov), addr) in hdrs
+            .iter_mut()
+            .zip(iovs.iter_mut())
+            .zip(self.addrs.iter_mut())
+        {
+            h.msg_hdr.msg_name = (addr as *mut libc::sockaddr_storage).cast();
+            h.msg_hdr.msg_namelen = size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+        }
+        // SAFETY: every header points into `iovs`, `self.bufs` and
+        // `self.addrs`, all alive and exclusively borrowed for the call;
+        // `count` is the length of `hdrs`.
+        let r = unsafe {
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                count as libc::c_uint,
+                libc::MSG_WAITFORONE,
+                std::ptr::null_mut(),
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let n = r as usize;
+        for (len, h) in self.lens.iter_mut().zip(&hdrs).take(n) {
+            // A truncated datagram keeps only what fit (MSG_TRUNC in flags).
+            *len = (h.msg_len as usize).min(self.size);
+        }
+        self.n = n;
+        Ok(n)
+    }
+
+    /// Datagrams of the last [`RecvBatch::recv`].
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    /// True when the last receive got nothing.
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    /// Datagram `i` of the last receive and its source (`None` past the
+    /// end or for a source that is not IPv4/IPv6).
+    pub fn get(&self, i: usize) -> Option<(SocketAddr, &[u8])> {
+        if i >= self.n {
+            return None;
+        }
+        let from = to_socket_addr(&self.addrs[i])?;
+        let start = i * self.size;
+        Some((from, &self.bufs[start..start + self.lens[i]]))
+    }
+}
+
+fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match i32::from(s.ss_family) {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in, which
+            // is smaller than sockaddr_storage and less strictly aligned.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            Some(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
+                u16::from_be(a.sin_port),
+            )))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: as above, for sockaddr_in6.
+            let a = unsafe { &*(s as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                Ipv6Addr::from(a.sin6_addr.s6_addr),
+                u16::from_be(a.sin6_port),
+                a.sin6_flowinfo,
+                a.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Sends `msgs` (bytes, destination) with as few `sendmmsg` calls as the
+/// kernel allows; returns how many were sent (fewer only on an error after
+/// the first, which is then dropped like a lost datagram).
+pub fn send_batch(socket: &UdpSocket, msgs: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
+    if msgs.is_empty() {
+        return Ok(0);
+    }
+    let addrs: Vec<socket2::SockAddr> = msgs.iter().map(|(_, a)| (*a).into()).collect();
+    let mut iovs: Vec<libc::iovec> = msgs
+        .iter()
+        .map(|(b, _)| libc::iovec {
+            iov_base: b.as_ptr() as *mut libc::c_void,
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: mmsghdr is plain data; all zeroes is valid.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..msgs.len()).map(|_| unsafe { zeroed() }).collect();
+    for ((h, iov), addr) in hdrs.iter_mut().zip(iovs.iter_mut()).zip(&addrs) {
+        h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+        h.msg_hdr.msg_namelen = addr.len();
+        h.msg_hdr.msg_iov = iov;
+        h.msg_hdr.msg_iovlen = 1;
+    }
+    let mut sent = 0;
+    while sent < hdrs.len() {
+        // SAFETY: the headers point into `iovs`, `addrs` and the caller's
+        // buffers, all alive for the call; the kernel only reads through
+        // iov_base (sendmmsg). The count is what is left of `hdrs`.
+        let r = unsafe {
+            libc::sendmmsg(
+                socket.as_raw_fd(),
+                hdrs[sent..].as_mut_ptr(),
+                (hdrs.len() - sent) as libc::c_uint,
+                0,
+            )
+        };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            if sent == 0 {
+                return Err(e);
+            }
+            // Skip the datagram that failed; send the rest.
+            sent += 1;
+            continue;
+        }
+        sent += r as usize;
+    }
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_batch_goes_out_and_comes_back_in_one_call_each() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        let payloads: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 10 + usize::from(i)]).collect();
+        let msgs: Vec<(&[u8], SocketAddr)> = payloads.iter().map(|p| (&p[..], to)).collect();
+        assert_eq!(send_batch(&tx, &msgs).unwrap(), 5);
+        let mut batch = RecvBatch::new(8, 64);
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let n = batch.recv(&rx).unwrap();
+            assert!(n >= 1);
+            for i in 0..n {
+                let (from, d) = batch.get(i).unwrap();
+                assert_eq!(from, tx.local_addr().unwrap());
+                got.push(d.to_vec());
+            }
+            assert!(batch.get(n).is_none());
+        }
+        assert_eq!(got, payloads);
+    }
+
+    #[test]
+    fn long_datagrams_are_cut_to_the_buffer_and_ipv6_sources_read() {
+        let Ok(rx) = UdpSocket::bind("[::1]:0") else {
+            panic!("no IPv6 loopback");
+        };
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("[::1]:0").unwrap();
+        tx.send_to(&[7; 100], rx.local_addr().unwrap()).unwrap();
+        let mut batch = RecvBatch::new(2, 16);
+        assert_eq!(batch.recv(&rx).unwrap(), 1);
+        let (from, d) = batch.get(0).unwrap();
+        assert_eq!(from, tx.local_addr().unwrap());
+        assert_eq!(d, &[7; 16]);
+    }
+
+    #[test]
+    fn an_idle_socket_times_out() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        let mut batch = RecvBatch::new(4, 64);
+        let e = batch.recv(&rx).unwrap_err();
+        assert!(matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+        assert!(batch.is_empty());
+    }
+}
