@@ -16,6 +16,9 @@ pub struct RecvBatch {
     addrs: Vec<libc::sockaddr_storage>,
     lens: Vec<usize>,
     n: usize,
+    /// Headers and iovecs, kept for their memory: every call points them anew.
+    hdrs: Vec<libc::mmsghdr>,
+    iovs: Vec<libc::iovec>,
 }
 
 impl RecvBatch {
@@ -29,6 +32,8 @@ impl RecvBatch {
             addrs: vec![unsafe { zeroed() }; count],
             lens: vec![0; count],
             n: 0,
+            hdrs: Vec::with_capacity(count),
+            iovs: Vec::with_capacity(count),
         }
     }
 
@@ -37,16 +42,15 @@ impl RecvBatch {
     pub fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
         self.n = 0;
         let count = self.lens.len();
-        let mut iovs: Vec<libc::iovec> = self
-            .bufs
-            .chunks_exact_mut(self.size)
-            .map(|b| libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.len(),
-            })
-            .collect();
+        let (iovs, hdrs) = (&mut self.iovs, &mut self.hdrs);
+        iovs.clear();
+        iovs.extend(self.bufs.chunks_exact_mut(self.size).map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        }));
+        hdrs.clear();
         // SAFETY: mmsghdr is plain data; all zeroes is valid.
-        let mut hdrs: Vec<libc::mmsghdr> = (0..count).map(|_| unsafe { zeroed() }).collect();
+        hdrs.extend((0..count).map(|_| unsafe { zeroed::<libc::mmsghdr>() }));
         for ((h, iov), addr) in hdrs
             .iter_mut()
             .zip(iovs.iter_mut())
@@ -73,7 +77,7 @@ impl RecvBatch {
             return Err(io::Error::last_os_error());
         }
         let n = r as usize;
-        for (len, h) in self.lens.iter_mut().zip(&hdrs).take(n) {
+        for (len, h) in self.lens.iter_mut().zip(hdrs.iter()).take(n) {
             // A truncated datagram keeps only what fit (MSG_TRUNC in flags).
             *len = (h.msg_len as usize).min(self.size);
         }
@@ -128,57 +132,79 @@ fn to_socket_addr(s: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-/// Sends `msgs` (bytes, destination) with as few `sendmmsg` calls as the
-/// kernel allows; returns how many were sent (fewer only on an error after
-/// the first, which is then dropped like a lost datagram).
+/// Memory for [`SendBatch::send`], kept between calls.
+#[derive(Default)]
+pub struct SendBatch {
+    addrs: Vec<socket2::SockAddr>,
+    iovs: Vec<libc::iovec>,
+    hdrs: Vec<libc::mmsghdr>,
+}
+
+/// Sends `msgs` with fresh memory (see [`SendBatch::send`]).
 pub fn send_batch(socket: &UdpSocket, msgs: &[(&[u8], SocketAddr)]) -> io::Result<usize> {
-    if msgs.is_empty() {
-        return Ok(0);
-    }
-    let addrs: Vec<socket2::SockAddr> = msgs.iter().map(|(_, a)| (*a).into()).collect();
-    let mut iovs: Vec<libc::iovec> = msgs
-        .iter()
-        .map(|(b, _)| libc::iovec {
-            iov_base: b.as_ptr() as *mut libc::c_void,
-            iov_len: b.len(),
-        })
-        .collect();
-    // SAFETY: mmsghdr is plain data; all zeroes is valid.
-    let mut hdrs: Vec<libc::mmsghdr> = (0..msgs.len()).map(|_| unsafe { zeroed() }).collect();
-    for ((h, iov), addr) in hdrs.iter_mut().zip(iovs.iter_mut()).zip(&addrs) {
-        h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
-        h.msg_hdr.msg_namelen = addr.len();
-        h.msg_hdr.msg_iov = iov;
-        h.msg_hdr.msg_iovlen = 1;
-    }
-    let mut sent = 0;
-    while sent < hdrs.len() {
-        // SAFETY: the headers point into `iovs`, `addrs` and the caller's
-        // buffers, all alive for the call; the kernel only reads through
-        // iov_base (sendmmsg). The count is what is left of `hdrs`.
-        let r = unsafe {
-            libc::sendmmsg(
-                socket.as_raw_fd(),
-                hdrs[sent..].as_mut_ptr(),
-                (hdrs.len() - sent) as libc::c_uint,
-                0,
-            )
-        };
-        if r < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
+    SendBatch::default().send(socket, msgs.iter().copied())
+}
+
+impl SendBatch {
+    /// Sends `msgs` (bytes, destination) with as few `sendmmsg` calls as the
+    /// kernel allows; returns how many were sent (fewer only on an error after
+    /// the first, which is then dropped like a lost datagram).
+    pub fn send<'a>(
+        &mut self,
+        socket: &UdpSocket,
+        msgs: impl Iterator<Item = (&'a [u8], SocketAddr)>,
+    ) -> io::Result<usize> {
+        let (addrs, iovs, hdrs) = (&mut self.addrs, &mut self.iovs, &mut self.hdrs);
+        addrs.clear();
+        iovs.clear();
+        for (b, a) in msgs {
+            addrs.push(socket2::SockAddr::from(a));
+            iovs.push(libc::iovec {
+                iov_base: b.as_ptr() as *mut libc::c_void,
+                iov_len: b.len(),
+            });
+        }
+        if iovs.is_empty() {
+            return Ok(0);
+        }
+        hdrs.clear();
+        // SAFETY: mmsghdr is plain data; all zeroes is valid.
+        hdrs.extend((0..iovs.len()).map(|_| unsafe { zeroed::<libc::mmsghdr>() }));
+        for ((h, iov), addr) in hdrs.iter_mut().zip(iovs.iter_mut()).zip(addrs.iter()) {
+            h.msg_hdr.msg_name = addr.as_ptr() as *mut libc::c_void;
+            h.msg_hdr.msg_namelen = addr.len();
+            h.msg_hdr.msg_iov = iov;
+            h.msg_hdr.msg_iovlen = 1;
+        }
+        let mut sent = 0;
+        while sent < hdrs.len() {
+            // SAFETY: the headers point into `iovs`, `addrs` and the caller's
+            // buffers, all alive for the call; the kernel only reads through
+            // iov_base (sendmmsg). The count is what is left of `hdrs`.
+            let r = unsafe {
+                libc::sendmmsg(
+                    socket.as_raw_fd(),
+                    hdrs[sent..].as_mut_ptr(),
+                    (hdrs.len() - sent) as libc::c_uint,
+                    0,
+                )
+            };
+            if r < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                if sent == 0 {
+                    return Err(e);
+                }
+                // Skip the datagram that failed; send the rest.
+                sent += 1;
                 continue;
             }
-            if sent == 0 {
-                return Err(e);
-            }
-            // Skip the datagram that failed; send the rest.
-            sent += 1;
-            continue;
+            sent += r as usize;
         }
-        sent += r as usize;
+        Ok(sent)
     }
-    Ok(sent)
 }
 
 #[cfg(test)]

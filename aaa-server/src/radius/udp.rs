@@ -60,6 +60,7 @@ pub fn serve(
     let mut batch = mmsg::RecvBatch::new(BATCH, BUF);
     let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
     let mut effects: Vec<(SocketAddr, Vec<Effect>)> = Vec::with_capacity(BATCH);
+    let mut out = mmsg::SendBatch::default();
     while !shutdown.load(Ordering::Relaxed) {
         let n = match batch.recv(socket) {
             Ok(n) => n,
@@ -93,15 +94,13 @@ pub fn serve(
                 effects.push((from, e));
             }
         }
-        let out: Vec<(&[u8], SocketAddr)> = replies.iter().map(|(b, a)| (&b[..], *a)).collect();
-        match mmsg::send_batch(socket, &out) {
-            Ok(sent) if sent < out.len() => {
-                tracing::warn!(lost = out.len() - sent, "some replies not sent")
+        match out.send(socket, replies.iter().map(|(b, a)| (&b[..], *a))) {
+            Ok(sent) if sent < replies.len() => {
+                tracing::warn!(lost = replies.len() - sent, "some replies not sent")
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, count = out.len(), "send failed"),
+            Err(e) => tracing::warn!(error = %e, count = replies.len(), "send failed"),
         }
-        drop(out);
         replies.clear();
         for (from, e) in effects.drain(..) {
             log_effects(from, e);
