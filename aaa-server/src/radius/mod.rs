@@ -241,16 +241,14 @@ impl RadiusServer {
             return self.drop(DropReason::UnknownClient);
         };
         let secret = client.secret.expose();
-        let Ok(req) = Packet::decode(datagram, secret) else {
+        // --- decode: a checked, borrowed view (no per-attribute allocation) ---
+        let Ok(req) = wire::Request::new_checked(datagram) else {
             return self.drop(DropReason::Malformed);
         };
-        // Octets beyond Length are padding (RFC 2865 §3); decode checked Length.
-        let len = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
-        let raw = &datagram[..len];
-        let mut req_auth = [0u8; 16];
-        req_auth.copy_from_slice(&raw[4..20]);
-
-        let code = req.get_code();
+        // Octets beyond Length are padding (RFC 2865 §3).
+        let raw = req.bytes();
+        let req_auth = req.authenticator();
+        let code = req.code();
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
@@ -271,7 +269,7 @@ impl RadiusServer {
         if ma == MaCheck::Invalid {
             return self.drop(DropReason::BadAuthenticator);
         }
-        let has_eap = req.lookup(rfc2869::EAP_MESSAGE_TYPE).is_some();
+        let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
             // RFC 3579 §3.2: always with EAP-Message; BlastRADIUS: per client.
             Code::AccessRequest => client.require_message_authenticator || has_eap,
@@ -284,7 +282,7 @@ impl RadiusServer {
         }
 
         // --- duplicate detection (RFC 5080 §2.2.2): begin ---
-        let key = (from, req.get_identifier(), req_auth);
+        let key = (from, req.identifier(), req_auth);
         let cached = matches!(
             (code, listener),
             (Code::AccessRequest, Listener::Auth) | (Code::AccountingRequest, Listener::Accounting)
@@ -319,7 +317,7 @@ impl RadiusServer {
         listener: Listener,
         client: &Client,
         keyed: &KeyedMac,
-        req: &Packet,
+        req: &wire::Request<'_>,
         req_auth: &[u8; 16],
         now: Instant,
     ) -> Reply {
@@ -333,7 +331,7 @@ impl RadiusServer {
                         Listener::Auth => Code::AccessAccept,
                         Listener::Accounting => Code::AccountingResponse,
                     },
-                    req.get_identifier(),
+                    req.identifier(),
                 );
                 (finish(resp, req, &req_auth, keyed, secret), Vec::new())
             }
@@ -341,12 +339,17 @@ impl RadiusServer {
                 self.access_request(client, keyed, req, &req_auth, now)
             }
             (Code::AccountingRequest, Listener::Accounting) => {
-                let rec = accounting_record(client, req);
+                // Accounting is off the authentication path: the `radius`
+                // crate's typed lookups read its attributes.
+                let Ok(packet) = Packet::decode(req.bytes(), secret) else {
+                    return self.drop(DropReason::Malformed);
+                };
+                let rec = accounting_record(client, &packet);
                 if let Err(e) = self.accounting.record(&rec) {
                     tracing::warn!(client = %client.name, error = %e, "accounting not recorded");
                     return self.drop(DropReason::AccountingNotRecorded);
                 }
-                let resp = wire::Response::new(Code::AccountingResponse, req.get_identifier());
+                let resp = wire::Response::new(Code::AccountingResponse, req.identifier());
                 (
                     finish(resp, req, &req_auth, keyed, secret),
                     vec![Effect::AccountingRecorded {
@@ -379,18 +382,18 @@ impl RadiusServer {
         &self,
         client: &Client,
         keyed: &KeyedMac,
-        req: &Packet,
+        req: &wire::Request<'_>,
         req_auth: &[u8; 16],
         now: Instant,
     ) -> (Result<Option<Vec<u8>>, ()>, Vec<Effect>) {
         let secret = client.secret.expose();
-        let id = req.get_identifier();
-        let Some(eap) = rfc2869::lookup_eap_message(req) else {
+        let id = req.identifier();
+        let Some(eap) = req.eap_message() else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
             let resp = wire::Response::new(Code::AccessReject, id);
             return (finish(resp, req, req_auth, keyed, secret), Vec::new());
         };
-        let state = rfc2865::lookup_state(req);
+        let state = req.first(rfc2865::STATE_TYPE);
         tracing::debug!(
             client = %client.name,
             id,
@@ -403,7 +406,7 @@ impl RadiusServer {
             report,
         };
         // The EAP lock is held for the step only (the guard is a temporary).
-        let outcome = lock(&self.eap).step(state.as_deref(), &eap, now);
+        let outcome = lock(&self.eap).step(state, &eap, now);
         match outcome {
             Outcome::Challenge { eap, state } => {
                 let mut resp = wire::Response::new(Code::AccessChallenge, id);
@@ -487,13 +490,13 @@ impl RadiusServer {
 /// Message-Authenticator and the Response Authenticator.
 fn finish(
     mut resp: wire::Response,
-    req: &Packet,
+    req: &wire::Request<'_>,
     req_auth: &[u8; 16],
     keyed: &KeyedMac,
     secret: &[u8],
 ) -> Result<Option<Vec<u8>>, ()> {
-    for ps in req.lookup_all(rfc2865::PROXY_STATE_TYPE) {
-        resp.attr(rfc2865::PROXY_STATE_TYPE, &ps.encode_bytes());
+    for ps in req.all(rfc2865::PROXY_STATE_TYPE) {
+        resp.attr(rfc2865::PROXY_STATE_TYPE, ps);
     }
     let mut bytes = resp.into_bytes().ok_or(())?;
     if !crypto::finish_response_keyed(&mut bytes, req_auth, keyed, secret) {
