@@ -133,8 +133,9 @@ impl DupCache {
     /// (answered and in progress together).
     pub fn new(window: Duration, max_entries: usize) -> Self {
         let per_shard = max_entries.div_ceil(SHARDS).max(1);
-        // Sized once (no rehash pauses); untouched buckets cost no memory.
-        let cap = per_shard.min(1 << 20);
+        // Not sized for the cap: entries hashed all over a table sized for
+        // 400 000 would touch a page each (RSS) long before it is full.
+        let cap = per_shard.min(1024);
         Self {
             window,
             per_shard,
