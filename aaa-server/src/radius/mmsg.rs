@@ -147,8 +147,9 @@ pub fn send_batch(socket: &UdpSocket, msgs: &[(&[u8], SocketAddr)]) -> io::Resul
 
 impl SendBatch {
     /// Sends `msgs` (bytes, destination) with as few `sendmmsg` calls as the
-    /// kernel allows; returns how many were sent (fewer only on an error after
-    /// the first, which is then dropped like a lost datagram).
+    /// kernel allows; returns how many were sent. A datagram the kernel
+    /// refuses is skipped like a lost one and the rest still go; the error
+    /// is returned only when none went.
     pub fn send<'a>(
         &mut self,
         socket: &UdpSocket,
@@ -176,16 +177,16 @@ impl SendBatch {
             h.msg_hdr.msg_iov = iov;
             h.msg_hdr.msg_iovlen = 1;
         }
-        let mut sent = 0;
-        while sent < hdrs.len() {
+        let (mut at, mut sent, mut failed) = (0, 0, None);
+        while at < hdrs.len() {
             // SAFETY: the headers point into `iovs`, `addrs` and the caller's
             // buffers, all alive for the call; the kernel only reads through
             // iov_base (sendmmsg). The count is what is left of `hdrs`.
             let r = unsafe {
                 libc::sendmmsg(
                     socket.as_raw_fd(),
-                    hdrs[sent..].as_mut_ptr(),
-                    (hdrs.len() - sent) as libc::c_uint,
+                    hdrs[at..].as_mut_ptr(),
+                    (hdrs.len() - at) as libc::c_uint,
                     0,
                 )
             };
@@ -194,16 +195,18 @@ impl SendBatch {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                if sent == 0 {
-                    return Err(e);
-                }
-                // Skip the datagram that failed; send the rest.
-                sent += 1;
+                // Skip the datagram that failed (like a lost one); send the rest.
+                failed.get_or_insert(e);
+                at += 1;
                 continue;
             }
+            at += r as usize;
             sent += r as usize;
         }
-        Ok(sent)
+        match failed {
+            Some(e) if sent == 0 => Err(e),
+            _ => Ok(sent),
+        }
     }
 }
 
@@ -249,6 +252,30 @@ mod tests {
         let (from, d) = batch.get(0).unwrap();
         assert_eq!(from, tx.local_addr().unwrap());
         assert_eq!(d, &[7; 16]);
+    }
+
+    #[test]
+    fn a_refused_datagram_is_skipped_and_the_rest_sent() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let to = rx.local_addr().unwrap();
+        // An IPv6 destination from an IPv4 socket: EAFNOSUPPORT / EINVAL.
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let msgs: Vec<(&[u8], SocketAddr)> = vec![(b"a", v6), (b"b", to), (b"c", v6), (b"d", to)];
+        assert_eq!(send_batch(&tx, &msgs).unwrap(), 2);
+        let mut batch = RecvBatch::new(4, 8);
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            let n = batch.recv(&rx).unwrap();
+            got.extend((0..n).map(|i| batch.get(i).unwrap().1.to_vec()));
+        }
+        assert_eq!(got, vec![b"b".to_vec(), b"d".to_vec()]);
+        assert!(
+            send_batch(&tx, &[(b"x", v6)]).is_err(),
+            "none went: the error"
+        );
+        assert_eq!(send_batch(&tx, &[]).unwrap(), 0);
     }
 
     #[test]
