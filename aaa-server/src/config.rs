@@ -142,6 +142,27 @@ pub struct EapConfig {
     pub max_sessions: usize,
 }
 
+/// `[radius]`: RADIUS tuning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RadiusConfig {
+    /// How long every answer stays answerable to a retransmission
+    /// (RFC 5080 §2.2.2; FreeRADIUS' `cleanup_delay`).
+    pub duplicate_window: Duration,
+    /// Most answers (and requests in progress) the duplicate cache holds;
+    /// past it the oldest go before their window ends, and are counted.
+    pub duplicate_cache_size: usize,
+}
+
+impl Default for RadiusConfig {
+    fn default() -> Self {
+        Self {
+            duplicate_window: Duration::from_secs(5),
+            // 5 s at 80 000 requests/s.
+            duplicate_cache_size: 400_000,
+        }
+    }
+}
+
 /// The validated configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -157,6 +178,8 @@ pub struct Config {
     pub eap: EapConfig,
     /// Identity privacy and fast re-authentication (`[privacy]`).
     pub privacy: PrivacyConfig,
+    /// RADIUS tuning (`[radius]`).
+    pub radius: RadiusConfig,
 }
 
 /// `[privacy]`: identity privacy, fast re-authentication, result indication
@@ -186,6 +209,15 @@ struct RawConfig {
     eap: RawEap,
     #[serde(default)]
     privacy: RawPrivacy,
+    #[serde(default)]
+    radius: RawRadius,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRadius {
+    duplicate_window: Option<Spanned<u64>>,
+    duplicate_cache_size: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -575,6 +607,29 @@ impl Config {
         };
 
         let privacy = parse_privacy(&raw.privacy, path, &err)?;
+        let d = RadiusConfig::default();
+        let duplicate_window = match &raw.radius.duplicate_window {
+            None => d.duplicate_window,
+            Some(t) if *t.get_ref() == 0 || *t.get_ref() > 300 => {
+                return Err(err(
+                    t.span(),
+                    "radius.duplicate_window",
+                    "must be 1..=300 seconds".into(),
+                ));
+            }
+            Some(t) => Duration::from_secs(*t.get_ref()),
+        };
+        let duplicate_cache_size = match &raw.radius.duplicate_cache_size {
+            None => d.duplicate_cache_size,
+            Some(t) if *t.get_ref() < 1000 || *t.get_ref() > 100_000_000 => {
+                return Err(err(
+                    t.span(),
+                    "radius.duplicate_cache_size",
+                    "must be 1000..=100000000".into(),
+                ));
+            }
+            Some(t) => *t.get_ref() as usize,
+        };
 
         Ok(Config {
             listen,
@@ -588,6 +643,10 @@ impl Config {
                 max_sessions,
             },
             privacy,
+            radius: RadiusConfig {
+                duplicate_window,
+                duplicate_cache_size,
+            },
         })
     }
 
@@ -753,6 +812,24 @@ max_sessions = 5
         assert!(c.client_for("127.9.9.9".parse().unwrap()).is_some());
         assert!(c.client_for("10.0.0.1".parse().unwrap()).is_none());
         assert!(c.client_for("::ffff:127.0.0.1".parse().unwrap()).is_some());
+    }
+
+    #[test]
+    fn radius_tuning_defaults_values_and_errors() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.radius, RadiusConfig::default());
+        assert_eq!(c.radius.duplicate_window, Duration::from_secs(5));
+        let c = parse(&format!(
+            "{GOOD}[radius]\nduplicate_window = 10\nduplicate_cache_size = 5000\n"
+        ))
+        .unwrap();
+        assert_eq!(c.radius.duplicate_window, Duration::from_secs(10));
+        assert_eq!(c.radius.duplicate_cache_size, 5000);
+        let e = parse(&format!("{GOOD}[radius]\nduplicate_window = 0\n")).unwrap_err();
+        assert_eq!(e.key, "radius.duplicate_window");
+        assert_eq!(e.line, 14);
+        let e = parse(&format!("{GOOD}[radius]\nduplicate_cache_size = 10\n")).unwrap_err();
+        assert_eq!(e.key, "radius.duplicate_cache_size");
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
     let core = Arc::new(radius);
+    crate::auth_log::start().map_err(io("log thread"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())
         .map_err(io("auth workers"))?;
@@ -126,6 +127,11 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     for w in workers {
         let _ = w.join();
     }
-    tracing::info!(counters = ?core.counters(), "stopped");
+    crate::auth_log::stop();
+    tracing::info!(
+        counters = ?core.counters(),
+        log_lines_dropped = crate::auth_log::dropped(),
+        "stopped"
+    );
     Ok(())
 }

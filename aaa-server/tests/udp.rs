@@ -136,3 +136,44 @@ fn bad_datagrams_get_no_answer_and_the_server_keeps_serving() {
 
     assert!(server.stop().success());
 }
+
+/// RFC 5080 §2.2.2 through the batched socket path: the same Access-Request
+/// sent ten times back to back (several land in one `recvmmsg` batch) gets
+/// ten byte-identical answers, and three NAS sockets sending at once each
+/// get their own answers (one `sendmmsg` to several destinations).
+#[test]
+fn retransmissions_in_one_batch_get_identical_answers() {
+    let (imsi, k, opc) = vector_subscriber(0);
+    let server = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let eap = identity(&format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org"));
+    let nas: Vec<UdpSocket> = (0..3)
+        .map(|_| {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            s
+        })
+        .collect();
+    let reqs: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| access_request(10 + i, SECRET.as_bytes(), &eap, true))
+        .collect();
+    for _ in 0..10 {
+        for (s, r) in nas.iter().zip(&reqs) {
+            s.send_to(r, server.auth).unwrap();
+        }
+    }
+    let mut buf = [0u8; 4096];
+    for (i, s) in nas.iter().enumerate() {
+        let mut answers = Vec::new();
+        for _ in 0..10 {
+            let (n, _) = s.recv_from(&mut buf).expect("answered");
+            answers.push(buf[..n].to_vec());
+        }
+        assert_eq!(answers[0][0], 11, "Access-Challenge");
+        assert_eq!(answers[0][1], 10 + i as u8, "its own Identifier");
+        assert!(
+            answers.iter().all(|a| *a == answers[0]),
+            "NAS {i}: retransmissions answered with the same bytes"
+        );
+    }
+    assert!(server.stop().success());
+}

@@ -4,7 +4,9 @@
 //! 0 — a raw datagram; 1 — the EAP-Message of a correctly signed
 //! Access-Request without State; 2 — the peer's answer to an AKA'-Challenge
 //! (State and Identifier filled in); 3 — the answer to an AKA-Identity round;
-//! 4 — a raw Accounting-Request. No input may panic.
+//! 4 — a raw Accounting-Request; 5 — the borrowed request view
+//! (`radius::wire::Request`) against the `radius` crate's decoder: both accept
+//! the same datagrams and read the same attributes. No input may panic.
 #![no_main]
 
 use aaa_server::config::{Cidr, Client, Config, EapConfig, MethodName};
@@ -60,6 +62,7 @@ fn server() -> RadiusServer {
             max_sessions: 16,
         },
         privacy: Default::default(),
+        radius: Default::default(),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);
@@ -123,7 +126,26 @@ fuzz_target!(|data: &[u8]| {
     let srv = server();
     let nas: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
     let now = Instant::now();
-    match mode % 5 {
+    if mode % 6 == 5 {
+        let view = aaa_server::radius::wire::Request::new_checked(rest);
+        let owned = Packet::decode(rest, SECRET);
+        assert_eq!(view.is_ok(), owned.is_ok(), "view and decoder disagree");
+        if let (Ok(v), Ok(p)) = (view, owned) {
+            assert_eq!(v.code(), p.get_code());
+            assert_eq!(v.identifier(), p.get_identifier());
+            assert_eq!(&v.authenticator()[..], p.get_authenticator());
+            for a in v.attrs() {
+                assert_eq!(v.all(a.typ).count(), p.lookup_all(a.typ).len());
+            }
+            assert_eq!(
+                v.eap_message().map(|e| e.into_owned()),
+                rfc2869::lookup_eap_message(&p)
+            );
+            assert_eq!(v.first(24).map(<[u8]>::to_vec), rfc2865::lookup_state(&p));
+        }
+        return;
+    }
+    match mode % 6 {
         0 => {
             let _ = srv.handle(Listener::Auth, nas, rest, now);
             let _ = srv.handle(Listener::Auth, nas, rest, now);

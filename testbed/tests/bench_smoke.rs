@@ -98,6 +98,12 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
             assert!(!r[k].is_null(), "{k}: {r}");
         }
         assert!(f(&r["auths_per_sec"], "auths_per_sec") > 0.0, "{r}");
+        // Server CPU per authentication, from /proc/<pid>/stat (hostapd's
+        // points also give hlr-gw's).
+        assert!(f(&r["server_cpu_us_per_auth"], "cpu") >= 0.0, "{r}");
+        if r["server"] == "hostapd" {
+            assert!(f(&r["hlr_gw_cpu_us_per_auth"], "hlr-gw cpu") >= 0.0, "{r}");
+        }
     }
     let best = |server: &str, method: &str| {
         results
@@ -173,6 +179,29 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
         assert!(f(&h["p50_ms"], "p50") <= p99 && p99 <= f(&h["max_ms"], "max"));
     }
 
+    // Server CPU per AKA' authentication: ours at the throughput point,
+    // hostapd's at its fastest AKA' run below the cap, and the ratio.
+    let cpu = &t["server_cpu_per_auth_aka_prime"];
+    let us = verdict(cpu, "cpu per auth", 12.0, "<=");
+    assert_eq!(us, f(&ours["server_cpu_us_per_auth"], "ours cpu"), "{cpu}");
+    let theirs_us = f(&cpu["hostapd_us_per_auth"], "hostapd cpu");
+    assert!(
+        f(&cpu["hostapd_hlr_gw_us_per_auth"], "hlr-gw cpu") >= 0.0,
+        "{cpu}"
+    );
+    if us > 0.0 {
+        assert!(
+            close(f(&cpu["hostapd_over_aaa_server"], "ratio"), theirs_us / us),
+            "{cpu}"
+        );
+    }
+    for b in below {
+        assert!(
+            f(&b["server_cpu_us_per_auth"], "below cap cpu") >= 0.0,
+            "{b}"
+        );
+    }
+
     // Memory per held session: --quick holds 10000.
     let mem = &t["memory_per_session"];
     let bytes = verdict(mem, "memory", 1024.0, "<=");
@@ -203,6 +232,7 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
         "p99 at half peak, aka ",
         "p99 at half peak, aka-prime",
         "memory per in-flight session",
+        "server CPU per AKA' auth",
     ] {
         assert!(
             stdout

@@ -41,23 +41,6 @@ pub fn hmac_md5(secret: &[u8]) -> KeyedMac {
     }
 }
 
-/// Offsets of the attributes in `packet[20..]` as (type, start, length);
-/// `None` when the attribute framing is broken.
-fn attributes(packet: &[u8]) -> Option<Vec<(u8, usize, usize)>> {
-    let mut out = Vec::new();
-    let mut i = 20;
-    while i < packet.len() {
-        let t = *packet.get(i)?;
-        let l = usize::from(*packet.get(i + 1)?);
-        if l < 2 || i + l > packet.len() {
-            return None;
-        }
-        out.push((t, i, l));
-        i += l;
-    }
-    Some(out)
-}
-
 /// Checks the Message-Authenticator of a request (`packet` is exactly Length
 /// bytes). With `zero_authenticator` the HMAC is taken with the
 /// Authenticator field as sixteen zeros (Accounting-Request as FreeRADIUS and
@@ -68,14 +51,30 @@ pub fn check_request(packet: &[u8], secret: &[u8], zero_authenticator: bool) -> 
 
 /// [`check_request`] with a pre-keyed HMAC ([`hmac_md5`] of the secret).
 pub fn check_request_keyed(packet: &[u8], keyed: &KeyedMac, zero_authenticator: bool) -> MaCheck {
-    let Some(attrs) = attributes(packet) else {
-        return MaCheck::Invalid;
-    };
-    let mut found = attrs.iter().filter(|a| a.0 == MESSAGE_AUTHENTICATOR);
-    let Some(&(_, start, len)) = found.next() else {
+    // One pass over the attributes, no allocation: where the one
+    // Message-Authenticator is.
+    let mut found = None;
+    let mut i = 20;
+    while i < packet.len() {
+        let (Some(&t), Some(&l)) = (packet.get(i), packet.get(i + 1)) else {
+            return MaCheck::Invalid;
+        };
+        let l = usize::from(l);
+        if l < 2 || i + l > packet.len() {
+            return MaCheck::Invalid;
+        }
+        if t == MESSAGE_AUTHENTICATOR {
+            if found.is_some() {
+                return MaCheck::Invalid;
+            }
+            found = Some((i, l));
+        }
+        i += l;
+    }
+    let Some((start, len)) = found else {
         return MaCheck::Missing;
     };
-    if len != 18 || found.next().is_some() {
+    if len != 18 {
         return MaCheck::Invalid;
     }
     let mut m = keyed.clone();

@@ -11,6 +11,7 @@
 
 pub mod crypto;
 pub mod dup;
+pub mod mmsg;
 pub mod udp;
 pub mod wire;
 
@@ -79,6 +80,9 @@ pub enum Effect {
     Dropped(DropReason),
     /// A retransmission got the cached response (RFC 5080 §2.2.2).
     DuplicateAnswered,
+    /// A retransmission arrived while its original was in progress: dropped,
+    /// the original's answer follows (RFC 5080 §2.2.2).
+    DuplicateInProgress,
     /// An authentication finished.
     AuthFinished {
         /// The client's name.
@@ -114,6 +118,10 @@ pub struct Counters {
     pub other_drops: u64,
     /// Duplicates answered from the cache.
     pub duplicates: u64,
+    /// Duplicates dropped because their original was in progress.
+    pub duplicates_in_progress: u64,
+    /// Cached answers pushed out before `duplicate_window` by `duplicate_cache_size`.
+    pub duplicate_early_evictions: u64,
 }
 
 /// [`Counters`], updated by several workers at once.
@@ -145,6 +153,7 @@ impl AtomicCounters {
             bad_authenticator: get(&self.bad_authenticator),
             other_drops: get(&self.other_drops),
             duplicates: get(&self.duplicates),
+            ..Counters::default()
         }
     }
 }
@@ -162,7 +171,7 @@ pub struct RadiusServer {
     eap: Mutex<EapServer>,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
-    cache: Mutex<dup::DupCache>,
+    cache: dup::DupCache,
     counters: AtomicCounters,
 }
 
@@ -180,11 +189,7 @@ impl RadiusServer {
             eap: Mutex::new(EapServer::new(hss, &cfg.eap)),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
-            // 7/8 of 2^16: the cache's hash table stays at 2^16 buckets.
-            cache: Mutex::new(dup::DupCache::new(
-                std::time::Duration::from_secs(30),
-                57_344,
-            )),
+            cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
         }
     }
@@ -199,7 +204,12 @@ impl RadiusServer {
 
     /// The counters since start.
     pub fn counters(&self) -> Counters {
-        self.counters.snapshot()
+        let d = self.cache.stats();
+        Counters {
+            duplicates_in_progress: d.in_progress_hits,
+            duplicate_early_evictions: d.early_evictions,
+            ..self.counters.snapshot()
+        }
     }
 
     fn drop(&self, r: DropReason) -> Reply {
@@ -231,16 +241,14 @@ impl RadiusServer {
             return self.drop(DropReason::UnknownClient);
         };
         let secret = client.secret.expose();
-        let Ok(req) = Packet::decode(datagram, secret) else {
+        // --- decode: a checked, borrowed view (no per-attribute allocation) ---
+        let Ok(req) = wire::Request::new_checked(datagram) else {
             return self.drop(DropReason::Malformed);
         };
-        // Octets beyond Length are padding (RFC 2865 §3); decode checked Length.
-        let len = usize::from(u16::from_be_bytes([datagram[2], datagram[3]]));
-        let raw = &datagram[..len];
-        let mut req_auth = [0u8; 16];
-        req_auth.copy_from_slice(&raw[4..20]);
-
-        let code = req.get_code();
+        // Octets beyond Length are padding (RFC 2865 §3).
+        let raw = req.bytes();
+        let req_auth = req.authenticator();
+        let code = req.code();
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
@@ -261,7 +269,7 @@ impl RadiusServer {
         if ma == MaCheck::Invalid {
             return self.drop(DropReason::BadAuthenticator);
         }
-        let has_eap = req.lookup(rfc2869::EAP_MESSAGE_TYPE).is_some();
+        let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
             // RFC 3579 §3.2: always with EAP-Message; BlastRADIUS: per client.
             Code::AccessRequest => client.require_message_authenticator || has_eap,
@@ -273,14 +281,48 @@ impl RadiusServer {
             return self.drop(DropReason::MissingMessageAuthenticator);
         }
 
-        let key = (from, req.get_identifier(), req_auth);
-        if matches!(code, Code::AccessRequest | Code::AccountingRequest)
-            && let Some(cached) = lock(&self.cache).get(&key, now)
-        {
-            bump(&self.counters.duplicates);
-            bump(&self.counters.answered);
-            return (Some(cached), vec![Effect::DuplicateAnswered]);
+        // --- duplicate detection (RFC 5080 §2.2.2): begin ---
+        let key = (from, req.identifier(), req_auth);
+        let cached = matches!(
+            (code, listener),
+            (Code::AccessRequest, Listener::Auth) | (Code::AccountingRequest, Listener::Accounting)
+        );
+        if cached {
+            match self.cache.begin(&key, now) {
+                dup::Lookup::New => {}
+                dup::Lookup::Answered(bytes) => {
+                    bump(&self.counters.duplicates);
+                    bump(&self.counters.answered);
+                    return (Some(bytes), vec![Effect::DuplicateAnswered]);
+                }
+                dup::Lookup::InProgress => return (None, vec![Effect::DuplicateInProgress]),
+            }
         }
+        let (reply, effects) = self.dispatch(code, listener, client, keyed, &req, &req_auth, now);
+        if cached {
+            match &reply {
+                Some(bytes) => self.cache.complete(&key, bytes, now),
+                None => self.cache.abandon(&key),
+            }
+        }
+        // --- duplicate detection: end ---
+        (reply, effects)
+    }
+
+    /// Runs the request (no duplicate check).
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        code: Code,
+        listener: Listener,
+        client: &Client,
+        keyed: &KeyedMac,
+        req: &wire::Request<'_>,
+        req_auth: &[u8; 16],
+        now: Instant,
+    ) -> Reply {
+        let req_auth = *req_auth;
+        let secret = client.secret.expose();
 
         let (reply, effects) = match (code, listener) {
             (Code::StatusServer, _) => {
@@ -289,22 +331,27 @@ impl RadiusServer {
                         Listener::Auth => Code::AccessAccept,
                         Listener::Accounting => Code::AccountingResponse,
                     },
-                    req.get_identifier(),
+                    req.identifier(),
                 );
-                (finish(resp, &req, &req_auth, keyed, secret), Vec::new())
+                (finish(resp, req, &req_auth, keyed, secret), Vec::new())
             }
             (Code::AccessRequest, Listener::Auth) => {
-                self.access_request(client, keyed, &req, &req_auth, now)
+                self.access_request(client, keyed, req, &req_auth, now)
             }
             (Code::AccountingRequest, Listener::Accounting) => {
-                let rec = accounting_record(client, &req);
+                // Accounting is off the authentication path: the `radius`
+                // crate's typed lookups read its attributes.
+                let Ok(packet) = Packet::decode(req.bytes(), secret) else {
+                    return self.drop(DropReason::Malformed);
+                };
+                let rec = accounting_record(client, &packet);
                 if let Err(e) = self.accounting.record(&rec) {
                     tracing::warn!(client = %client.name, error = %e, "accounting not recorded");
                     return self.drop(DropReason::AccountingNotRecorded);
                 }
-                let resp = wire::Response::new(Code::AccountingResponse, req.get_identifier());
+                let resp = wire::Response::new(Code::AccountingResponse, req.identifier());
                 (
-                    finish(resp, &req, &req_auth, keyed, secret),
+                    finish(resp, req, &req_auth, keyed, secret),
                     vec![Effect::AccountingRecorded {
                         client: client.name.clone(),
                         status_type: rec.status_type,
@@ -315,9 +362,6 @@ impl RadiusServer {
         };
         match reply {
             Ok(Some(bytes)) => {
-                if code != Code::StatusServer {
-                    lock(&self.cache).insert(key, bytes.clone(), now);
-                }
                 bump(&self.counters.answered);
                 (Some(bytes), effects)
             }
@@ -338,18 +382,18 @@ impl RadiusServer {
         &self,
         client: &Client,
         keyed: &KeyedMac,
-        req: &Packet,
+        req: &wire::Request<'_>,
         req_auth: &[u8; 16],
         now: Instant,
     ) -> (Result<Option<Vec<u8>>, ()>, Vec<Effect>) {
         let secret = client.secret.expose();
-        let id = req.get_identifier();
-        let Some(eap) = rfc2869::lookup_eap_message(req) else {
+        let id = req.identifier();
+        let Some(eap) = req.eap_message() else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
             let resp = wire::Response::new(Code::AccessReject, id);
             return (finish(resp, req, req_auth, keyed, secret), Vec::new());
         };
-        let state = rfc2865::lookup_state(req);
+        let state = req.first(rfc2865::STATE_TYPE);
         tracing::debug!(
             client = %client.name,
             id,
@@ -362,7 +406,7 @@ impl RadiusServer {
             report,
         };
         // The EAP lock is held for the step only (the guard is a temporary).
-        let outcome = lock(&self.eap).step(state.as_deref(), &eap, now);
+        let outcome = lock(&self.eap).step(state, &eap, now);
         match outcome {
             Outcome::Challenge { eap, state } => {
                 let mut resp = wire::Response::new(Code::AccessChallenge, id);
@@ -446,13 +490,13 @@ impl RadiusServer {
 /// Message-Authenticator and the Response Authenticator.
 fn finish(
     mut resp: wire::Response,
-    req: &Packet,
+    req: &wire::Request<'_>,
     req_auth: &[u8; 16],
     keyed: &KeyedMac,
     secret: &[u8],
 ) -> Result<Option<Vec<u8>>, ()> {
-    for ps in req.lookup_all(rfc2865::PROXY_STATE_TYPE) {
-        resp.attr(rfc2865::PROXY_STATE_TYPE, &ps.encode_bytes());
+    for ps in req.all(rfc2865::PROXY_STATE_TYPE) {
+        resp.attr(rfc2865::PROXY_STATE_TYPE, ps);
     }
     let mut bytes = resp.into_bytes().ok_or(())?;
     if !crypto::finish_response_keyed(&mut bytes, req_auth, keyed, secret) {

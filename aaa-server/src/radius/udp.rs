@@ -1,11 +1,11 @@
 //! The only code that owns the RADIUS sockets: worker threads that each
-//! block in `recv_from` on a shared socket, hand the datagram to
-//! [`RadiusServer::handle`] and send back what it returns — no task, no
-//! thread hop and no allocation per datagram beyond what the core does.
-//! Workers look at the shutdown flag at least every [`POLL`], then finish
-//! the request in hand and return.
+//! block in `recvmmsg` on a shared socket (up to [`BATCH`] datagrams per
+//! call), hand each datagram to [`RadiusServer::handle`] and send back the
+//! answers with one `sendmmsg` — no task, no thread hop and no allocation
+//! per datagram beyond what the core does. Workers look at the shutdown
+//! flag at least every [`POLL`], then finish the requests in hand and return.
 
-use super::{Effect, Listener, RadiusServer};
+use super::{Effect, Listener, RadiusServer, mmsg};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,26 +14,30 @@ use std::time::{Duration, Instant};
 /// Receive buffer: RADIUS packets are at most 4096 bytes (RFC 2865 §3).
 const BUF: usize = 4096;
 
+/// Datagrams taken per `recvmmsg` (those already queued; never waits for more).
+pub const BATCH: usize = 32;
+
 /// How often an idle worker checks the shutdown flag.
 pub const POLL: Duration = Duration::from_millis(100);
 
-/// Logs the effects of one request.
-pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
+/// Logs the effects of one request; the per-authentication line goes to
+/// the log thread ([`crate::auth_log`]).
+pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
     for e in effects {
         match e {
-            Effect::AuthFinished { client, report } => tracing::info!(
-                client = %client,
-                nas = %from,
-                identity = %report.identity,
-                method = report.method.map(|m| m.name()).unwrap_or("-"),
-                result = report.result,
-                round_trips = report.round_trips,
-                duration_ms = format_args!("{:.1}", report.duration.as_secs_f64() * 1000.0),
-                "authentication finished"
-            ),
+            Effect::AuthFinished { client, report } => {
+                crate::auth_log::submit(crate::auth_log::AuthLine {
+                    client,
+                    nas: from,
+                    report,
+                })
+            }
             Effect::Dropped(r) => tracing::debug!(from = %from, reason = r.as_str(), "dropped"),
             Effect::DuplicateAnswered => {
                 tracing::debug!(from = %from, "retransmission answered from cache")
+            }
+            Effect::DuplicateInProgress => {
+                tracing::debug!(from = %from, "retransmission of a request in progress dropped")
             }
             Effect::AccountingRecorded {
                 client,
@@ -53,10 +57,13 @@ pub fn serve(
     shutdown: &AtomicBool,
 ) -> std::io::Result<()> {
     socket.set_read_timeout(Some(POLL))?;
-    let mut buf = vec![0u8; BUF];
+    let mut batch = mmsg::RecvBatch::new(BATCH, BUF);
+    let mut replies: Vec<(Vec<u8>, SocketAddr)> = Vec::with_capacity(BATCH);
+    let mut effects: Vec<(SocketAddr, Vec<Effect>)> = Vec::with_capacity(BATCH);
+    let mut out = mmsg::SendBatch::default();
     while !shutdown.load(Ordering::Relaxed) {
-        let (n, from) = match socket.recv_from(&mut buf) {
-            Ok(x) => x,
+        let n = match batch.recv(socket) {
+            Ok(n) => n,
             Err(e)
                 if matches!(
                     e.kind(),
@@ -72,17 +79,32 @@ pub fn serve(
                 continue;
             }
         };
-        let datagram = &buf[..n];
-        tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
         let now = Instant::now();
-        let (reply, effects) = core.handle(listener, from, datagram, now);
-        if let Some(bytes) = reply {
-            tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
-            if let Err(e) = socket.send_to(&bytes, from) {
-                tracing::warn!(to = %from, error = %e, "send failed");
+        for i in 0..n {
+            let Some((from, datagram)) = batch.get(i) else {
+                continue;
+            };
+            tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = datagram.len(), ?listener, "datagram");
+            let (reply, e) = core.handle(listener, from, datagram, now);
+            if let Some(bytes) = reply {
+                tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
+                replies.push((bytes, from));
+            }
+            if !e.is_empty() {
+                effects.push((from, e));
             }
         }
-        log_effects(from, &effects);
+        match out.send(socket, replies.iter().map(|(b, a)| (&b[..], *a))) {
+            Ok(sent) if sent < replies.len() => {
+                tracing::warn!(lost = replies.len() - sent, "some replies not sent")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, count = replies.len(), "send failed"),
+        }
+        replies.clear();
+        for (from, e) in effects.drain(..) {
+            log_effects(from, e);
+        }
     }
     Ok(())
 }

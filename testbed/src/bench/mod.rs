@@ -166,6 +166,11 @@ pub struct Point {
     pub hlr_gw_rss_kib: Option<u64>,
     /// CPU the load generator used, percent of one core.
     pub loadgen_cpu_percent: f64,
+    /// Server CPU (utime + stime) during the point per successful
+    /// authentication, µs (hostapd: hostapd alone).
+    pub server_cpu_us_per_auth: Option<f64>,
+    /// hlr-gw CPU per successful authentication for the hostapd points, µs.
+    pub hlr_gw_cpu_us_per_auth: Option<f64>,
 }
 
 /// The JSON file.
@@ -226,6 +231,25 @@ pub fn free_udp_port() -> Result<u16, String> {
     s.local_addr()
         .map(|a| a.port())
         .map_err(|e| format!("UDP local_addr: {e}"))
+}
+
+/// CPU time (utime + stime) `pid` has used, from /proc/<pid>/stat.
+pub fn cpu_time_of(pid: u32) -> Option<Duration> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After "pid (comm) ": state is field 3, utime 14, stime 15 (proc(5)).
+    let rest = &s[s.rfind(')')? + 1..];
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    // SAFETY: sysconf reads a constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|h| *h > 0)?;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / hz as f64))
+}
+
+/// µs of CPU per authentication (`None` when nothing authenticated).
+pub fn us_per_auth(cpu: Duration, auths: u64) -> Option<f64> {
+    (auths > 0).then(|| cpu.as_secs_f64() * 1e6 / auths as f64)
 }
 
 /// Whether something listens on UDP `port` (from /proc/net/udp{,6}).
@@ -471,14 +495,16 @@ struct Load {
     hold: bool,
 }
 
-/// Runs `load` against `running`: the summary (with the server's RSS after)
-/// and the sessions held open at the Challenge (hold mode).
+/// Runs `load` against `running`: the summary (with the server's RSS after
+/// and its CPU per authentication), the sessions held open at the Challenge
+/// (hold mode), and `helper`'s CPU per authentication (hostapd's hlr-gw).
 fn run_load(
     server: ServerKind,
     running: &mut Running,
     load: &Load,
     cards: &mut Vec<Card>,
-) -> Result<(Summary, u64), String> {
+    helper: Option<u32>,
+) -> Result<(Summary, u64, Option<f64>), String> {
     let cfg = Config {
         server: running.addr,
         nas: Nas {
@@ -497,14 +523,21 @@ fn run_load(
         progress: false,
         hold_at_challenge: load.hold,
     };
+    let pid = running.guard.pid();
+    let cpu_before = cpu_time_of(pid);
+    let helper_before = helper.and_then(cpu_time_of);
     let r = engine::drive(&cfg, cards)?;
+    let cpu_after = cpu_time_of(pid);
+    let helper_after = helper.and_then(cpu_time_of);
     running.guard.check_alive(&running.log)?;
-    let rss = lg::rss_of(running.guard.pid()).unwrap_or_default();
+    let rss = lg::rss_of(pid).unwrap_or_default();
     let held = r.tally.held;
-    Ok((
-        Summary::new(running.addr, load.method, load.concurrency, r, Some(rss)),
-        held,
-    ))
+    let auths = r.tally.successes;
+    let per_auth =
+        |a: Option<Duration>, b: Option<Duration>| us_per_auth(b?.saturating_sub(a?), auths);
+    let mut s = Summary::new(running.addr, load.method, load.concurrency, r, Some(rss));
+    s.server_cpu_us_per_auth = per_auth(cpu_before, cpu_after);
+    Ok((s, held, per_auth(helper_before, helper_after)))
 }
 
 /// Runs one point of the sweep against a running server.
@@ -524,7 +557,7 @@ fn point(
         rate: None,
         hold: false,
     };
-    let (s, _) = run_load(server, running, &load, cards)?;
+    let (s, _, hlr_gw_cpu) = run_load(server, running, &load, cards, hlr_gw_pid)?;
     let rss = s.server_rss.unwrap_or_default();
     Ok((
         Point {
@@ -540,6 +573,8 @@ fn point(
             server_peak_rss_kib: rss.peak_kib,
             hlr_gw_rss_kib: hlr_gw_pid.and_then(lg::rss_of).map(|r| r.rss_kib),
             loadgen_cpu_percent: s.loadgen_cpu_percent,
+            server_cpu_us_per_auth: s.server_cpu_us_per_auth,
+            hlr_gw_cpu_us_per_auth: hlr_gw_cpu,
         },
         s,
     ))
@@ -713,7 +748,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                 )?;
                 running.guard.stop();
                 eprintln!(
-                    "  {:<10} {:<9} c={:<4} {:>9.1} auth/s  p50 {:>7.2} ms  p99 {:>7.2} ms  failures {}{}  RSS {} KiB  loadgen CPU {:.0}%",
+                    "  {:<10} {:<9} c={:<4} {:>9.1} auth/s  p50 {:>7.2} ms  p99 {:>7.2} ms  failures {}{}  RSS {} KiB  loadgen CPU {:.0}%  server CPU {} µs/auth",
                     server.name(),
                     method.name(),
                     c,
@@ -727,7 +762,9 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
                         format!(" {:?}", s.failures_by_reason)
                     },
                     p.server_rss_kib,
-                    p.loadgen_cpu_percent
+                    p.loadgen_cpu_percent,
+                    p.server_cpu_us_per_auth
+                        .map_or("-".into(), |c| format!("{c:.1}"))
                 );
                 results.push(p);
             }
@@ -820,7 +857,7 @@ fn measure_targets(
                 rate: Some(rate),
                 hold: false,
             };
-            let (s, _) = run_load(ServerKind::AaaServer, &mut running, &load, cards)?;
+            let (s, _, _) = run_load(ServerKind::AaaServer, &mut running, &load, cards, None)?;
             running.guard.stop();
             let h = targets::half_peak(peak, rate, &s);
             eprintln!(
@@ -859,23 +896,36 @@ fn measure_targets(
                     rate: None,
                     hold: false,
                 };
-                let (s, _) = run_load(ServerKind::Hostapd, &mut running, &load, cards)?;
+                let hlr = bed.hlr_gw.as_ref().map(Guard::pid);
+                let (s, _, hlr_cpu) =
+                    run_load(ServerKind::Hostapd, &mut running, &load, cards, hlr)?;
                 running.guard.stop();
-                let b = targets::BelowCap::new(*method, targets::BELOW_CAP_COUNT, &s);
+                let mut b = targets::BelowCap::new(*method, targets::BELOW_CAP_COUNT, &s);
+                b.hlr_gw_cpu_us_per_auth = hlr_cpu;
                 eprintln!(
-                    "  below cap  hostapd {:<9} c={:<4} {:>8.1} auth/s  p50 {:.2} ms  p99 {:.2} ms  failures {}",
+                    "  below cap  hostapd {:<9} c={:<4} {:>8.1} auth/s  p50 {:.2} ms  p99 {:.2} ms  failures {}  CPU {} µs/auth (+ hlr-gw {})",
                     method.name(),
                     c,
                     b.auths_per_sec,
                     b.latency.p50_ms,
                     b.latency.p99_ms,
-                    b.failures
+                    b.failures,
+                    b.server_cpu_us_per_auth
+                        .map_or("-".into(), |c| format!("{c:.1}")),
+                    b.hlr_gw_cpu_us_per_auth
+                        .map_or("-".into(), |c| format!("{c:.1}"))
                 );
                 t.hostapd_below_cap.push(b);
             }
         }
     }
     t.ratio_to_hostapd_aka_prime = targets::ratio(results, &t.hostapd_below_cap);
+    t.server_cpu_per_auth_aka_prime = targets::cpu_per_auth(results, &t.hostapd_below_cap);
+    if t.server_cpu_per_auth_aka_prime.is_none() {
+        t.skipped.push(
+            "server_cpu_per_auth_aka_prime: no aaa-server aka-prime point with a CPU figure".into(),
+        );
+    }
     if t.ratio_to_hostapd_aka_prime.is_none() {
         t.skipped
             .push("ratio_to_hostapd_aka_prime: no aaa-server aka-prime point in the sweep".into());
@@ -916,7 +966,7 @@ fn measure_targets(
                 rate: None,
                 hold: true,
             };
-            let (s, h) = run_load(ServerKind::AaaServer, &mut running, &load, cards)?;
+            let (s, h, _) = run_load(ServerKind::AaaServer, &mut running, &load, cards, None)?;
             held += h;
             failures += s.failures;
             for (k, v) in s.failures_by_reason {
@@ -989,6 +1039,8 @@ pub(crate) fn test_point(server: ServerKind, method: MethodArg, c: usize, rate: 
         server_peak_rss_kib: 1000,
         hlr_gw_rss_kib: None,
         loadgen_cpu_percent: 50.0,
+        server_cpu_us_per_auth: Some(1e6 / rate),
+        hlr_gw_cpu_us_per_auth: None,
     }
 }
 
@@ -1023,6 +1075,22 @@ mod tests {
         assert!(udp_port_bound(port));
         drop(s);
         assert!(!udp_port_bound(port));
+    }
+
+    #[test]
+    fn cpu_time_is_read_from_proc_and_divided_per_auth() {
+        let pid = std::process::id();
+        let before = cpu_time_of(pid).unwrap();
+        let t = std::time::Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(100) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        let after = cpu_time_of(pid).unwrap();
+        assert!(after > before, "{before:?} -> {after:?}");
+        assert_eq!(cpu_time_of(u32::MAX), None);
+        assert_eq!(us_per_auth(Duration::from_millis(3), 1000), Some(3.0));
+        assert_eq!(us_per_auth(Duration::from_millis(3), 0), None);
     }
 
     #[test]

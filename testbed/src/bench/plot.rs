@@ -172,6 +172,8 @@ mod tests {
             server_peak_rss_kib: 1,
             hlr_gw_rss_kib: None,
             loadgen_cpu_percent: 10.0,
+            server_cpu_us_per_auth: None,
+            hlr_gw_cpu_us_per_auth: None,
         };
         let results = vec![
             mk(ServerKind::AaaServer, 1, 500.0),

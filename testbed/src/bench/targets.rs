@@ -13,7 +13,13 @@
 //! - `p99_at_half_peak`: per method, a fresh `aaa-server` loaded at half its
 //!   sweep peak (`--rate`), target p99 < 2 ms;
 //! - `memory_per_session`: RSS growth of a fresh `aaa-server` holding N
-//!   sessions open at the AKA-Challenge, target ≤ 1024 bytes per session.
+//!   sessions open at the AKA-Challenge, target ≤ 1024 bytes per session;
+//! - `server_cpu_per_auth_aka_prime`: the server process's CPU (utime +
+//!   stime from /proc/<pid>/stat over the run) per successful EAP-AKA'
+//!   authentication at `aaa-server`'s best sweep point, target ≤ 12 µs, and
+//!   hostapd's below its cap (its EAP engine; `aaa-server hlr-gw`, which does
+//!   hostapd's Milenage, reported beside it), with the ratio. CPU time, not
+//!   wall time: it holds on a machine shared with other work.
 //!
 //! This module is the arithmetic and the report; `super` runs the servers.
 
@@ -31,6 +37,8 @@ pub const RATIO_TARGET: f64 = 10.0;
 pub const P99_TARGET_MS: f64 = 2.0;
 /// Target: server bytes per in-flight session.
 pub const MEMORY_TARGET_BYTES: f64 = 1024.0;
+/// Target: server CPU per full EAP-AKA' authentication, µs.
+pub const CPU_TARGET_US: f64 = 12.0;
 /// Authentications per fresh hostapd below its 1000-session cap.
 pub const BELOW_CAP_COUNT: u64 = 900;
 /// Concurrency of the half-peak run (or the sweep's largest if smaller).
@@ -180,8 +188,31 @@ pub struct BelowCap {
     /// Access-Requests sent again after the timeout (1 s): hostapd drops
     /// requests it has no room for, they come back a second later.
     pub retransmissions: u64,
+    /// hostapd's CPU per successful authentication, µs.
+    pub server_cpu_us_per_auth: Option<f64>,
+    /// `aaa-server hlr-gw`'s CPU (hostapd's Milenage) per successful authentication, µs.
+    pub hlr_gw_cpu_us_per_auth: Option<f64>,
 }
 
+/// `server_cpu_per_auth_aka_prime`: server CPU per full EAP-AKA' authentication.
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuPerAuth {
+    /// aaa-server's µs of CPU per authentication at its best AKA' sweep point.
+    #[serde(flatten)]
+    pub verdict: Verdict,
+    /// The auths/s of that point.
+    pub auths_per_sec: f64,
+    /// Its concurrency.
+    pub concurrency: usize,
+    /// hostapd's µs per authentication below its cap (its best AKA' run).
+    pub hostapd_us_per_auth: Option<f64>,
+    /// The concurrency of that run.
+    pub hostapd_concurrency: Option<usize>,
+    /// hlr-gw's µs per authentication in that run (hostapd's vectors).
+    pub hostapd_hlr_gw_us_per_auth: Option<f64>,
+    /// hostapd's µs / aaa-server's µs.
+    pub hostapd_over_aaa_server: Option<f64>,
+}
 impl BelowCap {
     /// From the run's summary.
     pub fn new(method: MethodArg, count: u64, s: &Summary) -> Self {
@@ -194,6 +225,8 @@ impl BelowCap {
             failures: s.failures,
             failures_by_reason: s.failures_by_reason.clone(),
             retransmissions: s.retransmissions,
+            server_cpu_us_per_auth: s.server_cpu_us_per_auth,
+            hlr_gw_cpu_us_per_auth: None,
         }
     }
 }
@@ -254,6 +287,8 @@ pub struct Targets {
     pub p99_at_half_peak: Vec<HalfPeak>,
     /// Server memory per in-flight session.
     pub memory_per_session: Option<Memory>,
+    /// Server CPU per EAP-AKA' authentication, ours and hostapd's.
+    pub server_cpu_per_auth_aka_prime: Option<CpuPerAuth>,
     /// hostapd's EAP engine below its session cap (supports the ratio).
     pub hostapd_below_cap: Vec<BelowCap>,
     /// Parts not measured, with why.
@@ -314,6 +349,27 @@ pub fn ratio(results: &[Point], below_cap: &[BelowCap]) -> Option<Ratio> {
         ours_concurrency: ours.concurrency,
         sustained,
         below_cap: below,
+    })
+}
+
+/// `server_cpu_per_auth_aka_prime` from the sweep and the below-cap runs:
+/// aaa-server at its best AKA' point, hostapd at its fastest AKA' run below the cap.
+pub fn cpu_per_auth(results: &[Point], below_cap: &[BelowCap]) -> Option<CpuPerAuth> {
+    let ours = best(results, ServerKind::AaaServer, MethodArg::AkaPrime)?;
+    let us = ours.server_cpu_us_per_auth?;
+    let theirs = below_cap
+        .iter()
+        .filter(|b| b.method == MethodArg::AkaPrime && b.server_cpu_us_per_auth.is_some())
+        .max_by(|a, b| a.auths_per_sec.total_cmp(&b.auths_per_sec));
+    let their_us = theirs.and_then(|b| b.server_cpu_us_per_auth);
+    Some(CpuPerAuth {
+        verdict: Verdict::at_most(us, CPU_TARGET_US, "µs"),
+        auths_per_sec: ours.auths_per_sec,
+        concurrency: ours.concurrency,
+        hostapd_us_per_auth: their_us,
+        hostapd_concurrency: theirs.map(|b| b.concurrency),
+        hostapd_hlr_gw_us_per_auth: theirs.and_then(|b| b.hlr_gw_cpu_us_per_auth),
+        hostapd_over_aaa_server: their_us.filter(|_| us > 0.0).map(|t| t / us),
     })
 }
 
@@ -442,6 +498,24 @@ pub fn table(t: &Targets) -> String {
             ),
         );
     }
+    if let Some(c) = &t.server_cpu_per_auth_aka_prime {
+        let opt = |v: Option<f64>| v.map_or("-".into(), |v| format!("{v:.1}"));
+        line(
+            &mut s,
+            "server CPU per AKA' auth",
+            format!("{:.1} µs", c.verdict.measured),
+            &c.verdict,
+            format!(
+                "aaa-server at {:.0}/s (c={}); hostapd {} µs (c={}, + hlr-gw {} µs): hostapd/ours {}x",
+                c.auths_per_sec,
+                c.concurrency,
+                opt(c.hostapd_us_per_auth),
+                c.hostapd_concurrency.map_or("-".into(), |c| c.to_string()),
+                opt(c.hostapd_hlr_gw_us_per_auth),
+                opt(c.hostapd_over_aaa_server)
+            ),
+        );
+    }
     if !t.hostapd_below_cap.is_empty() {
         s.push_str(&format!(
             "hostapd below its 1000-session cap ({BELOW_CAP_COUNT} auths, fresh hostapd each):\n"
@@ -513,6 +587,7 @@ mod tests {
             },
             server_rss: None,
             loadgen_cpu_percent: 40.0,
+            server_cpu_us_per_auth: Some(2_000_000.0 / rate),
         }
     }
 
@@ -624,6 +699,7 @@ mod tests {
                 max_sessions: 1000,
                 session_timeout_s: 300,
             }),
+            server_cpu_per_auth_aka_prime: cpu_per_auth(&s, &below),
             hostapd_below_cap: below,
             skipped: vec![],
         };
@@ -662,5 +738,13 @@ mod tests {
         assert_eq!(j["memory_per_session"]["measured"], 1024.0);
         assert_eq!(j["memory_per_session"]["rule"], "<=");
         assert_eq!(j["hostapd_below_cap"][0]["concurrency"], 8);
+        // Ours at 24 000/s: 1e6/24 000 µs; hostapd at 6 000/s: 2e6/6 000 µs.
+        let c = &j["server_cpu_per_auth_aka_prime"];
+        assert_eq!(c["target"], 12.0);
+        assert_eq!(c["rule"], "<=");
+        assert!((c["measured"].as_f64().unwrap() - 1e6 / 24_000.0).abs() < 1e-9);
+        assert!((c["hostapd_us_per_auth"].as_f64().unwrap() - 2e6 / 6_000.0).abs() < 1e-9);
+        assert!((c["hostapd_over_aaa_server"].as_f64().unwrap() - 8.0).abs() < 1e-9);
+        assert!(has("server CPU per AKA' auth", "41.7 µs", "met: NO"));
     }
 }

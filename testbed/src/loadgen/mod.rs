@@ -251,6 +251,10 @@ pub struct Summary {
     pub server_rss: Option<Rss>,
     /// CPU the load generator itself used, in percent of one core.
     pub loadgen_cpu_percent: f64,
+    /// Server CPU (utime + stime from /proc/<pid>/stat) during the run per
+    /// successful authentication, µs, when the bench measured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_cpu_us_per_auth: Option<f64>,
 }
 
 impl Summary {
@@ -296,6 +300,7 @@ impl Summary {
             latency: Latency::of(&mut t.latencies_us),
             server_rss: rss,
             loadgen_cpu_percent: r.cpu.as_secs_f64() * 100.0 / secs,
+            server_cpu_us_per_auth: None,
         }
     }
 
