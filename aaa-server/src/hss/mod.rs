@@ -40,7 +40,7 @@ pub enum VectorKind {
 }
 
 /// HSS failures. None of them carries key material.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HssError {
     /// The IMSI is not 6–15 digits.
     #[error("IMSI must be 6 to 15 decimal digits")]

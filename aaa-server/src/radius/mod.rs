@@ -435,7 +435,7 @@ impl RadiusServer {
                 )
             }
             Outcome::Discard(why) => {
-                tracing::debug!(client = %client.name, why, "EAP packet discarded");
+                tracing::debug!(client = %client.name, why = %why, "EAP packet discarded");
                 (Ok(None), Vec::new())
             }
         }

@@ -147,7 +147,7 @@ fn eap_aka_prime_and_aka_through_radius_with_mppe_keys() {
         );
         assert!(matches!(
             &effects[..],
-            [Effect::AuthFinished { report, .. }] if report.result == "success"
+            [Effect::AuthFinished { report, .. }] if report.result == crate::eap_server::AuthResult::Success(crate::eap_server::Success::Full)
         ));
     }
 }

@@ -26,7 +26,7 @@ pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
                 nas = %from,
                 identity = %report.identity,
                 method = report.method.map(|m| m.name()).unwrap_or("-"),
-                result = report.result,
+                result = %report.result,
                 round_trips = report.round_trips,
                 duration_ms = format_args!("{:.1}", report.duration.as_secs_f64() * 1000.0),
                 "authentication finished"
