@@ -79,6 +79,9 @@ pub enum Effect {
     Dropped(DropReason),
     /// A retransmission got the cached response (RFC 5080 §2.2.2).
     DuplicateAnswered,
+    /// A retransmission arrived while its original was in progress: dropped,
+    /// the original's answer follows (RFC 5080 §2.2.2).
+    DuplicateInProgress,
     /// An authentication finished.
     AuthFinished {
         /// The client's name.
@@ -114,6 +117,8 @@ pub struct Counters {
     pub other_drops: u64,
     /// Duplicates answered from the cache.
     pub duplicates: u64,
+    /// Duplicates dropped because their original was in progress.
+    pub duplicates_in_progress: u64,
 }
 
 /// [`Counters`], updated by several workers at once.
@@ -127,6 +132,7 @@ struct AtomicCounters {
     bad_authenticator: AtomicU64,
     other_drops: AtomicU64,
     duplicates: AtomicU64,
+    duplicates_in_progress: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -145,6 +151,7 @@ impl AtomicCounters {
             bad_authenticator: get(&self.bad_authenticator),
             other_drops: get(&self.other_drops),
             duplicates: get(&self.duplicates),
+            duplicates_in_progress: get(&self.duplicates_in_progress),
         }
     }
 }
@@ -162,7 +169,7 @@ pub struct RadiusServer {
     eap: Mutex<EapServer>,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
-    cache: Mutex<dup::DupCache>,
+    cache: dup::DupCache,
     counters: AtomicCounters,
 }
 
@@ -181,10 +188,7 @@ impl RadiusServer {
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             // 7/8 of 2^16: the cache's hash table stays at 2^16 buckets.
-            cache: Mutex::new(dup::DupCache::new(
-                std::time::Duration::from_secs(30),
-                57_344,
-            )),
+            cache: dup::DupCache::new(std::time::Duration::from_secs(30), 57_344),
             counters: AtomicCounters::default(),
         }
     }
@@ -274,13 +278,45 @@ impl RadiusServer {
         }
 
         let key = (from, req.get_identifier(), req_auth);
-        if matches!(code, Code::AccessRequest | Code::AccountingRequest)
-            && let Some(cached) = lock(&self.cache).get(&key, now)
-        {
-            bump(&self.counters.duplicates);
-            bump(&self.counters.answered);
-            return (Some(cached), vec![Effect::DuplicateAnswered]);
+        let cached = matches!(code, Code::AccessRequest | Code::AccountingRequest);
+        if cached {
+            match self.cache.begin(&key, now) {
+                dup::Lookup::New => {}
+                dup::Lookup::Answered(bytes) => {
+                    bump(&self.counters.duplicates);
+                    bump(&self.counters.answered);
+                    return (Some(bytes), vec![Effect::DuplicateAnswered]);
+                }
+                dup::Lookup::InProgress => {
+                    bump(&self.counters.duplicates_in_progress);
+                    return (None, vec![Effect::DuplicateInProgress]);
+                }
+            }
         }
+        let (reply, effects) = self.dispatch(code, listener, client, keyed, &req, &req_auth, now);
+        if cached {
+            match &reply {
+                Some(bytes) => self.cache.complete(&key, bytes, now),
+                None => self.cache.abandon(&key),
+            }
+        }
+        (reply, effects)
+    }
+
+    /// Runs the request (no duplicate check).
+    #[allow(clippy::too_many_arguments)]
+    fn dispatch(
+        &self,
+        code: Code,
+        listener: Listener,
+        client: &Client,
+        keyed: &KeyedMac,
+        req: &Packet,
+        req_auth: &[u8; 16],
+        now: Instant,
+    ) -> Reply {
+        let req_auth = *req_auth;
+        let secret = client.secret.expose();
 
         let (reply, effects) = match (code, listener) {
             (Code::StatusServer, _) => {
@@ -291,20 +327,20 @@ impl RadiusServer {
                     },
                     req.get_identifier(),
                 );
-                (finish(resp, &req, &req_auth, keyed, secret), Vec::new())
+                (finish(resp, req, &req_auth, keyed, secret), Vec::new())
             }
             (Code::AccessRequest, Listener::Auth) => {
-                self.access_request(client, keyed, &req, &req_auth, now)
+                self.access_request(client, keyed, req, &req_auth, now)
             }
             (Code::AccountingRequest, Listener::Accounting) => {
-                let rec = accounting_record(client, &req);
+                let rec = accounting_record(client, req);
                 if let Err(e) = self.accounting.record(&rec) {
                     tracing::warn!(client = %client.name, error = %e, "accounting not recorded");
                     return self.drop(DropReason::AccountingNotRecorded);
                 }
                 let resp = wire::Response::new(Code::AccountingResponse, req.get_identifier());
                 (
-                    finish(resp, &req, &req_auth, keyed, secret),
+                    finish(resp, req, &req_auth, keyed, secret),
                     vec![Effect::AccountingRecorded {
                         client: client.name.clone(),
                         status_type: rec.status_type,
@@ -315,9 +351,6 @@ impl RadiusServer {
         };
         match reply {
             Ok(Some(bytes)) => {
-                if code != Code::StatusServer {
-                    lock(&self.cache).insert(key, bytes.clone(), now);
-                }
                 bump(&self.counters.answered);
                 (Some(bytes), effects)
             }

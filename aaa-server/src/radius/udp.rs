@@ -35,6 +35,9 @@ pub fn log_effects(from: SocketAddr, effects: &[Effect]) {
             Effect::DuplicateAnswered => {
                 tracing::debug!(from = %from, "retransmission answered from cache")
             }
+            Effect::DuplicateInProgress => {
+                tracing::debug!(from = %from, "retransmission of a request in progress dropped")
+            }
             Effect::AccountingRecorded {
                 client,
                 status_type,
