@@ -153,6 +153,8 @@ pub struct Config {
     pub clients: Vec<Client>,
     /// The subscriber store (SQLite file), resolved against the config file's directory.
     pub database: PathBuf,
+    /// Store workers: threads that wait for the subscriber store (`[hss] workers`).
+    pub hss_workers: usize,
     /// EAP settings.
     pub eap: EapConfig,
     /// Identity privacy and fast re-authentication (`[privacy]`).
@@ -228,6 +230,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawHss {
     database: Spanned<String>,
+    workers: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -574,6 +577,13 @@ impl Config {
             Some(t) => *t.get_ref() as usize,
         };
 
+        let hss_workers = match &raw.hss.workers {
+            None => crate::radius::pool::DEFAULT_WORKERS,
+            Some(w) if *w.get_ref() == 0 || *w.get_ref() > 1024 => {
+                return Err(err(w.span(), "hss.workers", "must be 1..=1024".into()));
+            }
+            Some(w) => *w.get_ref() as usize,
+        };
         let privacy = parse_privacy(&raw.privacy, path, &err)?;
 
         Ok(Config {
@@ -581,6 +591,7 @@ impl Config {
             accounting_listen,
             clients,
             database,
+            hss_workers,
             eap: EapConfig {
                 methods,
                 network_name,

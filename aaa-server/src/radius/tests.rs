@@ -24,6 +24,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
             require_message_authenticator: require_ma,
         }],
         database: PathBuf::from("/unused"),
+        hss_workers: 1,
         eap: EapConfig {
             methods: vec![MethodName::AkaPrime, MethodName::Aka],
             network_name: network_name.into(),

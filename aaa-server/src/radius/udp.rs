@@ -1,11 +1,14 @@
 //! The only code that owns the RADIUS sockets: worker threads that each
 //! block in `recv_from` on a shared socket, hand the datagram to
-//! [`RadiusServer::handle`] and send back what it returns — no task, no
-//! thread hop and no allocation per datagram beyond what the core does.
-//! Workers look at the shutdown flag at least every [`POLL`], then finish
-//! the request in hand and return.
+//! [`RadiusServer::receive`] and send back what it returns — no task, no
+//! thread hop and no allocation per datagram beyond what the core does. A
+//! request that needs the subscriber store comes back as a [`Job`] and goes
+//! to the store workers ([`super::pool`]), which answer it; the socket
+//! worker goes on receiving. Workers look at the shutdown flag at least
+//! every [`POLL`], then finish the request in hand and return.
 
-use super::{Effect, Listener, RadiusServer};
+use super::pool::StoreQueue;
+use super::{Effect, Handled, Job, Listener, RadiusServer, Reply};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +56,7 @@ pub fn serve(
     socket: &UdpSocket,
     listener: Listener,
     core: &RadiusServer,
+    store: &StoreQueue,
     shutdown: &AtomicBool,
 ) -> std::io::Result<()> {
     socket.set_read_timeout(Some(POLL))?;
@@ -78,7 +82,9 @@ pub fn serve(
         let datagram = &buf[..n];
         tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = n, ?listener, "datagram");
         let now = Instant::now();
-        let (reply, effects) = core.handle(listener, from, datagram, now);
+        let Some((reply, effects)) = dispatch(core, store, listener, from, datagram, now) else {
+            continue;
+        };
         if let Some(bytes) = reply {
             tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
             if let Err(e) = socket.send_to(&bytes, from) {
@@ -88,6 +94,22 @@ pub fn serve(
         log_effects(from, &effects);
     }
     Ok(())
+}
+
+/// Runs the fast path of one datagram; hands a request that needs the
+/// store to the store workers (None: they answer it).
+fn dispatch(
+    core: &RadiusServer,
+    store: &StoreQueue,
+    listener: Listener,
+    from: SocketAddr,
+    datagram: &[u8],
+    now: Instant,
+) -> Option<Reply> {
+    match core.receive(listener, from, datagram, now) {
+        Handled::Reply(r) => Some(r),
+        Handled::Deferred(job) => store.submit(job).err().map(|job: Job| core.abandon(job)),
+    }
 }
 
 /// Socket buffer size asked for: a burst of thousands of datagrams fits
@@ -112,6 +134,7 @@ pub fn spawn_workers(
     socket: &UdpSocket,
     listener: Listener,
     core: &Arc<RadiusServer>,
+    store: &StoreQueue,
     shutdown: &Arc<AtomicBool>,
     threads: usize,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
@@ -120,11 +143,12 @@ pub fn spawn_workers(
         let socket = socket.try_clone()?;
         let core = core.clone();
         let shutdown = shutdown.clone();
+        let store = store.clone();
         out.push(
             std::thread::Builder::new()
                 .name(format!("radius-{listener:?}-{i}").to_lowercase())
                 .spawn(move || {
-                    if let Err(e) = serve(&socket, listener, &core, &shutdown) {
+                    if let Err(e) = serve(&socket, listener, &core, &store, &shutdown) {
                         tracing::error!(error = %e, ?listener, "socket worker stopped");
                     }
                 })?,
