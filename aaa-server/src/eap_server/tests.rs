@@ -513,3 +513,148 @@ fn session_state_stays_small() {
     assert!(session <= 96, "Session is {session} bytes");
     assert!(challenge <= 176, "Challenge is {challenge} bytes");
 }
+
+/// Counts up from `seed`: a deterministic [`Random`].
+struct CountingRandom(u8);
+
+impl Random for CountingRandom {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), Reject> {
+        for b in out {
+            *b = self.0;
+            self.0 = self.0.wrapping_add(1);
+        }
+        Ok(())
+    }
+}
+
+/// An HSS that always hands out the same vector (fixed RAND and SQN).
+struct FixedHss(SubscriberKeys);
+
+impl Hss for FixedHss {
+    fn vector(&self, _: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        let amf = crate::hss::vector_amf(Amf([0x80, 0]), kind);
+        Ok(self
+            .0
+            .generate_vector(Sqn::from_seq_ind(1, 1), amf, [7; 16]))
+    }
+    fn resync(&self, _: &Imsi, _: &[u8; 16], _: &eap::umts::Auts) -> Result<Sqn, HssError> {
+        Err(HssError::ResyncMacFailure)
+    }
+}
+
+/// Runs an identity round, a Challenge carrying encrypted next identities
+/// and the Accept with the RNG seeded `seed`; returns every EAP packet
+/// the server sent.
+fn transcript(seed: u8) -> Vec<Vec<u8>> {
+    let (imsi, k, opc) = subscriber(0);
+    let hss = Arc::new(FixedHss(SubscriberKeys::new(K::new(k), Opc::new(opc))));
+    let mut server = EapServer::new(hss, &cfg(&[MethodName::AkaPrime]));
+    let t0 = Instant::now();
+    server.set_clock(t0, 1_700_000_000);
+    server.set_privacy(Arc::new(PrivacyServer {
+        keys: crate::privacy::KeySet::new(crate::privacy::PrivacyKey::new(1, [3; 32]), vec![])
+            .unwrap(),
+        policy: crate::privacy::Policy::default(),
+        imsi_key: None,
+        realm: "example.org".into(),
+    }));
+    let mut rng = CountingRandom(seed);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = b"anonymous@example.org".to_vec();
+    let mut sent = Vec::new();
+    let mut out = server.step_with(None, &peer.identity_response(1), t0, &mut rng);
+    loop {
+        match out {
+            Outcome::Challenge { eap, state } => {
+                sent.push(state.to_vec());
+                let resp = peer.handle(&eap);
+                sent.push(eap);
+                out = server.step_with(Some(&state), &resp, t0, &mut rng);
+            }
+            Outcome::Accept { eap, msk, .. } => {
+                sent.push(eap);
+                sent.push(msk.expose().to_vec());
+                return sent;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// With the clock and the RNG injected, a whole exchange replays byte for
+/// byte: State values, the AKA'-Challenge with its encrypted identities,
+/// EAP-Success and the MSK. Another seed changes what the RNG feeds.
+#[test]
+fn transcripts_replay_byte_exact_with_injected_clock_and_rng() {
+    let a = transcript(1);
+    assert_eq!(a, transcript(1));
+    assert_eq!(a.len(), 6, "identity round, Challenge, Success + MSK");
+    assert_eq!(
+        a[0],
+        (1..=16).collect::<Vec<u8>>(),
+        "State: the RNG's first 16 bytes"
+    );
+    let b = transcript(101);
+    assert_ne!(a[0], b[0], "State");
+    assert_eq!(a[1], b[1], "the AKA-Identity request uses no randomness");
+    assert_ne!(a[3], b[3], "AT_IV / AT_ENCR_DATA in the Challenge");
+    assert_eq!(a[5], b[5], "the MSK depends on the vector only");
+}
+
+/// Reject variants keep their cause and print the log text.
+#[test]
+fn reject_variants_display_and_keep_the_hss_cause() {
+    let r: Reject = HssError::UnknownSubscriber.into();
+    assert_eq!(r, Reject::Hss(HssError::UnknownSubscriber));
+    assert_eq!(r.to_string(), "unknown subscriber");
+    assert_eq!(
+        Reject::UnexpectedSubtype(Round::Challenge).to_string(),
+        "unexpected AKA subtype in the challenge round"
+    );
+    assert_eq!(
+        AuthResult::Success(Success::FastReauth).to_string(),
+        "success (fast re-authentication)"
+    );
+    assert_eq!(Discard::SessionBusy.to_string(), "session busy");
+}
+
+/// A step that needs the store hands back its session's work; until it is
+/// resumed the session is busy (a second request for it is discarded, not
+/// run), and an abandoned step leaves the session as it was.
+#[test]
+fn deferred_step_marks_the_session_busy_and_abandon_restores_it() {
+    let (imsi, k, opc) = subscriber(2);
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = b"anonymous@realm".to_vec();
+    let now = Instant::now();
+    let rng: &mut dyn Random = &mut OsRandom;
+    let Step::Done(Outcome::Challenge { eap, state }) =
+        server.begin(None, &peer.identity_response(1), now, rng)
+    else {
+        panic!("an anonymous identity gets an AKA-Identity round without the store");
+    };
+    let resp = peer.handle(&eap);
+    let Step::Deferred(d) = server.begin(Some(&state), &resp, now, rng) else {
+        panic!("the permanent identity needs a vector");
+    };
+    assert!(matches!(
+        server.begin(Some(&state), &resp, now, rng),
+        Step::Done(Outcome::Discard(Discard::SessionBusy))
+    ));
+    server.abandon(d);
+    assert_eq!(server.session_count(), 1);
+    // The same response again: the session was put back as it was.
+    let Step::Deferred(d) = server.begin(Some(&state), &resp, now, rng) else {
+        panic!("deferred again");
+    };
+    let Step::Done(Outcome::Challenge { eap, state: s2 }) =
+        server.resume(server.perform(d), now, rng)
+    else {
+        panic!("the Challenge");
+    };
+    assert_eq!(s2, state);
+    let out = server.step(Some(&state), &peer.handle(&eap), now);
+    assert!(matches!(out, Outcome::Accept { .. }), "{out:?}");
+    assert_eq!(server.session_count(), 0);
+}

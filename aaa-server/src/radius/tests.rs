@@ -393,3 +393,5 @@ fn concurrent_workers_share_one_core() {
     assert_eq!(c.duplicates, 0);
     assert!(c.received >= threads as u64 * 20 * 2);
 }
+
+mod slow_store;
