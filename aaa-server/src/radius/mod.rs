@@ -1,13 +1,17 @@
-//! The RADIUS exchange (RFC 2865, 2866, 3579, 5080, 5997, 2548) as a pure
-//! function: [`RadiusServer::handle`] takes the listener, the client's
-//! address, one datagram and `now`, and returns the reply (if any) and
-//! effects for the log. The `radius` crate decodes and frames attributes;
+//! The RADIUS exchange (RFC 2865, 2866, 3579, 5080, 5997, 2548), sans-IO:
+//! [`RadiusServer::receive`] takes the listener, the client's address, one
+//! datagram and `now`, and returns the reply (if any) and effects for the
+//! log — or, when the request needs the subscriber store, a [`Job`]. The
+//! shell runs [`RadiusServer::perform`] for it on a store worker
+//! ([`pool`]: it may block) and [`RadiusServer::resume`] makes the reply,
+//! again without waiting. [`RadiusServer::handle`] does all of it on the
+//! calling thread. The `radius` crate decodes and frames attributes;
 //! Message-Authenticator, the MS-MPPE keys and the duplicate cache are here.
 //!
-//! `handle` takes `&self`: several socket workers call it at once. Decoding,
-//! the authenticator checks and building the response (the MD5 work) run
-//! without a lock; only the duplicate cache and the EAP step each take their
-//! own short lock.
+//! Everything takes `&self`: several socket and store workers call it at
+//! once. No lock shared by other requests is held while anything slow runs:
+//! the duplicate cache and the EAP session table each take their own short
+//! lock to look up or put back an entry.
 
 pub mod crypto;
 pub mod dup;
