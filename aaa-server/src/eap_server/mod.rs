@@ -339,7 +339,9 @@ impl EapServer {
         let before = may_defer(&session.phase, &pkt).then(|| Box::new(session.clone()));
         let Session { mut common, phase } = session;
         common.round_trips += 1;
-        let next = aka::receive(&mut self.cx(now, rng), &mut common, phase, &pkt, raw);
+        let mut cx = self.cx(now, rng);
+        let next = aka::receive(&mut cx, &mut common, phase, &pkt, raw);
+        let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, false, common, next, before, now)
     }
 
@@ -377,7 +379,9 @@ impl EapServer {
             nak_used: false,
             checkcode: None,
         };
-        let next = aka::begin_method(&mut self.cx(now, rng), &mut common);
+        let mut cx = self.cx(now, rng);
+        let next = aka::begin_method(&mut cx, &mut common);
+        let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, true, common, next, None, now)
     }
 
@@ -408,8 +412,29 @@ impl EapServer {
             mut common,
             done,
         } = p;
-        let next = aka::resume(&mut self.cx(now, rng), &mut common, done);
+        let mut cx = self.cx(now, rng);
+        let next = aka::resume(&mut cx, &mut common, done);
+        let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, new, common, next, None, now)
+    }
+
+    /// Continues through store work the store can do at once from memory
+    /// ([`Hss::try_vector`]); what remains goes to the store workers.
+    fn at_once(
+        &self,
+        cx: &mut Cx<'_>,
+        c: &mut Common,
+        mut next: Result<Next, Reject>,
+    ) -> Result<Next, Reject> {
+        loop {
+            match next {
+                Ok(Next::Store(work)) => match store::try_now(work, &*self.hss) {
+                    Ok(done) => next = aka::resume(cx, c, done),
+                    Err(work) => return Ok(Next::Store(work)),
+                },
+                other => return other,
+            }
+        }
     }
 
     /// Gives up deferred work (the store workers are saturated): the

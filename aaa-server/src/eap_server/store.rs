@@ -43,6 +43,18 @@ pub(crate) enum Done {
     Decrypt(Result<DecryptedIdentity, ImsiPrivacyError>),
 }
 
+/// Does `work` at once when the store can answer from memory (a vector
+/// from a reserved range); gives it back otherwise.
+pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
+    match work {
+        Work::Vector { kind, target } => match hss.try_vector(&target.imsi, kind) {
+            Some(v) => Ok(Done::Vector(target, v)),
+            None => Err(Work::Vector { kind, target }),
+        },
+        w => Err(w),
+    }
+}
+
 /// Runs `work` (blocking: the store may be slow or remote).
 pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>) -> Done {
     match work {

@@ -621,10 +621,30 @@ fn reject_variants_display_and_keep_the_hss_cause() {
 /// A step that needs the store hands back its session's work; until it is
 /// resumed the session is busy (a second request for it is discarded, not
 /// run), and an abandoned step leaves the session as it was.
+/// A store that answers nothing from memory: every call is store work.
+pub(crate) struct Remote(pub Arc<SqliteStore>);
+
+impl Hss for Remote {
+    fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        self.0.vector(imsi, kind)
+    }
+    fn resync(
+        &self,
+        imsi: &Imsi,
+        rand: &[u8; 16],
+        auts: &eap::umts::Auts,
+    ) -> Result<Sqn, HssError> {
+        self.0.resync(imsi, rand, auts)
+    }
+}
+
 #[test]
 fn deferred_step_marks_the_session_busy_and_abandon_restores_it() {
     let (imsi, k, opc) = subscriber(2);
-    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let server = EapServer::new(
+        Arc::new(Remote(store_with_vectors())),
+        &cfg(&[MethodName::AkaPrime]),
+    );
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
     peer.identity = b"anonymous@realm".to_vec();
     let now = Instant::now();
@@ -657,4 +677,28 @@ fn deferred_step_marks_the_session_busy_and_abandon_restores_it() {
     let out = server.step(Some(&state), &peer.handle(&eap), now);
     assert!(matches!(out, Outcome::Accept { .. }), "{out:?}");
     assert_eq!(server.session_count(), 0);
+}
+
+/// A vector the store holds in memory (a reserved SQN range) is taken on
+/// the spot: no store work, no thread hop. The first one needs a commit.
+#[test]
+fn vector_from_memory_is_taken_without_store_work() {
+    let (imsi, k, opc) = subscriber(0);
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let now = Instant::now();
+    let rng: &mut dyn Random = &mut OsRandom;
+    let first = server.begin(None, &peer.identity_response(1), now, rng);
+    let Step::Deferred(d) = first else {
+        panic!("the first vector commits a reservation: store work, got {first:?}");
+    };
+    assert!(matches!(
+        server.resume(server.perform(d), now, rng),
+        Step::Done(Outcome::Challenge { .. })
+    ));
+    let second = server.begin(None, &peer.identity_response(1), now, rng);
+    assert!(
+        matches!(second, Step::Done(Outcome::Challenge { .. })),
+        "from the reserved range at once, got {second:?}"
+    );
 }

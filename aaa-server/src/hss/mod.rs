@@ -74,6 +74,15 @@ pub trait Hss: Send + Sync {
     /// with the new SQN and a fresh RAND (TS 33.102 §6.3.2).
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError>;
 
+    /// [`vector`](Hss::vector) if it can be answered at once from memory —
+    /// no I/O, no commit, no waiting — else `None` (the default): the call
+    /// then goes to the store workers. Lets the socket workers serve the
+    /// common case without a thread hop.
+    fn try_vector(&self, imsi: &Imsi, kind: VectorKind) -> Option<Result<AuthVector, HssError>> {
+        let _ = (imsi, kind);
+        None
+    }
+
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
     /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError>;

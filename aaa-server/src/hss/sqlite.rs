@@ -561,6 +561,16 @@ impl Drop for SqliteStore {
 }
 
 impl Hss for SqliteStore {
+    fn try_vector(&self, imsi: &Imsi, kind: VectorKind) -> Option<Result<AuthVector, HssError>> {
+        let mut rand = [0u8; 16];
+        if let Err(e) = super::rng::fill(&mut rand) {
+            return Some(Err(HssError::Rng(e.to_string())));
+        }
+        // Only from the reserved range in memory; a commit is left to `vector`.
+        let (sqn, keys, amf) = self.inner.take(imsi.as_str())?;
+        Some(Ok(keys.generate_vector(sqn, vector_amf(amf, kind), rand)))
+    }
+
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
         let mut rand = [0u8; 16];
         super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;

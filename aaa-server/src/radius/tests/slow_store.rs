@@ -306,7 +306,8 @@ fn stuck_store_call_does_not_delay_other_subscribers() {
 /// goes to the store).
 #[test]
 fn abandoned_store_work_leaves_the_session_for_the_retransmission() {
-    let (srv, _) = server(true);
+    let store = crate::eap_server::tests::Remote(store_with_vectors());
+    let srv = RadiusServer::new(&config(true, "WLAN"), Arc::new(store), store_with_vectors());
     let mut p = peer(1, Method::AkaPrime);
     p.sqn_ms = Sqn::from_seq_ind(5000, 7);
     let now = Instant::now();
