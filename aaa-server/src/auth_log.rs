@@ -44,7 +44,7 @@ impl AuthLine {
             nas = %self.nas,
             identity = %r.identity,
             method = r.method.map(|m| m.name()).unwrap_or("-"),
-            result = r.result,
+            result = %r.result,
             round_trips = r.round_trips,
             duration_ms = format_args!("{:.1}", r.duration.as_secs_f64() * 1000.0),
             "authentication finished"
@@ -177,7 +177,6 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MakeStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Instant;
 
     fn line(i: u32) -> AuthLine {
         AuthLine {
@@ -186,7 +185,7 @@ mod tests {
             report: Report {
                 identity: format!("6{i}"),
                 method: None,
-                result: "success",
+                result: crate::eap_server::AuthResult::Success(crate::eap_server::Success::Full),
                 round_trips: 2,
                 duration: Duration::from_millis(1),
             },
@@ -198,18 +197,15 @@ mod tests {
     #[test]
     fn overload_drops_and_counts_never_blocks() {
         start_with(4).unwrap();
-        let t = Instant::now();
         for i in 0..10_000 {
             submit(line(i));
         }
-        // 10 000 submissions to a 4-line queue: (nearly) all dropped rather
-        // than waiting for the log thread, which drains every DRAIN_EVERY.
-        let drains = t.elapsed().as_millis() as u64 / DRAIN_EVERY.as_millis() as u64 + 1;
-        assert!(
-            dropped() >= 10_000 - 4 * (drains + 2),
-            "dropped {}",
-            dropped()
-        );
+        // 10 000 submissions to a 4-line queue: nearly all dropped rather
+        // than waiting for the log thread. Each drain (every DRAIN_EVERY,
+        // but a loaded machine may run the log thread more often than the
+        // timer says) lets at most 4 more in; 1 000 accepted lines would
+        // take 250 drains, seconds of a loop that takes milliseconds.
+        assert!(dropped() >= 9_000, "dropped {}", dropped());
         // The log thread drains the queue: a line gets in again.
         let drained = (0..500).any(|_| {
             std::thread::sleep(DRAIN_EVERY);

@@ -174,6 +174,8 @@ pub struct Config {
     pub clients: Vec<Client>,
     /// The subscriber store (SQLite file), resolved against the config file's directory.
     pub database: PathBuf,
+    /// Store workers: threads that wait for the subscriber store (`[hss] workers`).
+    pub hss_workers: usize,
     /// EAP settings.
     pub eap: EapConfig,
     /// Identity privacy and fast re-authentication (`[privacy]`).
@@ -260,6 +262,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 struct RawHss {
     database: Spanned<String>,
+    workers: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -606,6 +609,13 @@ impl Config {
             Some(t) => *t.get_ref() as usize,
         };
 
+        let hss_workers = match &raw.hss.workers {
+            None => crate::radius::pool::DEFAULT_WORKERS,
+            Some(w) if *w.get_ref() == 0 || *w.get_ref() > 1024 => {
+                return Err(err(w.span(), "hss.workers", "must be 1..=1024".into()));
+            }
+            Some(w) => *w.get_ref() as usize,
+        };
         let privacy = parse_privacy(&raw.privacy, path, &err)?;
         let d = RadiusConfig::default();
         let duplicate_window = match &raw.radius.duplicate_window {
@@ -636,6 +646,7 @@ impl Config {
             accounting_listen,
             clients,
             database,
+            hss_workers,
             eap: EapConfig {
                 methods,
                 network_name,

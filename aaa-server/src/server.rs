@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::hss::SqliteStore;
 use crate::hss::sqlite::StoreCheck;
 use crate::privacy::startup::KeySource;
+use crate::radius::pool::{StorePool, socket_replier};
 use crate::radius::{Listener, RadiusServer, udp};
 use std::net::UdpSocket;
 use std::sync::Arc;
@@ -102,16 +103,33 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     let core = Arc::new(radius);
     crate::auth_log::start().map_err(io("log thread"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
-    let mut workers = udp::spawn_workers(&auth, Listener::Auth, &core, &shutdown, auth_workers())
-        .map_err(io("auth workers"))?;
+    // Requests that wait for the store (vectors, resynchronisation, IMSI
+    // privacy, accounting) run here, never on the socket workers.
+    let replier = socket_replier(
+        auth.try_clone().map_err(io("auth socket"))?,
+        acct.try_clone().map_err(io("accounting socket"))?,
+    );
+    let pool = StorePool::start(&core, replier, cfg.hss_workers).map_err(io("store workers"))?;
+    let queue = pool.queue();
+    let mut workers = udp::spawn_workers(
+        &auth,
+        Listener::Auth,
+        &core,
+        &queue,
+        &shutdown,
+        auth_workers(),
+    )
+    .map_err(io("auth workers"))?;
     workers.extend(
-        udp::spawn_workers(&acct, Listener::Accounting, &core, &shutdown, 1)
+        udp::spawn_workers(&acct, Listener::Accounting, &core, &queue, &shutdown, 1)
             .map_err(io("accounting worker"))?,
     );
+    drop(queue);
     tracing::info!(
         auth = %auth.local_addr().map_err(io("local_addr"))?,
         accounting = %acct.local_addr().map_err(io("local_addr"))?,
         clients = cfg.clients.len(),
+        store_workers = cfg.hss_workers,
         methods = ?cfg.eap.methods,
         subscribers,
         "aaa-server listening"
@@ -127,6 +145,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
     for w in workers {
         let _ = w.join();
     }
+    pool.join();
     crate::auth_log::stop();
     tracing::info!(
         counters = ?core.counters(),

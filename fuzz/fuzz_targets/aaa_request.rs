@@ -55,6 +55,7 @@ fn server() -> RadiusServer {
             require_message_authenticator: true,
         }],
         database: "/unused".into(),
+        hss_workers: 1,
         eap: EapConfig {
             methods: vec![MethodName::AkaPrime, MethodName::Aka],
             network_name: "WLAN".into(),

@@ -4,8 +4,15 @@
 use super::*;
 use crate::hss::SqliteStore;
 use crate::hss::sqlite::NewSubscriber;
+use crate::hss::{HssError, Imsi, VectorKind};
 use eap::aka::attr::{AtAuts, AtIdentity, AtRes};
+use eap::aka::attr::{AtCheckcode, AtMac};
+use eap::aka::checkcode::CheckcodeHash;
+use eap::aka::keys::{self, Keys};
+use eap::aka::mac::NO_EXTRA;
+use eap::aka::message::{IdReq, Message, Subtype, verify_packet};
 use eap::secret::{K, Opc};
+use eap::umts::AuthVector;
 use eap::umts::{Amf, Sqn, SubscriberKeys};
 
 /// A subscriber of the shared Milenage vectors: (IMSI, K, OPc).
@@ -245,7 +252,7 @@ fn aka_prime_permanent_identity_succeeds_with_same_msk() {
     assert_eq!(Some(msk), peer.msk);
     assert_eq!(eap[0], 3);
     assert_eq!(rounds, 2, "permanent NAI goes straight to the Challenge");
-    assert_eq!(report.result, "success");
+    assert_eq!(report.result, AuthResult::Success(Success::Full));
     assert_eq!(report.method, Some(Method::AkaPrime));
     assert!(!report.identity.contains(&imsi[6..]), "{}", report.identity);
     assert_eq!(user_name.as_bytes(), &peer.identity[..]);
@@ -293,7 +300,7 @@ fn anonymous_identity_gets_identity_round_and_checkcode() {
 fn pseudonym_gets_permanent_id_request() {
     let (imsi, k, opc) = subscriber(0);
     let store = store_with_vectors();
-    let mut server = EapServer::new(store, &cfg(&[MethodName::AkaPrime]));
+    let server = EapServer::new(store, &cfg(&[MethodName::AkaPrime]));
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
     peer.identity = b"7pseudonym@realm".to_vec();
     let out = server.step(None, &peer.identity_response(5), Instant::now());
@@ -344,7 +351,10 @@ fn second_sync_failure_is_rejected() {
         panic!("{out:?}")
     };
     assert_eq!(eap[0], 4);
-    assert_eq!(report.unwrap().result, "second Synchronization-Failure");
+    assert_eq!(
+        report.unwrap().result,
+        AuthResult::Reject(Reject::SecondSyncFailure)
+    );
     assert_eq!(peer.syncs, 2);
 }
 
@@ -357,14 +367,23 @@ fn wrong_k_unknown_subscriber_and_wrong_res() {
     let Outcome::Reject { report, .. } = out else {
         panic!("{out:?}")
     };
-    assert_eq!(report.unwrap().result, "peer sent Authentication-Reject");
+    assert_eq!(
+        report.unwrap().result,
+        AuthResult::Reject(Reject::AuthenticationReject)
+    );
 
     let mut peer = TestPeer::new("001019999999999", k, opc, Method::AkaPrime);
     let (out, rounds) = run(&mut server, &mut peer);
     let Outcome::Reject { report, .. } = out else {
         panic!("{out:?}")
     };
-    assert_eq!((report.unwrap().result, rounds), ("unknown subscriber", 1));
+    assert_eq!(
+        (report.unwrap().result, rounds),
+        (
+            AuthResult::Reject(Reject::Hss(HssError::UnknownSubscriber)),
+            1
+        )
+    );
 
     // A response whose RES is wrong but whose AT_MAC is right cannot be built
     // without the keys; flip a RES byte and the MAC check fails first.
@@ -382,7 +401,7 @@ fn wrong_k_unknown_subscriber_and_wrong_res() {
     let Outcome::Reject { report, .. } = server.step(Some(&state), &resp, now) else {
         panic!()
     };
-    assert_eq!(report.unwrap().result, "AT_MAC does not verify");
+    assert_eq!(report.unwrap().result, AuthResult::Reject(Reject::BadMac));
 }
 
 #[test]
@@ -408,14 +427,14 @@ fn legacy_nak_switches_method_once() {
     };
     assert_eq!(
         report.unwrap().result,
-        "peer refused the method (Legacy-Nak)"
+        AuthResult::Reject(Reject::MethodRefused)
     );
 }
 
 #[test]
 fn mismatched_identifier_is_discarded_and_unknown_state_rejected() {
     let (imsi, k, opc) = subscriber(0);
-    let mut server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
     let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
     let now = Instant::now();
     let Outcome::Challenge { eap, state } = server.step(None, &peer.identity_response(1), now)
@@ -465,7 +484,7 @@ fn sessions_are_bounded_and_expire() {
     let mut c = cfg(&[MethodName::AkaPrime]);
     c.max_sessions = 3;
     c.session_timeout = Duration::from_secs(5);
-    let mut server = EapServer::new(store_with_vectors(), &c);
+    let server = EapServer::new(store_with_vectors(), &c);
     let peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
     let t0 = Instant::now();
     let mut states = Vec::new();
@@ -478,7 +497,7 @@ fn sessions_are_bounded_and_expire() {
     }
     assert_eq!(server.session_count(), 3);
     assert_ne!(states[0], states[1], "State values differ");
-    let _ = server.step(None, &[2], t0 + Duration::from_secs(6));
+    server.expire(t0 + Duration::from_secs(6));
     assert_eq!(server.session_count(), 0);
 }
 
@@ -489,8 +508,197 @@ mod privacy;
 #[test]
 fn session_state_stays_small() {
     let session = std::mem::size_of::<Session>();
-    let challenge = std::mem::size_of::<ChallengePhase>();
-    eprintln!("Session {session} B, ChallengePhase {challenge} B");
+    let challenge = std::mem::size_of::<aka::Challenge>();
+    eprintln!("Session {session} B, Challenge {challenge} B");
     assert!(session <= 96, "Session is {session} bytes");
-    assert!(challenge <= 176, "ChallengePhase is {challenge} bytes");
+    assert!(challenge <= 176, "Challenge is {challenge} bytes");
+}
+
+/// Counts up from `seed`: a deterministic [`Random`].
+struct CountingRandom(u8);
+
+impl Random for CountingRandom {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), Reject> {
+        for b in out {
+            *b = self.0;
+            self.0 = self.0.wrapping_add(1);
+        }
+        Ok(())
+    }
+}
+
+/// An HSS that always hands out the same vector (fixed RAND and SQN).
+struct FixedHss(SubscriberKeys);
+
+impl Hss for FixedHss {
+    fn vector(&self, _: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        let amf = crate::hss::vector_amf(Amf([0x80, 0]), kind);
+        Ok(self
+            .0
+            .generate_vector(Sqn::from_seq_ind(1, 1), amf, [7; 16]))
+    }
+    fn resync(&self, _: &Imsi, _: &[u8; 16], _: &eap::umts::Auts) -> Result<Sqn, HssError> {
+        Err(HssError::ResyncMacFailure)
+    }
+}
+
+/// Runs an identity round, a Challenge carrying encrypted next identities
+/// and the Accept with the RNG seeded `seed`; returns every EAP packet
+/// the server sent.
+fn transcript(seed: u8) -> Vec<Vec<u8>> {
+    let (imsi, k, opc) = subscriber(0);
+    let hss = Arc::new(FixedHss(SubscriberKeys::new(K::new(k), Opc::new(opc))));
+    let mut server = EapServer::new(hss, &cfg(&[MethodName::AkaPrime]));
+    let t0 = Instant::now();
+    server.set_clock(t0, 1_700_000_000);
+    server.set_privacy(Arc::new(PrivacyServer {
+        keys: crate::privacy::KeySet::new(crate::privacy::PrivacyKey::new(1, [3; 32]), vec![])
+            .unwrap(),
+        policy: crate::privacy::Policy::default(),
+        imsi_key: None,
+        realm: "example.org".into(),
+    }));
+    let mut rng = CountingRandom(seed);
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = b"anonymous@example.org".to_vec();
+    let mut sent = Vec::new();
+    let mut out = server.step_with(None, &peer.identity_response(1), t0, &mut rng);
+    loop {
+        match out {
+            Outcome::Challenge { eap, state } => {
+                sent.push(state.to_vec());
+                let resp = peer.handle(&eap);
+                sent.push(eap);
+                out = server.step_with(Some(&state), &resp, t0, &mut rng);
+            }
+            Outcome::Accept { eap, msk, .. } => {
+                sent.push(eap);
+                sent.push(msk.expose().to_vec());
+                return sent;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+/// With the clock and the RNG injected, a whole exchange replays byte for
+/// byte: State values, the AKA'-Challenge with its encrypted identities,
+/// EAP-Success and the MSK. Another seed changes what the RNG feeds.
+#[test]
+fn transcripts_replay_byte_exact_with_injected_clock_and_rng() {
+    let a = transcript(1);
+    assert_eq!(a, transcript(1));
+    assert_eq!(a.len(), 6, "identity round, Challenge, Success + MSK");
+    assert_eq!(
+        a[0],
+        (1..=16).collect::<Vec<u8>>(),
+        "State: the RNG's first 16 bytes"
+    );
+    let b = transcript(101);
+    assert_ne!(a[0], b[0], "State");
+    assert_eq!(a[1], b[1], "the AKA-Identity request uses no randomness");
+    assert_ne!(a[3], b[3], "AT_IV / AT_ENCR_DATA in the Challenge");
+    assert_eq!(a[5], b[5], "the MSK depends on the vector only");
+}
+
+/// Reject variants keep their cause and print the log text.
+#[test]
+fn reject_variants_display_and_keep_the_hss_cause() {
+    let r: Reject = HssError::UnknownSubscriber.into();
+    assert_eq!(r, Reject::Hss(HssError::UnknownSubscriber));
+    assert_eq!(r.to_string(), "unknown subscriber");
+    assert_eq!(
+        Reject::UnexpectedSubtype(Round::Challenge).to_string(),
+        "unexpected AKA subtype in the challenge round"
+    );
+    assert_eq!(
+        AuthResult::Success(Success::FastReauth).to_string(),
+        "success (fast re-authentication)"
+    );
+    assert_eq!(Discard::SessionBusy.to_string(), "session busy");
+}
+
+/// A step that needs the store hands back its session's work; until it is
+/// resumed the session is busy (a second request for it is discarded, not
+/// run), and an abandoned step leaves the session as it was.
+/// A store that answers nothing from memory: every call is store work.
+pub(crate) struct Remote(pub Arc<SqliteStore>);
+
+impl Hss for Remote {
+    fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        self.0.vector(imsi, kind)
+    }
+    fn resync(
+        &self,
+        imsi: &Imsi,
+        rand: &[u8; 16],
+        auts: &eap::umts::Auts,
+    ) -> Result<Sqn, HssError> {
+        self.0.resync(imsi, rand, auts)
+    }
+}
+
+#[test]
+fn deferred_step_marks_the_session_busy_and_abandon_restores_it() {
+    let (imsi, k, opc) = subscriber(2);
+    let server = EapServer::new(
+        Arc::new(Remote(store_with_vectors())),
+        &cfg(&[MethodName::AkaPrime]),
+    );
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = b"anonymous@realm".to_vec();
+    let now = Instant::now();
+    let rng: &mut dyn Random = &mut OsRandom;
+    let Step::Done(Outcome::Challenge { eap, state }) =
+        server.begin(None, &peer.identity_response(1), now, rng)
+    else {
+        panic!("an anonymous identity gets an AKA-Identity round without the store");
+    };
+    let resp = peer.handle(&eap);
+    let Step::Deferred(d) = server.begin(Some(&state), &resp, now, rng) else {
+        panic!("the permanent identity needs a vector");
+    };
+    assert!(matches!(
+        server.begin(Some(&state), &resp, now, rng),
+        Step::Done(Outcome::Discard(Discard::SessionBusy))
+    ));
+    server.abandon(d);
+    assert_eq!(server.session_count(), 1);
+    // The same response again: the session was put back as it was.
+    let Step::Deferred(d) = server.begin(Some(&state), &resp, now, rng) else {
+        panic!("deferred again");
+    };
+    let Step::Done(Outcome::Challenge { eap, state: s2 }) =
+        server.resume(server.perform(d), now, rng)
+    else {
+        panic!("the Challenge");
+    };
+    assert_eq!(s2, state);
+    let out = server.step(Some(&state), &peer.handle(&eap), now);
+    assert!(matches!(out, Outcome::Accept { .. }), "{out:?}");
+    assert_eq!(server.session_count(), 0);
+}
+
+/// A vector the store holds in memory (a reserved SQN range) is taken on
+/// the spot: no store work, no thread hop. The first one needs a commit.
+#[test]
+fn vector_from_memory_is_taken_without_store_work() {
+    let (imsi, k, opc) = subscriber(0);
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::AkaPrime]));
+    let peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let now = Instant::now();
+    let rng: &mut dyn Random = &mut OsRandom;
+    let first = server.begin(None, &peer.identity_response(1), now, rng);
+    let Step::Deferred(d) = first else {
+        panic!("the first vector commits a reservation: store work, got {first:?}");
+    };
+    assert!(matches!(
+        server.resume(server.perform(d), now, rng),
+        Step::Done(Outcome::Challenge { .. })
+    ));
+    let second = server.begin(None, &peer.identity_response(1), now, rng);
+    assert!(
+        matches!(second, Step::Done(Outcome::Challenge { .. })),
+        "from the reserved range at once, got {second:?}"
+    );
 }

@@ -41,7 +41,7 @@ pub enum VectorKind {
 }
 
 /// HSS failures. None of them carries key material.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HssError {
     /// The IMSI is not 6–15 digits.
     #[error("IMSI must be 6 to 15 decimal digits")]
@@ -103,6 +103,20 @@ pub trait Hss: Send + Sync {
     /// subscribers never change keep the default.
     fn current(&self, _imsi: &Imsi, _version: u64) -> Result<bool, HssError> {
         Ok(true)
+    }
+
+    /// [`vector`](Hss::vector) if it can be answered at once from memory —
+    /// no I/O, no commit, no waiting — else `None` (the default): the call
+    /// then goes to the store workers. Lets the socket workers serve the
+    /// common case without a thread hop.
+    /// With the subscriber's version, as [`Hss::vector_versioned`].
+    fn try_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Option<Result<(AuthVector, u64), HssError>> {
+        let _ = (imsi, kind);
+        None
     }
 
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh

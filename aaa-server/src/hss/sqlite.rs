@@ -818,6 +818,21 @@ impl Drop for SqliteStore {
 }
 
 impl Hss for SqliteStore {
+    fn try_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Option<Result<(AuthVector, u64), HssError>> {
+        let mut rand = [0u8; 16];
+        if let Err(e) = super::rng::fill(&mut rand) {
+            return Some(Err(HssError::Rng(e.to_string())));
+        }
+        // Only from the reserved range in memory; a commit is left to `vector`.
+        let t = self.inner.take(imsi.as_str())?;
+        let v = t.keys.generate_vector(t.sqn, vector_amf(t.amf, kind), rand);
+        Some(Ok((v, t.version)))
+    }
+
     fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
         self.vector_versioned(imsi, kind).map(|(v, _)| v)
     }

@@ -43,8 +43,10 @@ CREATE TABLE IF NOT EXISTS subscriber_change (
 CREATE INDEX IF NOT EXISTS subscriber_change_version ON subscriber_change (version);
 ";
 
-/// Why a store file cannot be opened. Shown after the file name.
-#[derive(Debug, thiserror::Error)]
+/// Why a store file cannot be opened. Shown after the file name. Causes
+/// from the file system and SQLite are kept as their messages, so the
+/// error can be cloned and compared like every [`HssError`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// The file does not exist (only `subscriber add` / `import` create one).
     #[error("no such store (`aaa-server subscriber add` or `subscriber import` creates one)")]
@@ -74,17 +76,23 @@ pub enum OpenError {
     },
     /// The file system.
     #[error("{0}")]
-    Io(#[from] std::io::Error),
+    Io(String),
     /// SQLite, any other failure.
     #[error("{0}")]
-    Sqlite(rusqlite::Error),
+    Sqlite(String),
+}
+
+impl From<std::io::Error> for OpenError {
+    fn from(e: std::io::Error) -> Self {
+        OpenError::Io(e.to_string())
+    }
 }
 
 impl From<rusqlite::Error> for OpenError {
     fn from(e: rusqlite::Error) -> Self {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::NotADatabase) => OpenError::NotADatabase,
-            _ => OpenError::Sqlite(e),
+            _ => OpenError::Sqlite(e.to_string()),
         }
     }
 }

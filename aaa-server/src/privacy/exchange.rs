@@ -198,7 +198,7 @@ pub enum ReauthStart {
 }
 
 /// Session state between the Re-authentication request and its response.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PendingReauth {
     ctx: ReauthContext,
     identity: Vec<u8>,

@@ -1,30 +1,38 @@
-//! The RADIUS exchange (RFC 2865, 2866, 3579, 5080, 5997, 2548) as a pure
-//! function: [`RadiusServer::handle`] takes the listener, the client's
-//! address, one datagram and `now`, and returns the reply (if any) and
-//! effects for the log. The `radius` crate decodes and frames attributes;
+//! The RADIUS exchange (RFC 2865, 2866, 3579, 5080, 5997, 2548), sans-IO:
+//! [`RadiusServer::receive`] takes the listener, the client's address, one
+//! datagram and `now`, and returns the reply (if any) and effects for the
+//! log — or, when the request needs the subscriber store, a [`Job`]. The
+//! shell runs [`RadiusServer::perform`] for it on a store worker
+//! ([`pool`]: it may block) and [`RadiusServer::resume`] makes the reply,
+//! again without waiting. [`RadiusServer::handle`] does all of it on the
+//! calling thread. Requests are read through a checked, borrowed view
+//! ([`wire::Request`]); the `radius` crate decodes accounting attributes;
 //! Message-Authenticator, the MS-MPPE keys and the duplicate cache are here.
 //!
-//! `handle` takes `&self`: several socket workers call it at once. Decoding,
-//! the authenticator checks and building the response (the MD5 work) run
-//! without a lock; only the duplicate cache and the EAP step each take their
-//! own short lock.
+//! Everything takes `&self`: several socket and store workers call it at
+//! once. No lock shared by other requests is held while anything slow runs:
+//! the duplicate cache and the EAP session table each take their own short
+//! lock to look up or put back an entry.
 
 pub mod crypto;
 pub mod dup;
 pub mod mmsg;
+pub mod pool;
 pub mod udp;
 pub mod wire;
 
 use crate::config::{Client, Config};
-use crate::eap_server::{EapServer, Outcome, Report};
+use crate::eap_server::{
+    AuthResult, Deferred, EapServer, OsRandom, Outcome, Performed, Reject, Report, Step as EapStep,
+};
 use crate::hss::{AccountingLog, AccountingRecord, Hss};
 use crypto::{KeyedMac, MaCheck};
 use radius::core::code::Code;
 use radius::core::packet::Packet;
 use radius::core::{rfc2865, rfc2866, rfc2869};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 /// Which socket a datagram arrived on.
@@ -55,6 +63,8 @@ pub enum DropReason {
     AccountingNotRecorded,
     /// The response could not be encoded.
     EncodeFailed,
+    /// The store workers' queue is full (the NAS will retransmit).
+    StoreBusy,
 }
 
 impl DropReason {
@@ -69,6 +79,7 @@ impl DropReason {
             DropReason::EapDiscarded => "EAP packet discarded",
             DropReason::AccountingNotRecorded => "accounting not recorded",
             DropReason::EncodeFailed => "response encoding failed",
+            DropReason::StoreBusy => "store workers busy",
         }
     }
 }
@@ -122,6 +133,16 @@ pub struct Counters {
     pub duplicates_in_progress: u64,
     /// Cached answers pushed out before `duplicate_window` by `duplicate_cache_size`.
     pub duplicate_early_evictions: u64,
+    /// Requests handed to the store workers.
+    pub deferred: u64,
+    /// Dropped: the store workers' queue was full.
+    pub store_busy: u64,
+    /// Authentications ended with Access-Accept.
+    pub accepted: u64,
+    /// Authentications ended with Access-Reject because of the store ([`Reject::Hss`]).
+    pub rejected_by_store: u64,
+    /// Authentications ended with Access-Reject for any other [`Reject`].
+    pub rejected: u64,
 }
 
 /// [`Counters`], updated by several workers at once.
@@ -135,6 +156,12 @@ struct AtomicCounters {
     bad_authenticator: AtomicU64,
     other_drops: AtomicU64,
     duplicates: AtomicU64,
+    duplicates_in_progress: AtomicU64,
+    deferred: AtomicU64,
+    store_busy: AtomicU64,
+    accepted: AtomicU64,
+    rejected_by_store: AtomicU64,
+    rejected: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -153,29 +180,118 @@ impl AtomicCounters {
             bad_authenticator: get(&self.bad_authenticator),
             other_drops: get(&self.other_drops),
             duplicates: get(&self.duplicates),
-            ..Counters::default()
+            duplicates_in_progress: get(&self.duplicates_in_progress),
+            duplicate_early_evictions: 0,
+            deferred: get(&self.deferred),
+            store_busy: get(&self.store_busy),
+            accepted: get(&self.accepted),
+            rejected_by_store: get(&self.rejected_by_store),
+            rejected: get(&self.rejected),
         }
     }
-}
-
-/// A lock whose state stays usable after a panic elsewhere (the server
-/// keeps serving; every step leaves the state consistent).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The RADIUS server core.
 pub struct RadiusServer {
     /// Each client with its secret-keyed HMAC-MD5 state (keyed once).
     clients: Arc<[(Client, KeyedMac)]>,
-    eap: Mutex<EapServer>,
+    eap: EapServer,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
     cache: dup::DupCache,
     counters: AtomicCounters,
 }
 
-type Reply = (Option<Vec<u8>>, Vec<Effect>);
+/// The reply to send (if any) and what to log.
+pub type Reply = (Option<Vec<u8>>, Vec<Effect>);
+
+/// What [`RadiusServer::receive`] and [`RadiusServer::resume`] give.
+#[derive(Debug)]
+pub enum Handled {
+    /// Send this now (or nothing).
+    Reply(Reply),
+    /// The request needs the subscriber store: run [`RadiusServer::perform`]
+    /// on a store worker, then [`RadiusServer::resume`].
+    Deferred(Job),
+}
+
+/// The response could not be encoded or signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("response encoding failed")]
+pub struct EncodeFailed;
+
+/// What a response needs from its request.
+#[derive(Debug)]
+struct ReplyTo {
+    /// Index into `clients`.
+    client: usize,
+    identifier: u8,
+    authenticator: [u8; 16],
+    /// Proxy-State attributes, copied unmodified and in order (RFC 2865 §5.33).
+    proxy_state: Vec<Vec<u8>>,
+}
+
+/// A request waiting for the store: its dup-cache entry stays "in progress"
+/// until [`RadiusServer::resume`] or [`RadiusServer::abandon`] ends it.
+#[derive(Debug)]
+pub struct Job(Box<JobInner>);
+
+#[derive(Debug)]
+struct JobInner {
+    head: Head,
+    work: Work,
+}
+
+/// Where a job's reply goes.
+#[derive(Debug)]
+struct Head {
+    listener: Listener,
+    from: SocketAddr,
+    key: dup::RequestKey,
+    to: ReplyTo,
+}
+
+#[derive(Debug)]
+enum Work {
+    /// An EAP step.
+    Eap(Deferred),
+    /// An accounting record to store (RFC 2866 §4.1: answered once stored).
+    Accounting(AccountingRecord),
+}
+
+/// A [`Job`] whose store work is done.
+#[derive(Debug)]
+pub struct PerformedJob(Box<PerformedInner>);
+
+#[derive(Debug)]
+struct PerformedInner {
+    head: Head,
+    done: WorkDone,
+}
+
+#[derive(Debug)]
+enum WorkDone {
+    Eap(Performed),
+    Accounting(Result<AccountingRecord, crate::hss::HssError>),
+}
+
+impl Job {
+    /// The socket the reply goes out on.
+    pub fn listener(&self) -> Listener {
+        self.0.head.listener
+    }
+
+    /// Where the reply goes.
+    pub fn from(&self) -> SocketAddr {
+        self.0.head.from
+    }
+}
+
+/// An answer now, or a job for the store workers.
+enum Step {
+    Now(Result<Option<Vec<u8>>, EncodeFailed>, Vec<Effect>),
+    Later(Work),
+}
 
 impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
@@ -186,7 +302,7 @@ impl RadiusServer {
                 .iter()
                 .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose())))
                 .collect(),
-            eap: Mutex::new(EapServer::new(hss, &cfg.eap)),
+            eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
@@ -196,20 +312,20 @@ impl RadiusServer {
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
     pub fn set_privacy(&mut self, privacy: Arc<crate::privacy::PrivacyServer>) {
-        self.eap
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .set_privacy(privacy);
+        self.eap.set_privacy(privacy);
     }
 
     /// The counters since start.
     pub fn counters(&self) -> Counters {
-        let d = self.cache.stats();
         Counters {
-            duplicates_in_progress: d.in_progress_hits,
-            duplicate_early_evictions: d.early_evictions,
+            duplicate_early_evictions: self.cache.stats().early_evictions,
             ..self.counters.snapshot()
         }
+    }
+
+    /// EAP sessions held (waiting for the peer or for the store).
+    pub fn eap_sessions(&self) -> usize {
+        self.eap.session_count()
     }
 
     fn drop(&self, r: DropReason) -> Reply {
@@ -219,12 +335,14 @@ impl RadiusServer {
             DropReason::Malformed => &c.malformed,
             DropReason::MissingMessageAuthenticator => &c.missing_message_authenticator,
             DropReason::BadAuthenticator => &c.bad_authenticator,
+            DropReason::StoreBusy => &c.store_busy,
             _ => &c.other_drops,
         });
         (None, vec![Effect::Dropped(r)])
     }
 
-    /// Handles one datagram from `from` on `listener`.
+    /// Handles one datagram from `from` on `listener` on the calling
+    /// thread, store calls included (tests, fuzzing, one-shot tools).
     pub fn handle(
         &self,
         listener: Listener,
@@ -232,18 +350,37 @@ impl RadiusServer {
         datagram: &[u8],
         now: Instant,
     ) -> Reply {
+        let mut step = self.receive(listener, from, datagram, now);
+        loop {
+            match step {
+                Handled::Reply(r) => return r,
+                Handled::Deferred(job) => step = self.resume(self.perform(job), now),
+            }
+        }
+    }
+
+    /// Handles one datagram from `from` on `listener` without waiting: a
+    /// request that needs the subscriber store comes back as a [`Job`].
+    pub fn receive(
+        &self,
+        listener: Listener,
+        from: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Handled {
         bump(&self.counters.received);
-        let Some((client, keyed)) = self
+        let Some(client) = self
             .clients
             .iter()
-            .find(|c| c.0.network.contains(from.ip()))
+            .position(|c| c.0.network.contains(from.ip()))
         else {
-            return self.drop(DropReason::UnknownClient);
+            return Handled::Reply(self.drop(DropReason::UnknownClient));
         };
-        let secret = client.secret.expose();
-        // --- decode: a checked, borrowed view (no per-attribute allocation) ---
+        let (cl, keyed) = &self.clients[client];
+        let secret = cl.secret.expose();
+        // A checked, borrowed view: no per-attribute allocation.
         let Ok(req) = wire::Request::new_checked(datagram) else {
-            return self.drop(DropReason::Malformed);
+            return Handled::Reply(self.drop(DropReason::Malformed));
         };
         // Octets beyond Length are padding (RFC 2865 §3).
         let raw = req.bytes();
@@ -252,7 +389,7 @@ impl RadiusServer {
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
-                    return self.drop(DropReason::BadAuthenticator);
+                    return Handled::Reply(self.drop(DropReason::BadAuthenticator));
                 }
                 match crypto::check_request_keyed(raw, keyed, true) {
                     MaCheck::Invalid
@@ -267,19 +404,28 @@ impl RadiusServer {
             _ => crypto::check_request_keyed(raw, keyed, false),
         };
         if ma == MaCheck::Invalid {
-            return self.drop(DropReason::BadAuthenticator);
+            return Handled::Reply(self.drop(DropReason::BadAuthenticator));
         }
         let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
             // RFC 3579 §3.2: always with EAP-Message; BlastRADIUS: per client.
-            Code::AccessRequest => client.require_message_authenticator || has_eap,
+            Code::AccessRequest => cl.require_message_authenticator || has_eap,
             // RFC 5997 §3.
             Code::StatusServer => true,
             _ => false,
         };
         if ma_required && ma == MaCheck::Missing {
-            return self.drop(DropReason::MissingMessageAuthenticator);
+            return Handled::Reply(self.drop(DropReason::MissingMessageAuthenticator));
         }
+        let to = ReplyTo {
+            client,
+            identifier: req.identifier(),
+            authenticator: req_auth,
+            proxy_state: req
+                .all(rfc2865::PROXY_STATE_TYPE)
+                .map(<[u8]>::to_vec)
+                .collect(),
+        };
 
         // --- duplicate detection (RFC 5080 §2.2.2): begin ---
         let key = (from, req.identifier(), req_auth);
@@ -293,120 +439,192 @@ impl RadiusServer {
                 dup::Lookup::Answered(bytes) => {
                     bump(&self.counters.duplicates);
                     bump(&self.counters.answered);
-                    return (Some(bytes), vec![Effect::DuplicateAnswered]);
+                    return Handled::Reply((Some(bytes), vec![Effect::DuplicateAnswered]));
                 }
-                dup::Lookup::InProgress => return (None, vec![Effect::DuplicateInProgress]),
+                dup::Lookup::InProgress => {
+                    bump(&self.counters.duplicates_in_progress);
+                    return Handled::Reply((None, vec![Effect::DuplicateInProgress]));
+                }
             }
         }
-        let (reply, effects) = self.dispatch(code, listener, client, keyed, &req, &req_auth, now);
-        if cached {
-            match &reply {
-                Some(bytes) => self.cache.complete(&key, bytes, now),
-                None => self.cache.abandon(&key),
-            }
-        }
-        // --- duplicate detection: end ---
-        (reply, effects)
-    }
-
-    /// Runs the request (no duplicate check).
-    #[allow(clippy::too_many_arguments)]
-    fn dispatch(
-        &self,
-        code: Code,
-        listener: Listener,
-        client: &Client,
-        keyed: &KeyedMac,
-        req: &wire::Request<'_>,
-        req_auth: &[u8; 16],
-        now: Instant,
-    ) -> Reply {
-        let req_auth = *req_auth;
-        let secret = client.secret.expose();
-
-        let (reply, effects) = match (code, listener) {
+        let step = match (code, listener) {
             (Code::StatusServer, _) => {
                 let resp = wire::Response::new(
                     match listener {
                         Listener::Auth => Code::AccessAccept,
                         Listener::Accounting => Code::AccountingResponse,
                     },
-                    req.identifier(),
+                    to.identifier,
                 );
-                (finish(resp, req, &req_auth, keyed, secret), Vec::new())
+                Step::Now(self.finish(resp, &to), Vec::new())
             }
-            (Code::AccessRequest, Listener::Auth) => {
-                self.access_request(client, keyed, req, &req_auth, now)
-            }
+            (Code::AccessRequest, Listener::Auth) => self.access_request(&to, &req, now),
             (Code::AccountingRequest, Listener::Accounting) => {
                 // Accounting is off the authentication path: the `radius`
                 // crate's typed lookups read its attributes.
-                let Ok(packet) = Packet::decode(req.bytes(), secret) else {
-                    return self.drop(DropReason::Malformed);
+                let Ok(packet) = Packet::decode(raw, secret) else {
+                    self.cache.abandon(&key);
+                    return Handled::Reply(self.drop(DropReason::Malformed));
                 };
-                let rec = accounting_record(client, &packet);
-                if let Err(e) = self.accounting.record(&rec) {
-                    tracing::warn!(client = %client.name, error = %e, "accounting not recorded");
-                    return self.drop(DropReason::AccountingNotRecorded);
-                }
-                let resp = wire::Response::new(Code::AccountingResponse, req.identifier());
-                (
-                    finish(resp, req, &req_auth, keyed, secret),
-                    vec![Effect::AccountingRecorded {
-                        client: client.name.clone(),
-                        status_type: rec.status_type,
-                    }],
-                )
+                Step::Later(Work::Accounting(accounting_record(cl, &packet)))
             }
-            _ => return self.drop(DropReason::UnexpectedCode),
+            _ => return Handled::Reply(self.drop(DropReason::UnexpectedCode)),
         };
-        match reply {
-            Ok(Some(bytes)) => {
-                bump(&self.counters.answered);
-                (Some(bytes), effects)
+        match step {
+            Step::Now(reply, effects) => {
+                Handled::Reply(self.conclude(cached.then_some(&key), reply, effects, now))
             }
-            Ok(None) => {
-                let (r, mut e) = self.drop(DropReason::EapDiscarded);
-                e.extend(effects);
-                (r, e)
-            }
-            Err(()) => {
-                let (r, mut e) = self.drop(DropReason::EncodeFailed);
-                e.extend(effects);
-                (r, e)
+            Step::Later(work) => {
+                bump(&self.counters.deferred);
+                Handled::Deferred(Job(Box::new(JobInner {
+                    head: Head {
+                        listener,
+                        from,
+                        key,
+                        to,
+                    },
+                    work,
+                })))
             }
         }
     }
 
-    fn access_request(
+    /// Does a job's store work (blocks: the store may be slow or remote).
+    /// Holds no lock of the server's.
+    pub fn perform(&self, job: Job) -> PerformedJob {
+        let JobInner { head, work } = *job.0;
+        let done = match work {
+            Work::Eap(d) => WorkDone::Eap(self.eap.perform(d)),
+            Work::Accounting(rec) => {
+                WorkDone::Accounting(self.accounting.record(&rec).map(|()| rec))
+            }
+        };
+        PerformedJob(Box::new(PerformedInner { head, done }))
+    }
+
+    /// Makes the reply from a performed job, without waiting (or hands
+    /// back the job when the EAP step needs the store once more).
+    pub fn resume(&self, p: PerformedJob, now: Instant) -> Handled {
+        let PerformedInner { head, done } = *p.0;
+        let to = &head.to;
+        let (reply, effects) = match done {
+            WorkDone::Eap(performed) => match self.eap.resume(performed, now, &mut OsRandom) {
+                EapStep::Done(outcome) => self.eap_reply(to, outcome),
+                EapStep::Deferred(d) => {
+                    return Handled::Deferred(Job(Box::new(JobInner {
+                        head,
+                        work: Work::Eap(d),
+                    })));
+                }
+            },
+            WorkDone::Accounting(Ok(rec)) => {
+                let resp = wire::Response::new(Code::AccountingResponse, to.identifier);
+                (
+                    self.finish(resp, to),
+                    vec![Effect::AccountingRecorded {
+                        client: self.clients[to.client].0.name.clone(),
+                        status_type: rec.status_type,
+                    }],
+                )
+            }
+            WorkDone::Accounting(Err(e)) => {
+                tracing::warn!(client = %self.clients[to.client].0.name, error = %e, "accounting not recorded");
+                self.cache.abandon(&head.key);
+                return Handled::Reply(self.drop(DropReason::AccountingNotRecorded));
+            }
+        };
+        Handled::Reply(self.conclude(Some(&head.key), reply, effects, now))
+    }
+
+    /// Drops a job the store workers cannot take (their queue is full): the
+    /// request is forgotten as if never received, its EAP session left as it
+    /// was, so the NAS's retransmission is served normally.
+    pub fn abandon(&self, job: Job) -> Reply {
+        let JobInner { head, work } = *job.0;
+        self.cache.abandon(&head.key);
+        if let Work::Eap(d) = work {
+            self.eap.abandon(d);
+        }
+        self.drop(DropReason::StoreBusy)
+    }
+
+    /// Counts the reply and records it (or the lack of one) in the duplicate cache.
+    fn conclude(
         &self,
-        client: &Client,
-        keyed: &KeyedMac,
-        req: &wire::Request<'_>,
-        req_auth: &[u8; 16],
+        key: Option<&dup::RequestKey>,
+        reply: Result<Option<Vec<u8>>, EncodeFailed>,
+        effects: Vec<Effect>,
         now: Instant,
-    ) -> (Result<Option<Vec<u8>>, ()>, Vec<Effect>) {
-        let secret = client.secret.expose();
-        let id = req.identifier();
+    ) -> Reply {
+        let (out, mut e) = match reply {
+            Ok(Some(bytes)) => {
+                bump(&self.counters.answered);
+                (Some(bytes), Vec::new())
+            }
+            Ok(None) => self.drop(DropReason::EapDiscarded),
+            Err(EncodeFailed) => self.drop(DropReason::EncodeFailed),
+        };
+        if let Some(key) = key {
+            match &out {
+                Some(bytes) => self.cache.complete(key, bytes, now),
+                None => self.cache.abandon(key),
+            }
+        }
+        // --- duplicate detection: end ---
+        for ef in &effects {
+            if let Effect::AuthFinished { report, .. } = ef {
+                bump(match &report.result {
+                    AuthResult::Success(_) => &self.counters.accepted,
+                    AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
+                    AuthResult::Reject(_) => &self.counters.rejected,
+                });
+            }
+        }
+        if e.is_empty() {
+            (out, effects)
+        } else {
+            e.extend(effects);
+            (out, e)
+        }
+    }
+
+    fn access_request(&self, to: &ReplyTo, req: &wire::Request<'_>, now: Instant) -> Step {
+        let client = &self.clients[to.client].0;
         let Some(eap) = req.eap_message() else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
-            let resp = wire::Response::new(Code::AccessReject, id);
-            return (finish(resp, req, req_auth, keyed, secret), Vec::new());
+            let resp = wire::Response::new(Code::AccessReject, to.identifier);
+            return Step::Now(self.finish(resp, to), Vec::new());
         };
         let state = req.first(rfc2865::STATE_TYPE);
         tracing::debug!(
             client = %client.name,
-            id,
+            id = to.identifier,
             eap_len = eap.len(),
             has_state = state.is_some(),
             "Access-Request"
         );
+        match self.eap.begin(state, &eap, now, &mut OsRandom) {
+            EapStep::Done(outcome) => {
+                let (reply, effects) = self.eap_reply(to, outcome);
+                Step::Now(reply, effects)
+            }
+            EapStep::Deferred(d) => Step::Later(Work::Eap(d)),
+        }
+    }
+
+    /// The Access-Challenge, -Accept or -Reject for an EAP outcome.
+    fn eap_reply(
+        &self,
+        to: &ReplyTo,
+        outcome: Outcome,
+    ) -> (Result<Option<Vec<u8>>, EncodeFailed>, Vec<Effect>) {
+        let (client, _) = &self.clients[to.client];
+        let secret = client.secret.expose();
+        let id = to.identifier;
         let finished = |report: Report| Effect::AuthFinished {
             client: client.name.clone(),
             report,
         };
-        // The EAP lock is held for the step only (the guard is a temporary).
-        let outcome = lock(&self.eap).step(state, &eap, now);
         match outcome {
             Outcome::Challenge { eap, state } => {
                 let mut resp = wire::Response::new(Code::AccessChallenge, id);
@@ -416,12 +634,12 @@ impl RadiusServer {
                         rfc2865::SESSION_TIMEOUT_TYPE,
                         &self.session_timeout_secs.to_be_bytes(),
                     );
-                (finish(resp, req, req_auth, keyed, secret), Vec::new())
+                (self.finish(resp, to), Vec::new())
             }
             Outcome::Request { eap } => {
                 let mut resp = wire::Response::new(Code::AccessChallenge, id);
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
-                (finish(resp, req, req_auth, keyed, secret), Vec::new())
+                (self.finish(resp, to), Vec::new())
             }
             Outcome::Accept {
                 eap,
@@ -434,7 +652,7 @@ impl RadiusServer {
                     .attr(rfc2865::USER_NAME_TYPE, user_name.as_bytes());
                 let mut salts = [0u8; 4];
                 if crate::hss::rng::fill(&mut salts).is_err() {
-                    return (Err(()), vec![finished(report)]);
+                    return (Err(EncodeFailed), vec![finished(report)]);
                 }
                 let recv_salt = [salts[0], salts[1]];
                 // The two salts must differ (RFC 2548 §2.4.2).
@@ -451,7 +669,7 @@ impl RadiusServer {
                         crypto::MS_MPPE_RECV_KEY,
                         &m[..32],
                         secret,
-                        req_auth,
+                        &to.authenticator,
                         recv_salt,
                     ),
                 )
@@ -461,48 +679,49 @@ impl RadiusServer {
                         crypto::MS_MPPE_SEND_KEY,
                         &m[32..],
                         secret,
-                        req_auth,
+                        &to.authenticator,
                         send_salt,
                     ),
                 );
-                (
-                    finish(resp, req, req_auth, keyed, secret),
-                    vec![finished(report)],
-                )
+                (self.finish(resp, to), vec![finished(report)])
             }
             Outcome::Reject { eap, report } => {
                 let mut resp = wire::Response::new(Code::AccessReject, id);
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
                 (
-                    finish(resp, req, req_auth, keyed, secret),
+                    self.finish(resp, to),
                     report.map(finished).into_iter().collect(),
                 )
             }
             Outcome::Discard(why) => {
-                tracing::debug!(client = %client.name, why, "EAP packet discarded");
+                tracing::debug!(client = %client.name, why = %why, "EAP packet discarded");
                 (Ok(None), Vec::new())
             }
         }
     }
-}
 
-/// Copies Proxy-State (RFC 2865 §5.33: unmodified, in order) and fills in
-/// Message-Authenticator and the Response Authenticator.
-fn finish(
-    mut resp: wire::Response,
-    req: &wire::Request<'_>,
-    req_auth: &[u8; 16],
-    keyed: &KeyedMac,
-    secret: &[u8],
-) -> Result<Option<Vec<u8>>, ()> {
-    for ps in req.all(rfc2865::PROXY_STATE_TYPE) {
-        resp.attr(rfc2865::PROXY_STATE_TYPE, ps);
+    /// Copies Proxy-State (RFC 2865 §5.33: unmodified, in order) and fills in
+    /// Message-Authenticator and the Response Authenticator.
+    fn finish(
+        &self,
+        mut resp: wire::Response,
+        to: &ReplyTo,
+    ) -> Result<Option<Vec<u8>>, EncodeFailed> {
+        let (client, keyed) = &self.clients[to.client];
+        for ps in &to.proxy_state {
+            resp.attr(rfc2865::PROXY_STATE_TYPE, ps);
+        }
+        let mut bytes = resp.into_bytes().ok_or(EncodeFailed)?;
+        if !crypto::finish_response_keyed(
+            &mut bytes,
+            &to.authenticator,
+            keyed,
+            client.secret.expose(),
+        ) {
+            return Err(EncodeFailed);
+        }
+        Ok(Some(bytes))
     }
-    let mut bytes = resp.into_bytes().ok_or(())?;
-    if !crypto::finish_response_keyed(&mut bytes, req_auth, keyed, secret) {
-        return Err(());
-    }
-    Ok(Some(bytes))
 }
 
 fn accounting_record(client: &Client, req: &Packet) -> AccountingRecord {

@@ -24,6 +24,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
             require_message_authenticator: require_ma,
         }],
         database: PathBuf::from("/unused"),
+        hss_workers: 1,
         eap: EapConfig {
             methods: vec![MethodName::AkaPrime, MethodName::Aka],
             network_name: network_name.into(),
@@ -148,7 +149,7 @@ fn eap_aka_prime_and_aka_through_radius_with_mppe_keys() {
         );
         assert!(matches!(
             &effects[..],
-            [Effect::AuthFinished { report, .. }] if report.result == "success"
+            [Effect::AuthFinished { report, .. }] if report.result == crate::eap_server::AuthResult::Success(crate::eap_server::Success::Full)
         ));
     }
 }
@@ -454,3 +455,5 @@ fn retransmission_after_3_s_under_load_gets_the_identical_answer() {
     let (_, effects) = srv.handle(Listener::Auth, nas(), &req, t0 + Duration::from_secs(9));
     assert!(!effects.contains(&Effect::DuplicateAnswered));
 }
+
+mod slow_store;

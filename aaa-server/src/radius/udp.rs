@@ -1,11 +1,15 @@
 //! The only code that owns the RADIUS sockets: worker threads that each
 //! block in `recvmmsg` on a shared socket (up to [`BATCH`] datagrams per
-//! call), hand each datagram to [`RadiusServer::handle`] and send back the
+//! call), hand each datagram to [`RadiusServer::receive`] and send back the
 //! answers with one `sendmmsg` — no task, no thread hop and no allocation
-//! per datagram beyond what the core does. Workers look at the shutdown
-//! flag at least every [`POLL`], then finish the requests in hand and return.
+//! per datagram beyond what the core does. A request that needs the
+//! subscriber store comes back as a [`Job`] and goes to the store workers
+//! ([`super::pool`]), which answer it; the socket worker goes on receiving.
+//! Workers look at the shutdown flag at least every [`POLL`], then finish
+//! the requests in hand and return.
 
-use super::{Effect, Listener, RadiusServer, mmsg};
+use super::pool::StoreQueue;
+use super::{Effect, Handled, Job, Listener, RadiusServer, Reply, mmsg};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,6 +58,7 @@ pub fn serve(
     socket: &UdpSocket,
     listener: Listener,
     core: &RadiusServer,
+    store: &StoreQueue,
     shutdown: &AtomicBool,
 ) -> std::io::Result<()> {
     socket.set_read_timeout(Some(POLL))?;
@@ -85,7 +90,9 @@ pub fn serve(
                 continue;
             };
             tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = datagram.len(), ?listener, "datagram");
-            let (reply, e) = core.handle(listener, from, datagram, now);
+            let Some((reply, e)) = dispatch(core, store, listener, from, datagram, now) else {
+                continue;
+            };
             if let Some(bytes) = reply {
                 tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
                 replies.push((bytes, from));
@@ -107,6 +114,22 @@ pub fn serve(
         }
     }
     Ok(())
+}
+
+/// Runs the fast path of one datagram; hands a request that needs the
+/// store to the store workers (None: they answer it).
+fn dispatch(
+    core: &RadiusServer,
+    store: &StoreQueue,
+    listener: Listener,
+    from: SocketAddr,
+    datagram: &[u8],
+    now: Instant,
+) -> Option<Reply> {
+    match core.receive(listener, from, datagram, now) {
+        Handled::Reply(r) => Some(r),
+        Handled::Deferred(job) => store.submit(job).err().map(|job: Job| core.abandon(job)),
+    }
 }
 
 /// Socket buffer size asked for: a burst of thousands of datagrams fits
@@ -131,6 +154,7 @@ pub fn spawn_workers(
     socket: &UdpSocket,
     listener: Listener,
     core: &Arc<RadiusServer>,
+    store: &StoreQueue,
     shutdown: &Arc<AtomicBool>,
     threads: usize,
 ) -> std::io::Result<Vec<std::thread::JoinHandle<()>>> {
@@ -139,11 +163,12 @@ pub fn spawn_workers(
         let socket = socket.try_clone()?;
         let core = core.clone();
         let shutdown = shutdown.clone();
+        let store = store.clone();
         out.push(
             std::thread::Builder::new()
                 .name(format!("radius-{listener:?}-{i}").to_lowercase())
                 .spawn(move || {
-                    if let Err(e) = serve(&socket, listener, &core, &shutdown) {
+                    if let Err(e) = serve(&socket, listener, &core, &store, &shutdown) {
                         tracing::error!(error = %e, ?listener, "socket worker stopped");
                     }
                 })?,

@@ -3,7 +3,8 @@
 //! a retired key, result indication, an undecryptable identity.
 
 use super::*;
-use crate::privacy::{KeySet, Policy, PrivacyKey, PrivacyServer, make_pseudonym};
+use crate::privacy::{KeySet, Policy, PrivacyKey, PrivacyServer, ReauthFailure, make_pseudonym};
+use eap::aka::attr::AtResultInd;
 use eap::aka::attr::{AtCounter, AtCounterTooSmall, AtEncrData, AtIv, Attribute};
 use eap::aka::keys::derive_reauth;
 use eap::aka::message::{decode_encrypted_attributes, encode_encrypted_attributes};
@@ -72,7 +73,7 @@ fn run_with(server: &mut EapServer, peer: &mut TestPeer, result_ind: bool, quirk
     let mut r = Run {
         identity_round: Vec::new(),
         reauth_checkcode: None,
-        outcome: Outcome::Discard(""),
+        outcome: Outcome::Discard(Discard::SessionGone),
         rounds: 1,
         issued: None,
         reauth_msk: None,
@@ -244,7 +245,7 @@ fn full_auth_issues_identities_then_fast_reauth_on_another_server() {
     let r = run_with(&mut a, &mut peer, false, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), peer.msk.as_ref());
-    assert_eq!(report.result, "success");
+    assert_eq!(report.result, AuthResult::Success(Success::Full));
     let (pseudonym, reauth_id) = r.issued.expect("AT_ENCR_DATA in the Challenge");
     assert!(pseudonym.starts_with('7'), "{pseudonym}");
     assert!(
@@ -267,7 +268,7 @@ fn full_auth_issues_identities_then_fast_reauth_on_another_server() {
         "MSK from the re-auth keys"
     );
     assert_ne!(Some(msk), peer.msk.as_ref());
-    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(report.result, AuthResult::Success(Success::FastReauth));
     assert_eq!(r.rounds, 2);
     // Its identity in the log is the masked permanent user.
     assert!(
@@ -322,7 +323,7 @@ fn counter_too_small_runs_a_full_auth_with_the_reauth_id_as_mk_identity() {
     let (msk, report) = accept(&r.outcome);
     // TestPeer derived the full-auth keys from the re-auth identity it sent.
     assert_eq!(Some(msk), peer.msk.as_ref());
-    assert_eq!(report.result, "success");
+    assert_eq!(report.result, AuthResult::Success(Success::Full));
     assert_eq!(r.rounds, 3, "Identity, Reauthentication, Challenge");
 }
 
@@ -345,7 +346,7 @@ fn retired_reauth_id_asks_for_a_full_auth_identity() {
     assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Fullauth));
     let r = run_with(&mut c, &mut peer, false, Quirk::None);
     let (_, report) = accept(&r.outcome);
-    assert_eq!(report.result, "success");
+    assert_eq!(report.result, AuthResult::Success(Success::Full));
 }
 
 #[test]
@@ -362,7 +363,7 @@ fn result_indication_after_full_and_fast_auth() {
     let r = run_with(&mut s, &mut peer, true, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), r.reauth_msk.as_ref());
-    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(report.result, AuthResult::Success(Success::FastReauth));
     assert_eq!(r.notifications, 1);
 
     // Without the peer's AT_RESULT_IND: no notification.
@@ -374,7 +375,7 @@ fn result_indication_after_full_and_fast_auth() {
 
 #[test]
 fn undecryptable_identity_is_rejected_and_privacy_off_changes_nothing() {
-    let mut s = server(key_set(1), false);
+    let s = server(key_set(1), false);
     let id = Packet::Response {
         identifier: 1,
         data: TypeData::Identity(b"\0AAAA".to_vec()),
@@ -383,7 +384,7 @@ fn undecryptable_identity_is_rejected_and_privacy_off_changes_nothing() {
     .unwrap();
     let out = s.step(None, &id, Instant::now());
     assert!(
-        matches!(&out, Outcome::Reject { report: Some(r), .. } if r.result == "encrypted identity does not decrypt"),
+        matches!(&out, Outcome::Reject { report: Some(r), .. } if r.result == AuthResult::Reject(Reject::Undecryptable)),
         "{out:?}"
     );
     // Without set_privacy a Challenge carries no AT_ENCR_DATA.
@@ -408,7 +409,7 @@ fn reauth_id_in_at_identity_after_any_id_req() {
     let r = run_with(&mut s, &mut peer, false, Quirk::None);
     let (msk, report) = accept(&r.outcome);
     assert_eq!(Some(msk), r.reauth_msk.as_ref());
-    assert_eq!(report.result, "success (fast re-authentication)");
+    assert_eq!(report.result, AuthResult::Success(Success::FastReauth));
     assert_eq!(r.rounds, 3, "Identity, AKA-Identity, Reauthentication");
     // RFC 4187 §10.13: the request carries AT_CHECKCODE over the identity round.
     assert_eq!(r.identity_round.len(), 2);
@@ -431,6 +432,6 @@ fn reauth_id_in_at_identity_after_any_id_req() {
     };
     assert_eq!(
         report.as_ref().unwrap().result,
-        "re-authentication AT_CHECKCODE does not match"
+        AuthResult::Reject(Reject::Reauth(ReauthFailure::BadCheckcode))
     );
 }
