@@ -4,7 +4,8 @@
 use super::apdu::{Command, Response, StatusWord};
 use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF, USIM_AID_PREFIX};
 use super::transport::{CardTransport, TransportError};
-use eap::secret::{Ck, Ik, SecretBytes};
+use eap::gsm::{Sres, Triplet};
+use eap::secret::{Ck, Ik, Kc, SecretBytes};
 use eap::umts::{Autn, Auts, Res};
 
 /// CLA of UICC commands (TS 102 221 §10.1.1).
@@ -23,6 +24,12 @@ pub const INS_VERIFY: u8 = 0x20;
 pub const INS_AUTHENTICATE: u8 = 0x88;
 /// AUTHENTICATE P2: specific reference data, 3G security context (TS 31.102 §7.1.1).
 pub const P2_AUTH_3G: u8 = 0x81;
+/// AUTHENTICATE P2: GSM security context (TS 31.102 §7.1.1).
+pub const P2_AUTH_GSM: u8 = 0x80;
+/// CLA of GSM SIM commands (TS 51.011 §9.1).
+pub const CLA_GSM: u8 = 0xA0;
+/// RUN GSM ALGORITHM (TS 51.011 §9.2.16).
+pub const INS_RUN_GSM_ALGORITHM: u8 = 0x88;
 /// PIN1 key reference (TS 102 221 §9.5.1).
 pub const PIN1: u8 = 0x01;
 /// Tag of a successful 3G AUTHENTICATE response (TS 31.102 §7.1.2.1).
@@ -391,6 +398,114 @@ impl<T: CardTransport> Usim<T> {
         // The response buffer held CK/IK: wipe it.
         drop(SecretBytes::new(r.data));
         out
+    }
+
+    /// AUTHENTICATE in the GSM security context: `0088 0080 11 10‖RAND`,
+    /// answer `04‖SRES 08‖Kc` (TS 31.102 §7.1.2.2). The USIM derives them
+    /// from its UMTS quintet with c2/c3.
+    pub fn gsm_authenticate(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        const NAME: &str = "AUTHENTICATE (GSM context)";
+        let mut data = Vec::with_capacity(17);
+        data.push(16);
+        data.extend_from_slice(rand);
+        let r = self.exchange(NAME, &cmd(INS_AUTHENTICATE, 0, P2_AUTH_GSM, data, None))?;
+        match r.sw {
+            StatusWord::OK => {}
+            StatusWord::SECURITY_NOT_SATISFIED => return Err(UsimError::PinNeededByCard),
+            sw => return Err(UsimError::Status { command: NAME, sw }),
+        }
+        let out = match r.data.as_slice() {
+            [4, s @ ..] if s.len() == 13 && s[4] == 8 => {
+                let mut sres = [0u8; 4];
+                sres.copy_from_slice(&s[..4]);
+                let kc = Kc::from_slice(&s[5..13]);
+                kc.map(|kc| Triplet {
+                    rand: *rand,
+                    sres: Sres(sres),
+                    kc,
+                })
+            }
+            _ => None,
+        };
+        drop(SecretBytes::new(r.data));
+        out.ok_or(UsimError::Malformed {
+            command: NAME,
+            what: "not 04 SRES(4) 08 Kc(8)".into(),
+        })
+    }
+
+    /// The GSM triplet for `rand` (EAP-SIM): AUTHENTICATE in the GSM
+    /// context, or, when the card does not offer that context (`6A86`,
+    /// `6D00`, `6E00`), RUN GSM ALGORITHM in class `A0`.
+    pub fn gsm_triplet(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        match self.gsm_authenticate(rand) {
+            Err(UsimError::Status {
+                sw:
+                    StatusWord::WRONG_P1P2
+                    | StatusWord::INS_NOT_SUPPORTED
+                    | StatusWord::CLA_NOT_SUPPORTED,
+                ..
+            }) => self.run_gsm_algorithm(rand),
+            other => other,
+        }
+    }
+
+    /// RUN GSM ALGORITHM of a 2G SIM: `A088 0000 10‖RAND`, `9F 0C`, then
+    /// `A0C0 0000 0C` for SRES(4)‖Kc(8) (TS 51.011 §9.2.16, §9.4.1).
+    pub fn run_gsm_algorithm(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        const NAME: &str = "RUN GSM ALGORITHM";
+        let c = Command {
+            cla: CLA_GSM,
+            ins: INS_RUN_GSM_ALGORITHM,
+            p1: 0,
+            p2: 0,
+            data: rand.to_vec(),
+            le: None,
+        };
+        let raw = self.transport.transmit(&c.to_bytes())?;
+        let r = Response::parse(&raw).ok_or(TransportError::ShortResponse(raw.len()))?;
+        let n = match r.sw {
+            StatusWord(0x9F, n) => n,
+            StatusWord(0x98, 0x04) | StatusWord::SECURITY_NOT_SATISFIED => {
+                return Err(UsimError::PinNeededByCard);
+            }
+            sw => return Err(UsimError::Status { command: NAME, sw }),
+        };
+        let get = Command {
+            cla: CLA_GSM,
+            ins: INS_GET_RESPONSE,
+            p1: 0,
+            p2: 0,
+            data: vec![],
+            le: Some(n),
+        };
+        let raw = SecretBytes::new(self.transport.transmit(&get.to_bytes())?);
+        let r = Response::parse(raw.expose()).ok_or(TransportError::ShortResponse(raw.len()))?;
+        if r.sw != StatusWord::OK {
+            return Err(UsimError::Status {
+                command: "GET RESPONSE (RUN GSM ALGORITHM)",
+                sw: r.sw,
+            });
+        }
+        let data = SecretBytes::new(r.data);
+        let d = data.expose();
+        if d.len() < 12 {
+            return Err(UsimError::Malformed {
+                command: NAME,
+                what: format!("{} bytes, expected SRES(4) Kc(8)", d.len()),
+            });
+        }
+        let mut sres = [0u8; 4];
+        sres.copy_from_slice(&d[..4]);
+        let kc = Kc::from_slice(&d[4..12]).ok_or(UsimError::Malformed {
+            command: NAME,
+            what: "Kc not 8 bytes".into(),
+        })?;
+        Ok(Triplet {
+            rand: *rand,
+            sres: Sres(sres),
+            kc,
+        })
     }
 
     /// Selects the USIM and reads what `sim info` shows; no PIN is tried.

@@ -42,6 +42,8 @@ pub enum MethodArg {
     Aka,
     /// EAP-AKA' (RFC 9048).
     AkaPrime,
+    /// EAP-SIM (RFC 4186): GSM authentication on the card.
+    Sim,
 }
 
 #[derive(clap::Args, Debug)]

@@ -85,10 +85,14 @@ impl TryFrom<&WifiArgs> for WifiOptions {
             sim: a.sim.clone(),
             pin: read_pin(a)?,
             network: a.network.clone(),
-            method: a.method.map(|m| match m {
-                MethodArg::Aka => Method::Aka,
-                MethodArg::AkaPrime => Method::AkaPrime,
-            }),
+            method: match a.method {
+                None => None,
+                Some(MethodArg::Aka) => Some(Method::Aka),
+                Some(MethodArg::AkaPrime) => Some(Method::AkaPrime),
+                Some(MethodArg::Sim) => {
+                    return Err("--method sim: EAP-SIM through wpa_supplicant is not supported yet; use `supplicant auth --method sim`".into());
+                }
+            },
             sim_num: a.sim_num,
             select: !a.no_select,
             auto_interworking: a.auto_interworking,

@@ -5,14 +5,21 @@
 //! (3GPP TS 33.102 Annex C). It behaves like a T=0 card: data comes back
 //! through `61xx` + GET RESPONSE, and READ RECORD/READ BINARY with a wrong Le
 //! get `6Cxx`.
+//!
+//! GSM authentication (for EAP-SIM) both ways a card offers it: AUTHENTICATE
+//! in the GSM context (P2 = 0x80, TS 31.102 §7.1.2.2) and the 2G SIM's
+//! RUN GSM ALGORITHM in class `A0` (TS 51.011 §9.2.16, answered `9F 0C` +
+//! GET RESPONSE), both from GSM-Milenage ([`eap::gsm`]). Of the `A0` class
+//! only RUN GSM ALGORITHM and GET RESPONSE are served: no DF_GSM file system.
 
 pub mod file;
 pub mod sqn;
 
 use super::apdu::{Response, StatusWord};
 use super::client::{
-    INS_AUTHENTICATE, INS_GET_RESPONSE, INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, INS_VERIFY,
-    P2_AUTH_3G, PIN1, TAG_AUTH_OK, TAG_SYNC_FAILURE,
+    CLA_GSM, INS_AUTHENTICATE, INS_GET_RESPONSE, INS_READ_BINARY, INS_READ_RECORD,
+    INS_RUN_GSM_ALGORITHM, INS_SELECT, INS_VERIFY, P2_AUTH_3G, P2_AUTH_GSM, PIN1, TAG_AUTH_OK,
+    TAG_SYNC_FAILURE,
 };
 use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF};
 use super::transport::{CardTransport, TransportError};
@@ -300,6 +307,18 @@ impl<S: StateStore> Simulator<S> {
     }
 
     fn dispatch(&mut self, c: &CApdu<'_>) -> Response {
+        if c.cla == CLA_GSM {
+            return match c.ins {
+                INS_GET_RESPONSE => self.get_response(c),
+                INS_RUN_GSM_ALGORITHM => {
+                    self.session.pending = None;
+                    self.run_gsm_algorithm(c)
+                }
+                // `6E 00` to an A0 SELECT is how wpa_supplicant's PC/SC code
+                // tells a UICC from a 2G SIM.
+                _ => Response::status(StatusWord::CLA_NOT_SUPPORTED),
+            };
+        }
         if c.cla != 0x00 {
             return Response::status(StatusWord::CLA_NOT_SUPPORTED);
         }
@@ -572,8 +591,47 @@ impl<S: StateStore> Simulator<S> {
         }
     }
 
+    /// RUN GSM ALGORITHM (TS 51.011 §9.2.16): `A0 88 00 00 10 RAND`, the
+    /// answer SRES‖Kc (12 bytes) through `9F 0C` and GET RESPONSE.
+    fn run_gsm_algorithm(&mut self, c: &CApdu<'_>) -> Response {
+        if c.p1 != 0 || c.p2 != 0 {
+            return Response::status(StatusWord::WRONG_P1P2);
+        }
+        if !self.pin_ok() {
+            // TS 51.011 §9.4.5: access condition not fulfilled.
+            return Response::status(StatusWord(0x98, 0x04));
+        }
+        let Ok(rand) = <[u8; 16]>::try_from(c.data) else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let t = self.perso.keys.gsm_triplet(rand);
+        let mut out = Vec::with_capacity(12);
+        out.extend_from_slice(t.sres.as_bytes());
+        out.extend_from_slice(t.kc.expose());
+        self.session.pending = Some(SecretBytes::new(out));
+        Response::status(StatusWord(0x9F, 12))
+    }
+
+    /// AUTHENTICATE in the GSM context (TS 31.102 §7.1.2.2): `10‖RAND` in,
+    /// `04‖SRES 08‖Kc` out, c2/c3 of the Milenage quintet.
+    fn authenticate_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        let [16, rand @ ..] = c.data else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let Ok(rand) = <[u8; 16]>::try_from(rand) else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let t = self.perso.keys.gsm_triplet(rand);
+        let mut out = Vec::with_capacity(14);
+        out.push(4);
+        out.extend_from_slice(t.sres.as_bytes());
+        out.push(8);
+        out.extend_from_slice(t.kc.expose());
+        self.respond_later(out)
+    }
+
     fn authenticate(&mut self, c: &CApdu<'_>) -> Response {
-        if c.p1 != 0 || c.p2 != P2_AUTH_3G {
+        if c.p1 != 0 || (c.p2 != P2_AUTH_3G && c.p2 != P2_AUTH_GSM) {
             return Response::status(StatusWord::WRONG_P1P2);
         }
         if self.session.df != Df::Adf {
@@ -581,6 +639,9 @@ impl<S: StateStore> Simulator<S> {
         }
         if !self.pin_ok() {
             return Response::status(StatusWord::SECURITY_NOT_SATISFIED);
+        }
+        if c.p2 == P2_AUTH_GSM {
+            return self.authenticate_gsm(c);
         }
         if c.data.len() != 34 || c.data[0] != 16 || c.data[17] != 16 {
             return Response::status(StatusWord::WRONG_LENGTH);

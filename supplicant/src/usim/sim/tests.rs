@@ -167,7 +167,9 @@ fn authenticate_needs_adf_and_checks_lengths() {
     usim.select_usim().unwrap();
     let mut sim = usim.into_transport();
     assert_eq!(sim.process(&x("008800811100")), vec![0x67, 0x00]);
-    assert_eq!(sim.process(&x("0088008021")), vec![0x6A, 0x86]);
+    assert_eq!(sim.process(&x("0088008221")), vec![0x6A, 0x86]);
+    // GSM context without `10 RAND`.
+    assert_eq!(sim.process(&x("0088008021")), vec![0x67, 0x00]);
     // All zero RAND/AUTN: MAC-A cannot verify.
     assert_eq!(sim.process(&a), vec![0x98, 0x62]);
 }
@@ -662,4 +664,71 @@ mod prop {
             }
         }
     }
+}
+
+/// TS 31.102 §7.1.2.2: AUTHENTICATE in the GSM context answers
+/// `04 SRES 08 Kc`, the GSM-Milenage triplet.
+#[test]
+fn authenticate_in_gsm_context() {
+    let mut card = test_sim(None);
+    let mut usim = Usim::new(card);
+    usim.select_usim().unwrap();
+    let rand = [0x23; 16];
+    let t = usim.gsm_authenticate(&rand).unwrap();
+    let want = keys().gsm_triplet(rand);
+    assert_eq!(t, want);
+    // The raw APDU exchange: 61 0E, then 04 SRES 08 Kc.
+    card = usim.into_transport();
+    let mut apdu = x("00 88 00 80 11 10");
+    apdu.extend(rand);
+    assert_eq!(card.process(&apdu), x("61 0E"));
+    let r = card.process(&x("00 C0 00 00 0E"));
+    assert_eq!(r[0], 4);
+    assert_eq!(&r[1..5], want.sres.as_bytes());
+    assert_eq!(r[5], 8);
+    assert_eq!(&r[6..14], want.kc.expose());
+    assert_eq!(&r[14..], &[0x90, 0x00]);
+    // No SQN state involved.
+    assert_eq!(card.store().last, None);
+}
+
+/// TS 51.011 §9.2.16: RUN GSM ALGORITHM in class A0, `9F 0C`, GET RESPONSE.
+#[test]
+fn run_gsm_algorithm_class_a0() {
+    let mut card = test_sim(None);
+    let rand = [0x42; 16];
+    let want = keys().gsm_triplet(rand);
+    let mut apdu = x("A0 88 00 00 10");
+    apdu.extend(rand);
+    assert_eq!(card.process(&apdu), x("9F 0C"));
+    let r = card.process(&x("A0 C0 00 00 0C"));
+    assert_eq!(&r[..4], want.sres.as_bytes());
+    assert_eq!(&r[4..12], want.kc.expose());
+    assert_eq!(&r[12..], &[0x90, 0x00]);
+    // Bad length; other A0 instructions are not served.
+    assert_eq!(card.process(&x("A0 88 00 00 02 01 02")), x("67 00"));
+    // wpa_supplicant tells a USIM by `6E 00` to an A0 SELECT.
+    assert_eq!(card.process(&x("A0 A4 00 00 02 7F 20")), x("6E 00"));
+    // Through the client.
+    let mut usim = Usim::new(card);
+    assert_eq!(usim.run_gsm_algorithm(&rand).unwrap(), want);
+}
+
+#[test]
+fn gsm_authentication_needs_the_pin() {
+    let mut usim = Usim::new(test_sim(Some("1234")));
+    usim.select_usim().unwrap();
+    assert!(matches!(
+        usim.gsm_authenticate(&[1; 16]),
+        Err(UsimError::PinNeededByCard)
+    ));
+    assert!(matches!(
+        usim.run_gsm_algorithm(&[1; 16]),
+        Err(UsimError::PinNeededByCard)
+    ));
+    usim.unlock(Some(&SecretBytes::from("1234"))).unwrap();
+    assert_eq!(
+        usim.gsm_authenticate(&[1; 16]).unwrap(),
+        usim.run_gsm_algorithm(&[1; 16]).unwrap()
+    );
 }
