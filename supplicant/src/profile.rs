@@ -218,6 +218,10 @@ mod tests {
         assert_eq!(p.methods, Methods::only(Method::Aka));
         assert_eq!(p.realm.as_deref(), Some("example.com"));
         assert!(p.result_indication && p.privacy_state.is_none());
+        for m in ["sim", "EAP-SIM", "18"] {
+            let p = Profile::parse(&format!("eap_method = \"{m}\"\n")).unwrap();
+            assert_eq!(p.methods, Methods::SIM, "{m}");
+        }
         let q = Profile::parse(
             "privacy_state = \"s\"\nimsi_privacy_cert = \"c.pem\"\nimsi_privacy_attr = \"k=1\"\nresult_indication = false\n",
         )
