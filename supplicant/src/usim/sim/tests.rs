@@ -732,3 +732,30 @@ fn gsm_authentication_needs_the_pin() {
         usim.run_gsm_algorithm(&[1; 16]).unwrap()
     );
 }
+
+/// A USIM without the GSM context (AUTHENTICATE P2 = 0x80 answered `6A 86`):
+/// [`Usim::gsm_triplet`] falls back to RUN GSM ALGORITHM.
+#[test]
+fn gsm_triplet_falls_back_to_run_gsm_algorithm() {
+    struct NoGsmContext(Simulator<MemoryStore>, u32);
+    impl CardTransport for NoGsmContext {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+            if apdu.starts_with(&[0x00, 0x88, 0x00, 0x80]) {
+                return Ok(vec![0x6A, 0x86]);
+            }
+            if apdu.starts_with(&[0xA0, 0x88]) {
+                self.1 += 1;
+            }
+            self.0.transmit(apdu)
+        }
+    }
+    let mut usim = Usim::new(NoGsmContext(test_sim(None), 0));
+    usim.select_usim().unwrap();
+    let rand = [0x33; 16];
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+    assert_eq!(usim.into_transport().1, 1, "one RUN GSM ALGORITHM");
+    // With the GSM context, AUTHENTICATE is used and no A0 command is sent.
+    let mut usim = Usim::new(test_sim(None));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+}
