@@ -102,3 +102,20 @@ fn pps_mo(eap_type: u8) -> String {
 "#
     )
 }
+
+/// hostapd with `eap_sim_aka_result_ind=1`: the Challenge carries
+/// AT_RESULT_IND, we answer with it, and hostapd sends a protected
+/// EAP-SIM/Notification "Success" (with AT_MAC) before EAP-Success.
+#[test]
+fn eap_sim_with_result_indication_through_hostapd() {
+    if !prerequisites(&["hostapd", "ip"]) {
+        return;
+    }
+    let lab = Lab::start_with(true);
+    let sim = lab.sim_file("usim.toml");
+    let (code, v, out) = lab.auth(&format!("soft:{}", sim.display()), &lab.profile("sim"), &[]);
+    assert_eq!(code, 0, "EAP-SIM, result ind:\n{out}\n{}", lab.logs());
+    assert_eq!(v["method"], "EAP-SIM");
+    // Identity, Start, Challenge, Notification.
+    assert_eq!(v["round_trips"], 4, "{out}");
+}
