@@ -321,7 +321,11 @@ impl Peer {
 
     /// A peer with `config` and identity privacy / fast re-authentication.
     pub fn with_privacy(config: PeerConfig, privacy: PrivacyOptions) -> Self {
-        let identity = config.permanent_identity(config.methods.preferred());
+        let identity = if config.methods.sim_only() {
+            config.sim_identity()
+        } else {
+            config.permanent_identity(config.methods.preferred())
+        };
         Self {
             privacy: privacy.state,
             cert: privacy.cert,

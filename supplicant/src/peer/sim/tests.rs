@@ -146,6 +146,19 @@ fn full_authentication_with_two_and_three_rands() {
     }
 }
 
+/// A server that starts with SIM/Start (no EAP-Request/Identity, no
+/// identity request): the MK identity is still the EAP-SIM one.
+#[test]
+fn start_without_identity_exchange() {
+    let mut h = Harness::new();
+    assert_eq!(h.peer.identity(), IDENTITY);
+    let start = SimMessage::new(SimSubtype::Start).with(AtVersionList { versions: vec![1] });
+    let r = h.send(&request(1, start));
+    assert_eq!(r.message.subtype, SimSubtype::Start);
+    let resp = h.send(&challenge(2, &RANDS[..2], &RANDS[..2]));
+    assert_eq!(resp.message.subtype, SimSubtype::Challenge);
+}
+
 #[test]
 fn identity_request_in_start_and_nak() {
     let mut h = Harness::new();
