@@ -48,6 +48,45 @@ fn eap_sim_through_hostapd() {
     assert_eq!(v["method"], "EAP-SIM");
     assert_eq!(v["identity"], format!("1{IMSI}@example.com"));
 
+    // A 2G SIM (no USIM application): RUN GSM ALGORITHM in class A0.
+    let sim2g = lab.dir.path().join("sim2g.toml");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["sim", "create", "--gsm-sim", "--out"])
+        .arg(&sim2g)
+        .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let spec2g = format!("soft:{}", sim2g.display());
+    let (code, v, out) = lab.auth(&spec2g, &lab.profile("sim"), &[]);
+    assert_eq!(code, 0, "2G SIM:\n{out}\n{}", lab.logs());
+    assert_eq!(v["method"], "EAP-SIM");
+    assert_eq!(
+        v["identity"],
+        format!("1{IMSI}@wlan.mnc001.mcc001.3gppnetwork.org")
+    );
+    // EAP-AKA needs a USIM: a clear refusal before any EAPOL frame.
+    let out = lab
+        .peer_ns
+        .cmd(env!("CARGO_BIN_EXE_supplicant"))
+        .args([
+            "auth",
+            "--iface",
+            &lab.peer_if,
+            "--sim",
+            &spec2g,
+            "--profile",
+        ])
+        .arg(lab.profile("aka"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("2G SIM") && err.contains("--method sim"),
+        "{err}"
+    );
+
     // Another subscriber key on the card: its SRES/Kc differ, hostapd's AT_MAC
     // does not verify → Client-Error, EAP-Failure, exit 1.
     let bad = lab.dir.path().join("bad.toml");

@@ -42,7 +42,7 @@ impl<T: CardTransport> SimCard<T> {
         profile: &WifiProfile,
     ) -> Result<Self, String> {
         let mut usim = Usim::new(transport);
-        usim.select_usim().map_err(|e| e.to_string())?;
+        usim.select_application().map_err(|e| e.to_string())?;
         usim.unlock(pin).map_err(|e| e.to_string())?;
         let imsi = usim.read_imsi().map_err(|e| e.to_string())?;
         let imsi = Imsi::parse(&imsi).map_err(|e| format!("EF_IMSI: {e}"))?;

@@ -115,6 +115,10 @@ enum SimCommand {
         /// Leave the PIN status template out of the ADF's FCP (the MF's keeps it).
         #[arg(long)]
         no_adf_pin_template: bool,
+        /// A 2G SIM (TS 51.011: class A0, DF_GSM, RUN GSM ALGORITHM) instead
+        /// of a USIM: EAP-SIM only.
+        #[arg(long)]
+        gsm_sim: bool,
     },
     /// Expose a simulator to pcscd through vsmartcard's vpcd driver.
     ServeVpcd {
@@ -195,6 +199,7 @@ fn sim(cmd: SimCommand) -> i32 {
             pin,
             disabled_pin_verify,
             no_adf_pin_template,
+            gsm_sim,
         } => {
             let spec = (|| {
                 Ok::<_, String>(SimSpec {
@@ -213,6 +218,7 @@ fn sim(cmd: SimCommand) -> i32 {
                         } else {
                             AdfPinTemplate::Present
                         },
+                        gsm_sim,
                     },
                 })
             })();

@@ -114,7 +114,8 @@ pub fn auth(opts: AuthOptions) -> i32 {
         Err(e) => return usage(e),
     };
     let mut usim = Usim::new(card);
-    let (imsi, mnc_len) = match prepare_usim(&mut usim, pin.as_ref(), &profile) {
+    let sim_only = methods.sim && !methods.aka && !methods.aka_prime;
+    let (imsi, mnc_len) = match prepare_usim(&mut usim, pin.as_ref(), &profile, sim_only) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("supplicant auth: USIM: {e}");
@@ -203,8 +204,15 @@ fn prepare_usim<T: CardTransport>(
     usim: &mut Usim<T>,
     pin: Option<&SecretBytes>,
     profile: &Profile,
+    profile_or_flag_sim: bool,
 ) -> Result<(Imsi, MncLen), String> {
-    usim.select_usim().map_err(|e| e.to_string())?;
+    usim.select_application().map_err(|e| e.to_string())?;
+    if usim.is_gsm_sim() && !profile_or_flag_sim {
+        return Err(
+            "the card is a 2G SIM (no USIM application): only EAP-SIM works with it (--method sim)"
+                .into(),
+        );
+    }
     usim.unlock(pin).map_err(|e| e.to_string())?;
     let imsi = match &profile.imsi {
         Some(i) => i.clone(),

@@ -293,3 +293,36 @@ fn retransmitted_challenge_gets_the_same_answer() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The same exchange with a 2G SIM: the triplets come from RUN GSM ALGORITHM.
+#[test]
+fn full_authentication_with_a_2g_sim() {
+    let mut h = Harness::new();
+    h.usim = Usim::new(test_sim(None).gsm_sim());
+    h.usim.select_application().unwrap();
+    assert!(h.usim.is_gsm_sim());
+    h.start(&[1]);
+    let c = challenge(3, &RANDS, &RANDS);
+    let resp = match h.peer.handle(&c) {
+        Action::GsmAuthenticate { rands } => {
+            let t: Vec<_> = rands
+                .iter()
+                .map(|r| h.usim.gsm_triplet(r).unwrap())
+                .collect();
+            h.peer.gsm_result(&t)
+        }
+        other => panic!("{other:?}"),
+    };
+    let Action::Send(b) = resp else {
+        panic!("{resp:?}")
+    };
+    assert_eq!(
+        SimPacket::decode(&b).unwrap().message.subtype,
+        SimSubtype::Challenge
+    );
+    let success = Packet::Success { identifier: 3 }.encode().unwrap();
+    match h.feed(&success) {
+        Action::Done(Outcome::Success(s)) => assert_eq!(s.keys.msk, server_keys(&RANDS).msk),
+        other => panic!("{other:?}"),
+    }
+}

@@ -9,8 +9,10 @@
 //! GSM authentication (for EAP-SIM) both ways a card offers it: AUTHENTICATE
 //! in the GSM context (P2 = 0x80, TS 31.102 §7.1.2.2) and the 2G SIM's
 //! RUN GSM ALGORITHM in class `A0` (TS 51.011 §9.2.16, answered `9F 0C` +
-//! GET RESPONSE), both from GSM-Milenage ([`eap::gsm`]). Of the `A0` class
-//! only RUN GSM ALGORITHM and GET RESPONSE are served: no DF_GSM file system.
+//! GET RESPONSE), both from GSM-Milenage ([`eap::gsm`]). A UICC serves only
+//! RUN GSM ALGORITHM and GET RESPONSE in class `A0`; [`Simulator::gsm_sim`]
+//! makes a 2G SIM instead: class `A0` only (`6E 00` to class `00`), MF,
+//! DF_GSM with EF_IMSI and EF_AD, CHV1, RUN GSM ALGORITHM in DF_GSM.
 
 pub mod file;
 pub mod sqn;
@@ -21,7 +23,7 @@ use super::client::{
     INS_RUN_GSM_ALGORITHM, INS_SELECT, INS_VERIFY, P2_AUTH_3G, P2_AUTH_GSM, PIN1, TAG_AUTH_OK,
     TAG_SYNC_FAILURE,
 };
-use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF};
+use super::files::{self, DF_GSM, EF_AD, EF_DIR, EF_IMSI, MF};
 use super::transport::{CardTransport, TransportError};
 use eap::secret::SecretBytes;
 use eap::umts::{Autn, SubscriberKeys};
@@ -96,6 +98,9 @@ pub struct CardQuirks {
     pub disabled_pin_verify: DisabledPinVerify,
     /// Whether the ADF's FCP carries a PIN status template (the MF's always does).
     pub adf_pin_template: AdfPinTemplate,
+    /// A 2G SIM (TS 51.011) rather than a UICC: class `A0` only, DF_GSM,
+    /// RUN GSM ALGORITHM (EAP-SIM only).
+    pub gsm_sim: bool,
 }
 
 /// What a status VERIFY (no data) answers while PIN1 is disabled.
@@ -267,6 +272,12 @@ impl<S: StateStore> Simulator<S> {
         self
     }
 
+    /// This card as a 2G SIM (TS 51.011): no USIM application, class `A0`.
+    pub fn gsm_sim(mut self) -> Self {
+        self.quirks.gsm_sim = true;
+        self
+    }
+
     /// Its quirks.
     pub fn quirks(&self) -> CardQuirks {
         self.quirks
@@ -307,6 +318,9 @@ impl<S: StateStore> Simulator<S> {
     }
 
     fn dispatch(&mut self, c: &CApdu<'_>) -> Response {
+        if self.quirks.gsm_sim {
+            return self.dispatch_gsm(c);
+        }
         if c.cla == CLA_GSM {
             return match c.ins {
                 INS_GET_RESPONSE => self.get_response(c),
@@ -589,6 +603,87 @@ impl<S: StateStore> Simulator<S> {
         } else {
             Response::status(StatusWord(0x63, 0xC0 | self.state.pin_tries_left))
         }
+    }
+
+    /// A 2G SIM's commands (TS 51.011 §9): class `A0` only.
+    fn dispatch_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        if c.cla != CLA_GSM {
+            return Response::status(StatusWord::CLA_NOT_SUPPORTED);
+        }
+        if c.ins != INS_GET_RESPONSE {
+            self.session.pending = None;
+        }
+        match c.ins {
+            INS_SELECT => self.select_gsm(c),
+            INS_GET_RESPONSE => self.get_response(c),
+            INS_READ_BINARY => self.read_binary(c),
+            INS_VERIFY => self.verify(c),
+            INS_RUN_GSM_ALGORITHM if self.session.df == Df::Adf => self.run_gsm_algorithm(c),
+            INS_RUN_GSM_ALGORITHM => Response::status(StatusWord(0x94, 0x04)),
+            _ => Response::status(StatusWord::INS_NOT_SUPPORTED),
+        }
+    }
+
+    /// SELECT of a 2G SIM (TS 51.011 §9.2.1): by file id only, answered
+    /// `9F xx` with the GSM response format (DF_GSM stands in the ADF's place).
+    fn select_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        let [hi, lo] = c.data else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let fid = u16::from_be_bytes([*hi, *lo]);
+        let (df, ef) = match (fid, self.session.df) {
+            (MF, _) => (Df::Mf, None),
+            (DF_GSM, _) => (Df::Adf, None),
+            (EF_IMSI, Df::Adf) => (Df::Adf, Some(Ef::Imsi)),
+            (EF_AD, Df::Adf) => (Df::Adf, Some(Ef::Ad)),
+            // TS 51.011 §9.4.4: file id not found.
+            _ => return Response::status(StatusWord(0x94, 0x04)),
+        };
+        self.session.df = df;
+        self.session.ef = ef;
+        let data = match ef {
+            Some(ef) => {
+                let size: u16 = if ef == Ef::Imsi { 9 } else { 4 };
+                let [s1, s2] = size.to_be_bytes();
+                // RFU, size, id, type EF (04), RFU, access, status, 02, transparent (00), 00.
+                vec![
+                    0, 0, s1, s2, *hi, *lo, 0x04, 0, 0x14, 0xF0, 0x44, 0x01, 0x02, 0x00, 0x00,
+                ]
+            }
+            None => {
+                let kind = if df == Df::Mf { 0x01 } else { 0x02 };
+                // Byte 14 bit 8 = CHV1 disabled; byte 19 = CHV1 status
+                // (b8: initialised, b4..b1: tries left) (TS 51.011 §9.2.1).
+                let chars = if self.pin_enabled() { 0x00 } else { 0x80 };
+                vec![
+                    0,
+                    0,
+                    0,
+                    0,
+                    *hi,
+                    *lo,
+                    kind,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    10,
+                    chars,
+                    1,
+                    2,
+                    4,
+                    0,
+                    0x80 | self.state.pin_tries_left,
+                    0x8A,
+                    0x00,
+                    0x00,
+                ]
+            }
+        };
+        let n = data.len() as u8;
+        self.session.pending = Some(SecretBytes::new(data));
+        Response::status(StatusWord(0x9F, n))
     }
 
     /// RUN GSM ALGORITHM (TS 51.011 §9.2.16): `A0 88 00 00 10 RAND`, the

@@ -242,6 +242,7 @@ fn pin_blocks_after_three() {
 const COUNTS: CardQuirks = CardQuirks {
     disabled_pin_verify: DisabledPinVerify::RetryCounter,
     adf_pin_template: AdfPinTemplate::Present,
+    gsm_sim: false,
 };
 
 /// Many real UICCs answer a status VERIFY with 63CX while PIN1 is disabled:
@@ -758,4 +759,64 @@ fn gsm_triplet_falls_back_to_run_gsm_algorithm() {
     let mut usim = Usim::new(test_sim(None));
     usim.select_usim().unwrap();
     assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+}
+
+/// A 2G SIM (TS 51.011): class `00` refused, the client falls back to
+/// DF_GSM, reads EF_IMSI and EF_AD in class `A0`, verifies CHV1 and runs
+/// RUN GSM ALGORITHM.
+#[test]
+fn gsm_sim_through_the_client() {
+    // Raw: class 00 refused, A0 SELECT answers 9F xx.
+    let mut card = test_sim(None).gsm_sim();
+    assert_eq!(card.process(&x("00A40004023F00")), x("6E 00"));
+    assert_eq!(card.process(&x("A0A40000027F20")), x("9F 16"));
+    let r = card.process(&x("A0C0000016"));
+    assert_eq!(&r[4..7], &[0x7F, 0x20, 0x02]);
+    assert_eq!(r[13] & 0x80, 0x80, "CHV1 disabled");
+    // RUN GSM ALGORITHM outside DF_GSM: 94 04.
+    assert_eq!(card.process(&x("A0A40000023F00")), x("9F 16"));
+    let mut run = x("A0 88 00 00 10");
+    run.extend([7; 16]);
+    assert_eq!(card.process(&run), x("94 04"));
+
+    let mut usim = Usim::new(test_sim(None).gsm_sim());
+    usim.select_application().unwrap();
+    assert!(usim.is_gsm_sim());
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+    assert_eq!(usim.read_imsi().unwrap(), IMSI);
+    assert_eq!(usim.read_mnc_len().unwrap(), Some(2));
+    let rand = [0x61; 16];
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+
+    // CHV1 enabled: required, wrong, then right.
+    let mut usim = Usim::new(test_sim(Some("1234")).gsm_sim());
+    usim.select_application().unwrap();
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 3 }
+    );
+    assert!(matches!(
+        usim.read_imsi(),
+        Err(UsimError::PinNeededByCard) | Err(UsimError::Status { .. })
+    ));
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("9999"))),
+        Err(UsimError::WrongPin { .. })
+    ));
+    usim.unlock(Some(&SecretBytes::from("1234"))).unwrap();
+    usim.select_application().unwrap();
+    assert_eq!(usim.read_imsi().unwrap(), IMSI);
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+
+    // A UICC is still selected as a USIM.
+    let mut usim = Usim::new(test_sim(None));
+    usim.select_application().unwrap();
+    assert!(!usim.is_gsm_sim());
+    // `sim info` of a 2G SIM.
+    let info = Usim::new(test_sim(Some("1234")).gsm_sim()).info().unwrap();
+    assert_eq!(info.aid, "none (2G SIM, TS 51.011)");
+    assert_eq!(info.pin, PinStatus::Required { tries_left: 3 });
+    assert_eq!(info.pin1_enabled, Some(true));
+    let info = Usim::new(test_sim(None).gsm_sim()).info().unwrap();
+    assert_eq!((info.imsi.as_str(), info.mnc_len), (IMSI, Some(2)));
 }
