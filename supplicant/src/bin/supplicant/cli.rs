@@ -17,7 +17,7 @@ pub use supplicant::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 #[command(
     name = "supplicant",
     version,
-    about = "EAP-AKA/AKA' supplicant with a USIM over PC/SC or a simulator"
+    about = "EAP-AKA/AKA'/SIM supplicant with a USIM (or 2G SIM) over PC/SC or a simulator"
 )]
 struct Cli {
     #[command(subcommand)]
