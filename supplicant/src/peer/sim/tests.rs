@@ -326,3 +326,43 @@ fn full_authentication_with_a_2g_sim() {
         other => panic!("{other:?}"),
     }
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        /// Any EAP-SIM request body after the Start round: no panic.
+        #[test]
+        fn never_panics(subtype in 9u8..16, attrs in proptest::collection::vec(any::<u8>(), 0..120)) {
+            let mut h = Harness::new();
+            h.start(&[1]);
+            let mut body = vec![subtype, 0, 0];
+            body.extend(attrs);
+            let p = Packet::Request { identifier: 3, data: TypeData::Unknown(18, body) }
+                .encode()
+                .unwrap();
+            let _ = h.feed(&p);
+            let _ = h.feed(&Packet::Success { identifier: 3 }.encode().unwrap());
+        }
+
+        /// Every byte of the Challenge is under AT_MAC: any change is refused
+        /// (never a Challenge response, never EAP-Success accepted).
+        #[test]
+        fn mutated_challenge_is_refused(pos in 0usize..200, val in 1u8..=255) {
+            let mut h = Harness::new();
+            h.start(&[1]);
+            let mut p = challenge(3, &RANDS[..2], &RANDS[..2]);
+            let n = p.len();
+            p[pos % n] ^= val;
+            let a = h.feed(&p);
+            if let Action::Send(b) = &a {
+                let r = SimPacket::decode(b).unwrap();
+                prop_assert_ne!(r.message.subtype, SimSubtype::Challenge);
+            }
+            let s = h.feed(&Packet::Success { identifier: p[1] }.encode().unwrap());
+            prop_assert!(!matches!(s, Action::Done(Outcome::Success(_))));
+        }
+    }
+}
