@@ -471,6 +471,10 @@ impl Peer {
                 }
                 let reason = match std::mem::replace(&mut self.state, State::Done) {
                     State::Failing(why) => format!("EAP-Failure after: {why}"),
+                    State::Answered { .. } if self.sim.is_some() => {
+                        "EAP-Failure after the EAP-SIM Challenge (server rejected our AT_MAC)"
+                            .into()
+                    }
                     State::Answered { .. } => {
                         "EAP-Failure after the Challenge (server rejected RES)".into()
                     }

@@ -283,6 +283,19 @@ fn notification_and_reauth_requests() {
 }
 
 #[test]
+fn failure_after_the_challenge_names_eap_sim() {
+    let mut h = Harness::new();
+    h.start(&[1]);
+    h.send(&challenge(3, &RANDS[..2], &RANDS[..2]));
+    match h.feed(&Packet::Failure { identifier: 3 }.encode().unwrap()) {
+        Action::Done(Outcome::Failure { reason, .. }) => {
+            assert!(reason.contains("EAP-SIM Challenge"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn retransmitted_challenge_gets_the_same_answer() {
     let mut h = Harness::new();
     h.start(&[1]);
