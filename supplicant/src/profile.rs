@@ -1,7 +1,7 @@
 //! The credential profile `auth` reads: either a small TOML of our own,
 //!
 //! ```toml
-//! eap_method = "aka-prime"      # "aka", "aka-prime" or "any"
+//! eap_method = "aka-prime"      # "aka", "aka-prime", "any" or "sim"
 //! realm = "example.com"         # optional; default: the 3GPP realm of the IMSI
 //! imsi = "001010123456789"      # optional; default: read from EF_IMSI
 //! mnc_len = 2                   # optional; default: read from EF_AD
@@ -17,7 +17,7 @@
 //! or any Passpoint profile the passpoint-profile crate reads (PPS MO XML,
 //! Android x-wifi-config, wpa_supplicant `cred` blocks, its TOML): the first
 //! profile with a SIM credential gives realm, IMSI (when complete, not a
-//! `MCC MNC*` prefix) and EAP type (23 → AKA, 50 → AKA').
+//! `MCC MNC*` prefix) and EAP type (18 → SIM, 23 → AKA, 50 → AKA').
 
 use crate::input::line_of_key;
 use crate::peer::Methods;
@@ -88,6 +88,7 @@ pub fn parse_methods(s: &str) -> Option<Methods> {
             Some(Methods::only(Method::AkaPrime))
         }
         "any" | "both" => Some(Methods::BOTH),
+        "sim" | "eap-sim" | "18" => Some(Methods::SIM),
         _ => None,
     }
 }
@@ -114,7 +115,7 @@ impl Profile {
         match passpoint_profile::read_bytes(text.as_bytes(), None) {
             Ok(doc) => Self::from_passpoint(&doc.profiles).ok_or_else(|| {
                 format!(
-                    "{file}:0: no profile with a SIM credential; expected Credential/SIM with EAPType 23 (EAP-AKA) or 50 (EAP-AKA')"
+                    "{file}:0: no profile with a SIM credential; expected Credential/SIM with EAPType 18 (EAP-SIM), 23 (EAP-AKA) or 50 (EAP-AKA')"
                 )
             }),
             Err(passpoint_profile::ReadError::Unrecognized) => Err(our_err),
@@ -138,6 +139,7 @@ impl Profile {
             let methods = match sim.eap_type {
                 Some(23) => Methods::only(Method::Aka),
                 Some(50) | None => Methods::only(Method::AkaPrime),
+                Some(18) => Methods::SIM,
                 Some(_) => return None,
             };
             let imsi = sim
@@ -165,7 +167,7 @@ impl Profile {
             None => Methods::only(Method::AkaPrime),
             Some(m) => parse_methods(m).ok_or((
                 line_of_key(text, "eap_method"),
-                format!("unknown eap_method {m:?}: expected aka, aka-prime or any"),
+                format!("unknown eap_method {m:?}: expected aka, aka-prime, any or sim"),
             ))?,
         };
         if let Some(i) = &raw.imsi
@@ -216,6 +218,10 @@ mod tests {
         assert_eq!(p.methods, Methods::only(Method::Aka));
         assert_eq!(p.realm.as_deref(), Some("example.com"));
         assert!(p.result_indication && p.privacy_state.is_none());
+        for m in ["sim", "EAP-SIM", "18"] {
+            let p = Profile::parse(&format!("eap_method = \"{m}\"\n")).unwrap();
+            assert_eq!(p.methods, Methods::SIM, "{m}");
+        }
         let q = Profile::parse(
             "privacy_state = \"s\"\nimsi_privacy_cert = \"c.pem\"\nimsi_privacy_attr = \"k=1\"\nresult_indication = false\n",
         )

@@ -175,3 +175,101 @@ fn pcsc_pin_status_from_the_ps_do() {
     assert_eq!(code, 0, "PIN enabled, given:\n{out}\n{}", lab.logs());
     assert_eq!(json["outcome"], "success");
 }
+
+/// EAP-SIM over PC/SC: the virtual USIM answers AUTHENTICATE in the GSM
+/// context through pcscd + vpcd, for our `auth --method sim` and for
+/// wpa_supplicant's own PC/SC code (eapol_test `eap=SIM`, `pcsc=""`), both
+/// against hostapd's EAP-SIM server.
+#[test]
+fn pcsc_eap_sim_ours_and_wpa_supplicant() {
+    if !prerequisites(&["hostapd", "ip", "pcscd", "eapol_test", "unshare", "dpkg"]) {
+        return;
+    }
+    assert!(
+        vpcd_driver().exists(),
+        "vsmartcard-vpcd (libifdvpcd.so) is not installed"
+    );
+    let lab = Lab::start();
+    let sim = lab.sim_file("usim.toml");
+    let pcsc = Pcsc::start(&lab.peer_ns, lab.dir.path(), &sim);
+    let (code, text) = pcsc.info(&lab.peer_ns, "pcsc");
+    assert_eq!(code, 0, "{text}\n{}", pcsc.pcscd.log_text());
+
+    let (k, v) = pcsc.env();
+    let (code, json, out) = lab.auth_env("pcsc", &lab.profile("sim"), &[], &[(k, &v)]);
+    assert_eq!(code, 0, "auth --sim pcsc, EAP-SIM:\n{out}\n{}", lab.logs());
+    assert_eq!(json["method"], "EAP-SIM");
+    eprintln!("EAP-SIM with the card behind pcscd: {} ms", json["time_ms"]);
+
+    let before = lab.hss.state.lock().unwrap().triplets;
+    let t = std::time::Instant::now();
+    let (ok, text) = eapol_test(&lab, &pcsc, "SIM");
+    eprintln!(
+        "eapol_test SIM via pcsc (process start to exit): {:?}",
+        t.elapsed()
+    );
+    let tail: Vec<&str> = text.lines().rev().take(80).collect();
+    assert!(
+        ok,
+        "eapol_test SIM via pcsc:\n{}\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        lab.logs()
+    );
+    assert!(text.contains("MPPE keys OK: 1"), "SIM: MSK mismatch");
+    assert!(text.contains("SCARD: IMSI"), "SIM: no IMSI read over PC/SC");
+    assert!(
+        text.contains(&format!("1{IMSI}@wlan.mnc001.mcc001.3gppnetwork.org")),
+        "SIM: identity"
+    );
+    assert!(lab.hss.state.lock().unwrap().triplets > before);
+}
+
+/// A 2G SIM (`sim create --gsm-sim`: class A0, DF_GSM, RUN GSM ALGORITHM)
+/// through pcscd + vpcd: our `auth --method sim` and wpa_supplicant's PC/SC
+/// code (which tells a SIM from a USIM by the `6E 00` to class 00).
+#[test]
+fn pcsc_2g_sim_ours_and_wpa_supplicant() {
+    if !prerequisites(&["hostapd", "ip", "pcscd", "eapol_test", "unshare", "dpkg"]) {
+        return;
+    }
+    assert!(
+        vpcd_driver().exists(),
+        "vsmartcard-vpcd (libifdvpcd.so) is not installed"
+    );
+    let lab = Lab::start();
+    let sim = lab.dir.path().join("sim2g.toml");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_supplicant"))
+        .args(["sim", "create", "--gsm-sim", "--out"])
+        .arg(&sim)
+        .args(["--imsi", IMSI, "--k", K_HEX, "--opc", OPC_HEX])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let pcsc = Pcsc::start(&lab.peer_ns, lab.dir.path(), &sim);
+    let (code, text) = pcsc.info(&lab.peer_ns, "pcsc");
+    assert_eq!(code, 0, "{text}\n{}", pcsc.pcscd.log_text());
+    assert!(text.contains("2G SIM") && text.contains(IMSI), "{text}");
+
+    let (k, v) = pcsc.env();
+    let (code, json, out) = lab.auth_env("pcsc", &lab.profile("sim"), &[], &[(k, &v)]);
+    assert_eq!(code, 0, "auth --sim pcsc, 2G SIM:\n{out}\n{}", lab.logs());
+    assert_eq!(json["method"], "EAP-SIM");
+
+    let (ok, text) = eapol_test(&lab, &pcsc, "SIM");
+    let tail: Vec<&str> = text.lines().rev().take(80).collect();
+    assert!(
+        ok,
+        "eapol_test SIM with a 2G card via pcsc:\n{}\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        lab.logs()
+    );
+    assert!(text.contains("MPPE keys OK: 1"), "2G SIM: MSK mismatch");
+    assert!(
+        text.contains("SCARD: IMSI"),
+        "2G SIM: no IMSI read over PC/SC"
+    );
+    assert!(
+        text.contains("SCARD: USIM is not supported. Trying to use GSM SIM"),
+        "wpa_supplicant took the card as a GSM SIM"
+    );
+}

@@ -248,14 +248,15 @@ fn authenticate_and_inspect(lab: &Lab, sim: &Path, method: &str, eap_type: &str)
     );
     let (result, reports) = bridge.finish();
     assert_eq!(result.unwrap(), Outcome::Stopped);
+    let want = if method == "sim" {
+        "GSM-AUTH"
+    } else {
+        "UMTS-AUTH"
+    };
     assert!(
-        reports.iter().any(|r| matches!(
-            r,
-            Report::SimAuth {
-                answer: "UMTS-AUTH",
-                ..
-            }
-        )),
+        reports
+            .iter()
+            .any(|r| matches!(r, Report::SimAuth { answer, .. } if *answer == want)),
         "{reports:#?}"
     );
     match reports.last() {
@@ -272,6 +273,25 @@ fn authenticate_and_inspect(lab: &Lab, sim: &Path, method: &str, eap_type: &str)
     assert_eq!(wpa.cmd("GET external_sim"), before_ext);
     drop(wpa);
     reports
+}
+
+/// EAP-SIM: wpa_supplicant's `CTRL-REQ-SIM-<id>:GSM-AUTH:<RAND>…` answered
+/// from the card's GSM context, against hostapd's EAP-SIM server.
+#[test]
+fn wifi_network_any_eap_sim() {
+    if !prerequisites(&["hostapd", "wpa_supplicant", "wpa_cli", "ip"]) {
+        return;
+    }
+    let lab = Lab::start();
+    let sim = lab.sim_file("usim.toml");
+    let reports = authenticate_and_inspect(&lab, &sim, "sim", "18");
+    assert!(
+        reports
+            .iter()
+            .any(|r| matches!(r, Report::EapMethod { method: 18, .. })),
+        "{reports:#?}"
+    );
+    assert!(lab.hss.state.lock().unwrap().triplets >= 2);
 }
 
 #[test]

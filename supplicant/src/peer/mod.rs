@@ -3,6 +3,13 @@
 //! AKA-Challenge the peer returns [`Action::Authenticate`]; the caller runs
 //! AUTHENTICATE on the USIM and hands the answer back with
 //! [`Peer::usim_result`]. No clock, socket or card is touched here.
+//!
+//! EAP-SIM (RFC 4186) runs in the same machine (module `sim`): it shares the
+//! identity exchange, EAP-Notification, retransmission and the Success /
+//! Failure handling; its GSM round is [`Action::GsmAuthenticate`] /
+//! [`Peer::gsm_result`].
+
+mod sim;
 
 use crate::privacy::{
     FailureKind, IdentityChoice, OperatorCert, PeerReauthResult, PrivacyState,
@@ -31,6 +38,8 @@ pub struct Methods {
     pub aka: bool,
     /// EAP-AKA'.
     pub aka_prime: bool,
+    /// EAP-SIM (RFC 4186).
+    pub sim: bool,
 }
 
 impl Methods {
@@ -39,13 +48,22 @@ impl Methods {
         Self {
             aka: m == Method::Aka,
             aka_prime: m == Method::AkaPrime,
+            sim: false,
         }
     }
+
+    /// Only EAP-SIM.
+    pub const SIM: Methods = Methods {
+        aka: false,
+        aka_prime: false,
+        sim: true,
+    };
 
     /// Both, AKA' preferred.
     pub const BOTH: Methods = Methods {
         aka: true,
         aka_prime: true,
+        sim: false,
     };
 
     fn allows(self, m: Method) -> bool {
@@ -53,6 +71,11 @@ impl Methods {
             Method::Aka => self.aka,
             Method::AkaPrime => self.aka_prime,
         }
+    }
+
+    /// EAP-SIM is the only method: the identity is the EAP-SIM one.
+    fn sim_only(self) -> bool {
+        self.sim && !self.aka && !self.aka_prime
     }
 
     fn preferred(self) -> Method {
@@ -89,6 +112,16 @@ impl PeerConfig {
             }
             None => identity::permanent_nai(&self.imsi, self.mnc_len, method),
         }
+    }
+
+    /// The EAP-SIM permanent identity `1<IMSI>@realm` (RFC 4186 §4.2.1.6,
+    /// TS 23.003 §19.3.2).
+    pub fn sim_identity(&self) -> String {
+        let realm = match &self.realm {
+            Some(r) => r.clone(),
+            None => identity::realm(&self.imsi, self.mnc_len),
+        };
+        format!("1{}@{realm}", self.imsi.as_str())
     }
 }
 
@@ -153,6 +186,12 @@ pub enum Action {
         /// AUTN.
         autn: Autn,
     },
+    /// EAP-SIM: run the GSM algorithm on the card for each RAND (in this
+    /// order), then call [`Peer::gsm_result`].
+    GsmAuthenticate {
+        /// The 2 or 3 RANDs of AT_RAND.
+        rands: Vec<[u8; 16]>,
+    },
     /// The packet was silently discarded (RFC 3748 §4, RFC 4187 §6); keep waiting.
     Discard(String),
     /// The exchange is over.
@@ -176,8 +215,10 @@ pub enum Outcome {
 /// A successful authentication.
 #[derive(Debug)]
 pub struct Success {
-    /// The method.
+    /// The method; for EAP-SIM the key family, `Method::Aka` (see `method_name`).
     pub method: Method,
+    /// "EAP-AKA", "EAP-AKA'" or "EAP-SIM".
+    pub method_name: &'static str,
     /// The identity the keys were derived with.
     pub identity: String,
     /// The derived keys (MSK, EMSK, …); after a fast re-authentication the
@@ -210,6 +251,8 @@ enum State {
     Identity,
     /// Waiting for the USIM.
     Usim(Box<PendingChallenge>),
+    /// EAP-SIM: waiting for the GSM triplets.
+    Gsm(Box<sim::PendingGsm>),
     /// Challenge answered; waiting for Success, Failure or Notification.
     Answered {
         keys: Box<Keys>,
@@ -249,6 +292,10 @@ pub struct Peer {
     identity_kind: IdentityKind,
     /// AT_IV for the next encrypted response (the shell supplies fresh random bytes).
     iv: [u8; 16],
+    /// EAP-SIM: NONCE_MT for the next conversation (the shell supplies fresh random bytes).
+    nonce_mt: [u8; 16],
+    /// EAP-SIM: the conversation's state once the server started EAP-SIM.
+    sim: Option<sim::SimSession>,
 }
 
 fn response(id: u8, data: TypeData) -> Vec<u8> {
@@ -274,7 +321,11 @@ impl Peer {
 
     /// A peer with `config` and identity privacy / fast re-authentication.
     pub fn with_privacy(config: PeerConfig, privacy: PrivacyOptions) -> Self {
-        let identity = config.permanent_identity(config.methods.preferred());
+        let identity = if config.methods.sim_only() {
+            config.sim_identity()
+        } else {
+            config.permanent_identity(config.methods.preferred())
+        };
         Self {
             privacy: privacy.state,
             cert: privacy.cert,
@@ -283,6 +334,8 @@ impl Peer {
             privacy_dirty: false,
             identity_kind: IdentityKind::Permanent,
             iv: [0; 16],
+            nonce_mt: [0; 16],
+            sim: None,
             config,
             state: State::Start,
             method: None,
@@ -330,9 +383,18 @@ impl Peer {
         self.round_trips
     }
 
-    /// The method in use, once the server started one.
+    /// The method in use, once the server started one (the AKA family;
+    /// `None` during EAP-SIM, see [`Peer::method_name`]).
     pub fn method(&self) -> Option<Method> {
         self.method
+    }
+
+    /// The name of the method in use: "EAP-AKA", "EAP-AKA'" or "EAP-SIM".
+    pub fn method_name(&self) -> Option<&'static str> {
+        if self.sim.is_some() {
+            return Some(sim::NAME);
+        }
+        self.method.map(Method::name)
     }
 
     fn client_error(&mut self, id: u8, method: Method, why: impl Into<String>) -> Action {
@@ -383,7 +445,7 @@ impl Peer {
         if matches!(self.state, State::Done) {
             return Action::Discard("exchange already over".into());
         }
-        if matches!(self.state, State::Usim(_)) {
+        if matches!(self.state, State::Usim(_) | State::Gsm(_)) {
             return Action::Discard("waiting for the USIM".into());
         }
         let packet = match Packet::decode(raw) {
@@ -402,11 +464,17 @@ impl Peer {
                     _ if self.identity_kind == IdentityKind::Reauth => FailureKind::Reauth,
                     _ => FailureKind::FullAuth,
                 };
-                let before = self.privacy.clone();
-                self.privacy.on_failure(kind);
-                self.privacy_dirty |= before != self.privacy;
+                if self.sim.is_none() {
+                    let before = self.privacy.clone();
+                    self.privacy.on_failure(kind);
+                    self.privacy_dirty |= before != self.privacy;
+                }
                 let reason = match std::mem::replace(&mut self.state, State::Done) {
                     State::Failing(why) => format!("EAP-Failure after: {why}"),
+                    State::Answered { .. } if self.sim.is_some() => {
+                        "EAP-Failure after the EAP-SIM Challenge (server rejected our AT_MAC)"
+                            .into()
+                    }
                     State::Answered { .. } => {
                         "EAP-Failure after the Challenge (server rejected RES)".into()
                     }
@@ -444,6 +512,7 @@ impl Peer {
                 ..
             } => Action::Done(Outcome::Success(Box::new(Success {
                 method: keys.method(),
+                method_name: self.method_name().unwrap_or(sim::NAME),
                 identity: self.identity.clone(),
                 keys: *keys,
                 kind: if reauth_counter.is_some() {
@@ -471,6 +540,14 @@ impl Peer {
                 self.identity_rounds = 0;
                 self.last_id_req = None;
                 self.kdf_asked = None;
+                self.sim = None;
+                if self.config.methods.sim_only() {
+                    // No pseudonym / re-authentication for EAP-SIM.
+                    self.identity = self.config.sim_identity();
+                    self.identity_kind = IdentityKind::Permanent;
+                    let wire = self.identity.as_bytes().to_vec();
+                    return Action::Send(response(id, TypeData::Identity(wire)));
+                }
                 let permanent = self
                     .config
                     .permanent_identity(self.config.methods.preferred());
@@ -485,8 +562,13 @@ impl Peer {
             TypeData::Aka(m) => self.on_aka(id, Method::Aka, m, raw),
             TypeData::AkaPrime(m) => self.on_aka(id, Method::AkaPrime, m, raw),
             TypeData::Nak(_) => Action::Discard("Nak in a request".into()),
+            TypeData::Unknown(eap::sim::message::EAP_TYPE_SIM, body)
+                if self.config.methods.sim && self.method.is_none() =>
+            {
+                self.on_sim(id, &body, raw)
+            }
             TypeData::Unknown(t, _) => {
-                if self.method.is_some() {
+                if self.method.is_some() || self.sim.is_some() {
                     return Action::Discard(format!("EAP type {t} in the middle of an exchange"));
                 }
                 Action::Send(response(id, TypeData::Nak(self.nak_types())))
@@ -502,12 +584,18 @@ impl Peer {
         if self.config.methods.aka {
             v.push(types::AKA);
         }
+        if self.config.methods.sim {
+            v.push(eap::sim::message::EAP_TYPE_SIM);
+        }
         v
     }
 
     fn on_aka(&mut self, id: u8, method: Method, m: Message, raw: &[u8]) -> Action {
         if matches!(self.state, State::Failing(_)) {
             return Action::Discard("already failing; waiting for EAP-Failure".into());
+        }
+        if self.sim.is_some() {
+            return Action::Discard(format!("{} request during EAP-SIM", method.name()));
         }
         match self.method {
             None if !self.config.methods.allows(method) => {

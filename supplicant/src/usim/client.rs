@@ -2,9 +2,10 @@
 //! over any [`CardTransport`] — the simulator, vpcd + pcscd, or a real card.
 
 use super::apdu::{Command, Response, StatusWord};
-use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF, USIM_AID_PREFIX};
+use super::files::{self, DF_GSM, EF_AD, EF_DIR, EF_IMSI, MF, USIM_AID_PREFIX};
 use super::transport::{CardTransport, TransportError};
-use eap::secret::{Ck, Ik, SecretBytes};
+use eap::gsm::{Sres, Triplet};
+use eap::secret::{Ck, Ik, Kc, SecretBytes};
 use eap::umts::{Autn, Auts, Res};
 
 /// CLA of UICC commands (TS 102 221 §10.1.1).
@@ -23,6 +24,12 @@ pub const INS_VERIFY: u8 = 0x20;
 pub const INS_AUTHENTICATE: u8 = 0x88;
 /// AUTHENTICATE P2: specific reference data, 3G security context (TS 31.102 §7.1.1).
 pub const P2_AUTH_3G: u8 = 0x81;
+/// AUTHENTICATE P2: GSM security context (TS 31.102 §7.1.1).
+pub const P2_AUTH_GSM: u8 = 0x80;
+/// CLA of GSM SIM commands (TS 51.011 §9.1).
+pub const CLA_GSM: u8 = 0xA0;
+/// RUN GSM ALGORITHM (TS 51.011 §9.2.16).
+pub const INS_RUN_GSM_ALGORITHM: u8 = 0x88;
 /// PIN1 key reference (TS 102 221 §9.5.1).
 pub const PIN1: u8 = 0x01;
 /// Tag of a successful 3G AUTHENTICATE response (TS 31.102 §7.1.2.1).
@@ -121,6 +128,8 @@ pub struct Usim<T: CardTransport> {
     /// The MF's and the USIM ADF's FCP from [`Usim::select_usim`].
     mf_fcp: Option<Vec<u8>>,
     adf_fcp: Option<Vec<u8>>,
+    /// A 2G SIM (TS 51.011): DF_GSM's select response, from [`Usim::select_application`].
+    gsm_df: Option<Vec<u8>>,
 }
 
 /// What `sim info` shows.
@@ -157,6 +166,115 @@ impl<T: CardTransport> Usim<T> {
             aid: None,
             mf_fcp: None,
             adf_fcp: None,
+            gsm_df: None,
+        }
+    }
+
+    /// Whether the card is a 2G SIM (set by [`Usim::select_application`]).
+    pub fn is_gsm_sim(&self) -> bool {
+        self.gsm_df.is_some()
+    }
+
+    /// Selects the USIM; a card that refuses class `00` (`6E 00`) is taken
+    /// as a 2G SIM and DF_GSM is selected instead (TS 51.011): then only
+    /// GSM authentication (EAP-SIM) is possible.
+    pub fn select_application(&mut self) -> Result<(), UsimError> {
+        match self.select_usim() {
+            Ok(_) => Ok(()),
+            Err(UsimError::Status {
+                sw: StatusWord::CLA_NOT_SUPPORTED,
+                ..
+            }) => {
+                self.gsm_select(MF)?;
+                self.gsm_df = Some(self.gsm_select(DF_GSM)?);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One class-`A0` command with the 2G procedure bytes: `9F xx` → GET
+    /// RESPONSE `A0 C0 00 00 xx` (TS 51.011 §9.4.1).
+    fn gsm_exchange(&mut self, command: &'static str, c: &Command) -> Result<Response, UsimError> {
+        let raw = self.transport.transmit(&c.to_bytes())?;
+        let r = Response::parse(&raw).ok_or(TransportError::ShortResponse(raw.len()))?;
+        let StatusWord(0x9F, n) = r.sw else {
+            return Ok(r);
+        };
+        let get = Command {
+            cla: CLA_GSM,
+            ins: INS_GET_RESPONSE,
+            p1: 0,
+            p2: 0,
+            data: vec![],
+            le: Some(n),
+        };
+        let raw = self.transport.transmit(&get.to_bytes())?;
+        let r = Response::parse(&raw).ok_or(TransportError::ShortResponse(raw.len()))?;
+        if r.sw == StatusWord::OK {
+            Ok(r)
+        } else {
+            Err(UsimError::Status { command, sw: r.sw })
+        }
+    }
+
+    /// SELECT in class `A0`; the GSM response (TS 51.011 §9.2.1).
+    fn gsm_select(&mut self, fid: u16) -> Result<Vec<u8>, UsimError> {
+        let name = select_name(fid);
+        let c = Command {
+            cla: CLA_GSM,
+            ins: INS_SELECT,
+            p1: 0,
+            p2: 0,
+            data: fid.to_be_bytes().to_vec(),
+            le: None,
+        };
+        let r = self.gsm_exchange(name, &c)?;
+        if r.sw != StatusWord::OK {
+            return Err(UsimError::Status {
+                command: name,
+                sw: r.sw,
+            });
+        }
+        Ok(r.data)
+    }
+
+    /// Reads a transparent EF of DF_GSM whole (its size is bytes 3–4 of the
+    /// select response).
+    fn gsm_read_ef(&mut self, fid: u16, command: &'static str) -> Result<Vec<u8>, UsimError> {
+        let resp = self.gsm_select(fid)?;
+        let size = match resp.get(2..4) {
+            Some(&[a, b]) => usize::from(u16::from_be_bytes([a, b])),
+            _ => {
+                return Err(UsimError::Malformed {
+                    command,
+                    what: "select response without a file size".into(),
+                });
+            }
+        };
+        let le = u8::try_from(size).map_err(|_| UsimError::Malformed {
+            command,
+            what: format!("EF size {size} exceeds one READ BINARY"),
+        })?;
+        let c = Command {
+            cla: CLA_GSM,
+            ins: INS_READ_BINARY,
+            p1: 0,
+            p2: 0,
+            data: vec![],
+            le: Some(le),
+        };
+        let r = self.gsm_exchange(command, &c)?;
+        match r.sw {
+            StatusWord::OK if r.data.len() == size => Ok(r.data),
+            StatusWord::OK => Err(UsimError::Malformed {
+                command,
+                what: format!("asked {size} bytes, got {}", r.data.len()),
+            }),
+            StatusWord(0x98, 0x04) | StatusWord::SECURITY_NOT_SATISFIED => {
+                Err(UsimError::PinNeededByCard)
+            }
+            sw => Err(UsimError::Status { command, sw }),
         }
     }
 
@@ -276,6 +394,20 @@ impl<T: CardTransport> Usim<T> {
     /// Only a card whose FCPs carry no PS_DO is judged by VERIFY alone.
     pub fn pin_status(&mut self) -> Result<PinStatus, UsimError> {
         const NAME: &str = "VERIFY PIN (status)";
+        if let Some(df) = &self.gsm_df {
+            // TS 51.011 §9.2.1: byte 14 bit 8 = CHV1 disabled, byte 19 = CHV1 status.
+            let (Some(chars), Some(chv1)) = (df.get(13), df.get(18)) else {
+                return Err(UsimError::Malformed {
+                    command: "SELECT DF_GSM",
+                    what: "GSM response shorter than 19 bytes".into(),
+                });
+            };
+            return Ok(match (chars & 0x80 != 0, chv1 & 0x0F) {
+                (true, _) => PinStatus::NotRequired,
+                (false, 0) => PinStatus::Blocked,
+                (false, n) => PinStatus::Required { tries_left: n },
+            });
+        }
         if self.pin1_enabled() == Some(false) {
             return Ok(PinStatus::NotRequired);
         }
@@ -313,7 +445,10 @@ impl<T: CardTransport> Usim<T> {
                 }
                 let mut data = vec![0xFF; 8];
                 data[..p.len()].copy_from_slice(p);
-                let c = cmd(INS_VERIFY, 0, PIN1, data, None);
+                let mut c = cmd(INS_VERIFY, 0, PIN1, data, None);
+                if self.gsm_df.is_some() {
+                    c.cla = CLA_GSM;
+                }
                 let r = self.exchange("VERIFY PIN", &c);
                 // Wipe the copy of the PIN in the APDU buffer.
                 drop(SecretBytes::new(c.data));
@@ -325,6 +460,14 @@ impl<T: CardTransport> Usim<T> {
                         })
                     }
                     StatusWord(0x63, 0xC0) | StatusWord::PIN_BLOCKED => Err(UsimError::PinBlocked),
+                    // TS 51.011 §9.4.5: CHV verification failed (tries not told).
+                    StatusWord(0x98, 0x04) => Err(UsimError::WrongPin {
+                        tries_left: self.pin_status().ok().map_or(0, |s| match s {
+                            PinStatus::Required { tries_left } => tries_left,
+                            _ => 0,
+                        }),
+                    }),
+                    StatusWord(0x98, 0x40) => Err(UsimError::PinBlocked),
                     sw => Err(UsimError::Status {
                         command: "VERIFY PIN",
                         sw,
@@ -336,6 +479,13 @@ impl<T: CardTransport> Usim<T> {
 
     /// Reads EF_IMSI (TS 31.102 §4.2.2).
     pub fn read_imsi(&mut self) -> Result<String, UsimError> {
+        if self.gsm_df.is_some() {
+            let ef = self.gsm_read_ef(EF_IMSI, "READ BINARY EF_IMSI")?;
+            return files::decode_ef_imsi(&ef).map_err(|e| UsimError::Malformed {
+                command: "READ BINARY EF_IMSI",
+                what: e.to_string(),
+            });
+        }
         let fcp = self.select_file(EF_IMSI)?;
         let size = files::fcp_file_size(&fcp).unwrap_or(9);
         let ef = self.read_binary("READ BINARY EF_IMSI", size)?;
@@ -348,6 +498,13 @@ impl<T: CardTransport> Usim<T> {
     /// Reads the MNC length from EF_AD byte 4 (TS 31.102 §4.2.18); `None` when
     /// the EF is absent or too short to carry it.
     pub fn read_mnc_len(&mut self) -> Result<Option<u8>, UsimError> {
+        if self.gsm_df.is_some() {
+            return match self.gsm_read_ef(EF_AD, "READ BINARY EF_AD") {
+                Ok(ef) => Ok(ef.get(3).map(|b| b & 0x0F).filter(|n| matches!(n, 2 | 3))),
+                Err(UsimError::Status { .. }) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
         let fcp = match self.select_file(EF_AD) {
             Ok(fcp) => fcp,
             Err(UsimError::Status {
@@ -393,9 +550,124 @@ impl<T: CardTransport> Usim<T> {
         out
     }
 
+    /// AUTHENTICATE in the GSM security context: `0088 0080 11 10‖RAND`,
+    /// answer `04‖SRES 08‖Kc` (TS 31.102 §7.1.2.2). The USIM derives them
+    /// from its UMTS quintet with c2/c3.
+    pub fn gsm_authenticate(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        const NAME: &str = "AUTHENTICATE (GSM context)";
+        let mut data = Vec::with_capacity(17);
+        data.push(16);
+        data.extend_from_slice(rand);
+        let r = self.exchange(NAME, &cmd(INS_AUTHENTICATE, 0, P2_AUTH_GSM, data, None))?;
+        match r.sw {
+            StatusWord::OK => {}
+            StatusWord::SECURITY_NOT_SATISFIED => return Err(UsimError::PinNeededByCard),
+            sw => return Err(UsimError::Status { command: NAME, sw }),
+        }
+        let out = match r.data.as_slice() {
+            [4, s @ ..] if s.len() == 13 && s[4] == 8 => {
+                let mut sres = [0u8; 4];
+                sres.copy_from_slice(&s[..4]);
+                let kc = Kc::from_slice(&s[5..13]);
+                kc.map(|kc| Triplet {
+                    rand: *rand,
+                    sres: Sres(sres),
+                    kc,
+                })
+            }
+            _ => None,
+        };
+        drop(SecretBytes::new(r.data));
+        out.ok_or(UsimError::Malformed {
+            command: NAME,
+            what: "not 04 SRES(4) 08 Kc(8)".into(),
+        })
+    }
+
+    /// The GSM triplet for `rand` (EAP-SIM): AUTHENTICATE in the GSM
+    /// context, or, when the card does not offer that context (`6A86`,
+    /// `6D00`, `6E00`), RUN GSM ALGORITHM in class `A0`.
+    pub fn gsm_triplet(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        if self.gsm_df.is_some() {
+            return self.run_gsm_algorithm(rand);
+        }
+        match self.gsm_authenticate(rand) {
+            Err(UsimError::Status {
+                sw:
+                    StatusWord::WRONG_P1P2
+                    | StatusWord::INS_NOT_SUPPORTED
+                    | StatusWord::CLA_NOT_SUPPORTED,
+                ..
+            }) => self.run_gsm_algorithm(rand),
+            other => other,
+        }
+    }
+
+    /// RUN GSM ALGORITHM of a 2G SIM: `A088 0000 10‖RAND`, `9F 0C`, then
+    /// `A0C0 0000 0C` for SRES(4)‖Kc(8) (TS 51.011 §9.2.16, §9.4.1).
+    pub fn run_gsm_algorithm(&mut self, rand: &[u8; 16]) -> Result<Triplet, UsimError> {
+        const NAME: &str = "RUN GSM ALGORITHM";
+        let c = Command {
+            cla: CLA_GSM,
+            ins: INS_RUN_GSM_ALGORITHM,
+            p1: 0,
+            p2: 0,
+            data: rand.to_vec(),
+            le: None,
+        };
+        let raw = self.transport.transmit(&c.to_bytes())?;
+        let r = Response::parse(&raw).ok_or(TransportError::ShortResponse(raw.len()))?;
+        let n = match r.sw {
+            StatusWord(0x9F, n) => n,
+            StatusWord(0x98, 0x04) | StatusWord::SECURITY_NOT_SATISFIED => {
+                return Err(UsimError::PinNeededByCard);
+            }
+            sw => return Err(UsimError::Status { command: NAME, sw }),
+        };
+        let get = Command {
+            cla: CLA_GSM,
+            ins: INS_GET_RESPONSE,
+            p1: 0,
+            p2: 0,
+            data: vec![],
+            le: Some(n),
+        };
+        let raw = SecretBytes::new(self.transport.transmit(&get.to_bytes())?);
+        let r = Response::parse(raw.expose()).ok_or(TransportError::ShortResponse(raw.len()))?;
+        if r.sw != StatusWord::OK {
+            return Err(UsimError::Status {
+                command: "GET RESPONSE (RUN GSM ALGORITHM)",
+                sw: r.sw,
+            });
+        }
+        let data = SecretBytes::new(r.data);
+        let d = data.expose();
+        if d.len() < 12 {
+            return Err(UsimError::Malformed {
+                command: NAME,
+                what: format!("{} bytes, expected SRES(4) Kc(8)", d.len()),
+            });
+        }
+        let mut sres = [0u8; 4];
+        sres.copy_from_slice(&d[..4]);
+        let kc = Kc::from_slice(&d[4..12]).ok_or(UsimError::Malformed {
+            command: NAME,
+            what: "Kc not 8 bytes".into(),
+        })?;
+        Ok(Triplet {
+            rand: *rand,
+            sres: Sres(sres),
+            kc,
+        })
+    }
+
     /// Selects the USIM and reads what `sim info` shows; no PIN is tried.
     pub fn info(&mut self) -> Result<UsimInfo, UsimError> {
-        let aid = self.select_usim()?;
+        self.select_application()?;
+        let aid = match &self.aid {
+            Some(aid) => hex::encode_upper(aid),
+            None => "none (2G SIM, TS 51.011)".into(),
+        };
         let pin = self.pin_status()?;
         let (imsi, mnc_len) = if pin == PinStatus::NotRequired {
             (self.read_imsi()?, self.read_mnc_len()?)
@@ -409,9 +681,12 @@ impl<T: CardTransport> Usim<T> {
         Ok(UsimInfo {
             imsi,
             mnc_len,
-            aid: hex::encode_upper(aid),
+            aid,
             pin,
-            pin1_enabled: self.pin1_enabled(),
+            pin1_enabled: match &self.gsm_df {
+                Some(df) => df.get(13).map(|c| c & 0x80 == 0),
+                None => self.pin1_enabled(),
+            },
         })
     }
 }
@@ -452,6 +727,7 @@ fn select_name(fid: u16) -> &'static str {
         EF_DIR => "SELECT EF_DIR",
         EF_IMSI => "SELECT EF_IMSI",
         EF_AD => "SELECT EF_AD",
+        DF_GSM => "SELECT DF_GSM",
         _ => "SELECT",
     }
 }

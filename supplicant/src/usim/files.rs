@@ -7,6 +7,8 @@ pub const MF: u16 = 0x3F00;
 pub const EF_DIR: u16 = 0x2F00;
 /// EF_IMSI in ADF USIM (TS 31.102 §4.2.2).
 pub const EF_IMSI: u16 = 0x6F07;
+/// DF_GSM of a 2G SIM (TS 51.011 §10.7), which holds EF_IMSI and EF_AD there.
+pub const DF_GSM: u16 = 0x7F20;
 /// EF_AD, administrative data, byte 4 = MNC length (TS 31.102 §4.2.18).
 pub const EF_AD: u16 = 0x6FAD;
 /// The registered application provider id and application code of a 3GPP

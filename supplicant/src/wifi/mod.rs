@@ -19,8 +19,8 @@ pub mod sim;
 use crate::usim::spec::SimSource;
 use crate::{EXIT_FAILURE, EXIT_USAGE};
 use ctrl::{CtrlError, CtrlSocket};
-use eap::aka::keys::Method;
 use eap::secret::SecretBytes;
+use profile::WifiMethod;
 use profile::{NetworkTarget, WifiProfile};
 use report::Report;
 use session::{Mode, Outcome, Plan, Session, SessionError};
@@ -47,7 +47,7 @@ pub struct WifiOptions {
     /// `--network`.
     pub network: Option<NetworkTarget>,
     /// `--method`.
-    pub method: Option<Method>,
+    pub method: Option<WifiMethod>,
     /// `--sim-num`.
     pub sim_num: u32,
     /// Run `INTERWORKING_SELECT auto`.
@@ -136,7 +136,10 @@ pub fn run_with(
             ));
         }
     };
-    let method = opts.method.or(profile.method).unwrap_or(Method::AkaPrime);
+    let method = opts
+        .method
+        .or(profile.method)
+        .unwrap_or(WifiMethod::AkaPrime);
 
     let card = opts.sim.open().map_err(WifiError::Sim)?;
     let mut sim = SimCard::prepare(card, opts.pin.as_ref(), &profile).map_err(WifiError::Sim)?;

@@ -18,7 +18,7 @@ pub struct WifiProfile {
     /// A name to show.
     pub name: String,
     /// EAP-AKA or EAP-AKA'; `None` = not given (network mode picks AKA').
-    pub method: Option<Method>,
+    pub method: Option<WifiMethod>,
     /// `Credential/Realm`.
     pub realm: Option<String>,
     /// `HomeSP/FQDN` and `OtherHomePartners` → `domain`.
@@ -55,20 +55,29 @@ pub struct WifiProfile {
     pub update_identifier: Option<u32>,
 }
 
+/// The SIM-based EAP method wpa_supplicant runs on the external SIM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WifiMethod {
+    /// EAP-SIM (RFC 4186): `GSM-AUTH` requests.
+    Sim,
+    /// EAP-AKA (RFC 4187): `UMTS-AUTH` requests.
+    Aka,
+    /// EAP-AKA' (RFC 9048): `UMTS-AUTH` requests.
+    AkaPrime,
+}
+
 /// A profile problem: `file:line: what` when the line is known.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ProfileError(pub String);
 
-fn method_of(eap: Eap, file: &str) -> Result<Method, ProfileError> {
+fn method_of(eap: Eap, file: &str) -> Result<WifiMethod, ProfileError> {
     match eap {
-        Eap::Aka => Ok(Method::Aka),
-        Eap::AkaPrime => Ok(Method::AkaPrime),
-        Eap::Sim => Err(ProfileError(format!(
-            "{file}:0: Credential/SIM/EAPType 18 (EAP-SIM) needs GSM authentication; this supplicant's USIM answers UMTS AKA only: use 23 (EAP-AKA) or 50 (EAP-AKA')"
-        ))),
+        Eap::Aka => Ok(WifiMethod::Aka),
+        Eap::AkaPrime => Ok(WifiMethod::AkaPrime),
+        Eap::Sim => Ok(WifiMethod::Sim),
         other => Err(ProfileError(format!(
-            "{file}:0: Credential/SIM/EAPType: EAP method {} is not a SIM method; expected 23 (EAP-AKA) or 50 (EAP-AKA')",
+            "{file}:0: Credential/SIM/EAPType: EAP method {} is not a SIM method; expected 18 (EAP-SIM), 23 (EAP-AKA) or 50 (EAP-AKA')",
             other.wpa_name()
         ))),
     }
@@ -125,9 +134,10 @@ pub fn parse(text: &str, file: &str) -> Result<WifiProfile, ProfileError> {
 }
 
 fn from_small(p: &crate::profile::Profile) -> WifiProfile {
-    let method = match (p.methods.aka, p.methods.aka_prime) {
-        (true, false) => Some(Method::Aka),
-        (false, true) => Some(Method::AkaPrime),
+    let method = match (p.methods.aka, p.methods.aka_prime, p.methods.sim) {
+        (true, false, false) => Some(WifiMethod::Aka),
+        (false, true, false) => Some(WifiMethod::AkaPrime),
+        (false, false, true) => Some(WifiMethod::Sim),
         _ => None,
     };
     WifiProfile {
@@ -265,13 +275,26 @@ impl SimIdentity {
 
     /// The permanent identity `0<IMSI>@realm` / `6<IMSI>@realm` (RFC 4187
     /// §4.1.1.6, RFC 9048 §3), with the profile's realm or the 3GPP realm.
-    pub fn identity(&self, method: Method, realm: Option<&str>) -> String {
-        match realm {
-            Some(r) => {
-                let lead = if method == Method::Aka { '0' } else { '6' };
-                format!("{lead}{}@{r}", self.imsi.as_str())
+    /// EAP-SIM: `1<IMSI>@realm` (RFC 4186 §4.2.1.6).
+    pub fn identity(&self, method: WifiMethod, realm: Option<&str>) -> String {
+        let lead = match method {
+            WifiMethod::Sim => '1',
+            WifiMethod::Aka => '0',
+            WifiMethod::AkaPrime => '6',
+        };
+        match (realm, method) {
+            (Some(r), _) => format!("{lead}{}@{r}", self.imsi.as_str()),
+            (None, WifiMethod::Sim) => format!(
+                "1{}@{}",
+                self.imsi.as_str(),
+                eap::identity::realm(&self.imsi, self.mnc_len)
+            ),
+            (None, WifiMethod::Aka) => {
+                eap::identity::permanent_nai(&self.imsi, self.mnc_len, Method::Aka)
             }
-            None => eap::identity::permanent_nai(&self.imsi, self.mnc_len, method),
+            (None, WifiMethod::AkaPrime) => {
+                eap::identity::permanent_nai(&self.imsi, self.mnc_len, Method::AkaPrime)
+            }
         }
     }
 }
@@ -297,10 +320,11 @@ pub fn check_imsi(profile: &WifiProfile, imsi: &Imsi) -> Result<(), String> {
 }
 
 /// `method` as wpa_supplicant's `eap=` names it.
-pub fn eap_name(method: Method) -> &'static str {
+pub fn eap_name(method: WifiMethod) -> &'static str {
     match method {
-        Method::Aka => "AKA",
-        Method::AkaPrime => "AKA'",
+        WifiMethod::Aka => "AKA",
+        WifiMethod::AkaPrime => "AKA'",
+        WifiMethod::Sim => "SIM",
     }
 }
 
@@ -308,7 +332,7 @@ pub fn eap_name(method: Method) -> &'static str {
 /// from [`oi_fields`].
 pub fn cred_fields(
     p: &WifiProfile,
-    method: Method,
+    method: WifiMethod,
     sim: &SimIdentity,
     sim_num: u32,
 ) -> Vec<(String, String)> {
@@ -424,7 +448,7 @@ impl std::str::FromStr for NetworkTarget {
 /// AKA' runs on the external SIM.
 pub fn network_fields(
     target: &NetworkTarget,
-    method: Method,
+    method: WifiMethod,
     identity: &str,
 ) -> Vec<(String, String)> {
     let mut f: Vec<(String, String)> = Vec::new();
@@ -497,10 +521,10 @@ Priority = 5
             Err(e) => panic!("{e}"),
         };
         assert_eq!(p.name, "Example Mobile");
-        assert_eq!(p.method, Some(Method::AkaPrime));
+        assert_eq!(p.method, Some(WifiMethod::AkaPrime));
         assert_eq!(p.mnc_len, Some(2));
         assert_eq!(p.domains, vec!["mobile.example", "partner.example"]);
-        let f = cred_fields(&p, Method::AkaPrime, &sim(), 1);
+        let f = cred_fields(&p, WifiMethod::AkaPrime, &sim(), 1);
         let get = |k: &str| -> Vec<&str> {
             f.iter()
                 .filter(|(n, _)| n == k)
@@ -556,12 +580,18 @@ Priority = 5
     #[test]
     fn small_toml_and_errors() {
         let p = parse("eap_method = \"aka\"\nrealm = \"example.com\"\n", "s.toml").unwrap();
-        assert_eq!(p.method, Some(Method::Aka));
+        assert_eq!(p.method, Some(WifiMethod::Aka));
         assert_eq!(p.realm.as_deref(), Some("example.com"));
         let e = parse("eap_method = \"peap\"\n", "s.toml").unwrap_err();
         assert!(e.0.starts_with("s.toml:1:"), "{e}");
-        let e = parse(&PPS_TOML.replace("EAPType = 50", "EAPType = 18"), "p.toml").unwrap_err();
-        assert!(e.0.contains("EAP-SIM"), "{e}");
+        // EAPType 18: EAP-SIM, `eap=SIM` and the `1<IMSI>` identity.
+        let p = parse(&PPS_TOML.replace("EAPType = 50", "EAPType = 18"), "p.toml").unwrap();
+        assert_eq!(p.method, Some(WifiMethod::Sim));
+        assert_eq!(eap_name(WifiMethod::Sim), "SIM");
+        let p = parse("eap_method = \"sim\"\n", "s.toml").unwrap();
+        assert_eq!(p.method, Some(WifiMethod::Sim));
+        let e = parse(&PPS_TOML.replace("EAPType = 50", "EAPType = 25"), "p.toml").unwrap_err();
+        assert!(e.0.contains("18 (SIM)"), "{e}");
         let e = parse("this is not a profile", "x").unwrap_err();
         assert!(e.0.starts_with("x:"), "{e}");
         // The file is read no further than the cap.
@@ -582,12 +612,20 @@ Priority = 5
         };
         assert_eq!(three.cred_imsi(), "310260-123456789");
         assert_eq!(
-            s.identity(Method::Aka, None),
+            s.identity(WifiMethod::Aka, None),
             "0001010123456789@wlan.mnc001.mcc001.3gppnetwork.org"
         );
         assert_eq!(
-            s.identity(Method::AkaPrime, Some("example.com")),
+            s.identity(WifiMethod::AkaPrime, Some("example.com")),
             "6001010123456789@example.com"
+        );
+        assert_eq!(
+            s.identity(WifiMethod::Sim, None),
+            "1001010123456789@wlan.mnc001.mcc001.3gppnetwork.org"
+        );
+        assert_eq!(
+            s.identity(WifiMethod::Sim, Some("example.com")),
+            "1001010123456789@example.com"
         );
         let mut p = WifiProfile {
             imsi: Some("00101*".into()),
@@ -602,13 +640,13 @@ Priority = 5
 
     #[test]
     fn network_blocks() {
-        let f = network_fields(&NetworkTarget::Any, Method::Aka, "0001@x");
+        let f = network_fields(&NetworkTarget::Any, WifiMethod::Aka, "0001@x");
         assert_eq!(f[0], ("key_mgmt".into(), "IEEE8021X".into()));
         assert!(f.contains(&("eap".into(), "AKA".into())));
         assert!(f.contains(&("identity".into(), "\"0001@x\"".into())));
         let f = network_fields(
             &NetworkTarget::Ssid("Operator WiFi".into()),
-            Method::AkaPrime,
+            WifiMethod::AkaPrime,
             "6001@x",
         );
         assert_eq!(f[0], ("ssid".into(), "\"Operator WiFi\"".into()));

@@ -57,8 +57,11 @@ pub enum SimResponse {
     /// `UMTS-FAIL` — MAC-A wrong or the card failed; wpa_supplicant sends
     /// EAP-AKA Authentication-Reject.
     UmtsFail,
-    /// `GSM-FAIL` — the answer to an EAP-SIM `GSM-AUTH` request, which this
-    /// USIM client does not compute.
+    /// `GSM-AUTH:<Kc1>:<SRES1>:<Kc2>:<SRES2>[…]` — the card's (Kc, SRES)
+    /// per RAND, in request order (wpa_supplicant `eap_sim_ext_sim_result`).
+    GsmAuth(Vec<([u8; 8], [u8; 4])>),
+    /// `GSM-FAIL` — the card could not answer a `GSM-AUTH` request
+    /// (wpa_supplicant ends EAP-SIM on any answer but `GSM-AUTH`).
     GsmFail,
 }
 
@@ -68,6 +71,7 @@ impl fmt::Debug for SimResponse {
             SimResponse::UmtsAuth { .. } => "UmtsAuth(<redacted>)",
             SimResponse::UmtsAuts(_) => "UmtsAuts",
             SimResponse::UmtsFail => "UmtsFail",
+            SimResponse::GsmAuth(_) => "GsmAuth(<redacted>)",
             SimResponse::GsmFail => "GsmFail",
         })
     }
@@ -80,6 +84,12 @@ impl Drop for SimResponse {
             zeroize::Zeroize::zeroize(ck);
             zeroize::Zeroize::zeroize(res);
         }
+        if let SimResponse::GsmAuth(pairs) = self {
+            for (kc, sres) in pairs.iter_mut() {
+                zeroize::Zeroize::zeroize(kc);
+                zeroize::Zeroize::zeroize(sres);
+            }
+        }
     }
 }
 
@@ -90,6 +100,7 @@ impl SimResponse {
             SimResponse::UmtsAuth { .. } => "UMTS-AUTH",
             SimResponse::UmtsAuts(_) => "UMTS-AUTS",
             SimResponse::UmtsFail => "UMTS-FAIL",
+            SimResponse::GsmAuth(_) => "GSM-AUTH",
             SimResponse::GsmFail => "GSM-FAIL",
         }
     }
@@ -106,6 +117,16 @@ impl SimResponse {
             ),
             SimResponse::UmtsAuts(auts) => format!("UMTS-AUTS:{}", hex::encode(auts)),
             SimResponse::UmtsFail => "UMTS-FAIL".to_string(),
+            SimResponse::GsmAuth(pairs) => {
+                let mut s = String::from("GSM-AUTH");
+                for (kc, sres) in pairs {
+                    s.push(':');
+                    s.push_str(zeroize::Zeroizing::new(hex::encode(kc)).as_str());
+                    s.push(':');
+                    s.push_str(zeroize::Zeroizing::new(hex::encode(sres)).as_str());
+                }
+                s
+            }
             SimResponse::GsmFail => "GSM-FAIL".to_string(),
         };
         let body = zeroize::Zeroizing::new(body);
@@ -123,9 +144,12 @@ pub enum SimRequest {
         /// AUTN.
         autn: [u8; 16],
     },
-    /// `GSM-AUTH:<RAND>[:<RAND>…]` (EAP-SIM): this bridge's USIM client has
-    /// no 2G context, it is answered [`SimResponse::GsmFail`].
-    GsmAuth,
+    /// `GSM-AUTH:<RAND1>:<RAND2>[:<RAND3>]` (EAP-SIM): GSM authentication
+    /// on the card for each RAND.
+    GsmAuth {
+        /// The RANDs, in the order of the EAP-SIM AT_RAND.
+        rands: Vec<[u8; 16]>,
+    },
     /// Anything else, kept verbatim.
     Other(String),
 }
@@ -278,7 +302,13 @@ fn parse_sim_request(body: &str) -> SimRequest {
             (Some(rand), Some(autn)) => SimRequest::UmtsAuth { rand, autn },
             _ => SimRequest::Other(req.to_string()),
         },
-        Some("GSM-AUTH") => SimRequest::GsmAuth,
+        Some("GSM-AUTH") => {
+            let rands: Option<Vec<[u8; 16]>> = f.map(hex16).collect();
+            match rands {
+                Some(rands) if (2..=3).contains(&rands.len()) => SimRequest::GsmAuth { rands },
+                _ => SimRequest::Other(req.to_string()),
+            }
+        }
         _ => SimRequest::Other(req.to_string()),
     }
 }
@@ -546,8 +576,24 @@ mod tests {
             )),
             Event::SimRequest {
                 network_id: 1,
-                request: SimRequest::GsmAuth
+                request: SimRequest::GsmAuth {
+                    rands: vec![hex16(RAND).unwrap(); 2]
+                }
             }
+        );
+        // One RAND or a bad one: kept verbatim.
+        assert_eq!(
+            parse_event(&format!("CTRL-REQ-SIM-1:GSM-AUTH:{RAND} needed for SSID x")),
+            Event::SimRequest {
+                network_id: 1,
+                request: SimRequest::Other(format!("GSM-AUTH:{RAND}"))
+            }
+        );
+        assert_eq!(
+            SimResponse::GsmAuth(vec![([1; 8], [2; 4]), ([3; 8], [4; 4])])
+                .command(5)
+                .as_str(),
+            "CTRL-RSP-SIM-5:GSM-AUTH:0101010101010101:02020202:0303030303030303:04040404"
         );
         // Short RAND → kept verbatim, never a panic.
         assert_eq!(

@@ -92,7 +92,7 @@ pub enum Report {
     SimAuth {
         /// Network block that asked.
         network_id: u32,
-        /// UMTS-AUTH, UMTS-AUTS, UMTS-FAIL, GSM-FAIL.
+        /// UMTS-AUTH, UMTS-AUTS, UMTS-FAIL, GSM-AUTH, GSM-FAIL.
         answer: &'static str,
         /// Why, when not UMTS-AUTH.
         #[serde(skip_serializing_if = "Option::is_none")]

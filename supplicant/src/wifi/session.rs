@@ -4,13 +4,13 @@
 //! [`Control`], so tests can script wpa_supplicant's side.
 
 use super::ctrl::{CtrlError, CtrlSocket};
+use super::profile::WifiMethod;
 use super::profile::{
     NetworkTarget, SimIdentity, WifiProfile, cred_fields, network_fields, oi_fields,
 };
 use super::proto::{self, Event, ReplyStatus};
 use super::report::Report;
 use super::sim::ExternalSim;
-use eap::aka::keys::Method;
 use std::time::Duration;
 
 /// How long one command may take.
@@ -79,7 +79,7 @@ pub struct Plan {
     /// Passpoint or plain.
     pub mode: Mode,
     /// EAP-AKA or AKA'.
-    pub method: Method,
+    pub method: WifiMethod,
     /// The profile.
     pub profile: WifiProfile,
     /// The SIM's IMSI and MNC length.
@@ -136,10 +136,11 @@ pub struct Session<C: Control> {
     last_sim_note: Option<String>,
 }
 
-fn method_name(m: Method) -> &'static str {
+fn method_name(m: WifiMethod) -> &'static str {
     match m {
-        Method::Aka => "EAP-AKA",
-        Method::AkaPrime => "EAP-AKA'",
+        WifiMethod::Aka => "EAP-AKA",
+        WifiMethod::AkaPrime => "EAP-AKA'",
+        WifiMethod::Sim => "EAP-SIM",
     }
 }
 
@@ -590,7 +591,7 @@ mod tests {
     fn plan(mode: Mode) -> Plan {
         Plan {
             mode,
-            method: Method::AkaPrime,
+            method: WifiMethod::AkaPrime,
             profile: WifiProfile {
                 name: "t".into(),
                 realm: Some("wlan.mnc001.mcc001.3gppnetwork.org".into()),

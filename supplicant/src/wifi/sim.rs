@@ -42,7 +42,7 @@ impl<T: CardTransport> SimCard<T> {
         profile: &WifiProfile,
     ) -> Result<Self, String> {
         let mut usim = Usim::new(transport);
-        usim.select_usim().map_err(|e| e.to_string())?;
+        usim.select_application().map_err(|e| e.to_string())?;
         usim.unlock(pin).map_err(|e| e.to_string())?;
         let imsi = usim.read_imsi().map_err(|e| e.to_string())?;
         let imsi = Imsi::parse(&imsi).map_err(|e| format!("EF_IMSI: {e}"))?;
@@ -86,10 +86,18 @@ impl<T: CardTransport> ExternalSim for SimCard<T> {
                     Err(e) => (SimResponse::UmtsFail, Some(format!("card error: {e}"))),
                 }
             }
-            SimRequest::GsmAuth => (
-                SimResponse::GsmFail,
-                Some("EAP-SIM (GSM-AUTH) requested: this USIM client answers UMTS AKA only".into()),
-            ),
+            SimRequest::GsmAuth { rands } => {
+                let mut pairs = Vec::with_capacity(rands.len());
+                for rand in rands {
+                    match self.usim.gsm_triplet(rand) {
+                        Ok(t) => pairs.push((*t.kc.expose(), *t.sres.as_bytes())),
+                        Err(e) => {
+                            return (SimResponse::GsmFail, Some(format!("card error: {e}")));
+                        }
+                    }
+                }
+                (SimResponse::GsmAuth(pairs), None)
+            }
             SimRequest::Other(what) => (
                 SimResponse::UmtsFail,
                 Some(format!("unknown SIM request {what:?}")),
@@ -179,7 +187,20 @@ mod tests {
         assert_eq!(r, SimResponse::UmtsFail);
         assert!(note.unwrap().contains("MAC-A"));
 
-        assert_eq!(card.answer(&SimRequest::GsmAuth).0, SimResponse::GsmFail);
+        // GSM-AUTH: the GSM-Milenage (Kc, SRES) per RAND, in order.
+        let rands = vec![[1u8; 16], [2u8; 16]];
+        let (r, note) = card.answer(&SimRequest::GsmAuth {
+            rands: rands.clone(),
+        });
+        assert!(note.is_none());
+        let want: Vec<_> = rands
+            .iter()
+            .map(|r| {
+                let t = hss.gsm_triplet(*r);
+                (*t.kc.expose(), *t.sres.as_bytes())
+            })
+            .collect();
+        assert_eq!(r, SimResponse::GsmAuth(want));
         assert_eq!(
             card.answer(&SimRequest::Other("X".into())).0,
             SimResponse::UmtsFail

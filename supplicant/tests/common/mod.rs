@@ -175,6 +175,8 @@ pub struct HssState {
     pub next_seq: HashMap<String, u64>,
     pub auts_seen: u32,
     pub vectors: u32,
+    /// GSM triplets handed out (EAP-SIM).
+    pub triplets: u32,
 }
 
 pub fn keys() -> SubscriberKeys {
@@ -229,6 +231,27 @@ impl Hss {
                             hex::encode(av.ck.expose()),
                             hex::encode(av.xres.as_bytes())
                         );
+                        if let Some(p) = from.as_pathname() {
+                            let _ = sock.send_to(reply.as_bytes(), p);
+                        }
+                    }
+                    // EAP-SIM (test-only): n GSM-Milenage triplets, fresh RANDs.
+                    ["SIM-REQ-AUTH", imsi, n] => {
+                        let n: usize = n.parse().unwrap_or(2).clamp(1, 5);
+                        let mut reply = format!("SIM-RESP-AUTH {imsi}");
+                        for _ in 0..n {
+                            n_rand = n_rand.wrapping_add(1);
+                            let mut rand = [0x51u8; 16];
+                            rand[0] = n_rand;
+                            let t = keys.gsm_triplet(rand);
+                            reply.push_str(&format!(
+                                " {}:{}:{}",
+                                hex::encode(t.kc.expose()),
+                                hex::encode(t.sres.as_bytes()),
+                                hex::encode(t.rand)
+                            ));
+                        }
+                        st.lock().unwrap().triplets += n as u32;
                         if let Some(p) = from.as_pathname() {
                             let _ = sock.send_to(reply.as_bytes(), p);
                         }
@@ -408,7 +431,11 @@ impl Lab {
         let hss = Hss::start(dir.path());
         let d = dir.path();
         std::fs::write(d.join("clients"), format!("0.0.0.0/0 {SECRET}\n")).unwrap();
-        std::fs::write(d.join("eap_users"), "\"0\"*\tAKA\n\"6\"*\tAKA'\n").unwrap();
+        std::fs::write(
+            d.join("eap_users"),
+            "\"0\"*\tAKA\n\"6\"*\tAKA'\n\"1\"*\tSIM\n",
+        )
+        .unwrap();
         std::fs::write(
             d.join("radius.conf"),
             format!(

@@ -291,6 +291,10 @@ impl Authentication {
                     Action::Authenticate { .. } => {
                         Step::Failed(Failure::PeerDiscarded("second USIM request".into()))
                     }
+                    // The load generator's peers run EAP-AKA/AKA' only.
+                    Action::GsmAuthenticate { .. } => {
+                        Step::Failed(Failure::PeerDiscarded("EAP-SIM request".into()))
+                    }
                     Action::Discard(r) => Step::Failed(Failure::PeerDiscarded(r)),
                     Action::Done(Outcome::Failure { reason, .. }) => {
                         Step::Failed(Failure::PeerFailure(reason))

@@ -17,7 +17,7 @@ pub use supplicant::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 #[command(
     name = "supplicant",
     version,
-    about = "EAP-AKA/AKA' supplicant with a USIM over PC/SC or a simulator"
+    about = "EAP-AKA/AKA'/SIM supplicant with a USIM (or 2G SIM) over PC/SC or a simulator"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -42,6 +42,8 @@ pub enum MethodArg {
     Aka,
     /// EAP-AKA' (RFC 9048).
     AkaPrime,
+    /// EAP-SIM (RFC 4186): GSM authentication on the card.
+    Sim,
 }
 
 #[derive(clap::Args, Debug)]
@@ -113,6 +115,10 @@ enum SimCommand {
         /// Leave the PIN status template out of the ADF's FCP (the MF's keeps it).
         #[arg(long)]
         no_adf_pin_template: bool,
+        /// A 2G SIM (TS 51.011: class A0, DF_GSM, RUN GSM ALGORITHM) instead
+        /// of a USIM: EAP-SIM only.
+        #[arg(long)]
+        gsm_sim: bool,
     },
     /// Expose a simulator to pcscd through vsmartcard's vpcd driver.
     ServeVpcd {
@@ -193,6 +199,7 @@ fn sim(cmd: SimCommand) -> i32 {
             pin,
             disabled_pin_verify,
             no_adf_pin_template,
+            gsm_sim,
         } => {
             let spec = (|| {
                 Ok::<_, String>(SimSpec {
@@ -211,6 +218,7 @@ fn sim(cmd: SimCommand) -> i32 {
                         } else {
                             AdfPinTemplate::Present
                         },
+                        gsm_sim,
                     },
                 })
             })();

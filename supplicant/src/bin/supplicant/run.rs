@@ -63,7 +63,7 @@ fn install_signal_handlers() {
 pub struct Report {
     /// "success", "failure" or "timeout".
     pub outcome: &'static str,
-    /// "EAP-AKA" / "EAP-AKA'".
+    /// "EAP-AKA" / "EAP-AKA'" / "EAP-SIM".
     pub method: Option<&'static str>,
     /// The identity used.
     pub identity: String,
@@ -106,6 +106,7 @@ pub fn auth(opts: AuthOptions) -> i32 {
     let methods = match opts.method {
         Some(MethodArg::Aka) => Methods::only(Method::Aka),
         Some(MethodArg::AkaPrime) => Methods::only(Method::AkaPrime),
+        Some(MethodArg::Sim) => Methods::SIM,
         None => profile.methods,
     };
     let card = match opts.sim.open() {
@@ -113,7 +114,8 @@ pub fn auth(opts: AuthOptions) -> i32 {
         Err(e) => return usage(e),
     };
     let mut usim = Usim::new(card);
-    let (imsi, mnc_len) = match prepare_usim(&mut usim, pin.as_ref(), &profile) {
+    let sim_only = methods.sim && !methods.aka && !methods.aka_prime;
+    let (imsi, mnc_len) = match prepare_usim(&mut usim, pin.as_ref(), &profile, sim_only) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("supplicant auth: USIM: {e}");
@@ -165,6 +167,10 @@ pub fn auth(opts: AuthOptions) -> i32 {
     };
     install_signal_handlers();
     let mut peer = Peer::with_privacy(config, privacy);
+    let Some(nonce) = random_iv() else {
+        return usage("no randomness for NONCE_MT");
+    };
+    peer.set_nonce_mt(nonce);
     let report = run_exchange(
         &socket,
         &mut usim,
@@ -198,8 +204,15 @@ fn prepare_usim<T: CardTransport>(
     usim: &mut Usim<T>,
     pin: Option<&SecretBytes>,
     profile: &Profile,
+    profile_or_flag_sim: bool,
 ) -> Result<(Imsi, MncLen), String> {
-    usim.select_usim().map_err(|e| e.to_string())?;
+    usim.select_application().map_err(|e| e.to_string())?;
+    if usim.is_gsm_sim() && !profile_or_flag_sim {
+        return Err(
+            "the card is a 2G SIM (no USIM application): only EAP-SIM works with it (--method sim)"
+                .into(),
+        );
+    }
     usim.unlock(pin).map_err(|e| e.to_string())?;
     let imsi = match &profile.imsi {
         Some(i) => i.clone(),
@@ -237,7 +250,7 @@ pub fn run_exchange<T: CardTransport>(
                   msk: Option<String>,
                   reason: Option<String>| Report {
         outcome,
-        method: method.or(peer.method()).map(Method::name),
+        method: method.map(Method::name).or(peer.method_name()),
         identity: peer.identity().to_string(),
         auth: None,
         identity_kind: peer.identity_kind(),
@@ -356,9 +369,28 @@ pub fn run_exchange<T: CardTransport>(
                     tracing::debug!("discarded: {why}");
                     break;
                 }
+                Action::GsmAuthenticate { rands } => {
+                    let mut triplets = Vec::with_capacity(rands.len());
+                    for rand in &rands {
+                        match usim.gsm_triplet(rand) {
+                            Ok(t) => triplets.push(t),
+                            Err(e) => {
+                                return report(
+                                    "failure",
+                                    None,
+                                    peer,
+                                    None,
+                                    Some(format!("SIM GSM authentication: {e}")),
+                                );
+                            }
+                        }
+                    }
+                    action = peer.gsm_result(&triplets);
+                }
                 Action::Done(Outcome::Success(s)) => {
                     let digest = hex::encode(Sha256::digest(s.keys.msk.expose()));
-                    let mut r = report("success", Some(s.method), peer, Some(digest), None);
+                    let mut r = report("success", None, peer, Some(digest), None);
+                    r.method = Some(s.method_name);
                     r.auth = Some(s.kind);
                     r.identity_kind = s.identity_kind;
                     return r;

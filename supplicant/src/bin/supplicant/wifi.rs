@@ -1,13 +1,13 @@
 //! `supplicant wifi`: the command line of [`supplicant::wifi`].
 
 use crate::cli::MethodArg;
-use eap::aka::keys::Method;
 use eap::secret::SecretBytes;
 use std::path::PathBuf;
 use std::time::Duration;
 use supplicant::EXIT_USAGE;
 use supplicant::usim::spec::SimSource;
 use supplicant::wifi::profile::NetworkTarget;
+use supplicant::wifi::profile::WifiMethod;
 use supplicant::wifi::{WifiOptions, run};
 
 /// `supplicant wifi` arguments.
@@ -85,10 +85,12 @@ impl TryFrom<&WifiArgs> for WifiOptions {
             sim: a.sim.clone(),
             pin: read_pin(a)?,
             network: a.network.clone(),
-            method: a.method.map(|m| match m {
-                MethodArg::Aka => Method::Aka,
-                MethodArg::AkaPrime => Method::AkaPrime,
-            }),
+            method: match a.method {
+                None => None,
+                Some(MethodArg::Aka) => Some(WifiMethod::Aka),
+                Some(MethodArg::AkaPrime) => Some(WifiMethod::AkaPrime),
+                Some(MethodArg::Sim) => Some(WifiMethod::Sim),
+            },
             sim_num: a.sim_num,
             select: !a.no_select,
             auto_interworking: a.auto_interworking,
@@ -167,10 +169,12 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(o.network, Some(NetworkTarget::Any));
-        assert_eq!(o.method, Some(Method::Aka));
+        assert_eq!(o.method, Some(WifiMethod::Aka));
         assert_eq!(o.timeout, Some(Duration::from_secs(30)));
         assert!(o.once && !o.select);
         assert_eq!(o.sim_num, 2);
+        let o = parse(&["--sim", "pcsc", "--network", "any", "--method", "sim"]).unwrap();
+        assert_eq!(o.method, Some(WifiMethod::Sim));
         assert!(parse(&["--sim", "floppy"]).is_err());
         assert!(parse(&["--sim", "pcsc", "--network", ""]).is_err());
         assert!(parse(&["--sim", "pcsc", "--pin", "1234", "--pin-file", "f"]).is_err());

@@ -66,6 +66,9 @@ struct Raw {
     /// `false`: the ADF's FCP has no PIN status template (only the MF's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     adf_pin_template: Option<bool>,
+    /// `true`: a 2G SIM (TS 51.011), no USIM application.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gsm_sim: Option<bool>,
 }
 
 impl Drop for Raw {
@@ -266,6 +269,7 @@ impl SimFile {
             quirks: CardQuirks {
                 disabled_pin_verify,
                 adf_pin_template,
+                gsm_sim: raw.gsm_sim.unwrap_or(false),
             },
             amf,
             state: CardState {
@@ -330,6 +334,7 @@ impl SimFile {
                 .then(|| self.quirks.disabled_pin_verify.name().to_string()),
             adf_pin_template: (self.quirks.adf_pin_template == AdfPinTemplate::Absent)
                 .then_some(false),
+            gsm_sim: self.quirks.gsm_sim.then_some(true),
         }
     }
 

@@ -5,16 +5,25 @@
 //! (3GPP TS 33.102 Annex C). It behaves like a T=0 card: data comes back
 //! through `61xx` + GET RESPONSE, and READ RECORD/READ BINARY with a wrong Le
 //! get `6Cxx`.
+//!
+//! GSM authentication (for EAP-SIM) both ways a card offers it: AUTHENTICATE
+//! in the GSM context (P2 = 0x80, TS 31.102 §7.1.2.2) and the 2G SIM's
+//! RUN GSM ALGORITHM in class `A0` (TS 51.011 §9.2.16, answered `9F 0C` +
+//! GET RESPONSE), both from GSM-Milenage ([`eap::gsm`]). A UICC serves only
+//! RUN GSM ALGORITHM and GET RESPONSE in class `A0`; [`Simulator::gsm_sim`]
+//! makes a 2G SIM instead: class `A0` only (`6E 00` to class `00`), MF,
+//! DF_GSM with EF_IMSI and EF_AD, CHV1, RUN GSM ALGORITHM in DF_GSM.
 
 pub mod file;
 pub mod sqn;
 
 use super::apdu::{Response, StatusWord};
 use super::client::{
-    INS_AUTHENTICATE, INS_GET_RESPONSE, INS_READ_BINARY, INS_READ_RECORD, INS_SELECT, INS_VERIFY,
-    P2_AUTH_3G, PIN1, TAG_AUTH_OK, TAG_SYNC_FAILURE,
+    CLA_GSM, INS_AUTHENTICATE, INS_GET_RESPONSE, INS_READ_BINARY, INS_READ_RECORD,
+    INS_RUN_GSM_ALGORITHM, INS_SELECT, INS_VERIFY, P2_AUTH_3G, P2_AUTH_GSM, PIN1, TAG_AUTH_OK,
+    TAG_SYNC_FAILURE,
 };
-use super::files::{self, EF_AD, EF_DIR, EF_IMSI, MF};
+use super::files::{self, DF_GSM, EF_AD, EF_DIR, EF_IMSI, MF};
 use super::transport::{CardTransport, TransportError};
 use eap::secret::SecretBytes;
 use eap::umts::{Autn, SubscriberKeys};
@@ -89,6 +98,9 @@ pub struct CardQuirks {
     pub disabled_pin_verify: DisabledPinVerify,
     /// Whether the ADF's FCP carries a PIN status template (the MF's always does).
     pub adf_pin_template: AdfPinTemplate,
+    /// A 2G SIM (TS 51.011) rather than a UICC: class `A0` only, DF_GSM,
+    /// RUN GSM ALGORITHM (EAP-SIM only).
+    pub gsm_sim: bool,
 }
 
 /// What a status VERIFY (no data) answers while PIN1 is disabled.
@@ -260,6 +272,12 @@ impl<S: StateStore> Simulator<S> {
         self
     }
 
+    /// This card as a 2G SIM (TS 51.011): no USIM application, class `A0`.
+    pub fn gsm_sim(mut self) -> Self {
+        self.quirks.gsm_sim = true;
+        self
+    }
+
     /// Its quirks.
     pub fn quirks(&self) -> CardQuirks {
         self.quirks
@@ -300,6 +318,21 @@ impl<S: StateStore> Simulator<S> {
     }
 
     fn dispatch(&mut self, c: &CApdu<'_>) -> Response {
+        if self.quirks.gsm_sim {
+            return self.dispatch_gsm(c);
+        }
+        if c.cla == CLA_GSM {
+            return match c.ins {
+                INS_GET_RESPONSE => self.get_response(c),
+                INS_RUN_GSM_ALGORITHM => {
+                    self.session.pending = None;
+                    self.run_gsm_algorithm(c)
+                }
+                // `6E 00` to an A0 SELECT is how wpa_supplicant's PC/SC code
+                // tells a UICC from a 2G SIM.
+                _ => Response::status(StatusWord::CLA_NOT_SUPPORTED),
+            };
+        }
         if c.cla != 0x00 {
             return Response::status(StatusWord::CLA_NOT_SUPPORTED);
         }
@@ -572,8 +605,128 @@ impl<S: StateStore> Simulator<S> {
         }
     }
 
+    /// A 2G SIM's commands (TS 51.011 §9): class `A0` only.
+    fn dispatch_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        if c.cla != CLA_GSM {
+            return Response::status(StatusWord::CLA_NOT_SUPPORTED);
+        }
+        if c.ins != INS_GET_RESPONSE {
+            self.session.pending = None;
+        }
+        match c.ins {
+            INS_SELECT => self.select_gsm(c),
+            INS_GET_RESPONSE => self.get_response(c),
+            INS_READ_BINARY => self.read_binary(c),
+            INS_VERIFY => self.verify(c),
+            INS_RUN_GSM_ALGORITHM if self.session.df == Df::Adf => self.run_gsm_algorithm(c),
+            INS_RUN_GSM_ALGORITHM => Response::status(StatusWord(0x94, 0x04)),
+            _ => Response::status(StatusWord::INS_NOT_SUPPORTED),
+        }
+    }
+
+    /// SELECT of a 2G SIM (TS 51.011 §9.2.1): by file id only, answered
+    /// `9F xx` with the GSM response format (DF_GSM stands in the ADF's place).
+    fn select_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        let [hi, lo] = c.data else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let fid = u16::from_be_bytes([*hi, *lo]);
+        let (df, ef) = match (fid, self.session.df) {
+            (MF, _) => (Df::Mf, None),
+            (DF_GSM, _) => (Df::Adf, None),
+            (EF_IMSI, Df::Adf) => (Df::Adf, Some(Ef::Imsi)),
+            (EF_AD, Df::Adf) => (Df::Adf, Some(Ef::Ad)),
+            // TS 51.011 §9.4.4: file id not found.
+            _ => return Response::status(StatusWord(0x94, 0x04)),
+        };
+        self.session.df = df;
+        self.session.ef = ef;
+        let data = match ef {
+            Some(ef) => {
+                let size: u16 = if ef == Ef::Imsi { 9 } else { 4 };
+                let [s1, s2] = size.to_be_bytes();
+                // RFU, size, id, type EF (04), RFU, access, status, 02, transparent (00), 00.
+                vec![
+                    0, 0, s1, s2, *hi, *lo, 0x04, 0, 0x14, 0xF0, 0x44, 0x01, 0x02, 0x00, 0x00,
+                ]
+            }
+            None => {
+                let kind = if df == Df::Mf { 0x01 } else { 0x02 };
+                // Byte 14 bit 8 = CHV1 disabled; byte 19 = CHV1 status
+                // (b8: initialised, b4..b1: tries left) (TS 51.011 §9.2.1).
+                let chars = if self.pin_enabled() { 0x00 } else { 0x80 };
+                vec![
+                    0,
+                    0,
+                    0,
+                    0,
+                    *hi,
+                    *lo,
+                    kind,
+                    0,
+                    0,
+                    0,
+                    0,
+                    0,
+                    10,
+                    chars,
+                    1,
+                    2,
+                    4,
+                    0,
+                    0x80 | self.state.pin_tries_left,
+                    0x8A,
+                    0x00,
+                    0x00,
+                ]
+            }
+        };
+        let n = data.len() as u8;
+        self.session.pending = Some(SecretBytes::new(data));
+        Response::status(StatusWord(0x9F, n))
+    }
+
+    /// RUN GSM ALGORITHM (TS 51.011 §9.2.16): `A0 88 00 00 10 RAND`, the
+    /// answer SRES‖Kc (12 bytes) through `9F 0C` and GET RESPONSE.
+    fn run_gsm_algorithm(&mut self, c: &CApdu<'_>) -> Response {
+        if c.p1 != 0 || c.p2 != 0 {
+            return Response::status(StatusWord::WRONG_P1P2);
+        }
+        if !self.pin_ok() {
+            // TS 51.011 §9.4.5: access condition not fulfilled.
+            return Response::status(StatusWord(0x98, 0x04));
+        }
+        let Ok(rand) = <[u8; 16]>::try_from(c.data) else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let t = self.perso.keys.gsm_triplet(rand);
+        let mut out = Vec::with_capacity(12);
+        out.extend_from_slice(t.sres.as_bytes());
+        out.extend_from_slice(t.kc.expose());
+        self.session.pending = Some(SecretBytes::new(out));
+        Response::status(StatusWord(0x9F, 12))
+    }
+
+    /// AUTHENTICATE in the GSM context (TS 31.102 §7.1.2.2): `10‖RAND` in,
+    /// `04‖SRES 08‖Kc` out, c2/c3 of the Milenage quintet.
+    fn authenticate_gsm(&mut self, c: &CApdu<'_>) -> Response {
+        let [16, rand @ ..] = c.data else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let Ok(rand) = <[u8; 16]>::try_from(rand) else {
+            return Response::status(StatusWord::WRONG_LENGTH);
+        };
+        let t = self.perso.keys.gsm_triplet(rand);
+        let mut out = Vec::with_capacity(14);
+        out.push(4);
+        out.extend_from_slice(t.sres.as_bytes());
+        out.push(8);
+        out.extend_from_slice(t.kc.expose());
+        self.respond_later(out)
+    }
+
     fn authenticate(&mut self, c: &CApdu<'_>) -> Response {
-        if c.p1 != 0 || c.p2 != P2_AUTH_3G {
+        if c.p1 != 0 || (c.p2 != P2_AUTH_3G && c.p2 != P2_AUTH_GSM) {
             return Response::status(StatusWord::WRONG_P1P2);
         }
         if self.session.df != Df::Adf {
@@ -581,6 +734,9 @@ impl<S: StateStore> Simulator<S> {
         }
         if !self.pin_ok() {
             return Response::status(StatusWord::SECURITY_NOT_SATISFIED);
+        }
+        if c.p2 == P2_AUTH_GSM {
+            return self.authenticate_gsm(c);
         }
         if c.data.len() != 34 || c.data[0] != 16 || c.data[17] != 16 {
             return Response::status(StatusWord::WRONG_LENGTH);

@@ -167,7 +167,9 @@ fn authenticate_needs_adf_and_checks_lengths() {
     usim.select_usim().unwrap();
     let mut sim = usim.into_transport();
     assert_eq!(sim.process(&x("008800811100")), vec![0x67, 0x00]);
-    assert_eq!(sim.process(&x("0088008021")), vec![0x6A, 0x86]);
+    assert_eq!(sim.process(&x("0088008221")), vec![0x6A, 0x86]);
+    // GSM context without `10 RAND`.
+    assert_eq!(sim.process(&x("0088008021")), vec![0x67, 0x00]);
     // All zero RAND/AUTN: MAC-A cannot verify.
     assert_eq!(sim.process(&a), vec![0x98, 0x62]);
 }
@@ -240,6 +242,7 @@ fn pin_blocks_after_three() {
 const COUNTS: CardQuirks = CardQuirks {
     disabled_pin_verify: DisabledPinVerify::RetryCounter,
     adf_pin_template: AdfPinTemplate::Present,
+    gsm_sim: false,
 };
 
 /// Many real UICCs answer a status VERIFY with 63CX while PIN1 is disabled:
@@ -662,4 +665,158 @@ mod prop {
             }
         }
     }
+}
+
+/// TS 31.102 §7.1.2.2: AUTHENTICATE in the GSM context answers
+/// `04 SRES 08 Kc`, the GSM-Milenage triplet.
+#[test]
+fn authenticate_in_gsm_context() {
+    let mut card = test_sim(None);
+    let mut usim = Usim::new(card);
+    usim.select_usim().unwrap();
+    let rand = [0x23; 16];
+    let t = usim.gsm_authenticate(&rand).unwrap();
+    let want = keys().gsm_triplet(rand);
+    assert_eq!(t, want);
+    // The raw APDU exchange: 61 0E, then 04 SRES 08 Kc.
+    card = usim.into_transport();
+    let mut apdu = x("00 88 00 80 11 10");
+    apdu.extend(rand);
+    assert_eq!(card.process(&apdu), x("61 0E"));
+    let r = card.process(&x("00 C0 00 00 0E"));
+    assert_eq!(r[0], 4);
+    assert_eq!(&r[1..5], want.sres.as_bytes());
+    assert_eq!(r[5], 8);
+    assert_eq!(&r[6..14], want.kc.expose());
+    assert_eq!(&r[14..], &[0x90, 0x00]);
+    // No SQN state involved.
+    assert_eq!(card.store().last, None);
+}
+
+/// TS 51.011 §9.2.16: RUN GSM ALGORITHM in class A0, `9F 0C`, GET RESPONSE.
+#[test]
+fn run_gsm_algorithm_class_a0() {
+    let mut card = test_sim(None);
+    let rand = [0x42; 16];
+    let want = keys().gsm_triplet(rand);
+    let mut apdu = x("A0 88 00 00 10");
+    apdu.extend(rand);
+    assert_eq!(card.process(&apdu), x("9F 0C"));
+    let r = card.process(&x("A0 C0 00 00 0C"));
+    assert_eq!(&r[..4], want.sres.as_bytes());
+    assert_eq!(&r[4..12], want.kc.expose());
+    assert_eq!(&r[12..], &[0x90, 0x00]);
+    // Bad length; other A0 instructions are not served.
+    assert_eq!(card.process(&x("A0 88 00 00 02 01 02")), x("67 00"));
+    // wpa_supplicant tells a USIM by `6E 00` to an A0 SELECT.
+    assert_eq!(card.process(&x("A0 A4 00 00 02 7F 20")), x("6E 00"));
+    // Through the client.
+    let mut usim = Usim::new(card);
+    assert_eq!(usim.run_gsm_algorithm(&rand).unwrap(), want);
+}
+
+#[test]
+fn gsm_authentication_needs_the_pin() {
+    let mut usim = Usim::new(test_sim(Some("1234")));
+    usim.select_usim().unwrap();
+    assert!(matches!(
+        usim.gsm_authenticate(&[1; 16]),
+        Err(UsimError::PinNeededByCard)
+    ));
+    assert!(matches!(
+        usim.run_gsm_algorithm(&[1; 16]),
+        Err(UsimError::PinNeededByCard)
+    ));
+    usim.unlock(Some(&SecretBytes::from("1234"))).unwrap();
+    assert_eq!(
+        usim.gsm_authenticate(&[1; 16]).unwrap(),
+        usim.run_gsm_algorithm(&[1; 16]).unwrap()
+    );
+}
+
+/// A USIM without the GSM context (AUTHENTICATE P2 = 0x80 answered `6A 86`):
+/// [`Usim::gsm_triplet`] falls back to RUN GSM ALGORITHM.
+#[test]
+fn gsm_triplet_falls_back_to_run_gsm_algorithm() {
+    struct NoGsmContext(Simulator<MemoryStore>, u32);
+    impl CardTransport for NoGsmContext {
+        fn transmit(&mut self, apdu: &[u8]) -> Result<Vec<u8>, TransportError> {
+            if apdu.starts_with(&[0x00, 0x88, 0x00, 0x80]) {
+                return Ok(vec![0x6A, 0x86]);
+            }
+            if apdu.starts_with(&[0xA0, 0x88]) {
+                self.1 += 1;
+            }
+            self.0.transmit(apdu)
+        }
+    }
+    let mut usim = Usim::new(NoGsmContext(test_sim(None), 0));
+    usim.select_usim().unwrap();
+    let rand = [0x33; 16];
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+    assert_eq!(usim.into_transport().1, 1, "one RUN GSM ALGORITHM");
+    // With the GSM context, AUTHENTICATE is used and no A0 command is sent.
+    let mut usim = Usim::new(test_sim(None));
+    usim.select_usim().unwrap();
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+}
+
+/// A 2G SIM (TS 51.011): class `00` refused, the client falls back to
+/// DF_GSM, reads EF_IMSI and EF_AD in class `A0`, verifies CHV1 and runs
+/// RUN GSM ALGORITHM.
+#[test]
+fn gsm_sim_through_the_client() {
+    // Raw: class 00 refused, A0 SELECT answers 9F xx.
+    let mut card = test_sim(None).gsm_sim();
+    assert_eq!(card.process(&x("00A40004023F00")), x("6E 00"));
+    assert_eq!(card.process(&x("A0A40000027F20")), x("9F 16"));
+    let r = card.process(&x("A0C0000016"));
+    assert_eq!(&r[4..7], &[0x7F, 0x20, 0x02]);
+    assert_eq!(r[13] & 0x80, 0x80, "CHV1 disabled");
+    // RUN GSM ALGORITHM outside DF_GSM: 94 04.
+    assert_eq!(card.process(&x("A0A40000023F00")), x("9F 16"));
+    let mut run = x("A0 88 00 00 10");
+    run.extend([7; 16]);
+    assert_eq!(card.process(&run), x("94 04"));
+
+    let mut usim = Usim::new(test_sim(None).gsm_sim());
+    usim.select_application().unwrap();
+    assert!(usim.is_gsm_sim());
+    assert_eq!(usim.pin_status().unwrap(), PinStatus::NotRequired);
+    assert_eq!(usim.read_imsi().unwrap(), IMSI);
+    assert_eq!(usim.read_mnc_len().unwrap(), Some(2));
+    let rand = [0x61; 16];
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+
+    // CHV1 enabled: required, wrong, then right.
+    let mut usim = Usim::new(test_sim(Some("1234")).gsm_sim());
+    usim.select_application().unwrap();
+    assert_eq!(
+        usim.pin_status().unwrap(),
+        PinStatus::Required { tries_left: 3 }
+    );
+    assert!(matches!(
+        usim.read_imsi(),
+        Err(UsimError::PinNeededByCard) | Err(UsimError::Status { .. })
+    ));
+    assert!(matches!(
+        usim.unlock(Some(&SecretBytes::from("9999"))),
+        Err(UsimError::WrongPin { .. })
+    ));
+    usim.unlock(Some(&SecretBytes::from("1234"))).unwrap();
+    usim.select_application().unwrap();
+    assert_eq!(usim.read_imsi().unwrap(), IMSI);
+    assert_eq!(usim.gsm_triplet(&rand).unwrap(), keys().gsm_triplet(rand));
+
+    // A UICC is still selected as a USIM.
+    let mut usim = Usim::new(test_sim(None));
+    usim.select_application().unwrap();
+    assert!(!usim.is_gsm_sim());
+    // `sim info` of a 2G SIM.
+    let info = Usim::new(test_sim(Some("1234")).gsm_sim()).info().unwrap();
+    assert_eq!(info.aid, "none (2G SIM, TS 51.011)");
+    assert_eq!(info.pin, PinStatus::Required { tries_left: 3 });
+    assert_eq!(info.pin1_enabled, Some(true));
+    let info = Usim::new(test_sim(None).gsm_sim()).info().unwrap();
+    assert_eq!((info.imsi.as_str(), info.mnc_len), (IMSI, Some(2)));
 }
