@@ -418,6 +418,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
             for sig in [libc_sig::SIGINT, libc_sig::SIGTERM] {
                 signal_flag(sig, stop.clone()).map_err(|e| e.to_string())?;
             }
+            // SIGHUP (logrotate, `systemctl reload`) must not end it: nothing to reload.
+            signal_flag(libc_sig::SIGHUP, Arc::new(AtomicBool::new(false)))
+                .map_err(|e| e.to_string())?;
             tracing::info!(socket = %socket.display(), "hlr-gw serving");
             Ok(aaa_server::hlr_gw::serve(&s, &socket, &stop)
                 .map_err(|e| format!("{}: {e}", socket.display()))?)
@@ -440,6 +443,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 mod libc_sig {
     pub const SIGINT: i32 = libc::SIGINT;
     pub const SIGTERM: i32 = libc::SIGTERM;
+    pub const SIGHUP: i32 = libc::SIGHUP;
 }
 
 /// Sets `flag` when `sig` arrives (a tokio signal watcher on a helper thread).

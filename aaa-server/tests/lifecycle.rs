@@ -240,3 +240,46 @@ fn config_defaults_to_etc_passpoint_aka() {
         );
     }
 }
+
+#[test]
+fn hlr_gw_survives_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    make_store(dir.path());
+    let db = dir.path().join("subscribers.db");
+    let sock = dir.path().join("hlr.sock");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["hlr-gw", "--db", db.to_str().unwrap(), "--socket"])
+        .arg(&sock)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if sock.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(sock.exists(), "hlr-gw did not bind");
+    let pid = child.id() as i32;
+    let kill = |sig| {
+        // SAFETY: our own child, not reaped yet.
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0);
+    };
+    kill(libc::SIGHUP);
+    kill(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    let alive = child.try_wait().unwrap();
+    kill(libc::SIGTERM);
+    let mut status = None;
+    for _ in 0..500 {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    assert!(alive.is_none(), "SIGHUP ended hlr-gw: {alive:?}");
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
