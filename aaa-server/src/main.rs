@@ -238,7 +238,7 @@ fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Serve { config, check } => {
-            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let (cfg, logging) = Config::load_with_logging(&config).map_err(|e| e.to_string())?;
             let warning = cfg.permission_warning(&config);
             if check {
                 if let Some(w) = &warning {
@@ -271,7 +271,6 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     cfg.database.display()
                 );
             }
-            let (_, logging) = Config::load_with_logging(&config).map_err(|e| e.to_string())?;
             let apply_logging = init_tracing_reloadable(&logging);
             if let Some(w) = &warning {
                 tracing::warn!("{w}");
