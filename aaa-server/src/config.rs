@@ -184,6 +184,23 @@ pub struct Config {
     pub radius: RadiusConfig,
 }
 
+/// Logging settings, the part of the configuration a SIGHUP applies to a
+/// running server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Logging {
+    /// `log_level`: a tracing filter (`info`, `aaa_server=debug,warn`); default `info`.
+    /// `RUST_LOG`, when set, overrides it.
+    pub level: String,
+}
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            level: "info".into(),
+        }
+    }
+}
+
 /// `[privacy]`: identity privacy, fast re-authentication, result indication
 /// and IMSI privacy (RFC 4187 §4.1, §5, §6.2; RFC 9048 §3.5).
 #[derive(Clone, Debug, Default)]
@@ -202,6 +219,7 @@ pub struct PrivacyConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    log_level: Option<Spanned<String>>,
     listen: Option<Spanned<String>>,
     accounting_listen: Option<Spanned<String>>,
     #[serde(default)]
@@ -356,6 +374,7 @@ fn expected(key: &str) -> Option<&'static str> {
         }
     }
     Some(match plain.as_str() {
+        "log_level" => "a string: a log filter like \"info\" or \"aaa_server=debug,warn\"",
         "listen" => "a string \"ip:port\"",
         "accounting_listen" => "a string \"ip:port\" or \":port\"",
         "client" => "[[client]] tables",
@@ -420,6 +439,12 @@ fn describe_toml_error(text: &str, span: std::ops::Range<usize>, msg: &str) -> (
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with_logging(path).map(|(c, _)| c)
+    }
+
+    /// As [`Config::load`], with the logging settings (`log_level`) that
+    /// `serve` applies at start and on SIGHUP.
+    pub fn load_with_logging(path: &Path) -> Result<(Self, Logging), ConfigError> {
         use crate::input::{InputError, MAX_CONFIG, read_text_capped};
         let text = read_text_capped(path, MAX_CONFIG).map_err(|e| ConfigError {
             file: path.to_path_buf(),
@@ -435,12 +460,17 @@ impl Config {
                 InputError::NotText { .. } => "not UTF-8 text".into(),
             },
         })?;
-        Self::parse(&text, path)
+        Self::parse_with_logging(&text, path)
     }
 
     /// Parses and validates configuration text; `path` names the file in
     /// errors and anchors a relative database path.
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        Self::parse_with_logging(text, path).map(|(c, _)| c)
+    }
+
+    /// As [`Config::parse`], with the logging settings.
+    pub fn parse_with_logging(text: &str, path: &Path) -> Result<(Self, Logging), ConfigError> {
         let err = |span: std::ops::Range<usize>, key: &str, message: String| ConfigError {
             file: path.to_path_buf(),
             line: line_of(text, span.start),
@@ -641,7 +671,28 @@ impl Config {
             Some(t) => *t.get_ref() as usize,
         };
 
-        Ok(Config {
+        let logging = match &raw.log_level {
+            None => Logging::default(),
+            Some(l) => {
+                tracing_subscriber::EnvFilter::builder()
+                    .parse(l.get_ref())
+                    .map_err(|e| {
+                        err(
+                            l.span(),
+                            "log_level",
+                            format!(
+                                "expected a log filter like \"info\" or \"aaa_server=debug,warn\", found \"{}\": {e}",
+                                l.get_ref()
+                            ),
+                        )
+                    })?;
+                Logging {
+                    level: l.get_ref().clone(),
+                }
+            }
+        };
+
+        let config = Config {
             listen,
             accounting_listen,
             clients,
@@ -658,7 +709,8 @@ impl Config {
                 duplicate_window,
                 duplicate_cache_size,
             },
-        })
+        };
+        Ok((config, logging))
     }
 
     /// A warning when the file at `path` (this configuration) is readable by
@@ -1027,5 +1079,24 @@ max_sessions = 5
                 .contains("fd12::1".parse().unwrap())
         );
         assert!(Cidr::parse("10.0.0.0/x").is_err());
+    }
+
+    #[test]
+    fn log_level_defaults_to_info_and_bad_filters_name_the_line() {
+        let p = Path::new("/etc/passpoint-aka/aaa.toml");
+        let base = "[[client]]\nnetwork = \"127.0.0.1\"\nsecret = \"s3cret-s3cret\"\n[hss]\ndatabase = \"/tmp/x.db\"\n";
+        let (_, l) = Config::parse_with_logging(base, p).unwrap();
+        assert_eq!(l.level, "info");
+        let (_, l) = Config::parse_with_logging(
+            &format!("log_level = \"aaa_server=debug,warn\"\n{base}"),
+            p,
+        )
+        .unwrap();
+        assert_eq!(l.level, "aaa_server=debug,warn");
+        let e =
+            Config::parse_with_logging(&format!("\nlog_level = \"aaa_server=bogus\"\n{base}"), p)
+                .unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (2, "log_level"), "{e}");
+        assert!(e.message.contains("log filter"), "{e}");
     }
 }

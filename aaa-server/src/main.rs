@@ -1,4 +1,5 @@
-//! `aaa-server` command line: `serve`, `subscriber add|import|list|set|remove`, `hlr-gw`.
+//! `aaa-server` command line: `serve`, `subscriber add|import|list|set|remove`, `hlr-gw`,
+//! `completions`, `man`.
 
 use aaa_server::config::{Config, MethodName};
 use aaa_server::hss::sqlite::StoreCheck;
@@ -6,7 +7,7 @@ use aaa_server::hss::sqlite::{NewSubscriber, SubscriberUpdate};
 use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
 use aaa_server::input::{MAX_IMPORT, read_text_capped};
 use aaa_server::privacy::startup::KeySource;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, Sqn, SubscriberKeys};
 use std::path::PathBuf;
@@ -28,10 +29,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run the RADIUS server until SIGINT/SIGTERM.
+    /// Run the RADIUS server until SIGINT/SIGTERM; SIGHUP re-reads the
+    /// configuration and applies log_level.
     Serve {
         /// Configuration file (TOML).
-        #[arg(long)]
+        #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Validate the configuration and exit.
         #[arg(long)]
@@ -51,7 +53,17 @@ enum Cmd {
         #[arg(long)]
         socket: PathBuf,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
+
+/// Where `serve` reads its configuration unless `--config` says otherwise.
+const DEFAULT_CONFIG: &str = "/etc/passpoint-aka/aaa.toml";
 
 #[derive(Subcommand)]
 enum SubCmd {
@@ -226,7 +238,7 @@ fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
         Cmd::Serve { config, check } => {
-            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let (cfg, logging) = Config::load_with_logging(&config).map_err(|e| e.to_string())?;
             let warning = cfg.permission_warning(&config);
             if check {
                 if let Some(w) = &warning {
@@ -259,11 +271,15 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     cfg.database.display()
                 );
             }
-            init_tracing();
+            let apply_logging = init_tracing_reloadable(&logging);
             if let Some(w) = &warning {
                 tracing::warn!("{w}");
             }
-            Ok(aaa_server::server::run(cfg).map_err(|e| e.to_string())?)
+            let life = aaa_server::server::Lifecycle {
+                config_path: Some(config),
+                apply_logging,
+            };
+            Ok(aaa_server::server::run_with(cfg, life).map_err(|e| e.to_string())?)
         }
         Cmd::Subscriber { cmd } => match cmd {
             SubCmd::Add {
@@ -401,9 +417,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
             for sig in [libc_sig::SIGINT, libc_sig::SIGTERM] {
                 signal_flag(sig, stop.clone()).map_err(|e| e.to_string())?;
             }
+            // SIGHUP (logrotate, `systemctl reload`) must not end it: nothing to reload.
+            signal_flag(libc_sig::SIGHUP, Arc::new(AtomicBool::new(false)))
+                .map_err(|e| e.to_string())?;
             tracing::info!(socket = %socket.display(), "hlr-gw serving");
             Ok(aaa_server::hlr_gw::serve(&s, &socket, &stop)
                 .map_err(|e| format!("{}: {e}", socket.display()))?)
+        }
+        Cmd::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "aaa-server", &mut script);
+            out(&String::from_utf8_lossy(&script))
+        }
+        Cmd::Man => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .map_err(|e| e.to_string())?;
+            out(&String::from_utf8_lossy(&page))
         }
     }
 }
@@ -411,6 +442,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
 mod libc_sig {
     pub const SIGINT: i32 = libc::SIGINT;
     pub const SIGTERM: i32 = libc::SIGTERM;
+    pub const SIGHUP: i32 = libc::SIGHUP;
 }
 
 /// Sets `flag` when `sig` arrives (a tokio signal watcher on a helper thread).
@@ -438,6 +470,42 @@ fn init_tracing() {
         .with_writer(aaa_server::auth_log::MakeStderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
+}
+
+/// The tracing filter: `RUST_LOG` when set, else the configuration's `log_level`.
+fn filter_for(
+    logging: &aaa_server::config::Logging,
+) -> Result<tracing_subscriber::EnvFilter, String> {
+    match std::env::var("RUST_LOG") {
+        Ok(v) if !v.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&v).map_err(|e| format!("RUST_LOG: {e}"))
+        }
+        _ => tracing_subscriber::EnvFilter::try_new(&logging.level).map_err(|e| e.to_string()),
+    }
+}
+
+/// Installs the `serve` subscriber behind a reload layer and returns what
+/// applies new logging settings on SIGHUP.
+fn init_tracing_reloadable(
+    logging: &aaa_server::config::Logging,
+) -> aaa_server::server::ApplyLogging {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let initial =
+        filter_for(logging).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
+        .try_init();
+    Box::new(move |l| {
+        let f = filter_for(l)?;
+        handle.reload(f).map_err(|e| e.to_string())
+    })
 }
 
 fn main() -> ExitCode {

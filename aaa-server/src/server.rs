@@ -2,15 +2,19 @@
 //! ([`preflight`], also `serve --check`), binds the sockets, opens the
 //! store (SQNs are reserved at each subscriber's first vector), runs the
 //! socket workers until SIGINT or SIGTERM,
-//! then lets the requests in hand finish.
+//! then lets the requests in hand finish. SIGHUP reloads what can change
+//! while running (the log level, [`Lifecycle`]); systemd hears of each step
+//! through [`crate::notify`].
 
-use crate::config::Config;
+use crate::config::{Config, Logging};
 use crate::hss::SqliteStore;
 use crate::hss::sqlite::StoreCheck;
+use crate::notify::Notifier;
 use crate::privacy::startup::KeySource;
 use crate::radius::pool::{StorePool, socket_replier};
 use crate::radius::{Listener, RadiusServer, udp};
 use std::net::UdpSocket;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::signal::unix::{SignalKind, signal};
@@ -72,22 +76,120 @@ pub fn preflight(cfg: &Config) -> Result<Preflight, ServeError> {
     Ok(Preflight { store, keys })
 }
 
-/// Runs the server until SIGINT/SIGTERM.
+/// Applies new logging settings; an error names what is wrong.
+pub type ApplyLogging = Box<dyn Fn(&Logging) -> Result<(), String>>;
+
+/// What SIGHUP reloads. Without a configuration path a SIGHUP is logged and
+/// ignored.
+pub struct Lifecycle {
+    /// The configuration file re-read on SIGHUP.
+    pub config_path: Option<PathBuf>,
+    /// Applies new logging settings (the binary owns the tracing subscriber).
+    pub apply_logging: ApplyLogging,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Lifecycle {
+            config_path: None,
+            apply_logging: Box::new(|_| Ok(())),
+        }
+    }
+}
+
+/// The settings of `new` that differ from the running `old` and need a
+/// restart. Client secrets are compared; `[privacy]` keys are not (their
+/// Debug form hides them).
+fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if old.listen != new.listen {
+        v.push("listen");
+    }
+    if old.accounting_listen != new.accounting_listen {
+        v.push("accounting_listen");
+    }
+    if old.database != new.database {
+        v.push("hss.database");
+    }
+    let same_clients = old.clients.len() == new.clients.len()
+        && old.clients.iter().zip(&new.clients).all(|(a, b)| {
+            a.name == b.name
+                && a.network == b.network
+                && a.secret == b.secret
+                && a.require_message_authenticator == b.require_message_authenticator
+        });
+    if !same_clients {
+        v.push("client");
+    }
+    if format!("{:?}", old.eap) != format!("{:?}", new.eap) {
+        v.push("eap");
+    }
+    if format!("{:?}", old.privacy) != format!("{:?}", new.privacy) {
+        v.push("privacy");
+    }
+    if old.radius != new.radius {
+        v.push("radius");
+    }
+    v
+}
+
+/// SIGHUP: re-reads the configuration and applies its logging settings. A
+/// file that does not load changes nothing; other changed settings are named
+/// in a warning (they take effect on restart).
+fn reload(running: &Config, life: &Lifecycle, notify: &Notifier) {
+    notify.reloading();
+    match &life.config_path {
+        None => tracing::warn!("SIGHUP: no configuration file to re-read; nothing changed"),
+        Some(path) => match Config::load_with_logging(path) {
+            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
+            Ok((new, logging)) => match (life.apply_logging)(&logging) {
+                Err(e) => tracing::error!(
+                    "reload failed, keeping the running configuration: {}: log_level: {e}",
+                    path.display()
+                ),
+                Ok(()) => {
+                    tracing::info!(config = %path.display(), log_level = %logging.level, "configuration reloaded");
+                    tracing::debug!("debug logging is on");
+                    let pending = restart_needed(running, &new);
+                    if !pending.is_empty() {
+                        tracing::warn!(
+                            "changed settings that take effect only on restart: {}",
+                            pending.join(", ")
+                        );
+                    }
+                }
+            },
+        },
+    }
+    notify.ready();
+}
+
+/// Runs the server until SIGINT/SIGTERM, without reload ([`run_with`]).
+pub fn run(cfg: Config) -> Result<(), ServeError> {
+    run_with(cfg, Lifecycle::default())
+}
+
+/// Runs the server until SIGINT/SIGTERM; SIGHUP reloads ([`Lifecycle`]).
+/// Sends systemd `READY=1` once the sockets are bound and the store is
+/// open, `RELOADING=1`/`READY=1` around a reload, `STOPPING=1` on shutdown and
+/// `WATCHDOG=1` every half `WATCHDOG_USEC`.
 ///
 /// Nothing is written before both sockets are bound: a start that fails
 /// (an address in use, a bad store) leaves every subscriber's SQN as it was.
-pub fn run(cfg: Config) -> Result<(), ServeError> {
+pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     preflight(&cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(io("tokio runtime"))?;
-    let (mut sigint, mut sigterm) = rt.block_on(async {
+    let (mut sigint, mut sigterm, mut sighup) = rt.block_on(async {
         Ok::<_, ServeError>((
             signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?,
             signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?,
+            signal(SignalKind::hangup()).map_err(io("SIGHUP handler"))?,
         ))
     })?;
+    let notify = Notifier::from_env();
     let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
     let acct = UdpSocket::bind(cfg.accounting_listen)
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
@@ -134,12 +236,28 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
         subscribers,
         "aaa-server listening"
     );
+    notify.ready();
+    let watchdog = crate::notify::watchdog_interval();
     rt.block_on(async {
-        tokio::select! {
-            _ = sigint.recv() => {},
-            _ = sigterm.recv() => {},
+        let mut tick = watchdog.map(tokio::time::interval);
+        loop {
+            let beat = async {
+                match tick.as_mut() {
+                    Some(t) => {
+                        t.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = sigint.recv() => break,
+                _ = sigterm.recv() => break,
+                _ = sighup.recv() => reload(&cfg, &life, &notify),
+                () = beat => notify.watchdog(),
+            }
         }
     });
+    notify.stopping();
     tracing::info!("shutting down: finishing requests in flight");
     shutdown.store(true, Ordering::Relaxed);
     for w in workers {

@@ -176,7 +176,7 @@ fn serve_check_reports_file_line_and_key() {
     // The example's database directory (/var/lib/aaa-server) may not exist here.
     assert!(
         o.status.success()
-            || text(&o).contains(":25: hss.database: directory")
+            || text(&o).contains(": hss.database: directory")
             || text(&o).contains("no such store"),
         "{}",
         text(&o)

@@ -1,5 +1,5 @@
 //! `testbed` — the demo, the interop matrix and the orchestration smoke test.
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use testbed::interop::{self, Column, Row};
@@ -53,6 +53,13 @@ enum Cmd {
         /// The capture (classic pcap, as tcpdump writes).
         pcap: PathBuf,
     },
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -135,6 +142,22 @@ fn main() -> ExitCode {
 
 fn run() -> ExitCode {
     let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "testbed", &mut script);
+            return out(&String::from_utf8_lossy(&script));
+        }
+        Cmd::Man => {
+            let mut page = Vec::new();
+            if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                eprintln!("testbed man: {e}");
+                return ExitCode::FAILURE;
+            }
+            return out(&String::from_utf8_lossy(&page));
+        }
+        _ => {}
+    }
     if let Err(e) = testbed::cleanup::install_signal_handlers() {
         eprintln!("testbed: cannot install signal handlers: {e}");
         return ExitCode::from(2);
@@ -144,6 +167,7 @@ fn run() -> ExitCode {
         Cmd::Demo(args) => testbed::demo::main(&args, &bins),
         Cmd::Loadgen(args) => testbed::loadgen::run(&args),
         Cmd::Bench(args) => testbed::bench::run(&args),
+        Cmd::Completions { .. } | Cmd::Man => ExitCode::SUCCESS,
         Cmd::Transcript { pcap } => {
             use testbed::transcript::{MAX_PCAP, parse_pcap, read_capped, render};
             let parsed = read_capped(&pcap, MAX_PCAP)

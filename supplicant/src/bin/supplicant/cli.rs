@@ -1,7 +1,7 @@
 //! The `supplicant` command line (clap). Exit codes: 0 success, 1
 //! authentication failure or timeout, 2 usage or configuration error.
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use eap::secret::{K, Opc, SecretBytes};
 use eap::umts::{Amf, Sqn};
 use std::path::PathBuf;
@@ -33,6 +33,27 @@ enum Command {
     Sim(SimCommand),
     /// Wi-Fi (or wired 802.1X) through wpa_supplicant: Passpoint cred + external SIM.
     Wifi(crate::wifi::WifiArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// Shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Writes generated text to standard output; a closed pipe is not an error.
+fn print_bytes(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut so = std::io::stdout().lock();
+    match so.write_all(bytes).and_then(|()| so.flush()) {
+        Ok(()) => EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
+        Err(e) => {
+            eprintln!("supplicant: standard output: {e}");
+            EXIT_FAILURE
+        }
+    }
 }
 
 /// EAP method.
@@ -171,6 +192,21 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Sim(cmd) => sim(cmd),
         Command::Wifi(args) => crate::wifi::main(args),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "supplicant", &mut script);
+            print_bytes(&script)
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_bytes(&page),
+                Err(e) => {
+                    eprintln!("supplicant man: {e}");
+                    EXIT_FAILURE
+                }
+            }
+        }
         Command::Auth(args) => crate::run::auth(crate::run::AuthOptions {
             iface: args.iface,
             profile: args.profile,
