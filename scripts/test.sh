@@ -40,4 +40,5 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "cargo build (binaries the integration tests drive)"
 cargo build --workspace --bins
 step "cargo test"
-cargo test --workspace
+# Every test binary runs even after a failure, so one run shows every failure.
+cargo test --workspace --no-fail-fast
