@@ -19,8 +19,8 @@
 
 mod common;
 use aaa_server::privacy::{
-    KeySet, Policy, PrivacyKey, PrivacyServer, ReauthExchange, ReauthOutcome, ReauthRandom,
-    ReauthStart, Resolution, challenge_attributes, check_notification_response,
+    IssueFor, KeySet, Policy, PrivacyKey, PrivacyServer, ReauthExchange, ReauthOutcome,
+    ReauthRandom, ReauthStart, Resolution, challenge_attributes, check_notification_response,
     check_reauth_response, issue_after_full_auth, random, result_notification, start_reauth,
 };
 use aaa_server::radius::crypto::{finish_response, mppe_key_vsa};
@@ -116,7 +116,10 @@ impl Shell {
         let next = issue_after_full_auth(
             &self.privacy.keys,
             &self.privacy.policy,
-            permanent_user,
+            IssueFor {
+                permanent_user,
+                version: 0,
+            },
             &keys,
             &self.privacy.realm,
             now,

@@ -11,10 +11,10 @@
 
 mod common;
 use aaa_server::privacy::{
-    KeySet, NextIdentities, Policy, PrivacyKeyStore, ReauthContext, ReauthExchange, ReauthFailure,
-    ReauthOutcome, ReauthRandom, ReauthStart, SqliteKeyStore, TemporaryKind, Unresolved,
-    challenge_attributes, check_reauth_response, issue_after_full_auth, resolve_pseudonym,
-    start_reauth,
+    IssueFor, KeySet, NextIdentities, Policy, PrivacyKeyStore, ReauthContext, ReauthExchange,
+    ReauthFailure, ReauthOutcome, ReauthRandom, ReauthStart, SqliteKeyStore, TemporaryKind,
+    Unresolved, challenge_attributes, check_reauth_response, issue_after_full_auth,
+    resolve_pseudonym, start_reauth,
 };
 use eap::aka::attr::{
     AtAutn, AtCounter, AtCounterTooSmall, AtEncrData, AtIv, AtKdf, AtKdfInput, AtMac, AtRand,
@@ -237,7 +237,10 @@ fn full_auth_then_fast_reauth_on_another_node_then_replay_and_rotation() {
     let next = issue_after_full_auth(
         &node_a,
         &policy,
-        &permanent,
+        IssueFor {
+            permanent_user: &permanent,
+            version: 0,
+        },
         &case.keys,
         REALM,
         now,
@@ -387,7 +390,10 @@ fn reauth_limit_and_tampered_responses() {
     let next = issue_after_full_auth(
         &node,
         &policy,
-        "6555444333222111",
+        IssueFor {
+            permanent_user: "6555444333222111",
+            version: 0,
+        },
         &case.keys,
         REALM,
         0,

@@ -336,7 +336,7 @@ impl EapServer {
         }
         // Kept only where the step may go to the store: if that work is
         // abandoned, the session goes back as it was.
-        let before = may_defer(&session.phase, &pkt).then(|| Box::new(session.clone()));
+        let before = may_defer(&session.phase).then(|| Box::new(session.clone()));
         let Session { mut common, phase } = session;
         common.round_trips += 1;
         let mut cx = self.cx(now, rng);
@@ -507,20 +507,16 @@ impl EapServer {
     }
 }
 
-/// Whether answering `pkt` in `phase` may need the store: an identity
-/// (vector, decryption), a re-authentication whose counter is too small, a
-/// Synchronization-Failure, a Legacy-Nak restarting the method.
-fn may_defer(phase: &aka::Phase, pkt: &Packet) -> bool {
+/// Whether answering a response in `phase` may need the store: an identity
+/// (vector, decryption), a re-authentication (the subscriber check, or a
+/// counter too small), a Challenge response (the subscriber check, a
+/// Synchronization-Failure, a Legacy-Nak restarting the method).
+fn may_defer(phase: &aka::Phase) -> bool {
     match phase {
         aka::Phase::Identity(_) | aka::Phase::Reauth(_) => true,
         aka::Phase::Notify(_) => false,
-        aka::Phase::Challenge(_) => match pkt.data() {
-            Some(TypeData::Nak(_)) => true,
-            Some(d) => d.aka().is_some_and(|(_, m)| {
-                m.subtype == eap::aka::message::Subtype::SynchronizationFailure
-            }),
-            None => false,
-        },
+        // A Nak, a Synchronization-Failure, or the response's subscriber check.
+        aka::Phase::Challenge(_) => true,
     }
 }
 

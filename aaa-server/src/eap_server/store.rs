@@ -1,12 +1,27 @@
 //! The part of a step that may wait: subscriber-store calls (a vector, a
-//! resynchronisation) and the RSA-OAEP decryption of an IMSI-privacy
+//! resynchronisation, the subscriber check before Access-Accept) and the RSA-OAEP decryption of an IMSI-privacy
 //! identity. A step that needs one returns it as [`Work`]; the shell runs
 //! [`perform`] on a store worker — no lock held — and the step continues,
 //! again pure, with the [`Done`] result.
 
+use super::Success;
 use crate::hss::{Hss, HssError, Imsi, VectorKind};
 use crate::privacy::{DecryptedIdentity, ImsiPrivacyError, PrivacyServer};
+use eap::secret::{KAut, KEncr, Msk};
 use eap::umts::{AuthVector, Auts, Sqn};
+
+/// An authentication that verified, waiting for [`Work::Confirm`] before
+/// Access-Accept.
+#[derive(Debug)]
+pub(crate) struct Accept {
+    pub msk: Msk,
+    /// The User-Name (the identity the keys were derived from).
+    pub identity: Vec<u8>,
+    pub how: Success,
+    /// Protected result indication (RFC 4187 §6.2): K_aut, and after a fast
+    /// re-authentication K_encr and the counter, for the success Notification.
+    pub notify: Option<(KAut, Option<(KEncr, u16)>)>,
+}
 
 /// Whom a Challenge is for.
 #[derive(Debug)]
@@ -33,6 +48,13 @@ pub(crate) enum Work {
     },
     /// RSA-OAEP decryption of an IMSI-privacy identity.
     Decrypt { identity: Vec<u8> },
+    /// Whether the subscriber is still as at `version` ([`Hss::current`]:
+    /// not removed, K/OPc/AMF/SQN not set since), right before `accept`.
+    Confirm {
+        imsi: Imsi,
+        version: u64,
+        accept: Box<Accept>,
+    },
 }
 
 /// What [`Work`] gave.
@@ -42,15 +64,28 @@ pub(crate) enum Done {
     Vector(Target, Result<(AuthVector, u64), HssError>),
     Resync(Target, Result<Sqn, HssError>),
     Decrypt(Result<DecryptedIdentity, ImsiPrivacyError>),
+    Confirm(Box<Accept>, Result<bool, HssError>),
 }
 
 /// Does `work` at once when the store can answer from memory (a vector
-/// from a reserved range); gives it back otherwise.
+/// from a reserved range, an exact [`Hss::try_current`]); gives it back otherwise.
 pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
     match work {
         Work::Vector { kind, target } => match hss.try_vector(&target.imsi, kind) {
             Some(v) => Ok(Done::Vector(target, v)),
             None => Err(Work::Vector { kind, target }),
+        },
+        Work::Confirm {
+            imsi,
+            version,
+            accept,
+        } => match hss.try_current(&imsi, version) {
+            Some(r) => Ok(Done::Confirm(accept, r)),
+            None => Err(Work::Confirm {
+                imsi,
+                version,
+                accept,
+            }),
         },
         w => Err(w),
     }
@@ -73,5 +108,10 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
                 None => Err(ImsiPrivacyError::Decrypt),
             })
         }
+        Work::Confirm {
+            imsi,
+            version,
+            accept,
+        } => Done::Confirm(accept, hss.current(&imsi, version)),
     }
 }

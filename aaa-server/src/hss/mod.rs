@@ -105,6 +105,15 @@ pub trait Hss: Send + Sync {
         Ok(true)
     }
 
+    /// [`current`](Hss::current) if it can be answered at once from memory
+    /// that is exact — no I/O, no waiting — else `None` (the default): the
+    /// check then goes to the store workers, so a slow or remote store
+    /// never blocks a RADIUS socket worker.
+    fn try_current(&self, imsi: &Imsi, version: u64) -> Option<Result<bool, HssError>> {
+        let _ = (imsi, version);
+        None
+    }
+
     /// [`vector`](Hss::vector) if it can be answered at once from memory —
     /// no I/O, no commit, no waiting — else `None` (the default): the call
     /// then goes to the store workers. Lets the socket workers serve the

@@ -622,6 +622,20 @@ impl Inner {
         Ok(())
     }
 
+    /// Whether `imsi` is still as at `version` by what the cache knows;
+    /// counts and logs a turned-down authentication.
+    fn verdict(&self, imsi: &Imsi, version: u64) -> bool {
+        let stale = relock(&self.cache[shard_of(imsi.as_str())]).stale(imsi.as_str(), version);
+        if stale {
+            self.changed_during_auth.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                imsi = %imsi.masked(super::MncLen::Two),
+                "subscriber removed or changed during its authentication: rejected"
+            );
+        }
+        !stale
+    }
+
     /// Takes the next SQN of `imsi` from memory (asking for a background
     /// refill when the range runs low); `None` when there is no range left.
     fn take(&self, imsi: &str) -> Option<Taken> {
@@ -860,18 +874,19 @@ impl Hss for SqliteStore {
 
     fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
         self.inner.refresh()?;
-        let stale =
+        Ok(self.inner.verdict(imsi, version))
+    }
+
+    /// From memory when memory is exact: a change already seen (false at
+    /// once), or an in-memory store (changed only through this object).
+    /// A file another process may have changed since the last poll needs
+    /// `PRAGMA data_version` first: `None`, the store workers ask.
+    fn try_current(&self, imsi: &Imsi, version: u64) -> Option<Result<bool, HssError>> {
+        let known =
             relock(&self.inner.cache[shard_of(imsi.as_str())]).stale(imsi.as_str(), version);
-        if stale {
-            self.inner
-                .changed_during_auth
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::info!(
-                imsi = %imsi.masked(super::MncLen::Two),
-                "subscriber removed or changed during its authentication: rejected"
-            );
-        }
-        Ok(!stale)
+        // The watch lock is held while a poll runs: do not wait for it.
+        let exact = known || self.inner.watch.try_lock().is_ok_and(|w| w.conn.is_none());
+        exact.then(|| Ok(self.inner.verdict(imsi, version)))
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
@@ -1226,6 +1241,37 @@ mod tests {
 
     fn usim_sqn(keys: &SubscriberKeys, v: &AuthVector) -> Option<Sqn> {
         keys.authenticate(&v.rand, &v.autn).ok().map(|u| u.sqn)
+    }
+
+    /// `try_current` answers from memory only when memory is exact: an
+    /// in-memory store, or a change already seen; a file another process
+    /// may have changed goes to `current` (a store worker).
+    #[test]
+    fn try_current_answers_from_memory_only_when_exact() {
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let mem = SqliteStore::open_in_memory().unwrap();
+        mem.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        let (_, version) = mem.vector_versioned(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(mem.try_current(&imsi, version), Some(Ok(true)));
+        mem.remove(&imsi).unwrap();
+        assert_eq!(mem.try_current(&imsi, version), Some(Ok(false)));
+        assert_eq!(mem.changed_during_auth(), 1);
+
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let server = SqliteStore::create(&p).unwrap();
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        let (_, version) = server.vector_versioned(&imsi, VectorKind::Aka).unwrap();
+        assert_eq!(
+            server.try_current(&imsi, version),
+            None,
+            "needs a look at the file"
+        );
+        SqliteStore::open(&p).unwrap().remove(&imsi).unwrap();
+        assert_eq!(server.try_current(&imsi, version), None);
+        assert!(!server.current(&imsi, version).unwrap());
+        // Now known: answered from memory.
+        assert_eq!(server.try_current(&imsi, version), Some(Ok(false)));
     }
 
     #[test]

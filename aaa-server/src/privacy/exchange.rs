@@ -70,8 +70,19 @@ pub struct NextIdentities {
     pub reauth_id: Option<String>,
 }
 
+/// Whose full authentication issues identities.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssueFor<'a> {
+    /// The permanent user name (NAI user part) the identities seal.
+    pub permanent_user: &'a str,
+    /// The subscriber's store version the vector was made from, sealed in
+    /// the re-auth identity ([`ReauthContext::version`]); 0 for stores
+    /// without versions.
+    pub version: u64,
+}
+
 /// Issues the identities the policy allows for a full authentication of
-/// `permanent_user` with `keys` (the method follows from them; `ivs`: one
+/// `who` with `keys` (the method follows from them; `ivs`: one
 /// fresh random IV per identity).
 /// A realm too long for a 253-byte re-auth identity just means no re-auth id.
 ///
@@ -80,12 +91,16 @@ pub struct NextIdentities {
 pub fn issue_after_full_auth(
     key_set: &KeySet,
     policy: &Policy,
-    permanent_user: &str,
+    who: IssueFor<'_>,
     keys: &Keys,
     realm: &str,
     now: u64,
     ivs: [[u8; 16]; 2],
 ) -> Result<NextIdentities, ExchangeError> {
+    let IssueFor {
+        permanent_user,
+        version,
+    } = who;
     let pseudonym = if policy.pseudonyms {
         Some(make_pseudonym(
             key_set,
@@ -97,11 +112,17 @@ pub fn issue_after_full_auth(
         None
     };
     let reauth_id = if policy.fast_reauth && policy.reauth_limit >= 1 {
-        let ctx =
-            ReauthContext::after_full_auth(permanent_user, keys, now, policy.reauth_lifetime)?;
-        match ctx.seal(key_set, realm, ivs[1]) {
+        match ReauthContext::after_full_auth(
+            permanent_user,
+            keys,
+            version,
+            now,
+            policy.reauth_lifetime,
+        )
+        .and_then(|ctx| ctx.seal(key_set, realm, ivs[1]))
+        {
             Ok(id) => Some(id),
-            Err(IssueError::TooLong(_)) => None,
+            Err(IssueError::TooLong(_) | IssueError::Version(_)) => None,
             Err(e) => return Err(e.into()),
         }
     } else {
@@ -552,7 +573,10 @@ mod tests {
         let next = issue_after_full_auth(
             &set(),
             &Policy::default(),
-            "0234150999999999",
+            IssueFor {
+                permanent_user: "0234150999999999",
+                version: 0,
+            },
             &keys,
             REALM,
             10,
@@ -574,7 +598,10 @@ mod tests {
         let n = issue_after_full_auth(
             &set(),
             &none,
-            "0234150999999999",
+            IssueFor {
+                permanent_user: "0234150999999999",
+                version: 0,
+            },
             &keys,
             REALM,
             10,
@@ -667,7 +694,7 @@ mod tests {
     #[test]
     fn limit_forces_full_auth() {
         let keys = derive_aka(b"0234150999999999@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
-        let mut ctx = ReauthContext::after_full_auth("0234150999999999", &keys, 0, 100).unwrap();
+        let mut ctx = ReauthContext::after_full_auth("0234150999999999", &keys, 0, 0, 100).unwrap();
         let policy = Policy {
             reauth_limit: 2,
             ..Policy::default()

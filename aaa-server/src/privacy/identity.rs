@@ -27,6 +27,11 @@ pub const MAX_PERMANENT_LEN: usize = 64;
 
 const VERSION: u8 = 1;
 
+/// The format of a sealed [`ReauthContext`]. 2 added the subscriber's store
+/// version; a version-1 identity no longer resolves (a full authentication
+/// runs instead, never a failure).
+const REAUTH_VERSION: u8 = 2;
+
 /// An identity could not be issued.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum IssueError {
@@ -36,6 +41,9 @@ pub enum IssueError {
     /// The NAI would exceed [`MAX_IDENTITY_LEN`] (realm too long): do not issue one.
     #[error("identity of {0} bytes would exceed 253")]
     TooLong(usize),
+    /// The subscriber's store version does not fit the 32 bits sealed: do not issue one.
+    #[error("subscriber version {0} does not fit a re-auth identity")]
+    Version(u64),
 }
 
 fn pseudonym_prefix(m: Method) -> u8 {
@@ -128,19 +136,28 @@ pub struct ReauthContext {
     k_encr: KEncr,
     k_aut: KAut,
     counter: u16,
-    expiry: u64,
+    /// Unix seconds (32 bits sealed: until 2106).
+    expiry: u32,
+    /// The subscriber's store version the full authentication's vector was
+    /// made from ([`crate::hss::Hss::vector_versioned`]): a fast
+    /// re-authentication is accepted only while [`crate::hss::Hss::current`]
+    /// holds for it (not removed, K/OPc/AMF/SQN not set since).
+    version: u32,
 }
 
 impl ReauthContext {
-    /// The context after a successful full authentication with `keys`:
-    /// counter 1 (RFC 4187 §5.1: the first re-authentication uses 1), valid
-    /// until `now + ttl` (unix seconds).
+    /// The context after a successful full authentication with `keys` of a
+    /// vector made at the subscriber's store `version`: counter 1 (RFC 4187
+    /// §5.1: the first re-authentication uses 1), valid until `now + ttl`
+    /// (unix seconds).
     ///
     /// # Errors
-    /// [`IssueError::PermanentLength`] for an unusable permanent user name.
+    /// [`IssueError::PermanentLength`] for an unusable permanent user name,
+    /// [`IssueError::Version`] for a version above 2^32 − 1.
     pub fn after_full_auth(
         permanent_user: &str,
         keys: &Keys,
+        version: u64,
         now: u64,
         ttl: u64,
     ) -> Result<Self, IssueError> {
@@ -151,8 +168,14 @@ impl ReauthContext {
             k_encr: keys.k_encr.clone(),
             k_aut: keys.k_aut.clone(),
             counter: 1,
-            expiry: now.saturating_add(ttl),
+            expiry: u32::try_from(now.saturating_add(ttl)).unwrap_or(u32::MAX),
+            version: u32::try_from(version).map_err(|_| IssueError::Version(version))?,
         })
+    }
+
+    /// The subscriber's store version sealed at the full authentication.
+    pub fn version(&self) -> u64 {
+        u64::from(self.version)
     }
 
     /// The context for the re-authentication after this one: counter + 1,
@@ -196,15 +219,16 @@ impl ReauthContext {
 
     /// Unix seconds after which the identity no longer resolves.
     pub fn expiry(&self) -> u64 {
-        self.expiry
+        u64::from(self.expiry)
     }
 
     fn payload(&self) -> Zeroizing<Vec<u8>> {
         let mut p = Zeroizing::new(Vec::with_capacity(160));
-        p.push(VERSION);
+        p.push(REAUTH_VERSION);
         p.push(self.method().eap_type());
         p.extend_from_slice(&self.counter.to_be_bytes());
         p.extend_from_slice(&self.expiry.to_be_bytes());
+        p.extend_from_slice(&self.version.to_be_bytes());
         p.push(u8::try_from(self.permanent_user.len()).unwrap_or(u8::MAX));
         p.extend_from_slice(self.permanent_user.as_bytes());
         match &self.secret {
@@ -248,7 +272,7 @@ impl ReauthContext {
         };
         let pt = sealed::open(keys, reauth_prefix(method), user)?;
         let ctx = Self::parse(&pt, method).ok_or(Unresolved::Malformed)?;
-        if now >= ctx.expiry {
+        if now >= ctx.expiry() {
             return Err(Unresolved::Expired);
         }
         Ok(ctx)
@@ -257,13 +281,15 @@ impl ReauthContext {
     fn parse(p: &[u8], method: Method) -> Option<Self> {
         let (&ver, p) = p.split_first()?;
         let (&typ, p) = p.split_first()?;
-        if ver != VERSION || Method::from_eap_type(typ)? != method {
+        if ver != REAUTH_VERSION || Method::from_eap_type(typ)? != method {
             return None;
         }
         let (c, p) = p.split_at_checked(2)?;
         let counter = u16::from_be_bytes(c.try_into().ok()?);
-        let (e, p) = p.split_at_checked(8)?;
-        let expiry = u64::from_be_bytes(e.try_into().ok()?);
+        let (e, p) = p.split_at_checked(4)?;
+        let expiry = u32::from_be_bytes(e.try_into().ok()?);
+        let (v, p) = p.split_at_checked(4)?;
+        let version = u32::from_be_bytes(v.try_into().ok()?);
         let (&plen, p) = p.split_first()?;
         let (perm, p) = p.split_at_checked(usize::from(plen))?;
         let permanent_user = std::str::from_utf8(perm).ok()?.to_owned();
@@ -292,6 +318,7 @@ impl ReauthContext {
             k_aut,
             counter,
             expiry,
+            version,
         })
     }
 }
@@ -343,13 +370,14 @@ mod tests {
         let aka = derive_aka(b"0234150999999999@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
         for keys in [aka, aka_prime_keys()] {
             let ctx =
-                ReauthContext::after_full_auth("0234150999999999", &keys, 1000, 3600).unwrap();
+                ReauthContext::after_full_auth("0234150999999999", &keys, 7, 1000, 3600).unwrap();
             assert_eq!(ctx.counter(), 1);
             let id = ctx.seal(&k, REALM, [8; 16]).unwrap();
             assert!(id.len() <= MAX_IDENTITY_LEN, "{} bytes", id.len());
             assert!(id.ends_with(REALM));
             let back = ReauthContext::open(&k, id.as_bytes(), 1001).unwrap();
             assert_eq!(back, ctx);
+            assert_eq!(back.version(), 7, "the subscriber's version is sealed");
             assert_eq!(back.k_encr(), &keys.k_encr);
             assert_eq!(back.k_aut(), &keys.k_aut);
             assert_eq!(
@@ -364,11 +392,38 @@ mod tests {
         }
     }
 
+    /// The re-auth identity carries the subscriber's store version; one of
+    /// the format before it (no version) no longer resolves, and a version
+    /// that does not fit is not sealed.
+    #[test]
+    fn reauth_context_seals_the_subscriber_version() {
+        let k = set(3);
+        let keys = aka_prime_keys();
+        let ctx = ReauthContext::after_full_auth("6234150999999999", &keys, 41, 0, 100).unwrap();
+        let id = ctx.seal(&k, REALM, [1; 16]).unwrap();
+        let back = ReauthContext::open(&k, id.as_bytes(), 1).unwrap();
+        assert_eq!(back.version(), 41);
+        assert_eq!(back.next().unwrap().version(), 41, "kept across re-auths");
+        let mut old = ctx.payload();
+        old[0] = 1;
+        let old_id = format!("{}@{REALM}", sealed::seal(&k, b'8', &old, [2; 16]));
+        assert_eq!(
+            ReauthContext::open(&k, old_id.as_bytes(), 1),
+            Err(Unresolved::Malformed)
+        );
+        assert_eq!(
+            ReauthContext::after_full_auth("6234150999999999", &keys, 1 << 32, 0, 100),
+            Err(IssueError::Version(1 << 32))
+        );
+        // No longer than before the version was added.
+        assert_eq!(id.len(), 195 + 1 + REALM.len());
+    }
+
     #[test]
     fn reauth_id_length_limit() {
         let k = set(1);
-        let ctx =
-            ReauthContext::after_full_auth("6234150999999999", &aka_prime_keys(), 0, 10).unwrap();
+        let ctx = ReauthContext::after_full_auth("6234150999999999", &aka_prime_keys(), 0, 0, 10)
+            .unwrap();
         let long_realm = "r".repeat(100);
         assert!(matches!(
             ctx.seal(&k, &long_realm, [0; 16]),

@@ -25,7 +25,7 @@ pub mod sealed;
 pub mod startup;
 
 pub use exchange::{
-    NextIdentities, PendingReauth, Policy, ReauthExchange, ReauthFailure, ReauthOutcome,
+    IssueFor, NextIdentities, PendingReauth, Policy, ReauthExchange, ReauthFailure, ReauthOutcome,
     ReauthRandom, ReauthStart, challenge_attributes, check_notification_response,
     check_reauth_response, issue_after_full_auth, result_notification, start_reauth,
 };

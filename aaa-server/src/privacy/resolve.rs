@@ -134,7 +134,7 @@ mod tests {
             }
         ));
         let keys = derive_aka(b"x", &Ik::new([1; 16]), &Ck::new([2; 16]));
-        let id = ReauthContext::after_full_auth("0001010000000001", &keys, 0, 10)
+        let id = ReauthContext::after_full_auth("0001010000000001", &keys, 0, 0, 10)
             .unwrap()
             .seal(&s.keys, "r", [0; 16])
             .unwrap();

@@ -2,9 +2,9 @@
 
 use super::{Next, Phase, imsi_of_user, local_part, realm_of};
 use crate::eap_server::sessions::Common;
-use crate::eap_server::store::{Target, Work};
+use crate::eap_server::store::{Accept, Target, Work};
 use crate::eap_server::{Cx, Reject, Round, Success};
-use crate::privacy::{challenge_attributes, issue_after_full_auth};
+use crate::privacy::{IssueFor, challenge_attributes, issue_after_full_auth};
 use eap::aka::attr::{
     AtAutn, AtBidding, AtCheckcode, AtKdf, AtKdfInput, AtMac, AtRand, AtResultInd,
 };
@@ -37,7 +37,8 @@ pub(crate) struct Challenge {
     /// True once a Synchronization-Failure was served (at most once).
     resynced: bool,
     /// The subscriber's store version when the vector was issued, checked
-    /// with [`crate::hss::Hss::current`] before Access-Accept.
+    /// with [`crate::hss::Hss::current`] before Access-Accept (and sealed in
+    /// the re-auth identity issued).
     version: u64,
 }
 
@@ -104,7 +105,10 @@ pub(super) fn build(
         let next = issue_after_full_auth(
             &p.keys,
             &p.policy,
-            &permanent_user,
+            IssueFor {
+                permanent_user: &permanent_user,
+                version,
+            },
             &keys,
             &realm,
             unix,
@@ -203,19 +207,20 @@ impl Challenge {
             return Err(Reject::CheckcodeMismatch);
         }
         let identity = identity.map_or_else(|| c.eap_identity.to_vec(), Vec::from);
-        // Removed, or K/OPc/AMF/SQN set, since the vector was issued.
+        // Removed, or K/OPc/AMF/SQN set, since the vector was issued: asked
+        // of the store (on a store worker unless it answers from memory).
         let user = match permanent_user.as_deref() {
             Some(u) => u.to_owned(),
             None => String::from_utf8(local_part(&identity).to_vec())
                 .map_err(|_| Reject::IdentityNotUtf8)?,
         };
-        if !cx.server.hss.current(&imsi_of_user(&user)?, version)? {
-            return Err(Reject::SubscriberChanged);
-        }
-        if result_ind {
-            return super::notify::send(cx, c, k_aut, None, Ok((msk, identity, Success::Full)));
-        }
-        Ok(Next::Success(msk, identity, Success::Full))
+        let accept = Accept {
+            msk,
+            identity,
+            how: Success::Full,
+            notify: result_ind.then_some((k_aut, None)),
+        };
+        super::confirm(&user, version, accept)
     }
 
     /// RFC 4187 §9.6: resynchronise once (TS 33.102 §6.3.5), then a new Challenge.

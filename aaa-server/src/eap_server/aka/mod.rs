@@ -5,7 +5,8 @@
 //! the [`Next`] step or a [`Reject`].
 //!
 //! Nothing here blocks: a step that needs the subscriber store (a vector, a
-//! resynchronisation, an IMSI-privacy decryption) returns
+//! resynchronisation, the subscriber check before Access-Accept, an
+//! IMSI-privacy decryption) returns
 //! [`Next::Store`] with the [`Work`]; [`resume`] continues with its result.
 
 mod challenge;
@@ -19,7 +20,7 @@ pub(crate) use notify::Notify;
 pub(crate) use reauth::Reauth;
 
 use super::sessions::Common;
-use super::store::{Done, Target, Work};
+use super::store::{Accept, Done, Target, Work};
 use super::{Cx, Reject, Success};
 use crate::hss::{Imsi, VectorKind};
 use crate::privacy::{
@@ -85,7 +86,7 @@ pub(crate) fn receive(
                 _ => match phase {
                     Phase::Identity(p) => p.receive(cx, c, msg, raw),
                     Phase::Challenge(p) => (*p).receive(cx, c, msg, raw),
-                    Phase::Reauth(p) => p.receive(cx, c, raw),
+                    Phase::Reauth(p) => p.receive(c, raw),
                     Phase::Notify(p) => (*p).receive(c, msg, raw),
                 },
             }
@@ -114,7 +115,35 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         }
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
+        Done::Confirm(accept, current) => {
+            if !current? {
+                return Err(Reject::SubscriberChanged);
+            }
+            let Accept {
+                msk,
+                identity,
+                how,
+                notify,
+            } = *accept;
+            match notify {
+                Some((k_aut, reauth)) => {
+                    notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
+                }
+                None => Ok(Next::Success(msk, identity, how)),
+            }
+        }
     }
+}
+
+/// Checks the subscriber with the store ([`Work::Confirm`]) before `accept`:
+/// removed, or K/OPc/AMF/SQN set, since `version` ends in
+/// [`Reject::SubscriberChanged`].
+fn confirm(user: &str, version: u64, accept: Accept) -> Result<Next, Reject> {
+    Ok(Next::Store(Work::Confirm {
+        imsi: imsi_of_user(user)?,
+        version,
+        accept: Box::new(accept),
+    }))
 }
 
 /// Full authentication of a decrypted IMSI-privacy identity, which is also

@@ -2,8 +2,8 @@
 
 use super::{Next, imsi_of_user, vector};
 use crate::eap_server::sessions::Common;
-use crate::eap_server::store::Target;
-use crate::eap_server::{Cx, Reject, Success};
+use crate::eap_server::store::{Accept, Target};
+use crate::eap_server::{Reject, Success};
 use crate::privacy::{PendingReauth, ReauthOutcome, check_reauth_response};
 
 /// Waiting for the AKA-Reauthentication response.
@@ -18,12 +18,7 @@ impl Reauth {
     }
 
     /// The peer's AKA-Reauthentication response.
-    pub(super) fn receive(
-        self,
-        cx: &mut Cx<'_>,
-        c: &mut Common,
-        raw: &[u8],
-    ) -> Result<Next, Reject> {
+    pub(super) fn receive(self, c: &mut Common, raw: &[u8]) -> Result<Next, Reject> {
         let mk_identity = self.pending.identity().to_vec();
         match check_reauth_response(self.pending, raw) {
             ReauthOutcome::Success {
@@ -32,17 +27,22 @@ impl Reauth {
                 context,
                 ..
             } => {
-                if use_result_ind {
-                    let k = (context.k_encr().clone(), context.counter());
-                    return super::notify::send(
-                        cx,
-                        c,
+                // Removed, or K/OPc/AMF/SQN set, since the full
+                // authentication that issued the re-auth identity (its
+                // version is sealed in it): Access-Reject.
+                let notify = use_result_ind.then(|| {
+                    (
                         context.k_aut().clone(),
-                        Some(k),
-                        Ok((msk, mk_identity, Success::FastReauth)),
-                    );
-                }
-                Ok(Next::Success(msk, mk_identity, Success::FastReauth))
+                        Some((context.k_encr().clone(), context.counter())),
+                    )
+                });
+                let accept = Accept {
+                    msk,
+                    identity: mk_identity,
+                    how: Success::FastReauth,
+                    notify,
+                };
+                super::confirm(context.permanent_user(), context.version(), accept)
             }
             // AT_COUNTER_TOO_SMALL (RFC 4187 §5.4): full authentication,
             // no new identity round.

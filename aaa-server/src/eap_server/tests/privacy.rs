@@ -435,3 +435,77 @@ fn reauth_id_in_at_identity_after_any_id_req() {
         AuthResult::Reject(Reject::Reauth(ReauthFailure::BadCheckcode))
     );
 }
+
+fn rejected(o: &Outcome) -> &AuthResult {
+    match o {
+        Outcome::Reject {
+            report: Some(r), ..
+        } => &r.result,
+        o => panic!("{o:?}"),
+    }
+}
+
+/// A fast re-authentication of a subscriber whose K was set, or who was
+/// removed, since the full authentication that issued its re-auth identity
+/// ends in `SubscriberChanged` (with or without result indication); an
+/// untouched subscriber keeps fast re-authenticating, and a pseudonym of the
+/// removed one gets no vector.
+#[test]
+fn fast_reauth_after_a_subscriber_change_is_rejected() {
+    use crate::hss::sqlite::SubscriberUpdate;
+    for result_ind in [false, true] {
+        let store = store_with_vectors();
+        let mut s = EapServer::new(store.clone(), &cfg(&[MethodName::AkaPrime]));
+        s.set_privacy(privacy(key_set(1), result_ind));
+        let mut peers: Vec<TestPeer> = (0..3)
+            .map(|i| {
+                let (imsi, k, opc) = subscriber(i);
+                TestPeer::new(&imsi, k, opc, Method::AkaPrime)
+            })
+            .collect();
+        for p in &mut peers {
+            let r = run_with(&mut s, p, result_ind, Quirk::None);
+            accept(&r.outcome);
+            p.identity = r.issued.unwrap().1.into_bytes();
+        }
+        let imsi = |i: usize| Imsi::parse(&subscriber(i).0).unwrap();
+        store
+            .set(
+                &imsi(0),
+                &SubscriberUpdate {
+                    k: Some(K::new([0x42; 16])),
+                    ..SubscriberUpdate::default()
+                },
+            )
+            .unwrap();
+        store.remove(&imsi(1)).unwrap();
+        for (i, want) in [
+            AuthResult::Reject(Reject::SubscriberChanged),
+            AuthResult::Reject(Reject::SubscriberChanged),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let r = run_with(&mut s, &mut peers[i], result_ind, Quirk::None);
+            assert_eq!(rejected(&r.outcome), &want, "subscriber {i}");
+            assert_eq!(r.rounds, 2, "rejected at the re-authentication response");
+            assert!(r.reauth_msk.is_some(), "the peer did re-authenticate");
+        }
+        let r = run_with(&mut s, &mut peers[2], result_ind, Quirk::None);
+        let (_, report) = accept(&r.outcome);
+        assert_eq!(report.result, AuthResult::Success(Success::FastReauth));
+        assert_eq!(store.changed_during_auth(), 2);
+
+        // The removed subscriber's pseudonym: a full authentication, no vector.
+        let (imsi1, k, opc) = subscriber(1);
+        let p =
+            make_pseudonym(&key_set(1), Method::AkaPrime, &format!("6{imsi1}"), [1; 16]).unwrap();
+        let mut peer = TestPeer::new(&imsi1, k, opc, Method::AkaPrime);
+        peer.identity = format!("{p}@{REALM}").into_bytes();
+        let r = run_with(&mut s, &mut peer, result_ind, Quirk::None);
+        assert_eq!(
+            rejected(&r.outcome),
+            &AuthResult::Reject(Reject::Hss(HssError::UnknownSubscriber))
+        );
+    }
+}

@@ -48,14 +48,17 @@ fn test_peer(i: usize) -> TestPeer {
 }
 
 /// The store `inner` with [`DELAY`] added to every call, and calls for
-/// `stuck` held until [`SlowStore::release`].
+/// `stuck` (or only its subscriber check, `stuck_current`) held until
+/// [`SlowStore::release`].
 struct SlowStore {
     inner: Arc<SqliteStore>,
     delay: Duration,
     stuck: Option<Imsi>,
+    stuck_current: Option<Imsi>,
     released: Mutex<bool>,
     wake: Condvar,
     calls: AtomicU64,
+    current_calls: AtomicU64,
 }
 
 impl SlowStore {
@@ -64,9 +67,11 @@ impl SlowStore {
             inner,
             delay,
             stuck,
+            stuck_current: None,
             released: Mutex::new(false),
             wake: Condvar::new(),
             calls: AtomicU64::new(0),
+            current_calls: AtomicU64::new(0),
         })
     }
 
@@ -74,10 +79,14 @@ impl SlowStore {
         self.calls.fetch_add(1, Ordering::Relaxed);
         std::thread::sleep(self.delay);
         if self.stuck.as_ref() == Some(imsi) {
-            let mut r = self.released.lock().unwrap();
-            while !*r {
-                r = self.wake.wait(r).unwrap();
-            }
+            self.hold();
+        }
+    }
+
+    fn hold(&self) {
+        let mut r = self.released.lock().unwrap();
+        while !*r {
+            r = self.wake.wait(r).unwrap();
         }
     }
 
@@ -92,9 +101,35 @@ impl Hss for SlowStore {
         self.wait(imsi);
         self.inner.vector(imsi, kind)
     }
+    fn vector_versioned(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        self.wait(imsi);
+        self.inner.vector_versioned(imsi, kind)
+    }
+    /// Slow like every call (a remote store); no `try_current`.
+    fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
+        self.current_calls.fetch_add(1, Ordering::Relaxed);
+        std::thread::sleep(self.delay);
+        if self.stuck_current.as_ref() == Some(imsi) {
+            self.hold();
+        }
+        self.inner.current(imsi, version)
+    }
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.wait(imsi);
         self.inner.resync(imsi, rand, auts)
+    }
+}
+
+/// Releases the held calls when dropped.
+struct ReleaseOnDrop(Arc<SlowStore>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.release();
     }
 }
 
@@ -109,6 +144,10 @@ struct Running {
 
 impl Running {
     fn start(hss: Arc<dyn Hss>, store_workers: usize) -> Self {
+        Self::start_with(hss, store_workers, 2)
+    }
+
+    fn start_with(hss: Arc<dyn Hss>, store_workers: usize, socket_workers: usize) -> Self {
         let auth = UdpSocket::bind("127.0.0.1:0").unwrap();
         let acct = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut cfg = config(true, "WLAN");
@@ -119,8 +158,15 @@ impl Running {
         let pool = StorePool::start(&core, replier, store_workers).unwrap();
         let shutdown = Arc::new(AtomicBool::new(false));
         let queue = pool.queue();
-        let threads =
-            udp::spawn_workers(&auth, Listener::Auth, &core, &queue, &shutdown, 2).unwrap();
+        let threads = udp::spawn_workers(
+            &auth,
+            Listener::Auth,
+            &core,
+            &queue,
+            &shutdown,
+            socket_workers,
+        )
+        .unwrap();
         Self {
             auth: auth.local_addr().unwrap(),
             core,
@@ -297,6 +343,57 @@ fn stuck_store_call_does_not_delay_other_subscribers() {
         hss.calls.load(Ordering::Relaxed),
         2,
         "one vector per subscriber"
+    );
+}
+
+/// The subscriber check right before Access-Accept (`Hss::current`) is
+/// store work as well: with ONE socket worker and one subscriber's check
+/// stuck in a slow store, another subscriber is served from start to end
+/// meanwhile, and the stuck one gets its Access-Accept once the store answers.
+#[test]
+fn stuck_subscriber_check_does_not_block_the_socket_worker() {
+    let mut hss = SlowStore::new(store(2), DELAY, None);
+    Arc::get_mut(&mut hss).unwrap().stuck_current = Some(Imsi::parse(&imsi(0)).unwrap());
+    let server = Running::start_with(hss.clone(), 2, 1);
+    // Dropped before `server`: a failing run releases the stuck call, so
+    // the workers can be joined and the test fails instead of hanging.
+    let _release = ReleaseOnDrop(hss.clone());
+    let slow_nas = nas_socket(Duration::from_secs(10));
+    let mut slow_peer = test_peer(0);
+    let req = access_request(1, SECRET, &slow_peer.identity_response(1), None, true);
+    let c = exchange(&slow_nas, server.auth, &req).expect("the Challenge");
+    assert_eq!(c.get_code(), Code::AccessChallenge);
+    let state = rfc2865::lookup_state(&c).unwrap();
+    let answer = slow_peer.handle(&rfc2869::lookup_eap_message(&c).unwrap());
+    let req2 = access_request(2, SECRET, &answer, Some(&state), true);
+    slow_nas.send_to(&req2, server.auth).unwrap();
+    let t0 = Instant::now();
+    while hss.current_calls.load(Ordering::Relaxed) == 0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the check reaches the store"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+
+    // The only socket worker is free: another subscriber, start to end.
+    let fast_nas = nas_socket(Duration::from_secs(10));
+    let mut fast_peer = test_peer(1);
+    assert!(
+        authenticate_udp(&fast_nas, server.auth, &mut fast_peer, 50),
+        "the other subscriber is served while the check is stuck"
+    );
+
+    hss.release();
+    let mut buf = [0u8; 4096];
+    let (n, _) = slow_nas
+        .recv_from(&mut buf)
+        .expect("the answer once the store answers");
+    assert_eq!(check(&buf[..n], &req2).get_code(), Code::AccessAccept);
+    assert_eq!(
+        hss.current_calls.load(Ordering::Relaxed),
+        2,
+        "one check each"
     );
 }
 
