@@ -98,8 +98,10 @@ pub trait Hss: Send + Sync {
 
     /// Whether the subscriber is still as it was at `version` (from
     /// [`Hss::vector_versioned`]): false once it was removed, or its K, OPc,
-    /// AMF or SQN set, since. Cheap; the EAP server asks right before it
-    /// answers Access-Accept, and rejects on false. Stores whose
+    /// AMF or SQN set, since. The EAP server asks right before it answers
+    /// Access-Accept (full authentication and fast re-authentication, whose
+    /// re-auth identity carries the version), on a store worker unless
+    /// [`Hss::try_current`] answers, and rejects on false. Stores whose
     /// subscribers never change keep the default.
     fn current(&self, _imsi: &Imsi, _version: u64) -> Result<bool, HssError> {
         Ok(true)
