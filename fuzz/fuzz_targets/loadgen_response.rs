@@ -1,4 +1,5 @@
-//! The load generator's response path: RADIUS response checks (framing,
+//! The response path of `supplicant probe` and the load generator
+//! (`supplicant::nas`): RADIUS response checks (framing,
 //! Response Authenticator, Message-Authenticator), MS-MPPE key decryption,
 //! and one authentication (supplicant peer + USIM simulator) fed the
 //! datagram. Inputs with the low bit of the first byte set are re-signed
@@ -67,7 +68,8 @@ fuzz_target!(|data: &[u8]| {
         eap::aka::keys::Method::AkaPrime
     };
     let (mut auth, _) = Authentication::start(
-        &card,
+        &card.peer,
+        card.calling_station_id(),
         method,
         &nas,
         rest.get(1).copied().unwrap_or(0),
@@ -88,5 +90,6 @@ fuzz_target!(|data: &[u8]| {
         let _ = r.mppe_keys(SECRET, auth.request_authenticator());
     }
     let _ = radius::decrypt_mppe_key(rest, SECRET, &[1; 16]);
-    let _ = auth.on_datagram(&mut card, &nas, &pkt, [3; 16], Vec::new());
+    let _ = radius::eap_message_of(&pkt);
+    let _ = auth.on_datagram(&mut card.usim, &nas, &pkt, [3; 16], Vec::new());
 });

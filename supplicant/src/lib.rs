@@ -6,6 +6,7 @@
 
 pub mod eapol;
 pub mod input;
+pub mod nas;
 pub mod peer;
 pub mod privacy;
 pub mod profile;

@@ -16,7 +16,7 @@ fn man_page_and_completions() {
     let (ok, page) = run(&["man"]);
     assert!(ok);
     assert!(page.contains(".TH supplicant 1"), "{page}");
-    for sub in ["auth", "sim", "wifi", "completions"] {
+    for sub in ["auth", "sim", "wifi", "probe", "completions"] {
         assert!(page.contains(sub), "{sub} missing from the man page");
     }
     for (shell, marker) in [

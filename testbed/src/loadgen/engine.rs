@@ -454,7 +454,8 @@ async fn group(
                 };
                 idle.pop();
                 let (mut auth, step) = Authentication::start(
-                    &card,
+                    &card.peer,
+                    card.calling_station_id(),
                     cfg.method,
                     &cfg.nas,
                     i as u8,
@@ -529,7 +530,7 @@ async fn group(
                     continue;
                 };
                 let next = rnd.next()?;
-                let Some(step) = slot.auth.on_datagram(&mut slot.card, &cfg.nas, d, next, Vec::with_capacity(256)) else {
+                let Some(step) = slot.auth.on_datagram(&mut slot.card.usim, &cfg.nas, d, next, Vec::with_capacity(256)) else {
                     tally.stale += 1;
                     continue;
                 };

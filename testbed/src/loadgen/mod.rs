@@ -8,10 +8,12 @@
 //! set and provisioning), [`auth`] (one authentication, sans-IO), [`engine`]
 //! (UDP sockets, slots, timeouts, rate) and this module (CLI, report).
 
-pub mod auth;
 pub mod engine;
-pub mod radius;
 pub mod subscribers;
+/// The NAS + peer exchange of one authentication (the supplicant's, shared with `supplicant probe`).
+pub use supplicant::nas::exchange as auth;
+/// The NAS side of RADIUS (the supplicant's).
+pub use supplicant::nas::radius;
 
 use auth::Nas;
 use eap::aka::keys::Method;

@@ -3,16 +3,17 @@
 //! simulated USIMs agree without exchanging keys, plus provisioning through
 //! `aaa-server subscriber import` (hostapd's milenage_db format).
 
-use eap::identity::{Imsi, MncLen};
+use eap::identity::MncLen;
 use eap::secret::{K, Opc};
 use eap::umts::{Sqn, SubscriberKeys};
 use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
+use supplicant::nas::card::SimulatedCard;
+use supplicant::nas::exchange::calling_station_id;
 use supplicant::peer::{Methods, PeerConfig};
 use supplicant::usim::Usim;
-use supplicant::usim::sim::sqn::SqnArray;
-use supplicant::usim::sim::{CardState, MemoryStore, Personalisation, Simulator};
+use supplicant::usim::sim::{MemoryStore, Simulator};
 
 /// MCC‖MNC of every load-generator subscriber (the test PLMN 001/01).
 pub const PLMN: &str = "00101";
@@ -145,35 +146,26 @@ impl Card {
     /// Subscriber `index` with its SEQ_MS starting at `seq_ms` (0 for a
     /// fresh card; above the HSS to force a resynchronisation).
     pub fn new(seed: u64, index: u32, seq_ms: u64, methods: Methods) -> Result<Self, String> {
-        let imsi_s = imsi(index);
-        let ef_imsi = supplicant::usim::files::encode_ef_imsi(&imsi_s)
-            .map_err(|e| format!("EF_IMSI for {imsi_s}: {e}"))?;
-        let perso = Personalisation {
-            imsi: imsi_s.clone(),
-            ef_imsi,
-            mnc_len: 2,
-            keys: keys(seed, index),
-            pin: None,
-        };
-        let state = CardState {
-            sqn: SqnArray::starting_at(Sqn::from_seq_ind(seq_ms, 0)),
-            pin_tries_left: 3,
-        };
-        let mut usim = Usim::new(Simulator::new(perso, state, MemoryStore::default()));
-        usim.select_usim()
-            .map_err(|e| format!("USIM {imsi_s}: select: {e}"))?;
-        let imsi = Imsi::parse(&imsi_s).map_err(|e| format!("IMSI {imsi_s}: {e}"))?;
+        let c = SimulatedCard::new(
+            &imsi(index),
+            MncLen::Two,
+            keys(seed, index),
+            Sqn::from_seq_ind(seq_ms, 0),
+            methods,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             index,
-            usim,
-            peer: PeerConfig {
-                imsi,
-                mnc_len: MncLen::Two,
-                realm: None,
-                methods,
-                network_name: None,
-            },
+            usim: c.usim,
+            peer: c.peer,
         })
+    }
+
+    /// Calling-Station-Id `02-00-` followed by the index.
+    pub fn calling_station_id(&self) -> Vec<u8> {
+        let i = self.index.to_be_bytes();
+        calling_station_id([2, 0, i[0], i[1], i[2], i[3]])
     }
 }
 

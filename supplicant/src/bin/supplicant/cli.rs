@@ -33,6 +33,9 @@ enum Command {
     Sim(SimCommand),
     /// Wi-Fi (or wired 802.1X) through wpa_supplicant: Passpoint cred + external SIM.
     Wifi(crate::wifi::WifiArgs),
+    /// One EAP-AKA/AKA' authentication against a RADIUS server, as NAS and
+    /// peer with a simulated USIM (K/OPc given): each step printed, keys checked.
+    Probe(crate::probe::ProbeArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell.
@@ -192,6 +195,7 @@ pub fn main() -> i32 {
     match cli.command {
         Command::Sim(cmd) => sim(cmd),
         Command::Wifi(args) => crate::wifi::main(args),
+        Command::Probe(args) => crate::probe::main(args),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "supplicant", &mut script);

@@ -1,6 +1,7 @@
 //! The `supplicant` command line: clap front end over the library.
 
 mod cli;
+mod probe;
 mod run;
 mod wifi;
 

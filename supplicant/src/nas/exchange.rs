@@ -1,13 +1,12 @@
 //! One authentication as a NAS + supplicant pair, sans-IO: EAP from the
-//! supplicant's peer state machine ([`supplicant::peer::Peer`]) with the
-//! supplicant's USIM simulator, wrapped in Access-Requests; RADIUS responses
-//! in, the next Access-Request (or the verdict) out. No socket, no clock.
+//! peer state machine ([`crate::peer::Peer`]) with a USIM behind it, wrapped
+//! in Access-Requests; RADIUS responses in, the next Access-Request (or the
+//! verdict) out. No socket, no clock.
 
 use super::radius::{self, RequestBuilder, Response};
-use super::subscribers::Card;
+use crate::peer::{Action, Outcome, Peer, PeerConfig};
+use crate::usim::{AuthResult, CardTransport, Usim};
 use eap::aka::keys::Method;
-use supplicant::peer::{Action, Outcome, Peer};
-use supplicant::usim::AuthResult;
 
 /// At most this many RADIUS round trips per authentication (identity
 /// rounds, a resync and the Challenge fit in far fewer).
@@ -112,6 +111,13 @@ pub enum Step {
     Failed(Failure),
 }
 
+/// A Calling-Station-Id in the IEEE 802 form of RFC 3580 §3.21
+/// (`02-00-00-00-00-07`).
+pub fn calling_station_id(mac: [u8; 6]) -> Vec<u8> {
+    let h: Vec<String> = mac.iter().map(|b| format!("{b:02X}")).collect();
+    h.join("-").into_bytes()
+}
+
 /// The NAS attributes each request carries.
 #[derive(Debug, Clone)]
 pub struct Nas {
@@ -145,24 +151,20 @@ impl Authentication {
         self
     }
 
-    /// Starts `card`'s authentication with `method`; returns the first
-    /// Access-Request (EAP-Response/Identity with the permanent NAI).
-    /// `authenticator` is the fresh Request Authenticator, `buf` a buffer to reuse.
+    /// Starts the authentication of the peer `config` with `method`; returns
+    /// the first Access-Request (EAP-Response/Identity with the permanent NAI).
+    /// `calling_station` is the Calling-Station-Id (see [`calling_station_id`]),
+    /// `authenticator` the fresh Request Authenticator, `buf` a buffer to reuse.
     pub fn start(
-        card: &Card,
+        config: &PeerConfig,
+        calling_station: Vec<u8>,
         method: Method,
         nas: &Nas,
         identifier: u8,
         authenticator: [u8; 16],
         buf: Vec<u8>,
     ) -> (Self, Step) {
-        let mut peer = Peer::new(card.peer.clone());
-        let mac = card.index.to_be_bytes();
-        let calling_station = format!(
-            "02-00-{:02X}-{:02X}-{:02X}-{:02X}",
-            mac[0], mac[1], mac[2], mac[3]
-        )
-        .into_bytes();
+        let mut peer = Peer::new(config.clone());
         // The NAS's EAP-Request/Identity (RFC 3748 §5.1), played locally.
         let first = peer.handle(&[1, 0, 0, 5, 1]);
         let mut a = Self {
@@ -227,9 +229,9 @@ impl Authentication {
     /// Handles a datagram that arrived for this authentication. `next_authenticator`
     /// is the Request Authenticator for the next request, if one follows.
     /// `Ok(None)` = not ours (a stale answer to an earlier request): ignore it.
-    pub fn on_datagram(
+    pub fn on_datagram<T: CardTransport>(
         &mut self,
-        card: &mut Card,
+        usim: &mut Usim<T>,
         nas: &Nas,
         datagram: &[u8],
         next_authenticator: [u8; 16],
@@ -247,12 +249,12 @@ impl Authentication {
             Err(radius::ResponseError::BadResponseAuthenticator) => return None,
             Err(e) => return Some(Step::Failed(Failure::BadResponse(e))),
         };
-        Some(self.on_response(card, nas, &resp, next_authenticator, buf))
+        Some(self.on_response(usim, nas, &resp, next_authenticator, buf))
     }
 
-    fn on_response(
+    fn on_response<T: CardTransport>(
         &mut self,
-        card: &mut Card,
+        usim: &mut Usim<T>,
         nas: &Nas,
         resp: &Response<'_>,
         next_authenticator: [u8; 16],
@@ -274,7 +276,7 @@ impl Authentication {
                     return Step::Held;
                 }
                 if let Action::Authenticate { rand, autn } = &action {
-                    let r = match card.usim.authenticate(rand, autn) {
+                    let r = match usim.authenticate(rand, autn) {
                         Ok(r) => r,
                         Err(e) => return Step::Failed(Failure::Usim(e.to_string())),
                     };
@@ -291,7 +293,7 @@ impl Authentication {
                     Action::Authenticate { .. } => {
                         Step::Failed(Failure::PeerDiscarded("second USIM request".into()))
                     }
-                    // The load generator's peers run EAP-AKA/AKA' only.
+                    // This NAS runs EAP-AKA/AKA' only.
                     Action::GsmAuthenticate { .. } => {
                         Step::Failed(Failure::PeerDiscarded("EAP-SIM request".into()))
                     }
@@ -348,9 +350,13 @@ impl Authentication {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nas::card::SimulatedCard;
+    use crate::peer::Methods;
+    use eap::identity::MncLen;
+    use eap::secret::{K, Opc};
+    use eap::umts::SubscriberKeys;
     use hmac::{Hmac, KeyInit, Mac};
     use md5::{Digest, Md5};
-    use supplicant::peer::Methods;
 
     fn nas() -> Nas {
         Nas {
@@ -385,9 +391,20 @@ mod tests {
         p
     }
 
-    fn start(method: Method) -> (Card, Authentication, Vec<u8>) {
-        let card = Card::new(3, 4, 0, Methods::only(method)).unwrap();
-        let (a, step) = Authentication::start(&card, method, &nas(), 17, [0xa5; 16], Vec::new());
+    fn start(method: Method) -> (SimulatedCard, Authentication, Vec<u8>) {
+        let keys = SubscriberKeys::new(K::new([3; 16]), Opc::new([4; 16]));
+        let card = SimulatedCard::new(
+            "001019000000004",
+            MncLen::Two,
+            keys,
+            eap::umts::Sqn::from_seq_ind(0, 0),
+            Methods::only(method),
+            None,
+        )
+        .unwrap();
+        let cs = calling_station_id([2, 0, 0, 0, 0, 4]);
+        let (a, step) =
+            Authentication::start(&card.peer, cs, method, &nas(), 17, [0xa5; 16], Vec::new());
         let Step::Send(p) = step else {
             panic!("{step:?}")
         };
@@ -422,7 +439,7 @@ mod tests {
             &[(radius::EAP_MESSAGE, &[4, 0, 0, 4])],
         );
         assert!(
-            a.on_datagram(&mut card, &nas(), &other, [2; 16], Vec::new())
+            a.on_datagram(&mut card.usim, &nas(), &other, [2; 16], Vec::new())
                 .is_none()
         );
         let rej = reply(
@@ -432,7 +449,7 @@ mod tests {
             &[(radius::EAP_MESSAGE, &[4, 0, 0, 4])],
         );
         let step = a
-            .on_datagram(&mut card, &nas(), &rej, [2; 16], Vec::new())
+            .on_datagram(&mut card.usim, &nas(), &rej, [2; 16], Vec::new())
             .unwrap();
         let Step::Failed(f) = step else {
             panic!("{step:?}")
@@ -449,7 +466,8 @@ mod tests {
             &[0xa5; 16],
             &[(radius::EAP_MESSAGE, &[3, 0, 0, 4])],
         );
-        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &acc, [2; 16], Vec::new())
+        let Some(Step::Failed(f)) =
+            a.on_datagram(&mut card.usim, &nas(), &acc, [2; 16], Vec::new())
         else {
             panic!()
         };
@@ -462,7 +480,8 @@ mod tests {
             &[0xa5; 16],
             &[(radius::STATE, b"x")],
         );
-        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &none, [2; 16], Vec::new())
+        let Some(Step::Failed(f)) =
+            a.on_datagram(&mut card.usim, &nas(), &none, [2; 16], Vec::new())
         else {
             panic!()
         };
@@ -483,7 +502,8 @@ mod tests {
         md.update(b"s3cret");
         let ra = md.finalize();
         bad[4..20].copy_from_slice(&ra);
-        let Some(Step::Failed(f)) = a.on_datagram(&mut card, &nas(), &bad, [2; 16], Vec::new())
+        let Some(Step::Failed(f)) =
+            a.on_datagram(&mut card.usim, &nas(), &bad, [2; 16], Vec::new())
         else {
             panic!()
         };

@@ -1,4 +1,4 @@
-//! The NAS side of RADIUS as the load generator needs it, written
+//! The NAS side of RADIUS as `supplicant probe` and the load generator need it, written
 //! independently of the server's code so that it checks it: Access-Request
 //! encoding with Message-Authenticator first (RFC 2865 §4.1, RFC 3579 §3.2),
 //! response checks (Response Authenticator, RFC 2865 §3; Message-Authenticator,
@@ -6,8 +6,8 @@
 //!
 //! Hand-written rather than through the `radius` crate: one allocation per
 //! packet at tens of thousands of packets per second on a machine the server
-//! shares, and a second implementation is what a load generator that verifies
-//! a server should be. The unit tests cross-check it against the `radius`
+//! shares, and a second implementation is what a probe or load generator that
+//! verifies a server should be. The unit tests cross-check it against the `radius`
 //! crate's decoder.
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -220,6 +220,23 @@ impl<'a> Iterator for AttrIter<'a> {
         self.rest = &self.rest[l..];
         Some((t, v))
     }
+}
+
+/// The EAP-Message attributes of a packet this NAS built, joined (RFC 3579
+/// §3.1); `None` without any. Stops at the first attribute that does not fit.
+pub fn eap_message_of(packet: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut any = false;
+    let iter = AttrIter {
+        rest: packet.get(20..)?,
+    };
+    for (t, v) in iter {
+        if t == EAP_MESSAGE {
+            any = true;
+            out.extend_from_slice(v);
+        }
+    }
+    any.then_some(out)
 }
 
 /// The identifier of a datagram, if it is long enough to be RADIUS.
