@@ -142,6 +142,7 @@ pub struct Authentication {
     rounds: u32,
     resyncs: u32,
     hold: bool,
+    fresh_identifiers: bool,
 }
 
 impl Authentication {
@@ -177,12 +178,22 @@ impl Authentication {
             rounds: 0,
             resyncs: 0,
             hold: false,
+            fresh_identifiers: false,
         };
         let step = match first {
             Action::Send(eap) => a.request(nas, &eap, buf),
             other => Step::Failed(Failure::PeerDiscarded(format!("{other:?}"))),
         };
         (a, step)
+    }
+
+    /// Give each new request the next Identifier (RFC 2865 §5, RFC 5080
+    /// §2.2.1), as a NAS with one port does. Without it every request of the
+    /// authentication keeps the first Identifier, which the load generator
+    /// routes answers by; its Request Authenticators still differ.
+    pub fn with_fresh_identifiers(mut self) -> Self {
+        self.fresh_identifiers = true;
+        self
     }
 
     /// The Request Authenticator of the request in flight.
@@ -288,6 +299,9 @@ impl Authentication {
                 match action {
                     Action::Send(eap) => {
                         self.request_authenticator = next_authenticator;
+                        if self.fresh_identifiers {
+                            self.identifier = self.identifier.wrapping_add(1);
+                        }
                         self.request(nas, &eap, buf)
                     }
                     Action::Authenticate { .. } => {
@@ -508,5 +522,27 @@ mod tests {
             panic!()
         };
         assert_eq!(f.key(), "bad-message-authenticator");
+    }
+
+    #[test]
+    fn fresh_identifiers_change_per_request_and_plain_ones_stay() {
+        // EAP-Request/AKA'-Identity with AT_PERMANENT_ID_REQ (RFC 4187 §10.2).
+        let eap = [1, 9, 0, 12, 50, 5, 0, 0, 10, 1, 0, 0];
+        for (fresh, want) in [(false, 17), (true, 18)] {
+            let (mut card, a, _) = start(Method::AkaPrime);
+            let mut a = if fresh { a.with_fresh_identifiers() } else { a };
+            let ch = reply(
+                radius::ACCESS_CHALLENGE,
+                17,
+                &[0xa5; 16],
+                &[(radius::EAP_MESSAGE, &eap)],
+            );
+            let step = a.on_datagram(&mut card.usim, &nas(), &ch, [2; 16], Vec::new());
+            let Some(Step::Send(p)) = step else {
+                panic!("{step:?}")
+            };
+            assert_eq!((p[1], a.identifier()), (want, want));
+            assert_eq!(&p[4..20], &[2; 16]);
+        }
     }
 }

@@ -321,7 +321,7 @@ fn run(s: &mut Setup) -> Result<(u32, Duration), ProbeError> {
         [2, 0, d[n - 4], d[n - 3], d[n - 2], d[n - 1]]
     };
     let identifier = authenticator()[0];
-    let (mut auth, mut step) = Authentication::start(
+    let (auth, mut step) = Authentication::start(
         &s.card.peer,
         calling_station_id(mac),
         s.method,
@@ -330,6 +330,7 @@ fn run(s: &mut Setup) -> Result<(u32, Duration), ProbeError> {
         authenticator(),
         Vec::new(),
     );
+    let mut auth = auth.with_fresh_identifiers();
     let mut last_sent = String::new();
     let mut buf = [0u8; 4096];
     loop {
