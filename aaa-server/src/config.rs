@@ -191,12 +191,16 @@ pub struct Logging {
     /// `log_level`: a tracing filter (`info`, `aaa_server=debug,warn`); default `info`.
     /// `RUST_LOG`, when set, overrides it.
     pub level: String,
+    /// `[logging] log_identities`: `masked` (default) or `full` IMSIs and
+    /// identities in logs and `serve --debug`.
+    pub identities: crate::logging::LogIdentities,
 }
 
 impl Default for Logging {
     fn default() -> Self {
         Logging {
             level: "info".into(),
+            identities: crate::logging::LogIdentities::Masked,
         }
     }
 }
@@ -231,6 +235,14 @@ struct RawConfig {
     privacy: RawPrivacy,
     #[serde(default)]
     radius: RawRadius,
+    #[serde(default)]
+    logging: RawLogging,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLogging {
+    log_identities: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -395,6 +407,8 @@ fn expected(key: &str) -> Option<&'static str> {
         "privacy.key" => "[[privacy.key]] tables",
         "privacy.key.secret" => "a string of 64 hex digits (or base64)",
         "privacy.imsi_privacy_key" => "a string (path of a PEM RSA private key)",
+        "logging" => "a table [logging]",
+        "logging.log_identities" => "\"masked\" or \"full\"",
         _ => return None,
     })
 }
@@ -671,8 +685,25 @@ impl Config {
             Some(t) => *t.get_ref() as usize,
         };
 
+        let identities = match &raw.logging.log_identities {
+            None => crate::logging::LogIdentities::Masked,
+            Some(v) => match v.get_ref().as_str() {
+                "masked" => crate::logging::LogIdentities::Masked,
+                "full" => crate::logging::LogIdentities::Full,
+                other => {
+                    return Err(err(
+                        v.span(),
+                        "logging.log_identities",
+                        format!("expected \"masked\" or \"full\", found \"{other}\""),
+                    ));
+                }
+            },
+        };
         let logging = match &raw.log_level {
-            None => Logging::default(),
+            None => Logging {
+                identities,
+                ..Logging::default()
+            },
             Some(l) => {
                 tracing_subscriber::EnvFilter::builder()
                     .parse(l.get_ref())
@@ -688,6 +719,7 @@ impl Config {
                     })?;
                 Logging {
                     level: l.get_ref().clone(),
+                    identities,
                 }
             }
         };
@@ -1079,6 +1111,36 @@ max_sessions = 5
                 .contains("fd12::1".parse().unwrap())
         );
         assert!(Cidr::parse("10.0.0.0/x").is_err());
+    }
+
+    #[test]
+    fn log_identities_masked_by_default_full_or_an_error_naming_the_line() {
+        use crate::logging::LogIdentities;
+        let p = Path::new("/etc/passpoint-aka/aaa.toml");
+        let base = "[[client]]\nnetwork = \"127.0.0.1\"\nsecret = \"s3cret-s3cret\"\n[hss]\ndatabase = \"/tmp/x.db\"\n";
+        let (_, l) = Config::parse_with_logging(base, p).unwrap();
+        assert_eq!(l.identities, LogIdentities::Masked);
+        let (_, l) =
+            Config::parse_with_logging(&format!("{base}[logging]\nlog_identities = \"full\"\n"), p)
+                .unwrap();
+        assert_eq!(l.identities, LogIdentities::Full);
+        let e = Config::parse_with_logging(
+            &format!("{base}[logging]\nlog_identities = \"plain\"\n"),
+            p,
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (7, "logging.log_identities"),
+            "{e}"
+        );
+        assert!(
+            e.to_string().contains("expected \"masked\" or \"full\""),
+            "{e}"
+        );
+        let e =
+            Config::parse_with_logging(&format!("{base}[logging]\nlevel = 1\n"), p).unwrap_err();
+        assert_eq!(e.key, "logging.level", "{e}");
     }
 
     #[test]

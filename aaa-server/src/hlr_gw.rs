@@ -68,7 +68,7 @@ pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
                     hex::encode(v.xres.as_bytes())
                 )),
                 Err(e) => {
-                    tracing::info!(imsi = %imsi.masked(crate::hss::MncLen::Two), error = %e, "hlr-gw: no vector");
+                    tracing::info!(imsi = %crate::logging::imsi(&imsi), error = %e, "hlr-gw: no vector");
                     Some(format!("AKA-RESP-AUTH {imsi} FAILURE"))
                 }
             }
@@ -81,10 +81,10 @@ pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
             hex::decode_to_slice(f.next()?, &mut rand).ok()?;
             match hss.resync(&imsi, &rand, &Auts(auts)) {
                 Ok(sqn) => {
-                    tracing::info!(imsi = %imsi.masked(crate::hss::MncLen::Two), seq = sqn.seq(), "hlr-gw: resynchronised")
+                    tracing::info!(imsi = %crate::logging::imsi(&imsi), seq = sqn.seq(), "hlr-gw: resynchronised")
                 }
                 Err(e) => {
-                    tracing::info!(imsi = %imsi.masked(crate::hss::MncLen::Two), error = %e, "hlr-gw: resync refused")
+                    tracing::info!(imsi = %crate::logging::imsi(&imsi), error = %e, "hlr-gw: resync refused")
                 }
             }
             None

@@ -38,6 +38,14 @@ enum Cmd {
         /// Validate the configuration and exit.
         #[arg(long)]
         check: bool,
+        /// Log line format on standard error: text, or JSON (one object per line).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+        /// Print every RADIUS packet in and out, decoded (attributes, EAP,
+        /// EAP-AKA/AKA'/SIM attributes), on standard output; keys and
+        /// passwords show as <hidden>.
+        #[arg(long)]
+        debug: bool,
     },
     /// Manage subscribers in the HSS store.
     Subscriber {
@@ -60,6 +68,15 @@ enum Cmd {
     },
     /// Print the man page (roff).
     Man,
+}
+
+/// `serve --log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines (tracing's default format).
+    Text,
+    /// One JSON object per line (timestamp, level, fields, target).
+    Json,
 }
 
 /// Where `serve` reads its configuration unless `--config` says otherwise.
@@ -237,7 +254,12 @@ fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
 
 fn run(cli: Cli) -> Result<(), CliError> {
     match cli.cmd {
-        Cmd::Serve { config, check } => {
+        Cmd::Serve {
+            config,
+            check,
+            log_format,
+            debug,
+        } => {
             let (cfg, logging) = Config::load_with_logging(&config).map_err(|e| e.to_string())?;
             let warning = cfg.permission_warning(&config);
             if check {
@@ -271,7 +293,11 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     cfg.database.display()
                 );
             }
-            let apply_logging = init_tracing_reloadable(&logging);
+            let apply_logging = init_tracing_reloadable(&logging, log_format);
+            aaa_server::logging::set_identities(logging.identities);
+            if debug {
+                aaa_server::radius::debug::enable();
+            }
             if let Some(w) = &warning {
                 tracing::warn!("{w}");
             }
@@ -488,19 +514,27 @@ fn filter_for(
 /// applies new logging settings on SIGHUP.
 fn init_tracing_reloadable(
     logging: &aaa_server::config::Logging,
+    format: LogFormat,
 ) -> aaa_server::server::ApplyLogging {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let initial =
         filter_for(logging).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
+    let text = (format == LogFormat::Text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    });
+    let json = (format == LogFormat::Json).then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+    });
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
-        )
+        .with(text)
+        .with(json)
         .try_init();
     Box::new(move |l| {
         let f = filter_for(l)?;

@@ -3,7 +3,7 @@
 //! store (SQNs are reserved at each subscriber's first vector), runs the
 //! socket workers until SIGINT or SIGTERM,
 //! then lets the requests in hand finish. SIGHUP reloads what can change
-//! while running (the log level, [`Lifecycle`]); systemd hears of each step
+//! while running (clients and secrets, privacy keys, the log settings, [`Lifecycle`]); systemd hears of each step
 //! through [`crate::notify`].
 
 use crate::config::{Config, Logging};
@@ -98,8 +98,7 @@ impl Default for Lifecycle {
 }
 
 /// The settings of `new` that differ from the running `old` and need a
-/// restart. Client secrets are compared; `[privacy]` keys are not (their
-/// Debug form hides them).
+/// restart. Clients and `[privacy]` are reloaded, not listed.
 fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut v = Vec::new();
     if old.listen != new.listen {
@@ -111,21 +110,11 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.database != new.database {
         v.push("hss.database");
     }
-    let same_clients = old.clients.len() == new.clients.len()
-        && old.clients.iter().zip(&new.clients).all(|(a, b)| {
-            a.name == b.name
-                && a.network == b.network
-                && a.secret == b.secret
-                && a.require_message_authenticator == b.require_message_authenticator
-        });
-    if !same_clients {
-        v.push("client");
+    if old.hss_workers != new.hss_workers {
+        v.push("hss.workers");
     }
     if format!("{:?}", old.eap) != format!("{:?}", new.eap) {
         v.push("eap");
-    }
-    if format!("{:?}", old.privacy) != format!("{:?}", new.privacy) {
-        v.push("privacy");
     }
     if old.radius != new.radius {
         v.push("radius");
@@ -133,32 +122,52 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     v
 }
 
-/// SIGHUP: re-reads the configuration and applies its logging settings. A
-/// file that does not load changes nothing; other changed settings are named
-/// in a warning (they take effect on restart).
-fn reload(running: &Config, life: &Lifecycle, notify: &Notifier) {
+/// SIGHUP: re-reads the configuration and applies the clients and their
+/// secrets, the `[privacy]` keys and settings, `log_level` and
+/// `[logging] log_identities`, all or nothing: a file that does not load or
+/// a key file that cannot be used changes nothing (the error says why). EAP
+/// sessions in flight are kept. Other changed settings are named in a
+/// warning (they take effect on restart).
+fn reload(running: &mut Config, core: &RadiusServer, life: &Lifecycle, notify: &Notifier) {
     notify.reloading();
+    let failed = |e: &dyn std::fmt::Display| {
+        tracing::error!("reload failed, keeping the running configuration: {e}");
+    };
     match &life.config_path {
         None => tracing::warn!("SIGHUP: no configuration file to re-read; nothing changed"),
         Some(path) => match Config::load_with_logging(path) {
-            Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
-            Ok((new, logging)) => match (life.apply_logging)(&logging) {
-                Err(e) => tracing::error!(
-                    "reload failed, keeping the running configuration: {}: log_level: {e}",
-                    path.display()
-                ),
-                Ok(()) => {
-                    tracing::info!(config = %path.display(), log_level = %logging.level, "configuration reloaded");
-                    tracing::debug!("debug logging is on");
-                    let pending = restart_needed(running, &new);
-                    if !pending.is_empty() {
-                        tracing::warn!(
-                            "changed settings that take effect only on restart: {}",
-                            pending.join(", ")
-                        );
-                    }
+            Err(e) => failed(&e),
+            // The store stays the running one (`hss.database` needs a restart).
+            Ok((new, logging)) => {
+                match crate::privacy::startup::build(&new.privacy, &running.database) {
+                    Err(e) => failed(&format_args!("{}: {e}", path.display())),
+                    Ok(privacy) => match (life.apply_logging)(&logging) {
+                        Err(e) => failed(&format_args!("{}: log_level: {e}", path.display())),
+                        Ok(()) => {
+                            crate::logging::set_identities(logging.identities);
+                            core.set_clients(&new.clients);
+                            core.replace_privacy(Arc::new(privacy));
+                            tracing::info!(
+                                config = %path.display(),
+                                log_level = %logging.level,
+                                log_identities = logging.identities.as_str(),
+                                clients = new.clients.len(),
+                                "configuration reloaded"
+                            );
+                            tracing::debug!("debug logging is on");
+                            let pending = restart_needed(running, &new);
+                            if !pending.is_empty() {
+                                tracing::warn!(
+                                    "changed settings that need a restart (the running values stay): {}",
+                                    pending.join(", ")
+                                );
+                            }
+                            running.clients = new.clients;
+                            running.privacy = new.privacy;
+                        }
+                    },
                 }
-            },
+            }
         },
     }
     notify.ready();
@@ -176,7 +185,7 @@ pub fn run(cfg: Config) -> Result<(), ServeError> {
 ///
 /// Nothing is written before both sockets are bound: a start that fails
 /// (an address in use, a bad store) leaves every subscriber's SQN as it was.
-pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
+pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     preflight(&cfg)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -252,7 +261,7 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             tokio::select! {
                 _ = sigint.recv() => break,
                 _ = sigterm.recv() => break,
-                _ = sighup.recv() => reload(&cfg, &life, &notify),
+                _ = sighup.recv() => reload(&mut cfg, &core, &life, &notify),
                 () = beat => notify.watchdog(),
             }
         }

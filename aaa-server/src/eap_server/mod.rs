@@ -163,7 +163,9 @@ pub struct EapServer {
     methods: Vec<Method>,
     network_name: Vec<u8>,
     sessions: Sessions,
-    privacy: Option<Arc<PrivacyServer>>,
+    /// Swapped whole on SIGHUP ([`EapServer::replace_privacy`]); each step
+    /// reads it once, without a lock.
+    privacy: arc_swap::ArcSwapOption<PrivacyServer>,
     /// `now` as unix seconds: an instant and its unix time (for identity expiry).
     clock: (Instant, u64),
 }
@@ -201,7 +203,7 @@ impl EapServer {
             methods: cfg.methods.iter().copied().map(to_method).collect(),
             network_name: cfg.network_name.as_bytes().to_vec(),
             sessions: Sessions::new(cfg.session_timeout, cfg.max_sessions),
-            privacy: None,
+            privacy: arc_swap::ArcSwapOption::empty(),
             clock: (
                 Instant::now(),
                 SystemTime::now()
@@ -214,7 +216,15 @@ impl EapServer {
     /// Turns on the `[privacy]` features: pseudonyms, fast
     /// re-authentication, result indication, IMSI privacy.
     pub fn set_privacy(&mut self, privacy: Arc<PrivacyServer>) {
-        self.privacy = Some(privacy);
+        self.privacy.store(Some(privacy));
+    }
+
+    /// Replaces the `[privacy]` settings and keys of a running server
+    /// (SIGHUP): steps already under way finish with the ones they read;
+    /// sessions are kept. Older keys stay usable for as long as the new
+    /// key set lists them.
+    pub fn replace_privacy(&self, privacy: Arc<PrivacyServer>) {
+        self.privacy.store(Some(privacy));
     }
 
     /// Sets which unix time `at` is (tests; the default is the clock at construction).
@@ -241,10 +251,15 @@ impl EapServer {
         self.sessions.expire(now);
     }
 
-    fn cx<'a>(&'a self, now: Instant, rng: &'a mut dyn Random) -> Cx<'a> {
+    fn cx<'a>(
+        &'a self,
+        privacy: &'a Option<Arc<PrivacyServer>>,
+        now: Instant,
+        rng: &'a mut dyn Random,
+    ) -> Cx<'a> {
         Cx {
             server: self,
-            privacy: self.privacy.as_deref(),
+            privacy: privacy.as_deref(),
             now,
             rng,
         }
@@ -339,7 +354,8 @@ impl EapServer {
         let before = may_defer(&session.phase).then(|| Box::new(session.clone()));
         let Session { mut common, phase } = session;
         common.round_trips += 1;
-        let mut cx = self.cx(now, rng);
+        let privacy = self.privacy.load_full();
+        let mut cx = self.cx(&privacy, now, rng);
         let next = aka::receive(&mut cx, &mut common, phase, &pkt, raw);
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, false, common, next, before, now)
@@ -379,7 +395,8 @@ impl EapServer {
             nak_used: false,
             checkcode: None,
         };
-        let mut cx = self.cx(now, rng);
+        let privacy = self.privacy.load_full();
+        let mut cx = self.cx(&privacy, now, rng);
         let next = aka::begin_method(&mut cx, &mut common);
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, true, common, next, None, now)
@@ -395,7 +412,7 @@ impl EapServer {
             work,
             before: _,
         } = d;
-        let done = store::perform(work, &*self.hss, self.privacy.as_deref());
+        let done = store::perform(work, &*self.hss, self.privacy.load().as_deref());
         Performed {
             sid,
             new,
@@ -412,7 +429,8 @@ impl EapServer {
             mut common,
             done,
         } = p;
-        let mut cx = self.cx(now, rng);
+        let privacy = self.privacy.load_full();
+        let mut cx = self.cx(&privacy, now, rng);
         let next = aka::resume(&mut cx, &mut common, done);
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, new, common, next, None, now)

@@ -7,7 +7,6 @@ use super::StateId;
 use super::aka::Phase;
 use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::Method;
-use eap::identity::mask_identity;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -38,7 +37,7 @@ pub(crate) struct Common {
 
 impl Common {
     pub fn set_log_identity(&mut self, identity: &[u8]) {
-        self.log_identity = Some(mask_identity(identity).into_boxed_str());
+        self.log_identity = Some(crate::logging::identity(identity).into_boxed_str());
     }
 
     /// Adds an AKA-Identity packet to AT_CHECKCODE.
@@ -57,9 +56,10 @@ impl Common {
 
     /// The identity for the log, MSIN masked.
     pub fn log_identity(&self) -> String {
-        self.log_identity
-            .as_deref()
-            .map_or_else(|| mask_identity(&self.eap_identity), str::to_owned)
+        self.log_identity.as_deref().map_or_else(
+            || crate::logging::identity(&self.eap_identity),
+            str::to_owned,
+        )
     }
 }
 

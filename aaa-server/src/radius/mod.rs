@@ -15,6 +15,7 @@
 //! lock to look up or put back an entry.
 
 pub mod crypto;
+pub mod debug;
 pub mod dup;
 pub mod mmsg;
 pub mod pool;
@@ -191,10 +192,36 @@ impl AtomicCounters {
     }
 }
 
+/// A client with its secret-keyed HMAC-MD5 state (keyed once). A request
+/// holds its client's entry to the end, so a reload that changes the
+/// secret does not change it under a request in flight.
+pub struct ClientEntry {
+    client: Client,
+    keyed: KeyedMac,
+}
+
+impl ClientEntry {
+    fn new(client: &Client) -> Arc<Self> {
+        Arc::new(ClientEntry {
+            client: client.clone(),
+            keyed: crypto::hmac_md5(client.secret.expose()),
+        })
+    }
+}
+
+impl std::fmt::Debug for ClientEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ClientEntry")
+            .field(&self.client.name)
+            .finish()
+    }
+}
+
 /// The RADIUS server core.
 pub struct RadiusServer {
-    /// Each client with its secret-keyed HMAC-MD5 state (keyed once).
-    clients: Arc<[(Client, KeyedMac)]>,
+    /// The clients, first match wins: swapped whole by [`RadiusServer::set_clients`]
+    /// (SIGHUP), read without a lock.
+    clients: arc_swap::ArcSwap<Vec<Arc<ClientEntry>>>,
     eap: EapServer,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
@@ -223,8 +250,8 @@ pub struct EncodeFailed;
 /// What a response needs from its request.
 #[derive(Debug)]
 struct ReplyTo {
-    /// Index into `clients`.
-    client: usize,
+    /// The client, as configured when the request arrived.
+    client: Arc<ClientEntry>,
     identifier: u8,
     authenticator: [u8; 16],
     /// Proxy-State attributes, copied unmodified and in order (RFC 2865 §5.33).
@@ -297,11 +324,9 @@ impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
         Self {
-            clients: cfg
-                .clients
-                .iter()
-                .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose())))
-                .collect(),
+            clients: arc_swap::ArcSwap::from_pointee(
+                cfg.clients.iter().map(ClientEntry::new).collect(),
+            ),
             eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
@@ -310,9 +335,22 @@ impl RadiusServer {
         }
     }
 
+    /// Replaces the clients and their secrets (SIGHUP). Requests already
+    /// received finish with the client they arrived under; EAP sessions are
+    /// kept (they are keyed by State, not by client).
+    pub fn set_clients(&self, clients: &[Client]) {
+        self.clients
+            .store(Arc::new(clients.iter().map(ClientEntry::new).collect()));
+    }
+
     /// Turns on `[privacy]` in the EAP server (issue 8).
     pub fn set_privacy(&mut self, privacy: Arc<crate::privacy::PrivacyServer>) {
         self.eap.set_privacy(privacy);
+    }
+
+    /// Replaces the `[privacy]` keys and settings of the running server (SIGHUP).
+    pub fn replace_privacy(&self, privacy: Arc<crate::privacy::PrivacyServer>) {
+        self.eap.replace_privacy(privacy);
     }
 
     /// The counters since start.
@@ -371,12 +409,14 @@ impl RadiusServer {
         bump(&self.counters.received);
         let Some(client) = self
             .clients
+            .load()
             .iter()
-            .position(|c| c.0.network.contains(from.ip()))
+            .find(|c| c.client.network.contains(from.ip()))
+            .cloned()
         else {
             return Handled::Reply(self.drop(DropReason::UnknownClient));
         };
-        let (cl, keyed) = &self.clients[client];
+        let (cl, keyed) = (&client.client, &client.keyed);
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
         let Ok(req) = wire::Request::new_checked(datagram) else {
@@ -418,7 +458,7 @@ impl RadiusServer {
             return Handled::Reply(self.drop(DropReason::MissingMessageAuthenticator));
         }
         let to = ReplyTo {
-            client,
+            client: client.clone(),
             identifier: req.identifier(),
             authenticator: req_auth,
             proxy_state: req
@@ -522,13 +562,13 @@ impl RadiusServer {
                 (
                     self.finish(resp, to),
                     vec![Effect::AccountingRecorded {
-                        client: self.clients[to.client].0.name.clone(),
+                        client: to.client.client.name.clone(),
                         status_type: rec.status_type,
                     }],
                 )
             }
             WorkDone::Accounting(Err(e)) => {
-                tracing::warn!(client = %self.clients[to.client].0.name, error = %e, "accounting not recorded");
+                tracing::warn!(client = %to.client.client.name, error = %e, "accounting not recorded");
                 self.cache.abandon(&head.key);
                 return Handled::Reply(self.drop(DropReason::AccountingNotRecorded));
             }
@@ -589,7 +629,7 @@ impl RadiusServer {
     }
 
     fn access_request(&self, to: &ReplyTo, req: &wire::Request<'_>, now: Instant) -> Step {
-        let client = &self.clients[to.client].0;
+        let client = &to.client.client;
         let Some(eap) = req.eap_message() else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
             let resp = wire::Response::new(Code::AccessReject, to.identifier);
@@ -618,7 +658,7 @@ impl RadiusServer {
         to: &ReplyTo,
         outcome: Outcome,
     ) -> (Result<Option<Vec<u8>>, EncodeFailed>, Vec<Effect>) {
-        let (client, _) = &self.clients[to.client];
+        let client = &to.client.client;
         let secret = client.secret.expose();
         let id = to.identifier;
         let finished = |report: Report| Effect::AuthFinished {
@@ -707,7 +747,7 @@ impl RadiusServer {
         mut resp: wire::Response,
         to: &ReplyTo,
     ) -> Result<Option<Vec<u8>>, EncodeFailed> {
-        let (client, keyed) = &self.clients[to.client];
+        let (client, keyed) = (&to.client.client, &to.client.keyed);
         for ps in &to.proxy_state {
             resp.attr(rfc2865::PROXY_STATE_TYPE, ps);
         }

@@ -31,6 +31,7 @@ pub fn socket_replier(auth: UdpSocket, accounting: UdpSocket) -> Replier {
             Listener::Accounting => &accounting,
         };
         tracing::debug!(to = %to, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
+        super::debug::print(super::debug::Direction::Sent, to, bytes);
         if let Err(e) = socket.send_to(bytes, to) {
             tracing::warn!(to = %to, error = %e, "send failed");
         }

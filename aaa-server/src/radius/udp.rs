@@ -90,11 +90,13 @@ pub fn serve(
                 continue;
             };
             tracing::debug!(from = %from, code = datagram.first().copied().unwrap_or(0), len = datagram.len(), ?listener, "datagram");
+            super::debug::print(super::debug::Direction::Received, from, datagram);
             let Some((reply, e)) = dispatch(core, store, listener, from, datagram, now) else {
                 continue;
             };
             if let Some(bytes) = reply {
                 tracing::debug!(to = %from, code = bytes.first().copied().unwrap_or(0), len = bytes.len(), "reply");
+                super::debug::print(super::debug::Direction::Sent, from, &bytes);
                 replies.push((bytes, from));
             }
             if !e.is_empty() {
