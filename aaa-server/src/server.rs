@@ -122,6 +122,19 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     v
 }
 
+/// The 1-based line of `key = …` in the file at `path` (for an error found
+/// after parsing, such as a key file that cannot be read).
+fn setting_line(path: &std::path::Path, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
 /// SIGHUP: re-reads the configuration and applies the clients and their
 /// secrets, the `[privacy]` keys and settings, `log_level` and
 /// `[logging] log_identities`, all or nothing: a file that does not load or
@@ -140,7 +153,14 @@ fn reload(running: &mut Config, core: &RadiusServer, life: &Lifecycle, notify: &
             // The store stays the running one (`hss.database` needs a restart).
             Ok((new, logging)) => {
                 match crate::privacy::startup::build(&new.privacy, &running.database) {
-                    Err(e) => failed(&format_args!("{}: {e}", path.display())),
+                    Err(e) => match setting_line(path, "imsi_privacy_key") {
+                        Some(line)
+                            if matches!(e, crate::privacy::startup::StartupError::ImsiKey(_)) =>
+                        {
+                            failed(&format_args!("{}:{line}: {e}", path.display()))
+                        }
+                        _ => failed(&format_args!("{}: {e}", path.display())),
+                    },
                     Ok(privacy) => match (life.apply_logging)(&logging) {
                         Err(e) => failed(&format_args!("{}: log_level: {e}", path.display())),
                         Ok(()) => {

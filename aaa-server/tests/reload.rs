@@ -303,7 +303,7 @@ fn sighup_swaps_clients_and_secrets_keeps_sessions_and_refuses_bad_configs() {
         "[privacy]\nimsi_privacy_key = \"missing.pem\"\n",
     ));
     let l = serve.wait_log("reload failed, keeping the running configuration", 2);
-    assert!(l.contains("privacy.imsi_privacy_key"), "{l}");
+    assert!(l.contains("aaa.toml:11: privacy.imsi_privacy_key: "), "{l}");
     assert_eq!(
         identity_request(serve.auth, new, 5, &nai),
         Some(ACCESS_CHALLENGE)

@@ -509,3 +509,53 @@ fn fast_reauth_after_a_subscriber_change_is_rejected() {
         );
     }
 }
+
+#[test]
+fn replaced_keys_open_old_pseudonyms_while_listed_and_keep_sessions() {
+    let (imsi, k, opc) = subscriber(1);
+    let user = format!("6{imsi}");
+    let p1 = make_pseudonym(&key_set(1), Method::AkaPrime, &user, [1; 16]).unwrap();
+    let mut s = server(key_set(1), false);
+
+    // A session in flight across a replacement (SIGHUP) finishes.
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    let now = Instant::now();
+    let Outcome::Challenge { eap, state } = s.step(None, &peer.identity_response(1), now) else {
+        panic!("no challenge")
+    };
+    let rotated = KeySet::new(
+        PrivacyKey::new(2, [2; 32]),
+        vec![PrivacyKey::new(1, [1; 32])],
+    )
+    .unwrap();
+    s.replace_privacy(privacy(rotated, false));
+    let resp = peer.handle(&eap);
+    let out = s.step(Some(&state), &resp, now);
+    assert!(matches!(out, Outcome::Accept { .. }), "{out:?}");
+
+    // Key 2 current, key 1 still listed: the old pseudonym starts a full
+    // authentication without an identity round.
+    let mut peer = TestPeer::new(&imsi, k, opc, Method::AkaPrime);
+    peer.identity = format!("{p1}@{REALM}").into_bytes();
+    let r = run_with(&mut s, &mut peer, false, Quirk::None);
+    accept(&r.outcome);
+    assert_eq!(r.rounds, 2, "no identity round");
+
+    // Key 1 dropped from the list: the peer is asked for its permanent identity.
+    s.replace_privacy(privacy(key_set(2), false));
+    let out = s.step(None, &peer_identity(&p1), Instant::now());
+    let Outcome::Challenge { eap, .. } = &out else {
+        panic!("{out:?}")
+    };
+    let pkt = Packet::decode(eap).unwrap();
+    assert_eq!(pkt.aka().unwrap().1.id_req(), Some(IdReq::Permanent));
+}
+
+/// EAP-Response/Identity (Identifier 1) with `pseudonym@REALM`.
+fn peer_identity(pseudonym: &str) -> Vec<u8> {
+    let mut eap = vec![2, 1, 0, 0, 1];
+    eap.extend_from_slice(format!("{pseudonym}@{REALM}").as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    eap
+}
