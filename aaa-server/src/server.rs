@@ -294,8 +294,24 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     }
     pool.join();
     crate::auth_log::stop();
+    // One field per counter, so text and JSON logs carry them as any other field.
+    let c = core.counters();
     tracing::info!(
-        counters = ?core.counters(),
+        received = c.received,
+        answered = c.answered,
+        accepted = c.accepted,
+        rejected = c.rejected,
+        rejected_by_store = c.rejected_by_store,
+        unknown_client = c.unknown_client,
+        malformed = c.malformed,
+        missing_message_authenticator = c.missing_message_authenticator,
+        bad_authenticator = c.bad_authenticator,
+        other_drops = c.other_drops,
+        duplicates = c.duplicates,
+        duplicates_in_progress = c.duplicates_in_progress,
+        duplicate_early_evictions = c.duplicate_early_evictions,
+        deferred = c.deferred,
+        store_busy = c.store_busy,
         log_lines_dropped = crate::auth_log::dropped(),
         "stopped"
     );

@@ -353,8 +353,27 @@ fn json_log_lines_and_identities_masked_or_full() {
     let l = serve.wait_log("authentication finished", 2);
     assert!(l.contains(unknown), "{l}");
     assert!(l.contains("unknown subscriber"), "{l}");
-    let logs = serve.logs();
+    let all = serve.logs.clone();
     assert!(serve.stop().success());
+    // The counters at shutdown are fields like any other.
+    let stopped = (0..500)
+        .find_map(|_| {
+            let hit = all
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("\"stopped\""))
+                .cloned();
+            if hit.is_none() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            hit
+        })
+        .expect("a \"stopped\" line");
+    let v: serde_json::Value = serde_json::from_str(&stopped).unwrap();
+    assert_eq!(v["fields"]["rejected_by_store"], 2, "{stopped}");
+    assert_eq!(v["fields"]["received"], 2, "{stopped}");
+    let logs = all.lock().unwrap().clone();
     for line in &logs {
         let v: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));

@@ -629,7 +629,7 @@ impl Inner {
         if stale {
             self.changed_during_auth.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
-                imsi = %imsi.masked(super::MncLen::Two),
+                imsi = %crate::logging::imsi(imsi),
                 "subscriber removed or changed during its authentication: rejected"
             );
         }
