@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the RADIUS server until SIGINT/SIGTERM; SIGHUP re-reads the
-    /// configuration and applies log_level.
+    /// configuration and applies the clients, [privacy], log_level and [logging].
     Serve {
         /// Configuration file (TOML).
         #[arg(long, default_value = DEFAULT_CONFIG)]
