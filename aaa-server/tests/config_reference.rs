@@ -125,7 +125,8 @@ fn every_aaa_toml_key_is_documented_and_every_documented_key_exists() {
     );
     assert!(
         unknown.is_empty(),
-        "keys docs/configuration.md lists but aaa.toml refuses: {unknown:?}"
+        "keys docs/configuration.md lists but aaa.toml refuses \
+         (or whose table is not #[serde(deny_unknown_fields)], which hides its keys): {unknown:?}"
     );
 }
 
