@@ -9,7 +9,8 @@
 //! listens on 127.0.0.1:1812. So it runs as root in private mount, network
 //! and PID namespaces: /etc is an overlay whose writes land in a tmpfs,
 //! /var/lib is a tmpfs, loopback is the namespace's own, and every process
-//! it started dies with the namespace. Nothing is left on the machine.
+//! it started dies with the namespace (also when `timeout` kills `unshare`:
+//! `--kill-child`). Nothing is left on the machine.
 //! Needs the workspace binaries (`cargo build -p aaa-server -p supplicant --bins`).
 
 mod common;
@@ -129,7 +130,15 @@ fn readme_operator_quickstart_runs_as_written() {
     std::fs::write(&script, format!("{prelude}{steps}")).unwrap();
 
     let out = Command::new("timeout")
-        .args(["120", "unshare", "--mount", "--net", "--pid", "--fork"])
+        .args([
+            "120",
+            "unshare",
+            "--mount",
+            "--net",
+            "--pid",
+            "--fork",
+            "--kill-child",
+        ])
         .args(["--mount-proc", "bash"])
         .arg(&script)
         .env_remove("RUST_LOG")
