@@ -162,3 +162,33 @@ fn readme_operator_quickstart_runs_as_written() {
     ];
     assert_eq!(before, after, "the quick start left files on the machine");
 }
+
+/// Step 1 (install) is not run here (`aaa-server/tests/packaging.rs` builds
+/// and installs the packages), but what it names must exist: the script and
+/// a package definition for every .deb it installs.
+#[test]
+fn install_step_names_what_package_sh_builds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let quick = readme
+        .find("## Operator quick start")
+        .expect("README: the operator quick start");
+    let install = &readme[quick..readme.find(BEGIN).unwrap()];
+    assert!(install.contains("scripts/package.sh"));
+    assert!(root.join("scripts/package.sh").is_file());
+    let debs: Vec<&str> = install
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("./target/debian/"))
+        .filter_map(|w| w.strip_suffix("_*.deb"))
+        .collect();
+    assert_eq!(debs, ["aaa-server", "supplicant"], "{install}");
+    for d in debs {
+        assert!(
+            root.join("packaging/debian")
+                .join(d)
+                .join("control.in")
+                .is_file(),
+            "no package definition for {d}"
+        );
+    }
+}
