@@ -204,7 +204,9 @@ impl Handle {
 struct Shared {
     core: Arc<RadiusServer>,
     acceptor: tokio_rustls::TlsAcceptor,
-    clients: Vec<(RadsecClient, ClientId)>,
+    clients: Vec<RadsecClient>,
+    /// `ids[i]` names `clients[i]` in the core.
+    ids: Vec<ClientId>,
     limits: Limits,
     counters: Arc<Counters>,
 }
@@ -238,7 +240,8 @@ pub fn start(
     let shared = Arc::new(Shared {
         core,
         acceptor: tokio_rustls::TlsAcceptor::from(tls),
-        clients: cfg.clients.iter().cloned().zip(ids).collect(),
+        clients: cfg.clients.clone(),
+        ids,
         limits: cfg.limits.clone(),
         counters: counters.clone(),
     });
@@ -383,11 +386,10 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
         .and_then(|c| c.first())
         .map(|leaf| tls::dns_names(leaf))
         .unwrap_or_default();
-    let clients: Vec<RadsecClient> = sh.clients.iter().map(|(c, _)| c.clone()).collect();
-    let Some(i) = tls::identify(&clients, &names) else {
+    let Some(i) = tls::identify(&sh.clients, &names) else {
         return End::NoClient(names);
     };
-    let (client, id) = (&sh.clients[i].0, sh.clients[i].1);
+    let (client, id) = (&sh.clients[i], sh.ids[i]);
     bump(&sh.counters.established);
     tracing::info!(peer = %peer, client = %client.name, "radsec connection established");
 
