@@ -252,6 +252,15 @@ fn wait_log(server: &Server, needle: &str, secs: u64) -> String {
 type Tls = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
 fn client_config(pki: &Pki, cert: &Path, key: &Path) -> Arc<rustls::ClientConfig> {
+    client_config_versions(pki, cert, key, rustls::DEFAULT_VERSIONS)
+}
+
+fn client_config_versions(
+    pki: &Pki,
+    cert: &Path,
+    key: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let mut roots = rustls::RootCertStore::empty();
@@ -267,7 +276,7 @@ fn client_config(pki: &Pki, cert: &Path, key: &Path) -> Arc<rustls::ClientConfig
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
@@ -373,6 +382,68 @@ fn status_server_and_accounting_answered_on_one_connection() {
 }
 
 #[test]
+fn tls12_and_tls13_both_served() {
+    let pki = Pki::new();
+    let (server, addr, _) = start(&pki, "");
+    let (cert, key) = pki.client("nas1", &["DNS:nas1.partner-a.example"]);
+    for (v, want) in [
+        (&rustls::version::TLS12, rustls::ProtocolVersion::TLSv1_2),
+        (&rustls::version::TLS13, rustls::ProtocolVersion::TLSv1_3),
+    ] {
+        let mut tls = connect(addr, client_config_versions(&pki, &cert, &key, &[v])).unwrap();
+        assert_eq!(tls.conn.protocol_version(), Some(want));
+        tls.write_all(&status_server(3)).unwrap();
+        let r = read_packet(&mut tls).unwrap();
+        assert_eq!(
+            (r[0], r[1]),
+            (2, 3),
+            "{want:?}: Access-Accept to Status-Server"
+        );
+    }
+    assert!(server.stop().success());
+}
+
+#[test]
+fn idle_connection_closed() {
+    let pki = Pki::new();
+    let (server, addr, _) = start(&pki, "idle_timeout = 1");
+    let (cert, key) = pki.client("nas1", &["DNS:nas1.partner-a.example"]);
+    let mut tls = connect(addr, client_config(&pki, &cert, &key)).unwrap();
+    let n = tls.read(&mut [0u8; 16]);
+    assert!(matches!(n, Ok(0) | Err(_)), "closed: {n:?}");
+    wait_log(&server, "radsec connection closed: idle", 5);
+}
+
+#[test]
+fn private_key_readable_by_others_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let pki = Pki::new();
+    std::fs::set_permissions(&pki.server.1, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let dir = pki.dir.path();
+    aaa_server::hss::SqliteStore::create(&dir.join("s.db")).unwrap();
+    let conf = dir.join("aaa.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[client]]\nnetwork = \"127.0.0.1\"\nsecret = \"{SECRET}\"\n[hss]\ndatabase = \"s.db\"\n{}",
+            pki.config("")
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["serve", "--check", "--config"])
+        .arg(&conf)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("radsec.private_key") && err.contains("mode 644"),
+        "{err}"
+    );
+}
+
+#[test]
 fn certificate_from_another_ca_refused() {
     let pki = Pki::new();
     let (server, addr, _) = start(&pki, "");
@@ -432,6 +503,14 @@ fn garbage_after_handshake_closes() {
     let n = tls.read(&mut buf);
     assert!(matches!(n, Ok(0) | Err(_)), "closed, not answered: {n:?}");
     wait_log(&server, "malformed RADIUS packet", 5);
+    // Longer than max_packet_length (4096).
+    let mut tls = connect(addr, client_config(&pki, &cert, &key)).unwrap();
+    let mut big = vec![1, 2, 0x13, 0x88];
+    big.extend_from_slice(&[0; 16]);
+    tls.write_all(&big).unwrap();
+    let n = tls.read(&mut buf);
+    assert!(matches!(n, Ok(0) | Err(_)), "closed, not answered: {n:?}");
+    wait_log(&server, "exceeds max_packet_length 4096", 5);
 }
 
 #[test]
@@ -496,6 +575,7 @@ fn connection_limit_and_memory_after_many_refused_connections() {
     let n = extra.read(&mut [0u8; 16]);
     assert!(matches!(n, Ok(0) | Err(_)), "closed: {n:?}");
     wait_log(&server, "max_connections open", 5);
+    wait_log(&server, "TLS handshake failed", 5);
     drop(hold);
     assert!(server.stop().success());
 }
