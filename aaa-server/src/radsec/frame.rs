@@ -1,4 +1,4 @@
-//! RADIUS/TCP framing (RFC 6613 §2.1, used by RadSec, RFC 6614 §2.5): a
+//! RADIUS/TCP framing (RFC 6613, used by RadSec, RFC 6614): a
 //! stream of RADIUS packets, each delimited by its own Length field. Sans-IO:
 //! the shell reads the four header octets, asks [`packet_length`] how many
 //! octets the packet has, and reads the rest.
@@ -12,7 +12,7 @@ pub const HEADER: usize = 4;
 pub const MIN_PACKET: usize = 20;
 
 /// Why the stream is not RADIUS/TCP: the connection must be closed, since
-/// the next packet's start is unknown (RFC 6613 §2.6.4).
+/// the next packet's start is unknown (RFC 6613).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
     /// Length below 20.
