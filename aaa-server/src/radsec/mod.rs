@@ -482,3 +482,66 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
     }
     end
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::radius::Listener;
+
+    fn core() -> RadiusServer {
+        let cfg = crate::config::Config::parse(
+            "[[client]]\nnetwork = \"127.0.0.1\"\nsecret = \"udp-secret\"\n[hss]\ndatabase = \"x.db\"\n",
+            std::path::Path::new("/tmp/aaa.toml"),
+        )
+        .unwrap();
+        let store = Arc::new(crate::hss::SqliteStore::open_in_memory().unwrap());
+        RadiusServer::new(&cfg, store.clone(), store)
+    }
+
+    /// Status-Server with Message-Authenticator signed with `secret`.
+    fn status_server(secret: &[u8]) -> Vec<u8> {
+        let mut p = vec![12, 5, 0, 38];
+        p.extend_from_slice(&[7; 16]);
+        p.extend_from_slice(&[80, 18]);
+        p.extend_from_slice(&[0; 16]);
+        use hmac::Mac;
+        let mut m = crate::radius::crypto::hmac_md5(secret);
+        m.update(&p);
+        let v = m.finalize().into_bytes();
+        p[22..].copy_from_slice(&v);
+        p
+    }
+
+    #[test]
+    fn transport_clients_use_radsec_and_never_match_by_address() {
+        let mut core = core();
+        let client = Client {
+            name: "partner-a".into(),
+            network: Cidr::parse("0.0.0.0/0").unwrap(),
+            secret: eap::secret::SecretBytes::from(SECRET),
+            require_message_authenticator: false,
+        };
+        let id = core.add_transport_clients(&[client])[0];
+        let now = Instant::now();
+        let peer: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        let req = status_server(SECRET.as_bytes());
+        // By address (UDP), even a 0.0.0.0/0 transport client is unknown.
+        let Handled::Reply((None, e)) = core.receive(Listener::Auth, peer, &req, now) else {
+            panic!("answered over UDP");
+        };
+        assert_eq!(e, vec![Effect::Dropped(DropReason::UnknownClient)]);
+        // Named by the transport: Access-Accept (RFC 5997 §3).
+        let Handled::Reply((Some(resp), _)) = core.receive_as(Listener::Auth, id, peer, &req, now)
+        else {
+            panic!("not answered");
+        };
+        assert_eq!((resp[0], resp[1]), (2, 5));
+        // The UDP client's secret does not open the RadSec client.
+        let wrong = status_server(b"udp-secret");
+        let Handled::Reply((None, e)) = core.receive_as(Listener::Auth, id, peer, &wrong, now)
+        else {
+            panic!("answered with the wrong secret");
+        };
+        assert_eq!(e, vec![Effect::Dropped(DropReason::BadAuthenticator)]);
+    }
+}
