@@ -511,6 +511,15 @@ fn garbage_after_handshake_closes() {
     let n = tls.read(&mut buf);
     assert!(matches!(n, Ok(0) | Err(_)), "closed, not answered: {n:?}");
     wait_log(&server, "exceeds max_packet_length 4096", 5);
+    // Raw bytes beside the TLS records, on the TCP socket itself.
+    let mut tls = connect(addr, client_config(&pki, &cert, &key)).unwrap();
+    let mut record = vec![0x17, 0x03, 0x03, 0x00, 0x20];
+    record.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef].repeat(8));
+    tls.sock.write_all(&record).unwrap();
+    let n = tls.read(&mut buf);
+    assert!(matches!(n, Ok(0) | Err(_)), "closed, not answered: {n:?}");
+    let line = wait_log(&server, "bad TLS record", 5);
+    assert!(line.contains("WARN"), "{line}");
 }
 
 #[test]

@@ -71,6 +71,7 @@ pub struct Counters {
     no_matching_client: AtomicU64,
     established: AtomicU64,
     framing_errors: AtomicU64,
+    tls_record_errors: AtomicU64,
     malformed: AtomicU64,
     idle_timeouts: AtomicU64,
     packets: AtomicU64,
@@ -97,6 +98,8 @@ pub struct CounterValues {
     pub established: u64,
     /// Closed: a Length field out of range (garbage on the stream).
     pub framing_errors: u64,
+    /// Closed: bytes after the handshake that are not a valid TLS record (bad MAC, not TLS).
+    pub tls_record_errors: u64,
     /// Closed: a packet the RADIUS core found malformed.
     pub malformed: u64,
     /// Closed: no packet for `idle_timeout`.
@@ -123,6 +126,7 @@ impl Counters {
             no_matching_client: g(&self.no_matching_client),
             established: g(&self.established),
             framing_errors: g(&self.framing_errors),
+            tls_record_errors: g(&self.tls_record_errors),
             malformed: g(&self.malformed),
             idle_timeouts: g(&self.idle_timeouts),
             packets: g(&self.packets),
@@ -317,6 +321,7 @@ enum End {
     Certificate(String),
     NoClient(Vec<String>),
     Framing(frame::FrameError),
+    TlsRecord(std::io::Error),
     Malformed,
     Idle,
     Closed,
@@ -346,6 +351,10 @@ impl End {
                 bump(&c.framing_errors);
                 tracing::warn!(peer = %peer, error = %e, "radsec connection closed: not RADIUS/TCP");
             }
+            End::TlsRecord(e) => {
+                bump(&c.tls_record_errors);
+                tracing::warn!(peer = %peer, error = %e, "radsec connection closed: bad TLS record");
+            }
             End::Malformed => {
                 bump(&c.malformed);
                 tracing::warn!(peer = %peer, "radsec connection closed: malformed RADIUS packet");
@@ -368,6 +377,15 @@ fn handshake_end(e: &std::io::Error) -> End {
         ) => End::Certificate(r.to_string()),
         Some(r) => End::Tls(r.to_string()),
         None => End::Tls(e.to_string()),
+    }
+}
+
+/// A failed read: the peer's end, a bad TLS record, or the network.
+fn read_end(e: std::io::Error) -> End {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => End::Closed,
+        std::io::ErrorKind::InvalidData => End::TlsRecord(e),
+        _ => End::Io(e),
     }
 }
 
@@ -406,8 +424,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
     let end = loop {
         match tokio::time::timeout(limits.idle_timeout, rd.read_exact(&mut head)).await {
             Err(_) => break End::Idle,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break End::Closed,
-            Ok(Err(e)) => break End::Io(e),
+            Ok(Err(e)) => break read_end(e),
             Ok(Ok(_)) => {}
         }
         let len = match frame::packet_length(&head, limits.max_packet_length) {
@@ -423,8 +440,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
         .await
         {
             Err(_) => break End::Idle,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => break End::Closed,
-            Ok(Err(e)) => break End::Io(e),
+            Ok(Err(e)) => break read_end(e),
             Ok(Ok(_)) => {}
         }
         bump(&sh.counters.packets);
