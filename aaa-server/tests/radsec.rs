@@ -695,3 +695,128 @@ fn eapol_test_through_radsecproxy_eap_aka_prime() {
     eprintln!("eapol_test → radsecproxy → RadSec → serve: EAP-AKA' in {wall:?}");
     assert!(server.stop().success());
 }
+
+// ------------------------ tshark decrypts the TLS (key log), RADIUS inside
+
+/// Writes the TLS session secrets in the NSS key log format, for tshark.
+#[derive(Debug)]
+struct KeyLogTo(std::sync::Mutex<std::fs::File>);
+
+impl rustls::KeyLog for KeyLogTo {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let mut f = self.0.lock().unwrap();
+        let _ = writeln!(
+            f,
+            "{label} {} {}",
+            hex::encode(client_random),
+            hex::encode(secret)
+        );
+    }
+}
+
+#[test]
+fn tshark_decrypts_radius_tcp_inside_the_tls() {
+    let Some(tshark) = tool("tshark") else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("tshark_decrypts_radius_tcp_inside_the_tls needs root (capture on lo)");
+        }
+        eprintln!("NOTE: not root; tshark_decrypts_radius_tcp_inside_the_tls did not run");
+        return;
+    }
+    let pki = Pki::new();
+    let (server, addr, _) = start(&pki, "");
+    let dir = pki.dir.path();
+    let pcap = dir.join("radsec.pcap");
+    let keylog = dir.join("keys.log");
+    let err_path = dir.join("tshark.err");
+    let capture = Reaped(
+        std::process::Command::new(&tshark)
+            .args(["-i", "lo", "-f", &format!("tcp port {}", addr.port()), "-w"])
+            .arg(&pcap)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&err_path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let until = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&err_path)
+        .unwrap_or_default()
+        .contains("Capturing on")
+    {
+        assert!(
+            Instant::now() < until,
+            "tshark did not start: {}",
+            std::fs::read_to_string(&err_path).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (cert, key) = pki.client("nas1", &["DNS:nas1.partner-a.example"]);
+    let mut cfg = (*client_config(&pki, &cert, &key)).clone();
+    cfg.key_log = Arc::new(KeyLogTo(std::sync::Mutex::new(
+        std::fs::File::create(&keylog).unwrap(),
+    )));
+    let mut tls = connect(addr, Arc::new(cfg)).unwrap();
+    tls.write_all(&status_server(21)).unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap()[0], 2);
+    tls.write_all(&accounting_start(22)).unwrap();
+    assert_eq!(read_packet(&mut tls).unwrap()[0], 5);
+    tls.conn.send_close_notify();
+    let _ = tls.flush();
+    drop(tls);
+    std::thread::sleep(Duration::from_millis(500));
+    // SAFETY: signals our own child (tshark), not yet reaped; SIGINT makes it flush the file.
+    unsafe { libc::kill(capture.0.id() as i32, libc::SIGINT) };
+    let mut capture = capture;
+    let _ = capture.0.wait();
+    let port = addr.port();
+    let out = std::process::Command::new(&tshark)
+        .arg("-r")
+        .arg(&pcap)
+        .arg("-o")
+        .arg(format!("tls.keylog_file:{}", keylog.display()))
+        .args(["-d", &format!("tcp.port=={port},tls")])
+        .args(["-Y", "tls.app_data", "-T", "fields", "-e", "data.data"])
+        .output()
+        .unwrap();
+    // Wireshark 4.0 has no RADIUS/TLS dissector: it decrypts with the key
+    // log, and the plaintext records are checked as RADIUS/TCP here.
+    let fields = String::from_utf8_lossy(&out.stdout);
+    let records: Vec<Vec<u8>> = fields
+        .lines()
+        .flat_map(|l| l.split(','))
+        .filter(|h| !h.trim().is_empty())
+        .map(|h| hex::decode(h.trim()).unwrap())
+        .collect();
+    let (mut seen, mut stream) = (Vec::new(), Vec::new());
+    for r in &records {
+        stream.extend_from_slice(r);
+    }
+    let mut rest = &stream[..];
+    while rest.len() >= 20 {
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        assert!(
+            (20..=rest.len()).contains(&len),
+            "framing: {}",
+            hex::encode(rest)
+        );
+        seen.push((rest[0], rest[1]));
+        rest = &rest[len..];
+    }
+    eprintln!(
+        "tshark decrypted {} TLS records; RADIUS (code, id): {seen:?}",
+        records.len()
+    );
+    for want in [(12, 21), (2, 21), (4, 22), (5, 22)] {
+        assert!(
+            seen.contains(&want),
+            "{want:?} not in what tshark decrypted: {fields}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(server.stop().success());
+}
