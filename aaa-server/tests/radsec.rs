@@ -755,6 +755,15 @@ fn tshark_decrypts_radius_tcp_inside_the_tls() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // "Capturing on" may come before the filter is live: probe with bare
+    // TCP connections until one shows up in the file.
+    let size = || std::fs::metadata(&pcap).map_or(0, |m| m.len());
+    let empty = size();
+    while size() == empty {
+        assert!(Instant::now() < until, "tshark captures nothing");
+        drop(TcpStream::connect(addr).unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let (cert, key) = pki.client("nas1", &["DNS:nas1.partner-a.example"]);
     let mut cfg = (*client_config(&pki, &cert, &key)).clone();
     cfg.key_log = Arc::new(KeyLogTo(std::sync::Mutex::new(
