@@ -44,6 +44,10 @@ pub enum Listener {
     Accounting,
 }
 
+/// A client named by its transport ([`RadiusServer::add_transport_clients`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientId(usize);
+
 /// Why a datagram got no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DropReason {
@@ -195,6 +199,9 @@ impl AtomicCounters {
 pub struct RadiusServer {
     /// Each client with its secret-keyed HMAC-MD5 state (keyed once).
     clients: Arc<[(Client, KeyedMac)]>,
+    /// `clients[..udp_clients]` are matched by source address; the rest
+    /// were authenticated by their transport ([`RadiusServer::add_transport_clients`]).
+    udp_clients: usize,
     eap: EapServer,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
@@ -302,12 +309,28 @@ impl RadiusServer {
                 .iter()
                 .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose())))
                 .collect(),
+            udp_clients: cfg.clients.len(),
             eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
         }
+    }
+
+    /// Adds clients that their transport authenticates (RadSec: a TLS
+    /// certificate; shared secret `radsec`, RFC 6614 §2.3). They are never
+    /// matched by source address; [`RadiusServer::receive_as`] names them.
+    pub fn add_transport_clients(&mut self, clients: &[Client]) -> Vec<ClientId> {
+        let mut all = self.clients.to_vec();
+        let first = all.len();
+        all.extend(
+            clients
+                .iter()
+                .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose()))),
+        );
+        self.clients = all.into();
+        (first..self.clients.len()).map(ClientId).collect()
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
@@ -369,13 +392,40 @@ impl RadiusServer {
         now: Instant,
     ) -> Handled {
         bump(&self.counters.received);
-        let Some(client) = self
-            .clients
+        let Some(client) = self.clients[..self.udp_clients]
             .iter()
             .position(|c| c.0.network.contains(from.ip()))
         else {
             return Handled::Reply(self.drop(DropReason::UnknownClient));
         };
+        self.receive_client(listener, client, from, datagram, now)
+    }
+
+    /// As [`RadiusServer::receive`] for a request whose transport already
+    /// named its client (RadSec). `from` keys the duplicate cache.
+    pub fn receive_as(
+        &self,
+        listener: Listener,
+        client: ClientId,
+        from: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Handled {
+        bump(&self.counters.received);
+        if client.0 >= self.clients.len() {
+            return Handled::Reply(self.drop(DropReason::UnknownClient));
+        }
+        self.receive_client(listener, client.0, from, datagram, now)
+    }
+
+    fn receive_client(
+        &self,
+        listener: Listener,
+        client: usize,
+        from: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Handled {
         let (cl, keyed) = &self.clients[client];
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
