@@ -182,6 +182,8 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// RADIUS tuning (`[radius]`).
     pub radius: RadiusConfig,
+    /// The RadSec listener (`[radsec]`), if any.
+    pub radsec: Option<crate::radsec::RadsecConfig>,
 }
 
 /// Logging settings, the part of the configuration a SIGHUP applies to a
@@ -235,6 +237,7 @@ struct RawConfig {
     privacy: RawPrivacy,
     #[serde(default)]
     radius: RawRadius,
+    radsec: Option<crate::radsec::config::RawRadsec>,
     #[serde(default)]
     logging: RawLogging,
 }
@@ -724,6 +727,10 @@ impl Config {
             }
         };
 
+        let radsec = match &raw.radsec {
+            None => None,
+            Some(r) => Some(r.parse(path, &err)?),
+        };
         let config = Config {
             listen,
             accounting_listen,
@@ -741,6 +748,7 @@ impl Config {
                 duplicate_window,
                 duplicate_cache_size,
             },
+            radsec,
         };
         Ok((config, logging))
     }

@@ -22,4 +22,5 @@ pub mod notify;
 pub mod privacy;
 
 pub mod radius;
+pub mod radsec;
 pub mod server;

@@ -28,6 +28,9 @@ pub enum ServeError {
     /// `[privacy]`: the key store or the IMSI-privacy key.
     #[error("{0}")]
     Privacy(#[from] crate::privacy::startup::StartupError),
+    /// `[radsec]`: the certificate files or the listener.
+    #[error("{0}")]
+    Radsec(#[from] crate::radsec::RadsecError),
     /// Binding sockets, signals, the runtime.
     #[error("{what}: {err}")]
     Io {
@@ -73,6 +76,9 @@ pub struct Preflight {
 pub fn preflight(cfg: &Config) -> Result<Preflight, ServeError> {
     let store = SqliteStore::check_file(&cfg.database)?;
     let keys = crate::privacy::startup::check(&cfg.privacy, &cfg.database)?;
+    if let Some(r) = &cfg.radsec {
+        crate::radsec::check(r)?;
+    }
     Ok(Preflight { store, keys })
 }
 
@@ -118,6 +124,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.radius != new.radius {
         v.push("radius");
+    }
+    if old.radsec != new.radsec {
+        v.push("radsec");
     }
     v
 }
@@ -231,6 +240,10 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     let subscribers = store.subscriber_count()?;
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
+    let radsec = match &cfg.radsec {
+        Some(r) => Some(crate::radsec::prepare(r, &mut radius)?),
+        None => None,
+    };
     let core = Arc::new(radius);
     crate::auth_log::start().map_err(io("log thread"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
@@ -256,6 +269,10 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             .map_err(io("accounting worker"))?,
     );
     drop(queue);
+    let radsec = match radsec {
+        Some(p) => Some(crate::radsec::start(p, core.clone(), cfg.hss_workers)?),
+        None => None,
+    };
     tracing::info!(
         auth = %auth.local_addr().map_err(io("local_addr"))?,
         accounting = %acct.local_addr().map_err(io("local_addr"))?,
@@ -289,6 +306,11 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     notify.stopping();
     tracing::info!("shutting down: finishing requests in flight");
     shutdown.store(true, Ordering::Relaxed);
+    if let Some(h) = radsec {
+        let counters = h.counters();
+        h.stop();
+        tracing::info!(counters = ?counters.snapshot(), "radsec stopped");
+    }
     for w in workers {
         let _ = w.join();
     }

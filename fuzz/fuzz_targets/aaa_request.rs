@@ -64,6 +64,7 @@ fn server() -> RadiusServer {
         },
         privacy: Default::default(),
         radius: Default::default(),
+        radsec: None,
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

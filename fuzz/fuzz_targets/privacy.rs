@@ -32,7 +32,7 @@ fn fixture() -> &'static Fixture {
     F.get_or_init(|| {
         let keys = KeySet::new(PrivacyKey::new(1, [7; 32]), vec![]).unwrap();
         let full = derive_aka(b"0001010000000001@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
-        let ctx = ReauthContext::after_full_auth("0001010000000001", &full, 0, 1 << 40).unwrap();
+        let ctx = ReauthContext::after_full_auth("0001010000000001", &full, 0, 0, 1 << 40).unwrap();
         let reauth_id = ctx.seal(&keys, REALM, [3; 16]).unwrap();
         let r = ReauthRandom {
             nonce_s: [4; 16],

@@ -45,6 +45,10 @@ pub enum Listener {
     Accounting,
 }
 
+/// A client named by its transport ([`RadiusServer::add_transport_clients`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientId(usize);
+
 /// Why a datagram got no answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DropReason {
@@ -219,9 +223,12 @@ impl std::fmt::Debug for ClientEntry {
 
 /// The RADIUS server core.
 pub struct RadiusServer {
-    /// The clients, first match wins: swapped whole by [`RadiusServer::set_clients`]
-    /// (SIGHUP), read without a lock.
+    /// The clients matched by source address, first match wins: swapped
+    /// whole by [`RadiusServer::set_clients`] (SIGHUP), read without a lock.
     clients: arc_swap::ArcSwap<Vec<Arc<ClientEntry>>>,
+    /// Clients authenticated by their transport ([`RadiusServer::add_transport_clients`],
+    /// RadSec): never matched by address; [`ClientId`] indexes them.
+    transport_clients: Vec<Arc<ClientEntry>>,
     eap: EapServer,
     accounting: Arc<dyn AccountingLog>,
     session_timeout_secs: u32,
@@ -327,6 +334,7 @@ impl RadiusServer {
             clients: arc_swap::ArcSwap::from_pointee(
                 cfg.clients.iter().map(ClientEntry::new).collect(),
             ),
+            transport_clients: Vec::new(),
             eap: EapServer::new(hss, &cfg.eap),
             accounting,
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
@@ -337,10 +345,23 @@ impl RadiusServer {
 
     /// Replaces the clients and their secrets (SIGHUP). Requests already
     /// received finish with the client they arrived under; EAP sessions are
-    /// kept (they are keyed by State, not by client).
+    /// kept (they are keyed by State, not by client). Transport clients
+    /// (RadSec) are not affected.
     pub fn set_clients(&self, clients: &[Client]) {
         self.clients
             .store(Arc::new(clients.iter().map(ClientEntry::new).collect()));
+    }
+
+    /// Adds clients that their transport authenticates (RadSec: a TLS
+    /// certificate; shared secret `radsec`, RFC 6614 §2.3). They are never
+    /// matched by source address; [`RadiusServer::receive_as`] names them.
+    pub fn add_transport_clients(&mut self, clients: &[Client]) -> Vec<ClientId> {
+        let first = self.transport_clients.len();
+        self.transport_clients
+            .extend(clients.iter().map(ClientEntry::new));
+        (first..self.transport_clients.len())
+            .map(ClientId)
+            .collect()
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
@@ -416,6 +437,34 @@ impl RadiusServer {
         else {
             return Handled::Reply(self.drop(DropReason::UnknownClient));
         };
+        self.receive_client(listener, client, from, datagram, now)
+    }
+
+    /// As [`RadiusServer::receive`] for a request whose transport already
+    /// named its client (RadSec). `from` keys the duplicate cache.
+    pub fn receive_as(
+        &self,
+        listener: Listener,
+        client: ClientId,
+        from: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Handled {
+        bump(&self.counters.received);
+        let Some(client) = self.transport_clients.get(client.0).cloned() else {
+            return Handled::Reply(self.drop(DropReason::UnknownClient));
+        };
+        self.receive_client(listener, client, from, datagram, now)
+    }
+
+    fn receive_client(
+        &self,
+        listener: Listener,
+        client: Arc<ClientEntry>,
+        from: SocketAddr,
+        datagram: &[u8],
+        now: Instant,
+    ) -> Handled {
         let (cl, keyed) = (&client.client, &client.keyed);
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
