@@ -415,6 +415,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(limits.max_in_flight);
     let writer = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
+            crate::radius::debug::print(crate::radius::debug::Direction::Sent, peer, &bytes);
             wr.write_all(&bytes).await?;
         }
         wr.shutdown().await
@@ -448,6 +449,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
             break End::Closed;
         };
         let listener = frame::listener_for(packet[0]);
+        crate::radius::debug::print(crate::radius::debug::Direction::Received, peer, &packet);
         match sh
             .core
             .receive_as(listener, id, peer, &packet, Instant::now())
