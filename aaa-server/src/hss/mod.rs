@@ -2,6 +2,7 @@
 //! §6.3) and SQN resynchronisation, behind the [`Hss`] trait so the EAP server
 //! and the hlr_auc_gw front end do not depend on SQLite.
 
+pub mod any;
 pub mod milenage_db;
 pub mod postgres;
 pub mod reserve;
