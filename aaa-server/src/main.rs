@@ -2,9 +2,9 @@
 //! `completions`, `man`.
 
 use aaa_server::config::{Config, MethodName};
+use aaa_server::hss::any::AnyStore;
 use aaa_server::hss::sqlite::StoreCheck;
 use aaa_server::hss::sqlite::{NewSubscriber, SubscriberUpdate};
-use aaa_server::hss::any::AnyStore;
 use aaa_server::hss::{HssError, Imsi, milenage_db};
 use aaa_server::input::{MAX_IMPORT, read_text_capped};
 use aaa_server::privacy::startup::KeySource;

@@ -39,16 +39,29 @@ impl Postgres {
     pub fn start() -> Option<Self> {
         let Some(bin) = bin_dir() else {
             if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL is required in CI (Debian package postgresql, scripts/packages.sh)");
+                panic!(
+                    "PostgreSQL is required in CI (Debian package postgresql, scripts/packages.sh)"
+                );
             }
-            eprintln!("NOTE: PostgreSQL (/usr/lib/postgresql/*/bin) not installed; this test did not run");
+            eprintln!(
+                "NOTE: PostgreSQL (/usr/lib/postgresql/*/bin) not installed; this test did not run"
+            );
             return None;
         };
         let as_postgres = unsafe { libc::geteuid() } == 0;
-        let dir = tempfile::Builder::new().prefix("aaa-pg-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("aaa-pg-")
+            .tempdir()
+            .unwrap();
         if as_postgres {
-            let out = Command::new("id").args(["-u", "postgres"]).output().unwrap();
-            let gid = Command::new("id").args(["-g", "postgres"]).output().unwrap();
+            let out = Command::new("id")
+                .args(["-u", "postgres"])
+                .output()
+                .unwrap();
+            let gid = Command::new("id")
+                .args(["-g", "postgres"])
+                .output()
+                .unwrap();
             let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().expect(
                 "running as root needs the postgres system user (Debian package postgresql)",
             );
@@ -116,11 +129,7 @@ impl Postgres {
 
     /// A `postgresql://` URL for database `db` (the socket directory as host).
     pub fn url(&self, db: &str) -> String {
-        let host: String = self
-            .socket_dir()
-            .display()
-            .to_string()
-            .replace('/', "%2F");
+        let host: String = self.socket_dir().display().to_string().replace('/', "%2F");
         format!("postgresql://postgres@{host}:5432/{db}")
     }
 
@@ -128,7 +137,13 @@ impl Postgres {
     pub fn create_db(&self, db: &str) {
         self.run(
             "createdb",
-            &["-h", self.socket_dir().to_str().unwrap(), "-U", "postgres", db],
+            &[
+                "-h",
+                self.socket_dir().to_str().unwrap(),
+                "-U",
+                "postgres",
+                db,
+            ],
         );
     }
 
@@ -172,7 +187,8 @@ impl Postgres {
             .output()
             .unwrap_or_else(|e| panic!("{tool}: {e}"));
         if !out.status.success() {
-            let log = std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default();
+            let log =
+                std::fs::read_to_string(self.dir.path().join("postgres.log")).unwrap_or_default();
             panic!(
                 "{tool} {args:?} failed: {}\n{}\nserver log:\n{log}",
                 String::from_utf8_lossy(&out.stdout),
@@ -195,7 +211,14 @@ impl Drop for Postgres {
             Command::new(&path)
         };
         let _ = cmd
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();

@@ -96,21 +96,17 @@ fn read_secret(path: &Path) -> Result<Zeroizing<String>, ConnInfoError> {
 
 /// The fields of one pgpass line (`\:` and `\\` unescaped).
 fn pgpass_fields(line: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
+    let mut out = Vec::new();
+    let mut field = String::new();
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    out.last_mut().map(|f| f.push(n));
-                }
-            }
-            ':' => out.push(String::new()),
-            c => {
-                out.last_mut().map(|f| f.push(c));
-            }
+            '\\' => field.extend(chars.next()),
+            ':' => out.push(std::mem::take(&mut field)),
+            c => field.push(c),
         }
     }
+    out.push(field);
     out
 }
 

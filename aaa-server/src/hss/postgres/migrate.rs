@@ -74,7 +74,7 @@ impl From<postgres::Error> for MigrateError {
 }
 
 /// Advisory lock key serialising migrations ("aka-sqn" in ASCII).
-const LOCK: i64 = 0x616b_612d_7371_6e;
+const LOCK: i64 = 0x0061_6b61_2d73_716e;
 
 /// The schema version of the database (0: none yet).
 pub fn current(c: &mut postgres::Client) -> Result<i32, MigrateError> {
