@@ -291,7 +291,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     cfg.accounting_listen,
                     cfg.clients.len(),
                     methods.join(", "),
-                    cfg.database.display()
+                    cfg.postgres
+                        .as_ref()
+                        .map_or_else(|| cfg.database.display().to_string(), |p| p.url.clone())
                 );
             }
             let apply_logging = init_tracing_reloadable(&logging);

@@ -303,6 +303,31 @@ impl PgStore {
         Ok(migrate::migrate(&mut c)?)
     }
 
+    /// What `serve --check` sees, changing nothing: the schema is not newer
+    /// than this build's; the number of subscribers (0 before the first migration).
+    pub fn check(url: &str, password_file: Option<&std::path::Path>) -> Result<u64, PgOpenError> {
+        let config = conninfo::config(url, password_file)?;
+        let mut c = config
+            .connect(NoTls)
+            .map_err(|e| PgOpenError::Connect(describe(&e)))?;
+        let found = migrate::current(&mut c)?;
+        if found > migrate::known() {
+            return Err(migrate::MigrateError::Newer {
+                found,
+                known: migrate::known(),
+            }
+            .into());
+        }
+        if found == 0 {
+            return Ok(0);
+        }
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM subscriber", &[])
+            .map_err(|e| PgOpenError::Connect(describe(&e)))?
+            .get(0);
+        Ok(n as u64)
+    }
+
     /// SEQ values per lease.
     pub fn lease(&self) -> u64 {
         self.inner.lease
@@ -691,5 +716,74 @@ mod tests {
         assert!(event_key(&r).starts_with("d:2:"));
         r.event_timestamp = Some(1_700_000_000);
         assert_eq!(event_key(&r), "t:1700000000");
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    const BASE: &str = "[[client]]\nnetwork = \"127.0.0.1\"\nsecret = \"s3cret-s3cret\"\n";
+    const KEYS: &str = "[privacy]\ncurrent_key = 1\n[[privacy.key]]\nindex = 1\nsecret = \"0101010101010101010101010101010101010101010101010101010101010101\"\n";
+
+    fn parse(hss: &str, privacy: &str) -> Result<Config, String> {
+        Config::parse(
+            &format!("{BASE}[hss]\n{hss}\n{privacy}"),
+            Path::new("/etc/aaa/aaa.toml"),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn backend_keys() {
+        let c = parse(
+            "backend = \"postgres\"\nurl = \"host=/run/postgresql dbname=aaa user=aaa\"\npassword_file = \"pg.pw\"\nsqn_lease = 16",
+            KEYS,
+        )
+        .unwrap();
+        let pg = c.postgres.unwrap();
+        assert_eq!(pg.sqn_lease, 16);
+        assert_eq!(
+            pg.password_file.as_deref(),
+            Some(Path::new("/etc/aaa/pg.pw"))
+        );
+        let c = parse(
+            "backend = \"postgres\"\nurl = \"postgresql://aaa@db/aaa\"",
+            KEYS,
+        )
+        .unwrap();
+        assert_eq!(c.postgres.unwrap().sqn_lease, 1);
+        assert!(
+            parse("database = \"/tmp/x.db\"", "")
+                .unwrap()
+                .postgres
+                .is_none()
+        );
+        let e = parse(
+            "backend = \"postgres\"\nurl = \"postgresql://aaa:pw@db/aaa\"",
+            KEYS,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("hss.url") && e.contains("carries a password") && !e.contains("pw@"),
+            "{e}"
+        );
+        let e = parse("backend = \"postgres\"", KEYS).unwrap_err();
+        assert!(e.contains("hss.url: required"), "{e}");
+        let e = parse("backend = \"postgres\"\nurl = \"host=/tmp\"", "").unwrap_err();
+        assert!(e.contains("privacy.key"), "{e}");
+        let e = parse("backend = \"mysql\"\nurl = \"x\"", KEYS).unwrap_err();
+        assert!(e.contains("hss.backend"), "{e}");
+        let e = parse(
+            "backend = \"postgres\"\nurl = \"host=/tmp\"\nsqn_lease = 5000",
+            KEYS,
+        )
+        .unwrap_err();
+        assert!(e.contains("hss.sqn_lease: must be 1..=1024"), "{e}");
+        let e = parse("database = \"/tmp/x.db\"\nurl = \"host=/tmp\"", "").unwrap_err();
+        assert!(e.contains("hss.url: only with backend"), "{e}");
+        let e = parse("workers = 2", "").unwrap_err();
+        assert!(e.contains("hss.database: required"), "{e}");
     }
 }
