@@ -8,7 +8,9 @@
 //!   eapol_test's re-authentication to the other node), then a pseudonym
 //!   issued under the shared key resolved on B;
 //! - node A killed with SIGKILL and restarted: it authenticates at once,
-//!   without a resynchronisation.
+//!   without a resynchronisation;
+//! - PostgreSQL stopped: no Access-Accept, the node logs why; started again:
+//!   both nodes authenticate without a restart.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -327,4 +329,36 @@ fn two_nodes_one_database_eapol_test() {
         assert!(ok && mppe_ok(&out, 1), "after the restart, run {i}:\n{out}");
     }
     assert_eq!((usim.auths, usim.resyncs), (8, 0));
+
+    // PostgreSQL down: no Access-Accept without a durable SQN; back up: the
+    // nodes recover without a restart.
+    pg.stop_server();
+    let (ok, out) = eapol_test(b.auth.port(), &identity, 0, &mut usim);
+    assert!(
+        !ok && !mppe_ok(&out, 1),
+        "accepted with the database down:\n{out}"
+    );
+    assert_eq!(
+        usim.auths, 8,
+        "no vector reached the USIM while the database was down"
+    );
+    assert!(
+        b.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("PostgreSQL")),
+        "the node says why: {:#?}",
+        b.logs.lock().unwrap()
+    );
+    pg.start_server();
+    for i in 0..2 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        let (ok, out) = eapol_test(node.auth.port(), &identity, 0, &mut usim);
+        assert!(
+            ok && mppe_ok(&out, 1),
+            "after the database came back, run {i}:\n{out}"
+        );
+    }
+    assert_eq!((usim.auths, usim.resyncs), (10, 0));
 }

@@ -87,16 +87,22 @@ impl Postgres {
                 "UTF8",
             ],
         );
+        pg.start_server();
+        Some(pg)
+    }
+
+    /// Starts the server (again) on the same data directory and socket.
+    pub fn start_server(&self) {
         let opts = format!(
             "-c listen_addresses='' -k {} -c max_connections=100",
-            pg.socket_dir().display()
+            self.socket_dir().display()
         );
-        let log = pg.dir.path().join("postgres.log");
-        pg.run(
+        let log = self.dir.path().join("postgres.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
-                data.to_str().unwrap(),
+                self.data().to_str().unwrap(),
                 "-o",
                 &opts,
                 "-l",
@@ -107,7 +113,15 @@ impl Postgres {
                 "start",
             ],
         );
-        Some(pg)
+    }
+
+    /// Stops the server (fast shutdown); [`Self::start_server`] brings it back.
+    pub fn stop_server(&self) {
+        let data = self.data();
+        self.run(
+            "pg_ctl",
+            &["-D", data.to_str().unwrap(), "-m", "fast", "-w", "stop"],
+        );
     }
 
     fn data(&self) -> PathBuf {
