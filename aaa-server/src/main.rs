@@ -83,6 +83,16 @@ enum DbCmd {
         #[arg(long)]
         db: String,
     },
+    /// Copy subscribers (with SQN) and accounting between stores (SQLite
+    /// path or postgresql:// URL, either way); stop the source's nodes first.
+    Copy {
+        /// Source store.
+        #[arg(long)]
+        from: PathBuf,
+        /// Target store (an SQLite file is created 0600).
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -463,6 +473,18 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     aaa_server::hss::postgres::migrate::known()
                 ),
             }
+        }
+        Cmd::Db {
+            cmd: DbCmd::Copy { from, to },
+        } => {
+            make_store_dir(&to)?;
+            let r = aaa_server::hss::copy::copy(&from, &to).map_err(|e| e.to_string())?;
+            outln!(
+                "copied {} subscriber(s) ({} new) and {} accounting record(s)",
+                r.subscribers,
+                r.added,
+                r.accounting
+            )
         }
         Cmd::Completions { shell } => {
             let mut script = Vec::new();

@@ -427,3 +427,64 @@ fn kill_9_of_a_node_never_reissues_an_sqn() {
         seen.len()
     );
 }
+
+#[test]
+fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let url = pg.url("aaa");
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first.db");
+    let last = dir.path().join("back/last.db");
+    {
+        let s = aaa_server::hss::SqliteStore::create(&first).unwrap();
+        for (i, seq) in [(1, 7u64), (2, 900)] {
+            s.add(&NewSubscriber {
+                imsi: Imsi::parse(&format!("00101000000000{i}")).unwrap(),
+                keys: keys(),
+                amf: Amf([0x80, i as u8]),
+                sqn: Sqn::from_seq_ind(seq, 3),
+            })
+            .unwrap();
+        }
+        for id in ["a", "b"] {
+            s.record(&AccountingRecord {
+                client: "ap".into(),
+                session_id: id.into(),
+                status_type: 1,
+                nas: "ap".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        }
+    }
+    let first_s = first.to_str().unwrap();
+    let last_s = last.to_str().unwrap();
+    let (ok, out) = cli(&["db", "copy", "--from", first_s, "--to", &url]);
+    assert!(
+        ok && out.contains("copied 2 subscriber(s) (2 new) and 2 accounting"),
+        "{out}"
+    );
+    let (ok, out) = cli(&["db", "copy", "--from", &url, "--to", last_s]);
+    assert!(
+        ok && out.contains("copied 2 subscriber(s) (2 new) and 2 accounting"),
+        "{out}"
+    );
+    let list = |db: &str| cli(&["subscriber", "list", "--db", db, "--json"]).1;
+    assert_eq!(list(first_s), list(&url));
+    assert_eq!(list(first_s), list(last_s));
+    let back = aaa_server::hss::SqliteStore::open(&last).unwrap();
+    assert_eq!(back.accounting_count().unwrap(), 2);
+    // The keys came through: the USIM accepts a vector from the copy.
+    let v = back.vector(&imsi(), VectorKind::Aka).unwrap();
+    assert!(sqn_of(&v).seq() > 7);
+    // Copying again adds nothing (accounting into PostgreSQL is idempotent).
+    let (ok, out) = cli(&["db", "copy", "--from", first_s, "--to", &url]);
+    assert!(ok && out.contains("(0 new)"), "{out}");
+    assert_eq!(
+        pg.psql("aaa", "SELECT count(*) FROM accounting").trim(),
+        "2"
+    );
+}

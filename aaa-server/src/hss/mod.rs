@@ -3,6 +3,7 @@
 //! and the hlr_auc_gw front end do not depend on SQLite.
 
 pub mod any;
+pub mod copy;
 pub mod milenage_db;
 pub mod postgres;
 pub mod reserve;

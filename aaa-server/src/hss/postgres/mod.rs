@@ -512,6 +512,61 @@ impl PgStore {
         Ok(n as u64)
     }
 
+    /// Every subscriber with keys and stored SQN (`db copy`).
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn export_subscribers(
+        &self,
+    ) -> Result<Vec<(String, Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64, i64)>, HssError> {
+        let rows = self
+            .inner
+            .conn()?
+            .query(
+                "SELECT imsi, k, opc, amf, sqn FROM subscriber ORDER BY imsi",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get(0),
+                    Zeroizing::new(r.get(1)),
+                    Zeroizing::new(r.get(2)),
+                    i64::from(r.get::<_, i32>(3)),
+                    r.get(4),
+                )
+            })
+            .collect())
+    }
+
+    /// Every accounting record (`db copy`).
+    pub(crate) fn export_accounting(&self) -> Result<Vec<AccountingRecord>, HssError> {
+        let rows = self
+            .inner
+            .conn()?
+            .query(
+                "SELECT client, session_id, status_type, user_name, nas, input_octets,
+                 output_octets, session_time, event_timestamp, delay_time FROM accounting ORDER BY id",
+                &[],
+            )
+            .map_err(db)?;
+        Ok(rows
+            .iter()
+            .map(|r| AccountingRecord {
+                client: r.get(0),
+                session_id: r.get(1),
+                status_type: r.get::<_, i32>(2) as u32,
+                user: r.get(3),
+                nas: r.get(4),
+                input_octets: r.get::<_, i64>(5) as u64,
+                output_octets: r.get::<_, i64>(6) as u64,
+                session_time: r.get::<_, i64>(7) as u32,
+                event_timestamp: r.get::<_, Option<i64>>(8).map(|t| t as u64),
+                delay_time: r.get::<_, Option<i64>>(9).map(|d| d as u32),
+            })
+            .collect())
+    }
+
     /// Takes the next SQN from this node's lease, if any is left.
     fn take(&self, imsi: &str) -> Option<(Sqn, SubscriberKeys, Amf, u64)> {
         let mut leases = relock(&self.inner.leases);
