@@ -176,6 +176,8 @@ pub struct Config {
     pub database: PathBuf,
     /// Store workers: threads that wait for the subscriber store (`[hss] workers`).
     pub hss_workers: usize,
+    /// `[hss] backend = "postgres"`: the PostgreSQL store instead of `database`.
+    pub postgres: Option<PostgresBackend>,
     /// EAP settings.
     pub eap: EapConfig,
     /// Identity privacy and fast re-authentication (`[privacy]`).
@@ -184,6 +186,18 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// The RadSec listener (`[radsec]`), if any.
     pub radsec: Option<crate::radsec::RadsecConfig>,
+}
+
+/// `[hss] backend = "postgres"` (docs/postgresql.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostgresBackend {
+    /// `url`: a libpq connection string or `postgresql://` URL, without a password.
+    pub url: String,
+    /// `password_file` (mode 0600), resolved against the config file's
+    /// directory; `None`: `PGPASSFILE`, if set.
+    pub password_file: Option<PathBuf>,
+    /// `sqn_lease`: SEQ values leased per subscriber and commit (default 1: every vector commits; 1..=1024).
+    pub sqn_lease: u64,
 }
 
 /// Logging settings, the part of the configuration a SIGHUP applies to a
@@ -294,8 +308,12 @@ fn yes() -> bool {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHss {
-    database: Spanned<String>,
+    database: Option<Spanned<String>>,
     workers: Option<Spanned<u64>>,
+    backend: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    sqn_lease: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -572,30 +590,51 @@ impl Config {
             ));
         }
 
-        let db = raw.hss.database.get_ref();
-        if db.is_empty() {
-            return Err(err(
-                raw.hss.database.span(),
-                "hss.database",
-                "must not be empty".into(),
-            ));
-        }
-        let mut database = PathBuf::from(db);
-        if let (true, Some(dir)) = (database.is_relative(), path.parent()) {
-            database = dir.join(database);
-        }
-        let dir = match database.parent() {
-            Some(d) if d.as_os_str().is_empty() => Path::new("."),
-            Some(d) => d,
-            None => Path::new("/"),
+        let postgres = parse_postgres_backend(&raw.hss, path, &err)?;
+        let database = match (&raw.hss.database, &postgres) {
+            (None, Some(_)) => PathBuf::new(),
+            (Some(d), Some(_)) => {
+                return Err(err(
+                    d.span(),
+                    "hss.database",
+                    "not used with backend = \"postgres\" (the store is at url)".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(err(
+                    0..0,
+                    "hss.database",
+                    "required, expected a string (path of the SQLite file)".into(),
+                ));
+            }
+            (Some(database_raw), None) => {
+                let db = database_raw.get_ref();
+                if db.is_empty() {
+                    return Err(err(
+                        database_raw.span(),
+                        "hss.database",
+                        "must not be empty".into(),
+                    ));
+                }
+                let mut database = PathBuf::from(db);
+                if let (true, Some(dir)) = (database.is_relative(), path.parent()) {
+                    database = dir.join(database);
+                }
+                let dir = match database.parent() {
+                    Some(d) if d.as_os_str().is_empty() => Path::new("."),
+                    Some(d) => d,
+                    None => Path::new("/"),
+                };
+                if !dir.is_dir() {
+                    return Err(err(
+                        database_raw.span(),
+                        "hss.database",
+                        format!("directory {} does not exist", dir.display()),
+                    ));
+                }
+                database
+            }
         };
-        if !dir.is_dir() {
-            return Err(err(
-                raw.hss.database.span(),
-                "hss.database",
-                format!("directory {} does not exist", dir.display()),
-            ));
-        }
 
         let methods = match &raw.eap.methods {
             None => vec![MethodName::AkaPrime, MethodName::Aka],
@@ -664,6 +703,13 @@ impl Config {
             Some(w) => *w.get_ref() as usize,
         };
         let privacy = parse_privacy(&raw.privacy, path, &err)?;
+        if postgres.is_some() && privacy.keys.is_none() {
+            return Err(err(
+                0..0,
+                "privacy.key",
+                "backend = \"postgres\" needs [[privacy.key]]: every node must seal and open the same pseudonyms and re-auth identities".into(),
+            ));
+        }
         let d = RadiusConfig::default();
         let duplicate_window = match &raw.radius.duplicate_window {
             None => d.duplicate_window,
@@ -737,6 +783,7 @@ impl Config {
             clients,
             database,
             hss_workers,
+            postgres,
             eap: EapConfig {
                 methods,
                 network_name,
@@ -879,6 +926,80 @@ fn parse_listen(s: &str, default_ip: IpAddr) -> Option<SocketAddr> {
         return p.parse().ok().map(|p| SocketAddr::new(default_ip, p));
     }
     s.parse().ok()
+}
+
+/// `[hss] backend`, `url`, `password_file`, `sqn_lease`: `None` for the
+/// SQLite default. The URL is parsed here and refused when it carries a password.
+fn parse_postgres_backend(
+    raw: &RawHss,
+    path: &Path,
+    err: &dyn Fn(std::ops::Range<usize>, &str, String) -> ConfigError,
+) -> Result<Option<PostgresBackend>, ConfigError> {
+    let backend = raw
+        .backend
+        .as_ref()
+        .map_or("sqlite", |b| b.get_ref().as_str());
+    let span = |o: &Option<Spanned<String>>| o.as_ref().map_or(0..0, |s| s.span());
+    match backend {
+        "sqlite" => {
+            for (k, present) in [
+                ("hss.url", raw.url.is_some()),
+                ("hss.password_file", raw.password_file.is_some()),
+                ("hss.sqn_lease", raw.sqn_lease.is_some()),
+            ] {
+                if present {
+                    return Err(err(0..0, k, "only with backend = \"postgres\"".into()));
+                }
+            }
+            return Ok(None);
+        }
+        "postgres" => {}
+        other => {
+            return Err(err(
+                span(&raw.backend),
+                "hss.backend",
+                format!("expected \"sqlite\" or \"postgres\", found \"{other}\""),
+            ));
+        }
+    }
+    let Some(url) = &raw.url else {
+        return Err(err(
+            span(&raw.backend),
+            "hss.url",
+            "required with backend = \"postgres\", expected a PostgreSQL connection string or postgresql:// URL".into(),
+        ));
+    };
+    match crate::hss::postgres::conninfo::config(url.get_ref(), None) {
+        Err(e @ crate::hss::postgres::conninfo::ConnInfoError::PasswordInUrl)
+        | Err(e @ crate::hss::postgres::conninfo::ConnInfoError::Parse(_)) => {
+            return Err(err(url.span(), "hss.url", e.to_string()));
+        }
+        // PGPASSFILE problems show at start, with the file named.
+        _ => {}
+    }
+    let password_file = raw.password_file.as_ref().map(|p| {
+        let p = PathBuf::from(p.get_ref());
+        match (p.is_relative(), path.parent()) {
+            (true, Some(dir)) => dir.join(p),
+            _ => p,
+        }
+    });
+    let sqn_lease = match &raw.sqn_lease {
+        None => 1,
+        Some(n) if (1..=crate::hss::postgres::MAX_LEASE).contains(n.get_ref()) => *n.get_ref(),
+        Some(n) => {
+            return Err(err(
+                n.span(),
+                "hss.sqn_lease",
+                format!("must be 1..={}", crate::hss::postgres::MAX_LEASE),
+            ));
+        }
+    };
+    Ok(Some(PostgresBackend {
+        url: url.get_ref().clone(),
+        password_file,
+        sqn_lease,
+    }))
 }
 
 #[cfg(test)]

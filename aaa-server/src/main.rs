@@ -2,9 +2,10 @@
 //! `completions`, `man`.
 
 use aaa_server::config::{Config, MethodName};
+use aaa_server::hss::any::AnyStore;
 use aaa_server::hss::sqlite::StoreCheck;
 use aaa_server::hss::sqlite::{NewSubscriber, SubscriberUpdate};
-use aaa_server::hss::{HssError, Imsi, SqliteStore, milenage_db};
+use aaa_server::hss::{HssError, Imsi, milenage_db};
 use aaa_server::input::{MAX_IMPORT, read_text_capped};
 use aaa_server::privacy::startup::KeySource;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -54,12 +55,21 @@ enum Cmd {
     },
     /// Serve the subscriber store over hostapd's hlr_auc_gw protocol.
     HlrGw {
-        /// Subscriber store (SQLite).
+        /// Subscriber store (SQLite path or postgresql:// URL).
         #[arg(long)]
         db: PathBuf,
         /// AF_UNIX datagram socket path to bind.
         #[arg(long)]
         socket: PathBuf,
+        /// SEQ values leased per subscriber and PostgreSQL commit (1 to
+        /// 1024; PostgreSQL only, docs/postgresql.md).
+        #[arg(long, default_value_t = 1)]
+        sqn_lease: u64,
+    },
+    /// PostgreSQL store maintenance.
+    Db {
+        #[command(subcommand)]
+        cmd: DbCmd,
     },
     /// Print a shell completion script.
     Completions {
@@ -83,10 +93,30 @@ enum LogFormat {
 const DEFAULT_CONFIG: &str = "/etc/passpoint-aka/aaa.toml";
 
 #[derive(Subcommand)]
+enum DbCmd {
+    /// Bring a PostgreSQL store's schema up to date (`serve` does it at start).
+    Migrate {
+        /// postgresql:// URL or libpq connection string (password from PGPASSFILE).
+        #[arg(long)]
+        db: String,
+    },
+    /// Copy subscribers (with SQN) and accounting between stores (SQLite
+    /// path or postgresql:// URL, either way); stop the source's nodes first.
+    Copy {
+        /// Source store.
+        #[arg(long)]
+        from: PathBuf,
+        /// Target store (an SQLite file is created 0600).
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
 enum SubCmd {
     /// Add one subscriber.
     Add {
-        /// Subscriber store (SQLite), created 0600 if missing (its directory 0700).
+        /// Subscriber store (SQLite path or postgresql:// URL), created 0600 if missing (its directory 0700).
         #[arg(long)]
         db: PathBuf,
         /// IMSI (6–15 digits).
@@ -110,7 +140,7 @@ enum SubCmd {
     /// Refuses (importing nothing) when it would change an existing
     /// subscriber's K, OPc or AMF, unless --update.
     Import {
-        /// Subscriber store (SQLite), created 0600 if missing.
+        /// Subscriber store (SQLite path or postgresql:// URL), created 0600 if missing.
         #[arg(long)]
         db: PathBuf,
         /// The milenage_db file.
@@ -125,7 +155,7 @@ enum SubCmd {
     /// A running `serve` or `hlr-gw` uses the new values within 250 ms; an
     /// authentication in flight ends in Access-Reject.
     Set {
-        /// Subscriber store (SQLite).
+        /// Subscriber store (SQLite path or postgresql:// URL).
         #[arg(long)]
         db: PathBuf,
         /// IMSI.
@@ -146,7 +176,7 @@ enum SubCmd {
     },
     /// List subscribers (never prints K or OPc).
     List {
-        /// Subscriber store (SQLite).
+        /// Subscriber store (SQLite path or postgresql:// URL).
         #[arg(long)]
         db: PathBuf,
         /// JSON output.
@@ -155,7 +185,7 @@ enum SubCmd {
     },
     /// Remove a subscriber.
     Remove {
-        /// Subscriber store (SQLite).
+        /// Subscriber store (SQLite path or postgresql:// URL).
         #[arg(long)]
         db: PathBuf,
         /// IMSI.
@@ -209,6 +239,9 @@ macro_rules! outln {
 /// Creates the directory of a new store (mode 0700, it will hold keys) when missing.
 fn make_store_dir(db: &std::path::Path) -> Result<(), CliError> {
     use std::os::unix::fs::DirBuilderExt;
+    if aaa_server::hss::any::is_postgres(db) {
+        return Ok(());
+    }
     match db.parent() {
         Some(dir) if !dir.as_os_str().is_empty() && !dir.exists() => std::fs::DirBuilder::new()
             .recursive(true)
@@ -243,13 +276,13 @@ fn hex_key<const N: usize>(s: &str, what: &str) -> Result<Zeroizing<[u8; N]>, St
 }
 
 /// An existing store (every command but `subscriber add`/`import`).
-fn store(db: &std::path::Path) -> Result<SqliteStore, String> {
-    SqliteStore::open(db).map_err(|e| e.to_string())
+fn store(db: &std::path::Path) -> Result<AnyStore, String> {
+    AnyStore::open(db, false, 1).map_err(|e| e.to_string())
 }
 
 /// The store, created `0600` when missing (`subscriber add`/`import`).
-fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
-    SqliteStore::create(db).map_err(|e| e.to_string())
+fn store_or_new(db: &std::path::Path) -> Result<AnyStore, String> {
+    AnyStore::open(db, true, 1).map_err(|e| e.to_string())
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -290,7 +323,9 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     cfg.accounting_listen,
                     cfg.clients.len(),
                     methods.join(", "),
-                    cfg.database.display()
+                    cfg.postgres
+                        .as_ref()
+                        .map_or_else(|| cfg.database.display().to_string(), |p| p.url.clone())
                 );
             }
             let apply_logging = init_tracing_reloadable(&logging, log_format);
@@ -398,9 +433,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 outln!("updated {imsi}")
             }
             SubCmd::List { db, json } => {
-                let list = SqliteStore::open_read_only(&db)
-                    .and_then(|s| s.list())
-                    .map_err(|e| e.to_string())?;
+                let list = AnyStore::list_of(&db).map_err(|e| e.to_string())?;
                 if json {
                     outln!(
                         "{}",
@@ -436,9 +469,13 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 outln!("removed {imsi}")
             }
         },
-        Cmd::HlrGw { db, socket } => {
+        Cmd::HlrGw {
+            db,
+            socket,
+            sqn_lease,
+        } => {
             init_tracing();
-            let s = store(&db)?;
+            let s = AnyStore::open(&db, false, sqn_lease).map_err(|e| e.to_string())?;
             let stop = Arc::new(AtomicBool::new(false));
             for sig in [libc_sig::SIGINT, libc_sig::SIGTERM] {
                 signal_flag(sig, stop.clone()).map_err(|e| e.to_string())?;
@@ -449,6 +486,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
             tracing::info!(socket = %socket.display(), "hlr-gw serving");
             Ok(aaa_server::hlr_gw::serve(&s, &socket, &stop)
                 .map_err(|e| format!("{}: {e}", socket.display()))?)
+        }
+        Cmd::Db {
+            cmd: DbCmd::Migrate { db },
+        } => {
+            let applied = aaa_server::hss::postgres::PgStore::migrate_only(&db, None)
+                .map_err(|e| format!("--db: {e}"))?;
+            match applied.last() {
+                Some(v) => outln!("migrated to schema version {v}"),
+                None => outln!(
+                    "schema up to date (version {})",
+                    aaa_server::hss::postgres::migrate::known()
+                ),
+            }
+        }
+        Cmd::Db {
+            cmd: DbCmd::Copy { from, to },
+        } => {
+            make_store_dir(&to)?;
+            let r = aaa_server::hss::copy::copy(&from, &to).map_err(|e| e.to_string())?;
+            outln!(
+                "copied {} subscriber(s) ({} new) and {} accounting record(s)",
+                r.subscribers,
+                r.added,
+                r.accounting
+            )
         }
         Cmd::Completions { shell } => {
             let mut script = Vec::new();

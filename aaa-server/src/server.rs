@@ -74,7 +74,13 @@ pub struct Preflight {
 /// The store is not a regular file, is readable by group/others, is not a
 /// subscriber store; the IMSI-privacy key or the stored key set is unusable.
 pub fn preflight(cfg: &Config) -> Result<Preflight, ServeError> {
-    let store = SqliteStore::check_file(&cfg.database)?;
+    let store = match &cfg.postgres {
+        Some(pg) => StoreCheck::Present {
+            subscribers: crate::hss::postgres::PgStore::check(&pg.url, pg.password_file.as_deref())
+                .map_err(crate::hss::HssError::from)?,
+        },
+        None => SqliteStore::check_file(&cfg.database)?,
+    };
     let keys = crate::privacy::startup::check(&cfg.privacy, &cfg.database)?;
     if let Some(r) = &cfg.radsec {
         crate::radsec::check(r)?;
@@ -118,6 +124,9 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if old.hss_workers != new.hss_workers {
         v.push("hss.workers");
+    }
+    if old.postgres != new.postgres {
+        v.push("hss.backend/url/password_file/sqn_lease");
     }
     if format!("{:?}", old.eap) != format!("{:?}", new.eap) {
         v.push("eap");
@@ -233,12 +242,32 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
     udp::enlarge_buffers(&auth);
     udp::enlarge_buffers(&acct);
-    let store = Arc::new(SqliteStore::open(&cfg.database)?);
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
     // No SQN is reserved at start: each subscriber's first vector commits
     // its first range.
-    let subscribers = store.subscriber_count()?;
-    let mut radius = RadiusServer::new(&cfg, store.clone(), store);
+    let (subscribers, mut radius) = match &cfg.postgres {
+        Some(pg) => {
+            let store = Arc::new(
+                crate::hss::postgres::PgStore::open(
+                    &pg.url,
+                    pg.password_file.as_deref(),
+                    pg.sqn_lease,
+                )
+                .map_err(crate::hss::HssError::from)?,
+            );
+            (
+                store.subscriber_count()?,
+                RadiusServer::new(&cfg, store.clone(), store),
+            )
+        }
+        None => {
+            let store = Arc::new(SqliteStore::open(&cfg.database)?);
+            (
+                store.subscriber_count()?,
+                RadiusServer::new(&cfg, store.clone(), store),
+            )
+        }
+    };
     radius.set_privacy(privacy);
     let radsec = match &cfg.radsec {
         Some(r) => Some(crate::radsec::prepare(r, &mut radius)?),

@@ -2,7 +2,10 @@
 //! §6.3) and SQN resynchronisation, behind the [`Hss`] trait so the EAP server
 //! and the hlr_auc_gw front end do not depend on SQLite.
 
+pub mod any;
+pub mod copy;
 pub mod milenage_db;
+pub mod postgres;
 pub mod reserve;
 pub mod rng;
 pub mod sqlite;
@@ -154,6 +157,10 @@ pub struct AccountingRecord {
     pub output_octets: u64,
     /// Acct-Session-Time in seconds.
     pub session_time: u32,
+    /// Event-Timestamp (RFC 2869 §5.3), seconds since 1970.
+    pub event_timestamp: Option<u64>,
+    /// Acct-Delay-Time (RFC 2866 §5.2), seconds.
+    pub delay_time: Option<u32>,
 }
 
 /// Where accounting records go.

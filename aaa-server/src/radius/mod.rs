@@ -839,6 +839,10 @@ fn accounting_record(client: &Client, req: &Packet) -> AccountingRecord {
             u32_of(rfc2869::lookup_acct_output_gigawords(req)),
         ),
         session_time: u32_of(rfc2866::lookup_acct_session_time(req)),
+        event_timestamp: rfc2869::lookup_event_timestamp(req)
+            .and_then(Result::ok)
+            .and_then(|t| u64::try_from(t.timestamp()).ok()),
+        delay_time: rfc2866::lookup_acct_delay_time(req).and_then(Result::ok),
     }
 }
 

@@ -25,6 +25,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
         }],
         database: PathBuf::from("/unused"),
         hss_workers: 1,
+        postgres: None,
         eap: EapConfig {
             methods: vec![MethodName::AkaPrime, MethodName::Aka],
             network_name: network_name.into(),
