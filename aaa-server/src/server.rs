@@ -202,6 +202,16 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
     let acct = UdpSocket::bind(cfg.accounting_listen)
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new(&cfg.clients));
+    let metrics_http = match cfg.metrics.listen {
+        None => None,
+        Some(addr) => {
+            let m = crate::metrics::http::MetricsServer::start(addr, metrics.clone())
+                .map_err(io(format!("bind metrics {addr}")))?;
+            tracing::info!(addr = %m.local_addr(), "metrics endpoint listening on /metrics");
+            Some(m)
+        }
+    };
     udp::enlarge_buffers(&auth);
     udp::enlarge_buffers(&acct);
     let store = Arc::new(SqliteStore::open(&cfg.database)?);
@@ -209,13 +219,20 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     // No SQN is reserved at start: each subscriber's first vector commits
     // its first range.
     let subscribers = store.subscriber_count()?;
-    let mut radius = RadiusServer::new(&cfg, store.clone(), store);
+    let metered = Arc::new(crate::metrics::metered::Metered::new(
+        store.clone(),
+        metrics.clone(),
+    ));
+    let mut radius = RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics);
     radius.set_privacy(privacy);
     let radsec = match &cfg.radsec {
         Some(r) => Some(crate::radsec::prepare(r, &mut radius)?),
         None => None,
     };
     let core = Arc::new(radius);
+    if metrics_http.is_some() {
+        crate::metrics::register_probes(&core, &store);
+    }
     crate::auth_log::start().map_err(io("log thread"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     // Requests that wait for the store (vectors, resynchronisation, IMSI
@@ -287,10 +304,9 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     }
     pool.join();
     crate::auth_log::stop();
-    tracing::info!(
-        counters = ?core.counters(),
-        log_lines_dropped = crate::auth_log::dropped(),
-        "stopped"
-    );
+    if let Some(m) = metrics_http {
+        m.stop();
+    }
+    crate::metrics::log_counters(&core.counters(), crate::auth_log::dropped());
     Ok(())
 }

@@ -207,6 +207,7 @@ pub struct RadiusServer {
     session_timeout_secs: u32,
     cache: dup::DupCache,
     counters: AtomicCounters,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The reply to send (if any) and what to log.
@@ -303,6 +304,17 @@ enum Step {
 impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::new(&cfg.clients));
+        Self::with_metrics(cfg, hss, accounting, metrics)
+    }
+
+    /// As [`RadiusServer::new`], counting into `metrics` (made for `cfg.clients`).
+    pub fn with_metrics(
+        cfg: &Config,
+        hss: Arc<dyn Hss>,
+        accounting: Arc<dyn AccountingLog>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             clients: cfg
                 .clients
@@ -315,6 +327,7 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
+            metrics,
         }
     }
 
@@ -331,6 +344,11 @@ impl RadiusServer {
         );
         self.clients = all.into();
         (first..self.clients.len()).map(ClientId).collect()
+    }
+
+    /// The Prometheus metrics this server counts into.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
@@ -351,7 +369,8 @@ impl RadiusServer {
         self.eap.session_count()
     }
 
-    fn drop(&self, r: DropReason) -> Reply {
+    fn drop(&self, client: Option<usize>, r: DropReason) -> Reply {
+        self.metrics.dropped(client, r);
         let c = &self.counters;
         bump(match r {
             DropReason::UnknownClient => &c.unknown_client,
@@ -396,7 +415,7 @@ impl RadiusServer {
             .iter()
             .position(|c| c.0.network.contains(from.ip()))
         else {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         };
         self.receive_client(listener, client, from, datagram, now)
     }
@@ -413,7 +432,7 @@ impl RadiusServer {
     ) -> Handled {
         bump(&self.counters.received);
         if client.0 >= self.clients.len() {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         }
         self.receive_client(listener, client.0, from, datagram, now)
     }
@@ -430,8 +449,10 @@ impl RadiusServer {
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
         let Ok(req) = wire::Request::new_checked(datagram) else {
-            return Handled::Reply(self.drop(DropReason::Malformed));
+            return Handled::Reply(self.drop(Some(client), DropReason::Malformed));
         };
+        self.metrics
+            .request(client, datagram.first().copied().unwrap_or(0));
         // Octets beyond Length are padding (RFC 2865 §3).
         let raw = req.bytes();
         let req_auth = req.authenticator();
@@ -439,7 +460,7 @@ impl RadiusServer {
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
-                    return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+                    return Handled::Reply(self.drop(Some(client), DropReason::BadAuthenticator));
                 }
                 match crypto::check_request_keyed(raw, keyed, true) {
                     MaCheck::Invalid
@@ -454,7 +475,7 @@ impl RadiusServer {
             _ => crypto::check_request_keyed(raw, keyed, false),
         };
         if ma == MaCheck::Invalid {
-            return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+            return Handled::Reply(self.drop(Some(client), DropReason::BadAuthenticator));
         }
         let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
@@ -465,7 +486,7 @@ impl RadiusServer {
             _ => false,
         };
         if ma_required && ma == MaCheck::Missing {
-            return Handled::Reply(self.drop(DropReason::MissingMessageAuthenticator));
+            return Handled::Reply(self.drop(Some(client), DropReason::MissingMessageAuthenticator));
         }
         let to = ReplyTo {
             client,
@@ -489,10 +510,12 @@ impl RadiusServer {
                 dup::Lookup::Answered(bytes) => {
                     bump(&self.counters.duplicates);
                     bump(&self.counters.answered);
+                    self.metrics.duplicate_hit(client);
                     return Handled::Reply((Some(bytes), vec![Effect::DuplicateAnswered]));
                 }
                 dup::Lookup::InProgress => {
                     bump(&self.counters.duplicates_in_progress);
+                    self.metrics.duplicate_dropped(client);
                     return Handled::Reply((None, vec![Effect::DuplicateInProgress]));
                 }
             }
@@ -514,15 +537,15 @@ impl RadiusServer {
                 // crate's typed lookups read its attributes.
                 let Ok(packet) = Packet::decode(raw, secret) else {
                     self.cache.abandon(&key);
-                    return Handled::Reply(self.drop(DropReason::Malformed));
+                    return Handled::Reply(self.drop(Some(client), DropReason::Malformed));
                 };
                 Step::Later(Work::Accounting(accounting_record(cl, &packet)))
             }
-            _ => return Handled::Reply(self.drop(DropReason::UnexpectedCode)),
+            _ => return Handled::Reply(self.drop(Some(client), DropReason::UnexpectedCode)),
         };
         match step {
             Step::Now(reply, effects) => {
-                Handled::Reply(self.conclude(cached.then_some(&key), reply, effects, now))
+                Handled::Reply(self.conclude(client, cached.then_some(&key), reply, effects, now))
             }
             Step::Later(work) => {
                 bump(&self.counters.deferred);
@@ -580,10 +603,10 @@ impl RadiusServer {
             WorkDone::Accounting(Err(e)) => {
                 tracing::warn!(client = %self.clients[to.client].0.name, error = %e, "accounting not recorded");
                 self.cache.abandon(&head.key);
-                return Handled::Reply(self.drop(DropReason::AccountingNotRecorded));
+                return Handled::Reply(self.drop(Some(to.client), DropReason::AccountingNotRecorded));
             }
         };
-        Handled::Reply(self.conclude(Some(&head.key), reply, effects, now))
+        Handled::Reply(self.conclude(to.client, Some(&head.key), reply, effects, now))
     }
 
     /// Drops a job the store workers cannot take (their queue is full): the
@@ -595,12 +618,13 @@ impl RadiusServer {
         if let Work::Eap(d) = work {
             self.eap.abandon(d);
         }
-        self.drop(DropReason::StoreBusy)
+        self.drop(Some(head.to.client), DropReason::StoreBusy)
     }
 
     /// Counts the reply and records it (or the lack of one) in the duplicate cache.
     fn conclude(
         &self,
+        client: usize,
         key: Option<&dup::RequestKey>,
         reply: Result<Option<Vec<u8>>, EncodeFailed>,
         effects: Vec<Effect>,
@@ -611,8 +635,8 @@ impl RadiusServer {
                 bump(&self.counters.answered);
                 (Some(bytes), Vec::new())
             }
-            Ok(None) => self.drop(DropReason::EapDiscarded),
-            Err(EncodeFailed) => self.drop(DropReason::EncodeFailed),
+            Ok(None) => self.drop(Some(client), DropReason::EapDiscarded),
+            Err(EncodeFailed) => self.drop(Some(client), DropReason::EncodeFailed),
         };
         if let Some(key) = key {
             match &out {
@@ -623,6 +647,7 @@ impl RadiusServer {
         // --- duplicate detection: end ---
         for ef in &effects {
             if let Effect::AuthFinished { report, .. } = ef {
+                self.metrics.auth_finished(report);
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
@@ -770,6 +795,8 @@ impl RadiusServer {
         ) {
             return Err(EncodeFailed);
         }
+        self.metrics
+            .response(to.client, bytes.first().copied().unwrap_or(0));
         Ok(Some(bytes))
     }
 }

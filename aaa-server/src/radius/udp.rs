@@ -36,7 +36,7 @@ pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
                     report,
                 })
             }
-            Effect::Dropped(r) => tracing::debug!(from = %from, reason = r.as_str(), "dropped"),
+            Effect::Dropped(r) => crate::metrics::droplog::log_dropped(from, r),
             Effect::DuplicateAnswered => {
                 tracing::debug!(from = %from, "retransmission answered from cache")
             }
