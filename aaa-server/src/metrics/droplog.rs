@@ -176,7 +176,10 @@ mod tests {
         let bad = DropReason::BadAuthenticator;
         assert_eq!(d.note(a, bad, t0), Verdict::Log { suppressed: 0 });
         for i in 1..=5 {
-            assert_eq!(d.note(a, bad, t0 + Duration::from_secs(i)), Verdict::Suppress);
+            assert_eq!(
+                d.note(a, bad, t0 + Duration::from_secs(i)),
+                Verdict::Suppress
+            );
         }
         // Another reason or another client has its own budget.
         assert_eq!(
@@ -191,7 +194,10 @@ mod tests {
             d.note(a, bad, t0 + Duration::from_secs(10)),
             Verdict::Log { suppressed: 5 }
         );
-        assert_eq!(d.note(a, bad, t0 + Duration::from_secs(11)), Verdict::Suppress);
+        assert_eq!(
+            d.note(a, bad, t0 + Duration::from_secs(11)),
+            Verdict::Suppress
+        );
         assert_eq!(
             d.note(a, bad, t0 + Duration::from_secs(30)),
             Verdict::Log { suppressed: 1 }
@@ -203,8 +209,14 @@ mod tests {
         let t0 = Instant::now();
         let mut d = DropLog::new(Duration::from_secs(10), 2);
         let u = DropReason::UnknownClient;
-        assert!(matches!(d.note(ip("192.0.2.1"), u, t0), Verdict::Log { .. }));
-        assert!(matches!(d.note(ip("192.0.2.2"), u, t0), Verdict::Log { .. }));
+        assert!(matches!(
+            d.note(ip("192.0.2.1"), u, t0),
+            Verdict::Log { .. }
+        ));
+        assert!(matches!(
+            d.note(ip("192.0.2.2"), u, t0),
+            Verdict::Log { .. }
+        ));
         // Full, nothing expired: spoofed sources cannot grow the table.
         assert_eq!(d.note(ip("192.0.2.3"), u, t0), Verdict::Suppress);
         assert_eq!(d.note(ip("192.0.2.4"), u, t0), Verdict::Suppress);

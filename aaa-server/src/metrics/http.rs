@@ -230,10 +230,10 @@ impl MetricsServer {
             });
         }
         // Wakes the blocking accept; if that fails the thread ends with the process.
-        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok() {
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
+        if TcpStream::connect_timeout(&wake, Duration::from_secs(1)).is_ok()
+            && let Some(t) = self.thread.take()
+        {
+            let _ = t.join();
         }
     }
 }
@@ -255,8 +255,15 @@ mod tests {
         let refused = b"GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text;q=0\r\n\r\n";
         assert!(!parse_request(refused).unwrap().unwrap().openmetrics);
         assert_eq!(parse_request(b"GET /metrics HTTP/1.1\r\n"), Ok(None));
-        assert_eq!(parse_request(b"\x00\x01garbage\r\n\r\n"), Err(HttpError::Malformed));
-        let big = [b"GET /metrics HTTP/1.1\r\nX: ".as_slice(), &[b'a'; MAX_HEAD]].concat();
+        assert_eq!(
+            parse_request(b"\x00\x01garbage\r\n\r\n"),
+            Err(HttpError::Malformed)
+        );
+        let big = [
+            b"GET /metrics HTTP/1.1\r\nX: ".as_slice(),
+            &[b'a'; MAX_HEAD],
+        ]
+        .concat();
         assert_eq!(parse_request(&big), Err(HttpError::TooLarge));
     }
 
@@ -267,16 +274,20 @@ mod tests {
             path: p.into(),
             openmetrics: false,
         };
-        let ok = String::from_utf8(respond(Ok(&get("GET", "/metrics")), |_| "x 1\n".into())).unwrap();
+        let ok =
+            String::from_utf8(respond(Ok(&get("GET", "/metrics")), |_| "x 1\n".into())).unwrap();
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(ok.contains("Content-Length: 4\r\n"));
         assert!(ok.ends_with("\r\n\r\nx 1\n"));
-        let head = String::from_utf8(respond(Ok(&get("HEAD", "/metrics")), |_| "x 1\n".into())).unwrap();
+        let head =
+            String::from_utf8(respond(Ok(&get("HEAD", "/metrics")), |_| "x 1\n".into())).unwrap();
         assert!(head.ends_with("\r\n\r\n"));
         let nf = respond(Ok(&get("GET", "/")), |_| unreachable!());
         assert!(nf.starts_with(b"HTTP/1.1 404"));
         let na = respond(Ok(&get("POST", "/metrics")), |_| unreachable!());
         assert!(na.starts_with(b"HTTP/1.1 405"));
-        assert!(respond(Err(HttpError::Malformed), |_| unreachable!()).starts_with(b"HTTP/1.1 400"));
+        assert!(
+            respond(Err(HttpError::Malformed), |_| unreachable!()).starts_with(b"HTTP/1.1 400")
+        );
     }
 }

@@ -21,7 +21,11 @@ impl<S> Metered<S> {
         Metered { inner, metrics }
     }
 
-    fn timed<T>(&self, call: StoreCall, f: impl FnOnce() -> Result<T, HssError>) -> Result<T, HssError> {
+    fn timed<T>(
+        &self,
+        call: StoreCall,
+        f: impl FnOnce() -> Result<T, HssError>,
+    ) -> Result<T, HssError> {
         let t = Instant::now();
         let r = f();
         self.metrics.store_call(call, t.elapsed(), r.is_err());
@@ -39,7 +43,9 @@ impl<S: Hss> Hss for Metered<S> {
         imsi: &Imsi,
         kind: VectorKind,
     ) -> Result<(AuthVector, u64), HssError> {
-        self.timed(StoreCall::Vector, || self.inner.vector_versioned(imsi, kind))
+        self.timed(StoreCall::Vector, || {
+            self.inner.vector_versioned(imsi, kind)
+        })
     }
 
     fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {

@@ -621,10 +621,13 @@ mod tests {
             classic.contains(r#"aaa_radius_requests_total{client="ap1",code="access_request"} 1"#)
         );
         assert!(
-            classic.contains(r#"aaa_radius_dropped_total{client="ap1",reason="bad_authenticator"} 1"#)
+            classic
+                .contains(r#"aaa_radius_dropped_total{client="ap1",reason="bad_authenticator"} 1"#)
         );
         assert!(
-            classic.contains(r#"aaa_radius_dropped_total{client="(unknown)",reason="unknown_client"} 1"#)
+            classic.contains(
+                r#"aaa_radius_dropped_total{client="(unknown)",reason="unknown_client"} 1"#
+            )
         );
         assert!(!classic.contains(r#"client="(unknown)",reason="malformed""#));
         assert!(classic.contains("aaa_eap_sessions 7"));

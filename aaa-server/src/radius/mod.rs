@@ -486,7 +486,9 @@ impl RadiusServer {
             _ => false,
         };
         if ma_required && ma == MaCheck::Missing {
-            return Handled::Reply(self.drop(Some(client), DropReason::MissingMessageAuthenticator));
+            return Handled::Reply(
+                self.drop(Some(client), DropReason::MissingMessageAuthenticator),
+            );
         }
         let to = ReplyTo {
             client,
@@ -603,7 +605,9 @@ impl RadiusServer {
             WorkDone::Accounting(Err(e)) => {
                 tracing::warn!(client = %self.clients[to.client].0.name, error = %e, "accounting not recorded");
                 self.cache.abandon(&head.key);
-                return Handled::Reply(self.drop(Some(to.client), DropReason::AccountingNotRecorded));
+                return Handled::Reply(
+                    self.drop(Some(to.client), DropReason::AccountingNotRecorded),
+                );
             }
         };
         Handled::Reply(self.conclude(to.client, Some(&head.key), reply, effects, now))
