@@ -153,6 +153,7 @@ fn counters_move_and_promtool_accepts_the_scrape() {
         .unwrap_or_else(|| panic!("no drop warning: {:#?}", server.logs()));
     assert!(warn.contains("WARN"), "{warn}");
     assert!(warn.contains("from 127.0.0.1"), "{warn}");
+    eprintln!("{warn}");
 
     let (head, body) = scrape(addr, None);
     assert!(
@@ -253,6 +254,7 @@ fn shutdown_counters_are_fields() {
     assert!(line.contains("received=1"), "{line}");
     assert!(line.contains("rejected_by_store=1"), "{line}");
     assert!(line.contains("bad_authenticator=0"), "{line}");
+    eprintln!("{line}");
 }
 
 /// SIGTERM, then every log line (the shutdown line included).
@@ -323,6 +325,23 @@ fn the_dashboard_uses_only_scraped_metrics() {
     assert!(
         missing.is_empty(),
         "the dashboard uses metrics the server does not expose: {missing:?}\nscraped: {scraped:?}"
+    );
+    // docs/metrics.md lists every metric exposed.
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md"))
+        .unwrap();
+    let undocumented: Vec<_> = scraped
+        .iter()
+        .map(|n| {
+            ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| n.strip_suffix(s))
+                .unwrap_or(n)
+        })
+        .filter(|n| !doc.contains(&format!("`{n}`")))
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "not in docs/metrics.md: {undocumented:?}"
     );
     assert!(server.stop().success());
 }

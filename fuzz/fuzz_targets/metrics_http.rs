@@ -13,7 +13,10 @@ fuzz_target!(|data: &[u8]| {
         match parse_request(&data[..end]) {
             Ok(Some(r)) => {
                 complete = true;
-                let out = respond(Ok(&r), |om| if om { "# EOF\n".into() } else { String::new() });
+                let out = respond(
+                    Ok(&r),
+                    |om| if om { "# EOF\n".into() } else { String::new() },
+                );
                 assert!(out.starts_with(b"HTTP/1.1 "));
             }
             Ok(None) => assert!(!complete, "a complete head became incomplete"),

@@ -608,6 +608,26 @@ mod tests {
     }
 
     #[test]
+    fn metrics_listen_is_parsed_and_off_by_default() {
+        use crate::config::Config;
+        use std::path::Path;
+        let base =
+            "[[client]]\nnetwork = \"10.0.0.0/8\"\nsecret = \"s\"\n[hss]\ndatabase = \"s.db\"\n";
+        let c = Config::parse(base, Path::new("aaa.toml")).unwrap();
+        assert_eq!(c.metrics.listen, None);
+        let on = format!("{base}[metrics]\nlisten = \"127.0.0.1:9812\"\n");
+        let c = Config::parse(&on, Path::new("aaa.toml")).unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9812".parse().unwrap()));
+        let bad = format!("{base}[metrics]\nlisten = \"9812\"\n");
+        let e = Config::parse(&bad, Path::new("aaa.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("aaa.toml:7: metrics.listen: expected"), "{e}");
+        let unknown = format!("{base}[metrics]\nlisen = \"127.0.0.1:9812\"\n");
+        assert!(Config::parse(&unknown, Path::new("aaa.toml")).is_err());
+    }
+
+    #[test]
     fn counts_per_client_and_both_formats() {
         let m = Metrics::new(&[client("ap1")]);
         m.request(0, 1);
