@@ -2,8 +2,9 @@
 //! RADIUS core bumps. Every handle the hot path touches (per client: requests,
 //! responses, drops, duplicate-cache hits) is created at start and is a
 //! `prometheus-client` counter — one atomic add, no lock, no map lookup.
-//! Authentication results and store calls are rarer: their histograms take
-//! `prometheus-client`'s short per-histogram mutex (no I/O under it).
+//! Authentication and store-call latencies go to [`histogram::AtomicHistogram`]s
+//! (atomic adds too); only the reject-reason family looks its series up (a
+//! read lock, once per reject).
 //! Values owned elsewhere (EAP sessions, SQN reservations, early evictions,
 //! auth-log drops) are read at each scrape ([`Metrics::probe`]).
 //!
@@ -11,6 +12,7 @@
 //! rate-limited; [`metered`] times the subscriber store's calls.
 
 pub mod droplog;
+pub mod histogram;
 pub mod http;
 pub mod metered;
 
@@ -18,13 +20,13 @@ use crate::config::Client;
 use crate::eap_server::{AuthResult, Reject, Report};
 use crate::radius::{Counters, DropReason};
 use eap::aka::keys::Method;
+use histogram::AtomicHistogram;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -178,24 +180,24 @@ struct ClientMetrics {
 struct MethodMetrics {
     accepts: Counter,
     rejects: Counter,
-    duration: Histogram,
+    duration: AtomicHistogram,
 }
 
 /// Per-call store handles.
 #[derive(Debug)]
 struct CallMetrics {
-    duration: Histogram,
+    duration: AtomicHistogram,
     errors: Counter,
 }
 
 /// Authentication latency buckets (seconds): a full AKA is 2–3 round trips
 /// to the peer, tens of ms on a LAN, seconds over a slow backhaul.
-const AUTH_BUCKETS: [f64; 12] = [
+static AUTH_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
 /// Store-call latency buckets (seconds): from a cached range to an fsync'd commit.
-const STORE_BUCKETS: [f64; 12] = [
+static STORE_BUCKETS: [f64; 12] = [
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5,
 ];
 
@@ -331,8 +333,8 @@ impl Metrics {
 
         let accepts = Family::<Labels, Counter>::default();
         let auth_rejects = Family::<Labels, Counter>::default();
-        let durations = Family::<Labels, Histogram>::new_with_constructor(
-            (|| Histogram::new(AUTH_BUCKETS)) as fn() -> Histogram,
+        let durations = Family::<Labels, AtomicHistogram>::new_with_constructor(
+            (|| AtomicHistogram::new(&AUTH_BUCKETS)) as fn() -> AtomicHistogram,
         );
         let methods = std::array::from_fn(|i| {
             let l = vec![("method", METHODS[i].to_string())];
@@ -370,8 +372,8 @@ impl Metrics {
             privacy_decrypt_failures.clone(),
         );
 
-        let call_durations = Family::<Labels, Histogram>::new_with_constructor(
-            (|| Histogram::new(STORE_BUCKETS)) as fn() -> Histogram,
+        let call_durations = Family::<Labels, AtomicHistogram>::new_with_constructor(
+            (|| AtomicHistogram::new(&STORE_BUCKETS)) as fn() -> AtomicHistogram,
         );
         let call_errors = Family::<Labels, Counter>::default();
         let calls = std::array::from_fn(|i| {
@@ -450,7 +452,7 @@ impl Metrics {
     /// An authentication finished.
     pub fn auth_finished(&self, report: &Report) {
         let m = &self.methods[method_index(report.method)];
-        m.duration.observe(report.duration.as_secs_f64());
+        m.duration.observe(report.duration);
         match &report.result {
             AuthResult::Success(_) => {
                 m.accepts.inc();
@@ -471,7 +473,7 @@ impl Metrics {
     pub fn store_call(&self, call: StoreCall, took: Duration, failed: bool) {
         let i = StoreCall::ALL.iter().position(|c| *c == call).unwrap_or(0);
         let m = &self.calls[i];
-        m.duration.observe(took.as_secs_f64());
+        m.duration.observe(took);
         if failed {
             m.errors.inc();
         }
