@@ -4,6 +4,7 @@ PASSPOINT_AKA_PACKAGES=(
   hostapd eapoltest wpasupplicant pcscd vsmartcard-vpcd libpcsclite-dev
   iproute2 tshark tcpdump pkg-config libssl-dev
   systemd man-db adduser binutils
+  prometheus
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed

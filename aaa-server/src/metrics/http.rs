@@ -15,7 +15,7 @@ use std::time::Duration;
 /// Largest request head read (request line and headers).
 pub const MAX_HEAD: usize = 8192;
 
-/// How long a client may take to send its request or read the answer.
+/// How long a client may take to send its request head (in all) or to read the answer.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// OpenMetrics text, sent when the Accept header asks for it.
@@ -152,7 +152,12 @@ fn serve_one(mut s: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
     s.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    // A client trickling bytes may not hold the thread past one timeout in all.
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
     let parsed = loop {
+        if std::time::Instant::now() > deadline {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
         let n = s.read(&mut chunk)?;
         if n == 0 {
             return Ok(());
