@@ -163,7 +163,10 @@ fn counters_move_and_promtool_accepts_the_scrape() {
     let v = |s: &str| value(&body, s);
     assert_eq!(v(r#"aaa_auth_accepts_total{method="aka_prime"}"#), 1.0);
     assert_eq!(v(r#"aaa_auth_rejects_total{method="aka_prime"}"#), 1.0);
-    assert_eq!(v(r#"aaa_auth_reject_reasons_total{reason="hss"}"#), 1.0);
+    assert_eq!(
+        v(r#"aaa_auth_reject_reasons_total{reason="unknown_subscriber"}"#),
+        1.0
+    );
     assert_eq!(
         v(&format!(
             r#"aaa_radius_responses_total{{client="{client}",code="access_accept"}}"#

@@ -18,6 +18,7 @@ pub mod metered;
 
 use crate::config::Client;
 use crate::eap_server::{AuthResult, Reject, Report};
+use crate::hss::HssError;
 use crate::radius::{Counters, DropReason};
 use eap::aka::keys::Method;
 use histogram::AtomicHistogram;
@@ -128,7 +129,9 @@ pub fn reject_label(r: &Reject) -> &'static str {
         Reject::Reauth(_) => "reauth",
         Reject::BadNotificationResponse => "bad_notification_response",
         Reject::SubscriberChanged => "subscriber_changed",
-        Reject::Hss(_) => "hss",
+        Reject::Hss(HssError::UnknownSubscriber) => "unknown_subscriber",
+        Reject::Hss(HssError::ResyncMacFailure) => "resync_mac_failure",
+        Reject::Hss(_) => "store_error",
         Reject::NetworkNameTooLong => "network_name_too_long",
         Reject::Encoding => "encoding",
         Reject::Rng => "rng",
