@@ -158,6 +158,7 @@ fn counters_move_and_promtool_accepts_the_scrape() {
         .unwrap_or_else(|| panic!("no drop warning: {:#?}", server.logs()));
     assert!(warn.contains("WARN"), "{warn}");
     assert!(warn.contains("from 127.0.0.1"), "{warn}");
+    assert!(warn.contains("client=\"127.0.0.1/32\""), "{warn}");
     eprintln!("{warn}");
     // Two more within the 10 s window: counted, not logged again.
     for id in [3, 4] {

@@ -131,8 +131,9 @@ fn what(r: DropReason) -> &'static str {
 
 static LIMITER: Mutex<Option<DropLog>> = Mutex::new(None);
 
-/// Logs a dropped datagram from `from` at `warn`, rate-limited.
-pub fn log_dropped(from: SocketAddr, reason: DropReason) {
+/// Logs a dropped datagram from `from` (of the `[[client]]` named `client`,
+/// if any) at `warn`, rate-limited.
+pub fn log_dropped(client: Option<&str>, from: SocketAddr, reason: DropReason) {
     let verdict = {
         let mut g = LIMITER.lock().unwrap_or_else(|e| e.into_inner());
         g.get_or_insert_with(DropLog::default)
@@ -141,6 +142,7 @@ pub fn log_dropped(from: SocketAddr, reason: DropReason) {
     match verdict {
         Verdict::Suppress => {}
         Verdict::Log { suppressed: 0 } => tracing::warn!(
+            client = client.unwrap_or(crate::metrics::UNKNOWN_CLIENT),
             from = %from,
             reason = reason.as_str(),
             "dropped: {} from {}: {}",
@@ -149,6 +151,7 @@ pub fn log_dropped(from: SocketAddr, reason: DropReason) {
             likely_cause(reason)
         ),
         Verdict::Log { suppressed } => tracing::warn!(
+            client = client.unwrap_or(crate::metrics::UNKNOWN_CLIENT),
             from = %from,
             reason = reason.as_str(),
             suppressed,

@@ -364,6 +364,14 @@ impl RadiusServer {
         }
     }
 
+    /// The name of the `[[client]]` whose network holds `from` (first match, as for requests).
+    pub fn client_name(&self, from: SocketAddr) -> Option<&str> {
+        self.clients
+            .iter()
+            .find(|c| c.0.network.contains(from.ip()))
+            .map(|c| c.0.name.as_str())
+    }
+
     /// EAP sessions held (waiting for the peer or for the store).
     pub fn eap_sessions(&self) -> usize {
         self.eap.session_count()

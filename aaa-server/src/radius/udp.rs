@@ -26,7 +26,7 @@ pub const POLL: Duration = Duration::from_millis(100);
 
 /// Logs the effects of one request; the per-authentication line goes to
 /// the log thread ([`crate::auth_log`]).
-pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
+pub fn log_effects(core: &RadiusServer, from: SocketAddr, effects: Vec<Effect>) {
     for e in effects {
         match e {
             Effect::AuthFinished { client, report } => {
@@ -36,7 +36,9 @@ pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
                     report,
                 })
             }
-            Effect::Dropped(r) => crate::metrics::droplog::log_dropped(from, r),
+            Effect::Dropped(r) => {
+                crate::metrics::droplog::log_dropped(core.client_name(from), from, r)
+            }
             Effect::DuplicateAnswered => {
                 tracing::debug!(from = %from, "retransmission answered from cache")
             }
@@ -110,7 +112,7 @@ pub fn serve(
         }
         replies.clear();
         for (from, e) in effects.drain(..) {
-            log_effects(from, e);
+            log_effects(core, from, e);
         }
     }
     Ok(())
