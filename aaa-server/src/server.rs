@@ -202,7 +202,7 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
     let acct = UdpSocket::bind(cfg.accounting_listen)
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
-    let metrics = Arc::new(crate::metrics::Metrics::new(&cfg.clients));
+    let metrics = Arc::new(crate::metrics::Metrics::new());
     let metrics_http = match cfg.metrics.listen {
         None => None,
         Some(addr) => {

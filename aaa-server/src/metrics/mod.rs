@@ -16,7 +16,6 @@ pub mod histogram;
 pub mod http;
 pub mod metered;
 
-use crate::config::Client;
 use crate::eap_server::{AuthResult, Reject, Report};
 use crate::hss::HssError;
 use crate::radius::{Counters, DropReason};
@@ -169,13 +168,54 @@ impl StoreCall {
     }
 }
 
-/// One client's hot-path counters.
-#[derive(Debug)]
-struct ClientMetrics {
+/// One client's hot-path counters (the RADIUS core keeps one per client,
+/// in its client order: [`Metrics::client`]).
+#[derive(Clone, Debug)]
+pub struct ClientMetrics {
     requests: [Counter; REQUEST_CODES.len()],
     responses: [Counter; RESPONSE_CODES.len()],
     drops: [Counter; DROP_REASONS.len()],
     duplicate_hits: Counter,
+}
+
+impl ClientMetrics {
+    /// A parsed request with RADIUS code `code`.
+    pub fn request(&self, code: u8) {
+        let i = match code {
+            1 => 0,
+            4 => 1,
+            12 => 2,
+            _ => 3,
+        };
+        self.requests[i].inc();
+    }
+
+    /// A response with RADIUS code `code` sent.
+    pub fn response(&self, code: u8) {
+        let i = match code {
+            2 => 0,
+            3 => 1,
+            11 => 2,
+            5 => 3,
+            _ => 4,
+        };
+        self.responses[i].inc();
+    }
+
+    /// A datagram dropped.
+    pub fn dropped(&self, r: DropReason) {
+        self.drops[drop_index(r)].inc();
+    }
+
+    /// A retransmission of a request in progress, dropped.
+    pub fn duplicate_dropped(&self) {
+        self.drops[DUPLICATE].inc();
+    }
+
+    /// A retransmission answered from the duplicate cache.
+    pub fn duplicate_hit(&self) {
+        self.duplicate_hits.inc();
+    }
 }
 
 /// Per-method authentication handles.
@@ -238,8 +278,10 @@ impl Collector for Probes {
 /// The server's metrics: the registry and the handles.
 pub struct Metrics {
     registry: Mutex<Registry>,
-    clients: Vec<ClientMetrics>,
-    unknown: ClientMetrics,
+    requests: Family<Labels, Counter>,
+    responses: Family<Labels, Counter>,
+    drops: Family<Labels, Counter>,
+    dup_hits: Family<Labels, Counter>,
     methods: [MethodMetrics; METHODS.len()],
     rejects: Family<Labels, Counter>,
     privacy_decrypt_failures: Counter,
@@ -247,91 +289,45 @@ pub struct Metrics {
     probes: Mutex<Vec<(&'static str, &'static str, MetricType, ProbeFn)>>,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Metrics")
-            .field("clients", &self.clients.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Metrics").finish_non_exhaustive()
     }
 }
 
 impl Metrics {
-    /// The registry with every series for `clients` (in configuration order:
-    /// the RADIUS core passes client indexes).
-    pub fn new(clients: &[Client]) -> Self {
+    /// The registry with every family; per-client series come with [`Metrics::client`].
+    pub fn new() -> Self {
         let mut reg = Registry::default();
         let requests = Family::<Labels, Counter>::default();
         let responses = Family::<Labels, Counter>::default();
         let drops = Family::<Labels, Counter>::default();
         let dup_hits = Family::<Labels, Counter>::default();
-        let per_client = |name: &str, unknown: bool| ClientMetrics {
-            requests: std::array::from_fn(|i| {
-                if unknown {
-                    Counter::default()
-                } else {
-                    requests
-                        .get_or_create(&vec![
-                            ("client", name.to_string()),
-                            ("code", REQUEST_CODES[i].to_string()),
-                        ])
-                        .clone()
-                }
-            }),
-            responses: std::array::from_fn(|i| {
-                if unknown {
-                    Counter::default()
-                } else {
-                    responses
-                        .get_or_create(&vec![
-                            ("client", name.to_string()),
-                            ("code", RESPONSE_CODES[i].to_string()),
-                        ])
-                        .clone()
-                }
-            }),
-            // An unknown client has one reason; a known one every other.
-            drops: std::array::from_fn(|i| {
-                if unknown == (i == 0) {
-                    drops
-                        .get_or_create(&vec![
-                            ("client", name.to_string()),
-                            ("reason", DROP_REASONS[i].to_string()),
-                        ])
-                        .clone()
-                } else {
-                    Counter::default()
-                }
-            }),
-            duplicate_hits: if unknown {
-                Counter::default()
-            } else {
-                dup_hits
-                    .get_or_create(&vec![("client", name.to_string())])
-                    .clone()
-            },
-        };
-        let clients_m: Vec<ClientMetrics> =
-            clients.iter().map(|c| per_client(&c.name, false)).collect();
-        let unknown = per_client(UNKNOWN_CLIENT, true);
         reg.register(
             "aaa_radius_requests",
             "RADIUS requests from a known client that parsed, by client and code",
-            requests,
+            requests.clone(),
         );
         reg.register(
             "aaa_radius_responses",
             "RADIUS responses sent (cached answers to retransmissions excluded), by client and code",
-            responses,
+            responses.clone(),
         );
         reg.register(
             "aaa_radius_dropped",
             "RADIUS datagrams dropped without an answer, by client and reason",
-            drops,
+            drops.clone(),
         );
         reg.register(
             "aaa_radius_duplicate_cache_hits",
             "Retransmissions answered from the duplicate cache (RFC 5080), by client",
-            dup_hits,
+            dup_hits.clone(),
         );
 
         let accepts = Family::<Labels, Counter>::default();
@@ -398,8 +394,10 @@ impl Metrics {
         );
         Metrics {
             registry: Mutex::new(reg),
-            clients: clients_m,
-            unknown,
+            requests,
+            responses,
+            drops,
+            dup_hits,
             methods,
             rejects,
             privacy_decrypt_failures,
@@ -408,48 +406,55 @@ impl Metrics {
         }
     }
 
-    fn client(&self, client: Option<usize>) -> &ClientMetrics {
-        client
-            .and_then(|i| self.clients.get(i))
-            .unwrap_or(&self.unknown)
+    /// The series of the client named `name`, created now (all zero).
+    pub fn client(&self, name: &str) -> ClientMetrics {
+        self.client_series(name, false)
     }
 
-    /// A parsed request from client `client` with RADIUS code `code`.
-    pub fn request(&self, client: usize, code: u8) {
-        let i = match code {
-            1 => 0,
-            4 => 1,
-            12 => 2,
-            _ => 3,
+    /// The series of requests from no known client (only `unknown_client` drops).
+    pub fn unknown_client(&self) -> ClientMetrics {
+        self.client_series(UNKNOWN_CLIENT, true)
+    }
+
+    fn client_series(&self, name: &str, unknown: bool) -> ClientMetrics {
+        let series = |f: &Family<Labels, Counter>, key: &'static str, value: &str| {
+            f.get_or_create(&vec![
+                ("client", name.to_string()),
+                (key, value.to_string()),
+            ])
+            .clone()
         };
-        self.client(Some(client)).requests[i].inc();
-    }
-
-    /// A response with RADIUS code `code` sent to client `client`.
-    pub fn response(&self, client: usize, code: u8) {
-        let i = match code {
-            2 => 0,
-            3 => 1,
-            11 => 2,
-            5 => 3,
-            _ => 4,
-        };
-        self.client(Some(client)).responses[i].inc();
-    }
-
-    /// A datagram dropped (`client` None: no `[[client]]` matched).
-    pub fn dropped(&self, client: Option<usize>, r: DropReason) {
-        self.client(client).drops[drop_index(r)].inc();
-    }
-
-    /// A retransmission of a request in progress, dropped.
-    pub fn duplicate_dropped(&self, client: usize) {
-        self.client(Some(client)).drops[DUPLICATE].inc();
-    }
-
-    /// A retransmission answered from the duplicate cache.
-    pub fn duplicate_hit(&self, client: usize) {
-        self.client(Some(client)).duplicate_hits.inc();
+        ClientMetrics {
+            requests: std::array::from_fn(|i| {
+                if unknown {
+                    Counter::default()
+                } else {
+                    series(&self.requests, "code", REQUEST_CODES[i])
+                }
+            }),
+            responses: std::array::from_fn(|i| {
+                if unknown {
+                    Counter::default()
+                } else {
+                    series(&self.responses, "code", RESPONSE_CODES[i])
+                }
+            }),
+            // An unknown client has one reason; a known one every other.
+            drops: std::array::from_fn(|i| {
+                if unknown == (i == 0) {
+                    series(&self.drops, "reason", DROP_REASONS[i])
+                } else {
+                    Counter::default()
+                }
+            }),
+            duplicate_hits: if unknown {
+                Counter::default()
+            } else {
+                self.dup_hits
+                    .get_or_create(&vec![("client", name.to_string())])
+                    .clone()
+            },
+        }
     }
 
     /// An authentication finished.
@@ -601,16 +606,6 @@ pub fn log_counters(c: &Counters, auth_log_lines_dropped: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Cidr;
-
-    fn client(name: &str) -> Client {
-        Client {
-            name: name.into(),
-            network: Cidr::parse("10.0.0.0/8").unwrap(),
-            secret: eap::secret::SecretBytes::from("s"),
-            require_message_authenticator: false,
-        }
-    }
 
     #[test]
     fn metrics_listen_is_parsed_and_off_by_default() {
@@ -634,11 +629,12 @@ mod tests {
 
     #[test]
     fn counts_per_client_and_both_formats() {
-        let m = Metrics::new(&[client("ap1")]);
-        m.request(0, 1);
-        m.response(0, 11);
-        m.dropped(Some(0), DropReason::BadAuthenticator);
-        m.dropped(None, DropReason::UnknownClient);
+        let m = Metrics::new();
+        let ap1 = m.client("ap1");
+        ap1.request(1);
+        ap1.response(11);
+        ap1.dropped(DropReason::BadAuthenticator);
+        m.unknown_client().dropped(DropReason::UnknownClient);
         m.probe("aaa_eap_sessions", "EAP sessions", false, Box::new(|| 7));
         let classic = m.encode(false);
         assert!(classic.contains("# TYPE aaa_radius_requests_total counter"));

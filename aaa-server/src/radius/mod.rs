@@ -208,6 +208,10 @@ pub struct RadiusServer {
     cache: dup::DupCache,
     counters: AtomicCounters,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Each client's series, in `clients` order.
+    client_metrics: Vec<crate::metrics::ClientMetrics>,
+    /// Requests from no known client.
+    unknown_metrics: crate::metrics::ClientMetrics,
 }
 
 /// The reply to send (if any) and what to log.
@@ -304,11 +308,11 @@ enum Step {
 impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
-        let metrics = Arc::new(crate::metrics::Metrics::new(&cfg.clients));
+        let metrics = Arc::new(crate::metrics::Metrics::new());
         Self::with_metrics(cfg, hss, accounting, metrics)
     }
 
-    /// As [`RadiusServer::new`], counting into `metrics` (made for `cfg.clients`).
+    /// As [`RadiusServer::new`], counting into `metrics`.
     pub fn with_metrics(
         cfg: &Config,
         hss: Arc<dyn Hss>,
@@ -327,8 +331,21 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
+            client_metrics: cfg
+                .clients
+                .iter()
+                .map(|c| metrics.client(&c.name))
+                .collect(),
+            unknown_metrics: metrics.unknown_client(),
             metrics,
         }
+    }
+
+    /// The series of client `client` (index into `clients`).
+    fn client_metrics(&self, client: Option<usize>) -> &crate::metrics::ClientMetrics {
+        client
+            .and_then(|i| self.client_metrics.get(i))
+            .unwrap_or(&self.unknown_metrics)
     }
 
     /// Adds clients that their transport authenticates (RadSec: a TLS
@@ -343,6 +360,8 @@ impl RadiusServer {
                 .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose()))),
         );
         self.clients = all.into();
+        self.client_metrics
+            .extend(clients.iter().map(|c| self.metrics.client(&c.name)));
         (first..self.clients.len()).map(ClientId).collect()
     }
 
@@ -366,10 +385,15 @@ impl RadiusServer {
 
     /// The name of the `[[client]]` whose network holds `from` (first match, as for requests).
     pub fn client_name(&self, from: SocketAddr) -> Option<&str> {
-        self.clients
+        self.clients[..self.udp_clients]
             .iter()
             .find(|c| c.0.network.contains(from.ip()))
             .map(|c| c.0.name.as_str())
+    }
+
+    /// The name of a client its transport authenticated ([`RadiusServer::add_transport_clients`]).
+    pub fn transport_client_name(&self, id: ClientId) -> Option<&str> {
+        self.clients.get(id.0).map(|c| c.0.name.as_str())
     }
 
     /// EAP sessions held (waiting for the peer or for the store).
@@ -378,7 +402,7 @@ impl RadiusServer {
     }
 
     fn drop(&self, client: Option<usize>, r: DropReason) -> Reply {
-        self.metrics.dropped(client, r);
+        self.client_metrics(client).dropped(r);
         let c = &self.counters;
         bump(match r {
             DropReason::UnknownClient => &c.unknown_client,
@@ -459,8 +483,8 @@ impl RadiusServer {
         let Ok(req) = wire::Request::new_checked(datagram) else {
             return Handled::Reply(self.drop(Some(client), DropReason::Malformed));
         };
-        self.metrics
-            .request(client, datagram.first().copied().unwrap_or(0));
+        self.client_metrics(Some(client))
+            .request(datagram.first().copied().unwrap_or(0));
         // Octets beyond Length are padding (RFC 2865 §3).
         let raw = req.bytes();
         let req_auth = req.authenticator();
@@ -520,12 +544,12 @@ impl RadiusServer {
                 dup::Lookup::Answered(bytes) => {
                     bump(&self.counters.duplicates);
                     bump(&self.counters.answered);
-                    self.metrics.duplicate_hit(client);
+                    self.client_metrics(Some(client)).duplicate_hit();
                     return Handled::Reply((Some(bytes), vec![Effect::DuplicateAnswered]));
                 }
                 dup::Lookup::InProgress => {
                     bump(&self.counters.duplicates_in_progress);
-                    self.metrics.duplicate_dropped(client);
+                    self.client_metrics(Some(client)).duplicate_dropped();
                     return Handled::Reply((None, vec![Effect::DuplicateInProgress]));
                 }
             }
@@ -807,8 +831,8 @@ impl RadiusServer {
         ) {
             return Err(EncodeFailed);
         }
-        self.metrics
-            .response(to.client, bytes.first().copied().unwrap_or(0));
+        self.client_metrics(Some(to.client))
+            .response(bytes.first().copied().unwrap_or(0));
         Ok(Some(bytes))
     }
 }
