@@ -261,6 +261,9 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         Some(p) => Some(crate::radsec::start(p, core.clone(), cfg.hss_workers)?),
         None => None,
     };
+    if let (Some(h), Some(_)) = (&radsec, &metrics_http) {
+        crate::metrics::register_radsec_probes(core.metrics(), &h.counters());
+    }
     tracing::info!(
         auth = %auth.local_addr().map_err(io("local_addr"))?,
         accounting = %acct.local_addr().map_err(io("local_addr"))?,
@@ -297,7 +300,7 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     if let Some(h) = radsec {
         let counters = h.counters();
         h.stop();
-        tracing::info!(counters = ?counters.snapshot(), "radsec stopped");
+        crate::metrics::log_radsec_counters(&counters.snapshot());
     }
     for w in workers {
         let _ = w.join();

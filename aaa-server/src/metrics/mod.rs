@@ -580,6 +580,126 @@ pub fn register_probes(
     );
 }
 
+/// RadSec counters exposed at each scrape: (name, help, counter or gauge, value).
+type RadsecProbe = (
+    &'static str,
+    &'static str,
+    bool,
+    fn(&crate::radsec::CounterValues) -> u64,
+);
+
+const RADSEC_PROBES: [RadsecProbe; 13] = [
+    (
+        "aaa_radsec_connections_accepted",
+        "RadSec TCP connections accepted",
+        true,
+        |c| c.accepted,
+    ),
+    (
+        "aaa_radsec_connections_active",
+        "RadSec connections open now (handshaking or established)",
+        false,
+        |c| c.active,
+    ),
+    (
+        "aaa_radsec_connections_established",
+        "RadSec connections that completed the handshake and were identified",
+        true,
+        |c| c.established,
+    ),
+    (
+        "aaa_radsec_connections_over_limit",
+        "RadSec connections closed at accept: max_connections were open",
+        true,
+        |c| c.over_limit,
+    ),
+    (
+        "aaa_radsec_handshake_timeouts",
+        "RadSec TLS handshakes not finished within handshake_timeout",
+        true,
+        |c| c.handshake_timeouts,
+    ),
+    (
+        "aaa_radsec_tls_failures",
+        "RadSec TLS handshakes failed for anything but the client certificate",
+        true,
+        |c| c.tls_failures,
+    ),
+    (
+        "aaa_radsec_certificates_refused",
+        "RadSec client certificates refused (none, another CA, expired, not for client use)",
+        true,
+        |c| c.certificates_refused,
+    ),
+    (
+        "aaa_radsec_no_matching_client",
+        "RadSec verified certificates that no [[radsec.client]] matches",
+        true,
+        |c| c.no_matching_client,
+    ),
+    (
+        "aaa_radsec_framing_errors",
+        "RadSec connections closed: a Length field out of range",
+        true,
+        |c| c.framing_errors,
+    ),
+    (
+        "aaa_radsec_tls_record_errors",
+        "RadSec connections closed: bytes that are not a valid TLS record",
+        true,
+        |c| c.tls_record_errors,
+    ),
+    (
+        "aaa_radsec_malformed",
+        "RadSec connections closed: a packet the RADIUS core found malformed",
+        true,
+        |c| c.malformed,
+    ),
+    (
+        "aaa_radsec_idle_timeouts",
+        "RadSec connections closed after idle_timeout",
+        true,
+        |c| c.idle_timeouts,
+    ),
+    (
+        "aaa_radsec_packets",
+        "RADIUS packets received on established RadSec connections",
+        true,
+        |c| c.packets,
+    ),
+];
+
+/// Adds the RadSec listener's counters, read at each scrape.
+pub fn register_radsec_probes(
+    metrics: &Metrics,
+    counters: &std::sync::Arc<crate::radsec::Counters>,
+) {
+    for (name, help, counter, get) in RADSEC_PROBES {
+        let c = counters.clone();
+        metrics.probe(name, help, counter, Box::new(move || get(&c.snapshot())));
+    }
+}
+
+/// Logs the RadSec counters as one line with a field each (at shutdown).
+pub fn log_radsec_counters(c: &crate::radsec::CounterValues) {
+    tracing::info!(
+        accepted = c.accepted,
+        active = c.active,
+        established = c.established,
+        over_limit = c.over_limit,
+        handshake_timeouts = c.handshake_timeouts,
+        tls_failures = c.tls_failures,
+        certificates_refused = c.certificates_refused,
+        no_matching_client = c.no_matching_client,
+        framing_errors = c.framing_errors,
+        tls_record_errors = c.tls_record_errors,
+        malformed = c.malformed,
+        idle_timeouts = c.idle_timeouts,
+        packets = c.packets,
+        "radsec stopped"
+    );
+}
+
 /// Logs the counters since start as one line with a field each (at shutdown).
 pub fn log_counters(c: &Counters, auth_log_lines_dropped: u64) {
     tracing::info!(
@@ -625,6 +745,18 @@ mod tests {
         assert!(e.starts_with("aaa.toml:7: metrics.listen: expected"), "{e}");
         let unknown = format!("{base}[metrics]\nlisen = \"127.0.0.1:9812\"\n");
         assert!(Config::parse(&unknown, Path::new("aaa.toml")).is_err());
+    }
+
+    #[test]
+    fn radsec_counters_are_exposed() {
+        let m = Metrics::new();
+        let c = std::sync::Arc::new(crate::radsec::Counters::default());
+        register_radsec_probes(&m, &c);
+        let text = m.encode(false);
+        assert!(text.contains("# TYPE aaa_radsec_connections_active gauge"));
+        assert!(text.contains("aaa_radsec_connections_active 0"));
+        assert!(text.contains("aaa_radsec_packets_total 0"));
+        assert_eq!(text.matches("aaa_radsec_").count(), 13 * 3);
     }
 
     #[test]
