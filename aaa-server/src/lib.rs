@@ -17,6 +17,7 @@ pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;
 pub mod input;
+pub mod metrics;
 pub mod notify;
 pub mod privacy;
 

@@ -207,6 +207,11 @@ pub struct RadiusServer {
     session_timeout_secs: u32,
     cache: dup::DupCache,
     counters: AtomicCounters,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Each client's series, in `clients` order.
+    client_metrics: Vec<crate::metrics::ClientMetrics>,
+    /// Requests from no known client.
+    unknown_metrics: crate::metrics::ClientMetrics,
 }
 
 /// The reply to send (if any) and what to log.
@@ -303,6 +308,17 @@ enum Step {
 impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        Self::with_metrics(cfg, hss, accounting, metrics)
+    }
+
+    /// As [`RadiusServer::new`], counting into `metrics`.
+    pub fn with_metrics(
+        cfg: &Config,
+        hss: Arc<dyn Hss>,
+        accounting: Arc<dyn AccountingLog>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             clients: cfg
                 .clients
@@ -315,7 +331,21 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
+            client_metrics: cfg
+                .clients
+                .iter()
+                .map(|c| metrics.client(&c.name))
+                .collect(),
+            unknown_metrics: metrics.unknown_client(),
+            metrics,
         }
+    }
+
+    /// The series of client `client` (index into `clients`).
+    fn client_metrics(&self, client: Option<usize>) -> &crate::metrics::ClientMetrics {
+        client
+            .and_then(|i| self.client_metrics.get(i))
+            .unwrap_or(&self.unknown_metrics)
     }
 
     /// Adds clients that their transport authenticates (RadSec: a TLS
@@ -330,7 +360,14 @@ impl RadiusServer {
                 .map(|c| (c.clone(), crypto::hmac_md5(c.secret.expose()))),
         );
         self.clients = all.into();
+        self.client_metrics
+            .extend(clients.iter().map(|c| self.metrics.client(&c.name)));
         (first..self.clients.len()).map(ClientId).collect()
+    }
+
+    /// The Prometheus metrics this server counts into.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
@@ -346,12 +383,26 @@ impl RadiusServer {
         }
     }
 
+    /// The name of the `[[client]]` whose network holds `from` (first match, as for requests).
+    pub fn client_name(&self, from: SocketAddr) -> Option<&str> {
+        self.clients[..self.udp_clients]
+            .iter()
+            .find(|c| c.0.network.contains(from.ip()))
+            .map(|c| c.0.name.as_str())
+    }
+
+    /// The name of a client its transport authenticated ([`RadiusServer::add_transport_clients`]).
+    pub fn transport_client_name(&self, id: ClientId) -> Option<&str> {
+        self.clients.get(id.0).map(|c| c.0.name.as_str())
+    }
+
     /// EAP sessions held (waiting for the peer or for the store).
     pub fn eap_sessions(&self) -> usize {
         self.eap.session_count()
     }
 
-    fn drop(&self, r: DropReason) -> Reply {
+    fn drop(&self, client: Option<usize>, r: DropReason) -> Reply {
+        self.client_metrics(client).dropped(r);
         let c = &self.counters;
         bump(match r {
             DropReason::UnknownClient => &c.unknown_client,
@@ -396,7 +447,7 @@ impl RadiusServer {
             .iter()
             .position(|c| c.0.network.contains(from.ip()))
         else {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         };
         self.receive_client(listener, client, from, datagram, now)
     }
@@ -413,7 +464,7 @@ impl RadiusServer {
     ) -> Handled {
         bump(&self.counters.received);
         if client.0 >= self.clients.len() {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         }
         self.receive_client(listener, client.0, from, datagram, now)
     }
@@ -430,8 +481,10 @@ impl RadiusServer {
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
         let Ok(req) = wire::Request::new_checked(datagram) else {
-            return Handled::Reply(self.drop(DropReason::Malformed));
+            return Handled::Reply(self.drop(Some(client), DropReason::Malformed));
         };
+        self.client_metrics(Some(client))
+            .request(datagram.first().copied().unwrap_or(0));
         // Octets beyond Length are padding (RFC 2865 §3).
         let raw = req.bytes();
         let req_auth = req.authenticator();
@@ -439,7 +492,7 @@ impl RadiusServer {
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
-                    return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+                    return Handled::Reply(self.drop(Some(client), DropReason::BadAuthenticator));
                 }
                 match crypto::check_request_keyed(raw, keyed, true) {
                     MaCheck::Invalid
@@ -454,7 +507,7 @@ impl RadiusServer {
             _ => crypto::check_request_keyed(raw, keyed, false),
         };
         if ma == MaCheck::Invalid {
-            return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+            return Handled::Reply(self.drop(Some(client), DropReason::BadAuthenticator));
         }
         let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
@@ -465,7 +518,9 @@ impl RadiusServer {
             _ => false,
         };
         if ma_required && ma == MaCheck::Missing {
-            return Handled::Reply(self.drop(DropReason::MissingMessageAuthenticator));
+            return Handled::Reply(
+                self.drop(Some(client), DropReason::MissingMessageAuthenticator),
+            );
         }
         let to = ReplyTo {
             client,
@@ -489,10 +544,12 @@ impl RadiusServer {
                 dup::Lookup::Answered(bytes) => {
                     bump(&self.counters.duplicates);
                     bump(&self.counters.answered);
+                    self.client_metrics(Some(client)).duplicate_hit();
                     return Handled::Reply((Some(bytes), vec![Effect::DuplicateAnswered]));
                 }
                 dup::Lookup::InProgress => {
                     bump(&self.counters.duplicates_in_progress);
+                    self.client_metrics(Some(client)).duplicate_dropped();
                     return Handled::Reply((None, vec![Effect::DuplicateInProgress]));
                 }
             }
@@ -514,15 +571,15 @@ impl RadiusServer {
                 // crate's typed lookups read its attributes.
                 let Ok(packet) = Packet::decode(raw, secret) else {
                     self.cache.abandon(&key);
-                    return Handled::Reply(self.drop(DropReason::Malformed));
+                    return Handled::Reply(self.drop(Some(client), DropReason::Malformed));
                 };
                 Step::Later(Work::Accounting(accounting_record(cl, &packet)))
             }
-            _ => return Handled::Reply(self.drop(DropReason::UnexpectedCode)),
+            _ => return Handled::Reply(self.drop(Some(client), DropReason::UnexpectedCode)),
         };
         match step {
             Step::Now(reply, effects) => {
-                Handled::Reply(self.conclude(cached.then_some(&key), reply, effects, now))
+                Handled::Reply(self.conclude(client, cached.then_some(&key), reply, effects, now))
             }
             Step::Later(work) => {
                 bump(&self.counters.deferred);
@@ -580,10 +637,12 @@ impl RadiusServer {
             WorkDone::Accounting(Err(e)) => {
                 tracing::warn!(client = %self.clients[to.client].0.name, error = %e, "accounting not recorded");
                 self.cache.abandon(&head.key);
-                return Handled::Reply(self.drop(DropReason::AccountingNotRecorded));
+                return Handled::Reply(
+                    self.drop(Some(to.client), DropReason::AccountingNotRecorded),
+                );
             }
         };
-        Handled::Reply(self.conclude(Some(&head.key), reply, effects, now))
+        Handled::Reply(self.conclude(to.client, Some(&head.key), reply, effects, now))
     }
 
     /// Drops a job the store workers cannot take (their queue is full): the
@@ -595,12 +654,13 @@ impl RadiusServer {
         if let Work::Eap(d) = work {
             self.eap.abandon(d);
         }
-        self.drop(DropReason::StoreBusy)
+        self.drop(Some(head.to.client), DropReason::StoreBusy)
     }
 
     /// Counts the reply and records it (or the lack of one) in the duplicate cache.
     fn conclude(
         &self,
+        client: usize,
         key: Option<&dup::RequestKey>,
         reply: Result<Option<Vec<u8>>, EncodeFailed>,
         effects: Vec<Effect>,
@@ -611,8 +671,8 @@ impl RadiusServer {
                 bump(&self.counters.answered);
                 (Some(bytes), Vec::new())
             }
-            Ok(None) => self.drop(DropReason::EapDiscarded),
-            Err(EncodeFailed) => self.drop(DropReason::EncodeFailed),
+            Ok(None) => self.drop(Some(client), DropReason::EapDiscarded),
+            Err(EncodeFailed) => self.drop(Some(client), DropReason::EncodeFailed),
         };
         if let Some(key) = key {
             match &out {
@@ -623,6 +683,7 @@ impl RadiusServer {
         // --- duplicate detection: end ---
         for ef in &effects {
             if let Effect::AuthFinished { report, .. } = ef {
+                self.metrics.auth_finished(report);
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
@@ -770,6 +831,8 @@ impl RadiusServer {
         ) {
             return Err(EncodeFailed);
         }
+        self.client_metrics(Some(to.client))
+            .response(bytes.first().copied().unwrap_or(0));
         Ok(Some(bytes))
     }
 }
