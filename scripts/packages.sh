@@ -5,6 +5,7 @@ PASSPOINT_AKA_PACKAGES=(
   iproute2 tshark tcpdump pkg-config libssl-dev
   systemd man-db adduser binutils
   postgresql
+  prometheus
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed

@@ -186,6 +186,15 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// The RadSec listener (`[radsec]`), if any.
     pub radsec: Option<crate::radsec::RadsecConfig>,
+    /// The Prometheus endpoint (`[metrics]`).
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: the Prometheus/OpenMetrics endpoint.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// `listen`: where `/metrics` is served over HTTP; off when absent.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[hss] backend = "postgres"` (docs/postgresql.md).
@@ -254,12 +263,20 @@ struct RawConfig {
     radsec: Option<crate::radsec::config::RawRadsec>,
     #[serde(default)]
     logging: RawLogging,
+    #[serde(default)]
+    metrics: RawMetrics,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawLogging {
     log_identities: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -777,6 +794,22 @@ impl Config {
             None => None,
             Some(r) => Some(r.parse(path, &err)?),
         };
+        let metrics = MetricsConfig {
+            listen: match &raw.metrics.listen {
+                None => None,
+                Some(s) => Some(s.get_ref().parse().map_err(|_| {
+                    err(
+                        s.span(),
+                        "metrics.listen",
+                        format!(
+                            "expected a string \"ip:port\" like \"127.0.0.1:9812\", found \"{}\"",
+                            s.get_ref()
+                        ),
+                    )
+                })?),
+            },
+        };
+
         let config = Config {
             listen,
             accounting_listen,
@@ -796,6 +829,7 @@ impl Config {
                 duplicate_cache_size,
             },
             radsec,
+            metrics,
         };
         Ok((config, logging))
     }

@@ -18,6 +18,7 @@ pub mod hlr_gw;
 pub mod hss;
 pub mod input;
 pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod privacy;
 

@@ -240,12 +240,22 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     let auth = UdpSocket::bind(cfg.listen).map_err(io(format!("bind {}", cfg.listen)))?;
     let acct = UdpSocket::bind(cfg.accounting_listen)
         .map_err(io(format!("bind {}", cfg.accounting_listen)))?;
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    let metrics_http = match cfg.metrics.listen {
+        None => None,
+        Some(addr) => {
+            let m = crate::metrics::http::MetricsServer::start(addr, metrics.clone())
+                .map_err(io(format!("bind metrics {addr}")))?;
+            tracing::info!(addr = %m.local_addr(), "metrics endpoint listening on /metrics");
+            Some(m)
+        }
+    };
     udp::enlarge_buffers(&auth);
     udp::enlarge_buffers(&acct);
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
     // No SQN is reserved at start: each subscriber's first vector commits
     // its first range.
-    let (subscribers, mut radius) = match &cfg.postgres {
+    let (subscribers, mut radius, sqn_reservations) = match &cfg.postgres {
         Some(pg) => {
             let store = Arc::new(
                 crate::hss::postgres::PgStore::open(
@@ -255,16 +265,32 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
                 )
                 .map_err(crate::hss::HssError::from)?,
             );
+            let metered = Arc::new(crate::metrics::metered::Metered::new(
+                store.clone(),
+                metrics.clone(),
+            ));
+            let w = Arc::downgrade(&store);
+            let reservations: crate::metrics::ProbeFn =
+                Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
             (
                 store.subscriber_count()?,
-                RadiusServer::new(&cfg, store.clone(), store),
+                RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
+                reservations,
             )
         }
         None => {
             let store = Arc::new(SqliteStore::open(&cfg.database)?);
+            let metered = Arc::new(crate::metrics::metered::Metered::new(
+                store.clone(),
+                metrics.clone(),
+            ));
+            let w = Arc::downgrade(&store);
+            let reservations: crate::metrics::ProbeFn =
+                Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
             (
                 store.subscriber_count()?,
-                RadiusServer::new(&cfg, store.clone(), store),
+                RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
+                reservations,
             )
         }
     };
@@ -274,6 +300,9 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         None => None,
     };
     let core = Arc::new(radius);
+    if metrics_http.is_some() {
+        crate::metrics::register_probes(&core, sqn_reservations);
+    }
     crate::auth_log::start().map_err(io("log thread"))?;
     let shutdown = Arc::new(AtomicBool::new(false));
     // Requests that wait for the store (vectors, resynchronisation, IMSI
@@ -302,6 +331,9 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         Some(p) => Some(crate::radsec::start(p, core.clone(), cfg.hss_workers)?),
         None => None,
     };
+    if let (Some(h), Some(_)) = (&radsec, &metrics_http) {
+        crate::metrics::register_radsec_probes(core.metrics(), &h.counters());
+    }
     tracing::info!(
         auth = %auth.local_addr().map_err(io("local_addr"))?,
         accounting = %acct.local_addr().map_err(io("local_addr"))?,
@@ -338,33 +370,16 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     if let Some(h) = radsec {
         let counters = h.counters();
         h.stop();
-        tracing::info!(counters = ?counters.snapshot(), "radsec stopped");
+        crate::metrics::log_radsec_counters(&counters.snapshot());
     }
     for w in workers {
         let _ = w.join();
     }
     pool.join();
     crate::auth_log::stop();
-    // One field per counter, so text and JSON logs carry them as any other field.
-    let c = core.counters();
-    tracing::info!(
-        received = c.received,
-        answered = c.answered,
-        accepted = c.accepted,
-        rejected = c.rejected,
-        rejected_by_store = c.rejected_by_store,
-        unknown_client = c.unknown_client,
-        malformed = c.malformed,
-        missing_message_authenticator = c.missing_message_authenticator,
-        bad_authenticator = c.bad_authenticator,
-        other_drops = c.other_drops,
-        duplicates = c.duplicates,
-        duplicates_in_progress = c.duplicates_in_progress,
-        duplicate_early_evictions = c.duplicate_early_evictions,
-        deferred = c.deferred,
-        store_busy = c.store_busy,
-        log_lines_dropped = crate::auth_log::dropped(),
-        "stopped"
-    );
+    if let Some(m) = metrics_http {
+        m.stop();
+    }
+    crate::metrics::log_counters(&core.counters(), crate::auth_log::dropped());
     Ok(())
 }

@@ -172,6 +172,8 @@ struct Inner {
     watch: Mutex<Watch>,
     /// Authentications [`Hss::current`] turned down.
     changed_during_auth: AtomicU64,
+    /// SQN ranges committed (one per subscriber per reservation, resync included).
+    sqn_reservations: AtomicU64,
 }
 
 /// The SQLite store; shareable between threads.
@@ -302,6 +304,7 @@ impl SqliteStore {
             wake: Condvar::new(),
             watch: Mutex::new(watch),
             changed_during_auth: AtomicU64::new(0),
+            sqn_reservations: AtomicU64::new(0),
         });
         let bg = inner.clone();
         let committer = std::thread::Builder::new()
@@ -339,6 +342,12 @@ impl SqliteStore {
     /// changed after its vector was issued (see [`Hss::current`]).
     pub fn changed_during_auth(&self) -> u64 {
         self.inner.changed_during_auth.load(Ordering::Relaxed)
+    }
+
+    /// SQN ranges committed since open (each subscriber's reservation of
+    /// [`RESERVATION_SEQS`], a resynchronisation's included).
+    pub fn sqn_reservations(&self) -> u64 {
+        self.inner.sqn_reservations.load(Ordering::Relaxed)
     }
 
     /// Adds a subscriber; [`HssError::Exists`] when the IMSI is taken.
@@ -723,6 +732,8 @@ impl Inner {
                 return Err(e);
             }
         };
+        self.sqn_reservations
+            .fetch_add(done.len() as u64, Ordering::Relaxed);
         let mut missing: HashSet<String> = batch.into_iter().collect();
         for r in &done {
             missing.remove(&r.imsi);
@@ -918,6 +929,7 @@ impl Hss for SqliteStore {
         let committed = advance(base, RESERVATION_SEQS);
         set_stored_sqn(&tx, imsi.as_str(), committed)?;
         tx.commit()?;
+        self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
         {
             let mut s = relock(shard);
             if !s.stale(imsi.as_str(), row.version) {

@@ -202,13 +202,16 @@ impl AtomicCounters {
 pub struct ClientEntry {
     client: Client,
     keyed: KeyedMac,
+    /// Its Prometheus series (by name: a reload keeps them).
+    metrics: crate::metrics::ClientMetrics,
 }
 
 impl ClientEntry {
-    fn new(client: &Client) -> Arc<Self> {
+    fn new(client: &Client, metrics: &crate::metrics::Metrics) -> Arc<Self> {
         Arc::new(ClientEntry {
             client: client.clone(),
             keyed: crypto::hmac_md5(client.secret.expose()),
+            metrics: metrics.client(&client.name),
         })
     }
 }
@@ -234,6 +237,9 @@ pub struct RadiusServer {
     session_timeout_secs: u32,
     cache: dup::DupCache,
     counters: AtomicCounters,
+    metrics: Arc<crate::metrics::Metrics>,
+    /// Requests from no known client.
+    unknown_metrics: crate::metrics::ClientMetrics,
 }
 
 /// The reply to send (if any) and what to log.
@@ -330,9 +336,23 @@ enum Step {
 impl RadiusServer {
     /// A server for `cfg` using `hss` for vectors and `accounting` for records.
     pub fn new(cfg: &Config, hss: Arc<dyn Hss>, accounting: Arc<dyn AccountingLog>) -> Self {
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        Self::with_metrics(cfg, hss, accounting, metrics)
+    }
+
+    /// As [`RadiusServer::new`], counting into `metrics`.
+    pub fn with_metrics(
+        cfg: &Config,
+        hss: Arc<dyn Hss>,
+        accounting: Arc<dyn AccountingLog>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Self {
         Self {
             clients: arc_swap::ArcSwap::from_pointee(
-                cfg.clients.iter().map(ClientEntry::new).collect(),
+                cfg.clients
+                    .iter()
+                    .map(|c| ClientEntry::new(c, &metrics))
+                    .collect(),
             ),
             transport_clients: Vec::new(),
             eap: EapServer::new(hss, &cfg.eap),
@@ -340,16 +360,30 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
+            unknown_metrics: metrics.unknown_client(),
+            metrics,
         }
     }
 
     /// Replaces the clients and their secrets (SIGHUP). Requests already
     /// received finish with the client they arrived under; EAP sessions are
     /// kept (they are keyed by State, not by client). Transport clients
-    /// (RadSec) are not affected.
+    /// (RadSec) are not affected. A client keeps its metric series by name.
     pub fn set_clients(&self, clients: &[Client]) {
-        self.clients
-            .store(Arc::new(clients.iter().map(ClientEntry::new).collect()));
+        self.clients.store(Arc::new(
+            clients
+                .iter()
+                .map(|c| ClientEntry::new(c, &self.metrics))
+                .collect(),
+        ));
+    }
+
+    /// The series of `client`, or of requests from no known client.
+    fn client_metrics<'a>(
+        &'a self,
+        client: Option<&'a Arc<ClientEntry>>,
+    ) -> &'a crate::metrics::ClientMetrics {
+        client.map_or(&self.unknown_metrics, |c| &c.metrics)
     }
 
     /// Adds clients that their transport authenticates (RadSec: a TLS
@@ -357,11 +391,19 @@ impl RadiusServer {
     /// matched by source address; [`RadiusServer::receive_as`] names them.
     pub fn add_transport_clients(&mut self, clients: &[Client]) -> Vec<ClientId> {
         let first = self.transport_clients.len();
-        self.transport_clients
-            .extend(clients.iter().map(ClientEntry::new));
+        let entries: Vec<_> = clients
+            .iter()
+            .map(|c| ClientEntry::new(c, &self.metrics))
+            .collect();
+        self.transport_clients.extend(entries);
         (first..self.transport_clients.len())
             .map(ClientId)
             .collect()
+    }
+
+    /// The Prometheus metrics this server counts into.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     /// Turns on `[privacy]` in the EAP server (issue 8).
@@ -382,12 +424,29 @@ impl RadiusServer {
         }
     }
 
+    /// The name of the `[[client]]` whose network holds `from` (first match, as for requests).
+    pub fn client_name(&self, from: SocketAddr) -> Option<String> {
+        self.clients
+            .load()
+            .iter()
+            .find(|c| c.client.network.contains(from.ip()))
+            .map(|c| c.client.name.clone())
+    }
+
+    /// The name of a client its transport authenticated ([`RadiusServer::add_transport_clients`]).
+    pub fn transport_client_name(&self, id: ClientId) -> Option<&str> {
+        self.transport_clients
+            .get(id.0)
+            .map(|c| c.client.name.as_str())
+    }
+
     /// EAP sessions held (waiting for the peer or for the store).
     pub fn eap_sessions(&self) -> usize {
         self.eap.session_count()
     }
 
-    fn drop(&self, r: DropReason) -> Reply {
+    fn drop(&self, client: Option<&Arc<ClientEntry>>, r: DropReason) -> Reply {
+        self.client_metrics(client).dropped(r);
         let c = &self.counters;
         bump(match r {
             DropReason::UnknownClient => &c.unknown_client,
@@ -435,7 +494,7 @@ impl RadiusServer {
             .find(|c| c.client.network.contains(from.ip()))
             .cloned()
         else {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         };
         self.receive_client(listener, client, from, datagram, now)
     }
@@ -452,7 +511,7 @@ impl RadiusServer {
     ) -> Handled {
         bump(&self.counters.received);
         let Some(client) = self.transport_clients.get(client.0).cloned() else {
-            return Handled::Reply(self.drop(DropReason::UnknownClient));
+            return Handled::Reply(self.drop(None, DropReason::UnknownClient));
         };
         self.receive_client(listener, client, from, datagram, now)
     }
@@ -469,8 +528,10 @@ impl RadiusServer {
         let secret = cl.secret.expose();
         // A checked, borrowed view: no per-attribute allocation.
         let Ok(req) = wire::Request::new_checked(datagram) else {
-            return Handled::Reply(self.drop(DropReason::Malformed));
+            return Handled::Reply(self.drop(Some(&client), DropReason::Malformed));
         };
+        self.client_metrics(Some(&client))
+            .request(datagram.first().copied().unwrap_or(0));
         // Octets beyond Length are padding (RFC 2865 §3).
         let raw = req.bytes();
         let req_auth = req.authenticator();
@@ -478,7 +539,7 @@ impl RadiusServer {
         let ma = match code {
             Code::AccountingRequest => {
                 if !Packet::is_authentic_request(raw, secret) {
-                    return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+                    return Handled::Reply(self.drop(Some(&client), DropReason::BadAuthenticator));
                 }
                 match crypto::check_request_keyed(raw, keyed, true) {
                     MaCheck::Invalid
@@ -493,7 +554,7 @@ impl RadiusServer {
             _ => crypto::check_request_keyed(raw, keyed, false),
         };
         if ma == MaCheck::Invalid {
-            return Handled::Reply(self.drop(DropReason::BadAuthenticator));
+            return Handled::Reply(self.drop(Some(&client), DropReason::BadAuthenticator));
         }
         let has_eap = req.first(rfc2869::EAP_MESSAGE_TYPE).is_some();
         let ma_required = match code {
@@ -504,7 +565,9 @@ impl RadiusServer {
             _ => false,
         };
         if ma_required && ma == MaCheck::Missing {
-            return Handled::Reply(self.drop(DropReason::MissingMessageAuthenticator));
+            return Handled::Reply(
+                self.drop(Some(&client), DropReason::MissingMessageAuthenticator),
+            );
         }
         let to = ReplyTo {
             client: client.clone(),
@@ -528,10 +591,12 @@ impl RadiusServer {
                 dup::Lookup::Answered(bytes) => {
                     bump(&self.counters.duplicates);
                     bump(&self.counters.answered);
+                    self.client_metrics(Some(&client)).duplicate_hit();
                     return Handled::Reply((Some(bytes), vec![Effect::DuplicateAnswered]));
                 }
                 dup::Lookup::InProgress => {
                     bump(&self.counters.duplicates_in_progress);
+                    self.client_metrics(Some(&client)).duplicate_dropped();
                     return Handled::Reply((None, vec![Effect::DuplicateInProgress]));
                 }
             }
@@ -553,15 +618,15 @@ impl RadiusServer {
                 // crate's typed lookups read its attributes.
                 let Ok(packet) = Packet::decode(raw, secret) else {
                     self.cache.abandon(&key);
-                    return Handled::Reply(self.drop(DropReason::Malformed));
+                    return Handled::Reply(self.drop(Some(&client), DropReason::Malformed));
                 };
                 Step::Later(Work::Accounting(accounting_record(cl, &packet)))
             }
-            _ => return Handled::Reply(self.drop(DropReason::UnexpectedCode)),
+            _ => return Handled::Reply(self.drop(Some(&client), DropReason::UnexpectedCode)),
         };
         match step {
             Step::Now(reply, effects) => {
-                Handled::Reply(self.conclude(cached.then_some(&key), reply, effects, now))
+                Handled::Reply(self.conclude(&client, cached.then_some(&key), reply, effects, now))
             }
             Step::Later(work) => {
                 bump(&self.counters.deferred);
@@ -619,10 +684,12 @@ impl RadiusServer {
             WorkDone::Accounting(Err(e)) => {
                 tracing::warn!(client = %to.client.client.name, error = %e, "accounting not recorded");
                 self.cache.abandon(&head.key);
-                return Handled::Reply(self.drop(DropReason::AccountingNotRecorded));
+                return Handled::Reply(
+                    self.drop(Some(&to.client), DropReason::AccountingNotRecorded),
+                );
             }
         };
-        Handled::Reply(self.conclude(Some(&head.key), reply, effects, now))
+        Handled::Reply(self.conclude(&to.client, Some(&head.key), reply, effects, now))
     }
 
     /// Drops a job the store workers cannot take (their queue is full): the
@@ -634,12 +701,13 @@ impl RadiusServer {
         if let Work::Eap(d) = work {
             self.eap.abandon(d);
         }
-        self.drop(DropReason::StoreBusy)
+        self.drop(Some(&head.to.client), DropReason::StoreBusy)
     }
 
     /// Counts the reply and records it (or the lack of one) in the duplicate cache.
     fn conclude(
         &self,
+        client: &Arc<ClientEntry>,
         key: Option<&dup::RequestKey>,
         reply: Result<Option<Vec<u8>>, EncodeFailed>,
         effects: Vec<Effect>,
@@ -650,8 +718,8 @@ impl RadiusServer {
                 bump(&self.counters.answered);
                 (Some(bytes), Vec::new())
             }
-            Ok(None) => self.drop(DropReason::EapDiscarded),
-            Err(EncodeFailed) => self.drop(DropReason::EncodeFailed),
+            Ok(None) => self.drop(Some(client), DropReason::EapDiscarded),
+            Err(EncodeFailed) => self.drop(Some(client), DropReason::EncodeFailed),
         };
         if let Some(key) = key {
             match &out {
@@ -662,6 +730,7 @@ impl RadiusServer {
         // --- duplicate detection: end ---
         for ef in &effects {
             if let Effect::AuthFinished { report, .. } = ef {
+                self.metrics.auth_finished(report);
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
@@ -809,6 +878,8 @@ impl RadiusServer {
         ) {
             return Err(EncodeFailed);
         }
+        self.client_metrics(Some(&to.client))
+            .response(bytes.first().copied().unwrap_or(0));
         Ok(Some(bytes))
     }
 }

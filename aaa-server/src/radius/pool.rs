@@ -126,7 +126,7 @@ pub fn run(core: &RadiusServer, reply: &Replier, job: Job) {
                 if let Some(bytes) = bytes {
                     reply(listener, from, &bytes);
                 }
-                udp::log_effects(from, effects);
+                udp::log_effects(core, from, effects);
                 return;
             }
         }

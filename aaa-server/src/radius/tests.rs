@@ -35,6 +35,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
         privacy: Default::default(),
         radius: Default::default(),
         radsec: None,
+        metrics: Default::default(),
     }
 }
 

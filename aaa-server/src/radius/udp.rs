@@ -26,7 +26,17 @@ pub const POLL: Duration = Duration::from_millis(100);
 
 /// Logs the effects of one request; the per-authentication line goes to
 /// the log thread ([`crate::auth_log`]).
-pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
+pub fn log_effects(core: &RadiusServer, from: SocketAddr, effects: Vec<Effect>) {
+    log_effects_for(|| core.client_name(from), from, effects);
+}
+
+/// As [`log_effects`], with the client's name from `client` (asked only
+/// when a drop is logged; RadSec knows its client by certificate).
+pub fn log_effects_for<S: AsRef<str>>(
+    client: impl Fn() -> Option<S>,
+    from: SocketAddr,
+    effects: Vec<Effect>,
+) {
     for e in effects {
         match e {
             Effect::AuthFinished { client, report } => {
@@ -36,7 +46,9 @@ pub fn log_effects(from: SocketAddr, effects: Vec<Effect>) {
                     report,
                 })
             }
-            Effect::Dropped(r) => tracing::debug!(from = %from, reason = r.as_str(), "dropped"),
+            Effect::Dropped(r) => {
+                crate::metrics::droplog::log_dropped(client().as_ref().map(AsRef::as_ref), from, r)
+            }
             Effect::DuplicateAnswered => {
                 tracing::debug!(from = %from, "retransmission answered from cache")
             }
@@ -112,7 +124,7 @@ pub fn serve(
         }
         replies.clear();
         for (from, e) in effects.drain(..) {
-            log_effects(from, e);
+            log_effects(core, from, e);
         }
     }
     Ok(())

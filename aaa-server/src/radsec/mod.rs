@@ -28,7 +28,7 @@ pub mod tls;
 pub use config::{Limits, RadsecClient, RadsecConfig};
 
 use crate::config::{Cidr, Client};
-use crate::radius::{ClientId, DropReason, Effect, Handled, RadiusServer, udp::log_effects};
+use crate::radius::{ClientId, DropReason, Effect, Handled, RadiusServer, udp::log_effects_for};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -456,7 +456,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
         {
             Handled::Reply((bytes, effects)) => {
                 let malformed = effects.contains(&Effect::Dropped(DropReason::Malformed));
-                log_effects(peer, effects);
+                log_effects_for(|| sh.core.transport_client_name(id), peer, effects);
                 if malformed {
                     break End::Malformed;
                 }
@@ -481,7 +481,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
                                 if let Some(b) = bytes {
                                     let _ = tx.blocking_send(b);
                                 }
-                                log_effects(peer, effects);
+                                log_effects_for(|| core.transport_client_name(id), peer, effects);
                                 return;
                             }
                         }

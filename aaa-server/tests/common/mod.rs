@@ -159,6 +159,12 @@ impl Server {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Reads the log lines, also after [`Server::stop`] (the shutdown lines).
+    pub fn logs_handle(&self) -> impl Fn() -> Vec<String> + use<> {
+        let logs = self.logs.clone();
+        move || logs.lock().unwrap().clone()
+    }
+
     /// Waits up to 2 s for a log line containing `needle`.
     pub fn wait_log(&self, needle: &str) -> Option<String> {
         for _ in 0..200 {

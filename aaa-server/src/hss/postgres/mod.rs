@@ -105,6 +105,8 @@ struct Inner {
     /// Highest change version the poller applied.
     seen: Mutex<i64>,
     stop: AtomicBool,
+    /// SQN commits (leases) made since open, resynchronisations included.
+    sqn_reservations: std::sync::atomic::AtomicU64,
 }
 
 /// A pooled connection, back to the pool on drop unless it broke.
@@ -279,6 +281,7 @@ impl PgStore {
             leases: Mutex::new(HashMap::new()),
             seen: Mutex::new(seen),
             stop: AtomicBool::new(false),
+            sqn_reservations: std::sync::atomic::AtomicU64::new(0),
         });
         let bg = inner.clone();
         let poller = std::thread::Builder::new()
@@ -331,6 +334,12 @@ impl PgStore {
     /// SEQ values per lease.
     pub fn lease(&self) -> u64 {
         self.inner.lease
+    }
+
+    /// SQN commits (one per vector, or per `sqn_lease` range) made by this
+    /// node since open.
+    pub fn sqn_reservations(&self) -> u64 {
+        self.inner.sqn_reservations.load(Ordering::Relaxed)
     }
 
     /// Number of subscribers.
@@ -627,6 +636,7 @@ impl Hss for PgStore {
             )
             .map_err(db)?
             .ok_or(HssError::UnknownSubscriber)?;
+        self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
         let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
         let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(1));
         let keys = keys_of(&k, &opc)?;
