@@ -259,6 +259,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     .map(|m| match m {
                         MethodName::AkaPrime => "aka-prime",
                         MethodName::Aka => "aka",
+                        MethodName::Sim => "sim",
                     })
                     .collect();
                 return outln!(

@@ -872,6 +872,20 @@ impl Hss for SqliteStore {
         ))
     }
 
+    /// GSM-Milenage triplets from the subscriber's K/OPc (an SQN of the
+    /// reserved range is used up to read them; GSM-Milenage needs none).
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
+        for _ in 0..4 {
+            if let Some(t) = self.inner.take(imsi.as_str()) {
+                return Ok((super::gsm_milenage_triplets(&t.keys, n)?, t.version));
+            }
+            self.inner.reserve_now(imsi.as_str())?;
+        }
+        Err(HssError::Store(
+            "SQN reservation lost to concurrent subscriber changes".into(),
+        ))
+    }
+
     fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
         self.inner.refresh()?;
         Ok(self.inner.verdict(imsi, version))

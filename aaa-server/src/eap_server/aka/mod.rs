@@ -45,6 +45,8 @@ pub(crate) enum Phase {
     Reauth(Reauth),
     /// A protected result Notification.
     Notify(Box<Notify>),
+    /// An EAP-SIM request ([`super::sim`]).
+    Sim(Box<super::sim::Phase>),
 }
 
 /// What a step leads to.
@@ -88,6 +90,7 @@ pub(crate) fn receive(
                     Phase::Challenge(p) => (*p).receive(cx, c, msg, raw),
                     Phase::Reauth(p) => p.receive(c, raw),
                     Phase::Notify(p) => (*p).receive(c, msg, raw),
+                    Phase::Sim(_) => Err(Reject::OtherEapType),
                 },
             }
         }
@@ -115,6 +118,7 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         }
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
+        Done::Triplets(..) => Err(Reject::OtherEapType),
         Done::Confirm(accept, current) => {
             if !current? {
                 return Err(Reject::SubscriberChanged);
@@ -324,8 +328,14 @@ fn nak(cx: &mut Cx<'_>, c: &mut Common, wanted: &[u8]) -> Result<Next, Reject> {
             types::AKA_PRIME => Some(Method::AkaPrime),
             _ => None,
         })
-        .find(|m| *m != c.method && cx.enabled(*m))
-        .ok_or(Reject::MethodRefused)?;
+        .find(|m| *m != c.method && cx.enabled(*m));
+    let Some(other) = other else {
+        // EAP-SIM when the peer names it and it is enabled.
+        if cx.server.sim && wanted.contains(&eap::sim::message::EAP_TYPE_SIM) {
+            return super::sim::begin(cx, c);
+        }
+        return Err(Reject::MethodRefused);
+    };
     c.method = other;
     begin_method(cx, c)
 }
@@ -354,7 +364,7 @@ fn user_part(identity: &[u8]) -> Option<String> {
 }
 
 /// The realm of `identity`, if it has one.
-fn realm_of(identity: &[u8]) -> Option<String> {
+pub(super) fn realm_of(identity: &[u8]) -> Option<String> {
     Nai::parse(identity)
         .ok()
         .and_then(|n| n.home_realm().map(str::to_owned))
