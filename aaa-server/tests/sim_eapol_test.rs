@@ -125,3 +125,96 @@ fn eapol_test_eap_sim_unknown_subscriber_fails() {
         server.logs()
     );
 }
+
+/// A 2G-only SIM: no K/OPc in the store, its triplets imported from an
+/// hlr_auc_gw triplet file with `subscriber import --triplets` into the
+/// running server's store; eapol_test's SIM answers from the same file.
+#[test]
+fn eapol_test_eap_sim_with_imported_triplets() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let server = Server::start("\"sim\"", &[]);
+    let imsi = "001010000000077";
+    let mut file = String::from("# IMSI:Kc:SRES:RAND\n");
+    let mut sim = std::collections::HashMap::new();
+    for i in 1..=3u8 {
+        let (kc, sres, rand) = ([i; 8], [0x50 + i; 4], [0xa0 + i; 16]);
+        file.push_str(&format!(
+            "{imsi}:{}:{}:{}\n",
+            hex::encode(kc),
+            hex::encode(sres),
+            hex::encode(rand)
+        ));
+        sim.insert(
+            hex::encode(rand),
+            format!("{}:{}", hex::encode(kc), hex::encode(sres)),
+        );
+    }
+    let path = server.dir.path().join("triplets.txt");
+    std::fs::write(&path, file).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", "import", "--db"])
+        .arg(server.dir.path().join("subscribers.db"))
+        .arg("--triplets")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "imported 3 triplet(s): 3 added, 0 replaced"
+    );
+    let bin = tool("eapol_test").unwrap();
+    let identity = format!("1{imsi}@wlan.mnc001.mcc001.3gppnetwork.org");
+    let (ok, out, _) = common::eapol_test_external_sim(
+        &bin,
+        SECRET,
+        server.auth.port(),
+        "SIM",
+        &format!("  identity=\"{identity}\"\n"),
+        0,
+        |kind, rands| {
+            assert_eq!(kind, "GSM-AUTH");
+            let mut a = String::from("GSM-AUTH");
+            for r in rands.split(':') {
+                a.push(':');
+                a.push_str(sim.get(r).map_or("00:00", String::as_str));
+            }
+            a
+        },
+    );
+    assert!(
+        ok,
+        "eapol_test EAP-SIM failed:\n{out}\n{:#?}",
+        server.logs()
+    );
+    assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
+}
+
+/// A bad triplet file: `file:line: what`, exit non-zero, nothing imported.
+#[test]
+fn import_triplets_names_the_bad_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.txt");
+    std::fs::write(
+        &path,
+        "001010000000077:0101010101010101:51515151:a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\n001010000000077:zz:51515151:a2\n",
+    )
+    .unwrap();
+    let db = dir.path().join("s.db");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", "import", "--db"])
+        .arg(&db)
+        .arg("--triplets")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("{}:2: Kc must be 16 hex digits", path.display())),
+        "{err}"
+    );
+    assert!(!db.exists(), "nothing written");
+}
