@@ -168,6 +168,24 @@ impl Cx<'_> {
     fn result_indication(&self) -> bool {
         self.privacy.is_some_and(|p| p.policy.result_indication)
     }
+
+    /// Legacy-Nak (RFC 3748 §5.3.1): the first method of `[eap] methods`
+    /// that the peer names in `wanted` and is not the one running —
+    /// `Some(None)` for EAP-SIM; `None` when there is none.
+    fn nak_pick(&self, c: &Common, wanted: &[u8]) -> Option<Option<Method>> {
+        self.server.order.iter().find_map(|m| {
+            let (t, pick) = match m {
+                MethodName::Sim => (eap::sim::message::EAP_TYPE_SIM, None),
+                MethodName::Aka => (types::AKA, Some(Method::Aka)),
+                MethodName::AkaPrime => (types::AKA_PRIME, Some(Method::AkaPrime)),
+            };
+            let running = match pick {
+                None => c.sim,
+                Some(m) => !c.sim && c.method == m,
+            };
+            (wanted.contains(&t) && !running).then_some(pick)
+        })
+    }
 }
 
 /// The EAP server: sessions plus the HSS.
@@ -178,6 +196,8 @@ pub struct EapServer {
     sim: bool,
     /// EAP-SIM comes first in `[eap] methods`.
     sim_first: bool,
+    /// `[eap] methods` as configured (the order of preference).
+    order: Vec<MethodName>,
     network_name: Vec<u8>,
     sessions: Sessions,
     privacy: Option<Arc<PrivacyServer>>,
@@ -220,6 +240,7 @@ impl EapServer {
             methods: cfg.methods.iter().copied().filter_map(to_method).collect(),
             sim: cfg.methods.contains(&MethodName::Sim),
             sim_first: cfg.methods.first() == Some(&MethodName::Sim),
+            order: cfg.methods.clone(),
             network_name: cfg.network_name.as_bytes().to_vec(),
             sessions: Sessions::new(cfg.session_timeout, cfg.max_sessions),
             privacy: None,

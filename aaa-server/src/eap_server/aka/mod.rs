@@ -31,7 +31,7 @@ use eap::aka::attr::{AtAnyIdReq, AtFullauthIdReq, AtPermanentIdReq};
 use eap::aka::keys::Method;
 use eap::aka::message::{IdReq, Message, Subtype};
 use eap::identity::{IdentityKind, Nai};
-use eap::packet::{Packet, TypeData, types};
+use eap::packet::{Packet, TypeData};
 use eap::secret::Msk;
 
 /// The outstanding request of an AKA/AKA' session.
@@ -321,23 +321,14 @@ fn nak(cx: &mut Cx<'_>, c: &mut Common, wanted: &[u8]) -> Result<Next, Reject> {
         return Err(Reject::SecondNak);
     }
     c.nak_used = true;
-    let other = wanted
-        .iter()
-        .filter_map(|t| match *t {
-            types::AKA => Some(Method::Aka),
-            types::AKA_PRIME => Some(Method::AkaPrime),
-            _ => None,
-        })
-        .find(|m| *m != c.method && cx.enabled(*m));
-    let Some(other) = other else {
-        // EAP-SIM when the peer names it and it is enabled.
-        if cx.server.sim && wanted.contains(&eap::sim::message::EAP_TYPE_SIM) {
-            return super::sim::begin(cx, c);
+    // The first method of `[eap] methods` the peer names, EAP-SIM included.
+    match cx.nak_pick(c, wanted).ok_or(Reject::MethodRefused)? {
+        Some(other) => {
+            c.method = other;
+            begin_method(cx, c)
         }
-        return Err(Reject::MethodRefused);
-    };
-    c.method = other;
-    begin_method(cx, c)
+        None => super::sim::begin(cx, c),
+    }
 }
 
 /// The user part of `identity` (up to its last `@`).

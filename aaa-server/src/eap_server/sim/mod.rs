@@ -23,10 +23,9 @@ use super::store::{Accept, Done};
 use super::{Cx, Reject};
 use crate::hss::Imsi;
 use crate::privacy::Resolution;
-use eap::aka::keys::Method;
 use eap::aka::message::IdReq;
 use eap::identity::Nai;
-use eap::packet::{Packet, TypeData, types};
+use eap::packet::{Packet, TypeData};
 use eap::sim::message::{EAP_TYPE_SIM, Message, Subtype};
 
 /// The EAP-SIM versions this server supports, in order of preference (RFC 4186 §10.2).
@@ -131,17 +130,8 @@ fn nak(cx: &mut Cx<'_>, c: &mut Common, wanted: &[u8]) -> Result<Next, Reject> {
     }
     c.nak_used = true;
     let m = cx
-        .server
-        .methods
-        .iter()
-        .copied()
-        .find(|m| {
-            let t = match m {
-                Method::Aka => types::AKA,
-                Method::AkaPrime => types::AKA_PRIME,
-            };
-            wanted.contains(&t)
-        })
+        .nak_pick(c, wanted)
+        .flatten()
         .ok_or(Reject::MethodRefused)?;
     c.sim = false;
     c.method = m;

@@ -471,3 +471,31 @@ fn pseudonym_issued_then_used_and_result_indication() {
         _ => unreachable!(),
     }
 }
+
+/// A Nak naming several methods moves to the first of `[eap] methods`
+/// among them, not the peer's first.
+#[test]
+fn legacy_nak_follows_the_configured_order() {
+    let now = Instant::now();
+    let (imsi, ..) = vector_subscribers().swap_remove(0);
+    let id = format!("0{imsi}@x.example");
+    let both = [EAP_TYPE_SIM, eap::packet::types::AKA_PRIME];
+    for (order, want) in [
+        (
+            [MethodName::Aka, MethodName::Sim, MethodName::AkaPrime],
+            EAP_TYPE_SIM,
+        ),
+        (
+            [MethodName::Aka, MethodName::AkaPrime, MethodName::Sim],
+            eap::packet::types::AKA_PRIME,
+        ),
+    ] {
+        let server = EapServer::new(store_with_vectors(), &cfg(&order));
+        let (eap, state) = challenge(server.step(None, &identity_response(1, id.as_bytes()), now));
+        assert_eq!(eap[4], eap::packet::types::AKA);
+        let mut nak = vec![2, eap[1], 0, 7, 3];
+        nak.extend(both);
+        let (eap, _) = challenge(server.step(Some(&state), &nak, now));
+        assert_eq!(eap[4], want, "{order:?}");
+    }
+}
