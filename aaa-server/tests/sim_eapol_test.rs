@@ -73,7 +73,27 @@ fn eapol_test_eap_sim_against_serve() {
         .unwrap_or_else(|| panic!("no log line: {:#?}", server.logs()));
     assert!(line.contains("method=\"sim\""), "{line}");
     assert!(!line.contains(&imsi[6..]), "MSIN masked: {line}");
+    let logs = server.logs.clone();
     assert!(server.stop().success());
+    // The counters logged on shutdown count the EAP-SIM accept apart.
+    let stopped = (0..200)
+        .find_map(|_| {
+            let l = logs
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|l| l.contains("stopped"))
+                .cloned();
+            if l.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            l
+        })
+        .expect("a 'stopped' log line");
+    assert!(
+        stopped.contains("accepted: 1,") && stopped.contains("accepted_sim: 1,"),
+        "{stopped}"
+    );
 }
 
 /// An anonymous outer identity: EAP-SIM/Start with AT_ANY_ID_REQ and

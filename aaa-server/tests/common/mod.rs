@@ -61,7 +61,7 @@ pub struct Server {
     pub auth: SocketAddr,
     pub acct: SocketAddr,
     pub dir: tempfile::TempDir,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
