@@ -238,3 +238,69 @@ fn import_triplets_names_the_bad_line() {
     );
     assert!(!db.exists(), "nothing written");
 }
+
+/// With `[privacy]` and `result_indication`: eapol_test (`result_ind=1`)
+/// gets a protected success Notification, and its two EAPOL
+/// re-authentications (`-r 2`) start with the pseudonym it learned — full
+/// EAP-SIM authentications (no fast re-authentication for EAP-SIM) — each
+/// with matching MS-MPPE keys.
+#[test]
+fn eapol_test_eap_sim_pseudonym_and_result_indication() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(0);
+    let server = Server::start_with(
+        "\"aka-prime\", \"sim\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+        &format!(
+            "[privacy]\nresult_indication = true\ncurrent_key = 1\n\
+             [[privacy.key]]\nindex = 1\nsecret = \"{}\"\n",
+            "07".repeat(32)
+        ),
+    );
+    let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
+    let identity = format!("1{imsi}@wlan.mnc001.mcc001.3gppnetwork.org");
+    let bin = tool("eapol_test").unwrap();
+    let mut n = 0;
+    let (ok, out, _) = common::eapol_test_external_sim(
+        &bin,
+        SECRET,
+        server.auth.port(),
+        "SIM",
+        &format!("  identity=\"{identity}\"\n  phase1=\"result_ind=1\"\n"),
+        2,
+        |kind, rands| gsm_answer(&keys, kind, rands, &mut n),
+    );
+    assert!(
+        ok,
+        "eapol_test EAP-SIM failed:\n{out}\n{:#?}",
+        server.logs()
+    );
+    assert!(out.contains("MPPE keys OK: 3  mismatch: 0"), "{out}");
+    assert_eq!(n, 3, "three full GSM authentications");
+    assert_eq!(
+        out.matches("EAP-SIM: Successful authentication notification")
+            .count(),
+        3,
+        "protected success notifications:\n{out}"
+    );
+    // The re-authentications start with the pseudonym (a longer MK identity
+    // than the 51-byte permanent NAI).
+    assert_eq!(
+        out.matches("Selected identity for MK derivation - hexdump_ascii(len=51)")
+            .count(),
+        1,
+        "{out}"
+    );
+    let lines: Vec<String> = server
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("authentication finished"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines.iter().all(|l| l.contains("method=\"sim\"")),
+        "{lines:#?}"
+    );
+}
