@@ -14,7 +14,7 @@ use eap::sim::message::{Message, SimPacket, Subtype, verify_packet};
 use zeroize::Zeroizing;
 
 /// Waiting for the EAP-SIM/Challenge response.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Challenge {
     /// The identity the keys are bound to (the User-Name of the Accept).
     identity: Vec<u8>,
@@ -25,6 +25,19 @@ pub(crate) struct Challenge {
     msk: Msk,
     /// The subscriber's store version the triplets were made from.
     version: u64,
+}
+
+/// n*SRES stays out of `Debug` (K_aut and the MSK redact themselves).
+impl std::fmt::Debug for Challenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Challenge")
+            .field("identity", &eap::identity::mask_identity(&self.identity))
+            .field("sres", &"<redacted>")
+            .field("k_aut", &self.k_aut)
+            .field("msk", &self.msk)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The EAP-SIM/Challenge request: AT_RAND, then AT_IV and AT_ENCR_DATA

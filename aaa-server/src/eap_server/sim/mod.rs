@@ -138,14 +138,9 @@ fn nak(cx: &mut Cx<'_>, c: &mut Common, wanted: &[u8]) -> Result<Next, Reject> {
     super::aka::begin_method(cx, c)
 }
 
-/// The IMSI of an EAP-SIM permanent identity ("1" IMSI, RFC 4186 §4.2.1.6),
-/// undecorated.
+/// The IMSI of an EAP-SIM permanent identity ("1" IMSI, RFC 4186 §4.2.1.6).
 pub(crate) fn permanent_imsi(identity: &[u8]) -> Option<Imsi> {
-    let nai = Nai::parse(identity).ok()?;
-    if nai.is_decorated() {
-        return None;
-    }
-    imsi_of_user(nai.user())
+    imsi_of_user(Nai::parse(identity).ok()?.user())
 }
 
 /// The IMSI of a permanent EAP-SIM user name ("1" IMSI).

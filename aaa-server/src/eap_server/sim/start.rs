@@ -56,8 +56,12 @@ fn who(cx: &Cx<'_>, identity: &[u8]) -> Who {
     })
 }
 
-/// The first Start for the EAP-Response/Identity `identity`.
+/// The first Start for the EAP-Response/Identity `identity`: a decorated
+/// NAI (RFC 7542 §3.3.1) gets AT_PERMANENT_ID_REQ, as in EAP-AKA.
 pub(super) fn first(cx: &mut Cx<'_>, c: &mut Common, identity: Vec<u8>) -> Result<Next, Reject> {
+    if Nai::parse(&identity).is_ok_and(|n| n.is_decorated()) {
+        return request(c, Some(IdReq::Permanent), None);
+    }
     match who(cx, &identity) {
         Who::Known(id, imsi, user) => {
             c.set_log_identity(user.as_bytes());

@@ -499,3 +499,23 @@ fn legacy_nak_follows_the_configured_order() {
         assert_eq!(eap[4], want, "{order:?}");
     }
 }
+
+/// A decorated NAI (RFC 7542 §3.3.1) gets AT_PERMANENT_ID_REQ; a decorated
+/// permanent identity in AT_IDENTITY is then accepted, and is the MK identity.
+#[test]
+fn decorated_identity_gets_a_permanent_identity_request() {
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
+    let mut peer = Peer::new(0);
+    let (imsi, ..) = vector_subscribers().swap_remove(0);
+    let decorated = format!("home.example!1{imsi}@visited.example").into_bytes();
+    peer.identity = decorated.clone();
+    peer.permanent = decorated.clone();
+    let (o, seen) = run(&server, &mut peer);
+    let start = SimPacket::decode(&seen[0]).unwrap().message;
+    assert_eq!(start.id_req(), Some(eap::aka::message::IdReq::Permanent));
+    assert_eq!(msk_of(&o), peer.msk.unwrap());
+    match o {
+        Outcome::Accept { user_name, .. } => assert_eq!(user_name.as_bytes(), decorated),
+        _ => unreachable!(),
+    }
+}
