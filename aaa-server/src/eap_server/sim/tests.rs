@@ -519,3 +519,53 @@ fn decorated_identity_gets_a_permanent_identity_request() {
         _ => unreachable!(),
     }
 }
+
+/// Random responses in every phase (a fixed-seed xorshift, so reproducible):
+/// never a panic, never an Access-Accept.
+#[test]
+fn random_responses_never_accept() {
+    let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
+    let (imsi, ..) = vector_subscribers().swap_remove(0);
+    let id = format!("1{imsi}@x.example");
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let now = Instant::now();
+    for round in 0..600 {
+        let len = (next() % 120) as usize;
+        let mut body: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        // Mostly plausible EAP-SIM messages: a subtype and reserved bytes first.
+        if round % 3 != 0 && body.len() >= 3 {
+            body[0] = [10, 11, 12, 13, 14][round % 5];
+            body[1] = 0;
+            body[2] = 0;
+        }
+        let (req, state) = challenge(server.step(None, &identity_response(1, id.as_bytes()), now));
+        let mut state = state;
+        let mut id_ = req[1];
+        if round % 2 == 1 {
+            // Answer the Start properly first: the random body answers the Challenge.
+            let start = SimPacket::response(
+                id_,
+                Message::new(Subtype::Start)
+                    .with(AtNonceMt::new([3; 16]))
+                    .with(AtSelectedVersion { version: VERSION_1 }),
+            )
+            .encode()
+            .unwrap();
+            let (chal, s) = challenge(server.step(Some(&state), &start, now));
+            state = s;
+            id_ = chal[1];
+        }
+        let mut p = vec![2, id_, 0, 0, EAP_TYPE_SIM];
+        p.extend_from_slice(&body);
+        let l = (p.len() as u16).to_be_bytes();
+        p[2..4].copy_from_slice(&l);
+        let o = server.step(Some(&state), &p, now);
+        assert!(!matches!(o, Outcome::Accept { .. }), "round {round}: {o:?}");
+    }
+}
