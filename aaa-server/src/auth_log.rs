@@ -43,7 +43,7 @@ impl AuthLine {
             client = %self.client,
             nas = %self.nas,
             identity = %r.identity,
-            method = r.method.map(|m| m.name()).unwrap_or("-"),
+            method = r.method_name().unwrap_or("-"),
             result = %r.result,
             round_trips = r.round_trips,
             duration_ms = format_args!("{:.1}", r.duration.as_secs_f64() * 1000.0),
@@ -188,6 +188,7 @@ mod tests {
                 result: crate::eap_server::AuthResult::Success(crate::eap_server::Success::Full),
                 round_trips: 2,
                 duration: Duration::from_millis(1),
+                eap_sim: false,
             },
         }
     }

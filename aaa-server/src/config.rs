@@ -114,6 +114,9 @@ pub enum MethodName {
     /// EAP-AKA (RFC 4187).
     #[serde(rename = "aka")]
     Aka,
+    /// EAP-SIM (RFC 4186): the weakest of the three (docs/eap-sim.md).
+    #[serde(rename = "sim")]
+    Sim,
 }
 
 /// A RADIUS client (NAS) allowed to talk to the server.
@@ -438,7 +441,7 @@ fn expected(key: &str) -> Option<&'static str> {
         "hss" => "a table [hss]",
         "hss.database" => "a string (path of the SQLite file)",
         "eap" | "privacy" => "a table",
-        "eap.methods" => "a list of methods like [\"aka-prime\", \"aka\"]",
+        "eap.methods" => "a list of methods like [\"aka-prime\", \"aka\", \"sim\"]",
         "eap.session_timeout" | "privacy.reauth_lifetime" => "a positive integer (seconds)",
         "eap.max_sessions" | "privacy.reauth_limit" => "a non-negative integer",
         "privacy.current_key" | "privacy.key.index" => "an integer 0..=255",
@@ -664,7 +667,7 @@ impl Config {
                         "must name at least one method".into(),
                     ));
                 }
-                if v.len() == 2 && v[0] == v[1] {
+                if v.iter().enumerate().any(|(i, m)| v[..i].contains(m)) {
                     return Err(err(
                         m.span(),
                         "eap.methods",
@@ -1098,6 +1101,11 @@ max_sessions = 5
         let text = text.replace("/var/lib/aaa-server/subscribers.db", "/tmp/x.db");
         let c = Config::parse(&text, Path::new(path)).unwrap();
         assert_eq!(c.eap.methods[0], MethodName::AkaPrime);
+        let c = parse(&GOOD.replace("\"aka\", ", "\"sim\", \"aka\", ")).unwrap();
+        assert_eq!(
+            c.eap.methods,
+            vec![MethodName::Sim, MethodName::Aka, MethodName::AkaPrime]
+        );
     }
 
     #[test]
@@ -1176,10 +1184,14 @@ max_sessions = 5
             "/tmp/aaa.toml:11: eap.session_timeout: expected a positive integer (seconds), found integer -1"
         );
         assert!(
-            msg(&GOOD.replace("\"aka\", ", "\"sim\", "))
-                .starts_with("/tmp/aaa.toml:9: eap.methods: unknown value `sim`, expected"),
+            msg(&GOOD.replace("\"aka\", ", "\"gtc\", "))
+                .starts_with("/tmp/aaa.toml:9: eap.methods: unknown value `gtc`, expected"),
             "{}",
-            msg(&GOOD.replace("\"aka\", ", "\"sim\", "))
+            msg(&GOOD.replace("\"aka\", ", "\"gtc\", "))
+        );
+        assert_eq!(
+            msg(&GOOD.replace("\"aka\", ", "\"sim\", \"aka\", \"sim\", ")),
+            "/tmp/aaa.toml:9: eap.methods: a method is listed twice"
         );
         assert_eq!(
             msg(&GOOD.replace("secret = \"testing123\"\n", "")),

@@ -5,7 +5,8 @@
 //! - `AKA-REQ-AUTH <IMSI>` → `AKA-RESP-AUTH <IMSI> <RAND> <AUTN> <IK> <CK> <RES>`
 //!   or `AKA-RESP-AUTH <IMSI> FAILURE`
 //! - `AKA-AUTS <IMSI> <AUTS> <RAND>` → resynchronisation, no reply
-//! - `SIM-REQ-AUTH <IMSI> …` → `SIM-RESP-AUTH <IMSI> FAILURE` (GSM is not offered)
+//! - `SIM-REQ-AUTH <IMSI> [<max_chal>]` → `SIM-RESP-AUTH <IMSI> <Kc>:<SRES>:<RAND> …`
+//!   (2 or 3 GSM triplets from [`Hss::triplets`]) or `SIM-RESP-AUTH <IMSI> FAILURE`
 //!
 //! Vectors carry the stored AMF, as hostapd's own hlr_auc_gw does; subscribers
 //! made with the default AMF 8000 have the separation bit EAP-AKA' needs.
@@ -90,11 +91,37 @@ pub fn handle(hss: &dyn Hss, request: &[u8]) -> Option<String> {
             None
         }
         "SIM-REQ-AUTH" => {
-            let imsi = f.next()?;
-            if imsi.len() > 20 || !imsi.bytes().all(|b| b.is_ascii_digit()) {
+            let imsi_s = f.next()?;
+            if imsi_s.len() > 20 || !imsi_s.bytes().all(|b| b.is_ascii_digit()) {
                 return None;
             }
-            Some(format!("SIM-RESP-AUTH {imsi} FAILURE"))
+            // `<max_chal>`: hostapd asks for up to 3; EAP-SIM needs 2 or 3 (RFC 4186 §9.3).
+            let n = f
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(3)
+                .clamp(2, 3);
+            let Ok(imsi) = Imsi::parse(imsi_s) else {
+                return Some(format!("SIM-RESP-AUTH {imsi_s} FAILURE"));
+            };
+            match hss.triplets(&imsi, n) {
+                Ok((triplets, _)) => {
+                    let mut reply = format!("SIM-RESP-AUTH {imsi}");
+                    for t in &triplets {
+                        reply.push_str(&format!(
+                            " {}:{}:{}",
+                            hex::encode(t.kc.expose()),
+                            hex::encode(t.sres.as_bytes()),
+                            hex::encode(t.rand)
+                        ));
+                    }
+                    Some(reply)
+                }
+                Err(e) => {
+                    tracing::info!(imsi = %crate::logging::imsi(&imsi), error = %e, "hlr-gw: no triplets");
+                    Some(format!("SIM-RESP-AUTH {imsi} FAILURE"))
+                }
+            }
         }
         _ => {
             tracing::debug!(len = request.len(), "hlr-gw: unknown request ignored");
@@ -201,6 +228,29 @@ mod tests {
         assert_eq!(s.sqn(&Imsi::parse("001010000000009").unwrap()).unwrap(), ms);
     }
 
+    /// SIM-REQ-AUTH: GSM-Milenage triplets (TS 55.205) of the stored K/OPc,
+    /// distinct RANDs, as many as asked within 2..=3.
+    #[test]
+    fn sim_req_auth_gives_gsm_milenage_triplets() {
+        let s = store();
+        for (ask, want) in [("3", 3), ("2", 2), ("7", 3), ("1", 2)] {
+            let r = handle(&s, format!("SIM-REQ-AUTH 001010000000009 {ask}").as_bytes()).unwrap();
+            let f: Vec<&str> = r.split(' ').collect();
+            assert_eq!(&f[..2], ["SIM-RESP-AUTH", "001010000000009"], "{r}");
+            assert_eq!(f.len(), 2 + want, "{r}");
+            let mut rands = Vec::new();
+            for t in &f[2..] {
+                let p: Vec<&str> = t.split(':').collect();
+                let rand = h::<16>(p[2]);
+                let g = keys().gsm_triplet(rand);
+                assert_eq!(p[0], hex::encode(g.kc.expose()));
+                assert_eq!(p[1], hex::encode(g.sres.as_bytes()));
+                assert!(!rands.contains(&rand));
+                rands.push(rand);
+            }
+        }
+    }
+
     #[test]
     fn failures_and_garbage() {
         let s = store();
@@ -209,9 +259,10 @@ mod tests {
             Some("AKA-RESP-AUTH 001010000000001 FAILURE")
         );
         assert_eq!(
-            handle(&s, b"SIM-REQ-AUTH 001010000000009 3").as_deref(),
-            Some("SIM-RESP-AUTH 001010000000009 FAILURE")
+            handle(&s, b"SIM-REQ-AUTH 001010000000001 3").as_deref(),
+            Some("SIM-RESP-AUTH 001010000000001 FAILURE")
         );
+        assert_eq!(handle(&s, b"SIM-REQ-AUTH 00101000000000x 3"), None);
         assert_eq!(handle(&s, b"AKA-AUTS 001010000000009 zz 00"), None);
         assert_eq!(handle(&s, b"\xff\xfe"), None);
         assert_eq!(handle(&s, b""), None);

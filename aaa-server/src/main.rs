@@ -135,7 +135,8 @@ enum SubCmd {
         #[arg(long, default_value = "0")]
         sqn: String,
     },
-    /// Import hostapd's hlr_auc_gw milenage_db file (`IMSI Ki OPc AMF SQN [RES_len]`).
+    /// Import hostapd's hlr_auc_gw milenage_db file (`IMSI Ki OPc AMF SQN [RES_len]`)
+    /// and/or its GSM triplet file (`IMSI:Kc:SRES:RAND`, for 2G-only SIMs).
     ///
     /// Refuses (importing nothing) when it would change an existing
     /// subscriber's K, OPc or AMF, unless --update.
@@ -144,8 +145,12 @@ enum SubCmd {
         #[arg(long)]
         db: PathBuf,
         /// The milenage_db file.
+        #[arg(long, required_unless_present = "triplets")]
+        milenage_db: Option<PathBuf>,
+        /// hlr_auc_gw's GSM triplet file (EAP-SIM for SIMs without K/OPc here;
+        /// handed out round-robin, least used first).
         #[arg(long)]
-        milenage_db: PathBuf,
+        triplets: Option<PathBuf>,
         /// Overwrite the K, OPc and AMF of existing subscribers.
         #[arg(long)]
         update: bool,
@@ -314,6 +319,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     .map(|m| match m {
                         MethodName::AkaPrime => "aka-prime",
                         MethodName::Aka => "aka",
+                        MethodName::Sim => "sim",
                     })
                     .collect();
                 return outln!(
@@ -374,9 +380,30 @@ fn run(cli: Cli) -> Result<(), CliError> {
             }
             SubCmd::Import {
                 db,
-                milenage_db: file,
+                milenage_db,
+                triplets,
                 update,
             } => {
+                if let Some(file) = triplets {
+                    let text = Zeroizing::new(
+                        read_text_capped(&file, MAX_IMPORT).map_err(|e| e.to_string())?,
+                    );
+                    let t = aaa_server::hss::sqlite::triplets::parse(&text)
+                        .map_err(|e| format!("{}:{}: {}", file.display(), e.line, e.message))?;
+                    make_store_dir(&db)?;
+                    let r = store_or_new(&db)?
+                        .import_triplets(&t)
+                        .map_err(|e| e.to_string())?;
+                    outln!(
+                        "imported {} triplet(s): {} added, {} replaced",
+                        t.len(),
+                        r.added,
+                        r.replaced
+                    )?;
+                }
+                let Some(file) = milenage_db else {
+                    return Ok(());
+                };
                 let text =
                     Zeroizing::new(read_text_capped(&file, MAX_IMPORT).map_err(|e| e.to_string())?);
                 let subs = milenage_db::parse(&text)

@@ -1,5 +1,5 @@
 //! `aaa-server hlr-gw` as hostapd's `eap_sim_db`: hostapd's own EAP-AKA/AKA'
-//! server gets its vectors from our store, and eapol_test (external SIM,
+//! and EAP-SIM servers get their vectors and triplets from our store, and eapol_test (external SIM,
 //! answered here with `eap::umts`) authenticates through it.
 
 mod common;
@@ -47,9 +47,29 @@ struct Usim {
     keys: SubscriberKeys,
     sqn_ms: Sqn,
     resyncs: u32,
+    gsm_auths: u32,
 }
 
 impl Usim {
+    /// `GSM-AUTH:<Kc1>:<SRES1>:…`: GSM-Milenage (TS 55.205) of each RAND.
+    fn gsm(&mut self, rands: &[&str]) -> String {
+        let mut out = String::from("GSM-AUTH");
+        for r in rands {
+            let mut rand = [0u8; 16];
+            if hex::decode_to_slice(r, &mut rand).is_err() {
+                return "GSM-FAIL".into();
+            }
+            let t = self.keys.gsm_triplet(rand);
+            out.push_str(&format!(
+                ":{}:{}",
+                hex::encode(t.kc.expose()),
+                hex::encode(t.sres.as_bytes())
+            ));
+        }
+        self.gsm_auths += 1;
+        out
+    }
+
     fn answer(&mut self, rand_hex: &str, autn_hex: &str) -> String {
         let mut rand = [0u8; 16];
         let mut autn = [0u8; 16];
@@ -137,6 +157,9 @@ fn run_eapol_test(dir: &Path, port: u16, method: &str, identity: &str, usim: &mu
                 [id, "UMTS-AUTH", rand, autn, ..] => {
                     format!("CTRL-RSP-SIM-{id}:{}", usim.answer(rand, autn))
                 }
+                [id, "GSM-AUTH", rands @ ..] => {
+                    format!("CTRL-RSP-SIM-{id}:{}", usim.gsm(rands))
+                }
                 [id, ..] => format!("CTRL-RSP-SIM-{id}:UMTS-FAIL"),
                 [] => continue,
             };
@@ -193,7 +216,7 @@ fn hostapd_eap_server_uses_our_hss_through_hlr_gw() {
     let clients = dir.path().join("clients");
     std::fs::write(&clients, "127.0.0.1/32 hostapd-secret\n").unwrap();
     let users = dir.path().join("eap_users");
-    std::fs::write(&users, "\"0\"*\tAKA\n\"6\"*\tAKA'\n").unwrap();
+    std::fs::write(&users, "\"0\"*\tAKA\n\"6\"*\tAKA'\n\"1\"*\tSIM\n").unwrap();
     let conf = dir.path().join("hostapd.conf");
     std::fs::write(
         &conf,
@@ -221,6 +244,7 @@ fn hostapd_eap_server_uses_our_hss_through_hlr_gw() {
         keys: keys.clone(),
         sqn_ms: Sqn::default(),
         resyncs: 0,
+        gsm_auths: 0,
     };
     let realm = "wlan.mnc001.mcc001.3gppnetwork.org";
     let out = run_eapol_test(
@@ -252,4 +276,15 @@ fn hostapd_eap_server_uses_our_hss_through_hlr_gw() {
     );
     assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
     assert_eq!(usim.resyncs, 1);
+
+    // hostapd's own EAP-SIM server: its triplets from SIM-REQ-AUTH.
+    let out = run_eapol_test(
+        dir.path(),
+        port,
+        "SIM",
+        &format!("1{imsi}@{realm}"),
+        &mut usim,
+    );
+    assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
+    assert_eq!(usim.gsm_auths, 1);
 }

@@ -494,3 +494,29 @@ fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
         "2"
     );
 }
+
+#[test]
+fn gsm_milenage_triplets_come_from_the_stored_keys_without_an_sqn() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let a = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    add(&a, Sqn::from_seq_ind(7, 0));
+    let (t, version) = a.triplets(&imsi(), 3).unwrap();
+    assert_eq!(t.len(), 3);
+    let rands: HashSet<[u8; 16]> = t.iter().map(|t| t.rand).collect();
+    assert_eq!(rands.len(), 3, "RANDs must be distinct (RFC 4186 §9.3)");
+    for x in &t {
+        // TS 55.205 GSM-Milenage from the subscriber's K/OPc.
+        assert_eq!(x, &keys().gsm_triplet(x.rand));
+    }
+    assert!(a.current(&imsi(), version).unwrap());
+    // GSM uses no SQN: the next vector still carries the stored SEQ + 1.
+    let v = a.vector(&imsi(), VectorKind::Aka).unwrap();
+    assert_eq!(sqn_of(&v), Sqn::from_seq_ind(8, 1));
+    let unknown = Imsi::parse("001019999999999").unwrap();
+    assert!(matches!(
+        a.triplets(&unknown, 2),
+        Err(HssError::UnknownSubscriber)
+    ));
+}

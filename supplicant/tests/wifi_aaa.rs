@@ -1,7 +1,8 @@
 //! `supplicant wifi` with the project's own HSS behind hostapd's EAP server:
 //! wpa_supplicant (`-Dwired`, external SIM = our USIM simulator) → hostapd
-//! `driver=wired` → hostapd RADIUS + EAP-AKA/AKA' server → `aaa-server
-//! hlr-gw` (SQLite subscriber store, Milenage, resynchronisation).
+//! `driver=wired` → hostapd RADIUS + EAP-AKA/AKA'/SIM server → `aaa-server
+//! hlr-gw` (SQLite subscriber store, Milenage, resynchronisation, GSM-Milenage
+//! triplets).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -227,6 +228,26 @@ fn wifi_through_aaa_server_hlr_gw_with_resync() {
         reports
             .iter()
             .any(|r| matches!(r, Report::EapMethod { method: 50, .. }))
+    );
+    drop(_wpa);
+
+    // EAP-SIM: wpa_supplicant asks our simulator GSM-AUTH (USIM in the GSM
+    // context), hostapd's EAP-SIM server gets its triplets from hlr-gw
+    // (SIM-REQ-AUTH, GSM-Milenage from the store's K/OPc).
+    let (_wpa, sock) = start_wpa(&lab, 3);
+    let (outcome, reports) = run_once(&lab, &sock, &sim, "sim");
+    assert_eq!(
+        outcome,
+        Outcome::Success,
+        "{reports:#?}\n{}\n{}",
+        lab.logs(),
+        hlr.log_text()
+    );
+    assert!(
+        reports
+            .iter()
+            .any(|r| matches!(r, Report::EapMethod { method: 18, .. })),
+        "{reports:#?}"
     );
     let _ = hlr.child.kill();
 }

@@ -24,6 +24,7 @@ mod aka;
 mod random;
 mod reject;
 mod sessions;
+mod sim;
 mod store;
 
 pub use random::{OsRandom, Random};
@@ -58,6 +59,18 @@ pub struct Report {
     pub round_trips: u32,
     /// From the first Access-Request to now.
     pub duration: Duration,
+    /// EAP-SIM (RFC 4186) ran, not `method`.
+    pub eap_sim: bool,
+}
+
+impl Report {
+    /// The method's name for logs and counters ("sim", "aka", "aka-prime").
+    pub fn method_name(&self) -> Option<&'static str> {
+        if self.eap_sim {
+            return Some("sim");
+        }
+        self.method.map(|m| m.name())
+    }
 }
 
 /// What to answer.
@@ -155,12 +168,36 @@ impl Cx<'_> {
     fn result_indication(&self) -> bool {
         self.privacy.is_some_and(|p| p.policy.result_indication)
     }
+
+    /// Legacy-Nak (RFC 3748 §5.3.1): the first method of `[eap] methods`
+    /// that the peer names in `wanted` and is not the one running —
+    /// `Some(None)` for EAP-SIM; `None` when there is none.
+    fn nak_pick(&self, c: &Common, wanted: &[u8]) -> Option<Option<Method>> {
+        self.server.order.iter().find_map(|m| {
+            let (t, pick) = match m {
+                MethodName::Sim => (eap::sim::message::EAP_TYPE_SIM, None),
+                MethodName::Aka => (types::AKA, Some(Method::Aka)),
+                MethodName::AkaPrime => (types::AKA_PRIME, Some(Method::AkaPrime)),
+            };
+            let running = match pick {
+                None => c.sim,
+                Some(m) => !c.sim && c.method == m,
+            };
+            (wanted.contains(&t) && !running).then_some(pick)
+        })
+    }
 }
 
 /// The EAP server: sessions plus the HSS.
 pub struct EapServer {
     hss: Arc<dyn Hss>,
     methods: Vec<Method>,
+    /// EAP-SIM is enabled.
+    sim: bool,
+    /// EAP-SIM comes first in `[eap] methods`.
+    sim_first: bool,
+    /// `[eap] methods` as configured (the order of preference).
+    order: Vec<MethodName>,
     network_name: Vec<u8>,
     sessions: Sessions,
     /// Swapped whole on SIGHUP ([`EapServer::replace_privacy`]); each step
@@ -170,10 +207,11 @@ pub struct EapServer {
     clock: (Instant, u64),
 }
 
-fn to_method(m: MethodName) -> Method {
+fn to_method(m: MethodName) -> Option<Method> {
     match m {
-        MethodName::Aka => Method::Aka,
-        MethodName::AkaPrime => Method::AkaPrime,
+        MethodName::Aka => Some(Method::Aka),
+        MethodName::AkaPrime => Some(Method::AkaPrime),
+        MethodName::Sim => None,
     }
 }
 
@@ -192,6 +230,7 @@ fn report(c: &Common, now: Instant, result: AuthResult) -> Report {
         result,
         round_trips: c.round_trips,
         duration: now.saturating_duration_since(c.started),
+        eap_sim: c.sim,
     }
 }
 
@@ -200,7 +239,10 @@ impl EapServer {
     pub fn new(hss: Arc<dyn Hss>, cfg: &EapConfig) -> Self {
         Self {
             hss,
-            methods: cfg.methods.iter().copied().map(to_method).collect(),
+            methods: cfg.methods.iter().copied().filter_map(to_method).collect(),
+            sim: cfg.methods.contains(&MethodName::Sim),
+            sim_first: cfg.methods.first() == Some(&MethodName::Sim),
+            order: cfg.methods.clone(),
             network_name: cfg.network_name.as_bytes().to_vec(),
             sessions: Sessions::new(cfg.session_timeout, cfg.max_sessions),
             privacy: arc_swap::ArcSwapOption::empty(),
@@ -356,7 +398,10 @@ impl EapServer {
         common.round_trips += 1;
         let privacy = self.privacy.load_full();
         let mut cx = self.cx(&privacy, now, rng);
-        let next = aka::receive(&mut cx, &mut common, phase, &pkt, raw);
+        let next = match phase {
+            aka::Phase::Sim(p) => sim::receive(&mut cx, &mut common, *p, &pkt, raw),
+            phase => aka::receive(&mut cx, &mut common, phase, &pkt, raw),
+        };
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, false, common, next, before, now)
     }
@@ -381,10 +426,11 @@ impl EapServer {
             .ok()
             .and_then(|n| n.user().bytes().next())
             .unwrap_or(0);
-        let method = match IdentityKind::from_leading(leading).method() {
-            Some(m) if self.methods.contains(&m) => m,
-            _ => self.methods.first().copied().unwrap_or(Method::AkaPrime),
-        };
+        let by_identity = IdentityKind::from_leading(leading)
+            .method()
+            .filter(|m| self.methods.contains(m));
+        let method =
+            by_identity.unwrap_or(self.methods.first().copied().unwrap_or(Method::AkaPrime));
         let mut common = Common {
             started: now,
             round_trips: 1,
@@ -392,12 +438,22 @@ impl EapServer {
             eap_identity: identity.as_slice().into(),
             log_identity: None,
             method,
+            sim: false,
             nak_used: false,
             checkcode: None,
         };
         let privacy = self.privacy.load_full();
         let mut cx = self.cx(&privacy, now, rng);
-        let next = aka::begin_method(&mut cx, &mut common);
+        // EAP-SIM for a SIM identity, or when it is preferred and the
+        // identity names no enabled EAP-AKA method.
+        let sim = self.sim
+            && (sim::is_sim_identity(&cx, identity)
+                || (by_identity.is_none() && (self.sim_first || self.methods.is_empty())));
+        let next = if sim {
+            sim::begin(&mut cx, &mut common)
+        } else {
+            aka::begin_method(&mut cx, &mut common)
+        };
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, true, common, next, None, now)
     }
@@ -431,7 +487,7 @@ impl EapServer {
         } = p;
         let privacy = self.privacy.load_full();
         let mut cx = self.cx(&privacy, now, rng);
-        let next = aka::resume(&mut cx, &mut common, done);
+        let next = resume_method(&mut cx, &mut common, done);
         let next = self.at_once(&mut cx, &mut common, next);
         self.settle(sid, new, common, next, None, now)
     }
@@ -447,7 +503,7 @@ impl EapServer {
         loop {
             match next {
                 Ok(Next::Store(work)) => match store::try_now(work, &*self.hss) {
-                    Ok(done) => next = aka::resume(cx, c, done),
+                    Ok(done) => next = resume_method(cx, c, done),
                     Err(work) => return Ok(Next::Store(work)),
                 },
                 other => return other,
@@ -533,8 +589,18 @@ fn may_defer(phase: &aka::Phase) -> bool {
     match phase {
         aka::Phase::Identity(_) | aka::Phase::Reauth(_) => true,
         aka::Phase::Notify(_) => false,
+        aka::Phase::Sim(_) => true,
         // A Nak, a Synchronization-Failure, or the response's subscriber check.
         aka::Phase::Challenge(_) => true,
+    }
+}
+
+/// Continues the session's method with what the store answered.
+fn resume_method(cx: &mut Cx<'_>, c: &mut Common, done: store::Done) -> Result<Next, Reject> {
+    if c.sim {
+        sim::resume(cx, c, done)
+    } else {
+        aka::resume(cx, c, done)
     }
 }
 

@@ -126,6 +126,15 @@ pub enum Reject {
     /// The random number generator failed.
     #[error("random number generator failed")]
     Rng,
+    /// EAP-SIM/Start response without a version we offered in AT_SELECTED_VERSION (RFC 4186 §9.2).
+    #[error("EAP-SIM: no supported AT_SELECTED_VERSION")]
+    UnsupportedVersion,
+    /// EAP-SIM/Start response without AT_NONCE_MT (RFC 4186 §9.2).
+    #[error("EAP-SIM: Start response without AT_NONCE_MT")]
+    NoNonceMt,
+    /// The store gave not 2 or 3 triplets with distinct RANDs (RFC 4186 §9.3).
+    #[error("EAP-SIM: the store gave no 2 or 3 distinct triplets")]
+    BadTriplets,
 }
 
 /// Why an EAP packet gets no answer (RFC 3748 §4.1: silently discarded).

@@ -24,6 +24,8 @@ pub(crate) struct Common {
     /// Identifier of the outstanding EAP-Request.
     pub last_id: u8,
     pub method: Method,
+    /// EAP-SIM (RFC 4186) runs instead of `method`.
+    pub sim: bool,
     /// The peer already used its Legacy-Nak.
     pub nak_used: bool,
     /// The identity of EAP-Response/Identity (what a method restart goes back to).

@@ -48,6 +48,8 @@ pub(crate) enum Work {
     },
     /// RSA-OAEP decryption of an IMSI-privacy identity.
     Decrypt { identity: Vec<u8> },
+    /// EAP-SIM: GSM triplets ([`Hss::triplets`]), then the Challenge.
+    Triplets { target: super::sim::SimTarget },
     /// Whether the subscriber is still as at `version` ([`Hss::current`]:
     /// not removed, K/OPc/AMF/SQN not set since), right before `accept`.
     Confirm {
@@ -64,6 +66,11 @@ pub(crate) enum Done {
     Vector(Target, Result<(AuthVector, u64), HssError>),
     Resync(Target, Result<Sqn, HssError>),
     Decrypt(Result<DecryptedIdentity, ImsiPrivacyError>),
+    /// EAP-SIM triplets and the subscriber's version they were made from.
+    Triplets(
+        super::sim::SimTarget,
+        Result<(Vec<crate::hss::Triplet>, u64), HssError>,
+    ),
     Confirm(Box<Accept>, Result<bool, HssError>),
 }
 
@@ -97,6 +104,10 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
         Work::Vector { kind, target } => {
             let v = hss.vector_versioned(&target.imsi, kind);
             Done::Vector(target, v)
+        }
+        Work::Triplets { target } => {
+            let r = hss.triplets(&target.imsi, super::sim::TRIPLETS);
+            Done::Triplets(target, r)
         }
         Work::Resync { rand, auts, target } => {
             let r = hss.resync(&target.imsi, &rand, &auts);

@@ -56,6 +56,20 @@ impl AnyStore {
         }
     }
 
+    /// Stores GSM triplets for 2G-only SIMs (`subscriber import --triplets`);
+    /// only the SQLite store keeps them so far.
+    pub fn import_triplets(
+        &self,
+        t: &[super::sqlite::triplets::StoredTriplet],
+    ) -> Result<super::sqlite::triplets::TripletImport, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.import_triplets(t),
+            AnyStore::Postgres(_) => Err(HssError::Unsupported(
+                "stored GSM triplets in PostgreSQL (use an SQLite store, or K/OPc subscribers)",
+            )),
+        }
+    }
+
     /// Changes a subscriber.
     pub fn set(&self, imsi: &Imsi, u: &SubscriberUpdate) -> Result<(), HssError> {
         match self {
@@ -106,5 +120,8 @@ impl Hss for AnyStore {
     }
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.hss().resync(imsi, rand, auts)
+    }
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
+        self.hss().triplets(imsi, n)
     }
 }

@@ -75,6 +75,9 @@ pub enum HssError {
     /// The store failed.
     #[error("subscriber store: {0}")]
     Store(String),
+    /// This store does not implement the operation (e.g. GSM triplets).
+    #[error("{0} unsupported by this store")]
+    Unsupported(&'static str),
 }
 
 impl From<rusqlite::Error> for HssError {
@@ -136,6 +139,35 @@ pub trait Hss: Send + Sync {
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
     /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError>;
+
+    /// `n` GSM triplets (RAND, SRES, Kc) with pairwise distinct RANDs for
+    /// EAP-SIM (RFC 4186 §9.3) and the subscriber's version (as
+    /// [`Hss::vector_versioned`]): GSM-Milenage (TS 55.205) from K/OPc.
+    /// Stores without GSM support keep the default, which refuses.
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<Triplet>, u64), HssError> {
+        let _ = (imsi, n);
+        Err(HssError::Unsupported("GSM triplets"))
+    }
+}
+
+/// A GSM authentication triplet (RAND, SRES, Kc), TS 43.020 §3.
+pub use eap::gsm::Triplet;
+
+/// `n` GSM-Milenage triplets from `keys` with fresh, pairwise distinct RANDs.
+pub fn gsm_milenage_triplets(
+    keys: &eap::umts::SubscriberKeys,
+    n: usize,
+) -> Result<Vec<Triplet>, HssError> {
+    let mut out: Vec<Triplet> = Vec::with_capacity(n);
+    while out.len() < n {
+        let mut rand = [0u8; 16];
+        rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
+        if out.iter().any(|t| t.rand == rand) {
+            continue;
+        }
+        out.push(keys.gsm_triplet(rand));
+    }
+    Ok(out)
 }
 
 /// An accounting record (RFC 2866) to be stored.

@@ -26,6 +26,8 @@
 //! that read a row older than a change it races with is not cached. Changes
 //! made through this store object apply at once.
 
+pub mod triplets;
+
 use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
 use super::store_file::{self, OpenError, ReadOnlyStore, at};
 use super::{AccountingLog, AccountingRecord, Hss, HssError, Imsi, VectorKind, vector_amf};
@@ -877,6 +879,24 @@ impl Hss for SqliteStore {
                 return Ok((v, t.version));
             }
             self.inner.reserve_now(imsi.as_str())?;
+        }
+        Err(HssError::Store(
+            "SQN reservation lost to concurrent subscriber changes".into(),
+        ))
+    }
+
+    /// GSM-Milenage triplets from the subscriber's K/OPc (an SQN of the
+    /// reserved range is used up to read them; GSM-Milenage needs none).
+    /// Without K/OPc (a 2G-only SIM): the stored triplets ([`triplets`]).
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
+        for _ in 0..4 {
+            if let Some(t) = self.inner.take(imsi.as_str()) {
+                return Ok((super::gsm_milenage_triplets(&t.keys, n)?, t.version));
+            }
+            match self.inner.reserve_now(imsi.as_str()) {
+                Err(HssError::UnknownSubscriber) => return self.stored_triplets(imsi, n),
+                r => r?,
+            }
         }
         Err(HssError::Store(
             "SQN reservation lost to concurrent subscriber changes".into(),

@@ -67,6 +67,10 @@ impl<S: Hss> Hss for Metered<S> {
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.timed(StoreCall::Resync, || self.inner.resync(imsi, rand, auts))
     }
+
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {
+        self.timed(StoreCall::Triplets, || self.inner.triplets(imsi, n))
+    }
 }
 
 impl<S: AccountingLog> AccountingLog for Metered<S> {

@@ -88,7 +88,7 @@ pub fn drop_index(r: DropReason) -> usize {
 const DUPLICATE: usize = 9;
 
 /// The `method` label: the EAP method that ran, `none` when none started.
-const METHODS: [&str; 3] = ["none", "aka", "aka_prime"];
+const METHODS: [&str; 4] = ["none", "aka", "aka_prime", "sim"];
 
 fn method_index(m: Option<Method>) -> usize {
     match m {
@@ -134,6 +134,9 @@ pub fn reject_label(r: &Reject) -> &'static str {
         Reject::NetworkNameTooLong => "network_name_too_long",
         Reject::Encoding => "encoding",
         Reject::Rng => "rng",
+        Reject::UnsupportedVersion => "sim_unsupported_version",
+        Reject::NoNonceMt => "sim_no_nonce_mt",
+        Reject::BadTriplets => "sim_bad_triplets",
     }
 }
 
@@ -148,14 +151,17 @@ pub enum StoreCall {
     Current,
     /// An accounting record stored.
     Accounting,
+    /// GSM triplets for EAP-SIM (RFC 4186 §9.3).
+    Triplets,
 }
 
 impl StoreCall {
-    const ALL: [StoreCall; 4] = [
+    const ALL: [StoreCall; 5] = [
         StoreCall::Vector,
         StoreCall::Resync,
         StoreCall::Current,
         StoreCall::Accounting,
+        StoreCall::Triplets,
     ];
 
     fn label(self) -> &'static str {
@@ -164,6 +170,7 @@ impl StoreCall {
             StoreCall::Resync => "resync",
             StoreCall::Current => "current",
             StoreCall::Accounting => "accounting",
+            StoreCall::Triplets => "triplets",
         }
     }
 }
@@ -459,7 +466,11 @@ impl Metrics {
 
     /// An authentication finished.
     pub fn auth_finished(&self, report: &Report) {
-        let m = &self.methods[method_index(report.method)];
+        let m = &self.methods[if report.eap_sim {
+            3
+        } else {
+            method_index(report.method)
+        }];
         m.duration.observe(report.duration);
         match &report.result {
             AuthResult::Success(_) => {

@@ -144,6 +144,8 @@ pub struct Counters {
     pub store_busy: u64,
     /// Authentications ended with Access-Accept.
     pub accepted: u64,
+    /// Of `accepted`, those by EAP-SIM (RFC 4186, the weakest method).
+    pub accepted_sim: u64,
     /// Authentications ended with Access-Reject because of the store ([`Reject::Hss`]).
     pub rejected_by_store: u64,
     /// Authentications ended with Access-Reject for any other [`Reject`].
@@ -165,6 +167,7 @@ struct AtomicCounters {
     deferred: AtomicU64,
     store_busy: AtomicU64,
     accepted: AtomicU64,
+    accepted_sim: AtomicU64,
     rejected_by_store: AtomicU64,
     rejected: AtomicU64,
 }
@@ -190,6 +193,7 @@ impl AtomicCounters {
             deferred: get(&self.deferred),
             store_busy: get(&self.store_busy),
             accepted: get(&self.accepted),
+            accepted_sim: get(&self.accepted_sim),
             rejected_by_store: get(&self.rejected_by_store),
             rejected: get(&self.rejected),
         }
@@ -731,6 +735,9 @@ impl RadiusServer {
         for ef in &effects {
             if let Effect::AuthFinished { report, .. } = ef {
                 self.metrics.auth_finished(report);
+                if report.eap_sim && matches!(report.result, AuthResult::Success(_)) {
+                    bump(&self.counters.accepted_sim);
+                }
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,

@@ -61,7 +61,7 @@ pub struct Server {
     pub auth: SocketAddr,
     pub acct: SocketAddr,
     pub dir: tempfile::TempDir,
-    logs: Arc<Mutex<Vec<String>>>,
+    pub logs: Arc<Mutex<Vec<String>>>,
 }
 
 impl Server {
@@ -246,7 +246,8 @@ impl Drop for KillOnDrop {
 /// Runs eapol_test (`eap=<method>`, `external_sim=1`) with `network` (the rest
 /// of its network block) and `reauths` EAPOL re-authentications against
 /// 127.0.0.1:`port` (RADIUS shared secret `secret`), answering each `CTRL-REQ-SIM-…:UMTS-AUTH:<RAND>:<AUTN>`
-/// with `answer(rand_hex, autn_hex)`. Returns (exit 0 and SUCCESS printed,
+/// with `answer(rand_hex, autn_hex)` and each `…:GSM-AUTH:<RAND1>:<RAND2>[:<RAND3>]`
+/// with `answer("GSM-AUTH", "<RAND1>:<RAND2>[:<RAND3>]")`. Returns (exit 0 and SUCCESS printed,
 /// its output, wall time).
 pub fn eapol_test_external_sim(
     bin: &std::path::Path,
@@ -318,6 +319,10 @@ pub fn eapol_test_external_sim(
             let reply = match parts.as_slice() {
                 [id, "UMTS-AUTH", rand, autn, ..] => {
                     format!("CTRL-RSP-SIM-{id}:{}", answer(rand, autn))
+                }
+                // EAP-SIM: answer("GSM-AUTH", "<RAND1>:<RAND2>[:<RAND3>]").
+                [id, "GSM-AUTH", rands @ ..] => {
+                    format!("CTRL-RSP-SIM-{id}:{}", answer("GSM-AUTH", &rands.join(":")))
                 }
                 [id, ..] if !id.is_empty() => format!("CTRL-RSP-SIM-{id}:UMTS-FAIL"),
                 _ => continue,

@@ -31,7 +31,7 @@ use eap::aka::attr::{AtAnyIdReq, AtFullauthIdReq, AtPermanentIdReq};
 use eap::aka::keys::Method;
 use eap::aka::message::{IdReq, Message, Subtype};
 use eap::identity::{IdentityKind, Nai};
-use eap::packet::{Packet, TypeData, types};
+use eap::packet::{Packet, TypeData};
 use eap::secret::Msk;
 
 /// The outstanding request of an AKA/AKA' session.
@@ -45,6 +45,8 @@ pub(crate) enum Phase {
     Reauth(Reauth),
     /// A protected result Notification.
     Notify(Box<Notify>),
+    /// An EAP-SIM request ([`super::sim`]).
+    Sim(Box<super::sim::Phase>),
 }
 
 /// What a step leads to.
@@ -88,6 +90,7 @@ pub(crate) fn receive(
                     Phase::Challenge(p) => (*p).receive(cx, c, msg, raw),
                     Phase::Reauth(p) => p.receive(c, raw),
                     Phase::Notify(p) => (*p).receive(c, msg, raw),
+                    Phase::Sim(_) => Err(Reject::OtherEapType),
                 },
             }
         }
@@ -115,6 +118,7 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         }
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
+        Done::Triplets(..) => Err(Reject::OtherEapType),
         Done::Confirm(accept, current) => {
             if !current? {
                 return Err(Reject::SubscriberChanged);
@@ -317,17 +321,14 @@ fn nak(cx: &mut Cx<'_>, c: &mut Common, wanted: &[u8]) -> Result<Next, Reject> {
         return Err(Reject::SecondNak);
     }
     c.nak_used = true;
-    let other = wanted
-        .iter()
-        .filter_map(|t| match *t {
-            types::AKA => Some(Method::Aka),
-            types::AKA_PRIME => Some(Method::AkaPrime),
-            _ => None,
-        })
-        .find(|m| *m != c.method && cx.enabled(*m))
-        .ok_or(Reject::MethodRefused)?;
-    c.method = other;
-    begin_method(cx, c)
+    // The first method of `[eap] methods` the peer names, EAP-SIM included.
+    match cx.nak_pick(c, wanted).ok_or(Reject::MethodRefused)? {
+        Some(other) => {
+            c.method = other;
+            begin_method(cx, c)
+        }
+        None => super::sim::begin(cx, c),
+    }
 }
 
 /// The user part of `identity` (up to its last `@`).
@@ -354,7 +355,7 @@ fn user_part(identity: &[u8]) -> Option<String> {
 }
 
 /// The realm of `identity`, if it has one.
-fn realm_of(identity: &[u8]) -> Option<String> {
+pub(super) fn realm_of(identity: &[u8]) -> Option<String> {
     Nai::parse(identity)
         .ok()
         .and_then(|n| n.home_realm().map(str::to_owned))

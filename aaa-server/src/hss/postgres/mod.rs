@@ -679,11 +679,31 @@ impl Hss for PgStore {
         if now != Some(version) {
             relock(&self.inner.leases).remove(imsi.as_str());
             tracing::info!(
-                imsi = %imsi.masked(super::MncLen::Two),
+                imsi = %crate::logging::imsi(imsi),
                 "subscriber removed or changed during its authentication: rejected"
             );
         }
         Ok(now == Some(version))
+    }
+
+    /// GSM-Milenage triplets (TS 55.205) from K/OPc: GSM uses no SQN, so
+    /// nothing is committed. Stored triplets for 2G-only SIMs live in the
+    /// SQLite store only.
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
+        let row = self
+            .inner
+            .conn()?
+            .query_opt(
+                "SELECT k, opc, version FROM subscriber WHERE imsi = $1",
+                &[&imsi.as_str()],
+            )
+            .map_err(db)?
+            .ok_or(HssError::UnknownSubscriber)?;
+        let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
+        let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(1));
+        let keys = keys_of(&k, &opc)?;
+        let version = row.get::<_, i64>(2) as u64;
+        Ok((super::gsm_milenage_triplets(&keys, n)?, version))
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
