@@ -573,6 +573,19 @@ mod tests {
     }
 
     #[test]
+    fn eap_sim_start_by_name() {
+        // EAP-Request/SIM/Start with AT_VERSION_LIST (1) and AT_ANY_ID_REQ (RFC 4186 §9.2).
+        let eap = [
+            1, 2, 0, 20, 18, 10, 0, 0, 15, 2, 0, 2, 0, 1, 0, 0, 13, 1, 0, 0,
+        ];
+        let p = packet(11, &[attr(79, &eap)]);
+        let t = render(Direction::Sent, "127.0.0.1:1".parse().unwrap(), &p);
+        assert!(t.contains("Type SIM (18) SIM/Start"), "{t}");
+        assert!(t.contains("AT_VERSION_LIST = 1\n"), "{t}");
+        assert!(t.contains("AT_ANY_ID_REQ = (flag)"), "{t}");
+    }
+
+    #[test]
     fn garbage_never_panics() {
         let peer: SocketAddr = "127.0.0.1:1".parse().unwrap();
         for p in [
