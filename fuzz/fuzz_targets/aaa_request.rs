@@ -66,6 +66,7 @@ fn server() -> RadiusServer {
         radius: Default::default(),
         radsec: None,
         metrics: Default::default(),
+        postgres: None,
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);
