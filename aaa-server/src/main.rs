@@ -1,6 +1,8 @@
 //! `aaa-server` command line: `serve`, `subscriber add|import|list|set|remove`, `hlr-gw`,
 //! `completions`, `man`.
 
+use aaa_server::authz::AttributeUpdate;
+use aaa_server::authz::sqlite::AuthzUpdate;
 use aaa_server::config::{Config, MethodName};
 use aaa_server::hss::sqlite::StoreCheck;
 use aaa_server::hss::sqlite::{NewSubscriber, SubscriberUpdate};
@@ -126,6 +128,48 @@ enum SubCmd {
         /// New last used SQN, up to 12 hex digits.
         #[arg(long)]
         sqn: Option<String>,
+        /// Put the subscriber in this group (`subscriber group add` makes one).
+        #[arg(long, conflicts_with = "no_group")]
+        group: Option<String>,
+        /// Take the subscriber out of its group.
+        #[arg(long)]
+        no_group: bool,
+        /// The subscriber's own reply attributes (override its group's).
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Bar a subscriber: Access-Reject, no new vector; a running `serve`
+    /// turns down its authentications in flight.
+    Bar {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Lift a subscriber's bar.
+    Unbar {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Show a subscriber's group, bar and the reply attributes it gets (JSON).
+    Show {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Manage subscriber groups and their reply attributes.
+    Group {
+        #[command(subcommand)]
+        cmd: GroupCmd,
     },
     /// List subscribers (never prints K or OPc).
     List {
@@ -145,6 +189,110 @@ enum SubCmd {
         #[arg(long)]
         imsi: String,
     },
+}
+
+#[derive(Subcommand)]
+enum GroupCmd {
+    /// Add a group.
+    Add {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+        /// Its reply attributes.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// Change a group's reply attributes.
+    Set {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+        /// Reply attributes to set or --unset.
+        #[command(flatten)]
+        attrs: AttrArgs,
+    },
+    /// List groups, their reply attributes and member counts.
+    List {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a group that has no members.
+    Remove {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+    },
+}
+
+/// Reply attributes on the command line (Access-Accept only).
+#[derive(clap::Args, Default)]
+struct AttrArgs {
+    /// Session-Timeout, seconds (RFC 2865 §5.27).
+    #[arg(long)]
+    session_timeout: Option<u32>,
+    /// Termination-Action: `radius-request` (re-authenticate) or `default`.
+    #[arg(long, value_parser = ["default", "radius-request"])]
+    termination_action: Option<String>,
+    /// Class (RFC 2865 §5.25).
+    #[arg(long)]
+    class: Option<String>,
+    /// VLAN ID (Tunnel-Type/-Medium-Type/-Private-Group-ID, RFC 3580).
+    #[arg(long)]
+    vlan: Option<u16>,
+    /// Filter-Id (RFC 2865 §5.11).
+    #[arg(long)]
+    filter_id: Option<String>,
+    /// WISPr-Bandwidth-Max-Up, bits/s.
+    #[arg(long)]
+    bandwidth_max_up: Option<u32>,
+    /// WISPr-Bandwidth-Max-Down, bits/s.
+    #[arg(long)]
+    bandwidth_max_down: Option<u32>,
+    /// A vendor attribute, VENDOR:TYPE:HEX (repeatable).
+    #[arg(long = "vsa")]
+    vsa: Vec<String>,
+    /// Clear an attribute: session-timeout, termination-action, class, vlan,
+    /// filter-id, bandwidth-max-up, bandwidth-max-down, vendor (repeatable).
+    #[arg(long)]
+    unset: Vec<String>,
+}
+
+impl AttrArgs {
+    fn update(self) -> Result<AttributeUpdate, String> {
+        use aaa_server::authz::{ReplyAttributes, TerminationAction, parse_vendor_attr};
+        let set = ReplyAttributes {
+            session_timeout: self.session_timeout,
+            termination_action: self.termination_action.map(|t| match t.as_str() {
+                "default" => TerminationAction::Default,
+                _ => TerminationAction::RadiusRequest,
+            }),
+            class: self.class,
+            vlan: self.vlan,
+            filter_id: self.filter_id,
+            bandwidth_max_up: self.bandwidth_max_up,
+            bandwidth_max_down: self.bandwidth_max_down,
+            vendor: self
+                .vsa
+                .iter()
+                .map(|v| parse_vendor_attr(v).map_err(|e| format!("--vsa: {e}")))
+                .collect::<Result<_, _>>()?,
+        };
+        set.check().map_err(|e| e.to_string())?;
+        Ok(AttributeUpdate {
+            set,
+            unset: self.unset,
+        })
+    }
 }
 
 /// Why a command failed.
@@ -233,6 +381,60 @@ fn store(db: &std::path::Path) -> Result<SqliteStore, String> {
 /// The store, created `0600` when missing (`subscriber add`/`import`).
 fn store_or_new(db: &std::path::Path) -> Result<SqliteStore, String> {
     SqliteStore::create(db).map_err(|e| e.to_string())
+}
+
+/// `subscriber bar` (`bar`) / `unbar`.
+fn bar(db: &std::path::Path, imsi: &str, bar: bool) -> Result<(), CliError> {
+    let imsi = Imsi::parse(imsi).map_err(|e| format!("--imsi: {e}"))?;
+    store(db)?
+        .set_barred(&imsi, bar)
+        .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+    outln!("{} {imsi}", if bar { "barred" } else { "unbarred" })
+}
+
+/// `subscriber group …`.
+fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
+    match cmd {
+        GroupCmd::Add { db, name, attrs } => {
+            let u = attrs.update()?;
+            store(&db)?
+                .group_add(&name, &u.set)
+                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            outln!("added group {name}")
+        }
+        GroupCmd::Set { db, name, attrs } => {
+            let u = attrs.update()?;
+            store(&db)?
+                .group_set(&name, &u)
+                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            outln!("updated group {name}")
+        }
+        GroupCmd::List { db, json } => {
+            let list = store(&db)?.group_list().map_err(|e| e.to_string())?;
+            if json {
+                return outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+                );
+            }
+            outln!("{:<16} {:>7} ATTRIBUTES", "GROUP", "MEMBERS")?;
+            for g in list {
+                outln!(
+                    "{:<16} {:>7} {}",
+                    g.name,
+                    g.members,
+                    serde_json::to_string(&g.attributes).map_err(|e| e.to_string())?
+                )?;
+            }
+            Ok(())
+        }
+        GroupCmd::Remove { db, name } => {
+            store(&db)?
+                .group_remove(&name)
+                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            outln!("removed group {name}")
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -346,8 +548,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 opc,
                 amf,
                 sqn,
+                group,
+                no_group,
+                attrs,
             } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let authz = AuthzUpdate {
+                    group: if no_group {
+                        Some(None)
+                    } else {
+                        group.map(Some)
+                    },
+                    attributes: attrs.update()?,
+                };
+                let authz_given = authz.group.is_some()
+                    || !authz.attributes.unset.is_empty()
+                    || !authz.attributes.set.is_empty();
+                let keys_given = k.is_some() || opc.is_some() || amf.is_some() || sqn.is_some();
+                if authz_given {
+                    store(&db)?
+                        .set_authz(&imsi, &authz)
+                        .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+                    if !keys_given {
+                        return outln!("updated {imsi}");
+                    }
+                }
                 let update = SubscriberUpdate {
                     k: k.map(|k| hex_key::<16>(&k, "k").map(|k| K::new(*k)))
                         .transpose()?,
@@ -363,7 +588,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     && update.sqn.is_none()
                 {
                     return Err(
-                        "subscriber set: give at least one of --k, --opc, --amf, --sqn".into(),
+                        "subscriber set: give at least one of --k, --opc, --amf, --sqn, --group, or a reply attribute".into(),
                     );
                 }
                 store(&db)?
@@ -402,6 +627,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     Ok(())
                 }
             }
+            SubCmd::Bar { db, imsi } => bar(&db, &imsi, true),
+            SubCmd::Unbar { db, imsi } => bar(&db, &imsi, false),
+            SubCmd::Show { db, imsi } => {
+                let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let a = store(&db)?
+                    .authorization_of(&imsi)
+                    .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+                let v = serde_json::json!({
+                    "imsi": imsi.as_str(),
+                    "barred": a.barred,
+                    "reply": a.reply,
+                });
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+                )
+            }
+            SubCmd::Group { cmd } => group_cmd(cmd),
             SubCmd::Remove { db, imsi } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
                 store(&db)?

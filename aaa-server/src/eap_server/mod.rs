@@ -84,6 +84,8 @@ pub enum Outcome {
         msk: Msk,
         /// User-Name for the Access-Accept (the identity the keys were derived from).
         user_name: String,
+        /// The subscriber's reply attributes (group's under its own), if any.
+        reply: Option<Box<crate::authz::ReplyAttributes>>,
         /// For the log.
         report: Report,
     },
@@ -378,6 +380,7 @@ impl EapServer {
             method,
             nak_used: false,
             checkcode: None,
+            reply: None,
         };
         let mut cx = self.cx(now, rng);
         let next = aka::begin_method(&mut cx, &mut common);
@@ -491,6 +494,7 @@ impl EapServer {
                 end(&self.sessions);
                 Outcome::Accept {
                     eap: success(common.last_id),
+                    reply: common.reply.clone(),
                     msk,
                     user_name: String::from_utf8_lossy(&identity).into_owned(),
                     report: report(&common, now, AuthResult::Success(how)),

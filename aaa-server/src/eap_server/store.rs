@@ -5,6 +5,7 @@
 //! again pure, with the [`Done`] result.
 
 use super::Success;
+use crate::authz::Authorization;
 use crate::hss::{Hss, HssError, Imsi, VectorKind};
 use crate::privacy::{DecryptedIdentity, ImsiPrivacyError, PrivacyServer};
 use eap::secret::{KAut, KEncr, Msk};
@@ -64,7 +65,21 @@ pub(crate) enum Done {
     Vector(Target, Result<(AuthVector, u64), HssError>),
     Resync(Target, Result<Sqn, HssError>),
     Decrypt(Result<DecryptedIdentity, ImsiPrivacyError>),
-    Confirm(Box<Accept>, Result<bool, HssError>),
+    /// The check before Access-Accept, with the subscriber's authorization.
+    Confirm(
+        Box<Accept>,
+        Result<bool, HssError>,
+        Result<Authorization, HssError>,
+    ),
+}
+
+/// A store without groups and barring ([`HssError::Unsupported`]) serves
+/// every subscriber, with no reply attributes.
+fn supported(a: Result<Authorization, HssError>) -> Result<Authorization, HssError> {
+    match a {
+        Err(HssError::Unsupported) => Ok(Authorization::default()),
+        a => a,
+    }
 }
 
 /// Does `work` at once when the store can answer from memory (a vector
@@ -79,8 +94,12 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
             imsi,
             version,
             accept,
-        } => match hss.try_current(&imsi, version) {
-            Some(r) => Ok(Done::Confirm(accept, r)),
+        } => match hss
+            .try_authorization(&imsi)
+            .and_then(|a| Some((hss.try_current(&imsi, version)?, a)))
+        {
+            // Authorization first: `try_current` counts what it turns down.
+            Some((r, a)) => Ok(Done::Confirm(accept, r, supported(a))),
             None => Err(Work::Confirm {
                 imsi,
                 version,
@@ -95,7 +114,12 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
 pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>) -> Done {
     match work {
         Work::Vector { kind, target } => {
-            let v = hss.vector_versioned(&target.imsi, kind);
+            // Barring is checked before a vector (an SQN) is issued.
+            let v = match supported(hss.authorization(&target.imsi)) {
+                Ok(a) if a.barred => Err(HssError::Barred),
+                Err(e) if e != HssError::UnknownSubscriber => Err(e),
+                _ => hss.vector_versioned(&target.imsi, kind),
+            };
             Done::Vector(target, v)
         }
         Work::Resync { rand, auts, target } => {
@@ -112,6 +136,10 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
             imsi,
             version,
             accept,
-        } => Done::Confirm(accept, hss.current(&imsi, version)),
+        } => Done::Confirm(
+            accept,
+            hss.current(&imsi, version),
+            supported(hss.authorization(&imsi)),
+        ),
     }
 }

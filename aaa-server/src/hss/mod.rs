@@ -72,6 +72,21 @@ pub enum HssError {
     /// The store failed.
     #[error("subscriber store: {0}")]
     Store(String),
+    /// This store does not implement the call (groups, barring…).
+    #[error("not supported by this subscriber store")]
+    Unsupported,
+    /// The subscriber is barred (`subscriber bar`).
+    #[error("subscriber is barred")]
+    Barred,
+    /// No such subscriber group.
+    #[error("unknown group")]
+    UnknownGroup,
+    /// The group still has members.
+    #[error("group still has {0} member(s)")]
+    GroupInUse(u64),
+    /// A reply attribute does not fit.
+    #[error("{0}")]
+    Attribute(#[from] crate::authz::AttrError),
 }
 
 impl From<rusqlite::Error> for HssError {
@@ -128,6 +143,23 @@ pub trait Hss: Send + Sync {
     ) -> Option<Result<(AuthVector, u64), HssError>> {
         let _ = (imsi, kind);
         None
+    }
+
+    /// The subscriber's barring and reply attributes (group's, overridden by
+    /// its own). The EAP server asks on a store worker before the vector
+    /// and before Access-Accept unless [`Hss::try_authorization`] answers.
+    /// Default: [`HssError::Unsupported`] (served as not barred, no attributes).
+    fn authorization(&self, _imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        Err(HssError::Unsupported)
+    }
+
+    /// [`authorization`](Hss::authorization) if it can be answered at once
+    /// from memory, else `None`. Default: [`HssError::Unsupported`] at once.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        Some(Err(HssError::Unsupported))
     }
 
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh

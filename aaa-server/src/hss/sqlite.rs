@@ -204,7 +204,7 @@ fn max_version(conn: &Connection) -> Result<u64, rusqlite::Error> {
 }
 
 /// Gives `imsis` the next change version (inside the caller's transaction).
-fn bump_versions<'a>(
+pub(crate) fn bump_versions<'a>(
     tx: &Connection,
     imsis: impl IntoIterator<Item = &'a str>,
 ) -> Result<u64, HssError> {
@@ -313,13 +313,13 @@ impl SqliteStore {
         })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
         // SQLite keeps its own consistency (transactions roll back).
         Ok(relock(&self.inner.conn))
     }
 
     /// Tells this process's cache about its own committed change.
-    fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
+    pub(crate) fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
         for imsi in imsis {
             relock(&self.inner.cache[shard_of(imsi)]).note_change(imsi, version);
         }
@@ -458,6 +458,7 @@ impl SqliteStore {
         if n == 0 {
             return Err(HssError::UnknownSubscriber);
         }
+        crate::authz::sqlite::forget(&tx, imsi)?;
         let v = bump_versions(&tx, [imsi.as_str()])?;
         tx.commit()?;
         self.changed([imsi.as_str()], v);
@@ -887,6 +888,18 @@ impl Hss for SqliteStore {
         // The watch lock is held while a poll runs: do not wait for it.
         let exact = known || self.inner.watch.try_lock().is_ok_and(|w| w.conn.is_none());
         exact.then(|| Ok(self.inner.verdict(imsi, version)))
+    }
+
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        crate::authz::sqlite::read(&*self.lock()?, imsi)
+    }
+
+    /// Groups and barring are read from the file: always on a store worker.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        None
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {

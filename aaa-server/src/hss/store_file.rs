@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 /// The schema this build reads and writes, kept in `PRAGMA user_version`.
 /// 0: a store written before the version was recorded (tables `subscriber`
-/// and `accounting`); 1 adds `subscriber_change` (what changed when).
-pub const SCHEMA_VERSION: i64 = 1;
+/// and `accounting`); 1 adds `subscriber_change` (what changed when); 2 adds
+/// the authorization tables ([`crate::authz::sqlite::SCHEMA`]).
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The tables and indexes of [`SCHEMA_VERSION`]; applied to older stores too
 /// (every statement is `IF NOT EXISTS`).
@@ -173,7 +174,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), OpenError> {
         return Ok(());
     }
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        "BEGIN IMMEDIATE; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+        crate::authz::sqlite::SCHEMA
     ))?;
     Ok(())
 }

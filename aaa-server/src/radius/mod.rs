@@ -143,6 +143,8 @@ pub struct Counters {
     pub rejected_by_store: u64,
     /// Authentications ended with Access-Reject for any other [`Reject`].
     pub rejected: u64,
+    /// Authentications ended with Access-Reject: the subscriber is barred ([`Reject::Barred`]).
+    pub rejected_barred: u64,
 }
 
 /// [`Counters`], updated by several workers at once.
@@ -162,6 +164,7 @@ struct AtomicCounters {
     accepted: AtomicU64,
     rejected_by_store: AtomicU64,
     rejected: AtomicU64,
+    rejected_barred: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -187,6 +190,7 @@ impl AtomicCounters {
             accepted: get(&self.accepted),
             rejected_by_store: get(&self.rejected_by_store),
             rejected: get(&self.rejected),
+            rejected_barred: get(&self.rejected_barred),
         }
     }
 }
@@ -576,6 +580,7 @@ impl RadiusServer {
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
+                    AuthResult::Reject(Reject::Barred) => &self.counters.rejected_barred,
                     AuthResult::Reject(_) => &self.counters.rejected,
                 });
             }
@@ -645,6 +650,7 @@ impl RadiusServer {
                 eap,
                 msk,
                 user_name,
+                reply,
                 report,
             } => {
                 let mut resp = wire::Response::new(Code::AccessAccept, id);
@@ -683,6 +689,13 @@ impl RadiusServer {
                         send_salt,
                     ),
                 );
+                for (typ, value) in reply
+                    .as_deref()
+                    .map(crate::authz::encode)
+                    .unwrap_or_default()
+                {
+                    resp.attr(typ, &value);
+                }
                 (self.finish(resp, to), vec![finished(report)])
             }
             Outcome::Reject { eap, report } => {

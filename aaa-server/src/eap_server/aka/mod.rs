@@ -100,7 +100,7 @@ pub(crate) fn receive(
 pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next, Reject> {
     match done {
         Done::Vector(target, v) => {
-            let (v, version) = v?;
+            let (v, version) = v.map_err(barred)?;
             challenge::build(cx, c, target, v, version)
         }
         Done::Resync(target, sqn) => {
@@ -115,10 +115,15 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         }
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
-        Done::Confirm(accept, current) => {
+        Done::Confirm(accept, current, authz) => {
             if !current? {
                 return Err(Reject::SubscriberChanged);
             }
+            let authz = authz?;
+            if authz.barred {
+                return Err(Reject::Barred);
+            }
+            c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             let Accept {
                 msk,
                 identity,
@@ -132,6 +137,14 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 None => Ok(Next::Success(msk, identity, how)),
             }
         }
+    }
+}
+
+/// [`HssError::Barred`] as its own [`Reject`].
+fn barred(e: crate::hss::HssError) -> Reject {
+    match e {
+        crate::hss::HssError::Barred => Reject::Barred,
+        e => Reject::Hss(e),
     }
 }
 
