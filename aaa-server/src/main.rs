@@ -136,7 +136,7 @@ enum SubCmd {
         no_group: bool,
         /// The subscriber's own reply attributes (override its group's).
         #[command(flatten)]
-        attrs: AttrArgs,
+        attrs: Box<AttrArgs>,
     },
     /// Bar a subscriber: Access-Reject, no new vector; a running `serve`
     /// turns down its authentications in flight.
@@ -202,7 +202,7 @@ enum GroupCmd {
         name: String,
         /// Its reply attributes.
         #[command(flatten)]
-        attrs: AttrArgs,
+        attrs: Box<AttrArgs>,
     },
     /// Change a group's reply attributes.
     Set {
@@ -213,7 +213,7 @@ enum GroupCmd {
         name: String,
         /// Reply attributes to set or --unset.
         #[command(flatten)]
-        attrs: AttrArgs,
+        attrs: Box<AttrArgs>,
     },
     /// List groups, their reply attributes and member counts.
     List {
@@ -396,14 +396,14 @@ fn bar(db: &std::path::Path, imsi: &str, bar: bool) -> Result<(), CliError> {
 fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
     match cmd {
         GroupCmd::Add { db, name, attrs } => {
-            let u = attrs.update()?;
+            let u = (*attrs).update()?;
             store(&db)?
                 .group_add(&name, &u.set)
                 .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
             outln!("added group {name}")
         }
         GroupCmd::Set { db, name, attrs } => {
-            let u = attrs.update()?;
+            let u = (*attrs).update()?;
             store(&db)?
                 .group_set(&name, &u)
                 .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
@@ -559,7 +559,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     } else {
                         group.map(Some)
                     },
-                    attributes: attrs.update()?,
+                    attributes: (*attrs).update()?,
                 };
                 let authz_given = authz.group.is_some()
                     || !authz.attributes.unset.is_empty()
