@@ -5,6 +5,7 @@
 //! encoded per the attribute's RFC type by [`encode`] (no I/O here: the
 //! store is in [`sqlite`]).
 
+pub mod das;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
