@@ -46,6 +46,11 @@ enum Cmd {
         #[command(subcommand)]
         cmd: SubCmd,
     },
+    /// Active sessions (from accounting) and Disconnect-Requests to their NAS.
+    Session {
+        #[command(subcommand)]
+        cmd: SessionCmd,
+    },
     /// Serve the subscriber store over hostapd's hlr_auc_gw protocol.
     HlrGw {
         /// Subscriber store (SQLite).
@@ -188,6 +193,36 @@ enum SubCmd {
         /// IMSI.
         #[arg(long)]
         imsi: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionCmd {
+    /// List active sessions.
+    List {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Only this subscriber's.
+        #[arg(long)]
+        imsi: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a Disconnect-Request (RFC 5176) for a subscriber's sessions, or
+    /// one session, to its NAS (`[[client]] das`); exits non-zero unless every one is ACKed.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["imsi", "session"])))]
+    Disconnect {
+        /// Configuration file (TOML): the store, and each client's `das` and secret.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Every session of this subscriber.
+        #[arg(long)]
+        imsi: Option<String>,
+        /// The session with this Acct-Session-Id.
+        #[arg(long)]
+        session: Option<String>,
     },
 }
 
@@ -390,6 +425,105 @@ fn bar(db: &std::path::Path, imsi: &str, bar: bool) -> Result<(), CliError> {
         .set_barred(&imsi, bar)
         .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
     outln!("{} {imsi}", if bar { "barred" } else { "unbarred" })
+}
+
+/// `session …`.
+fn session_cmd(cmd: SessionCmd) -> Result<(), CliError> {
+    match cmd {
+        SessionCmd::List { db, imsi, json } => {
+            let imsi = imsi
+                .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
+                .transpose()?;
+            let list = store(&db)?
+                .sessions(imsi.as_ref())
+                .map_err(|e| e.to_string())?;
+            if json {
+                return outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+                );
+            }
+            outln!(
+                "{:<16} {:<24} {:<16} {:<18} {:<10} {:<10} USER-NAME",
+                "CLIENT",
+                "ACCT-SESSION-ID",
+                "IMSI",
+                "CALLING-STATION",
+                "STARTED",
+                "UPDATED"
+            )?;
+            for s in list {
+                outln!(
+                    "{:<16} {:<24} {:<16} {:<18} {:<10} {:<10} {}",
+                    s.client,
+                    s.session_id,
+                    s.imsi.as_deref().unwrap_or("-"),
+                    s.calling_station_id,
+                    s.started,
+                    s.updated,
+                    s.user_name
+                )?;
+            }
+            Ok(())
+        }
+        SessionCmd::Disconnect {
+            config,
+            imsi,
+            session,
+        } => {
+            use aaa_server::authz::das::{DasEvent, DasKind, Retry, udp};
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let imsi = imsi
+                .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
+                .transpose()?;
+            let sessions: Vec<_> = store(&cfg.database)?
+                .sessions(imsi.as_ref())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|s| session.as_ref().is_none_or(|id| *id == s.session_id))
+                .collect();
+            if sessions.is_empty() {
+                return Err("no such active session".into());
+            }
+            let targets = aaa_server::authz::watch::targets(&cfg.clients, &sessions);
+            if targets.is_empty() {
+                return Err(format!(
+                    "{}: no [[client]] of these sessions has a `das`",
+                    config.display()
+                )
+                .into());
+            }
+            let (events, _) = udp::run(DasKind::Disconnect, &targets, &[], Retry::default())
+                .map_err(|e| format!("DAS socket: {e}"))?;
+            let mut all_acked = events.len() == targets.len();
+            for ev in &events {
+                match ev {
+                    DasEvent::Ack { nas, session, .. } => outln!("{session}: ACK from {nas}")?,
+                    DasEvent::Nak {
+                        nas,
+                        session,
+                        error_cause,
+                        ..
+                    } => {
+                        all_acked = false;
+                        outln!(
+                            "{session}: NAK from {nas} (Error-Cause {})",
+                            error_cause.map_or("none".into(), |c| c.to_string())
+                        )?
+                    }
+                    DasEvent::TimedOut { nas, session, .. } => {
+                        all_acked = false;
+                        outln!("{session}: no answer from {nas}")?
+                    }
+                }
+            }
+            if all_acked {
+                Ok(())
+            } else {
+                Err("not every session was disconnected".into())
+            }
+        }
+    }
 }
 
 /// `subscriber group …`.
@@ -653,6 +787,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 outln!("removed {imsi}")
             }
         },
+        Cmd::Session { cmd } => session_cmd(cmd),
         Cmd::HlrGw { db, socket } => {
             init_tracing();
             let s = store(&db)?;

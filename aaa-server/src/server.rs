@@ -200,6 +200,9 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     // No SQN is reserved at start: each subscriber's first vector commits
     // its first range.
     let subscribers = store.subscriber_count()?;
+    let das_stop = Arc::new(AtomicBool::new(false));
+    let das_watch = crate::authz::watch::spawn(&cfg, store.clone(), das_stop.clone())
+        .map_err(io("disconnect watcher"))?;
     let mut radius = RadiusServer::new(&cfg, store.clone(), store);
     radius.set_privacy(privacy);
     let core = Arc::new(radius);
@@ -264,6 +267,10 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         let _ = w.join();
     }
     pool.join();
+    das_stop.store(true, Ordering::Relaxed);
+    if let Some(w) = das_watch {
+        let _ = w.join();
+    }
     crate::auth_log::stop();
     tracing::info!(
         counters = ?core.counters(),

@@ -6,7 +6,9 @@
 //! store is in [`sqlite`]).
 
 pub mod das;
+pub mod sessions;
 pub mod sqlite;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 

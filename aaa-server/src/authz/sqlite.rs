@@ -20,6 +20,18 @@ CREATE TABLE IF NOT EXISTS subscriber_authz (
     barred     INTEGER NOT NULL DEFAULT 0,
     attributes TEXT NOT NULL DEFAULT '{}'
 );
+CREATE TABLE IF NOT EXISTS acct_session (
+    client             TEXT NOT NULL,
+    session_id         TEXT NOT NULL,
+    nas                TEXT NOT NULL,
+    user_name          TEXT NOT NULL,
+    imsi               TEXT,
+    calling_station_id TEXT NOT NULL,
+    started            INTEGER NOT NULL,
+    updated            INTEGER NOT NULL,
+    PRIMARY KEY (client, session_id)
+);
+CREATE INDEX IF NOT EXISTS acct_session_imsi ON acct_session (imsi);
 ";
 
 /// A group as `subscriber group list` shows it.
@@ -244,6 +256,41 @@ impl SqliteStore {
         tx.commit()?;
         self.changed([imsi.as_str()], v);
         Ok(())
+    }
+
+    /// Removed, barred, or a fingerprint of its keys ([`super::watch`]).
+    pub fn subscriber_state(&self, imsi: &Imsi) -> Result<super::watch::SubscriberState, HssError> {
+        use super::watch::SubscriberState;
+        use md5::{Digest, Md5};
+        let conn = self.lock()?;
+        let row: Option<(
+            zeroize::Zeroizing<Vec<u8>>,
+            zeroize::Zeroizing<Vec<u8>>,
+            bool,
+        )> = conn
+            .query_row(
+                "SELECT s.k, s.opc, coalesce(a.barred, 0) FROM subscriber s
+                 LEFT JOIN subscriber_authz a ON a.imsi = s.imsi WHERE s.imsi = ?1",
+                [imsi.as_str()],
+                |r| {
+                    Ok((
+                        r.get::<_, Vec<u8>>(0)?.into(),
+                        r.get::<_, Vec<u8>>(1)?.into(),
+                        r.get(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(match row {
+            None => SubscriberState::Gone,
+            Some((_, _, true)) => SubscriberState::Barred,
+            Some((k, opc, false)) => {
+                let mut h = Md5::new();
+                h.update(&*k);
+                h.update(&*opc);
+                SubscriberState::Keys(h.finalize().into())
+            }
+        })
     }
 
     /// The subscriber's authorization as the server sees it.

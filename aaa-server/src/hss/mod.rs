@@ -186,6 +186,8 @@ pub struct AccountingRecord {
     pub output_octets: u64,
     /// Acct-Session-Time in seconds.
     pub session_time: u32,
+    /// Calling-Station-Id (the station's MAC), for the session table.
+    pub calling_station_id: String,
 }
 
 /// Where accounting records go.

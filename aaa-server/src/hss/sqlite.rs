@@ -956,7 +956,9 @@ impl AccountingLog for SqliteStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        self.lock()?.execute(
+        let conn = self.lock()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO accounting (received_at, client, session_id, status_type, user_name, nas,
              input_octets, output_octets, session_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -971,6 +973,8 @@ impl AccountingLog for SqliteStore {
                 rec.session_time
             ],
         )?;
+        crate::authz::sessions::apply(&tx, rec, now)?;
+        tx.commit()?;
         Ok(())
     }
 }

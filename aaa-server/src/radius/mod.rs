@@ -763,6 +763,7 @@ fn accounting_record(client: &Client, req: &Packet) -> AccountingRecord {
             u32_of(rfc2869::lookup_acct_output_gigawords(req)),
         ),
         session_time: u32_of(rfc2866::lookup_acct_session_time(req)),
+        calling_station_id: string_of(rfc2865::lookup_calling_station_id(req)),
     }
 }
 
