@@ -55,6 +55,13 @@ pub struct AuthzUpdate {
     pub attributes: AttributeUpdate,
 }
 
+/// K, OPc and the bar, as [`SqliteStore::subscriber_state`] reads them.
+type KeyRow = (
+    zeroize::Zeroizing<Vec<u8>>,
+    zeroize::Zeroizing<Vec<u8>>,
+    bool,
+);
+
 fn attrs(json: &str) -> Result<ReplyAttributes, HssError> {
     serde_json::from_str(json).map_err(|e| HssError::Store(format!("stored attributes: {e}")))
 }
@@ -263,11 +270,7 @@ impl SqliteStore {
         use super::watch::SubscriberState;
         use md5::{Digest, Md5};
         let conn = self.lock()?;
-        let row: Option<(
-            zeroize::Zeroizing<Vec<u8>>,
-            zeroize::Zeroizing<Vec<u8>>,
-            bool,
-        )> = conn
+        let row: Option<KeyRow> = conn
             .query_row(
                 "SELECT s.k, s.opc, coalesce(a.barred, 0) FROM subscriber s
                  LEFT JOIN subscriber_authz a ON a.imsi = s.imsi WHERE s.imsi = ?1",

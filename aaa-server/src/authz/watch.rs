@@ -89,12 +89,12 @@ fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicB
                 tracing::warn!(error = %e, "disconnect watcher: store");
             }
         }
-        match sock.recv_from(&mut buf) {
-            Ok((n, from)) => match das.receive(from, &buf[..n]) {
+        // A timeout (nothing received) is the usual case.
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            match das.receive(from, &buf[..n]) {
                 Ok(ev) => log(&ev),
                 Err(why) => tracing::warn!(from = %from, why = %why, "DAS response dropped"),
-            },
-            Err(_) => {}
+            }
         }
         let (tx, gone) = das.poll(Instant::now());
         for t in tx {
