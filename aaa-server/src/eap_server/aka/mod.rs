@@ -116,12 +116,13 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
         Done::Confirm(accept, current, authz) => {
-            if !current? {
-                return Err(Reject::SubscriberChanged);
-            }
+            // A bar is a change too: named as such when both apply.
             let authz = authz?;
             if authz.barred {
                 return Err(Reject::Barred);
+            }
+            if !current? {
+                return Err(Reject::SubscriberChanged);
             }
             c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             let Accept {
