@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use testbed::bed::Bed;
 use testbed::netns::{addr, iface};
@@ -34,12 +34,20 @@ fn run_ok(bed: &Bed, spec: &Spec) -> String {
     out
 }
 
-#[test]
-fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
-    if !preflight::ready_or_skip(
-        "barring_a_connected_subscriber_disconnects_it_through_hostapd_das",
-    ) {
-        return;
+/// A running bed with the station authenticated and its session listed.
+struct Up {
+    bed: Bed,
+    aaa: PathBuf,
+    db: PathBuf,
+    wctrl: PathBuf,
+    hlog: PathBuf,
+    alog: PathBuf,
+    sub: Subscriber,
+}
+
+fn up(test: &str) -> Option<Up> {
+    if !preflight::ready_or_skip(test) {
+        return None;
     }
     let Some(aaa) = common::bin("aaa-server") else {
         assert!(
@@ -47,7 +55,7 @@ fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
             "aaa-server binary missing (cargo build --workspace --bins)"
         );
         eprintln!("NOTE: aaa-server not built; this test did not run");
-        return;
+        return None;
     };
     let mut bed = Bed::new("das-hostapd").unwrap();
     let sub = Subscriber::demo();
@@ -133,6 +141,31 @@ fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
     }
     assert!(listed.contains(&sub.imsi), "no session:\n{listed}");
     eprintln!("session table:\n{listed}");
+    Some(Up {
+        bed,
+        aaa,
+        db,
+        wctrl,
+        hlog,
+        alog,
+        sub,
+    })
+}
+
+#[test]
+fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
+    let Some(Up {
+        bed,
+        aaa,
+        db,
+        wctrl,
+        hlog,
+        alog,
+        sub,
+    }) = up("barring_a_connected_subscriber_disconnects_it_through_hostapd_das")
+    else {
+        return;
+    };
 
     // Bar: the running server disconnects the station through hostapd's DAS.
     let barred_at = Instant::now();
@@ -195,5 +228,66 @@ fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
         barred.is_some_and(|l| l.contains("authentication finished")),
         "{}",
         std::fs::read_to_string(&alog).unwrap_or_default()
+    );
+}
+
+/// A group change reaches the connected station's NAS as a CoA-Request
+/// carrying the new reply attributes; hostapd 2.10 takes CoA only for
+/// HS 2.0 T&C filtering and NAKs it, so the server sends a
+/// Disconnect-Request, which hostapd ACKs.
+#[test]
+fn a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it() {
+    let Some(Up {
+        bed,
+        aaa,
+        db,
+        hlog,
+        alog,
+        sub,
+        ..
+    }) = up("a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it")
+    else {
+        return;
+    };
+    let cli = |args: &[&str]| {
+        run_ok(
+            &bed,
+            &Spec::new("subscriber", &aaa)
+                .arg("subscriber")
+                .args(args)
+                .arg("--db")
+                .arg(&db),
+        )
+    };
+    cli(&["group", "add", "gold", "--session-timeout", "3600"]);
+    cli(&["set", "--imsi", &sub.imsi, "--group", "gold"]);
+    let coa = wait_file(&alog, "CoA-Request sent", Duration::from_secs(10));
+    assert!(
+        coa.as_deref()
+            .is_some_and(|l| l.contains("reply attributes changed")),
+        "{}",
+        std::fs::read_to_string(&alog).unwrap_or_default()
+    );
+    let nak = wait_file(&alog, "CoA-Request refused (NAK)", Duration::from_secs(10));
+    let ack = wait_file(
+        &alog,
+        "Disconnect-Request acknowledged (ACK)",
+        Duration::from_secs(10),
+    );
+    let hostapd: Vec<String> = std::fs::read_to_string(&hlog)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("RADIUS DAS"))
+        .map(str::to_string)
+        .collect();
+    eprintln!("CoA: {nak:?}\nDisconnect: {ack:?}\nhostapd: {hostapd:#?}");
+    assert!(
+        nak.is_some() && ack.is_some(),
+        "{}",
+        std::fs::read_to_string(&alog).unwrap_or_default()
+    );
+    assert!(
+        hostapd.iter().any(|l| l.contains("disconnecting")),
+        "{hostapd:#?}"
     );
 }

@@ -1,7 +1,9 @@
 //! The disconnect watcher of a running `serve`: every [`SCAN`] it looks at
 //! the subscribers that have active sessions (from accounting) on a NAS with
 //! a `das`, and sends each session a Disconnect-Request (RFC 5176) once its
-//! subscriber is removed, barred, or its K/OPc changed since the last look.
+//! subscriber is removed, barred, or its K/OPc changed since the last look;
+//! when its reply attributes (group's or own) changed, a CoA-Request with
+//! the new ones, and a Disconnect-Request if the NAS NAKs it.
 //! One thread, one UDP socket, a [`DasClient`]; nothing here blocks the
 //! RADIUS workers.
 
@@ -76,23 +78,72 @@ pub fn spawn(
         .map(Some)
 }
 
+/// Where a request goes: the DAS, the client's secret, the session.
+type Target = (Zeroizing<Vec<u8>>, SessionRef);
+
+/// What the watcher remembers between scans.
+#[derive(Default)]
+struct Seen {
+    /// Per IMSI with sessions: removed / barred / key fingerprint.
+    state: HashMap<String, SubscriberState>,
+    /// Per IMSI with sessions: the reply attributes it was last given.
+    reply: HashMap<String, super::ReplyAttributes>,
+    /// Sessions already sent a Disconnect-Request.
+    sent: HashSet<(String, String)>,
+    /// CoA-Requests in flight: what to disconnect if the NAS NAKs.
+    coa: HashMap<(SocketAddr, String), Target>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicBool) {
     let mut das = DasClient::new(Retry::default());
-    let mut known: HashMap<String, SubscriberState> = HashMap::new();
-    let mut sent: HashSet<(String, String)> = HashSet::new();
+    let mut seen = Seen::default();
     let mut next_scan = Instant::now();
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
         if Instant::now() >= next_scan {
             next_scan = Instant::now() + SCAN;
-            if let Err(e) = scan(clients, store, sock, &mut das, &mut known, &mut sent) {
+            if let Err(e) = scan(clients, store, sock, &mut das, &mut seen) {
                 tracing::warn!(error = %e, "disconnect watcher: store");
             }
         }
         // A timeout (nothing received) is the usual case.
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             match das.receive(from, &buf[..n]) {
-                Ok(ev) => log(&ev),
+                Ok(ev) => {
+                    log(&ev);
+                    if let DasEvent::Nak {
+                        kind: DasKind::Coa,
+                        nas,
+                        session,
+                        ..
+                    } = &ev
+                        && let Some((secret, s)) = seen.coa.remove(&(*nas, session.clone()))
+                    {
+                        // The NAS does not take the change: a Disconnect
+                        // makes the station authenticate again and get it.
+                        send(
+                            &mut das,
+                            sock,
+                            *nas,
+                            &secret,
+                            DasKind::Disconnect,
+                            &s,
+                            &[],
+                            "CoA refused",
+                        );
+                    }
+                    if let DasEvent::Ack { nas, session, .. }
+                    | DasEvent::TimedOut { nas, session, .. } = &ev
+                    {
+                        seen.coa.remove(&(*nas, session.clone()));
+                    }
+                }
                 Err(why) => tracing::warn!(from = %from, why = %why, "DAS response dropped"),
             }
         }
@@ -105,14 +156,41 @@ fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicB
     tracing::info!(counters = ?das.counters, "disconnect watcher stopped");
 }
 
+/// Sends one request, logging it.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    das: &mut DasClient,
+    sock: &UdpSocket,
+    to: SocketAddr,
+    secret: &[u8],
+    kind: DasKind,
+    session: &SessionRef,
+    extra: &[(u8, Vec<u8>)],
+    why: &str,
+) {
+    match das.request(to, secret, kind, session, extra, Instant::now(), unix_now()) {
+        Ok(t) => {
+            tracing::info!(nas = %to, session = %session.acct_session_id, why, "{kind} sent");
+            let _ = sock.send_to(&t.bytes, t.to);
+        }
+        Err(e) => tracing::warn!(nas = %to, error = %e, "{kind} not sent"),
+    }
+}
+
 fn scan(
     clients: &[Client],
     store: &SqliteStore,
     sock: &UdpSocket,
     das: &mut DasClient,
-    known: &mut HashMap<String, SubscriberState>,
-    sent: &mut HashSet<(String, String)>,
+    seen: &mut Seen,
 ) -> Result<(), HssError> {
+    use crate::hss::Hss;
+    let Seen {
+        state: known,
+        reply,
+        sent,
+        coa,
+    } = seen;
     let sessions = store.sessions(None)?;
     sent.retain(|k| {
         sessions
@@ -126,6 +204,7 @@ fn scan(
         }
     }
     known.retain(|i, _| by_imsi.contains_key(i.as_str()));
+    reply.retain(|i, _| by_imsi.contains_key(i.as_str()));
     for (imsi, list) in by_imsi {
         let Ok(parsed) = Imsi::parse(imsi) else {
             continue;
@@ -138,32 +217,48 @@ fn scan(
             (SubscriberState::Keys(k), Some(SubscriberState::Keys(b))) if *k != b => {
                 "subscriber K/OPc changed"
             }
-            _ => continue,
+            _ => {
+                // Still served: a change of its reply attributes (its
+                // group's or its own) goes to the NAS as a CoA-Request.
+                let a = store.authorization(&parsed)?.reply;
+                let before = reply.insert(imsi.to_string(), a.clone());
+                if before.is_some_and(|b| b != a) {
+                    let extra = super::encode(&a);
+                    let sessions: Vec<ActiveSession> = list.into_iter().cloned().collect();
+                    for (to, secret, session) in targets(clients, &sessions) {
+                        send(
+                            das,
+                            sock,
+                            to,
+                            &secret,
+                            DasKind::Coa,
+                            &session,
+                            &extra,
+                            "reply attributes changed",
+                        );
+                        coa.insert((to, session.acct_session_id.clone()), (secret, session));
+                    }
+                }
+                continue;
+            }
         };
+        reply.remove(imsi);
         let fresh: Vec<ActiveSession> = list
             .into_iter()
             .filter(|s| sent.insert((s.client.clone(), s.session_id.clone())))
             .cloned()
             .collect();
-        let unix = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         for (to, secret, session) in targets(clients, &fresh) {
-            match das.request(
+            send(
+                das,
+                sock,
                 to,
                 &secret,
                 DasKind::Disconnect,
                 &session,
                 &[],
-                Instant::now(),
-                unix,
-            ) {
-                Ok(t) => {
-                    tracing::info!(nas = %to, session = %session.acct_session_id, why, "Disconnect-Request sent");
-                    let _ = sock.send_to(&t.bytes, t.to);
-                }
-                Err(e) => tracing::warn!(nas = %to, error = %e, "Disconnect-Request not sent"),
-            }
+                why,
+            );
         }
     }
     Ok(())
