@@ -234,17 +234,19 @@ fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
 /// A group change reaches the connected station's NAS as a CoA-Request
 /// carrying the new reply attributes; hostapd 2.10 takes CoA only for
 /// HS 2.0 T&C filtering and NAKs it, so the server sends a
-/// Disconnect-Request, which hostapd ACKs.
+/// Disconnect-Request, which hostapd ACKs. Authenticating again, the station
+/// gets the group's Session-Timeout and hostapd re-authenticates it at that
+/// interval.
 #[test]
 fn a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it() {
     let Some(Up {
         bed,
         aaa,
         db,
+        wctrl,
         hlog,
         alog,
         sub,
-        ..
     }) = up("a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it")
     else {
         return;
@@ -259,7 +261,17 @@ fn a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it() {
                 .arg(&db),
         )
     };
-    cli(&["group", "add", "gold", "--session-timeout", "3600"]);
+    // The server's watcher (every 250 ms) learns what the session was given.
+    std::thread::sleep(Duration::from_secs(1));
+    cli(&[
+        "group",
+        "add",
+        "gold",
+        "--session-timeout",
+        "3",
+        "--termination-action",
+        "radius-request",
+    ]);
     cli(&["set", "--imsi", &sub.imsi, "--group", "gold"]);
     let coa = wait_file(&alog, "CoA-Request sent", Duration::from_secs(10));
     assert!(
@@ -289,5 +301,64 @@ fn a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it() {
     assert!(
         hostapd.iter().any(|l| l.contains("disconnecting")),
         "{hostapd:#?}"
+    );
+
+    // The station authenticates again (by itself after the disconnect) and
+    // now gets the group's Session-Timeout 3 s with Termination-Action
+    // RADIUS-Request: hostapd re-authenticates it when that runs out — a
+    // success about 3 s after the previous one, nothing else triggering it.
+    let seconds = |l: &str| -> Option<f64> {
+        let t = l
+            .split_whitespace()
+            .next()?
+            .split('T')
+            .nth(1)?
+            .trim_end_matches('Z');
+        let mut p = t.split(':');
+        let h: f64 = p.next()?.parse().ok()?;
+        let m: f64 = p.next()?.parse().ok()?;
+        let s: f64 = p.next()?.parse().ok()?;
+        Some(h * 3600.0 + m * 60.0 + s)
+    };
+    let successes = || -> Vec<(f64, String)> {
+        std::fs::read_to_string(&alog)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("authentication finished") && l.contains("result=success"))
+            .filter_map(|l| Some((seconds(l)?, l.to_string())))
+            .collect()
+    };
+    let periodic = |v: &[(f64, String)]| v.windows(2).any(|w| w[1].0 - w[0].0 >= 2.5);
+    let first = successes().len();
+    std::thread::sleep(Duration::from_secs(1));
+    if successes().len() == first {
+        // It did not come back by itself: EAPOL-Start through wpa_cli.
+        run_ok(
+            &bed,
+            &Spec::new(
+                "wpa_cli-reauthenticate",
+                testbed::tools::find("wpa_cli").unwrap(),
+            )
+            .netns(bed.net.sta.name())
+            .arg("-p")
+            .arg(wctrl.parent().unwrap())
+            .args(["-i", iface::STA, "reauthenticate"]),
+        );
+    }
+    let t0 = Instant::now();
+    while t0.elapsed() < Duration::from_secs(15) && !periodic(&successes()) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let v = successes();
+    eprintln!(
+        "authentications:\n{}",
+        v.iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        periodic(&v),
+        "no re-authentication at Session-Timeout: {v:#?}"
     );
 }
