@@ -531,9 +531,10 @@ fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
     match cmd {
         GroupCmd::Add { db, name, attrs } => {
             let u = (*attrs).update()?;
-            store(&db)?
-                .group_add(&name, &u.set)
-                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            store(&db)?.group_add(&name, &u.set).map_err(|e| match e {
+                HssError::Exists => format!("{}: group {name} already exists", db.display()),
+                e => format!("{}: group {name}: {e}", db.display()),
+            })?;
             outln!("added group {name}")
         }
         GroupCmd::Set { db, name, attrs } => {
