@@ -110,7 +110,8 @@ enum SubCmd {
         #[arg(long)]
         update: bool,
     },
-    /// Change a subscriber's K, OPc or AMF (and SQN only with --sqn).
+    /// Change a subscriber's K, OPc or AMF (and SQN only with --sqn), its
+    /// group, or its own reply attributes (which override its group's).
     ///
     /// A running `serve` or `hlr-gw` uses the new values within 250 ms; an
     /// authentication in flight ends in Access-Reject.
