@@ -97,6 +97,8 @@ pub enum Outcome {
         msk: Msk,
         /// User-Name for the Access-Accept (the identity the keys were derived from).
         user_name: String,
+        /// The subscriber's reply attributes (group's under its own), if any.
+        reply: Option<Box<crate::authz::ReplyAttributes>>,
         /// For the log.
         report: Report,
     },
@@ -425,6 +427,7 @@ impl EapServer {
             sim: false,
             nak_used: false,
             checkcode: None,
+            reply: None,
         };
         let mut cx = self.cx(now, rng);
         // EAP-SIM for a SIM identity, or when it is preferred and the
@@ -547,6 +550,7 @@ impl EapServer {
                 end(&self.sessions);
                 Outcome::Accept {
                     eap: success(common.last_id),
+                    reply: common.reply.clone(),
                     msk,
                     user_name: String::from_utf8_lossy(&identity).into_owned(),
                     report: report(&common, now, AuthResult::Success(how)),
