@@ -130,6 +130,9 @@ pub struct Client {
     pub secret: SecretBytes,
     /// Drop Access-Requests without Message-Authenticator (RFC 3579 §3.2; BlastRADIUS).
     pub require_message_authenticator: bool,
+    /// The NAS's Dynamic Authorization Server (RFC 5176), `das = "IP:PORT"`:
+    /// where Disconnect/CoA-Requests for its sessions go (same secret).
+    pub das: Option<SocketAddr>,
 }
 
 /// EAP server settings.
@@ -319,6 +322,7 @@ struct RawClient {
     secret: Spanned<String>,
     #[serde(default = "yes")]
     require_message_authenticator: bool,
+    das: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -595,11 +599,22 @@ impl Config {
                     "the shared secret must not be empty".into(),
                 ));
             }
+            let das = match &c.das {
+                Some(d) => Some(d.get_ref().parse::<SocketAddr>().map_err(|_| {
+                    err(
+                        d.span(),
+                        &format!("client[{i}].das"),
+                        "must be IP:PORT of the NAS's Dynamic Authorization Server (e.g. \"192.0.2.1:3799\")".into(),
+                    )
+                })?),
+                None => None,
+            };
             clients.push(Client {
                 name: c.name.clone().unwrap_or_else(|| network.to_string()),
                 network,
                 secret: SecretBytes::from(c.secret.get_ref().as_str()),
                 require_message_authenticator: c.require_message_authenticator,
+                das,
             });
         }
         if clients.is_empty() {

@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod auth_log;
+pub mod authz;
 pub mod config;
 pub mod eap_server;
 pub mod hlr_gw;

@@ -1,6 +1,8 @@
 //! `aaa-server` command line: `serve`, `subscriber add|import|list|set|remove`, `hlr-gw`,
 //! `completions`, `man`.
 
+use aaa_server::authz::AttributeUpdate;
+use aaa_server::authz::sqlite::AuthzUpdate;
 use aaa_server::config::{Config, MethodName};
 use aaa_server::hss::any::AnyStore;
 use aaa_server::hss::sqlite::StoreCheck;
@@ -52,6 +54,11 @@ enum Cmd {
     Subscriber {
         #[command(subcommand)]
         cmd: SubCmd,
+    },
+    /// Active sessions (from accounting) and Disconnect-Requests to their NAS.
+    Session {
+        #[command(subcommand)]
+        cmd: SessionCmd,
     },
     /// Serve the subscriber store over hostapd's hlr_auc_gw protocol.
     HlrGw {
@@ -155,7 +162,8 @@ enum SubCmd {
         #[arg(long)]
         update: bool,
     },
-    /// Change a subscriber's K, OPc or AMF (and SQN only with --sqn).
+    /// Change a subscriber's K, OPc or AMF (and SQN only with --sqn), its
+    /// group, or its own reply attributes (which override its group's).
     ///
     /// A running `serve` or `hlr-gw` uses the new values within 250 ms; an
     /// authentication in flight ends in Access-Reject.
@@ -178,6 +186,48 @@ enum SubCmd {
         /// New last used SQN, up to 12 hex digits.
         #[arg(long)]
         sqn: Option<String>,
+        /// Put the subscriber in this group (`subscriber group add` makes one).
+        #[arg(long, conflicts_with = "no_group")]
+        group: Option<String>,
+        /// Take the subscriber out of its group.
+        #[arg(long)]
+        no_group: bool,
+        /// The subscriber's own reply attributes (override its group's).
+        #[command(flatten)]
+        attrs: Box<AttrArgs>,
+    },
+    /// Bar a subscriber: Access-Reject, no new vector; a running `serve`
+    /// turns down its authentications in flight.
+    Bar {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Lift a subscriber's bar.
+    Unbar {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Show a subscriber's group, bar and the reply attributes it gets (JSON).
+    Show {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// IMSI.
+        #[arg(long)]
+        imsi: String,
+    },
+    /// Manage subscriber groups and their reply attributes.
+    Group {
+        #[command(subcommand)]
+        cmd: GroupCmd,
     },
     /// List subscribers (never prints K or OPc).
     List {
@@ -197,6 +247,140 @@ enum SubCmd {
         #[arg(long)]
         imsi: String,
     },
+}
+
+#[derive(Subcommand)]
+enum SessionCmd {
+    /// List active sessions.
+    List {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Only this subscriber's.
+        #[arg(long)]
+        imsi: Option<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a Disconnect-Request (RFC 5176) for a subscriber's sessions, or
+    /// one session, to its NAS (`[[client]] das`); exits non-zero unless every one is ACKed.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["imsi", "session"])))]
+    Disconnect {
+        /// Configuration file (TOML): the store, and each client's `das` and secret.
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Every session of this subscriber.
+        #[arg(long)]
+        imsi: Option<String>,
+        /// The session with this Acct-Session-Id.
+        #[arg(long)]
+        session: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum GroupCmd {
+    /// Add a group.
+    Add {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+        /// Its reply attributes.
+        #[command(flatten)]
+        attrs: Box<AttrArgs>,
+    },
+    /// Change a group's reply attributes.
+    Set {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+        /// Reply attributes to set or --unset.
+        #[command(flatten)]
+        attrs: Box<AttrArgs>,
+    },
+    /// List groups, their reply attributes and member counts.
+    List {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a group that has no members.
+    Remove {
+        /// Subscriber store (SQLite).
+        #[arg(long)]
+        db: PathBuf,
+        /// Group name.
+        name: String,
+    },
+}
+
+/// Reply attributes on the command line (Access-Accept only).
+#[derive(clap::Args, Default)]
+struct AttrArgs {
+    /// Session-Timeout, seconds (RFC 2865 §5.27).
+    #[arg(long)]
+    session_timeout: Option<u32>,
+    /// Termination-Action: `radius-request` (re-authenticate) or `default`.
+    #[arg(long, value_parser = ["default", "radius-request"])]
+    termination_action: Option<String>,
+    /// Class (RFC 2865 §5.25).
+    #[arg(long)]
+    class: Option<String>,
+    /// VLAN ID (Tunnel-Type/-Medium-Type/-Private-Group-ID, RFC 3580).
+    #[arg(long)]
+    vlan: Option<u16>,
+    /// Filter-Id (RFC 2865 §5.11).
+    #[arg(long)]
+    filter_id: Option<String>,
+    /// WISPr-Bandwidth-Max-Up, bits/s.
+    #[arg(long)]
+    bandwidth_max_up: Option<u32>,
+    /// WISPr-Bandwidth-Max-Down, bits/s.
+    #[arg(long)]
+    bandwidth_max_down: Option<u32>,
+    /// A vendor attribute, VENDOR:TYPE:HEX (repeatable).
+    #[arg(long = "vsa")]
+    vsa: Vec<String>,
+    /// Clear an attribute: session-timeout, termination-action, class, vlan,
+    /// filter-id, bandwidth-max-up, bandwidth-max-down, vendor (repeatable).
+    #[arg(long)]
+    unset: Vec<String>,
+}
+
+impl AttrArgs {
+    fn update(self) -> Result<AttributeUpdate, String> {
+        use aaa_server::authz::{ReplyAttributes, TerminationAction, parse_vendor_attr};
+        let set = ReplyAttributes {
+            session_timeout: self.session_timeout,
+            termination_action: self.termination_action.map(|t| match t.as_str() {
+                "default" => TerminationAction::Default,
+                _ => TerminationAction::RadiusRequest,
+            }),
+            class: self.class,
+            vlan: self.vlan,
+            filter_id: self.filter_id,
+            bandwidth_max_up: self.bandwidth_max_up,
+            bandwidth_max_down: self.bandwidth_max_down,
+            vendor: self
+                .vsa
+                .iter()
+                .map(|v| parse_vendor_attr(v).map_err(|e| format!("--vsa: {e}")))
+                .collect::<Result<_, _>>()?,
+        };
+        set.check().map_err(|e| e.to_string())?;
+        Ok(AttributeUpdate {
+            set,
+            unset: self.unset,
+        })
+    }
 }
 
 /// Why a command failed.
@@ -285,9 +469,177 @@ fn store(db: &std::path::Path) -> Result<AnyStore, String> {
     AnyStore::open(db, false, 1).map_err(|e| e.to_string())
 }
 
+/// The SQLite store, for what only it keeps so far: groups, reply
+/// attributes, barring and the session table.
+fn sqlite_store(db: &std::path::Path) -> Result<aaa_server::hss::SqliteStore, String> {
+    match store(db)? {
+        AnyStore::Sqlite(s) => Ok(s),
+        AnyStore::Postgres(_) => Err(format!(
+            "{}: groups, reply attributes, barring and sessions are kept in SQLite stores only so far",
+            db.display()
+        )),
+    }
+}
+
 /// The store, created `0600` when missing (`subscriber add`/`import`).
 fn store_or_new(db: &std::path::Path) -> Result<AnyStore, String> {
     AnyStore::open(db, true, 1).map_err(|e| e.to_string())
+}
+
+/// `subscriber bar` (`bar`) / `unbar`.
+fn bar(db: &std::path::Path, imsi: &str, bar: bool) -> Result<(), CliError> {
+    let imsi = Imsi::parse(imsi).map_err(|e| format!("--imsi: {e}"))?;
+    sqlite_store(db)?
+        .set_barred(&imsi, bar)
+        .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+    outln!("{} {imsi}", if bar { "barred" } else { "unbarred" })
+}
+
+/// `session …`.
+fn session_cmd(cmd: SessionCmd) -> Result<(), CliError> {
+    match cmd {
+        SessionCmd::List { db, imsi, json } => {
+            let imsi = imsi
+                .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
+                .transpose()?;
+            let list = sqlite_store(&db)?
+                .sessions(imsi.as_ref())
+                .map_err(|e| e.to_string())?;
+            if json {
+                return outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+                );
+            }
+            outln!(
+                "{:<16} {:<24} {:<16} {:<18} {:<10} {:<10} USER-NAME",
+                "CLIENT",
+                "ACCT-SESSION-ID",
+                "IMSI",
+                "CALLING-STATION",
+                "STARTED",
+                "UPDATED"
+            )?;
+            for s in list {
+                outln!(
+                    "{:<16} {:<24} {:<16} {:<18} {:<10} {:<10} {}",
+                    s.client,
+                    s.session_id,
+                    s.imsi.as_deref().unwrap_or("-"),
+                    s.calling_station_id,
+                    s.started,
+                    s.updated,
+                    s.user_name
+                )?;
+            }
+            Ok(())
+        }
+        SessionCmd::Disconnect {
+            config,
+            imsi,
+            session,
+        } => {
+            use aaa_server::authz::das::{DasEvent, DasKind, Retry, udp};
+            let cfg = Config::load(&config).map_err(|e| e.to_string())?;
+            let imsi = imsi
+                .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
+                .transpose()?;
+            let sessions: Vec<_> = sqlite_store(&cfg.database)?
+                .sessions(imsi.as_ref())
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .filter(|s| session.as_ref().is_none_or(|id| *id == s.session_id))
+                .collect();
+            if sessions.is_empty() {
+                return Err("no such active session".into());
+            }
+            let targets = aaa_server::authz::watch::targets(&cfg.clients, &sessions);
+            if targets.is_empty() {
+                return Err(format!(
+                    "{}: no [[client]] of these sessions has a `das`",
+                    config.display()
+                )
+                .into());
+            }
+            let (events, _) = udp::run(DasKind::Disconnect, &targets, &[], Retry::default())
+                .map_err(|e| format!("DAS socket: {e}"))?;
+            let mut all_acked = events.len() == targets.len();
+            for ev in &events {
+                match ev {
+                    DasEvent::Ack { nas, session, .. } => outln!("{session}: ACK from {nas}")?,
+                    DasEvent::Nak {
+                        nas,
+                        session,
+                        error_cause,
+                        ..
+                    } => {
+                        all_acked = false;
+                        outln!(
+                            "{session}: NAK from {nas} (Error-Cause {})",
+                            error_cause.map_or("none".into(), |c| c.to_string())
+                        )?
+                    }
+                    DasEvent::TimedOut { nas, session, .. } => {
+                        all_acked = false;
+                        outln!("{session}: no answer from {nas}")?
+                    }
+                }
+            }
+            if all_acked {
+                Ok(())
+            } else {
+                Err("not every session was disconnected".into())
+            }
+        }
+    }
+}
+
+/// `subscriber group …`.
+fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
+    match cmd {
+        GroupCmd::Add { db, name, attrs } => {
+            let u = (*attrs).update()?;
+            sqlite_store(&db)?
+                .group_add(&name, &u.set)
+                .map_err(|e| match e {
+                    HssError::Exists => format!("{}: group {name} already exists", db.display()),
+                    e => format!("{}: group {name}: {e}", db.display()),
+                })?;
+            outln!("added group {name}")
+        }
+        GroupCmd::Set { db, name, attrs } => {
+            let u = (*attrs).update()?;
+            sqlite_store(&db)?
+                .group_set(&name, &u)
+                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            outln!("updated group {name}")
+        }
+        GroupCmd::List { db, json } => {
+            let list = sqlite_store(&db)?.group_list().map_err(|e| e.to_string())?;
+            if json {
+                return outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&list).map_err(|e| e.to_string())?
+                );
+            }
+            outln!("{:<16} {:>7} ATTRIBUTES", "GROUP", "MEMBERS")?;
+            for g in list {
+                outln!(
+                    "{:<16} {:>7} {}",
+                    g.name,
+                    g.members,
+                    serde_json::to_string(&g.attributes).map_err(|e| e.to_string())?
+                )?;
+            }
+            Ok(())
+        }
+        GroupCmd::Remove { db, name } => {
+            sqlite_store(&db)?
+                .group_remove(&name)
+                .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
+            outln!("removed group {name}")
+        }
+    }
 }
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -434,8 +786,31 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 opc,
                 amf,
                 sqn,
+                group,
+                no_group,
+                attrs,
             } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let authz = AuthzUpdate {
+                    group: if no_group {
+                        Some(None)
+                    } else {
+                        group.map(Some)
+                    },
+                    attributes: (*attrs).update()?,
+                };
+                let authz_given = authz.group.is_some()
+                    || !authz.attributes.unset.is_empty()
+                    || !authz.attributes.set.is_empty();
+                let keys_given = k.is_some() || opc.is_some() || amf.is_some() || sqn.is_some();
+                if authz_given {
+                    sqlite_store(&db)?
+                        .set_authz(&imsi, &authz)
+                        .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+                    if !keys_given {
+                        return outln!("updated {imsi}");
+                    }
+                }
                 let update = SubscriberUpdate {
                     k: k.map(|k| hex_key::<16>(&k, "k").map(|k| K::new(*k)))
                         .transpose()?,
@@ -451,7 +826,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     && update.sqn.is_none()
                 {
                     return Err(
-                        "subscriber set: give at least one of --k, --opc, --amf, --sqn".into(),
+                        "subscriber set: give at least one of --k, --opc, --amf, --sqn, --group, or a reply attribute".into(),
                     );
                 }
                 store(&db)?
@@ -488,6 +863,24 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     Ok(())
                 }
             }
+            SubCmd::Bar { db, imsi } => bar(&db, &imsi, true),
+            SubCmd::Unbar { db, imsi } => bar(&db, &imsi, false),
+            SubCmd::Show { db, imsi } => {
+                let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
+                let a = sqlite_store(&db)?
+                    .authorization_of(&imsi)
+                    .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
+                let v = serde_json::json!({
+                    "imsi": imsi.as_str(),
+                    "barred": a.barred,
+                    "reply": a.reply,
+                });
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?
+                )
+            }
+            SubCmd::Group { cmd } => group_cmd(cmd),
             SubCmd::Remove { db, imsi } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
                 store(&db)?
@@ -496,6 +889,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                 outln!("removed {imsi}")
             }
         },
+        Cmd::Session { cmd } => session_cmd(cmd),
         Cmd::HlrGw {
             db,
             socket,

@@ -255,7 +255,8 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     let privacy = Arc::new(crate::privacy::startup::build(&cfg.privacy, &cfg.database)?);
     // No SQN is reserved at start: each subscriber's first vector commits
     // its first range.
-    let (subscribers, mut radius, sqn_reservations) = match &cfg.postgres {
+    let das_stop = Arc::new(AtomicBool::new(false));
+    let (subscribers, mut radius, sqn_reservations, das_watch) = match &cfg.postgres {
         Some(pg) => {
             let store = Arc::new(
                 crate::hss::postgres::PgStore::open(
@@ -276,6 +277,7 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
                 store.subscriber_count()?,
                 RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
                 reservations,
+                None,
             )
         }
         None => {
@@ -287,10 +289,13 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             let w = Arc::downgrade(&store);
             let reservations: crate::metrics::ProbeFn =
                 Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
+            let das_watch = crate::authz::watch::spawn(&cfg, store.clone(), das_stop.clone())
+                .map_err(io("disconnect watcher"))?;
             (
                 store.subscriber_count()?,
                 RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
                 reservations,
+                das_watch,
             )
         }
     };
@@ -376,6 +381,10 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
         let _ = w.join();
     }
     pool.join();
+    das_stop.store(true, Ordering::Relaxed);
+    if let Some(w) = das_watch {
+        let _ = w.join();
+    }
     crate::auth_log::stop();
     if let Some(m) = metrics_http {
         m.stop();

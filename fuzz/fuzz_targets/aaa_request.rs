@@ -53,6 +53,7 @@ fn server() -> RadiusServer {
             network: Cidr::parse("127.0.0.0/8").expect("cidr"),
             secret: SecretBytes::new(SECRET.to_vec()),
             require_message_authenticator: true,
+            das: None,
         }],
         database: "/unused".into(),
         hss_workers: 1,

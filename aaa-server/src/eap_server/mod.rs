@@ -97,6 +97,8 @@ pub enum Outcome {
         msk: Msk,
         /// User-Name for the Access-Accept (the identity the keys were derived from).
         user_name: String,
+        /// The subscriber's reply attributes (group's under its own), if any.
+        reply: Option<Box<crate::authz::ReplyAttributes>>,
         /// For the log.
         report: Report,
     },
@@ -441,6 +443,7 @@ impl EapServer {
             sim: false,
             nak_used: false,
             checkcode: None,
+            reply: None,
         };
         let privacy = self.privacy.load_full();
         let mut cx = self.cx(&privacy, now, rng);
@@ -565,6 +568,7 @@ impl EapServer {
                 end(&self.sessions);
                 Outcome::Accept {
                     eap: success(common.last_id),
+                    reply: common.reply.clone(),
                     msk,
                     user_name: String::from_utf8_lossy(&identity).into_owned(),
                     report: report(&common, now, AuthResult::Success(how)),

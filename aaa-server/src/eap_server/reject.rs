@@ -114,6 +114,10 @@ pub enum Reject {
     /// authentication was in flight (checked right before Access-Accept).
     #[error("subscriber removed or changed during authentication")]
     SubscriberChanged,
+    /// The subscriber is barred (`subscriber bar`): no vector was issued,
+    /// or the bar came in while it authenticated.
+    #[error("subscriber barred")]
+    Barred,
     /// The subscriber store refused or failed (its cause kept).
     #[error("{0}")]
     Hss(#[from] HssError),

@@ -35,6 +35,8 @@ pub(crate) struct Common {
     /// AT_CHECKCODE over the AKA-Identity packets of the current method;
     /// `None` while there were none (RFC 4187 §10.13).
     pub checkcode: Option<Box<CheckcodeHash>>,
+    /// Reply attributes for Access-Accept (set by the check before it).
+    pub reply: Option<Box<crate::authz::ReplyAttributes>>,
 }
 
 impl Common {

@@ -5,6 +5,7 @@
 //! again pure, with the [`Done`] result.
 
 use super::Success;
+use crate::authz::Authorization;
 use crate::hss::{Hss, HssError, Imsi, VectorKind};
 use crate::privacy::{DecryptedIdentity, ImsiPrivacyError, PrivacyServer};
 use eap::secret::{KAut, KEncr, Msk};
@@ -71,7 +72,21 @@ pub(crate) enum Done {
         super::sim::SimTarget,
         Result<(Vec<crate::hss::Triplet>, u64), HssError>,
     ),
-    Confirm(Box<Accept>, Result<bool, HssError>),
+    /// The check before Access-Accept, with the subscriber's authorization.
+    Confirm(
+        Box<Accept>,
+        Result<bool, HssError>,
+        Result<Authorization, HssError>,
+    ),
+}
+
+/// A store without groups and barring ([`HssError::Unsupported`]) serves
+/// every subscriber, with no reply attributes.
+fn supported(a: Result<Authorization, HssError>) -> Result<Authorization, HssError> {
+    match a {
+        Err(HssError::Unsupported(_)) => Ok(Authorization::default()),
+        a => a,
+    }
 }
 
 /// Does `work` at once when the store can answer from memory (a vector
@@ -86,8 +101,12 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
             imsi,
             version,
             accept,
-        } => match hss.try_current(&imsi, version) {
-            Some(r) => Ok(Done::Confirm(accept, r)),
+        } => match hss
+            .try_authorization(&imsi)
+            .and_then(|a| Some((hss.try_current(&imsi, version)?, a)))
+        {
+            // Authorization first: `try_current` counts what it turns down.
+            Some((r, a)) => Ok(Done::Confirm(accept, r, supported(a))),
             None => Err(Work::Confirm {
                 imsi,
                 version,
@@ -102,11 +121,21 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
 pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>) -> Done {
     match work {
         Work::Vector { kind, target } => {
-            let v = hss.vector_versioned(&target.imsi, kind);
+            // Barring is checked before a vector (an SQN) is issued.
+            let v = match supported(hss.authorization(&target.imsi)) {
+                Ok(a) if a.barred => Err(HssError::Barred),
+                Err(e) if e != HssError::UnknownSubscriber => Err(e),
+                _ => hss.vector_versioned(&target.imsi, kind),
+            };
             Done::Vector(target, v)
         }
         Work::Triplets { target } => {
-            let r = hss.triplets(&target.imsi, super::sim::TRIPLETS);
+            // Barring is checked before triplets are issued, as for vectors.
+            let r = match supported(hss.authorization(&target.imsi)) {
+                Ok(a) if a.barred => Err(HssError::Barred),
+                Err(e) if e != HssError::UnknownSubscriber => Err(e),
+                _ => hss.triplets(&target.imsi, super::sim::TRIPLETS),
+            };
             Done::Triplets(target, r)
         }
         Work::Resync { rand, auts, target } => {
@@ -123,6 +152,10 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
             imsi,
             version,
             accept,
-        } => Done::Confirm(accept, hss.current(&imsi, version)),
+        } => Done::Confirm(
+            accept,
+            hss.current(&imsi, version),
+            supported(hss.authorization(&imsi)),
+        ),
     }
 }

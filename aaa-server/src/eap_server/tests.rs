@@ -245,11 +245,16 @@ fn aka_prime_permanent_identity_succeeds_with_same_msk() {
         report,
         user_name,
         eap,
+        reply,
     } = out
     else {
         panic!("{out:?}");
     };
     assert_eq!(Some(msk), peer.msk);
+    assert_eq!(
+        reply, None,
+        "a store without groups sends no reply attributes"
+    );
     assert_eq!(eap[0], 3);
     assert_eq!(rounds, 2, "permanent NAI goes straight to the Challenge");
     assert_eq!(report.result, AuthResult::Success(Success::Full));

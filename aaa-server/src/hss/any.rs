@@ -124,4 +124,13 @@ impl Hss for AnyStore {
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
         self.hss().triplets(imsi, n)
     }
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        self.hss().authorization(imsi)
+    }
+    fn try_authorization(
+        &self,
+        imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        self.hss().try_authorization(imsi)
+    }
 }

@@ -88,6 +88,7 @@ fn read_sqlite(path: &Path) -> Result<(Vec<Row>, Vec<AccountingRecord>), HssErro
                 session_time: r.get(7)?,
                 event_timestamp: None,
                 delay_time: None,
+                calling_station_id: String::new(),
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

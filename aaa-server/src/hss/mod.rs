@@ -78,6 +78,18 @@ pub enum HssError {
     /// This store does not implement the operation (e.g. GSM triplets).
     #[error("{0} unsupported by this store")]
     Unsupported(&'static str),
+    /// The subscriber is barred (`subscriber bar`).
+    #[error("subscriber is barred")]
+    Barred,
+    /// No such subscriber group.
+    #[error("unknown group")]
+    UnknownGroup,
+    /// The group still has members.
+    #[error("group still has {0} member(s)")]
+    GroupInUse(u64),
+    /// A reply attribute does not fit.
+    #[error("{0}")]
+    Attribute(#[from] crate::authz::AttrError),
 }
 
 impl From<rusqlite::Error> for HssError {
@@ -134,6 +146,23 @@ pub trait Hss: Send + Sync {
     ) -> Option<Result<(AuthVector, u64), HssError>> {
         let _ = (imsi, kind);
         None
+    }
+
+    /// The subscriber's barring and reply attributes (group's, overridden by
+    /// its own). The EAP server asks on a store worker before the vector
+    /// and before Access-Accept unless [`Hss::try_authorization`] answers.
+    /// Default: [`HssError::Unsupported`] (served as not barred, no attributes).
+    fn authorization(&self, _imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        Err(HssError::Unsupported("groups and barring"))
+    }
+
+    /// [`authorization`](Hss::authorization) if it can be answered at once
+    /// from memory, else `None`. Default: [`HssError::Unsupported`] at once.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        Some(Err(HssError::Unsupported("groups and barring")))
     }
 
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
@@ -193,6 +222,8 @@ pub struct AccountingRecord {
     pub event_timestamp: Option<u64>,
     /// Acct-Delay-Time (RFC 2866 §5.2), seconds.
     pub delay_time: Option<u32>,
+    /// Calling-Station-Id (the station's MAC), for the session table.
+    pub calling_station_id: String,
 }
 
 /// Where accounting records go.

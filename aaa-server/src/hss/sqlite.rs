@@ -208,7 +208,7 @@ fn max_version(conn: &Connection) -> Result<u64, rusqlite::Error> {
 }
 
 /// Gives `imsis` the next change version (inside the caller's transaction).
-fn bump_versions<'a>(
+pub(crate) fn bump_versions<'a>(
     tx: &Connection,
     imsis: impl IntoIterator<Item = &'a str>,
 ) -> Result<u64, HssError> {
@@ -318,13 +318,13 @@ impl SqliteStore {
         })
     }
 
-    fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
+    pub(crate) fn lock(&self) -> Result<MutexGuard<'_, Connection>, HssError> {
         // SQLite keeps its own consistency (transactions roll back).
         Ok(relock(&self.inner.conn))
     }
 
     /// Tells this process's cache about its own committed change.
-    fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
+    pub(crate) fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
         for imsi in imsis {
             relock(&self.inner.cache[shard_of(imsi)]).note_change(imsi, version);
         }
@@ -469,6 +469,7 @@ impl SqliteStore {
         if n == 0 {
             return Err(HssError::UnknownSubscriber);
         }
+        crate::authz::sqlite::forget(&tx, imsi)?;
         let v = bump_versions(&tx, [imsi.as_str()])?;
         tx.commit()?;
         self.changed([imsi.as_str()], v);
@@ -920,6 +921,18 @@ impl Hss for SqliteStore {
         exact.then(|| Ok(self.inner.verdict(imsi, version)))
     }
 
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        crate::authz::sqlite::read(&*self.lock()?, imsi)
+    }
+
+    /// Groups and barring are read from the file: always on a store worker.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        None
+    }
+
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.inner.refresh()?;
         let conn = self.lock()?;
@@ -975,7 +988,9 @@ impl AccountingLog for SqliteStore {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        self.lock()?.execute(
+        let conn = self.lock()?;
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)?;
+        tx.execute(
             "INSERT INTO accounting (received_at, client, session_id, status_type, user_name, nas,
              input_octets, output_octets, session_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
@@ -990,6 +1005,8 @@ impl AccountingLog for SqliteStore {
                 rec.session_time
             ],
         )?;
+        crate::authz::sessions::apply(&tx, rec, now)?;
+        tx.commit()?;
         Ok(())
     }
 }

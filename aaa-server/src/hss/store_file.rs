@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 /// The schema this build reads and writes, kept in `PRAGMA user_version`.
 /// 0: a store written before the version was recorded (tables `subscriber`
 /// and `accounting`); 1 adds `subscriber_change` (what changed when);
-/// 2 adds `gsm_triplet` (EAP-SIM stored triplets, [`super::sqlite::triplets::SCHEMA`]).
-pub const SCHEMA_VERSION: i64 = 2;
+/// 2 adds `gsm_triplet` (EAP-SIM stored triplets, [`super::sqlite::triplets::SCHEMA`]);
+/// 3 adds the authorization tables ([`crate::authz::sqlite::SCHEMA`]).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The tables and indexes of [`SCHEMA_VERSION`]; applied to older stores too
 /// (every statement is `IF NOT EXISTS`).
@@ -174,8 +175,9 @@ pub(crate) fn migrate(conn: &Connection) -> Result<(), OpenError> {
         return Ok(());
     }
     conn.execute_batch(&format!(
-        "BEGIN IMMEDIATE; {SCHEMA} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
-        super::sqlite::triplets::SCHEMA
+        "BEGIN IMMEDIATE; {SCHEMA} {} {} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;",
+        super::sqlite::triplets::SCHEMA,
+        crate::authz::sqlite::SCHEMA
     ))?;
     Ok(())
 }

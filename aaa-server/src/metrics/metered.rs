@@ -68,6 +68,17 @@ impl<S: Hss> Hss for Metered<S> {
         self.timed(StoreCall::Resync, || self.inner.resync(imsi, rand, auts))
     }
 
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        self.timed(StoreCall::Authorization, || self.inner.authorization(imsi))
+    }
+
+    fn try_authorization(
+        &self,
+        imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        self.inner.try_authorization(imsi)
+    }
+
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {
         self.timed(StoreCall::Triplets, || self.inner.triplets(imsi, n))
     }

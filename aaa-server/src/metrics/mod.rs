@@ -137,6 +137,7 @@ pub fn reject_label(r: &Reject) -> &'static str {
         Reject::UnsupportedVersion => "sim_unsupported_version",
         Reject::NoNonceMt => "sim_no_nonce_mt",
         Reject::BadTriplets => "sim_bad_triplets",
+        Reject::Barred => "barred",
     }
 }
 
@@ -153,15 +154,18 @@ pub enum StoreCall {
     Accounting,
     /// GSM triplets for EAP-SIM (RFC 4186 §9.3).
     Triplets,
+    /// Barring and reply attributes (before the vector and before Accept).
+    Authorization,
 }
 
 impl StoreCall {
-    const ALL: [StoreCall; 5] = [
+    const ALL: [StoreCall; 6] = [
         StoreCall::Vector,
         StoreCall::Resync,
         StoreCall::Current,
         StoreCall::Accounting,
         StoreCall::Triplets,
+        StoreCall::Authorization,
     ];
 
     fn label(self) -> &'static str {
@@ -171,6 +175,7 @@ impl StoreCall {
             StoreCall::Current => "current",
             StoreCall::Accounting => "accounting",
             StoreCall::Triplets => "triplets",
+            StoreCall::Authorization => "authorization",
         }
     }
 }
@@ -717,8 +722,10 @@ pub fn log_counters(c: &Counters, auth_log_lines_dropped: u64) {
         received = c.received,
         answered = c.answered,
         accepted = c.accepted,
+        accepted_sim = c.accepted_sim,
         rejected = c.rejected,
         rejected_by_store = c.rejected_by_store,
+        rejected_barred = c.rejected_barred,
         unknown_client = c.unknown_client,
         malformed = c.malformed,
         missing_message_authenticator = c.missing_message_authenticator,

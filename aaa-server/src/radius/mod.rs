@@ -150,6 +150,8 @@ pub struct Counters {
     pub rejected_by_store: u64,
     /// Authentications ended with Access-Reject for any other [`Reject`].
     pub rejected: u64,
+    /// Authentications ended with Access-Reject: the subscriber is barred ([`Reject::Barred`]).
+    pub rejected_barred: u64,
 }
 
 /// [`Counters`], updated by several workers at once.
@@ -170,6 +172,7 @@ struct AtomicCounters {
     accepted_sim: AtomicU64,
     rejected_by_store: AtomicU64,
     rejected: AtomicU64,
+    rejected_barred: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -196,6 +199,7 @@ impl AtomicCounters {
             accepted_sim: get(&self.accepted_sim),
             rejected_by_store: get(&self.rejected_by_store),
             rejected: get(&self.rejected),
+            rejected_barred: get(&self.rejected_barred),
         }
     }
 }
@@ -741,6 +745,7 @@ impl RadiusServer {
                 bump(match &report.result {
                     AuthResult::Success(_) => &self.counters.accepted,
                     AuthResult::Reject(Reject::Hss(_)) => &self.counters.rejected_by_store,
+                    AuthResult::Reject(Reject::Barred) => &self.counters.rejected_barred,
                     AuthResult::Reject(_) => &self.counters.rejected,
                 });
             }
@@ -810,6 +815,7 @@ impl RadiusServer {
                 eap,
                 msk,
                 user_name,
+                reply,
                 report,
             } => {
                 let mut resp = wire::Response::new(Code::AccessAccept, id);
@@ -848,6 +854,13 @@ impl RadiusServer {
                         send_salt,
                     ),
                 );
+                for (typ, value) in reply
+                    .as_deref()
+                    .map(crate::authz::encode)
+                    .unwrap_or_default()
+                {
+                    resp.attr(typ, &value);
+                }
                 (self.finish(resp, to), vec![finished(report)])
             }
             Outcome::Reject { eap, report } => {
@@ -921,6 +934,7 @@ fn accounting_record(client: &Client, req: &Packet) -> AccountingRecord {
             .and_then(Result::ok)
             .and_then(|t| u64::try_from(t.timestamp()).ok()),
         delay_time: rfc2866::lookup_acct_delay_time(req).and_then(Result::ok),
+        calling_station_id: string_of(rfc2865::lookup_calling_station_id(req)),
     }
 }
 

@@ -22,6 +22,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
             network: Cidr::parse("127.0.0.0/8").unwrap(),
             secret: SecretBytes::new(SECRET.to_vec()),
             require_message_authenticator: require_ma,
+            das: None,
         }],
         database: PathBuf::from("/unused"),
         hss_workers: 1,

@@ -168,6 +168,8 @@ pub fn prepare(cfg: &RadsecConfig, core: &mut RadiusServer) -> Result<Prepared, 
             secret: eap::secret::SecretBytes::from(SECRET),
             // TLS protects every packet; EAP and Status-Server still need it (RFC 3579, 5997).
             require_message_authenticator: false,
+            // Disconnect/CoA go to UDP NASes only.
+            das: None,
         })
         .collect();
     let ids = core.add_transport_clients(&clients);
@@ -538,6 +540,7 @@ mod tests {
             network: Cidr::parse("0.0.0.0/0").unwrap(),
             secret: eap::secret::SecretBytes::from(SECRET),
             require_message_authenticator: false,
+            das: None,
         };
         let id = core.add_transport_clients(&[client])[0];
         let now = Instant::now();

@@ -103,7 +103,7 @@ pub(crate) fn receive(
 pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next, Reject> {
     match done {
         Done::Vector(target, v) => {
-            let (v, version) = v?;
+            let (v, version) = v.map_err(barred)?;
             challenge::build(cx, c, target, v, version)
         }
         Done::Resync(target, sqn) => {
@@ -119,10 +119,16 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
         Done::Decrypt(Ok(d)) => decrypted(c, d),
         Done::Decrypt(Err(_)) => Err(Reject::Undecryptable),
         Done::Triplets(..) => Err(Reject::OtherEapType),
-        Done::Confirm(accept, current) => {
+        Done::Confirm(accept, current, authz) => {
+            // A bar is a change too: named as such when both apply.
+            let authz = authz?;
+            if authz.barred {
+                return Err(Reject::Barred);
+            }
             if !current? {
                 return Err(Reject::SubscriberChanged);
             }
+            c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             let Accept {
                 msk,
                 identity,
@@ -136,6 +142,14 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 None => Ok(Next::Success(msk, identity, how)),
             }
         }
+    }
+}
+
+/// [`HssError::Barred`] as its own [`Reject`].
+pub(crate) fn barred(e: crate::hss::HssError) -> Reject {
+    match e {
+        crate::hss::HssError::Barred => Reject::Barred,
+        e => Reject::Hss(e),
     }
 }
 

@@ -91,13 +91,19 @@ pub(crate) fn receive(
 pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next, Reject> {
     match done {
         Done::Triplets(target, r) => {
-            let (triplets, version) = r?;
+            let (triplets, version) = r.map_err(super::aka::barred)?;
             challenge::build(cx, c, target, &triplets, version)
         }
-        Done::Confirm(accept, current) => {
+        Done::Confirm(accept, current, authz) => {
+            // A bar is a change too: named as such when both apply.
+            let authz = authz?;
+            if authz.barred {
+                return Err(Reject::Barred);
+            }
             if !current? {
                 return Err(Reject::SubscriberChanged);
             }
+            c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             let Accept {
                 msk,
                 identity,

@@ -137,6 +137,7 @@ fn rfc4186_appendix_a_replayed() {
             msk,
             user_name,
             report,
+            ..
         } => {
             assert_eq!(eap, vec![3, 2, 0, 4]);
             assert_eq!(

@@ -572,6 +572,7 @@ impl PgStore {
                 session_time: r.get::<_, i64>(7) as u32,
                 event_timestamp: r.get::<_, Option<i64>>(8).map(|t| t as u64),
                 delay_time: r.get::<_, Option<i64>>(9).map(|d| d as u32),
+                calling_station_id: String::new(),
             })
             .collect())
     }

@@ -1,0 +1,273 @@
+//! The disconnect watcher of a running `serve`: every [`SCAN`] it looks at
+//! the subscribers that have active sessions (from accounting) on a NAS with
+//! a `das`, and sends each session a Disconnect-Request (RFC 5176) once its
+//! subscriber is removed, barred, or its K/OPc changed since the last look;
+//! when its reply attributes (group's or own) changed, a CoA-Request with
+//! the new ones, and a Disconnect-Request if the NAS NAKs it.
+//! One thread, one UDP socket, a [`DasClient`]; nothing here blocks the
+//! RADIUS workers.
+
+use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
+use super::sessions::ActiveSession;
+use crate::config::{Client, Config};
+use crate::hss::{HssError, Imsi, SqliteStore};
+use std::collections::{HashMap, HashSet};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// How often the watcher looks at the store.
+pub const SCAN: Duration = Duration::from_millis(250);
+
+/// A subscriber as the watcher compares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SubscriberState {
+    /// Removed.
+    Gone,
+    /// Barred.
+    Barred,
+    /// Present: an MD5 fingerprint of K‖OPc (kept in memory only, never logged).
+    Keys([u8; 16]),
+}
+
+/// The DAS request for each of `sessions` whose client has a `das`:
+/// (DAS address, the client's secret, the session).
+pub fn targets(
+    clients: &[Client],
+    sessions: &[ActiveSession],
+) -> Vec<(SocketAddr, Zeroizing<Vec<u8>>, SessionRef)> {
+    sessions
+        .iter()
+        .filter_map(|s| {
+            let c = clients.iter().find(|c| c.name == s.client)?;
+            Some((
+                c.das?,
+                Zeroizing::new(c.secret.expose().to_vec()),
+                SessionRef {
+                    user_name: s.user_name.clone(),
+                    acct_session_id: s.session_id.clone(),
+                    calling_station_id: (!s.calling_station_id.is_empty())
+                        .then(|| s.calling_station_id.clone()),
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Starts the watcher when some client has a `das`; it ends once `stop` is set.
+pub fn spawn(
+    cfg: &Config,
+    store: Arc<SqliteStore>,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    if cfg.clients.iter().all(|c| c.das.is_none()) {
+        return Ok(None);
+    }
+    let v6 = cfg
+        .clients
+        .iter()
+        .any(|c| c.das.is_some_and(|d| d.is_ipv6()));
+    let sock = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let clients = cfg.clients.clone();
+    std::thread::Builder::new()
+        .name("das-watch".into())
+        .spawn(move || run(&clients, &store, &sock, &stop))
+        .map(Some)
+}
+
+/// Where a request goes: the DAS, the client's secret, the session.
+type Target = (Zeroizing<Vec<u8>>, SessionRef);
+
+/// What the watcher remembers between scans.
+#[derive(Default)]
+struct Seen {
+    /// Per IMSI with sessions: removed / barred / key fingerprint.
+    state: HashMap<String, SubscriberState>,
+    /// Per IMSI with sessions: the reply attributes it was last given.
+    reply: HashMap<String, super::ReplyAttributes>,
+    /// Sessions already sent a Disconnect-Request.
+    sent: HashSet<(String, String)>,
+    /// CoA-Requests in flight: what to disconnect if the NAS NAKs.
+    coa: HashMap<(SocketAddr, String), Target>,
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicBool) {
+    let mut das = DasClient::new(Retry::default());
+    let mut seen = Seen::default();
+    let mut next_scan = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        if Instant::now() >= next_scan {
+            next_scan = Instant::now() + SCAN;
+            if let Err(e) = scan(clients, store, sock, &mut das, &mut seen) {
+                tracing::warn!(error = %e, "disconnect watcher: store");
+            }
+        }
+        // A timeout (nothing received) is the usual case.
+        if let Ok((n, from)) = sock.recv_from(&mut buf) {
+            match das.receive(from, &buf[..n]) {
+                Ok(ev) => {
+                    log(&ev);
+                    if let DasEvent::Nak {
+                        kind: DasKind::Coa,
+                        nas,
+                        session,
+                        ..
+                    } = &ev
+                        && let Some((secret, s)) = seen.coa.remove(&(*nas, session.clone()))
+                    {
+                        // The NAS does not take the change: a Disconnect
+                        // makes the station authenticate again and get it.
+                        send(
+                            &mut das,
+                            sock,
+                            *nas,
+                            &secret,
+                            DasKind::Disconnect,
+                            &s,
+                            &[],
+                            "CoA refused",
+                        );
+                    }
+                    if let DasEvent::Ack { nas, session, .. }
+                    | DasEvent::TimedOut { nas, session, .. } = &ev
+                    {
+                        seen.coa.remove(&(*nas, session.clone()));
+                    }
+                }
+                Err(why) => tracing::warn!(from = %from, why = %why, "DAS response dropped"),
+            }
+        }
+        let (tx, gone) = das.poll(Instant::now());
+        for t in tx {
+            let _ = sock.send_to(&t.bytes, t.to);
+        }
+        gone.iter().for_each(log);
+    }
+    tracing::info!(counters = ?das.counters, "disconnect watcher stopped");
+}
+
+/// Sends one request, logging it.
+#[allow(clippy::too_many_arguments)]
+fn send(
+    das: &mut DasClient,
+    sock: &UdpSocket,
+    to: SocketAddr,
+    secret: &[u8],
+    kind: DasKind,
+    session: &SessionRef,
+    extra: &[(u8, Vec<u8>)],
+    why: &str,
+) {
+    match das.request(to, secret, kind, session, extra, Instant::now(), unix_now()) {
+        Ok(t) => {
+            tracing::info!(nas = %to, session = %session.acct_session_id, why, "{kind} sent");
+            let _ = sock.send_to(&t.bytes, t.to);
+        }
+        Err(e) => tracing::warn!(nas = %to, error = %e, "{kind} not sent"),
+    }
+}
+
+fn scan(
+    clients: &[Client],
+    store: &SqliteStore,
+    sock: &UdpSocket,
+    das: &mut DasClient,
+    seen: &mut Seen,
+) -> Result<(), HssError> {
+    use crate::hss::Hss;
+    let Seen {
+        state: known,
+        reply,
+        sent,
+        coa,
+    } = seen;
+    let sessions = store.sessions(None)?;
+    sent.retain(|k| {
+        sessions
+            .iter()
+            .any(|s| s.client == k.0 && s.session_id == k.1)
+    });
+    let mut by_imsi: HashMap<&str, Vec<&ActiveSession>> = HashMap::new();
+    for s in &sessions {
+        if let Some(i) = &s.imsi {
+            by_imsi.entry(i).or_default().push(s);
+        }
+    }
+    known.retain(|i, _| by_imsi.contains_key(i.as_str()));
+    reply.retain(|i, _| by_imsi.contains_key(i.as_str()));
+    for (imsi, list) in by_imsi {
+        let Ok(parsed) = Imsi::parse(imsi) else {
+            continue;
+        };
+        let now = store.subscriber_state(&parsed)?;
+        let before = known.insert(imsi.to_string(), now.clone());
+        let why = match (&now, before) {
+            (SubscriberState::Gone, _) => "subscriber removed",
+            (SubscriberState::Barred, _) => "subscriber barred",
+            (SubscriberState::Keys(k), Some(SubscriberState::Keys(b))) if *k != b => {
+                "subscriber K/OPc changed"
+            }
+            _ => {
+                // Still served: a change of its reply attributes (its
+                // group's or its own) goes to the NAS as a CoA-Request.
+                let a = store.authorization(&parsed)?.reply;
+                let before = reply.insert(imsi.to_string(), a.clone());
+                if before.is_some_and(|b| b != a) {
+                    let extra = super::encode(&a);
+                    let sessions: Vec<ActiveSession> = list.into_iter().cloned().collect();
+                    for (to, secret, session) in targets(clients, &sessions) {
+                        send(
+                            das,
+                            sock,
+                            to,
+                            &secret,
+                            DasKind::Coa,
+                            &session,
+                            &extra,
+                            "reply attributes changed",
+                        );
+                        coa.insert((to, session.acct_session_id.clone()), (secret, session));
+                    }
+                }
+                continue;
+            }
+        };
+        reply.remove(imsi);
+        let fresh: Vec<ActiveSession> = list
+            .into_iter()
+            .filter(|s| sent.insert((s.client.clone(), s.session_id.clone())))
+            .cloned()
+            .collect();
+        for (to, secret, session) in targets(clients, &fresh) {
+            send(
+                das,
+                sock,
+                to,
+                &secret,
+                DasKind::Disconnect,
+                &session,
+                &[],
+                why,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Outcomes a caller may want to count.
+pub fn acked(events: &[DasEvent]) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(e, DasEvent::Ack { .. }))
+        .count()
+}
