@@ -184,6 +184,8 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// The RadSec listener (`[radsec]`), if any.
     pub radsec: Option<crate::radsec::RadsecConfig>,
+    /// The realm table and proxy settings (`[[realm]]`, `[proxy]`).
+    pub proxy: crate::proxy::ProxyConfig,
 }
 
 /// Logging settings, the part of the configuration a SIGHUP applies to a
@@ -234,6 +236,9 @@ struct RawConfig {
     #[serde(default)]
     radius: RawRadius,
     radsec: Option<crate::radsec::config::RawRadsec>,
+    #[serde(default)]
+    realm: Vec<crate::proxy::config::RawRealm>,
+    proxy: Option<crate::proxy::config::RawProxy>,
 }
 
 #[derive(Deserialize, Default)]
@@ -699,6 +704,7 @@ impl Config {
             None => None,
             Some(r) => Some(r.parse(path, &err)?),
         };
+        let proxy = crate::proxy::config::parse(&raw.realm, raw.proxy.as_ref(), &err)?;
         let config = Config {
             listen,
             accounting_listen,
@@ -717,6 +723,7 @@ impl Config {
                 duplicate_cache_size,
             },
             radsec,
+            proxy,
         };
         Ok((config, logging))
     }

@@ -19,6 +19,7 @@ pub mod hss;
 pub mod input;
 pub mod notify;
 pub mod privacy;
+pub mod proxy;
 
 pub mod radius;
 pub mod radsec;

@@ -34,6 +34,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
         privacy: Default::default(),
         radius: Default::default(),
         radsec: None,
+        proxy: Default::default(),
     }
 }
 

@@ -1,0 +1,379 @@
+//! The realm table and the UDP proxy with real peers: eapol_test (the NAS
+//! and the peer, external SIM answered with `eap::umts`) → `aaa-server
+//! serve` as proxy (realm `*.partner.example`) → a home server: another
+//! `aaa-server serve`, or hostapd's RADIUS server with `aaa-server hlr-gw`.
+//! "MPPE keys OK" at eapol_test proves the per-hop MS-MPPE re-encryption.
+
+mod common;
+
+use common::{SECRET, Server, tool, vector_subscriber};
+use eap::secret::{K, Opc};
+use eap::umts::{Autn, Sqn, SubscriberKeys};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Usim {
+    keys: SubscriberKeys,
+    sqn_ms: Sqn,
+}
+
+impl Usim {
+    fn new(k: [u8; 16], opc: [u8; 16]) -> Self {
+        Usim {
+            keys: SubscriberKeys::new(K::new(k), Opc::new(opc)),
+            sqn_ms: Sqn::default(),
+        }
+    }
+
+    fn answer(&mut self, rand_hex: &str, autn_hex: &str) -> String {
+        let mut rand = [0u8; 16];
+        let mut autn = [0u8; 16];
+        if hex::decode_to_slice(rand_hex, &mut rand).is_err()
+            || hex::decode_to_slice(autn_hex, &mut autn).is_err()
+        {
+            return "UMTS-FAIL".into();
+        }
+        let Ok(u) = self.keys.authenticate(&rand, &Autn(autn)) else {
+            return "UMTS-FAIL".into();
+        };
+        if u.sqn.seq() <= self.sqn_ms.seq() {
+            return format!(
+                "UMTS-AUTS:{}",
+                hex::encode(self.keys.auts(&rand, self.sqn_ms).0)
+            );
+        }
+        self.sqn_ms = u.sqn;
+        format!(
+            "UMTS-AUTH:{}:{}:{}",
+            hex::encode(u.ik.expose()),
+            hex::encode(u.ck.expose()),
+            hex::encode(u.res.as_bytes())
+        )
+    }
+}
+
+/// Runs eapol_test (EAP-AKA') as `identity` against `port`; (success, output).
+fn eapol_test(port: u16, identity: &str, usim: &mut Usim) -> (bool, String) {
+    let bin = tool("eapol_test").expect("checked by caller");
+    let (ok, out, _) = common::eapol_test_external_sim(
+        &bin,
+        SECRET,
+        port,
+        "AKA'",
+        &format!("  identity=\"{identity}\"\n"),
+        0,
+        |r, a| usim.answer(r, a),
+    );
+    (ok, out)
+}
+
+/// A proxy whose `*.partner.example` goes to `servers` (secret [`SECRET`]).
+fn proxy(servers: &[String], local: &[(String, [u8; 16], [u8; 16], Sqn)]) -> Server {
+    let list: Vec<String> = servers.iter().map(|s| format!("\"{s}\"")).collect();
+    Server::start_with(
+        "\"aka-prime\"",
+        local,
+        &format!(
+            "[[realm]]\nname = \"wlan.mnc001.mcc001.3gppnetwork.org\"\naction = \"local\"\n\
+             [[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [{}]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 1\nretries = 0\noperator_name = \"1visited.example\"\n",
+            list.join(", ")
+        ),
+    )
+}
+
+/// A UDP port that is bound but never answers (a dead home server).
+fn silent_port() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").unwrap()
+}
+
+fn must_succeed(ok: bool, out: &str, servers: &[&Server]) {
+    let logs: Vec<Vec<String>> = servers.iter().map(|s| s.logs()).collect();
+    assert!(ok, "eapol_test failed:\n{out}\n{logs:#?}");
+    assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
+}
+
+#[test]
+fn eap_aka_prime_through_the_proxy_to_our_home_server() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(0);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let visited = proxy(&[format!("udp://{}", home.auth)], &[]);
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited, &home]);
+    assert!(
+        visited.wait_log("proxied").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    assert!(
+        home.wait_log("authentication finished").is_some(),
+        "{:#?}",
+        home.logs()
+    );
+    assert!(
+        visited
+            .logs()
+            .iter()
+            .all(|l| !l.contains("authentication finished")),
+        "the proxy ran no EAP"
+    );
+}
+
+#[test]
+fn local_realm_is_still_served_locally() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(1);
+    let dead = silent_port();
+    let visited = proxy(
+        &[format!("udp://{}", dead.local_addr().unwrap())],
+        &[(imsi.clone(), k, opc, Sqn::default())],
+    );
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited]);
+    assert!(visited.wait_log("authentication finished").is_some());
+}
+
+#[test]
+fn failover_first_server_dead_second_answers() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(2);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let dead = silent_port();
+    let visited = proxy(
+        &[
+            format!("udp://{}", dead.local_addr().unwrap()),
+            format!("udp://{}", home.auth),
+        ],
+        &[],
+    );
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited, &home]);
+    assert!(
+        visited.wait_log("marked dead").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+}
+
+/// Access-Request with EAP-Response/Identity for `nai` and two Proxy-State
+/// attributes, Message-Authenticator last, signed with [`SECRET`].
+fn request_with_proxy_state(id: u8, nai: &str) -> (Vec<u8>, [u8; 16]) {
+    let mut p = vec![1, id, 0, 0];
+    let auth = [0x5a; 16];
+    p.extend_from_slice(&auth);
+    let mut add = |t: u8, v: &[u8]| {
+        p.push(t);
+        p.push(v.len() as u8 + 2);
+        p.extend_from_slice(v);
+    };
+    let mut eap = vec![2, 1, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    add(1, nai.as_bytes());
+    add(33, b"nas-hop-1");
+    add(79, &eap);
+    add(33, b"nas-hop-2");
+    add(80, &[0; 16]);
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    (common::sign_ma_last(p, SECRET.as_bytes()), auth)
+}
+
+/// Sends `req` to `to` and returns the answer (5 s at most).
+fn ask(to: std::net::SocketAddr, req: &[u8]) -> Vec<u8> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.send_to(req, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = s.recv_from(&mut buf).expect("an answer");
+    buf[..n].to_vec()
+}
+
+fn proxy_states(p: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut i = 20;
+    while i + 2 <= p.len() {
+        let l = usize::from(p[i + 1]);
+        if p[i] == 33 {
+            out.push(p[i + 2..i + l].to_vec());
+        }
+        i += l.max(2);
+    }
+    out
+}
+
+#[test]
+fn proxy_state_of_the_nas_comes_back_in_order() {
+    let (imsi, k, opc) = vector_subscriber(3);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let visited = proxy(&[format!("udp://{}", home.auth)], &[]);
+    let (req, auth) = request_with_proxy_state(77, &format!("6{imsi}@wlan.partner.example"));
+    let resp = ask(visited.auth, &req);
+    assert_eq!(
+        (resp[0], resp[1]),
+        (11, 77),
+        "Access-Challenge for our Identifier"
+    );
+    assert!(
+        aaa_server::radius::crypto::check_response(&resp, &auth, SECRET.as_bytes()),
+        "signed for the NAS"
+    );
+    assert_eq!(
+        proxy_states(&resp),
+        [b"nas-hop-1".to_vec(), b"nas-hop-2".to_vec()]
+    );
+}
+
+#[test]
+fn all_home_servers_dead_is_access_reject() {
+    let dead1 = silent_port();
+    let dead2 = silent_port();
+    let visited = proxy(
+        &[
+            format!("udp://{}", dead1.local_addr().unwrap()),
+            format!("udp://{}", dead2.local_addr().unwrap()),
+        ],
+        &[],
+    );
+    let (req, auth) = request_with_proxy_state(9, "6001010000000001@wlan.partner.example");
+    let resp = ask(visited.auth, &req);
+    assert_eq!(
+        (resp[0], resp[1]),
+        (3, 9),
+        "Access-Reject, not a silent drop"
+    );
+    assert!(aaa_server::radius::crypto::check_response(
+        &resp,
+        &auth,
+        SECRET.as_bytes()
+    ));
+    assert_eq!(
+        proxy_states(&resp),
+        [b"nas-hop-1".to_vec(), b"nas-hop-2".to_vec()]
+    );
+    assert!(
+        visited.wait_log("no home server answered").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    // Both now dead: the next request is refused at once.
+    let (req, _) = request_with_proxy_state(10, "6001010000000001@wlan.partner.example");
+    let t = Instant::now();
+    let resp = ask(visited.auth, &req);
+    assert_eq!(resp[0], 3);
+    eprintln!("reject with every home server dead took {:?}", t.elapsed());
+}
+
+struct Reap(Option<Child>);
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while !f() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn eap_aka_prime_through_the_proxy_to_hostapd_as_home_server() {
+    let (Some(hostapd), Some(_)) = (tool("hostapd"), tool("eapol_test")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db: PathBuf = dir.path().join("s.db");
+    let (imsi, k, opc) = vector_subscriber(4);
+    let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", "add", "--db", db.to_str().unwrap()])
+        .args(["--imsi", &imsi, "--k", &hex::encode(k)])
+        .args(["--opc", &hex::encode(opc)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let sock = dir.path().join("hlr.sock");
+    let _gw = Reap(Some(
+        Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+            .args(["hlr-gw", "--db", db.to_str().unwrap()])
+            .args(["--socket", sock.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    wait_for("hlr-gw socket", || sock.exists());
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let clients = dir.path().join("clients");
+    std::fs::write(&clients, format!("127.0.0.1/32 {SECRET}\n")).unwrap();
+    let users = dir.path().join("eap_users");
+    std::fs::write(&users, "\"6\"*\tAKA'\n").unwrap();
+    let conf = dir.path().join("hostapd.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "driver=none\ninterface=aaaprx{port}\nradius_server_clients={}\nradius_server_auth_port={port}\n\
+             eap_server=1\neap_user_file={}\neap_sim_db=unix:{}\n",
+            clients.display(),
+            users.display(),
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let _hostapd = Reap(Some(
+        Command::new(hostapd)
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    ));
+    let needle = format!(":{port:04X} ");
+    wait_for("hostapd RADIUS port", || {
+        std::fs::read_to_string("/proc/net/udp").is_ok_and(|t| t.contains(&needle))
+    });
+    let visited = proxy(&[format!("udp://127.0.0.1:{port}")], &[]);
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited]);
+    assert!(visited.wait_log("proxied").is_some());
+}
