@@ -239,6 +239,7 @@ struct RawConfig {
     #[serde(default)]
     realm: Vec<crate::proxy::config::RawRealm>,
     proxy: Option<crate::proxy::config::RawProxy>,
+    tls_client: Option<crate::proxy::config::RawTlsClient>,
 }
 
 #[derive(Deserialize, Default)]
@@ -704,7 +705,13 @@ impl Config {
             None => None,
             Some(r) => Some(r.parse(path, &err)?),
         };
-        let proxy = crate::proxy::config::parse(&raw.realm, raw.proxy.as_ref(), &err)?;
+        let proxy = crate::proxy::config::parse(
+            &raw.realm,
+            raw.proxy.as_ref(),
+            raw.tls_client.as_ref(),
+            path,
+            &err,
+        )?;
         let config = Config {
             listen,
             accounting_listen,

@@ -377,3 +377,173 @@ fn eap_aka_prime_through_the_proxy_to_hostapd_as_home_server() {
     must_succeed(ok, &out, &[&visited]);
     assert!(visited.wait_log("proxied").is_some());
 }
+
+// ------------------------------------------------- RadSec to the home server
+
+mod pki {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::ec::{EcGroup, EcKey};
+    use openssl::hash::MessageDigest;
+    use openssl::nid::Nid;
+    use openssl::pkey::{PKey, Private};
+    use openssl::x509::extension::{
+        BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
+    };
+    use openssl::x509::{X509, X509NameBuilder};
+    use std::path::{Path, PathBuf};
+
+    pub struct Issued {
+        pub cert: X509,
+        key: PKey<Private>,
+    }
+
+    fn serial() -> Asn1Integer {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).unwrap();
+        b[0] = (b[0] & 0x7f) | 1;
+        BigNum::from_slice(&b).unwrap().to_asn1_integer().unwrap()
+    }
+
+    /// A certificate for `cn` with `sans`, signed by `ca` (self-signed CA when `None`).
+    pub fn issue(ca: Option<&Issued>, cn: &str, sans: &[&str]) -> Issued {
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_nid(Nid::COMMONNAME, cn).unwrap();
+        let name = name.build();
+        let mut b = X509::builder().unwrap();
+        b.set_version(2).unwrap();
+        b.set_serial_number(&serial()).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(ca.map_or(&name, |c| c.cert.subject_name()))
+            .unwrap();
+        b.set_pubkey(&key).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+            .unwrap();
+        if ca.is_none() {
+            b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                .unwrap();
+            b.append_extension(KeyUsage::new().critical().key_cert_sign().build().unwrap())
+                .unwrap();
+        } else {
+            b.append_extension(
+                ExtendedKeyUsage::new()
+                    .server_auth()
+                    .client_auth()
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+            let mut san = SubjectAlternativeName::new();
+            for s in sans {
+                match s.split_once(':') {
+                    Some(("DNS", d)) => san.dns(d),
+                    Some(("IP", ip)) => san.ip(ip),
+                    _ => panic!("SAN {s}"),
+                };
+            }
+            let san = san
+                .build(&b.x509v3_context(ca.map(|c| &*c.cert), None))
+                .unwrap();
+            b.append_extension(san).unwrap();
+        }
+        b.sign(ca.map_or(&key, |c| &c.key), MessageDigest::sha256())
+            .unwrap();
+        Issued {
+            cert: b.build(),
+            key,
+        }
+    }
+
+    /// Writes `who.pem` and `who.key` (0600) in `dir`.
+    pub fn write(dir: &Path, who: &str, i: &Issued) -> (PathBuf, PathBuf) {
+        use std::os::unix::fs::PermissionsExt;
+        let cert = dir.join(format!("{who}.pem"));
+        std::fs::write(&cert, i.cert.to_pem().unwrap()).unwrap();
+        let key = dir.join(format!("{who}.key"));
+        std::fs::write(&key, i.key.private_key_to_pem_pkcs8().unwrap()).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        (cert, key)
+    }
+}
+
+#[test]
+fn eap_aka_prime_through_the_proxy_over_radsec_to_our_home_server() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::issue(None, "proxy test CA", &[]);
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.to_pem().unwrap()).unwrap();
+    let (home_cert, home_key) = pki::write(
+        dir.path(),
+        "home",
+        &pki::issue(
+            Some(&ca),
+            "aaa.home.example",
+            &["DNS:aaa.home.example", "IP:127.0.0.1"],
+        ),
+    );
+    let (our_cert, our_key) = pki::write(
+        dir.path(),
+        "visited",
+        &pki::issue(
+            Some(&ca),
+            "proxy.visited.example",
+            &["DNS:proxy.visited.example"],
+        ),
+    );
+    let (imsi, k, opc) = vector_subscriber(5);
+    let home = Server::start_with(
+        "\"aka-prime\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+        &format!(
+            "[radsec]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{}\"\nprivate_key = \"{}\"\n\
+             ca = \"{}\"\n[[radsec.client]]\nname = \"visited\"\n\
+             subject_alt_name = \"proxy.visited.example\"\n",
+            home_cert.display(),
+            home_key.display(),
+            ca_pem.display()
+        ),
+    );
+    let line = home
+        .wait_log("radsec listening")
+        .unwrap_or_else(|| panic!("no radsec listener: {:#?}", home.logs()));
+    let start = line.find("address=").unwrap() + "address=".len();
+    let radsec_addr: std::net::SocketAddr = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{}\"]\n\
+             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n",
+            radsec_addr.port(),
+            our_cert.display(),
+            our_key.display(),
+            ca_pem.display()
+        ),
+    );
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited, &home]);
+    assert!(visited.wait_log("proxied").is_some());
+    assert!(
+        home.wait_log("authentication finished").is_some(),
+        "{:#?}",
+        home.logs()
+    );
+}

@@ -15,6 +15,8 @@ pub struct ProxyConfig {
     pub realms: Vec<Realm>,
     /// `[proxy]` settings.
     pub settings: ProxySettings,
+    /// `[tls_client]`: our TLS client for `radsec://` home servers.
+    pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// `[proxy]`: timers and the Operator-Name added on the way out.
@@ -82,13 +84,15 @@ pub enum RealmAction {
     },
 }
 
-/// A home server (`udp://HOST:PORT`).
+/// A home server (`udp://HOST:PORT` or `radsec://HOST:PORT`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HomeServer {
     /// As written in `servers`.
     pub uri: String,
-    /// The resolved UDP address.
+    /// The resolved address.
     pub addr: SocketAddr,
+    /// `Some(HOST)` for RadSec (the name its certificate must carry).
+    pub tls_host: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -98,6 +102,14 @@ pub(crate) struct RawRealm {
     action: Spanned<String>,
     servers: Option<Spanned<Vec<String>>>,
     secret: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTlsClient {
+    certificate: Spanned<String>,
+    private_key: Spanned<String>,
+    ca: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -149,28 +161,42 @@ fn parse_pattern(name: &str) -> Result<RealmPattern, String> {
 
 fn parse_server(uri: &str) -> Result<HomeServer, String> {
     use std::net::ToSocketAddrs;
-    if uri.starts_with("radsec://") {
-        return Err(format!(
-            "\"{uri}\": radsec:// home servers are not supported yet; use udp://HOST:PORT"
-        ));
-    }
-    let Some(hostport) = uri.strip_prefix("udp://") else {
-        return Err(format!("expected \"udp://HOST:PORT\", found \"{uri}\""));
+    let (hostport, tls) = match (uri.strip_prefix("udp://"), uri.strip_prefix("radsec://")) {
+        (Some(h), _) => (h, false),
+        (_, Some(h)) => (h, true),
+        _ => {
+            return Err(format!(
+                "expected \"udp://HOST:PORT\" or \"radsec://HOST:PORT\", found \"{uri}\""
+            ));
+        }
     };
-    let addr = hostport
+    let addrs: Vec<SocketAddr> = hostport
         .to_socket_addrs()
-        .ok()
-        .and_then(|mut a| a.next())
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    let addr = addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
         .ok_or_else(|| format!("\"{uri}\": cannot resolve HOST:PORT"))?;
+    let host = hostport
+        .rsplit_once(':')
+        .map_or(hostport, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
     Ok(HomeServer {
         uri: uri.to_string(),
         addr,
+        tls_host: tls.then(|| host.to_string()),
     })
 }
 
 pub(crate) fn parse(
     realms: &[RawRealm],
     proxy: Option<&RawProxy>,
+    tls_client: Option<&RawTlsClient>,
+    path: &std::path::Path,
     err: Err<'_>,
 ) -> Result<ProxyConfig, ConfigError> {
     let mut out = Vec::new();
@@ -210,10 +236,20 @@ pub(crate) fn parse(
                     .map(|u| parse_server(u))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|m| err(s.span(), &key("servers"), m))?;
+                if servers.iter().any(|s| s.tls_host.is_some()) && tls_client.is_none() {
+                    return Err(err(
+                        s.span(),
+                        &key("servers"),
+                        "radsec:// home servers need a [tls_client] table".into(),
+                    ));
+                }
                 let secret = match &r.secret {
                     Some(x) if !x.get_ref().is_empty() => SecretBytes::from(x.get_ref().as_str()),
                     Some(x) => {
                         return Err(err(x.span(), &key("secret"), "must not be empty".into()));
+                    }
+                    None if servers.iter().all(|s| s.tls_host.is_some()) => {
+                        SecretBytes::from("radsec")
                     }
                     None => {
                         return Err(err(
@@ -266,8 +302,35 @@ pub(crate) fn parse(
             settings.operator_name = Some(v.clone());
         }
     }
+    let tls_client = match tls_client {
+        None => None,
+        Some(t) => {
+            let resolve = |s: &Spanned<String>| {
+                let p = std::path::PathBuf::from(s.get_ref());
+                match (p.is_relative(), path.parent()) {
+                    (true, Some(dir)) => dir.join(p),
+                    _ => p,
+                }
+            };
+            let cfg = super::radsec::client_config(
+                &resolve(&t.certificate),
+                &resolve(&t.private_key),
+                &resolve(&t.ca),
+            )
+            .map_err(|(k, m)| {
+                let span = match k {
+                    "tls_client.private_key" => t.private_key.span(),
+                    "tls_client.ca" => t.ca.span(),
+                    _ => t.certificate.span(),
+                };
+                err(span, k, m)
+            })?;
+            Some(cfg)
+        }
+    };
     Ok(ProxyConfig {
         realms: out,
         settings,
+        tls_client,
     })
 }

@@ -14,6 +14,7 @@
 //! (RFC 4372) and everything else pass untouched.
 
 pub mod config;
+pub mod radsec;
 pub mod udp;
 
 use crate::radius::crypto;
@@ -123,6 +124,7 @@ fn bump(c: &AtomicU64) {
 pub struct Proxy {
     realms: Vec<Realm>,
     settings: ProxySettings,
+    tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
     /// Per realm, per server: dead until this instant.
     dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
     counters: AtomicProxyCounters,
@@ -161,6 +163,7 @@ impl Proxy {
         Proxy {
             realms: cfg.realms.clone(),
             settings: cfg.settings.clone(),
+            tls_client: cfg.tls_client.clone(),
             dead_until: Mutex::new(dead),
             counters: AtomicProxyCounters::default(),
         }

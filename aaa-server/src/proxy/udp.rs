@@ -39,6 +39,43 @@ pub fn exchange(
     let secret = secret.expose();
     let settings = proxy.settings();
     for (j, server) in proxy.candidates(fwd.realm, Instant::now()) {
+        if let Some(host) = &server.tls_host {
+            let Some(tls) = proxy.tls_client.as_ref() else {
+                continue;
+            };
+            proxy.count_forwarded();
+            let budget = settings.timeout * (settings.retries + 1);
+            match super::radsec::exchange(
+                tls,
+                host,
+                server.addr,
+                budget,
+                fwd,
+                (nas_identifier, nas_secret, nas_authenticator),
+            ) {
+                Ok(response) => {
+                    proxy.mark_alive(fwd.realm, j);
+                    proxy.count_answered();
+                    return Ok(Answered {
+                        response,
+                        server: server.uri,
+                    });
+                }
+                Err(super::radsec::TlsExchangeError::Refused(e)) => {
+                    proxy.count_bad_answer();
+                    tracing::warn!(realm = %fwd.realm_name, server = %server.uri, error = %e, "home server answer refused");
+                    if e == AnswerError::Encode {
+                        return Err(ProxyError::Encode);
+                    }
+                    continue;
+                }
+                Err(super::radsec::TlsExchangeError::Unreachable) => {
+                    tracing::warn!(realm = %fwd.realm_name, server = %server.uri, "home server did not answer over TLS; marked dead");
+                    proxy.mark_dead(fwd.realm, j, Instant::now());
+                    continue;
+                }
+            }
+        }
         let mut rnd = [0u8; 17];
         crate::hss::rng::fill(&mut rnd).map_err(|_| ProxyError::Send)?;
         let identifier = rnd[0];
