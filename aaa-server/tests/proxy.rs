@@ -547,3 +547,176 @@ fn eap_aka_prime_through_the_proxy_over_radsec_to_our_home_server() {
         home.logs()
     );
 }
+
+/// `[tls_client]` for the proxy, trusting `ca_pem`.
+fn tls_client_toml(cert: &std::path::Path, key: &std::path::Path, ca: &std::path::Path) -> String {
+    format!(
+        "[tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n",
+        cert.display(),
+        key.display(),
+        ca.display()
+    )
+}
+
+#[test]
+fn radsec_home_server_with_a_certificate_from_another_ca_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::issue(None, "home CA", &[]);
+    let other = pki::issue(None, "some other CA", &[]);
+    let other_pem = dir.path().join("other.pem");
+    std::fs::write(&other_pem, other.cert.to_pem().unwrap()).unwrap();
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.to_pem().unwrap()).unwrap();
+    let (home_cert, home_key) = pki::write(
+        dir.path(),
+        "home",
+        &pki::issue(Some(&ca), "home", &["IP:127.0.0.1"]),
+    );
+    let (our_cert, our_key) = pki::write(
+        dir.path(),
+        "visited",
+        &pki::issue(Some(&ca), "visited", &["DNS:proxy.visited.example"]),
+    );
+    let home = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[radsec]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{}\"\nprivate_key = \"{}\"\n\
+             ca = \"{}\"\n[[radsec.client]]\nname = \"visited\"\n",
+            home_cert.display(),
+            home_key.display(),
+            ca_pem.display()
+        ),
+    );
+    let line = home.wait_log("radsec listening").unwrap();
+    let start = line.find("address=").unwrap() + "address=".len();
+    let port = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse::<std::net::SocketAddr>()
+        .unwrap()
+        .port();
+    // The proxy trusts only the other CA: the home server's certificate is refused.
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{port}\"]\n[proxy]\ntimeout = 1\nretries = 0\n{}",
+            tls_client_toml(&our_cert, &our_key, &other_pem)
+        ),
+    );
+    let (req, auth) = request_with_proxy_state(5, "6001010000000001@wlan.partner.example");
+    let resp = ask(visited.auth, &req);
+    assert_eq!((resp[0], resp[1]), (3, 5), "Access-Reject");
+    assert!(aaa_server::radius::crypto::check_response(
+        &resp,
+        &auth,
+        SECRET.as_bytes()
+    ));
+    assert!(
+        visited.wait_log("did not answer over TLS").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    assert!(
+        home.logs()
+            .iter()
+            .all(|l| !l.contains("authentication finished")),
+        "nothing reached the home server's EAP"
+    );
+}
+
+#[test]
+fn eap_aka_prime_through_the_proxy_over_radsec_to_radsecproxy() {
+    let (Some(_), Some(radsecproxy)) = (tool("eapol_test"), tool("radsecproxy")) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::issue(None, "proxy test CA", &[]);
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.to_pem().unwrap()).unwrap();
+    let (hub_cert, hub_key) = pki::write(
+        dir.path(),
+        "hub",
+        &pki::issue(
+            Some(&ca),
+            "hub.example",
+            &["DNS:hub.example", "IP:127.0.0.1"],
+        ),
+    );
+    let (our_cert, our_key) = pki::write(
+        dir.path(),
+        "visited",
+        &pki::issue(
+            Some(&ca),
+            "visited",
+            &["DNS:visited.example", "IP:127.0.0.1"],
+        ),
+    );
+    // The home server behind radsecproxy, over UDP.
+    let (imsi, k, opc) = vector_subscriber(0);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = dir.path().join("radsecproxy.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ListenTLS 127.0.0.1:{tls_port}\nListenUDP 127.0.0.1:0\nLogLevel 4\n\
+             tls default {{\n  CACertificateFile {}\n  CertificateFile {}\n  CertificateKeyFile {}\n}}\n\
+             client visited {{\n  host 127.0.0.1\n  type tls\n  secret radsec\n}}\n\
+             server home {{\n  host 127.0.0.1\n  port {}\n  type udp\n  secret {SECRET}\n}}\n\
+             realm * {{\n  server home\n}}\n",
+            ca_pem.display(),
+            hub_cert.display(),
+            hub_key.display(),
+            home.auth.port()
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("radsecproxy.log");
+    let _hub = Reap(Some(
+        Command::new(radsecproxy)
+            .args(["-f", "-d", "4", "-c"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    ));
+    let needle = format!(":{tls_port:04X} ");
+    wait_for("radsecproxy TLS port", || {
+        std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| t.contains(&needle))
+    });
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{tls_port}\"]\n{}",
+            tls_client_toml(&our_cert, &our_key, &ca_pem)
+        ),
+    );
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    if !ok || !out.contains("MPPE keys OK: 1  mismatch: 0") {
+        panic!(
+            "eapol_test → proxy → RadSec → radsecproxy → home failed:\n{out}\nradsecproxy:\n{}\nproxy: {:#?}\nhome: {:#?}",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+            visited.logs(),
+            home.logs()
+        );
+    }
+    assert!(visited.wait_log("proxied").is_some());
+    assert!(home.wait_log("authentication finished").is_some());
+}

@@ -85,6 +85,10 @@ pub fn client_config(
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key)
         .map_err(|e| ("tls_client.private_key", e.to_string()))?;
+    // No session resumption: radsecproxy 1.9 (OpenSSL, client certificates
+    // required, no session id context) fails a resumed handshake with
+    // "session id context uninitialized" (found by tests/proxy.rs).
+    config.resumption = rustls::client::Resumption::disabled();
     // SSLKEYLOGFILE, when set, lets tshark decode captures (tests, debugging).
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(Arc::new(config))
