@@ -720,3 +720,50 @@ fn eap_aka_prime_through_the_proxy_over_radsec_to_radsecproxy() {
     assert!(visited.wait_log("proxied").is_some());
     assert!(home.wait_log("authentication finished").is_some());
 }
+
+/// SIGSTOP / SIGCONT of our own child process.
+fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill(2) of a child process this test started and still holds.
+    assert_eq!(unsafe { libc::kill(pid as i32, sig) }, 0);
+}
+
+#[test]
+fn dead_home_server_is_revived_by_status_server() {
+    let (imsi, k, opc) = vector_subscriber(3);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 1\nretries = 0\ndead_time = 1\n",
+            home.auth
+        ),
+    );
+    let nai = format!("6{imsi}@wlan.partner.example");
+    // The home server stops answering: Access-Reject, marked dead.
+    signal(home.pid(), libc::SIGSTOP);
+    let resp = ask(visited.auth, &request_with_proxy_state(1, &nai).0);
+    assert_eq!(resp[0], 3, "Access-Reject");
+    assert!(visited.wait_log("marked dead").is_some());
+    // Still stopped after dead_time: the probe goes unanswered, Access-Reject.
+    std::thread::sleep(Duration::from_millis(1100));
+    let resp = ask(visited.auth, &request_with_proxy_state(2, &nai).0);
+    assert_eq!(resp[0], 3);
+    assert!(
+        visited.wait_log("probe unanswered").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    // Back: after dead_time the probe is answered and the request served.
+    signal(home.pid(), libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(1100));
+    let resp = ask(visited.auth, &request_with_proxy_state(3, &nai).0);
+    assert_eq!((resp[0], resp[1]), (11, 3), "Access-Challenge from home");
+    assert!(
+        visited.wait_log("revived").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+}

@@ -237,6 +237,15 @@ impl Proxy {
         }
     }
 
+    /// Whether server `server` of realm `realm` carries a dead mark (expired
+    /// or not): the shell probes it with Status-Server before using it again.
+    pub fn was_dead(&self, realm: usize, server: usize) -> bool {
+        let dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        dead.get(realm)
+            .and_then(|d| d.get(server))
+            .is_some_and(Option::is_some)
+    }
+
     /// Marks server `server` of realm `realm` alive (it answered).
     pub fn mark_alive(&self, realm: usize, server: usize) {
         let mut dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
@@ -420,6 +429,36 @@ impl Forward {
         }
         Ok(out)
     }
+}
+
+/// A Status-Server (RFC 5997 §3) to probe a home server: Message-Authenticator
+/// only, signed with `secret`.
+pub fn status_server(identifier: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut p = vec![Code::StatusServer as u8, identifier, 0, 38];
+    p.extend_from_slice(authenticator);
+    p.extend_from_slice(&[crypto::MESSAGE_AUTHENTICATOR, 18]);
+    p.extend_from_slice(&[0; 16]);
+    let mut m = crypto::hmac_md5(secret);
+    m.update(&p);
+    let ma = m.finalize().into_bytes();
+    p[22..38].copy_from_slice(&ma);
+    p
+}
+
+/// Whether `datagram` is the home server's Access-Accept to our
+/// [`status_server`] (RFC 5997 §3: authenticators checked).
+pub fn is_status_answer(
+    datagram: &[u8],
+    identifier: u8,
+    authenticator: &[u8; 16],
+    secret: &[u8],
+) -> bool {
+    wire::Request::new_checked(datagram).is_ok_and(|r| {
+        r.code() == Code::AccessAccept
+            && r.identifier() == identifier
+            && crypto::check_response(r.bytes(), authenticator, secret)
+    })
 }
 
 /// An MS-MPPE-Send-Key or -Recv-Key VSA value (RFC 2548 §2.4.2, §2.4.3).

@@ -309,3 +309,29 @@ fn dead_servers_are_skipped_until_dead_time() {
     assert!(p.candidates(0, t0).is_empty(), "local realm has no servers");
     assert_eq!(p.counters().marked_dead, 2);
 }
+
+#[test]
+fn status_server_probe_and_its_answer() {
+    let p = status_server(3, &[1; 16], b"home");
+    let v = wire::Request::new_checked(&p).unwrap();
+    assert_eq!(
+        (v.code(), v.identifier(), p.len()),
+        (Code::StatusServer, 3, 38)
+    );
+    assert_eq!(check_request(&p, b"home", false), MaCheck::Valid);
+    let mut r = wire::Response::new(Code::AccessAccept, 3)
+        .into_bytes()
+        .unwrap();
+    assert!(finish_response(&mut r, &[1; 16], b"home"));
+    assert!(is_status_answer(&r, 3, &[1; 16], b"home"));
+    assert!(!is_status_answer(&r, 4, &[1; 16], b"home"));
+    assert!(!is_status_answer(&r, 3, &[2; 16], b"home"));
+    assert!(!is_status_answer(&r, 3, &[1; 16], b"nas"));
+    assert!(!is_status_answer(&r[..19], 3, &[1; 16], b"home"));
+    let pr = Proxy::new(&cfg(TABLE).proxy);
+    assert!(!pr.was_dead(1, 0));
+    pr.mark_dead(1, 0, Instant::now());
+    assert!(pr.was_dead(1, 0));
+    pr.mark_alive(1, 0);
+    assert!(!pr.was_dead(1, 0));
+}

@@ -92,6 +92,15 @@ pub fn exchange(
             proxy.mark_dead(fwd.realm, j, Instant::now());
             continue;
         }
+        if proxy.was_dead(fwd.realm, j) {
+            if !probe(&sock, settings.timeout, secret) {
+                tracing::warn!(realm = %fwd.realm_name, server = %server.uri, "Status-Server probe unanswered; still dead");
+                proxy.mark_dead(fwd.realm, j, Instant::now());
+                continue;
+            }
+            tracing::info!(realm = %fwd.realm_name, server = %server.uri, "home server answered Status-Server; revived");
+            proxy.mark_alive(fwd.realm, j);
+        }
         proxy.count_forwarded();
         let mut buf = [0u8; 4096];
         'tries: for _ in 0..=settings.retries {
@@ -151,4 +160,33 @@ pub fn exchange(
     }
     proxy.count_no_live_server();
     Err(ProxyError::NoLiveServer)
+}
+
+/// Sends a Status-Server on `sock` (connected) and waits `timeout` for its answer.
+fn probe(sock: &UdpSocket, timeout: std::time::Duration, secret: &[u8]) -> bool {
+    let mut rnd = [0u8; 17];
+    if crate::hss::rng::fill(&mut rnd).is_err() {
+        return false;
+    }
+    let mut auth = [0u8; 16];
+    auth.copy_from_slice(&rnd[1..]);
+    if sock
+        .send(&super::status_server(rnd[0], &auth, secret))
+        .is_err()
+    {
+        return false;
+    }
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 4096];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+            return false;
+        }
+        match sock.recv(&mut buf) {
+            Ok(n) if super::is_status_answer(&buf[..n], rnd[0], &auth, secret) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+    }
 }
