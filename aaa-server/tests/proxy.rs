@@ -503,7 +503,7 @@ fn eap_aka_prime_through_the_proxy_over_radsec_to_our_home_server() {
         &[(imsi.clone(), k, opc, Sqn::default())],
         &format!(
             "[radsec]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{}\"\nprivate_key = \"{}\"\n\
-             ca = \"{}\"\n[[radsec.client]]\nname = \"visited\"\n\
+             ca = \"{}\"\nidle_timeout = 1\n[[radsec.client]]\nname = \"visited\"\n\
              subject_alt_name = \"proxy.visited.example\"\n",
             home_cert.display(),
             home_key.display(),
@@ -546,6 +546,23 @@ fn eap_aka_prime_through_the_proxy_over_radsec_to_our_home_server() {
         "{:#?}",
         home.logs()
     );
+    let connections = || {
+        home.logs()
+            .iter()
+            .filter(|l| l.contains("radsec connection established"))
+            .count()
+    };
+    assert_eq!(connections(), 1, "one TLS connection for every round");
+    // The home server closes the idle connection (idle_timeout = 1 s): the
+    // next authentication replaces it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited, &home]);
+    assert_eq!(connections(), 2, "{:#?}", home.logs());
 }
 
 /// `[tls_client]` for the proxy, trusting `ca_pem`.

@@ -125,6 +125,7 @@ pub struct Proxy {
     realms: Vec<Realm>,
     settings: ProxySettings,
     tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls_pool: radsec::Pool,
     /// Per realm, per server: dead until this instant.
     dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
     counters: AtomicProxyCounters,
@@ -164,6 +165,7 @@ impl Proxy {
             realms: cfg.realms.clone(),
             settings: cfg.settings.clone(),
             tls_client: cfg.tls_client.clone(),
+            tls_pool: radsec::Pool::default(),
             dead_until: Mutex::new(dead),
             counters: AtomicProxyCounters::default(),
         }

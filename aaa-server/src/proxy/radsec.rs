@@ -1,9 +1,10 @@
 //! The RadSec client shell (RFC 6614) for `radsec://HOST:PORT` home
 //! servers: `[tls_client]` (our certificate, key and the CA the home
 //! server's certificate must chain to; rustls with the ring provider, TLS
-//! 1.2 and 1.3), then one blocking TLS connection per forwarded request
-//! (no retransmission over TCP, RFC 6614 §2.4; the whole exchange is bounded
-//! by `timeout × (retries + 1)`). Shared secret `radsec` (RFC 6614 §2.3).
+//! 1.2 and 1.3), then a blocking TLS connection per request in flight, kept
+//! and reused afterwards ([`Pool`]), one request at a time each (no
+//! retransmission over TCP, RFC 6614 §2.4; the whole exchange is bounded by
+//! `timeout × (retries + 1)`). Shared secret `radsec` (RFC 6614 §2.3).
 
 use super::{AnswerError, Forward};
 use crate::input::{MAX_KEY_FILE, read_capped};
@@ -103,31 +104,97 @@ pub(crate) enum TlsExchangeError {
     Refused(AnswerError),
 }
 
-/// One request over a new TLS connection to `addr` (certificate checked
-/// against `host`), answered or not within `budget`.
-#[allow(clippy::too_many_arguments)]
+type Stream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// Idle TLS connections to RadSec home servers, reused one request at a
+/// time each (a connection the server closed meanwhile is replaced).
+#[derive(Default)]
+pub(crate) struct Pool {
+    idle: std::sync::Mutex<std::collections::HashMap<SocketAddr, Vec<Stream>>>,
+}
+
+/// At most this many idle connections are kept per home server.
+const MAX_IDLE: usize = 16;
+
+impl Pool {
+    fn take(&self, addr: SocketAddr) -> Option<Stream> {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        idle.get_mut(&addr)?.pop()
+    }
+
+    fn give_back(&self, addr: SocketAddr, s: Stream) {
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let v = idle.entry(addr).or_default();
+        if v.len() < MAX_IDLE {
+            v.push(s);
+        }
+    }
+}
+
+/// One request to `addr` (certificate checked against `host`) over an idle
+/// connection from `pool` or a new one, answered or not within `budget`.
+/// A reused connection that fails is replaced by a new one, once.
 pub(crate) fn exchange(
+    pool: &Pool,
     config: &Arc<rustls::ClientConfig>,
-    host: &str,
-    addr: SocketAddr,
+    (host, addr): (&str, SocketAddr),
     budget: Duration,
     fwd: &Forward,
     nas: (u8, &[u8], &[u8; 16]),
 ) -> Result<wire::Response, TlsExchangeError> {
-    use TlsExchangeError::Unreachable;
     let deadline = Instant::now() + budget;
+    if let Some(s) = pool.take(addr) {
+        match exchange_on(s, deadline, fwd, nas) {
+            Ok((resp, s)) => {
+                pool.give_back(addr, s);
+                return Ok(resp);
+            }
+            Err(TlsExchangeError::Unreachable) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let s = connect(config, host, addr, deadline)?;
+    let (resp, s) = exchange_on(s, deadline, fwd, nas)?;
+    pool.give_back(addr, s);
+    Ok(resp)
+}
+
+fn connect(
+    config: &Arc<rustls::ClientConfig>,
+    host: &str,
+    addr: SocketAddr,
+    deadline: Instant,
+) -> Result<Stream, TlsExchangeError> {
+    use TlsExchangeError::Unreachable;
     let name = ServerName::try_from(host.to_string()).map_err(|_| Unreachable)?;
-    let tcp = TcpStream::connect_timeout(&addr, budget).map_err(|_| Unreachable)?;
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(Unreachable);
+    }
+    let tcp = TcpStream::connect_timeout(&addr, left).map_err(|_| Unreachable)?;
+    let _ = tcp.set_nodelay(true);
+    let conn = rustls::ClientConnection::new(config.clone(), name).map_err(|_| Unreachable)?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
+}
+
+/// One request and its answer on `tls`, handed back for reuse.
+fn exchange_on(
+    mut tls: Stream,
+    deadline: Instant,
+    fwd: &Forward,
+    nas: (u8, &[u8], &[u8; 16]),
+) -> Result<(wire::Response, Stream), TlsExchangeError> {
+    use TlsExchangeError::Unreachable;
     let left = || {
         let l = deadline.saturating_duration_since(Instant::now());
         (!l.is_zero()).then_some(l).ok_or(Unreachable)
     };
-    tcp.set_read_timeout(Some(left()?))
+    tls.sock
+        .set_read_timeout(Some(left()?))
         .map_err(|_| Unreachable)?;
-    tcp.set_write_timeout(Some(left()?))
+    tls.sock
+        .set_write_timeout(Some(left()?))
         .map_err(|_| Unreachable)?;
-    let conn = rustls::ClientConnection::new(config.clone(), name).map_err(|_| Unreachable)?;
-    let mut tls = rustls::StreamOwned::new(conn, tcp);
     let mut rnd = [0u8; 17];
     crate::hss::rng::fill(&mut rnd).map_err(|_| Unreachable)?;
     let mut auth = [0u8; 16];
@@ -144,8 +211,7 @@ pub(crate) fn exchange(
     let mut buf = vec![0u8; len];
     buf[..4].copy_from_slice(&head);
     tls.read_exact(&mut buf[4..]).map_err(|_| Unreachable)?;
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
     fwd.answer(&buf, rnd[0], &auth, RADSEC_SECRET, nas.0, nas.1, nas.2)
+        .map(|r| (r, tls))
         .map_err(TlsExchangeError::Refused)
 }

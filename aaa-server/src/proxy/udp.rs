@@ -46,9 +46,9 @@ pub fn exchange(
             proxy.count_forwarded();
             let budget = settings.timeout * (settings.retries + 1);
             match super::radsec::exchange(
+                &proxy.tls_pool,
                 tls,
-                host,
-                server.addr,
+                (host, server.addr),
                 budget,
                 fwd,
                 (nas_identifier, nas_secret, nas_authenticator),
