@@ -57,7 +57,7 @@ impl Usim {
 /// Runs eapol_test (EAP-AKA') as `identity` against `port`; (success, output).
 fn eapol_test(port: u16, identity: &str, usim: &mut Usim) -> (bool, String) {
     let bin = tool("eapol_test").expect("checked by caller");
-    let (ok, out, _) = common::eapol_test_external_sim(
+    let (ok, out, wall) = common::eapol_test_external_sim(
         &bin,
         SECRET,
         port,
@@ -66,6 +66,7 @@ fn eapol_test(port: u16, identity: &str, usim: &mut Usim) -> (bool, String) {
         0,
         |r, a| usim.answer(r, a),
     );
+    eprintln!("eapol_test EAP-AKA' to port {port}: {wall:?} (ok={ok})");
     (ok, out)
 }
 
@@ -128,6 +129,14 @@ fn eap_aka_prime_through_the_proxy_to_our_home_server() {
             .all(|l| !l.contains("authentication finished")),
         "the proxy ran no EAP"
     );
+    // The same authentication straight to the home server, for comparison
+    // (the wall times are printed; nothing is asserted about them).
+    let (ok, out) = eapol_test(
+        home.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&home]);
 }
 
 #[test]
