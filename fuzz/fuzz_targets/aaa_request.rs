@@ -65,6 +65,7 @@ fn server() -> RadiusServer {
         privacy: Default::default(),
         radius: Default::default(),
         radsec: None,
+        proxy: Default::default(),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

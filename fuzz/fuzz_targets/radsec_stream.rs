@@ -39,6 +39,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             privacy: Default::default(),
             radius: Default::default(),
             radsec: None,
+            proxy: Default::default(),
         };
         let s = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let mut srv = RadiusServer::new(&cfg, s.clone(), s);
