@@ -10,7 +10,7 @@ use common::{SECRET, Server, tool, vector_subscriber};
 use eap::secret::{K, Opc};
 use eap::umts::{Autn, Sqn, SubscriberKeys};
 use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -792,4 +792,52 @@ fn dead_home_server_is_revived_by_status_server() {
         "{:#?}",
         visited.logs()
     );
+}
+
+#[test]
+fn tls_client_files_are_checked_when_the_configuration_is_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let ca = pki::issue(None, "CA", &[]);
+    let ca_pem = dir.path().join("ca.pem");
+    std::fs::write(&ca_pem, ca.cert.to_pem().unwrap()).unwrap();
+    let (cert, key) = pki::write(
+        dir.path(),
+        "visited",
+        &pki::issue(Some(&ca), "visited", &["DNS:visited.example"]),
+    );
+    let parse = |tls: &str| {
+        aaa_server::config::Config::parse(
+            &format!(
+                "[[client]]\nnetwork = \"127.0.0.1/32\"\nsecret = \"s\"\n[hss]\ndatabase = \"s.db\"\n\
+                 [[realm]]\nname = \"*\"\naction = \"proxy\"\nservers = [\"radsec://127.0.0.1:2083\"]\n{tls}"
+            ),
+            &dir.path().join("aaa.toml"),
+        )
+    };
+    let good = parse(&tls_client_toml(&cert, &key, &ca_pem)).unwrap();
+    assert!(good.proxy.tls_client.is_some());
+    let e = parse("").unwrap_err();
+    assert_eq!(e.key, "realm[0].servers", "{e:?}");
+    assert!(e.message.contains("[tls_client]"), "{e:?}");
+    // Relative paths are resolved against the configuration's directory.
+    assert!(
+        parse(&tls_client_toml(
+            Path::new("visited.pem"),
+            Path::new("visited.key"),
+            Path::new("ca.pem")
+        ))
+        .is_ok()
+    );
+    let e = parse(&tls_client_toml(
+        &cert,
+        &key,
+        &dir.path().join("missing.pem"),
+    ))
+    .unwrap_err();
+    assert_eq!(e.key, "tls_client.ca", "{e:?}");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let e = parse(&tls_client_toml(&cert, &key, &ca_pem)).unwrap_err();
+    assert_eq!(e.key, "tls_client.private_key", "{e:?}");
+    assert!(e.message.contains("chmod 600"), "{e:?}");
 }
