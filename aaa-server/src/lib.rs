@@ -21,6 +21,7 @@ pub mod input;
 pub mod metrics;
 pub mod notify;
 pub mod privacy;
+pub mod proxy;
 
 pub mod radius;
 pub mod radsec;

@@ -67,6 +67,7 @@ fn server() -> RadiusServer {
         radius: Default::default(),
         radsec: None,
         metrics: Default::default(),
+        proxy: Default::default(),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

@@ -40,6 +40,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             radius: Default::default(),
             radsec: None,
             metrics: Default::default(),
+            proxy: Default::default(),
         };
         let s = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let mut srv = RadiusServer::new(&cfg, s.clone(), s);
