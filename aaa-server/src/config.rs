@@ -192,6 +192,8 @@ pub struct Config {
     pub radius: RadiusConfig,
     /// The RadSec listener (`[radsec]`), if any.
     pub radsec: Option<crate::radsec::RadsecConfig>,
+    /// The realm table and proxy settings (`[[realm]]`, `[proxy]`).
+    pub proxy: crate::proxy::ProxyConfig,
     /// The Prometheus endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
 }
@@ -269,6 +271,10 @@ struct RawConfig {
     radsec: Option<crate::radsec::config::RawRadsec>,
     #[serde(default)]
     logging: RawLogging,
+    #[serde(default)]
+    realm: Vec<crate::proxy::config::RawRealm>,
+    proxy: Option<crate::proxy::config::RawProxy>,
+    tls_client: Option<crate::proxy::config::RawTlsClient>,
     #[serde(default)]
     metrics: RawMetrics,
 }
@@ -812,6 +818,13 @@ impl Config {
             None => None,
             Some(r) => Some(r.parse(path, &err)?),
         };
+        let proxy = crate::proxy::config::parse(
+            &raw.realm,
+            raw.proxy.as_ref(),
+            raw.tls_client.as_ref(),
+            path,
+            &err,
+        )?;
         let metrics = MetricsConfig {
             listen: match &raw.metrics.listen {
                 None => None,
@@ -847,6 +860,7 @@ impl Config {
                 duplicate_cache_size,
             },
             radsec,
+            proxy,
             metrics,
         };
         Ok((config, logging))

@@ -22,6 +22,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod privacy;
+pub mod proxy;
 
 pub mod radius;
 pub mod radsec;

@@ -137,6 +137,10 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.radsec != new.radsec {
         v.push("radsec");
     }
+    // Realms are not reloaded yet (a home server's redacted secret is not seen here).
+    if format!("{:?}", old.proxy) != format!("{:?}", new.proxy) {
+        v.push("realm/proxy/tls_client");
+    }
     v
 }
 

@@ -68,6 +68,7 @@ fn server() -> RadiusServer {
         radsec: None,
         metrics: Default::default(),
         postgres: None,
+        proxy: Default::default(),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

@@ -42,6 +42,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             radsec: None,
             metrics: Default::default(),
             postgres: None,
+            proxy: Default::default(),
         };
         let s = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let mut srv = RadiusServer::new(&cfg, s.clone(), s);

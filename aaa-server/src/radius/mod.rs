@@ -245,6 +245,8 @@ pub struct RadiusServer {
     session_timeout_secs: u32,
     cache: dup::DupCache,
     counters: AtomicCounters,
+    /// The realm table (`[[realm]]`); `None`: everything is local.
+    proxy: Option<Arc<crate::proxy::Proxy>>,
     metrics: Arc<crate::metrics::Metrics>,
     /// Requests from no known client.
     unknown_metrics: crate::metrics::ClientMetrics,
@@ -305,6 +307,8 @@ enum Work {
     Eap(Deferred),
     /// An accounting record to store (RFC 2866 §4.1: answered once stored).
     Accounting(AccountingRecord),
+    /// A request for a home server ([`crate::proxy`]).
+    Proxy(crate::proxy::Forward),
 }
 
 /// A [`Job`] whose store work is done.
@@ -321,6 +325,10 @@ struct PerformedInner {
 enum WorkDone {
     Eap(Performed),
     Accounting(Result<AccountingRecord, crate::hss::HssError>),
+    Proxy(
+        String,
+        Result<crate::proxy::udp::Answered, crate::proxy::ProxyError>,
+    ),
 }
 
 impl Job {
@@ -368,6 +376,8 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
+            proxy: (!cfg.proxy.realms.is_empty())
+                .then(|| Arc::new(crate::proxy::Proxy::new(&cfg.proxy))),
             unknown_metrics: metrics.unknown_client(),
             metrics,
         }
@@ -392,6 +402,11 @@ impl RadiusServer {
         client: Option<&'a Arc<ClientEntry>>,
     ) -> &'a crate::metrics::ClientMetrics {
         client.map_or(&self.unknown_metrics, |c| &c.metrics)
+    }
+
+    /// The proxy's counters, when a realm table is configured.
+    pub fn proxy_counters(&self) -> Option<crate::proxy::ProxyCounters> {
+        self.proxy.as_ref().map(|p| p.counters())
     }
 
     /// Adds clients that their transport authenticates (RadSec: a TLS
@@ -660,6 +675,19 @@ impl RadiusServer {
             Work::Accounting(rec) => {
                 WorkDone::Accounting(self.accounting.record(&rec).map(|()| rec))
             }
+            Work::Proxy(fwd) => {
+                let r = match &self.proxy {
+                    Some(p) => crate::proxy::udp::exchange(
+                        p,
+                        &fwd,
+                        head.to.identifier,
+                        head.to.client.client.secret.expose(),
+                        &head.to.authenticator,
+                    ),
+                    None => Err(crate::proxy::ProxyError::NoLiveServer),
+                };
+                WorkDone::Proxy(fwd.realm_name, r)
+            }
         };
         PerformedJob(Box::new(PerformedInner { head, done }))
     }
@@ -688,6 +716,15 @@ impl RadiusServer {
                         status_type: rec.status_type,
                     }],
                 )
+            }
+            WorkDone::Proxy(realm, Ok(a)) => {
+                tracing::info!(client = %to.client.client.name, realm = %realm, server = %a.server, "proxied");
+                (self.finish(a.response, to), Vec::new())
+            }
+            WorkDone::Proxy(realm, Err(e)) => {
+                tracing::warn!(client = %to.client.client.name, realm = %realm, reason = %e, "proxy: Access-Reject");
+                let resp = wire::Response::new(Code::AccessReject, to.identifier);
+                (self.finish(resp, to), Vec::new())
             }
             WorkDone::Accounting(Err(e)) => {
                 tracing::warn!(client = %to.client.client.name, error = %e, "accounting not recorded");
@@ -760,6 +797,11 @@ impl RadiusServer {
 
     fn access_request(&self, to: &ReplyTo, req: &wire::Request<'_>, now: Instant) -> Step {
         let client = &to.client.client;
+        if let Some(p) = &self.proxy
+            && let Some(step) = self.route(p, to, req)
+        {
+            return step;
+        }
         let Some(eap) = req.eap_message() else {
             // Only EAP is offered: PAP/CHAP requests are rejected.
             let resp = wire::Response::new(Code::AccessReject, to.identifier);
@@ -780,6 +822,36 @@ impl RadiusServer {
             }
             EapStep::Deferred(d) => Step::Later(Work::Eap(d)),
         }
+    }
+
+    /// Routes by realm ([`crate::proxy`]); `None`: served here.
+    fn route(
+        &self,
+        p: &crate::proxy::Proxy,
+        to: &ReplyTo,
+        req: &wire::Request<'_>,
+    ) -> Option<Step> {
+        use crate::proxy::{Forward, ProxyError, Route};
+        let reject = || {
+            let resp = wire::Response::new(Code::AccessReject, to.identifier);
+            Step::Now(self.finish(resp, to), Vec::new())
+        };
+        let i = match p.route(req.first(rfc2865::USER_NAME_TYPE)) {
+            Route::Local => return None,
+            Route::Reject => return Some(reject()),
+            Route::Proxy(i) => i,
+        };
+        let mut token = [0u8; 8];
+        let fwd = crate::hss::rng::fill(&mut token)
+            .map_err(|_| ProxyError::Send)
+            .and_then(|()| Forward::new(req, i, p.settings().operator_name.as_deref(), token));
+        Some(match fwd {
+            Ok(f) => Step::Later(Work::Proxy(f)),
+            Err(e) => {
+                tracing::warn!(reason = %e, "proxy: Access-Reject");
+                reject()
+            }
+        })
     }
 
     /// The Access-Challenge, -Accept or -Reject for an EAP outcome.

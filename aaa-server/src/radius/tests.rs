@@ -37,6 +37,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
         radius: Default::default(),
         radsec: None,
         metrics: Default::default(),
+        proxy: Default::default(),
     }
 }
 

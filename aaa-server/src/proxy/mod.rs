@@ -1,0 +1,484 @@
+//! The RADIUS proxy (RFC 2865 §2.3, RFC 3579, RFC 5080), sans-IO: the realm
+//! table ([`Proxy::route`]), the request as it goes to a home server and
+//! the answer as it goes back to the NAS ([`Forward`]), and which home
+//! servers are alive ([`Proxy::candidates`], [`Proxy::mark_dead`]). The
+//! socket work (send, wait, retransmit, fail over) is in [`udp`].
+//!
+//! Per hop: the NAS's Proxy-State attributes are kept and ours appended
+//! (RFC 2865 §5.33); Message-Authenticator is checked on the way in (by the
+//! RADIUS server) and made anew on the way out with the next hop's secret
+//! (RFC 3579 §3.2); the Response Authenticator is checked against our
+//! Request Authenticator and made anew for the NAS; MS-MPPE-Send/Recv-Key
+//! are decrypted with the home secret and encrypted again for the NAS
+//! (RFC 2548 §2.4.2); EAP-Message, State, Chargeable-User-Identity
+//! (RFC 4372) and everything else pass untouched.
+
+pub mod config;
+pub mod radsec;
+pub mod udp;
+
+use crate::radius::crypto;
+use crate::radius::wire;
+pub use config::{HomeServer, ProxyConfig, ProxySettings, Realm, RealmAction, RealmPattern};
+use eap::secret::SecretBytes;
+use radius::core::code::Code;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// User-Name (RFC 2865 §5.1).
+pub const USER_NAME: u8 = 1;
+/// User-Password (RFC 2865 §5.2).
+pub const USER_PASSWORD: u8 = 2;
+/// Proxy-State (RFC 2865 §5.33).
+pub const PROXY_STATE: u8 = 33;
+/// Operator-Name (RFC 5580 §4.1).
+pub const OPERATOR_NAME: u8 = 126;
+
+/// Where a request goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Our EAP server.
+    Local,
+    /// Access-Reject (`action = "reject"`).
+    Reject,
+    /// To the home servers of realm number `.0`.
+    Proxy(usize),
+}
+
+/// Why a proxied request got Access-Reject instead of the home server's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyError {
+    /// Every home server of the realm is dead or did not answer in time.
+    #[error("no home server answered")]
+    NoLiveServer,
+    /// The request carries User-Password, which this proxy does not re-hide.
+    #[error("User-Password is not proxied")]
+    UserPassword,
+    /// The request would exceed 4096 octets with our attributes.
+    #[error("request too large to forward")]
+    TooLarge,
+    /// Sending failed (no route, no socket).
+    #[error("cannot send to the home server")]
+    Send,
+    /// The home server's answer could not be re-encoded for the NAS.
+    #[error("cannot re-encode the home server's answer")]
+    Encode,
+}
+
+/// Why a home server's datagram was not accepted as the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// Not a RADIUS packet.
+    #[error("malformed")]
+    Malformed,
+    /// Another Identifier (a stray or late answer).
+    #[error("identifier mismatch")]
+    Identifier,
+    /// Response Authenticator or Message-Authenticator wrong or missing.
+    #[error("bad authenticator")]
+    BadAuthenticator,
+    /// Not Access-Accept, -Reject or -Challenge.
+    #[error("unexpected code")]
+    UnexpectedCode,
+    /// Our Proxy-State did not come back (RFC 2865 §5.33).
+    #[error("Proxy-State missing")]
+    ProxyStateMissing,
+    /// An MS-MPPE key could not be decrypted or the answer not re-encoded.
+    #[error("cannot re-encode")]
+    Encode,
+}
+
+/// Proxy counters since start.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProxyCounters {
+    /// Requests forwarded to a home server.
+    pub forwarded: u64,
+    /// Answers from home servers passed to the NAS.
+    pub answered: u64,
+    /// Requests answered Access-Reject because no home server answered.
+    pub no_live_server: u64,
+    /// Requests refused by `action = "reject"`.
+    pub rejected_by_realm: u64,
+    /// Home-server datagrams discarded (bad authenticator, stray, malformed).
+    pub bad_answers: u64,
+    /// Home servers marked dead.
+    pub marked_dead: u64,
+}
+
+#[derive(Default)]
+struct AtomicProxyCounters {
+    forwarded: AtomicU64,
+    answered: AtomicU64,
+    no_live_server: AtomicU64,
+    rejected_by_realm: AtomicU64,
+    bad_answers: AtomicU64,
+    marked_dead: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The realm table, the home servers' liveness and the counters.
+pub struct Proxy {
+    realms: Vec<Realm>,
+    settings: ProxySettings,
+    tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    tls_pool: radsec::Pool,
+    /// Per realm, per server: dead until this instant.
+    dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
+    counters: AtomicProxyCounters,
+}
+
+/// The realm of a User-Name (RFC 7542 §2.2: after the last `@`), lower case.
+pub fn realm_of(user_name: &[u8]) -> Option<String> {
+    let at = user_name.iter().rposition(|&b| b == b'@')?;
+    let realm = std::str::from_utf8(&user_name[at + 1..]).ok()?;
+    (!realm.is_empty()).then(|| realm.to_ascii_lowercase())
+}
+
+impl RealmPattern {
+    /// How specifically this pattern matches `realm` (higher wins), or `None`.
+    fn score(&self, realm: &str) -> Option<(u8, usize)> {
+        match self {
+            RealmPattern::Exact(e) => (e == realm).then_some((3, e.len())),
+            RealmPattern::Suffix(s) => realm.ends_with(s.as_str()).then_some((2, s.len())),
+            RealmPattern::Regex(r) => r.is_match(realm).then_some((1, 0)),
+            RealmPattern::Any => Some((0, 0)),
+        }
+    }
+}
+
+impl Proxy {
+    /// A proxy for `cfg`.
+    pub fn new(cfg: &ProxyConfig) -> Self {
+        let dead = cfg
+            .realms
+            .iter()
+            .map(|r| match &r.action {
+                RealmAction::Proxy { servers, .. } => vec![None; servers.len()],
+                _ => Vec::new(),
+            })
+            .collect();
+        Proxy {
+            realms: cfg.realms.clone(),
+            settings: cfg.settings.clone(),
+            tls_client: cfg.tls_client.clone(),
+            tls_pool: radsec::Pool::default(),
+            dead_until: Mutex::new(dead),
+            counters: AtomicProxyCounters::default(),
+        }
+    }
+
+    /// `[proxy]` settings.
+    pub fn settings(&self) -> &ProxySettings {
+        &self.settings
+    }
+
+    /// Realm number `i`.
+    pub fn realm(&self, i: usize) -> Option<&Realm> {
+        self.realms.get(i)
+    }
+
+    /// Where a request with this User-Name goes: the most specific realm
+    /// row wins (exact, then longest `*.suffix`, then the first matching
+    /// `~regex`, then `*`). No realm in the name, or no row matching: local.
+    pub fn route(&self, user_name: Option<&[u8]>) -> Route {
+        let Some(realm) = user_name.and_then(realm_of) else {
+            return Route::Local;
+        };
+        let mut best: Option<((u8, usize), usize)> = None;
+        for (i, r) in self.realms.iter().enumerate() {
+            if let Some(s) = r.pattern.score(&realm)
+                && best.is_none_or(|(b, _)| s > b)
+            {
+                best = Some((s, i));
+            }
+        }
+        match best.map(|(_, i)| (i, &self.realms[i].action)) {
+            None | Some((_, RealmAction::Local)) => Route::Local,
+            Some((_, RealmAction::Reject)) => {
+                bump(&self.counters.rejected_by_realm);
+                Route::Reject
+            }
+            Some((i, RealmAction::Proxy { .. })) => Route::Proxy(i),
+        }
+    }
+
+    /// The home servers of realm `realm` to try now, in order: the live ones.
+    pub fn candidates(&self, realm: usize, now: Instant) -> Vec<(usize, HomeServer)> {
+        let Some(Realm {
+            action: RealmAction::Proxy { servers, .. },
+            ..
+        }) = self.realms.get(realm)
+        else {
+            return Vec::new();
+        };
+        let dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        servers
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| {
+                dead.get(realm)
+                    .and_then(|d| d.get(*j))
+                    .copied()
+                    .flatten()
+                    .is_none_or(|until| now >= until)
+            })
+            .map(|(j, s)| (j, s.clone()))
+            .collect()
+    }
+
+    /// Marks server `server` of realm `realm` dead for `dead_time`.
+    pub fn mark_dead(&self, realm: usize, server: usize, now: Instant) {
+        bump(&self.counters.marked_dead);
+        let mut dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = dead.get_mut(realm).and_then(|d| d.get_mut(server)) {
+            *slot = Some(now + self.settings.dead_time);
+        }
+    }
+
+    /// Whether server `server` of realm `realm` carries a dead mark (expired
+    /// or not): the shell probes it with Status-Server before using it again.
+    pub fn was_dead(&self, realm: usize, server: usize) -> bool {
+        let dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        dead.get(realm)
+            .and_then(|d| d.get(server))
+            .is_some_and(Option::is_some)
+    }
+
+    /// Marks server `server` of realm `realm` alive (it answered).
+    pub fn mark_alive(&self, realm: usize, server: usize) {
+        let mut dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(slot) = dead.get_mut(realm).and_then(|d| d.get_mut(server)) {
+            *slot = None;
+        }
+    }
+
+    /// The shared secret with realm `realm`'s home servers.
+    pub fn secret(&self, realm: usize) -> Option<&SecretBytes> {
+        match &self.realms.get(realm)?.action {
+            RealmAction::Proxy { secret, .. } => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// Counts an answer passed on, a request with no answer, a bad datagram.
+    pub(crate) fn count_answered(&self) {
+        bump(&self.counters.answered);
+    }
+
+    pub(crate) fn count_no_live_server(&self) {
+        bump(&self.counters.no_live_server);
+    }
+
+    pub(crate) fn count_bad_answer(&self) {
+        bump(&self.counters.bad_answers);
+    }
+
+    pub(crate) fn count_forwarded(&self) {
+        bump(&self.counters.forwarded);
+    }
+
+    /// The counters since start.
+    pub fn counters(&self) -> ProxyCounters {
+        let c = &self.counters;
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ProxyCounters {
+            forwarded: g(&c.forwarded),
+            answered: g(&c.answered),
+            no_live_server: g(&c.no_live_server),
+            rejected_by_realm: g(&c.rejected_by_realm),
+            bad_answers: g(&c.bad_answers),
+            marked_dead: g(&c.marked_dead),
+        }
+    }
+}
+
+/// One request on its way to a home server: the attributes to send
+/// (everything from the NAS but Message-Authenticator, then Operator-Name
+/// if configured and absent, then our Proxy-State).
+#[derive(Debug)]
+pub struct Forward {
+    /// Realm number in the table.
+    pub realm: usize,
+    /// The attributes, encoded, after the leading Message-Authenticator.
+    attrs: Vec<u8>,
+    /// Our Proxy-State value.
+    proxy_state: [u8; 8],
+    /// The User-Name's realm (for logs).
+    pub realm_name: String,
+}
+
+impl Forward {
+    /// Prepares `req` (already checked by the RADIUS server) for realm `realm`.
+    pub fn new(
+        req: &wire::Request<'_>,
+        realm: usize,
+        operator_name: Option<&str>,
+        proxy_state: [u8; 8],
+    ) -> Result<Self, ProxyError> {
+        let mut attrs = Vec::with_capacity(req.bytes().len());
+        let mut has_operator = false;
+        for a in req.attrs() {
+            match a.typ {
+                crypto::MESSAGE_AUTHENTICATOR => continue,
+                USER_PASSWORD => return Err(ProxyError::UserPassword),
+                OPERATOR_NAME => has_operator = true,
+                _ => {}
+            }
+            push_attr(&mut attrs, a.typ, a.value)?;
+        }
+        if let (Some(op), false) = (operator_name, has_operator) {
+            push_attr(&mut attrs, OPERATOR_NAME, op.as_bytes())?;
+        }
+        push_attr(&mut attrs, PROXY_STATE, &proxy_state)?;
+        if 20 + 18 + attrs.len() > 4096 {
+            return Err(ProxyError::TooLarge);
+        }
+        let realm_name = req.first(USER_NAME).and_then(realm_of).unwrap_or_default();
+        Ok(Forward {
+            realm,
+            attrs,
+            proxy_state,
+            realm_name,
+        })
+    }
+
+    /// The Access-Request for a home server: `identifier`, Request
+    /// Authenticator `authenticator` (random), Message-Authenticator first,
+    /// signed with `secret` (RFC 3579 §3.2).
+    pub fn request(&self, identifier: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+        use hmac::Mac;
+        let mut p = Vec::with_capacity(38 + self.attrs.len());
+        p.extend_from_slice(&[Code::AccessRequest as u8, identifier, 0, 0]);
+        p.extend_from_slice(authenticator);
+        p.extend_from_slice(&[crypto::MESSAGE_AUTHENTICATOR, 18]);
+        p.extend_from_slice(&[0; 16]);
+        p.extend_from_slice(&self.attrs);
+        let len = (p.len() as u16).to_be_bytes();
+        p[2..4].copy_from_slice(&len);
+        let mut m = crypto::hmac_md5(secret);
+        m.update(&p);
+        let ma = m.finalize().into_bytes();
+        p[22..38].copy_from_slice(&ma);
+        p
+    }
+
+    /// Checks a home server's datagram against the request we sent
+    /// (`identifier`, `authenticator`, `home_secret`) and turns it into the
+    /// response for the NAS: identifier `nas_identifier`, MPPE keys
+    /// re-encrypted with `nas_secret` and `nas_authenticator`, Proxy-State
+    /// and Message-Authenticator left out (the RADIUS server adds the NAS's
+    /// Proxy-State and signs). EAP and the rest pass unchanged.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer(
+        &self,
+        datagram: &[u8],
+        identifier: u8,
+        authenticator: &[u8; 16],
+        home_secret: &[u8],
+        nas_identifier: u8,
+        nas_secret: &[u8],
+        nas_authenticator: &[u8; 16],
+    ) -> Result<wire::Response, AnswerError> {
+        let resp = wire::Request::new_checked(datagram).map_err(|_| AnswerError::Malformed)?;
+        if resp.identifier() != identifier {
+            return Err(AnswerError::Identifier);
+        }
+        if !crypto::check_response(resp.bytes(), authenticator, home_secret) {
+            return Err(AnswerError::BadAuthenticator);
+        }
+        let code = resp.code();
+        if !matches!(
+            code,
+            Code::AccessAccept | Code::AccessReject | Code::AccessChallenge
+        ) {
+            return Err(AnswerError::UnexpectedCode);
+        }
+        if !resp.all(PROXY_STATE).any(|v| v == self.proxy_state) {
+            return Err(AnswerError::ProxyStateMissing);
+        }
+        let mut out = wire::Response::new(code, nas_identifier);
+        for a in resp.attrs() {
+            match a.typ {
+                crypto::MESSAGE_AUTHENTICATOR | PROXY_STATE => {}
+                crypto::VENDOR_SPECIFIC if is_mppe_key(a.value) => {
+                    let key = zeroize::Zeroizing::new(
+                        crypto::mppe_key_decrypt(a.value, home_secret, authenticator)
+                            .ok_or(AnswerError::Encode)?,
+                    );
+                    let mut salt = [0u8; 2];
+                    crate::hss::rng::fill(&mut salt).map_err(|_| AnswerError::Encode)?;
+                    // Send (16) and Recv (17) salts differ in the low bit (RFC 2548 §2.4.2).
+                    salt[1] = (salt[1] & !1) | (a.value[4] & 1);
+                    out.attr(
+                        crypto::VENDOR_SPECIFIC,
+                        &crypto::mppe_key_vsa(
+                            a.value[4],
+                            &key,
+                            nas_secret,
+                            nas_authenticator,
+                            salt,
+                        ),
+                    );
+                }
+                _ => {
+                    out.attr(a.typ, a.value);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A Status-Server (RFC 5997 §3) to probe a home server: Message-Authenticator
+/// only, signed with `secret`.
+pub fn status_server(identifier: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut p = vec![Code::StatusServer as u8, identifier, 0, 38];
+    p.extend_from_slice(authenticator);
+    p.extend_from_slice(&[crypto::MESSAGE_AUTHENTICATOR, 18]);
+    p.extend_from_slice(&[0; 16]);
+    let mut m = crypto::hmac_md5(secret);
+    m.update(&p);
+    let ma = m.finalize().into_bytes();
+    p[22..38].copy_from_slice(&ma);
+    p
+}
+
+/// Whether `datagram` is the home server's Access-Accept to our
+/// [`status_server`] (RFC 5997 §3: authenticators checked).
+pub fn is_status_answer(
+    datagram: &[u8],
+    identifier: u8,
+    authenticator: &[u8; 16],
+    secret: &[u8],
+) -> bool {
+    wire::Request::new_checked(datagram).is_ok_and(|r| {
+        r.code() == Code::AccessAccept
+            && r.identifier() == identifier
+            && crypto::check_response(r.bytes(), authenticator, secret)
+    })
+}
+
+/// An MS-MPPE-Send-Key or -Recv-Key VSA value (RFC 2548 §2.4.2, §2.4.3).
+fn is_mppe_key(v: &[u8]) -> bool {
+    v.len() >= 6
+        && v[..4] == crypto::VENDOR_MICROSOFT.to_be_bytes()
+        && matches!(v[4], crypto::MS_MPPE_SEND_KEY | crypto::MS_MPPE_RECV_KEY)
+}
+
+fn push_attr(buf: &mut Vec<u8>, typ: u8, value: &[u8]) -> Result<(), ProxyError> {
+    if value.len() > wire::MAX_VALUE {
+        return Err(ProxyError::TooLarge);
+    }
+    buf.push(typ);
+    buf.push((value.len() + 2) as u8);
+    buf.extend_from_slice(value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,63 @@
+//! The proxy's untrusted inputs: a home server's datagram checked and
+//! rewritten for the NAS (`Forward::answer`), and a NAS's request rewritten
+//! for the home server (`Forward::new`, `Forward::request`). The first byte
+//! picks: even — the rest is a home server's answer to a fixed request
+//! (half the time with a correct Response Authenticator and
+//! Message-Authenticator, so the attribute walk and the MS-MPPE
+//! re-encryption are reached); odd — the rest is a NAS's request.
+//! No input may panic.
+#![no_main]
+
+use aaa_server::proxy::Forward;
+use aaa_server::radius::{crypto, wire};
+use libfuzzer_sys::fuzz_target;
+
+const HOME: &[u8] = b"home";
+const AUTH: [u8; 16] = [5; 16];
+
+fn nas_request() -> Vec<u8> {
+    let mut p = vec![1, 42, 0, 0];
+    p.extend_from_slice(&[9; 16]);
+    p.extend_from_slice(&[1, 8, b'a', b'@', b'x', b'.', b'e', b'x']);
+    p.extend_from_slice(&[79, 7, 2, 1, 0, 5, 1]);
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    p
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    if sel & 1 == 1 {
+        if let Ok(req) = wire::Request::new_checked(rest) {
+            if let Ok(f) = Forward::new(&req, 0, Some("1visited.example"), [7; 8]) {
+                let out = f.request(1, &AUTH, HOME);
+                assert!(wire::Request::new_checked(&out).is_ok());
+            }
+        }
+        return;
+    }
+    let raw = nas_request();
+    let req = wire::Request::new_checked(&raw).expect("fixed request");
+    let f = Forward::new(&req, 0, None, [7; 8]).expect("fixed request");
+    let mut answer = rest.to_vec();
+    if sel & 2 == 2 && answer.len() >= 20 {
+        // Make it authentic: code, identifier 1, Length, a zeroed MA first,
+        // our Proxy-State, then the fuzzed attributes.
+        let mut p = vec![2, 1, 0, 0];
+        p.extend_from_slice(&[0; 16]);
+        p.extend_from_slice(&[80, 18]);
+        p.extend_from_slice(&[0; 16]);
+        p.extend_from_slice(&[33, 10, 7, 7, 7, 7, 7, 7, 7, 7]);
+        p.extend_from_slice(&answer[20..answer.len().min(4000)]);
+        p[0] = [2, 3, 11][usize::from(answer[0]) % 3];
+        let l = p.len() as u16;
+        p[2..4].copy_from_slice(&l.to_be_bytes());
+        if !crypto::finish_response(&mut p, &AUTH, HOME) {
+            return;
+        }
+        answer = p;
+    }
+    let _ = f.answer(&answer, 1, &AUTH, HOME, 42, b"nas", &[9; 16]);
+});
