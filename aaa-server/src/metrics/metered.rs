@@ -68,11 +68,7 @@ impl<S: Hss> Hss for Metered<S> {
         self.timed(StoreCall::Resync, || self.inner.resync(imsi, rand, auts))
     }
 
-    fn triplets(
-        &self,
-        imsi: &Imsi,
-        n: usize,
-    ) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {
         self.timed(StoreCall::Triplets, || self.inner.triplets(imsi, n))
     }
 }
