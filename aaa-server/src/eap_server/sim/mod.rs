@@ -102,18 +102,20 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
             challenge::build(cx, c, target, &triplets, version)
         }
         Done::Confirm(accept, current) => {
-            if !current? {
-                return Err(Reject::SubscriberChanged);
-            }
+            let current = current?;
             let Accept {
                 msk,
                 identity,
                 how,
                 notify,
             } = *accept;
-            match notify {
-                Some((k_aut, _)) => notify::send(c, k_aut, Ok((msk, identity, how))),
-                None => Ok(Next::Success(msk, identity, how)),
+            match (current, notify) {
+                (true, Some((k_aut, _))) => notify::send(c, k_aut, Ok((msk, identity, how))),
+                (true, None) => Ok(Next::Success(msk, identity, how)),
+                // Authenticated, but access is refused: with result indication
+                // agreed, a protected failure Notification first (RFC 4186 §6.3.1).
+                (false, Some((k_aut, _))) => notify::send(c, k_aut, Err(Reject::SubscriberChanged)),
+                (false, None) => Err(Reject::SubscriberChanged),
             }
         }
         // Only EAP-AKA asks for the other kinds of work.

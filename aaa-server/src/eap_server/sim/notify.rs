@@ -1,4 +1,5 @@
-//! A protected success Notification is outstanding (RFC 4186 §6.2, §9.8–9.9).
+//! A protected success or failure Notification is outstanding (RFC 4186
+//! §6.2, §6.3.1, §9.8–9.9).
 
 use super::{Next, phase};
 use crate::eap_server::sessions::Common;
@@ -11,18 +12,25 @@ use eap::sim::message::{Message, SimPacket, Subtype, verify_packet};
 /// How the authentication ends once the peer answered.
 type Verdict = Result<(Msk, Vec<u8>, Success), Reject>;
 
-/// Waiting for the answer to the success Notification.
+/// Waiting for the answer to the success or failure Notification.
 #[derive(Clone, Debug)]
 pub(crate) struct Notify {
     k_aut: KAut,
     verdict: Verdict,
 }
 
-/// Sends the success Notification (AT_NOTIFICATION 32768, AT_MAC over the
-/// packet alone) and waits for its answer before EAP-Success.
+/// Sends the success Notification (AT_NOTIFICATION 32768) or, for an
+/// `Err` verdict, the failure one (0, "General failure after
+/// authentication"), both with AT_MAC over the packet alone (P bit 0), and
+/// waits for its answer before EAP-Success / EAP-Failure.
 pub(super) fn send(c: &mut Common, k_aut: KAut, verdict: Verdict) -> Result<Next, Reject> {
+    let code = if verdict.is_ok() {
+        AtNotification::SUCCESS
+    } else {
+        AtNotification::GENERAL_FAILURE_AFTER_AUTHENTICATION
+    };
     let msg = Message::new(Subtype::Notification)
-        .with(AtNotification::SUCCESS)
+        .with(code)
         .with(AtMac::ZEROED);
     let (mut bytes, off) = SimPacket::request(c.next_id(), msg)
         .encode_with_mac_offset()

@@ -658,6 +658,8 @@ impl crate::eap_server::random::Random for CountingRandom {
 struct CountedStore {
     inner: Arc<crate::hss::sqlite::SqliteStore>,
     triplets: std::sync::atomic::AtomicUsize,
+    /// Answer [`Hss::current`] with false (the subscriber changed).
+    changed: std::sync::atomic::AtomicBool,
 }
 
 impl Hss for CountedStore {
@@ -668,6 +670,9 @@ impl Hss for CountedStore {
         self.inner.resync(imsi, rand, auts)
     }
     fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
+        if self.changed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
         self.inner.current(imsi, version)
     }
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<Triplet>, u64), HssError> {
@@ -681,6 +686,7 @@ fn counted() -> Arc<CountedStore> {
     Arc::new(CountedStore {
         inner: store_with_vectors(),
         triplets: Default::default(),
+        changed: Default::default(),
     })
 }
 
@@ -849,4 +855,34 @@ fn reauth_identities_do_not_cross_methods() {
     let (_, m) = pkt.aka().expect("an EAP-AKA request");
     assert_eq!(m.subtype, eap::aka::message::Subtype::Identity);
     assert_eq!(m.id_req(), Some(IdReq::Fullauth));
+}
+
+/// RFC 4186 §6.3.1: authenticated, but the subscriber changed since the
+/// triplets were made; with result indication agreed the server sends a
+/// protected failure Notification (code 0, AT_MAC) and, once answered,
+/// Access-Reject. Without it, Access-Reject at once.
+#[test]
+fn protected_failure_notification_when_access_is_refused_after_authentication() {
+    let store = counted();
+    store
+        .changed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut server = EapServer::new(store, &cfg(&[MethodName::Sim]));
+    server.set_privacy(privacy(true));
+    let mut peer = Peer::new(0);
+    peer.result_ind = true;
+    let (o, seen) = run(&server, &mut peer);
+    assert_eq!(rejected(o), Reject::SubscriberChanged);
+    assert_eq!(seen.len(), 3, "Start, Challenge, Notification");
+    let n = SimPacket::decode(&seen[2]).unwrap().message;
+    assert_eq!(n.subtype, Subtype::Notification);
+    assert_eq!(
+        n.notification(),
+        Some(eap::aka::attr::AtNotification::GENERAL_FAILURE_AFTER_AUTHENTICATION)
+    );
+    assert!(verify_packet(peer.k_aut.as_ref().unwrap(), &seen[2], &[]));
+    let mut plain = Peer::new(0);
+    let (o, seen) = run(&server, &mut plain);
+    assert_eq!(rejected(o), Reject::SubscriberChanged);
+    assert_eq!(seen.len(), 2, "no Notification without result indication");
 }
