@@ -110,11 +110,15 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 notify,
             } = *accept;
             match (current, notify) {
-                (true, Some((k_aut, _))) => notify::send(c, k_aut, Ok((msk, identity, how))),
+                (true, Some((k_aut, reauth))) => {
+                    notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
+                }
                 (true, None) => Ok(Next::Success(msk, identity, how)),
                 // Authenticated, but access is refused: with result indication
                 // agreed, a protected failure Notification first (RFC 4186 §6.3.1).
-                (false, Some((k_aut, _))) => notify::send(c, k_aut, Err(Reject::SubscriberChanged)),
+                (false, Some((k_aut, reauth))) => {
+                    notify::send(cx, c, k_aut, reauth, Err(Reject::SubscriberChanged))
+                }
                 (false, None) => Err(Reject::SubscriberChanged),
             }
         }

@@ -56,7 +56,20 @@ impl Reauth {
     pub(super) fn receive(self, c: &mut Common, raw: &[u8]) -> Result<Next, Reject> {
         let mk_identity = self.pending.identity().to_vec();
         match check_sim_reauth_response(self.pending, raw) {
-            ReauthOutcome::Success { msk, context, .. } => {
+            ReauthOutcome::Success {
+                msk,
+                context,
+                use_result_ind,
+                ..
+            } => {
+                // RFC 4186 §6.2: the Notification after a fast
+                // re-authentication also carries AT_ENCR_DATA{AT_COUNTER}.
+                let notify = use_result_ind.then(|| {
+                    (
+                        context.k_aut().clone(),
+                        Some((context.k_encr().clone(), context.counter())),
+                    )
+                });
                 let imsi = imsi_of_user(context.permanent_user()).ok_or(Reject::NoImsi)?;
                 // Accepted only while the subscriber is as it was at the full
                 // authentication (its store version is sealed in the identity).
@@ -67,7 +80,7 @@ impl Reauth {
                         msk,
                         identity: mk_identity,
                         how: Success::FastReauth,
-                        notify: None,
+                        notify,
                     }),
                 }))
             }

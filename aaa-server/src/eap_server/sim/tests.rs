@@ -281,7 +281,18 @@ impl Peer {
             Subtype::Notification => {
                 let k_aut = self.k_aut.as_ref().unwrap();
                 assert!(verify_packet(k_aut, req, &[]));
-                let r = Message::new(Subtype::Notification).with(AtMac::ZEROED);
+                let mut r = Message::new(Subtype::Notification);
+                // After a fast re-authentication: AT_COUNTER echoed (§9.9).
+                if let (Some(iv), Some(data)) = (m.iv(), m.encr_data()) {
+                    let k_encr = self.k_encr.as_ref().unwrap();
+                    let plain = eap::aka::encr::decrypt(k_encr, iv, data).unwrap();
+                    let attrs = decode_encrypted_attributes(&plain).unwrap();
+                    let plain = eap::sim::message::encode_encrypted_attributes(&attrs).unwrap();
+                    let ct = eap::aka::encr::encrypt(k_encr, iv, &plain).unwrap();
+                    r.push(eap::aka::attr::AtIv::new(*iv));
+                    r.push(eap::aka::attr::AtEncrData::new(ct));
+                }
+                r.push(AtMac::ZEROED);
                 let mut out = SimPacket::response(id, r).encode().unwrap();
                 sign_packet(k_aut, &mut out, &[]).unwrap();
                 out
@@ -326,13 +337,17 @@ impl Peer {
             self.msk = Some(k.msk.expose().to_vec());
             self.reauth_id = next;
         }
+        let result_ind = self.result_ind && m.result_ind();
         let iv = [0x33; 16];
         let plain = eap::sim::message::encode_encrypted_attributes(&enc).unwrap();
         let ct = eap::aka::encr::encrypt(&k_encr, &iv, &plain).unwrap();
-        let r = Message::new(Subtype::Reauthentication)
+        let mut r = Message::new(Subtype::Reauthentication)
             .with(AtIv::new(iv))
-            .with(AtEncrData::new(ct))
-            .with(AtMac::ZEROED);
+            .with(AtEncrData::new(ct));
+        if result_ind {
+            r.push(eap::sim::attr::AtResultInd::default());
+        }
+        r.push(AtMac::ZEROED);
         let mut out = SimPacket::response(id, r).encode().unwrap();
         sign_packet(&k_aut, &mut out, &nonce_s).unwrap();
         if self.bad_mac {
@@ -885,4 +900,29 @@ fn protected_failure_notification_when_access_is_refused_after_authentication() 
     let (o, seen) = run(&server, &mut plain);
     assert_eq!(rejected(o), Reject::SubscriberChanged);
     assert_eq!(seen.len(), 2, "no Notification without result indication");
+}
+
+/// RFC 4186 §6.2, §9.9: with result indication, the fast re-authentication
+/// ends with a protected success Notification carrying
+/// AT_ENCR_DATA{AT_COUNTER}, which the peer echoes.
+#[test]
+fn fast_reauthentication_with_result_indication() {
+    let mut server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
+    server.set_privacy(privacy(true));
+    let mut peer = Peer::new(3);
+    peer.result_ind = true;
+    let (o, _) = run(&server, &mut peer);
+    msk_of(&o);
+    peer.identity = peer.reauth_id.clone().unwrap();
+    let (o, seen) = run(&server, &mut peer);
+    assert_eq!(how(&o), Success::FastReauth);
+    assert_eq!(msk_of(&o), peer.msk.clone().unwrap());
+    assert_eq!(seen.len(), 2, "Re-authentication, Notification");
+    let n = SimPacket::decode(&seen[1]).unwrap().message;
+    assert_eq!(n.subtype, Subtype::Notification);
+    assert_eq!(
+        n.notification(),
+        Some(eap::aka::attr::AtNotification::SUCCESS)
+    );
+    assert!(n.iv().is_some() && n.encr_data().is_some());
 }

@@ -13,7 +13,7 @@ use crate::privacy::keys::KeySet;
 use eap::aka::attr::{AtCounter, AtNextReauthId, AtNonceS, Attribute};
 use eap::aka::encr;
 use eap::aka::keys::{Keys, derive_reauth};
-use eap::sim::attr::AtMac;
+use eap::sim::attr::{AtMac, AtResultInd};
 use eap::sim::message::{
     Message, SimPacket, Subtype, decode_encrypted_attributes, sign_packet, verify_packet,
 };
@@ -54,8 +54,8 @@ pub fn issue_sim_reauth_id(
 /// Builds the EAP-Request/SIM/Re-authentication for the EAP-SIM `ctx`
 /// resolved from `identity` (as received): AT_IV, AT_ENCR_DATA {AT_COUNTER,
 /// AT_NONCE_S, AT_NEXT_REAUTH_ID while the next counter is within the
-/// limit}, AT_MAC over the packet alone (RFC 4186 §9.7). No AT_RESULT_IND
-/// is offered. An EAP-AKA context, a disabled policy or an exhausted counter
+/// limit}, AT_RESULT_IND when the policy offers it, AT_MAC over the packet
+/// alone (RFC 4186 §9.7). An EAP-AKA context, a disabled policy or an exhausted counter
 /// give [`ReauthStart::FullAuth`].
 ///
 /// # Errors
@@ -96,10 +96,11 @@ pub fn start_sim_reauth(
         }));
     }
     let (iv, data) = encr_pair(ctx.k_encr(), random.iv, &encrypted)?;
-    let m = Message::new(Subtype::Reauthentication)
-        .with(iv)
-        .with(data)
-        .with(AtMac::ZEROED);
+    let mut m = Message::new(Subtype::Reauthentication).with(iv).with(data);
+    if policy.result_indication {
+        m.push(AtResultInd::default());
+    }
+    m.push(AtMac::ZEROED);
     let mut packet = SimPacket::request(identifier, m)
         .encode()
         .map_err(enc_err)?;
@@ -115,7 +116,7 @@ pub fn start_sim_reauth(
             nonce_s: random.nonce_s,
             next_reauth_id,
             keys,
-            result_ind_offered: false,
+            result_ind_offered: policy.result_indication,
         }),
     })
 }
@@ -166,6 +167,7 @@ pub fn check_sim_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -
             mk_identity: pending.identity.clone(),
         };
     }
+    let use_result_ind = pending.result_ind_offered && msg.result_ind();
     let PendingReauth {
         ctx,
         keys,
@@ -176,7 +178,7 @@ pub fn check_sim_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -
         msk: keys.msk.clone(),
         emsk: keys.emsk.clone(),
         permanent_user: ctx.permanent_user().to_owned(),
-        use_result_ind: false,
+        use_result_ind,
         next_reauth_id,
         context: Box::new(ctx),
     }
