@@ -91,7 +91,7 @@ fn eapol_test_eap_sim_against_serve() {
         })
         .expect("a 'stopped' log line");
     assert!(
-        stopped.contains("accepted: 1,") && stopped.contains("accepted_sim: 1,"),
+        stopped.contains(" accepted=1 ") && stopped.contains(" accepted_sim=1 "),
         "{stopped}"
     );
 }

@@ -717,6 +717,7 @@ pub fn log_counters(c: &Counters, auth_log_lines_dropped: u64) {
         received = c.received,
         answered = c.answered,
         accepted = c.accepted,
+        accepted_sim = c.accepted_sim,
         rejected = c.rejected,
         rejected_by_store = c.rejected_by_store,
         unknown_client = c.unknown_client,
