@@ -343,6 +343,9 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     if let (Some(h), Some(_)) = (&radsec, &metrics_http) {
         crate::metrics::register_radsec_probes(core.metrics(), &h.counters());
     }
+    if metrics_http.is_some() && core.proxy_counters().is_some() {
+        crate::metrics::register_proxy_probes(&core);
+    }
     tracing::info!(
         auth = %auth.local_addr().map_err(io("local_addr"))?,
         accounting = %acct.local_addr().map_err(io("local_addr"))?,

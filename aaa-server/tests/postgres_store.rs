@@ -167,7 +167,7 @@ fn accounting_retransmissions_are_stored_once() {
         session_time: 60,
         event_timestamp: Some(1_700_000_000),
         delay_time: None,
-        ..Default::default()
+        calling_station_id: "02-00-00-00-00-01".into(),
     };
     a.record(&rec).unwrap();
     // The NAS retransmits to the other node.

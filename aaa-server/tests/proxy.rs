@@ -841,3 +841,83 @@ fn tls_client_files_are_checked_when_the_configuration_is_read() {
     assert_eq!(e.key, "tls_client.private_key", "{e:?}");
     assert!(e.message.contains("chmod 600"), "{e:?}");
 }
+
+/// GET /metrics from `addr`: the body.
+fn scrape(addr: std::net::SocketAddr) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    body.to_string()
+}
+
+fn sample(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{body}"))
+}
+
+#[test]
+fn proxy_counters_and_dead_home_servers_at_metrics_accepted_by_promtool() {
+    let Some(promtool) = tool("promtool") else {
+        return;
+    };
+    let dead = silent_port();
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [[realm]]\nname = \"*.refused.example\"\naction = \"reject\"\n\
+             [proxy]\ntimeout = 1\nretries = 0\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n",
+            dead.local_addr().unwrap()
+        ),
+    );
+    let line = visited
+        .wait_log("metrics endpoint listening")
+        .unwrap_or_else(|| panic!("no metrics line: {:#?}", visited.logs()));
+    let start = line.find("addr=").expect("addr field") + 5;
+    let addr: std::net::SocketAddr = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (req, _) = request_with_proxy_state(1, "6001010000000001@wlan.partner.example");
+    assert_eq!(ask(visited.auth, &req)[0], 3);
+    let (req, _) = request_with_proxy_state(2, "6001010000000001@x.refused.example");
+    assert_eq!(ask(visited.auth, &req)[0], 3);
+    let body = scrape(addr);
+    assert_eq!(sample(&body, "aaa_proxy_forwarded_total"), 1.0);
+    assert_eq!(sample(&body, "aaa_proxy_no_live_server_total"), 1.0);
+    assert_eq!(sample(&body, "aaa_proxy_rejected_by_realm_total"), 1.0);
+    assert_eq!(sample(&body, "aaa_proxy_marked_dead_total"), 1.0);
+    assert_eq!(sample(&body, "aaa_proxy_home_servers_dead"), 1.0);
+    let mut child = Command::new(&promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}\n{body}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -696,6 +696,69 @@ pub fn register_radsec_probes(
     }
 }
 
+/// The proxy's counters and dead home servers (`[[realm]]` with
+/// `action = "proxy"`), read at each scrape.
+pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>) {
+    type Get = fn(&crate::proxy::ProxyCounters) -> u64;
+    let probes: [(&'static str, &'static str, Get); 6] = [
+        (
+            "aaa_proxy_forwarded",
+            "Requests forwarded to a home server",
+            |c| c.forwarded,
+        ),
+        (
+            "aaa_proxy_answered",
+            "Home-server answers passed back to the NAS",
+            |c| c.answered,
+        ),
+        (
+            "aaa_proxy_no_live_server",
+            "Requests answered Access-Reject because no home server answered",
+            |c| c.no_live_server,
+        ),
+        (
+            "aaa_proxy_rejected_by_realm",
+            "Requests refused by a realm with action = \"reject\"",
+            |c| c.rejected_by_realm,
+        ),
+        (
+            "aaa_proxy_bad_answers",
+            "Home-server datagrams discarded (bad authenticator, stray, malformed)",
+            |c| c.bad_answers,
+        ),
+        (
+            "aaa_proxy_marked_dead",
+            "Times a home server was marked dead",
+            |c| c.marked_dead,
+        ),
+    ];
+    let m = core.metrics();
+    for (name, help, get) in probes {
+        let w = std::sync::Arc::downgrade(core);
+        m.probe(
+            name,
+            help,
+            true,
+            Box::new(move || {
+                w.upgrade()
+                    .and_then(|c| c.proxy_counters())
+                    .map_or(0, |c| get(&c))
+            }),
+        );
+    }
+    let w = std::sync::Arc::downgrade(core);
+    m.probe(
+        "aaa_proxy_home_servers_dead",
+        "Home servers currently marked dead (skipped until dead_time passes)",
+        false,
+        Box::new(move || {
+            w.upgrade()
+                .and_then(|c| c.proxy_dead_servers())
+                .unwrap_or(0)
+        }),
+    );
+}
+
 /// Logs the RadSec counters as one line with a field each (at shutdown).
 pub fn log_radsec_counters(c: &crate::radsec::CounterValues) {
     tracing::info!(

@@ -19,6 +19,9 @@ use eap::aka::{encr, mac};
 use eap::packet::Packet;
 use eap::secret::{Emsk, KEncr, Msk};
 
+mod sim;
+pub use sim::{check_sim_reauth_response, issue_sim_reauth_id, start_sim_reauth};
+
 /// Server privacy policy (`[privacy]` in the configuration).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Policy {

@@ -143,7 +143,14 @@ pub struct ReauthContext {
     /// re-authentication is accepted only while [`crate::hss::Hss::current`]
     /// holds for it (not removed, K/OPc/AMF/SQN not set since).
     version: u32,
+    /// Issued by an EAP-SIM full authentication (RFC 4186 §5): usable only
+    /// in EAP-SIM, and an EAP-AKA one only in EAP-AKA. Sealed as the EAP
+    /// type byte (18 instead of 23); the key hierarchy is EAP-AKA's (MK).
+    sim: bool,
 }
+
+/// The EAP type of EAP-SIM (RFC 4186 §8.1), sealed for an EAP-SIM context.
+const EAP_TYPE_SIM: u8 = 18;
 
 impl ReauthContext {
     /// The context after a successful full authentication with `keys` of a
@@ -170,7 +177,21 @@ impl ReauthContext {
             counter: 1,
             expiry: u32::try_from(now.saturating_add(ttl)).unwrap_or(u32::MAX),
             version: u32::try_from(version).map_err(|_| IssueError::Version(version))?,
+            sim: false,
         })
+    }
+
+    /// This context as issued by an EAP-SIM full authentication (`keys`
+    /// from [`eap::sim::keys::derive_keys`]): EAP-SIM fast
+    /// re-authentication only (RFC 4186 §5).
+    pub fn for_sim(mut self) -> Self {
+        self.sim = matches!(self.secret, ReauthSecret::Mk(_));
+        self
+    }
+
+    /// Whether the context is for EAP-SIM (else EAP-AKA / EAP-AKA').
+    pub fn is_sim(&self) -> bool {
+        self.sim
     }
 
     /// The subscriber's store version sealed at the full authentication.
@@ -225,7 +246,11 @@ impl ReauthContext {
     fn payload(&self) -> Zeroizing<Vec<u8>> {
         let mut p = Zeroizing::new(Vec::with_capacity(160));
         p.push(REAUTH_VERSION);
-        p.push(self.method().eap_type());
+        p.push(if self.sim {
+            EAP_TYPE_SIM
+        } else {
+            self.method().eap_type()
+        });
         p.extend_from_slice(&self.counter.to_be_bytes());
         p.extend_from_slice(&self.expiry.to_be_bytes());
         p.extend_from_slice(&self.version.to_be_bytes());
@@ -281,7 +306,8 @@ impl ReauthContext {
     fn parse(p: &[u8], method: Method) -> Option<Self> {
         let (&ver, p) = p.split_first()?;
         let (&typ, p) = p.split_first()?;
-        if ver != REAUTH_VERSION || Method::from_eap_type(typ)? != method {
+        let sim = typ == EAP_TYPE_SIM && method == Method::Aka;
+        if ver != REAUTH_VERSION || (!sim && Method::from_eap_type(typ)? != method) {
             return None;
         }
         let (c, p) = p.split_at_checked(2)?;
@@ -319,6 +345,7 @@ impl ReauthContext {
             counter,
             expiry,
             version,
+            sim,
         })
     }
 }
@@ -417,6 +444,30 @@ mod tests {
         );
         // No longer than before the version was added.
         assert_eq!(id.len(), 195 + 1 + REALM.len());
+    }
+
+    /// An EAP-SIM context (RFC 4186 §5) seals its method: it opens as
+    /// EAP-SIM, an EAP-AKA one does not, and EAP-AKA' keys never become SIM.
+    #[test]
+    fn sim_reauth_context_records_eap_sim() {
+        let k = set(5);
+        let keys = derive_aka(b"1234150999999999@r", &Ik::new([1; 16]), &Ck::new([2; 16]));
+        let aka = ReauthContext::after_full_auth("1234150999999999", &keys, 3, 0, 100).unwrap();
+        let sim = aka.clone().for_sim();
+        assert!(sim.is_sim() && !aka.is_sim());
+        let back =
+            ReauthContext::open(&k, sim.seal(&k, REALM, [1; 16]).unwrap().as_bytes(), 1).unwrap();
+        assert!(back.is_sim());
+        assert_eq!(back, sim);
+        assert!(back.next().unwrap().is_sim(), "kept across re-auths");
+        let back =
+            ReauthContext::open(&k, aka.seal(&k, REALM, [1; 16]).unwrap().as_bytes(), 1).unwrap();
+        assert!(!back.is_sim());
+        assert_ne!(sim.payload()[1], aka.payload()[1]);
+        let prime = ReauthContext::after_full_auth("6234150999999999", &aka_prime_keys(), 0, 0, 9)
+            .unwrap()
+            .for_sim();
+        assert!(!prime.is_sim());
     }
 
     #[test]

@@ -27,7 +27,8 @@ pub mod startup;
 pub use exchange::{
     IssueFor, NextIdentities, PendingReauth, Policy, ReauthExchange, ReauthFailure, ReauthOutcome,
     ReauthRandom, ReauthStart, challenge_attributes, check_notification_response,
-    check_reauth_response, issue_after_full_auth, result_notification, start_reauth,
+    check_reauth_response, check_sim_reauth_response, issue_after_full_auth, issue_sim_reauth_id,
+    result_notification, start_reauth, start_sim_reauth,
 };
 pub use identity::{ReauthContext, ResolvedPseudonym, make_pseudonym, resolve_pseudonym};
 pub use imsi::{DecryptedIdentity, ImsiPrivacyError, ImsiPrivacyKey, is_encrypted_identity};

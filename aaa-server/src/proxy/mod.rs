@@ -248,6 +248,16 @@ impl Proxy {
             .is_some_and(Option::is_some)
     }
 
+    /// Home servers (over all realms) carrying a dead mark that has not
+    /// expired at `now`.
+    pub fn dead_servers(&self, now: Instant) -> u64 {
+        let dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        dead.iter()
+            .flatten()
+            .filter(|d| d.is_some_and(|until| now < until))
+            .count() as u64
+    }
+
     /// Marks server `server` of realm `realm` alive (it answered).
     pub fn mark_alive(&self, realm: usize, server: usize) {
         let mut dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());

@@ -404,6 +404,13 @@ impl RadiusServer {
         client.map_or(&self.unknown_metrics, |c| &c.metrics)
     }
 
+    /// Home servers marked dead now, when a realm table is configured.
+    pub fn proxy_dead_servers(&self) -> Option<u64> {
+        self.proxy
+            .as_ref()
+            .map(|p| p.dead_servers(std::time::Instant::now()))
+    }
+
     /// The proxy's counters, when a realm table is configured.
     pub fn proxy_counters(&self) -> Option<crate::proxy::ProxyCounters> {
         self.proxy.as_ref().map(|p| p.counters())

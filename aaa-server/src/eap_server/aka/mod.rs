@@ -267,7 +267,8 @@ fn privacy_step(
         Resolution::Undecryptable(_) => Err(Reject::Undecryptable),
         Resolution::Reauth(ctx) => {
             c.set_log_identity(ctx.permanent_user().as_bytes());
-            if ctx.method() != c.method {
+            // An EAP-SIM re-auth identity is not usable in EAP-AKA.
+            if ctx.method() != c.method || ctx.is_sim() {
                 return Some(ask(c, IdReq::Fullauth));
             }
             start_fast_reauth(cx, c, ctx, identity, current)

@@ -5,7 +5,7 @@ use crate::eap_server::sessions::Common;
 use crate::eap_server::store::{Accept, Work};
 use crate::eap_server::{Cx, Reject, Round, Success};
 use crate::hss::Triplet;
-use crate::privacy::{IssueFor, challenge_attributes, issue_after_full_auth};
+use crate::privacy::{IssueFor, challenge_attributes, issue_after_full_auth, issue_sim_reauth_id};
 use eap::aka::attr::{AtEncrData, AtIv};
 use eap::secret::{KAut, Kc, Msk};
 use eap::sim::attr::{AtMac, AtRand, AtResultInd};
@@ -100,21 +100,17 @@ pub(super) fn build(
         let realm = super::super::aka::realm_of(&identity).unwrap_or_else(|| p.realm.clone());
         let unix = cx.unix(c.started);
         let nonces = [cx.rng.bytes16()?, cx.rng.bytes16()?];
-        let next = issue_after_full_auth(
-            &p.keys,
-            &p.policy,
-            IssueFor {
-                permanent_user: &permanent_user,
-                version,
-            },
-            &k,
-            &realm,
-            unix,
-            nonces,
-        );
+        let who = IssueFor {
+            permanent_user: &permanent_user,
+            version,
+        };
+        let next = issue_after_full_auth(&p.keys, &p.policy, who, &k, &realm, unix, nonces);
         if let Ok(mut next) = next {
-            // Fast re-authentication is not offered for EAP-SIM: a pseudonym only.
-            next.reauth_id = None;
+            // The re-auth identity of an EAP-SIM context (RFC 4186 §5).
+            next.reauth_id =
+                issue_sim_reauth_id(&p.keys, &p.policy, who, &k, &realm, unix, nonces[1])
+                    .ok()
+                    .flatten();
             let iv = cx.rng.bytes16()?;
             encr = challenge_attributes(&k.k_encr, iv, &next).map_err(|_| Reject::Encoding)?;
         }

@@ -6,15 +6,19 @@
 //! ([`Work::Triplets`], [`crate::hss::Hss::triplets`]).
 //!
 //! Pseudonyms are the same stateless sealed identities as EAP-AKA's
-//! ([`crate::privacy`]); fast re-authentication is not offered for EAP-SIM
-//! (a re-authentication identity is answered with AT_FULLAUTH_ID_REQ).
+//! ([`crate::privacy`]), and so are re-auth identities for fast
+//! re-authentication ([`Reauth`], RFC 4186 §5), sealed as EAP-SIM ones: an
+//! EAP-AKA re-auth identity gets AT_FULLAUTH_ID_REQ here, and an EAP-SIM one
+//! in EAP-AKA.
 
 mod challenge;
 mod notify;
+mod reauth;
 mod start;
 
 pub(crate) use challenge::Challenge;
 pub(crate) use notify::Notify;
+pub(crate) use reauth::Reauth;
 pub(crate) use start::Start;
 
 use super::aka::{Next, Phase as AkaPhase};
@@ -43,6 +47,8 @@ pub(crate) enum Phase {
     Challenge(Box<Challenge>),
     /// A protected result Notification.
     Notify(Box<Notify>),
+    /// EAP-SIM/Re-authentication.
+    Reauth(Box<Reauth>),
 }
 
 /// Whom a Challenge is for.
@@ -80,6 +86,7 @@ pub(crate) fn receive(
                     Phase::Start(p) => p.receive(cx, c, &msg),
                     Phase::Challenge(p) => (*p).receive(cx, c, &msg, raw),
                     Phase::Notify(p) => (*p).receive(c, &msg, raw),
+                    Phase::Reauth(p) => (*p).receive(c, raw),
                 },
             }
         }
@@ -95,24 +102,33 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
             challenge::build(cx, c, target, &triplets, version)
         }
         Done::Confirm(accept, current, authz) => {
-            // A bar is a change too: named as such when both apply.
             let authz = authz?;
-            if authz.barred {
-                return Err(Reject::Barred);
+            // A bar is a change too: named as such when both apply.
+            let refused = if authz.barred {
+                Some(Reject::Barred)
+            } else if !current? {
+                Some(Reject::SubscriberChanged)
+            } else {
+                None
+            };
+            if refused.is_none() {
+                c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             }
-            if !current? {
-                return Err(Reject::SubscriberChanged);
-            }
-            c.reply = (!authz.reply.is_empty()).then(|| Box::new(authz.reply));
             let Accept {
                 msk,
                 identity,
                 how,
                 notify,
             } = *accept;
-            match notify {
-                Some((k_aut, _)) => notify::send(c, k_aut, Ok((msk, identity, how))),
-                None => Ok(Next::Success(msk, identity, how)),
+            match (refused, notify) {
+                (None, Some((k_aut, reauth))) => {
+                    notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
+                }
+                (None, None) => Ok(Next::Success(msk, identity, how)),
+                // Authenticated, but access is refused: with result indication
+                // agreed, a protected failure Notification first (RFC 4186 §6.3.1).
+                (Some(r), Some((k_aut, reauth))) => notify::send(cx, c, k_aut, reauth, Err(r)),
+                (Some(r), None) => Err(r),
             }
         }
         // Only EAP-AKA asks for the other kinds of work.
@@ -166,10 +182,15 @@ pub(crate) fn is_sim_identity(cx: &Cx<'_>, identity: &[u8]) -> bool {
         return true;
     }
     match cx.privacy {
-        Some(p) => matches!(
-            p.resolve(identity, cx.unix(cx.now)),
-            Resolution::Pseudonym(r) if r.permanent_user.starts_with('1')
-        ),
+        Some(p) => {
+            matches!(
+                p.resolve(identity, cx.unix(cx.now)),
+                Resolution::Pseudonym(r) if r.permanent_user.starts_with('1')
+            ) || matches!(
+                p.resolve(identity, cx.unix(cx.now)),
+                Resolution::Reauth(ctx) if ctx.is_sim()
+            )
+        }
         None => false,
     }
 }

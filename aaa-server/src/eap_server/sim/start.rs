@@ -27,6 +27,9 @@ enum Who {
     Known(Vec<u8>, crate::hss::Imsi, String),
     /// Ask for an identity at this level (or one more specific).
     Ask(IdReq),
+    /// An EAP-SIM re-auth identity (as received) and its context: fast
+    /// re-authentication (RFC 4186 §5).
+    Reauth(Vec<u8>, Box<crate::privacy::ReauthContext>),
 }
 
 fn who(cx: &Cx<'_>, identity: &[u8]) -> Who {
@@ -40,7 +43,10 @@ fn who(cx: &Cx<'_>, identity: &[u8]) -> Who {
                     None => Who::Ask(IdReq::Permanent),
                 };
             }
-            // No fast re-authentication for EAP-SIM here: full authentication.
+            // An EAP-AKA re-auth identity is not usable in EAP-SIM.
+            Resolution::Reauth(ctx) if ctx.is_sim() => {
+                return Who::Reauth(identity.to_vec(), Box::new(ctx));
+            }
             Resolution::Reauth(_) => return Who::Ask(IdReq::Fullauth),
             Resolution::AskAgain { id_req, .. } => return Who::Ask(id_req),
             _ => {}
@@ -68,7 +74,42 @@ pub(super) fn first(cx: &mut Cx<'_>, c: &mut Common, identity: Vec<u8>) -> Resul
             request(c, None, Some(Box::new((id, imsi, user))))
         }
         Who::Ask(level) => request(c, Some(level), None),
+        Who::Reauth(id, ctx) => reauth_or(cx, c, &id, *ctx, None),
     }
+}
+
+/// Fast re-authentication with `ctx`, or (not allowed now) the next identity
+/// request after `level`: AT_FULLAUTH_ID_REQ (RFC 4186 §4.2.1.4).
+fn reauth_or(
+    cx: &mut Cx<'_>,
+    c: &mut Common,
+    identity: &[u8],
+    ctx: crate::privacy::ReauthContext,
+    level: Option<IdReq>,
+) -> Result<Next, Reject> {
+    c.set_log_identity(ctx.permanent_user().as_bytes());
+    if let Some(next) = super::reauth::start(cx, c, ctx, identity)? {
+        return Ok(next);
+    }
+    let next = match level {
+        Some(l) if rank(l) >= rank(IdReq::Fullauth) => escalate(Some(l)),
+        _ => Some(IdReq::Fullauth),
+    };
+    match next {
+        Some(l) => request(c, Some(l), None),
+        None => Err(Reject::NoPermanentIdentity),
+    }
+}
+
+/// A Start without an identity request for a peer whose identity is known
+/// (after AT_COUNTER_TOO_SMALL, RFC 4186 §5.5): `identity` is the MK identity.
+pub(super) fn known_start(
+    c: &mut Common,
+    identity: Vec<u8>,
+    imsi: crate::hss::Imsi,
+    permanent_user: String,
+) -> Result<Next, Reject> {
+    request(c, None, Some(Box::new((identity, imsi, permanent_user))))
 }
 
 /// An EAP-SIM/Start with AT_VERSION_LIST and the identity request `level`.
@@ -113,6 +154,7 @@ impl Start {
                 c.set_log_identity(&id);
                 match who(cx, &id) {
                     Who::Known(id, imsi, user) => (id, imsi, user),
+                    Who::Reauth(id, ctx) => return reauth_or(cx, c, &id, *ctx, self.level),
                     Who::Ask(want) => {
                         let next = match self.level {
                             Some(l) if rank(want) <= rank(l) => escalate(Some(l)),

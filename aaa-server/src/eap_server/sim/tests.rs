@@ -189,6 +189,12 @@ struct Peer {
     msk: Option<Vec<u8>>,
     result_ind: bool,
     pseudonym: Option<Vec<u8>>,
+    /// AT_NEXT_REAUTH_ID of the last Challenge or Re-authentication.
+    reauth_id: Option<Vec<u8>>,
+    /// MK of the last full authentication (fast re-authentication).
+    reauth_secret: Option<eap::aka::keys::ReauthSecret>,
+    /// Answer a Re-authentication with AT_COUNTER_TOO_SMALL.
+    counter_too_small: bool,
     /// Corrupt the Challenge response's AT_MAC.
     bad_mac: bool,
     selected: u16,
@@ -209,6 +215,9 @@ impl Peer {
             msk: None,
             result_ind: false,
             pseudonym: None,
+            reauth_id: None,
+            reauth_secret: None,
+            counter_too_small: false,
             bad_mac: false,
             selected: VERSION_1,
         }
@@ -247,7 +256,7 @@ impl Peer {
                     for a in decode_encrypted_attributes(&plain).unwrap() {
                         match a {
                             Attribute::NextPseudonym(p) => self.pseudonym = Some(p.pseudonym),
-                            Attribute::NextReauthId(_) => panic!("no re-auth id for EAP-SIM"),
+                            Attribute::NextReauthId(r) => self.reauth_id = Some(r.reauth_id),
                             _ => {}
                         }
                     }
@@ -265,6 +274,7 @@ impl Peer {
                     out[n - 1] ^= 1;
                 }
                 self.msk = Some(keys.msk.expose().to_vec());
+                self.reauth_secret = Some(keys.reauth.clone());
                 self.k_aut = Some(keys.k_aut.clone());
                 self.k_encr = Some(keys.k_encr);
                 out
@@ -272,20 +282,96 @@ impl Peer {
             Subtype::Notification => {
                 let k_aut = self.k_aut.as_ref().unwrap();
                 assert!(verify_packet(k_aut, req, &[]));
-                let r = Message::new(Subtype::Notification).with(AtMac::ZEROED);
+                let mut r = Message::new(Subtype::Notification);
+                // After a fast re-authentication: AT_COUNTER echoed (§9.9).
+                if let (Some(iv), Some(data)) = (m.iv(), m.encr_data()) {
+                    let k_encr = self.k_encr.as_ref().unwrap();
+                    let plain = eap::aka::encr::decrypt(k_encr, iv, data).unwrap();
+                    let attrs = decode_encrypted_attributes(&plain).unwrap();
+                    let plain = eap::sim::message::encode_encrypted_attributes(&attrs).unwrap();
+                    let ct = eap::aka::encr::encrypt(k_encr, iv, &plain).unwrap();
+                    r.push(eap::aka::attr::AtIv::new(*iv));
+                    r.push(eap::aka::attr::AtEncrData::new(ct));
+                }
+                r.push(AtMac::ZEROED);
                 let mut out = SimPacket::response(id, r).encode().unwrap();
                 sign_packet(k_aut, &mut out, &[]).unwrap();
                 out
             }
+            Subtype::Reauthentication => self.reauthenticate(id, &m, req),
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    /// The EAP-Response/SIM/Re-authentication (RFC 4186 §9.8), as a peer:
+    /// AT_MAC of the request over the packet alone, the response's over
+    /// packet ‖ NONCE_S, keys from the identity it sent (§7).
+    fn reauthenticate(&mut self, id: u8, m: &Message, req: &[u8]) -> Vec<u8> {
+        use eap::aka::attr::{AtCounter, AtCounterTooSmall, AtEncrData, AtIv};
+        let k_aut = self.k_aut.clone().unwrap();
+        let k_encr = self.k_encr.clone().unwrap();
+        assert!(verify_packet(&k_aut, req, &[]), "request AT_MAC");
+        let plain =
+            eap::aka::encr::decrypt(&k_encr, m.iv().unwrap(), m.encr_data().unwrap()).unwrap();
+        let (mut counter, mut nonce_s, mut next) = (None, None, None);
+        for a in decode_encrypted_attributes(&plain).unwrap() {
+            match a {
+                Attribute::Counter(c) => counter = Some(c.counter),
+                Attribute::NonceS(n) => nonce_s = Some(n.nonce_s),
+                Attribute::NextReauthId(r) => next = Some(r.reauth_id),
+                _ => {}
+            }
+        }
+        let (counter, nonce_s) = (counter.unwrap(), nonce_s.unwrap());
+        let mut enc = vec![Attribute::Counter(AtCounter { counter })];
+        if self.counter_too_small {
+            enc.push(Attribute::CounterTooSmall(AtCounterTooSmall {
+                reserved: 0,
+            }));
+        } else {
+            let k = eap::aka::keys::derive_reauth(
+                self.reauth_secret.as_ref().unwrap(),
+                &self.identity,
+                counter,
+                &nonce_s,
+            );
+            self.msk = Some(k.msk.expose().to_vec());
+            self.reauth_id = next;
+        }
+        let result_ind = self.result_ind && m.result_ind();
+        let iv = [0x33; 16];
+        let plain = eap::sim::message::encode_encrypted_attributes(&enc).unwrap();
+        let ct = eap::aka::encr::encrypt(&k_encr, &iv, &plain).unwrap();
+        let mut r = Message::new(Subtype::Reauthentication)
+            .with(AtIv::new(iv))
+            .with(AtEncrData::new(ct));
+        if result_ind {
+            r.push(eap::sim::attr::AtResultInd::default());
+        }
+        r.push(AtMac::ZEROED);
+        let mut out = SimPacket::response(id, r).encode().unwrap();
+        sign_packet(&k_aut, &mut out, &nonce_s).unwrap();
+        if self.bad_mac {
+            let n = out.len();
+            out[n - 1] ^= 1;
+        }
+        out
     }
 }
 
 /// Runs an exchange to its end; the final outcome and the requests seen.
 fn run(server: &EapServer, peer: &mut Peer) -> (Outcome, Vec<Vec<u8>>) {
+    run_with(server, peer, &mut crate::eap_server::random::OsRandom)
+}
+
+/// [`run`] with the given RNG.
+fn run_with(
+    server: &EapServer,
+    peer: &mut Peer,
+    rng: &mut dyn crate::eap_server::random::Random,
+) -> (Outcome, Vec<Vec<u8>>) {
     let now = Instant::now();
-    let mut out = server.step(None, &identity_response(1, &peer.identity), now);
+    let mut out = server.step_with(None, &identity_response(1, &peer.identity), now, rng);
     let mut seen = Vec::new();
     loop {
         match out {
@@ -293,7 +379,7 @@ fn run(server: &EapServer, peer: &mut Peer) -> (Outcome, Vec<Vec<u8>>) {
                 assert!(seen.len() < 8, "too many rounds");
                 let resp = peer.handle(&eap);
                 seen.push(eap);
-                out = server.step(Some(&state), &resp, now);
+                out = server.step_with(Some(&state), &resp, now, rng);
             }
             o => return (o, seen),
         }
@@ -569,4 +655,275 @@ fn random_responses_never_accept() {
         let o = server.step(Some(&state), &p, now);
         assert!(!matches!(o, Outcome::Accept { .. }), "round {round}: {o:?}");
     }
+}
+
+/// Counts up from a seed: a deterministic RNG.
+struct CountingRandom(u8);
+
+impl crate::eap_server::random::Random for CountingRandom {
+    fn fill(&mut self, out: &mut [u8]) -> Result<(), Reject> {
+        for b in out {
+            *b = self.0;
+            self.0 = self.0.wrapping_add(1);
+        }
+        Ok(())
+    }
+}
+
+/// The SQLite store, counting the triplet requests.
+struct CountedStore {
+    inner: Arc<crate::hss::sqlite::SqliteStore>,
+    triplets: std::sync::atomic::AtomicUsize,
+    /// Answer [`Hss::current`] with false (the subscriber changed).
+    changed: std::sync::atomic::AtomicBool,
+}
+
+impl Hss for CountedStore {
+    fn vector(&self, imsi: &Imsi, kind: VectorKind) -> Result<AuthVector, HssError> {
+        self.inner.vector(imsi, kind)
+    }
+    fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
+        self.inner.resync(imsi, rand, auts)
+    }
+    fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
+        if self.changed.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(false);
+        }
+        self.inner.current(imsi, version)
+    }
+    fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<Triplet>, u64), HssError> {
+        self.triplets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.triplets(imsi, n)
+    }
+}
+
+fn counted() -> Arc<CountedStore> {
+    Arc::new(CountedStore {
+        inner: store_with_vectors(),
+        triplets: Default::default(),
+        changed: Default::default(),
+    })
+}
+
+fn how(o: &Outcome) -> Success {
+    match o {
+        Outcome::Accept { report, .. } => match &report.result {
+            AuthResult::Success(h) => *h,
+            other => panic!("want success, got {other:?}"),
+        },
+        other => panic!("want Access-Accept, got {other:?}"),
+    }
+}
+
+/// RFC 4186 §5: the Challenge carries an EAP-SIM re-auth identity; with it
+/// the next two authentications are fast re-authentications (one
+/// Re-authentication round, no triplets, the peer's MSK, counters 1 and 2),
+/// each handing out the next identity. The server's randomness is a fixed RNG.
+#[test]
+fn fast_reauthentication_with_sealed_sim_identities() {
+    let store = counted();
+    let mut server = EapServer::new(
+        store.clone(),
+        &cfg(&[MethodName::AkaPrime, MethodName::Sim]),
+    );
+    server.set_privacy(privacy(false));
+    let mut peer = Peer::new(1);
+    let mut rng = CountingRandom(0x10);
+    let (o, _) = run_with(&server, &mut peer, &mut rng);
+    assert_eq!(msk_of(&o), peer.msk.clone().unwrap());
+    assert_eq!(how(&o), Success::Full);
+    assert_eq!(store.triplets.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let keys = KeySet::new(PrivacyKey::new(1, [7; 32]), vec![]).unwrap();
+    let mut transcript: Vec<Vec<u8>> = Vec::new();
+    for counter in [1u16, 2] {
+        let id = peer.reauth_id.clone().expect("a re-auth identity");
+        let ctx = crate::privacy::ReauthContext::open(&keys, &id, 0).unwrap();
+        assert!(ctx.is_sim(), "sealed as an EAP-SIM context");
+        assert_eq!(ctx.counter(), counter);
+        peer.identity = id.clone();
+        let (o, seen) = run_with(&server, &mut peer, &mut rng);
+        assert_eq!(seen.len(), 1, "one Re-authentication round");
+        let m = SimPacket::decode(&seen[0]).unwrap().message;
+        assert_eq!(m.subtype, Subtype::Reauthentication);
+        assert_eq!(msk_of(&o), peer.msk.clone().unwrap());
+        assert_eq!(how(&o), Success::FastReauth);
+        match &o {
+            Outcome::Accept { user_name, .. } => assert_eq!(user_name.as_bytes(), id),
+            _ => unreachable!(),
+        }
+        assert_ne!(peer.reauth_id.as_ref(), Some(&id), "a new identity");
+        transcript.push(seen[0].clone());
+    }
+    assert_eq!(
+        store.triplets.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "no new triplets"
+    );
+    // NONCE_S, AT_IV and the next identity's IV come from the injected RNG
+    // (the triplets, from the store's own): AT_IV is 16 counted bytes.
+    for req in &transcript {
+        let iv = *SimPacket::decode(req).unwrap().message.iv().unwrap();
+        assert!(
+            iv.windows(2).all(|w| w[1] == w[0].wrapping_add(1)),
+            "{iv:?}"
+        );
+    }
+}
+
+/// AT_COUNTER_TOO_SMALL (RFC 4186 §5.5): a full authentication follows at
+/// once — a Start without an identity request, the re-auth identity as the
+/// MK identity — and new triplets; a bad AT_MAC is a reject.
+#[test]
+fn counter_too_small_runs_a_full_authentication_and_bad_mac_rejects() {
+    let store = counted();
+    let mut server = EapServer::new(store.clone(), &cfg(&[MethodName::Sim]));
+    server.set_privacy(privacy(false));
+    let mut peer = Peer::new(0);
+    let (o, _) = run(&server, &mut peer);
+    msk_of(&o);
+    let id = peer.reauth_id.clone().unwrap();
+    peer.identity = id.clone();
+    peer.counter_too_small = true;
+    let (o, seen) = run(&server, &mut peer);
+    let subtypes: Vec<Subtype> = seen
+        .iter()
+        .map(|p| SimPacket::decode(p).unwrap().message.subtype)
+        .collect();
+    assert_eq!(
+        subtypes,
+        [
+            Subtype::Reauthentication,
+            Subtype::Start,
+            Subtype::Challenge
+        ]
+    );
+    assert_eq!(SimPacket::decode(&seen[1]).unwrap().message.id_req(), None);
+    assert_eq!(peer.mk_identity, id);
+    assert_eq!(msk_of(&o), peer.msk.clone().unwrap());
+    assert_eq!(how(&o), Success::Full);
+    assert_eq!(store.triplets.load(std::sync::atomic::Ordering::Relaxed), 2);
+    peer.counter_too_small = false;
+    peer.identity = peer.reauth_id.clone().unwrap();
+    peer.bad_mac = true;
+    let (o, _) = run(&server, &mut peer);
+    assert!(matches!(
+        rejected(o),
+        Reject::Reauth(crate::privacy::ReauthFailure::BadMac)
+    ));
+}
+
+/// An EAP-AKA re-auth identity is not usable in EAP-SIM (AT_FULLAUTH_ID_REQ),
+/// nor an EAP-SIM one in EAP-AKA (AKA-Identity with AT_FULLAUTH_ID_REQ).
+#[test]
+fn reauth_identities_do_not_cross_methods() {
+    use crate::privacy::ReauthContext;
+    use eap::aka::message::IdReq;
+    let p = privacy(false);
+    let (imsi, ..) = vector_subscribers().swap_remove(0);
+    let realm = "wlan.mnc001.mcc001.3gppnetwork.org";
+    let aka_keys = eap::aka::keys::derive_aka(
+        b"x",
+        &eap::secret::Ik::new([1; 16]),
+        &eap::secret::Ck::new([2; 16]),
+    );
+    let sim_keys = derive_keys(b"x", &[Kc::new([3; 8]), Kc::new([4; 8])], &[5; 16], &[1], 1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let seal = |ctx: ReauthContext| ctx.seal(&p.keys, realm, [9; 16]).unwrap();
+    let aka_id =
+        seal(ReauthContext::after_full_auth(&format!("0{imsi}"), &aka_keys, 0, now, 600).unwrap());
+    let sim_id = seal(
+        ReauthContext::after_full_auth(&format!("1{imsi}"), &sim_keys, 0, now, 600)
+            .unwrap()
+            .for_sim(),
+    );
+    let mut sim_server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
+    sim_server.set_privacy(p.clone());
+    let (start, _) = challenge(sim_server.step(
+        None,
+        &identity_response(1, aka_id.as_bytes()),
+        Instant::now(),
+    ));
+    let m = SimPacket::decode(&start).unwrap().message;
+    assert_eq!(m.subtype, Subtype::Start);
+    assert_eq!(m.id_req(), Some(IdReq::Fullauth));
+    // The same server re-authenticates the EAP-SIM one.
+    let (r, _) = challenge(sim_server.step(
+        None,
+        &identity_response(1, sim_id.as_bytes()),
+        Instant::now(),
+    ));
+    assert_eq!(
+        SimPacket::decode(&r).unwrap().message.subtype,
+        Subtype::Reauthentication
+    );
+    let mut aka_server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Aka]));
+    aka_server.set_privacy(p);
+    let (req, _) = challenge(aka_server.step(
+        None,
+        &identity_response(1, sim_id.as_bytes()),
+        Instant::now(),
+    ));
+    let pkt = eap::packet::Packet::decode(&req).unwrap();
+    let (_, m) = pkt.aka().expect("an EAP-AKA request");
+    assert_eq!(m.subtype, eap::aka::message::Subtype::Identity);
+    assert_eq!(m.id_req(), Some(IdReq::Fullauth));
+}
+
+/// RFC 4186 §6.3.1: authenticated, but the subscriber changed since the
+/// triplets were made; with result indication agreed the server sends a
+/// protected failure Notification (code 0, AT_MAC) and, once answered,
+/// Access-Reject. Without it, Access-Reject at once.
+#[test]
+fn protected_failure_notification_when_access_is_refused_after_authentication() {
+    let store = counted();
+    store
+        .changed
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut server = EapServer::new(store, &cfg(&[MethodName::Sim]));
+    server.set_privacy(privacy(true));
+    let mut peer = Peer::new(0);
+    peer.result_ind = true;
+    let (o, seen) = run(&server, &mut peer);
+    assert_eq!(rejected(o), Reject::SubscriberChanged);
+    assert_eq!(seen.len(), 3, "Start, Challenge, Notification");
+    let n = SimPacket::decode(&seen[2]).unwrap().message;
+    assert_eq!(n.subtype, Subtype::Notification);
+    assert_eq!(
+        n.notification(),
+        Some(eap::aka::attr::AtNotification::GENERAL_FAILURE_AFTER_AUTHENTICATION)
+    );
+    assert!(verify_packet(peer.k_aut.as_ref().unwrap(), &seen[2], &[]));
+    let mut plain = Peer::new(0);
+    let (o, seen) = run(&server, &mut plain);
+    assert_eq!(rejected(o), Reject::SubscriberChanged);
+    assert_eq!(seen.len(), 2, "no Notification without result indication");
+}
+
+/// RFC 4186 §6.2, §9.9: with result indication, the fast re-authentication
+/// ends with a protected success Notification carrying
+/// AT_ENCR_DATA{AT_COUNTER}, which the peer echoes.
+#[test]
+fn fast_reauthentication_with_result_indication() {
+    let mut server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
+    server.set_privacy(privacy(true));
+    let mut peer = Peer::new(3);
+    peer.result_ind = true;
+    let (o, _) = run(&server, &mut peer);
+    msk_of(&o);
+    peer.identity = peer.reauth_id.clone().unwrap();
+    let (o, seen) = run(&server, &mut peer);
+    assert_eq!(how(&o), Success::FastReauth);
+    assert_eq!(msk_of(&o), peer.msk.clone().unwrap());
+    assert_eq!(seen.len(), 2, "Re-authentication, Notification");
+    let n = SimPacket::decode(&seen[1]).unwrap().message;
+    assert_eq!(n.subtype, Subtype::Notification);
+    assert_eq!(
+        n.notification(),
+        Some(eap::aka::attr::AtNotification::SUCCESS)
+    );
+    assert!(n.iv().is_some() && n.encr_data().is_some());
 }
