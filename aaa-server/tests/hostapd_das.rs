@@ -202,6 +202,16 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         .next()
         .unwrap()
         .to_string();
+    let watcher = wait_for(&slog, "disconnect watcher started", 1).expect("watcher line");
+    let watcher_port: u16 = watcher[watcher.find("local=").unwrap() + 6..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let before = scrape(&metrics_addr);
     assert!(
         before.contains("aaa_das_requests_total{kind=\"disconnect\"} 0"),
@@ -293,8 +303,16 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         "{:#?}",
         slog.lock().unwrap()
     );
+    // A datagram on the watcher's socket that answers nothing: dropped, counted.
+    sock.send_to(b"not a CoA-ACK", ("127.0.0.1", watcher_port))
+        .unwrap();
+    assert!(
+        wait_for(&slog, "DAS response dropped", 3).is_some_and(|l| l.contains("malformed")),
+        "{:#?}",
+        slog.lock().unwrap()
+    );
     // The exchange at /metrics: one request, hostapd's NAK by its
-    // Error-Cause, nothing given up or dropped.
+    // Error-Cause, nothing given up; the stray datagram dropped.
     let body = scrape(&metrics_addr);
     for sample in [
         "aaa_das_requests_total{kind=\"disconnect\"} 1",
@@ -303,6 +321,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         "aaa_das_acks_total{kind=\"disconnect\"} 0",
         "aaa_das_timeouts_total{kind=\"disconnect\"} 0",
         "aaa_das_responses_dropped_total{reason=\"unsolicited\"} 0",
+        "aaa_das_responses_dropped_total{reason=\"malformed\"} 1",
         "aaa_das_coa_fallbacks_total 0",
     ] {
         assert!(body.lines().any(|l| l == sample), "{sample} not in\n{body}");

@@ -91,6 +91,7 @@ pub fn spawn(
         .any(|c| c.das.is_some_and(|d| d.is_ipv6()));
     let sock = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })?;
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    tracing::info!(local = %sock.local_addr()?, "disconnect watcher started");
     let clients = cfg.clients.clone();
     std::thread::Builder::new()
         .name("das-watch".into())
@@ -318,4 +319,39 @@ pub fn acked(events: &[DasEvent]) -> usize {
         .iter()
         .filter(|e| matches!(e, DasEvent::Ack { .. }))
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hss::{AccountingLog, AccountingRecord};
+
+    #[test]
+    fn the_timer_closes_idle_sessions_without_new_accounting() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let rec = AccountingRecord {
+            client: "ap1".into(),
+            session_id: "s1".into(),
+            status_type: 1,
+            user: "6001010000000001@x".into(),
+            ..Default::default()
+        };
+        store.record(&rec).unwrap();
+        let idle = Duration::from_secs(3600);
+        let mut next = Instant::now();
+        close_idle(&store, idle, &mut next);
+        assert!(next > Instant::now() + IDLE_SWEEP / 2, "next sweep set");
+        assert_eq!(store.sessions(None).unwrap().len(), 1, "not idle yet");
+        // An hour and a second later (the session's last update moved back),
+        // with no accounting in between: closed at the next sweep only.
+        let conn = store.lock().unwrap();
+        conn.execute("UPDATE acct_session SET updated = updated - 3601", [])
+            .unwrap();
+        drop(conn);
+        close_idle(&store, idle, &mut next);
+        assert_eq!(store.sessions(None).unwrap().len(), 1, "sweep not due");
+        next = Instant::now();
+        close_idle(&store, idle, &mut next);
+        assert!(store.sessions(None).unwrap().is_empty());
+    }
 }
