@@ -27,9 +27,11 @@ fn server() -> &'static (RadiusServer, ClientId) {
                 network: Cidr::parse("192.0.2.0/24").expect("cidr"),
                 secret: SecretBytes::new(b"udp".to_vec()),
                 require_message_authenticator: true,
+                das: None,
             }],
             database: "/unused".into(),
             hss_workers: 1,
+            postgres: None,
             eap: EapConfig {
                 methods: vec![MethodName::AkaPrime, MethodName::Aka],
                 network_name: "WLAN".into(),
@@ -49,6 +51,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             network: Cidr::parse("0.0.0.0/32").expect("cidr"),
             secret: SecretBytes::from(aaa_server::radsec::SECRET),
             require_message_authenticator: false,
+            das: None,
         }])[0];
         (srv, id)
     })
