@@ -157,6 +157,8 @@ pub struct RadiusConfig {
     /// Most answers (and requests in progress) the duplicate cache holds;
     /// past it the oldest go before their window ends, and are counted.
     pub duplicate_cache_size: usize,
+    /// An active session with no accounting for this long is closed.
+    pub session_idle_timeout: Duration,
 }
 
 impl Default for RadiusConfig {
@@ -165,6 +167,7 @@ impl Default for RadiusConfig {
             duplicate_window: Duration::from_secs(5),
             // 5 s at 80 000 requests/s.
             duplicate_cache_size: 400_000,
+            session_idle_timeout: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -296,6 +299,7 @@ struct RawMetrics {
 struct RawRadius {
     duplicate_window: Option<Spanned<u64>>,
     duplicate_cache_size: Option<Spanned<u64>>,
+    session_idle_timeout: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -774,6 +778,17 @@ impl Config {
             }
             Some(t) => *t.get_ref() as usize,
         };
+        let session_idle_timeout = match &raw.radius.session_idle_timeout {
+            None => d.session_idle_timeout,
+            Some(t) if *t.get_ref() < 60 || *t.get_ref() > 10 * 365 * 86400 => {
+                return Err(err(
+                    t.span(),
+                    "radius.session_idle_timeout",
+                    "must be 60..=315360000 seconds".into(),
+                ));
+            }
+            Some(t) => Duration::from_secs(*t.get_ref()),
+        };
 
         let identities = match &raw.logging.log_identities {
             None => crate::logging::LogIdentities::Masked,
@@ -858,6 +873,7 @@ impl Config {
             radius: RadiusConfig {
                 duplicate_window,
                 duplicate_cache_size,
+                session_idle_timeout,
             },
             radsec,
             proxy,
@@ -1120,6 +1136,14 @@ max_sessions = 5
         assert_eq!(e.line, 14);
         let e = parse(&format!("{GOOD}[radius]\nduplicate_cache_size = 10\n")).unwrap_err();
         assert_eq!(e.key, "radius.duplicate_cache_size");
+        assert_eq!(
+            parse(GOOD).unwrap().radius.session_idle_timeout,
+            Duration::from_secs(86400)
+        );
+        let c = parse(&format!("{GOOD}[radius]\nsession_idle_timeout = 3600\n")).unwrap();
+        assert_eq!(c.radius.session_idle_timeout, Duration::from_secs(3600));
+        let e = parse(&format!("{GOOD}[radius]\nsession_idle_timeout = 59\n")).unwrap_err();
+        assert_eq!(e.key, "radius.session_idle_timeout");
     }
 
     #[test]

@@ -6,12 +6,13 @@
 //! it could not authenticate it would drop silently. Covered: the session
 //! table built from an Accounting-Start, `session list`, `session
 //! disconnect --imsi`, and the watcher of a running `serve` sending a
-//! Disconnect-Request when the subscriber is barred.
+//! Disconnect-Request when the subscriber is barred, counted at /metrics
+//! (`aaa_das_*`) in a scrape Prometheus's `promtool check metrics` accepts.
 
 mod common;
 
 use common::{KillOnDrop, SECRET, tool, vector_subscriber};
-use std::io::BufRead;
+use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -68,6 +69,44 @@ fn accounting_request(id: u8, attrs: &[(u8, Vec<u8>)]) -> Vec<u8> {
     p
 }
 
+/// GET /metrics: the body.
+fn scrape(addr: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    body.to_string()
+}
+
+/// `promtool check metrics` on `text`: passed, and what it said.
+fn promtool_check(bin: &std::path::Path, text: &str) -> (bool, String) {
+    let mut child = Command::new(bin)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 fn aaa(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_aaa-server"))
         .args(args)
@@ -87,7 +126,7 @@ fn ok(o: &std::process::Output) -> String {
 
 #[test]
 fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
-    let Some(hostapd) = tool("hostapd") else {
+    let (Some(hostapd), Some(promtool)) = (tool("hostapd"), tool("promtool")) else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -140,7 +179,8 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
             "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
              [[client]]\nname = \"ap1\"\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
              das = \"127.0.0.1:{das_port}\"\n\
-             [hss]\ndatabase = \"subscribers.db\"\n[eap]\nmethods = [\"aka-prime\"]\n"
+             [hss]\ndatabase = \"subscribers.db\"\n[eap]\nmethods = [\"aka-prime\"]\n\
+             [metrics]\nlisten = \"127.0.0.1:0\"\n"
         ),
     )
     .unwrap();
@@ -156,6 +196,27 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
     let _s_guard = KillOnDrop(srv.id());
     let slog = collect(srv.stderr.take().unwrap());
     let line = wait_for(&slog, "aaa-server listening", 20).expect("server did not start");
+    let metrics_line = wait_for(&slog, "metrics endpoint listening", 1).expect("metrics line");
+    let metrics_addr = metrics_line[metrics_line.find("addr=").unwrap() + 5..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let watcher = wait_for(&slog, "disconnect watcher started", 1).expect("watcher line");
+    let watcher_port: u16 = watcher[watcher.find("local=").unwrap() + 6..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let before = scrape(&metrics_addr);
+    assert!(
+        before.contains("aaa_das_requests_total{kind=\"disconnect\"} 0"),
+        "{before}"
+    );
     let acct: SocketAddr = line[line.find("accounting=").unwrap() + 11..]
         .split_whitespace()
         .next()
@@ -241,6 +302,38 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         wait_for(&slog, "Disconnect-Request refused (NAK)", 3).is_some_and(|l| l.contains("503")),
         "{:#?}",
         slog.lock().unwrap()
+    );
+    // A datagram on the watcher's socket that answers nothing: dropped, counted.
+    sock.send_to(b"not a CoA-ACK", ("127.0.0.1", watcher_port))
+        .unwrap();
+    assert!(
+        wait_for(&slog, "DAS response dropped", 3).is_some_and(|l| l.contains("malformed")),
+        "{:#?}",
+        slog.lock().unwrap()
+    );
+    // The exchange at /metrics: one request, hostapd's NAK by its
+    // Error-Cause, nothing given up; the stray datagram dropped.
+    let body = scrape(&metrics_addr);
+    for sample in [
+        "aaa_das_requests_total{kind=\"disconnect\"} 1",
+        "aaa_das_requests_total{kind=\"coa\"} 0",
+        "aaa_das_naks_total{kind=\"disconnect\",error_cause=\"503\"} 1",
+        "aaa_das_acks_total{kind=\"disconnect\"} 0",
+        "aaa_das_timeouts_total{kind=\"disconnect\"} 0",
+        "aaa_das_responses_dropped_total{reason=\"unsolicited\"} 0",
+        "aaa_das_responses_dropped_total{reason=\"malformed\"} 1",
+        "aaa_das_coa_fallbacks_total 0",
+    ] {
+        assert!(body.lines().any(|l| l == sample), "{sample} not in\n{body}");
+    }
+    let (passed, report) = promtool_check(&promtool, &body);
+    assert!(passed, "promtool check metrics:\n{report}\n{body}");
+    println!(
+        "aaa_das_* after the barring:\n{}",
+        body.lines()
+            .filter(|l| l.starts_with("aaa_das_"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     // SAFETY: signals our own child process, not reaped yet.
     unsafe { libc::kill(srv.id() as i32, libc::SIGTERM) };

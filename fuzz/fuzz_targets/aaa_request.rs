@@ -57,6 +57,7 @@ fn server() -> RadiusServer {
         }],
         database: "/unused".into(),
         hss_workers: 1,
+        postgres: None,
         eap: EapConfig {
             methods: vec![MethodName::AkaPrime, MethodName::Aka],
             network_name: "WLAN".into(),

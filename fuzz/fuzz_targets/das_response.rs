@@ -3,7 +3,8 @@
 //! how the rest is used: even — raw bytes from the NAS; odd — the rest as
 //! the attributes of an answer with the right Identifier and correctly
 //! computed authenticators (so Error-Cause and the ACK/NAK paths are
-//! reached). No input may panic; an answer is matched at most once.
+//! reached). No input may panic; an answer is matched at most once; a
+//! CoA-NAK, and only that, brings one fallback Disconnect-Request.
 #![no_main]
 
 use aaa_server::authz::das::{DasClient, DasKind, Retry, SessionRef};
@@ -58,4 +59,17 @@ fuzz_target!(|data: &[u8]| {
     let first = c.receive(nas, &answer);
     let again = c.receive(nas, &answer);
     assert!(!(first.is_ok() && again.is_ok()), "one answer matched twice");
+    // A CoA-NAK becomes one Disconnect-Request, anything else none.
+    if let Ok(ev) = &first {
+        let fallback = c.disconnect_after(ev, Instant::now(), 1);
+        let coa_nak = matches!(
+            ev,
+            aaa_server::authz::das::DasEvent::Nak {
+                kind: DasKind::Coa,
+                ..
+            }
+        );
+        assert_eq!(fallback.is_some(), coa_nak);
+        assert!(c.disconnect_after(ev, Instant::now(), 1).is_none());
+    }
 });

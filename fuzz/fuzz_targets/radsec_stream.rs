@@ -31,6 +31,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             }],
             database: "/unused".into(),
             hss_workers: 1,
+            postgres: None,
             eap: EapConfig {
                 methods: vec![MethodName::AkaPrime, MethodName::Aka],
                 network_name: "WLAN".into(),

@@ -28,6 +28,24 @@ fn wait_file(path: &Path, needle: &str, timeout: Duration) -> Option<String> {
     None
 }
 
+/// The server's `[metrics] listen` port (on its address in the aaa netns).
+const METRICS_PORT: u16 = 9812;
+
+/// The server's /metrics body, fetched from inside its netns (bash's
+/// /dev/tcp: no HTTP client needed).
+fn scrape(bed: &Bed) -> String {
+    let script = format!(
+        "exec 3<>/dev/tcp/{}/{METRICS_PORT} && printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3",
+        addr::AAA
+    );
+    run_ok(
+        bed,
+        &Spec::new("scrape", "/bin/bash")
+            .netns(bed.net.aaa.name())
+            .args(["-c", &script]),
+    )
+}
+
 fn run_ok(bed: &Bed, spec: &Spec) -> String {
     let (st, out) = bed.run(spec, Duration::from_secs(10)).unwrap();
     assert!(st.success(), "{}: {out}", spec.command_line());
@@ -74,7 +92,8 @@ fn up(test: &str) -> Option<Up> {
         "listen = \"{aaa_ip}:1812\"\naccounting_listen = \"{aaa_ip}:1813\"\n\
          [[client]]\nname = \"ap\"\nnetwork = \"{net}\"\nsecret = \"{RADIUS_SECRET}\"\n\
          das = \"{ap}:3799\"\n\
-         [hss]\ndatabase = \"{db}\"\n[eap]\nmethods = [\"aka-prime\"]\nnetwork_name = \"WLAN\"\n",
+         [hss]\ndatabase = \"{db}\"\n[eap]\nmethods = [\"aka-prime\"]\nnetwork_name = \"WLAN\"\n\
+         [metrics]\nlisten = \"{aaa_ip}:{METRICS_PORT}\"\n",
         aaa_ip = addr::AAA,
         net = addr::NETWORK,
         ap = addr::AP,
@@ -234,7 +253,8 @@ fn barring_a_connected_subscriber_disconnects_it_through_hostapd_das() {
 /// A group change reaches the connected station's NAS as a CoA-Request
 /// carrying the new reply attributes; hostapd 2.10 takes CoA only for
 /// HS 2.0 T&C filtering and NAKs it, so the server sends a
-/// Disconnect-Request, which hostapd ACKs. Authenticating again, the station
+/// Disconnect-Request, which hostapd ACKs (all three counted at /metrics,
+/// `aaa_das_*`). Authenticating again, the station
 /// gets the group's Session-Timeout and hostapd re-authenticates it at that
 /// interval.
 #[test]
@@ -298,6 +318,20 @@ fn a_group_change_sends_coa_then_disconnect_when_hostapd_naks_it() {
         "{}",
         std::fs::read_to_string(&alog).unwrap_or_default()
     );
+    // The same at /metrics: hostapd's CoA-NAK by its Error-Cause, the
+    // fallback Disconnect-Request and its ACK.
+    let body = scrape(&bed);
+    let das: Vec<&str> = body.lines().filter(|l| l.starts_with("aaa_das_")).collect();
+    eprintln!("aaa_das_*:\n{}", das.join("\n"));
+    for sample in [
+        "aaa_das_requests_total{kind=\"coa\"} 1",
+        "aaa_das_requests_total{kind=\"disconnect\"} 1",
+        "aaa_das_naks_total{kind=\"coa\",error_cause=\"401\"} 1",
+        "aaa_das_acks_total{kind=\"disconnect\"} 1",
+        "aaa_das_coa_fallbacks_total 1",
+    ] {
+        assert!(das.contains(&sample), "{sample} not in\n{body}");
+    }
     assert!(
         hostapd.iter().any(|l| l.contains("disconnecting")),
         "{hostapd:#?}"

@@ -161,6 +161,8 @@ pub struct DasCounters {
     pub dropped_unsolicited: u64,
     /// Dropped: bad authenticator.
     pub dropped_bad_authenticator: u64,
+    /// Disconnect-Requests sent because a CoA-Request was NAKed or unanswered.
+    pub coa_fallbacks: u64,
 }
 
 /// Retransmission policy.
@@ -190,13 +192,21 @@ struct Pending {
     sent: u32,
     wait: Duration,
     next_at: Instant,
+    /// A CoA-Request's session, for the Disconnect-Request if it fails.
+    coa_session: Option<SessionRef>,
 }
+
+/// A failed CoA-Request's shared secret and session.
+type Refused = (Zeroizing<Vec<u8>>, SessionRef);
 
 /// The client: requests in flight by (NAS, Identifier).
 pub struct DasClient {
     retry: Retry,
     pending: HashMap<(SocketAddr, u8), Pending>,
     next_id: HashMap<SocketAddr, u8>,
+    /// CoA-Requests NAKed or given up, by (NAS, Acct-Session-Id): what
+    /// [`DasClient::disconnect_after`] disconnects.
+    refused: HashMap<(SocketAddr, String), Refused>,
     /// What happened so far.
     pub counters: DasCounters,
 }
@@ -208,6 +218,7 @@ impl DasClient {
             retry,
             pending: HashMap::new(),
             next_id: HashMap::new(),
+            refused: HashMap::new(),
             counters: DasCounters::default(),
         }
     }
@@ -248,6 +259,7 @@ impl DasClient {
                 sent: 1,
                 wait: self.retry.initial,
                 next_at: now + self.retry.initial,
+                coa_session: (kind == DasKind::Coa).then(|| session.clone()),
             },
         );
         self.counters.sent += 1;
@@ -299,10 +311,13 @@ impl DasClient {
         let error_cause = attrs(packet)
             .find(|(t, v)| *t == ERROR_CAUSE && v.len() == 4)
             .map(|(_, v)| u32::from_be_bytes([v[0], v[1], v[2], v[3]]));
-        let p = self
+        let mut p = self
             .pending
             .remove(&(from, id))
             .ok_or(DasDrop::Unsolicited)?;
+        if !ack {
+            self.note_refused(from, &mut p);
+        }
         Ok(if ack {
             DasEvent::Ack {
                 kind,
@@ -340,17 +355,60 @@ impl DasClient {
             });
         }
         self.counters.retransmitted += out.len() as u64;
-        let events: Vec<DasEvent> = gone
-            .into_iter()
-            .filter_map(|k| self.pending.remove(&k).map(|p| (k.0, p)))
-            .map(|(nas, p)| DasEvent::TimedOut {
-                kind: p.kind,
-                nas,
-                session: p.session,
-            })
-            .collect();
+        let mut events = Vec::with_capacity(gone.len());
+        for k in gone {
+            if let Some(mut p) = self.pending.remove(&k) {
+                self.note_refused(k.0, &mut p);
+                events.push(DasEvent::TimedOut {
+                    kind: p.kind,
+                    nas: k.0,
+                    session: p.session,
+                });
+            }
+        }
         self.counters.timeouts += events.len() as u64;
         (out, events)
+    }
+
+    /// Remembers a failed CoA-Request's session for [`DasClient::disconnect_after`].
+    fn note_refused(&mut self, nas: SocketAddr, p: &mut Pending) {
+        if let Some(s) = p.coa_session.take() {
+            let secret = std::mem::take(&mut p.secret);
+            self.refused.insert((nas, p.session.clone()), (secret, s));
+        }
+    }
+
+    /// For a CoA-NAK or a CoA-Request given up (every retransmission
+    /// unanswered), the Disconnect-Request for the same session: the
+    /// station authenticates again and gets its new authorization (the
+    /// fallback RFC 5176 §3.2 leaves to the server). `None` for any other
+    /// event. Pass every event, or failed CoA sessions stay remembered.
+    pub fn disconnect_after(
+        &mut self,
+        ev: &DasEvent,
+        now: Instant,
+        unix: u64,
+    ) -> Option<Result<Transmit, DasError>> {
+        let (DasEvent::Nak {
+            kind: DasKind::Coa,
+            nas,
+            session,
+            ..
+        }
+        | DasEvent::TimedOut {
+            kind: DasKind::Coa,
+            nas,
+            session,
+        }) = ev
+        else {
+            return None;
+        };
+        let (secret, s) = self.refused.remove(&(*nas, session.clone()))?;
+        let r = self.request(*nas, &secret, DasKind::Disconnect, &s, &[], now, unix);
+        if r.is_ok() {
+            self.counters.coa_fallbacks += 1;
+        }
+        Some(r)
     }
 
     /// When [`DasClient::poll`] has something to do next.
@@ -654,6 +712,75 @@ mod tests {
         assert!(matches!(ev.as_slice(), [DasEvent::TimedOut { .. }]));
         assert_eq!(c.in_flight(), 0);
         assert_eq!((c.counters.retransmitted, c.counters.timeouts), (2, 1));
+    }
+
+    #[test]
+    fn a_coa_naked_or_unanswered_becomes_a_disconnect() {
+        let mut c = DasClient::new(Retry {
+            initial: Duration::from_secs(1),
+            attempts: 2,
+        });
+        let t0 = Instant::now();
+        let attrs27 = [(27, vec![0, 0, 0, 60])];
+        // Unanswered: given up after 1 s + 2 s, then a Disconnect-Request.
+        let coa = c
+            .request(nas(), SECRET, DasKind::Coa, &session(), &attrs27, t0, 1)
+            .unwrap();
+        assert_eq!(c.poll(t0 + Duration::from_secs(1)).0, vec![coa]);
+        let (_, gone) = c.poll(t0 + Duration::from_secs(3));
+        let [
+            ev @ DasEvent::TimedOut {
+                kind: DasKind::Coa, ..
+            },
+        ] = gone.as_slice()
+        else {
+            panic!("{gone:?}");
+        };
+        let t = c
+            .disconnect_after(ev, t0 + Duration::from_secs(3), 9)
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.to, t.bytes[0]), (nas(), DISCONNECT_REQUEST));
+        assert_eq!(
+            t.bytes,
+            encode_request(DasKind::Disconnect, t.bytes[1], SECRET, &session(), &[], 9).unwrap()
+        );
+        // Once only.
+        assert_eq!(c.disconnect_after(ev, t0, 9), None);
+        // The Disconnect is a request like any other: ACKed.
+        let ack = answer(&t.bytes, DISCONNECT_ACK, None);
+        let ev = c.receive(nas(), &ack).unwrap();
+        assert!(matches!(
+            ev,
+            DasEvent::Ack {
+                kind: DasKind::Disconnect,
+                ..
+            }
+        ));
+        assert_eq!(c.disconnect_after(&ev, t0, 9), None);
+        // NAKed: the same.
+        let coa = c
+            .request(nas(), SECRET, DasKind::Coa, &session(), &attrs27, t0, 1)
+            .unwrap();
+        let ev = c
+            .receive(nas(), &answer(&coa.bytes, COA_NAK, Some(405)))
+            .unwrap();
+        let t = c.disconnect_after(&ev, t0, 9).unwrap().unwrap();
+        assert_eq!(t.bytes[0], DISCONNECT_REQUEST);
+        // An ACKed CoA, a NAKed Disconnect: nothing more.
+        let coa = c
+            .request(nas(), SECRET, DasKind::Coa, &session(), &attrs27, t0, 1)
+            .unwrap();
+        let ev = c
+            .receive(nas(), &answer(&coa.bytes, COA_ACK, None))
+            .unwrap();
+        assert_eq!(c.disconnect_after(&ev, t0, 9), None);
+        let ev = c
+            .receive(nas(), &answer(&t.bytes, DISCONNECT_NAK, Some(503)))
+            .unwrap();
+        assert_eq!(c.disconnect_after(&ev, t0, 9), None);
+        assert_eq!(c.counters.coa_fallbacks, 2);
+        assert!(c.refused.is_empty());
     }
 
     #[test]

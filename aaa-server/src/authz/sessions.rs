@@ -1,14 +1,12 @@
 //! The active session table, kept from accounting (RFC 2866): Start and
 //! Interim-Update open or refresh a session, Stop closes it,
 //! Accounting-On/Off close every session of that RADIUS client (the NAS
-//! restarted), and sessions not heard of for [`IDLE_TIMEOUT`] are closed.
-//! Updated in the same SQLite transaction as the accounting record.
+//! restarted). Updated in the same SQLite transaction as the accounting
+//! record. Sessions not heard of for `[radius] session_idle_timeout` are
+//! closed by the watcher's timer ([`SqliteStore::close_idle_sessions`]).
 
 use crate::hss::{AccountingRecord, HssError, Imsi, SqliteStore};
 use rusqlite::{Connection, params};
-
-/// A session with no accounting for this long is closed (seconds).
-pub const IDLE_TIMEOUT: i64 = 24 * 3600;
 
 /// Acct-Status-Type values (RFC 2866 §5.1).
 const START: u32 = 1;
@@ -85,11 +83,12 @@ pub(crate) fn apply(conn: &Connection, rec: &AccountingRecord, now: i64) -> Resu
         }
         _ => {}
     }
-    conn.execute(
-        "DELETE FROM acct_session WHERE updated < ?1",
-        [now - IDLE_TIMEOUT],
-    )?;
     Ok(())
+}
+
+/// Closes the sessions last updated before unix time `before`; returns how many.
+pub(crate) fn close_idle(conn: &Connection, before: i64) -> Result<usize, HssError> {
+    Ok(conn.execute("DELETE FROM acct_session WHERE updated < ?1", [before])?)
 }
 
 /// Active sessions (of `imsi` only, when given), oldest first.
@@ -117,6 +116,17 @@ impl SqliteStore {
     /// Active sessions, of `imsi` only when given.
     pub fn sessions(&self, imsi: Option<&Imsi>) -> Result<Vec<ActiveSession>, HssError> {
         list(&*self.lock()?, imsi.map(Imsi::as_str))
+    }
+
+    /// Closes the sessions with no accounting for `idle` before unix time
+    /// `now`; returns how many.
+    pub fn close_idle_sessions(
+        &self,
+        idle: std::time::Duration,
+        now: i64,
+    ) -> Result<usize, HssError> {
+        let idle = i64::try_from(idle.as_secs()).unwrap_or(i64::MAX);
+        close_idle(&*self.lock()?, now.saturating_sub(idle))
     }
 }
 
@@ -160,23 +170,28 @@ mod tests {
     }
 
     #[test]
-    fn idle_sessions_are_closed() {
+    fn idle_sessions_are_closed_after_the_configured_timeout() {
         let s = SqliteStore::open_in_memory().unwrap();
-        let conn = s.lock().unwrap();
-        apply(&conn, &rec(START, "n", "old", "u"), 1000).unwrap();
-        apply(&conn, &rec(START, "n", "new", "u"), 1000 + IDLE_TIMEOUT).unwrap();
-        apply(
-            &conn,
-            &rec(INTERIM_UPDATE, "n", "new", "u"),
-            1001 + IDLE_TIMEOUT,
-        )
-        .unwrap();
-        let l = list(&conn, None).unwrap();
-        assert_eq!(l.len(), 1);
+        let idle = std::time::Duration::from_secs(600);
+        {
+            let conn = s.lock().unwrap();
+            apply(&conn, &rec(START, "n", "old", "u"), 1000).unwrap();
+            apply(&conn, &rec(START, "n", "new", "u"), 1000).unwrap();
+            // New accounting no longer closes anything by itself.
+            apply(&conn, &rec(INTERIM_UPDATE, "n", "new", "u"), 1500).unwrap();
+            apply(&conn, &rec(START, "n", "late", "u"), 100_000).unwrap();
+            assert_eq!(list(&conn, None).unwrap().len(), 3);
+        }
+        // Exactly `idle` since the last record: still open.
+        assert_eq!(s.close_idle_sessions(idle, 1600).unwrap(), 0);
+        assert_eq!(s.close_idle_sessions(idle, 1601).unwrap(), 1);
+        let l = s.sessions(None).unwrap();
         assert_eq!(
-            (l[0].session_id.as_str(), l[0].updated),
-            ("new", 1001 + IDLE_TIMEOUT)
+            l.iter().map(|x| x.session_id.as_str()).collect::<Vec<_>>(),
+            ["new", "late"]
         );
+        assert_eq!(s.close_idle_sessions(idle, 2101).unwrap(), 1);
+        assert_eq!(s.sessions(None).unwrap()[0].session_id, "late");
     }
 
     #[test]

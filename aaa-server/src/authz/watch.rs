@@ -3,14 +3,17 @@
 //! a `das`, and sends each session a Disconnect-Request (RFC 5176) once its
 //! subscriber is removed, barred, or its K/OPc changed since the last look;
 //! when its reply attributes (group's or own) changed, a CoA-Request with
-//! the new ones, and a Disconnect-Request if the NAS NAKs it.
+//! the new ones, and a Disconnect-Request if the NAS NAKs it or never
+//! answers it. Every [`IDLE_SWEEP`] it closes the sessions idle for
+//! `[radius] session_idle_timeout` (with no `das` anywhere, that is all it does).
 //! One thread, one UDP socket, a [`DasClient`]; nothing here blocks the
-//! RADIUS workers.
+//! RADIUS workers. Outcomes are counted in [`DasMetrics`] (`aaa_das_*`).
 
 use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
 use super::sessions::ActiveSession;
 use crate::config::{Client, Config};
 use crate::hss::{HssError, Imsi, SqliteStore};
+use crate::metrics::das::DasMetrics;
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -18,8 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use zeroize::Zeroizing;
 
-/// How often the watcher looks at the store.
+/// How often the watcher looks at the store: the delay between `subscriber
+/// bar` (or remove, or a K change) and the Disconnect-Request, at most.
 pub const SCAN: Duration = Duration::from_millis(250);
+
+/// How often sessions idle for `[radius] session_idle_timeout` are closed.
+pub const IDLE_SWEEP: Duration = Duration::from_secs(10);
 
 /// A subscriber as the watcher compares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,30 +63,41 @@ pub fn targets(
         .collect()
 }
 
-/// Starts the watcher when some client has a `das`; it ends once `stop` is set.
+/// Starts the watcher; it ends once `stop` is set. With no client that has
+/// a `das`, it only closes idle sessions.
 pub fn spawn(
     cfg: &Config,
     store: Arc<SqliteStore>,
     stop: Arc<AtomicBool>,
+    metrics: &crate::metrics::Metrics,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
+    let idle = cfg.radius.session_idle_timeout;
     if cfg.clients.iter().all(|c| c.das.is_none()) {
-        return Ok(None);
+        return std::thread::Builder::new()
+            .name("session-idle".into())
+            .spawn(move || {
+                let mut next = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    close_idle(&store, idle, &mut next);
+                    std::thread::sleep(SCAN);
+                }
+            })
+            .map(Some);
     }
+    let m = DasMetrics::register(metrics);
     let v6 = cfg
         .clients
         .iter()
         .any(|c| c.das.is_some_and(|d| d.is_ipv6()));
     let sock = UdpSocket::bind(if v6 { "[::]:0" } else { "0.0.0.0:0" })?;
     sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    tracing::info!(local = %sock.local_addr()?, "disconnect watcher started");
     let clients = cfg.clients.clone();
     std::thread::Builder::new()
         .name("das-watch".into())
-        .spawn(move || run(&clients, &store, &sock, &stop))
+        .spawn(move || run(&clients, &store, &sock, &stop, idle, &m))
         .map(Some)
 }
-
-/// Where a request goes: the DAS, the client's secret, the session.
-type Target = (Zeroizing<Vec<u8>>, SessionRef);
 
 /// What the watcher remembers between scans.
 #[derive(Default)]
@@ -90,8 +108,6 @@ struct Seen {
     reply: HashMap<String, super::ReplyAttributes>,
     /// Sessions already sent a Disconnect-Request.
     sent: HashSet<(String, String)>,
-    /// CoA-Requests in flight: what to disconnect if the NAS NAKs.
-    coa: HashMap<(SocketAddr, String), Target>,
 }
 
 fn unix_now() -> u64 {
@@ -100,58 +116,88 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicBool) {
+/// Closes idle sessions once `next` has passed, then sets the next time.
+fn close_idle(store: &SqliteStore, idle: Duration, next: &mut Instant) {
+    if Instant::now() < *next {
+        return;
+    }
+    *next = Instant::now() + IDLE_SWEEP;
+    let now = i64::try_from(unix_now()).unwrap_or(i64::MAX);
+    match store.close_idle_sessions(idle, now) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            closed = n,
+            idle_secs = idle.as_secs(),
+            "idle sessions closed"
+        ),
+        Err(e) => tracing::warn!(error = %e, "idle sessions: store"),
+    }
+}
+
+/// A request's outcome: logged, counted, and for a CoA the NAS refused or
+/// never answered, the Disconnect-Request in its place.
+fn outcome(das: &mut DasClient, sock: &UdpSocket, m: &DasMetrics, ev: &DasEvent) {
+    log(ev);
+    m.event(ev);
+    if let Some(r) = das.disconnect_after(ev, Instant::now(), unix_now()) {
+        let (nas, session) = match ev {
+            DasEvent::Ack { nas, session, .. }
+            | DasEvent::Nak { nas, session, .. }
+            | DasEvent::TimedOut { nas, session, .. } => (nas, session),
+        };
+        match r {
+            Ok(t) => {
+                // The NAS does not take the change: a Disconnect makes
+                // the station authenticate again and get it.
+                tracing::info!(nas = %nas, session = %session, why = "CoA failed", "Disconnect-Request sent");
+                m.sent(DasKind::Disconnect);
+                m.coa_fallback();
+                let _ = sock.send_to(&t.bytes, t.to);
+            }
+            Err(e) => tracing::warn!(nas = %nas, error = %e, "Disconnect-Request not sent"),
+        }
+    }
+}
+
+fn run(
+    clients: &[Client],
+    store: &SqliteStore,
+    sock: &UdpSocket,
+    stop: &AtomicBool,
+    idle: Duration,
+    m: &DasMetrics,
+) {
     let mut das = DasClient::new(Retry::default());
     let mut seen = Seen::default();
     let mut next_scan = Instant::now();
+    let mut next_sweep = Instant::now();
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::Relaxed) {
+        close_idle(store, idle, &mut next_sweep);
         if Instant::now() >= next_scan {
             next_scan = Instant::now() + SCAN;
-            if let Err(e) = scan(clients, store, sock, &mut das, &mut seen) {
+            if let Err(e) = scan(clients, store, sock, &mut das, &mut seen, m) {
                 tracing::warn!(error = %e, "disconnect watcher: store");
             }
         }
         // A timeout (nothing received) is the usual case.
         if let Ok((n, from)) = sock.recv_from(&mut buf) {
             match das.receive(from, &buf[..n]) {
-                Ok(ev) => {
-                    log(&ev);
-                    if let DasEvent::Nak {
-                        kind: DasKind::Coa,
-                        nas,
-                        session,
-                        ..
-                    } = &ev
-                        && let Some((secret, s)) = seen.coa.remove(&(*nas, session.clone()))
-                    {
-                        // The NAS does not take the change: a Disconnect
-                        // makes the station authenticate again and get it.
-                        send(
-                            &mut das,
-                            sock,
-                            *nas,
-                            &secret,
-                            DasKind::Disconnect,
-                            &s,
-                            &[],
-                            "CoA refused",
-                        );
-                    }
-                    if let DasEvent::Ack { nas, session, .. }
-                    | DasEvent::TimedOut { nas, session, .. } = &ev
-                    {
-                        seen.coa.remove(&(*nas, session.clone()));
-                    }
+                Ok(ev) => outcome(&mut das, sock, m, &ev),
+                Err(why) => {
+                    m.dropped(why);
+                    tracing::warn!(from = %from, why = %why, "DAS response dropped");
                 }
-                Err(why) => tracing::warn!(from = %from, why = %why, "DAS response dropped"),
             }
         }
         let (tx, gone) = das.poll(Instant::now());
+        m.retransmitted(tx.len());
         for t in tx {
             let _ = sock.send_to(&t.bytes, t.to);
         }
-        gone.iter().for_each(log);
+        for ev in &gone {
+            outcome(&mut das, sock, m, ev);
+        }
     }
     tracing::info!(counters = ?das.counters, "disconnect watcher stopped");
 }
@@ -167,10 +213,12 @@ fn send(
     session: &SessionRef,
     extra: &[(u8, Vec<u8>)],
     why: &str,
+    m: &DasMetrics,
 ) {
     match das.request(to, secret, kind, session, extra, Instant::now(), unix_now()) {
         Ok(t) => {
             tracing::info!(nas = %to, session = %session.acct_session_id, why, "{kind} sent");
+            m.sent(kind);
             let _ = sock.send_to(&t.bytes, t.to);
         }
         Err(e) => tracing::warn!(nas = %to, error = %e, "{kind} not sent"),
@@ -183,13 +231,13 @@ fn scan(
     sock: &UdpSocket,
     das: &mut DasClient,
     seen: &mut Seen,
+    m: &DasMetrics,
 ) -> Result<(), HssError> {
     use crate::hss::Hss;
     let Seen {
         state: known,
         reply,
         sent,
-        coa,
     } = seen;
     let sessions = store.sessions(None)?;
     sent.retain(|k| {
@@ -235,8 +283,8 @@ fn scan(
                             &session,
                             &extra,
                             "reply attributes changed",
+                            m,
                         );
-                        coa.insert((to, session.acct_session_id.clone()), (secret, session));
                     }
                 }
                 continue;
@@ -258,6 +306,7 @@ fn scan(
                 &session,
                 &[],
                 why,
+                m,
             );
         }
     }
@@ -270,4 +319,39 @@ pub fn acked(events: &[DasEvent]) -> usize {
         .iter()
         .filter(|e| matches!(e, DasEvent::Ack { .. }))
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hss::{AccountingLog, AccountingRecord};
+
+    #[test]
+    fn the_timer_closes_idle_sessions_without_new_accounting() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let rec = AccountingRecord {
+            client: "ap1".into(),
+            session_id: "s1".into(),
+            status_type: 1,
+            user: "6001010000000001@x".into(),
+            ..Default::default()
+        };
+        store.record(&rec).unwrap();
+        let idle = Duration::from_secs(3600);
+        let mut next = Instant::now();
+        close_idle(&store, idle, &mut next);
+        assert!(next > Instant::now() + IDLE_SWEEP / 2, "next sweep set");
+        assert_eq!(store.sessions(None).unwrap().len(), 1, "not idle yet");
+        // An hour and a second later (the session's last update moved back),
+        // with no accounting in between: closed at the next sweep only.
+        let conn = store.lock().unwrap();
+        conn.execute("UPDATE acct_session SET updated = updated - 3601", [])
+            .unwrap();
+        drop(conn);
+        close_idle(&store, idle, &mut next);
+        assert_eq!(store.sessions(None).unwrap().len(), 1, "sweep not due");
+        next = Instant::now();
+        close_idle(&store, idle, &mut next);
+        assert!(store.sessions(None).unwrap().is_empty());
+    }
 }

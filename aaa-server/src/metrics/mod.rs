@@ -11,6 +11,7 @@
 //! [`http`] serves the text; [`droplog`] logs dropped requests at `warn`,
 //! rate-limited; [`metered`] times the subscriber store's calls.
 
+pub mod das;
 pub mod droplog;
 pub mod histogram;
 pub mod http;
