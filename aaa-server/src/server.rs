@@ -244,11 +244,13 @@ pub fn run_with(cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             let w = Arc::downgrade(&store);
             let reservations: crate::metrics::ProbeFn =
                 Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
+            let das_watch = crate::authz::watch::spawn(&cfg, store.clone(), das_stop.clone())
+                .map_err(io("disconnect watcher"))?;
             (
                 store.subscriber_count()?,
                 RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
                 reservations,
-                None,
+                das_watch,
             )
         }
         None => {

@@ -521,3 +521,104 @@ fn gsm_milenage_triplets_come_from_the_stored_keys_without_an_sqn() {
         Err(HssError::UnknownSubscriber)
     ));
 }
+
+#[test]
+fn groups_and_barring_are_seen_by_every_node_at_once() {
+    use aaa_server::authz::ReplyAttributes;
+    use aaa_server::authz::sqlite::AuthzUpdate;
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let a = PgStore::open(&pg.conninfo("postgres"), None, 32).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 32).unwrap();
+    add(&a, Sqn::from_seq_ind(10, 0));
+    a.group_add(
+        "gold",
+        &ReplyAttributes {
+            session_timeout: Some(60),
+            vlan: Some(10),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        a.group_add("gold", &ReplyAttributes::default()),
+        Err(HssError::Exists)
+    );
+    let mut u = AuthzUpdate {
+        group: Some(Some("gold".into())),
+        ..Default::default()
+    };
+    u.attributes.set.vlan = Some(20);
+    a.set_authz(&imsi(), &u).unwrap();
+    // The subscriber's own VLAN beats the group's; the group's timeout stays.
+    let seen = b.authorization(&imsi()).unwrap();
+    assert!(!seen.barred);
+    assert_eq!(
+        (seen.reply.session_timeout, seen.reply.vlan),
+        (Some(60), Some(20))
+    );
+    assert_eq!(a.group_remove("gold"), Err(HssError::GroupInUse(1)));
+    // B holds a lease and an authentication in flight; A bars.
+    let (_, version) = b.vector_versioned(&imsi(), VectorKind::Aka).unwrap();
+    let stored = a.stored_sqn(&imsi()).unwrap();
+    a.set_barred(&imsi(), true).unwrap();
+    assert!(b.authorization(&imsi()).unwrap().barred);
+    assert!(!b.current(&imsi(), version).unwrap());
+    assert_eq!(
+        a.stored_sqn(&imsi()).unwrap(),
+        stored,
+        "barring used an SQN"
+    );
+    a.set_barred(&imsi(), false).unwrap();
+    assert!(!b.authorization(&imsi()).unwrap().barred);
+    let other = Imsi::parse("001010000000002").unwrap();
+    assert_eq!(a.set_barred(&other, true), Err(HssError::UnknownSubscriber));
+    // Removing the subscriber drops its authorization row with it.
+    a.remove(&imsi()).unwrap();
+    a.group_remove("gold").unwrap();
+}
+
+#[test]
+fn accounting_start_and_stop_build_and_close_sessions_on_every_node() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let a = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    let rec = |status: u32, client: &str, id: &str, user: &str| AccountingRecord {
+        client: client.into(),
+        session_id: id.into(),
+        status_type: status,
+        user: user.into(),
+        nas: "ap1".into(),
+        calling_station_id: "02-00-00-00-00-01".into(),
+        delay_time: Some(0),
+        ..Default::default()
+    };
+    let user = "0001010000000001@wlan.mnc001.mcc001.3gppnetwork.org";
+    a.record(&rec(1, "nas-a", "s1", user)).unwrap();
+    b.record(&rec(3, "nas-a", "s2", "pseudonym@x")).unwrap();
+    b.record(&rec(1, "nas-b", "s3", user)).unwrap();
+    let all = a.sessions(None).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all[0].imsi.as_deref(), Some(IMSI));
+    assert_eq!(all[0].calling_station_id, "02-00-00-00-00-01");
+    assert_eq!(b.sessions(Some(&imsi())).unwrap().len(), 2);
+    let (ok, out) = cli(&[
+        "session",
+        "list",
+        "--db",
+        &pg.url("postgres"),
+        "--imsi",
+        IMSI,
+    ]);
+    assert!(ok && out.contains("s1") && out.contains("s3"), "{out}");
+    b.record(&rec(2, "nas-a", "s1", user)).unwrap();
+    assert_eq!(a.sessions(None).unwrap().len(), 2);
+    // Accounting-Off from nas-a closes its sessions.
+    a.record(&rec(8, "nas-a", "", "")).unwrap();
+    let left = b.sessions(None).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].client, "nas-b");
+}

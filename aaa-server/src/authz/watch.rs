@@ -9,8 +9,9 @@
 
 use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
 use super::sessions::ActiveSession;
+use super::store::WatchStore;
 use crate::config::{Client, Config};
-use crate::hss::{HssError, Imsi, SqliteStore};
+use crate::hss::{HssError, Imsi};
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -59,7 +60,7 @@ pub fn targets(
 /// Starts the watcher when some client has a `das`; it ends once `stop` is set.
 pub fn spawn(
     cfg: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn WatchStore>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
     if cfg.clients.iter().all(|c| c.das.is_none()) {
@@ -74,7 +75,7 @@ pub fn spawn(
     let clients = cfg.clients.clone();
     std::thread::Builder::new()
         .name("das-watch".into())
-        .spawn(move || run(&clients, &store, &sock, &stop))
+        .spawn(move || run(&clients, &*store, &sock, &stop))
         .map(Some)
 }
 
@@ -100,7 +101,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn run(clients: &[Client], store: &SqliteStore, sock: &UdpSocket, stop: &AtomicBool) {
+fn run(clients: &[Client], store: &dyn WatchStore, sock: &UdpSocket, stop: &AtomicBool) {
     let mut das = DasClient::new(Retry::default());
     let mut seen = Seen::default();
     let mut next_scan = Instant::now();
@@ -179,12 +180,11 @@ fn send(
 
 fn scan(
     clients: &[Client],
-    store: &SqliteStore,
+    store: &dyn WatchStore,
     sock: &UdpSocket,
     das: &mut DasClient,
     seen: &mut Seen,
 ) -> Result<(), HssError> {
-    use crate::hss::Hss;
     let Seen {
         state: known,
         reply,

@@ -29,6 +29,7 @@
 //! [`Hss::current`] compares it with one query, and a poller drops leases of
 //! changed subscribers.
 
+mod authz;
 pub mod conninfo;
 pub mod migrate;
 
@@ -707,6 +708,18 @@ impl Hss for PgStore {
         Ok((super::gsm_milenage_triplets(&keys, n)?, version))
     }
 
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        self.read_authorization(imsi)
+    }
+
+    /// Groups and barring are read from the database: always on a store worker.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        None
+    }
+
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         let n = self.inner.lease;
         let mut c = self.inner.conn()?;
@@ -752,28 +765,34 @@ impl Hss for PgStore {
 
 impl AccountingLog for PgStore {
     fn record(&self, rec: &AccountingRecord) -> Result<(), HssError> {
-        self.inner
-            .conn()?
-            .execute(
-                "INSERT INTO accounting (client, session_id, status_type, user_name, nas,
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut c = self.inner.conn()?;
+        let mut tx = c.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO accounting (client, session_id, status_type, user_name, nas,
                  input_octets, output_octets, session_time, event_timestamp, delay_time, event_key)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (nas, session_id, status_type, event_key) DO NOTHING",
-                &[
-                    &rec.client,
-                    &rec.session_id,
-                    &(rec.status_type as i32),
-                    &rec.user,
-                    &rec.nas,
-                    &(rec.input_octets as i64),
-                    &(rec.output_octets as i64),
-                    &i64::from(rec.session_time),
-                    &rec.event_timestamp.map(|t| t as i64),
-                    &rec.delay_time.map(i64::from),
-                    &event_key(rec),
-                ],
-            )
-            .map_err(db)?;
+            &[
+                &rec.client,
+                &rec.session_id,
+                &(rec.status_type as i32),
+                &rec.user,
+                &rec.nas,
+                &(rec.input_octets as i64),
+                &(rec.output_octets as i64),
+                &i64::from(rec.session_time),
+                &rec.event_timestamp.map(|t| t as i64),
+                &rec.delay_time.map(i64::from),
+                &event_key(rec),
+            ],
+        )
+        .map_err(db)?;
+        authz::apply_session(&mut tx, rec, now)?;
+        tx.commit().map_err(db)?;
         Ok(())
     }
 }
