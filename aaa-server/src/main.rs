@@ -515,7 +515,19 @@ fn session_cmd(cmd: SessionCmd) -> Result<(), CliError> {
             let imsi = imsi
                 .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
                 .transpose()?;
-            let sessions: Vec<_> = store(&cfg.database)?
+            // The serving store: `[hss] backend = "postgres"` or the SQLite file.
+            let db = match &cfg.postgres {
+                Some(pg) => AnyStore::Postgres(
+                    aaa_server::hss::postgres::PgStore::open(
+                        &pg.url,
+                        pg.password_file.as_deref(),
+                        1,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                None => store(&cfg.database)?,
+            };
+            let sessions: Vec<_> = db
                 .sessions(imsi.as_ref())
                 .map_err(|e| e.to_string())?
                 .into_iter()

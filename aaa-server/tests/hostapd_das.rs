@@ -6,9 +6,12 @@
 //! it could not authenticate it would drop silently. Covered: the session
 //! table built from an Accounting-Start, `session list`, `session
 //! disconnect --imsi`, and the watcher of a running `serve` sending a
-//! Disconnect-Request when the subscriber is barred.
+//! Disconnect-Request when the subscriber is barred; with an SQLite store
+//! and with a real PostgreSQL (`[hss] backend = "postgres"`).
 
 mod common;
+#[path = "common/postgres.rs"]
+mod pgsrv;
 
 use common::{KillOnDrop, SECRET, tool, vector_subscriber};
 use std::io::BufRead;
@@ -87,10 +90,41 @@ fn ok(o: &std::process::Output) -> String {
 
 #[test]
 fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir
+        .path()
+        .join("subscribers.db")
+        .to_str()
+        .unwrap()
+        .to_owned();
+    disconnects(dir, &db, "[hss]\ndatabase = \"subscribers.db\"\n");
+}
+
+#[test]
+fn disconnects_reach_hostapd_das_with_a_postgresql_store() {
+    if tool("hostapd").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    disconnects(
+        tempfile::tempdir().unwrap(),
+        &url,
+        &format!(
+            "[privacy]\ncurrent_key = 1\n[[privacy.key]]\nindex = 1\nsecret = \"{}\"\n\
+             [hss]\nbackend = \"postgres\"\nurl = \"{url}\"\n",
+            "01".repeat(32)
+        ),
+    );
+}
+
+/// `db`: the `--db` of the CLI; `hss`: the server's `[hss]` section.
+fn disconnects(dir: tempfile::TempDir, db: &str, hss: &str) {
     let Some(hostapd) = tool("hostapd") else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let das_port = free_udp_port();
     let hconf = dir.path().join("hostapd.conf");
     std::fs::write(
@@ -120,12 +154,11 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
 
     // The store and a server whose client names hostapd's DAS.
     let (imsi, k, opc) = vector_subscriber(0);
-    let db = dir.path().join("subscribers.db");
     ok(&aaa(&[
         "subscriber",
         "add",
         "--db",
-        db.to_str().unwrap(),
+        db,
         "--imsi",
         &imsi,
         "--k",
@@ -140,7 +173,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
             "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
              [[client]]\nname = \"ap1\"\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
              das = \"127.0.0.1:{das_port}\"\n\
-             [hss]\ndatabase = \"subscribers.db\"\n[eap]\nmethods = [\"aka-prime\"]\n"
+             {hss}[eap]\nmethods = [\"aka-prime\"]\n"
         ),
     )
     .unwrap();
@@ -155,7 +188,8 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         .unwrap();
     let _s_guard = KillOnDrop(srv.id());
     let slog = collect(srv.stderr.take().unwrap());
-    let line = wait_for(&slog, "aaa-server listening", 20).expect("server did not start");
+    let line = wait_for(&slog, "aaa-server listening", 20)
+        .unwrap_or_else(|| panic!("server did not start: {:#?}", slog.lock().unwrap()));
     let acct: SocketAddr = line[line.find("accounting=").unwrap() + 11..]
         .split_whitespace()
         .next()
@@ -182,14 +216,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
     let (n, _) = sock.recv_from(&mut buf).expect("Accounting-Response");
     assert_eq!(buf[0], 5, "Accounting-Response: {:?}", &buf[..n]);
 
-    let list = ok(&aaa(&[
-        "session",
-        "list",
-        "--db",
-        db.to_str().unwrap(),
-        "--imsi",
-        &imsi,
-    ]));
+    let list = ok(&aaa(&["session", "list", "--db", db, "--imsi", &imsi]));
     assert!(
         list.contains("SESSION-0001") && list.contains("02-00-00-00-00-01"),
         "{list}"
@@ -223,14 +250,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
     );
 
     // Barring the subscriber: the running server sends the Disconnect-Request itself.
-    ok(&aaa(&[
-        "subscriber",
-        "bar",
-        "--db",
-        db.to_str().unwrap(),
-        "--imsi",
-        &imsi,
-    ]));
+    ok(&aaa(&["subscriber", "bar", "--db", db, "--imsi", &imsi]));
     assert!(
         wait_for(&slog, "Disconnect-Request sent", 3)
             .is_some_and(|l| l.contains("subscriber barred")),

@@ -10,7 +10,10 @@
 //! - node A killed with SIGKILL and restarted: it authenticates at once,
 //!   without a resynchronisation;
 //! - PostgreSQL stopped: no Access-Accept, the node logs why; started again:
-//!   both nodes authenticate without a restart.
+//!   both nodes authenticate without a restart;
+//! - `subscriber bar --db postgresql://…`: both nodes reject the subscriber
+//!   ("subscriber barred") with no vector issued and no SQN used; `unbar`
+//!   lets it in again.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -361,4 +364,72 @@ fn two_nodes_one_database_eapol_test() {
         );
     }
     assert_eq!((usim.auths, usim.resyncs), (10, 0));
+}
+
+fn bar_cli(url: &str, cmd: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", cmd, "--db", url, "--imsi", IMSI])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "subscriber {cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn barred_subscriber_is_rejected_by_every_node_without_an_sqn() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let url = pg.url("aaa");
+    let store = PgStore::open(&url, None, 1).unwrap();
+    let imsi = Imsi::parse(IMSI).unwrap();
+    store
+        .add(&NewSubscriber {
+            imsi: imsi.clone(),
+            keys: sub(),
+            amf: Amf([0x80, 0]),
+            sqn: Sqn::from_seq_ind(0, 0),
+        })
+        .unwrap();
+    let a = Node::start(&url);
+    let b = Node::start(&url);
+    let identity = format!("  identity=\"6{IMSI}@{REALM}\"\n");
+    let mut usim = Usim::default();
+    let (ok, out) = eapol_test(a.auth.port(), &identity, 0, &mut usim);
+    assert!(ok && mppe_ok(&out, 1), "before the bar:\n{out}");
+
+    bar_cli(&url, "bar");
+    let stored = store.stored_sqn(&imsi).unwrap();
+    // A logged one success before; B nothing yet.
+    for (node, n) in [(&a, 2), (&b, 1)] {
+        let (ok, out) = eapol_test(node.auth.port(), &identity, 0, &mut usim);
+        assert!(
+            !ok && !mppe_ok(&out, 1),
+            "a barred subscriber got in:\n{out}"
+        );
+        assert_eq!(
+            node.wait_results(n).last().map(String::as_str),
+            Some("subscriber barred"),
+            "{:#?}",
+            node.logs.lock().unwrap()
+        );
+    }
+    assert_eq!(usim.auths, 1, "no vector reached the USIM while barred");
+    assert_eq!(
+        store.stored_sqn(&imsi).unwrap(),
+        stored,
+        "no SQN used while barred"
+    );
+
+    bar_cli(&url, "unbar");
+    let (ok, out) = eapol_test(b.auth.port(), &identity, 0, &mut usim);
+    assert!(ok && mppe_ok(&out, 1), "after unbar:\n{out}");
+    assert_eq!((usim.auths, usim.resyncs), (2, 0));
 }
