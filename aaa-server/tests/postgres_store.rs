@@ -622,3 +622,68 @@ fn accounting_start_and_stop_build_and_close_sessions_on_every_node() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].client, "nas-b");
 }
+
+#[test]
+fn stored_triplets_imported_with_a_url_are_served_by_every_node() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    let a = PgStore::open(&url, None, 1).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    // A 2G-only SIM: no K/OPc, three triplets from an hlr_auc_gw file.
+    let two_g = Imsi::parse("001010000000077").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("triplets.txt");
+    let line = |i: u8| {
+        format!(
+            "{}:{}:{}:{}\n",
+            two_g.as_str(),
+            hex::encode([i; 8]),
+            hex::encode([0x50 + i; 4]),
+            hex::encode([0xa0 + i; 16])
+        )
+    };
+    std::fs::write(
+        &file,
+        format!("# IMSI:Kc:SRES:RAND\n{}{}", line(1), line(2)),
+    )
+    .unwrap();
+    let import = || {
+        cli(&[
+            "subscriber",
+            "import",
+            "--db",
+            &url,
+            "--triplets",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out) = import();
+    assert!(ok && out.contains("2 added, 0 replaced"), "{out}");
+    std::fs::write(&file, format!("{}{}", line(2), line(3))).unwrap();
+    let (ok, out) = import();
+    assert!(ok && out.contains("1 added, 1 replaced"), "{out}");
+    // Least used first, in file order; each node sees the other's use.
+    let (t, version) = a.triplets(&two_g, 2).unwrap();
+    assert_eq!(
+        t.iter().map(|t| t.rand[0]).collect::<Vec<_>>(),
+        [0xa1, 0xa2]
+    );
+    assert_eq!(t[0].sres.as_bytes(), &[0x51; 4]);
+    let (t, _) = b.triplets(&two_g, 2).unwrap();
+    assert_eq!(t[0].rand[0], 0xa3);
+    assert!(b.current(&two_g, version).unwrap());
+    // A new import is a change: an authentication in flight is turned down.
+    let (ok, out) = import();
+    assert!(ok && out.contains("0 added, 2 replaced"), "{out}");
+    assert!(!b.current(&two_g, version).unwrap());
+    // One triplet is not enough (RFC 4186 needs 2 or 3 distinct RANDs).
+    std::fs::write(&file, line(9).replace("077:", "078:")).unwrap();
+    assert!(import().0);
+    let one = Imsi::parse("001010000000078").unwrap();
+    assert!(matches!(
+        a.triplets(&one, 3),
+        Err(HssError::UnknownSubscriber)
+    ));
+}

@@ -59,17 +59,14 @@ impl AnyStore {
         }
     }
 
-    /// Stores GSM triplets for 2G-only SIMs (`subscriber import --triplets`);
-    /// only the SQLite store keeps them so far.
+    /// Stores GSM triplets for 2G-only SIMs (`subscriber import --triplets`).
     pub fn import_triplets(
         &self,
         t: &[super::sqlite::triplets::StoredTriplet],
     ) -> Result<super::sqlite::triplets::TripletImport, HssError> {
         match self {
             AnyStore::Sqlite(x) => x.import_triplets(t),
-            AnyStore::Postgres(_) => Err(HssError::Unsupported(
-                "stored GSM triplets in PostgreSQL (use an SQLite store, or K/OPc subscribers)",
-            )),
+            AnyStore::Postgres(x) => x.import_triplets(t),
         }
     }
 

@@ -73,6 +73,20 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     );
     CREATE INDEX acct_session_imsi ON acct_session (imsi);",
     ),
+    (
+        3,
+        // Stored GSM triplets for 2G-only SIMs (hlr_auc_gw triplet files),
+        // handed out least used first; `seq` keeps the file's order.
+        "CREATE TABLE gsm_triplet (
+        imsi text NOT NULL CHECK (imsi ~ '^[0-9]{6,15}$'),
+        rand bytea NOT NULL CHECK (length(rand) = 16),
+        sres bytea NOT NULL CHECK (length(sres) = 4),
+        kc bytea NOT NULL CHECK (length(kc) = 8),
+        used bigint NOT NULL DEFAULT 0,
+        seq bigserial NOT NULL,
+        PRIMARY KEY (imsi, rand)
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.

@@ -32,6 +32,7 @@
 mod authz;
 pub mod conninfo;
 pub mod migrate;
+mod triplets;
 
 use super::reserve::{Range, advance, later};
 use super::sqlite::{ImportReport, NewSubscriber, SubscriberInfo, SubscriberUpdate};
@@ -672,12 +673,16 @@ impl Hss for PgStore {
         let r = self
             .inner
             .conn()?
-            .query_opt(
-                "SELECT version FROM subscriber WHERE imsi = $1",
+            .query_one(
+                // A 2G-only IMSI (stored triplets, no subscriber row) has
+                // its version in subscriber_change only.
+                "SELECT coalesce((SELECT version FROM subscriber WHERE imsi = $1),
+                    (SELECT c.version FROM subscriber_change c WHERE c.imsi = $1
+                     AND EXISTS (SELECT 1 FROM gsm_triplet t WHERE t.imsi = $1)))",
                 &[&imsi.as_str()],
             )
             .map_err(db)?;
-        let now = r.map(|r| r.get::<_, i64>(0) as u64);
+        let now = r.get::<_, Option<i64>>(0).map(|v| v as u64);
         if now != Some(version) {
             relock(&self.inner.leases).remove(imsi.as_str());
             tracing::info!(
@@ -689,8 +694,8 @@ impl Hss for PgStore {
     }
 
     /// GSM-Milenage triplets (TS 55.205) from K/OPc: GSM uses no SQN, so
-    /// nothing is committed. Stored triplets for 2G-only SIMs live in the
-    /// SQLite store only.
+    /// nothing is committed. An IMSI without K/OPc gets its stored
+    /// triplets (2G-only SIMs, `subscriber import --triplets`).
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
         let row = self
             .inner
@@ -699,8 +704,10 @@ impl Hss for PgStore {
                 "SELECT k, opc, version FROM subscriber WHERE imsi = $1",
                 &[&imsi.as_str()],
             )
-            .map_err(db)?
-            .ok_or(HssError::UnknownSubscriber)?;
+            .map_err(db)?;
+        let Some(row) = row else {
+            return self.stored_triplets(imsi, n);
+        };
         let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
         let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(1));
         let keys = keys_of(&k, &opc)?;
