@@ -13,7 +13,9 @@
 //!   both nodes authenticate without a restart;
 //! - `subscriber bar --db postgresql://…`: both nodes reject the subscriber
 //!   ("subscriber barred") with no vector issued and no SQN used; `unbar`
-//!   lets it in again.
+//!   lets it in again;
+//! - EAP-SIM with a 2G-only SIM whose triplets were imported with
+//!   `subscriber import --triplets --db postgresql://…`: through both nodes.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -89,6 +91,11 @@ struct Node {
 
 impl Node {
     fn start(url: &str) -> Self {
+        Node::start_with(url, "\"aka-prime\"")
+    }
+
+    /// `methods`: the TOML array's items.
+    fn start_with(url: &str, methods: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("aaa.toml");
         std::fs::write(
@@ -97,7 +104,7 @@ impl Node {
                 "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
                  [[client]]\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
                  [hss]\nbackend = \"postgres\"\nurl = \"{url}\"\n\
-                 [eap]\nmethods = [\"aka-prime\"]\n\
+                 [eap]\nmethods = [{methods}]\n\
                  [privacy]\ncurrent_key = 1\n[[privacy.key]]\nindex = 1\nsecret = \"{KEY1}\"\n"
             ),
         )
@@ -432,4 +439,69 @@ fn barred_subscriber_is_rejected_by_every_node_without_an_sqn() {
     let (ok, out) = eapol_test(b.auth.port(), &identity, 0, &mut usim);
     assert!(ok && mppe_ok(&out, 1), "after unbar:\n{out}");
     assert_eq!((usim.auths, usim.resyncs), (2, 0));
+}
+
+#[test]
+fn eap_sim_with_imported_triplets_through_both_nodes() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let url = pg.url("aaa");
+    let imsi = "001010000000077";
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = String::from("# IMSI:Kc:SRES:RAND\n");
+    let mut sim = std::collections::HashMap::new();
+    for i in 1..=6u8 {
+        let (kc, sres, rand) = ([i; 8], [0x50 + i; 4], [0xa0 + i; 16]);
+        file.push_str(&format!(
+            "{imsi}:{}:{}:{}\n",
+            hex::encode(kc),
+            hex::encode(sres),
+            hex::encode(rand)
+        ));
+        sim.insert(
+            hex::encode(rand),
+            format!("{}:{}", hex::encode(kc), hex::encode(sres)),
+        );
+    }
+    let path = dir.path().join("triplets.txt");
+    std::fs::write(&path, file).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", "import", "--db", &url, "--triplets"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = Node::start_with(&url, "\"sim\"");
+    let b = Node::start_with(&url, "\"sim\"");
+    let bin = tool("eapol_test").unwrap();
+    let identity = format!("  identity=\"1{imsi}@{REALM}\"\n");
+    for node in [&a, &b] {
+        let (ok, out, _) = common::eapol_test_external_sim(
+            &bin,
+            SECRET,
+            node.auth.port(),
+            "SIM",
+            &identity,
+            0,
+            |kind, rands| {
+                assert_eq!(kind, "GSM-AUTH");
+                let mut a = String::from("GSM-AUTH");
+                for r in rands.split(':') {
+                    a.push(':');
+                    a.push_str(sim.get(r).map_or("00:00", String::as_str));
+                }
+                a
+            },
+        );
+        assert!(
+            ok && mppe_ok(&out, 1),
+            "EAP-SIM:\n{out}\n{:#?}",
+            node.logs.lock().unwrap()
+        );
+    }
 }
