@@ -11,6 +11,8 @@
 //!   without a resynchronisation;
 //! - PostgreSQL stopped: no Access-Accept, the node logs why; started again:
 //!   both nodes authenticate without a restart;
+//! - a group's reply attributes with a subscriber override set with
+//!   `--db postgresql://…` in Access-Accept (hostap's dump);
 //! - `subscriber bar --db postgresql://…`: both nodes reject the subscriber
 //!   ("subscriber barred") with no vector issued and no SQN used; `unbar`
 //!   lets it in again;
@@ -409,8 +411,39 @@ fn barred_subscriber_is_rejected_by_every_node_without_an_sqn() {
     let b = Node::start(&url);
     let identity = format!("  identity=\"6{IMSI}@{REALM}\"\n");
     let mut usim = Usim::default();
+    // Group attributes with the subscriber's own VLAN over the group's.
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+            .args(["subscriber"])
+            .args(args)
+            .args(["--db", &url])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    cli(&[
+        "group",
+        "add",
+        "gold",
+        "--vlan",
+        "10",
+        "--session-timeout",
+        "3600",
+    ]);
+    cli(&["set", "--imsi", IMSI, "--group", "gold", "--vlan", "20"]);
     let (ok, out) = eapol_test(a.auth.port(), &identity, 0, &mut usim);
     assert!(ok && mppe_ok(&out, 1), "before the bar:\n{out}");
+    // hostap's dump of the Access-Accept: the group's Session-Timeout, and
+    // Tunnel-Private-Group-ID tag 0x01 "20" (the subscriber's VLAN).
+    assert!(
+        out.contains("Attribute 27 (Session-Timeout) length=6")
+            && out.contains("Attribute 81 (Tunnel-Private-Group-Id) length=5\n      Value: 013230"),
+        "reply attributes:\n{out}"
+    );
 
     bar_cli(&url, "bar");
     let stored = store.stored_sqn(&imsi).unwrap();
