@@ -456,6 +456,23 @@ fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
             })
             .unwrap();
         }
+        // Authorization: a group, a subscriber's own VLAN over it, a bar.
+        s.group_add(
+            "gold",
+            &aaa_server::authz::ReplyAttributes {
+                session_timeout: Some(600),
+                vlan: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut u = aaa_server::authz::sqlite::AuthzUpdate {
+            group: Some(Some("gold".into())),
+            ..Default::default()
+        };
+        u.attributes.set.vlan = Some(20);
+        s.set_authz(&imsi(), &u).unwrap();
+        s.set_barred(&imsi(), true).unwrap();
         for id in ["a", "b"] {
             s.record(&AccountingRecord {
                 client: "ap".into(),
@@ -484,6 +501,17 @@ fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
     assert_eq!(list(first_s), list(last_s));
     let back = aaa_server::hss::SqliteStore::open(&last).unwrap();
     assert_eq!(back.accounting_count().unwrap(), 2);
+    // Groups, the override and the bar came through both ways.
+    let show = |db: &str| cli(&["subscriber", "show", "--db", db, "--imsi", IMSI]).1;
+    assert_eq!(show(first_s), show(&url));
+    assert_eq!(show(first_s), show(last_s));
+    let a = back.authorization_of(&imsi()).unwrap();
+    assert!(a.barred);
+    assert_eq!(
+        (a.reply.session_timeout, a.reply.vlan),
+        (Some(600), Some(20))
+    );
+    back.set_barred(&imsi(), false).unwrap();
     // The keys came through: the USIM accepts a vector from the copy.
     let v = back.vector(&imsi(), VectorKind::Aka).unwrap();
     assert!(sqn_of(&v).seq() > 7);

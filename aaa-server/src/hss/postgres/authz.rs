@@ -374,3 +374,30 @@ impl crate::authz::store::WatchStore for PgStore {
         PgStore::subscriber_state(self, imsi)
     }
 }
+
+impl PgStore {
+    /// Groups (name, attributes JSON) and subscribers' rows (IMSI, group,
+    /// barred, own attributes JSON), for `db copy`.
+    pub(crate) fn export_authz(&self) -> Result<crate::hss::copy::Authz, HssError> {
+        let mut c = self.inner.conn()?;
+        let groups = c
+            .query(
+                "SELECT name, attributes FROM subscriber_group ORDER BY name",
+                &[],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let rows = c
+            .query(
+                "SELECT imsi, group_name, barred, attributes FROM subscriber_authz ORDER BY imsi",
+                &[],
+            )
+            .map_err(db)?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        Ok((groups, rows))
+    }
+}
