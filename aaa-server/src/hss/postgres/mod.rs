@@ -23,7 +23,7 @@
 //! ([`POLL`]), and [`Hss::current`] turns down any Access-Accept made from
 //! before it.
 //!
-//! Subscriber changes: every add, set, remove, import and resync gives the
+//! Subscriber changes: every add, set, remove, import, resync and bar gives the
 //! IMSI a new version from the one-row `change_counter` (its row lock makes
 //! versions commit in order) in `subscriber.version` and `subscriber_change`;
 //! [`Hss::current`] compares it with one query, and a poller drops leases of
