@@ -469,18 +469,6 @@ fn store(db: &std::path::Path) -> Result<AnyStore, String> {
     AnyStore::open(db, false, 1).map_err(|e| e.to_string())
 }
 
-/// The SQLite store, for what only it keeps so far: groups, reply
-/// attributes, barring and the session table.
-fn sqlite_store(db: &std::path::Path) -> Result<aaa_server::hss::SqliteStore, String> {
-    match store(db)? {
-        AnyStore::Sqlite(s) => Ok(s),
-        AnyStore::Postgres(_) => Err(format!(
-            "{}: groups, reply attributes, barring and sessions are kept in SQLite stores only so far",
-            db.display()
-        )),
-    }
-}
-
 /// The store, created `0600` when missing (`subscriber add`/`import`).
 fn store_or_new(db: &std::path::Path) -> Result<AnyStore, String> {
     AnyStore::open(db, true, 1).map_err(|e| e.to_string())
@@ -489,7 +477,7 @@ fn store_or_new(db: &std::path::Path) -> Result<AnyStore, String> {
 /// `subscriber bar` (`bar`) / `unbar`.
 fn bar(db: &std::path::Path, imsi: &str, bar: bool) -> Result<(), CliError> {
     let imsi = Imsi::parse(imsi).map_err(|e| format!("--imsi: {e}"))?;
-    sqlite_store(db)?
+    store(db)?
         .set_barred(&imsi, bar)
         .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
     outln!("{} {imsi}", if bar { "barred" } else { "unbarred" })
@@ -502,7 +490,7 @@ fn session_cmd(cmd: SessionCmd) -> Result<(), CliError> {
             let imsi = imsi
                 .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
                 .transpose()?;
-            let list = sqlite_store(&db)?
+            let list = store(&db)?
                 .sessions(imsi.as_ref())
                 .map_err(|e| e.to_string())?;
             if json {
@@ -544,7 +532,19 @@ fn session_cmd(cmd: SessionCmd) -> Result<(), CliError> {
             let imsi = imsi
                 .map(|i| Imsi::parse(&i).map_err(|e| format!("--imsi: {e}")))
                 .transpose()?;
-            let sessions: Vec<_> = sqlite_store(&cfg.database)?
+            // The serving store: `[hss] backend = "postgres"` or the SQLite file.
+            let db = match &cfg.postgres {
+                Some(pg) => AnyStore::Postgres(
+                    aaa_server::hss::postgres::PgStore::open(
+                        &pg.url,
+                        pg.password_file.as_deref(),
+                        1,
+                    )
+                    .map_err(|e| e.to_string())?,
+                ),
+                None => store(&cfg.database)?,
+            };
+            let sessions: Vec<_> = db
                 .sessions(imsi.as_ref())
                 .map_err(|e| e.to_string())?
                 .into_iter()
@@ -599,23 +599,21 @@ fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
     match cmd {
         GroupCmd::Add { db, name, attrs } => {
             let u = (*attrs).update()?;
-            sqlite_store(&db)?
-                .group_add(&name, &u.set)
-                .map_err(|e| match e {
-                    HssError::Exists => format!("{}: group {name} already exists", db.display()),
-                    e => format!("{}: group {name}: {e}", db.display()),
-                })?;
+            store(&db)?.group_add(&name, &u.set).map_err(|e| match e {
+                HssError::Exists => format!("{}: group {name} already exists", db.display()),
+                e => format!("{}: group {name}: {e}", db.display()),
+            })?;
             outln!("added group {name}")
         }
         GroupCmd::Set { db, name, attrs } => {
             let u = (*attrs).update()?;
-            sqlite_store(&db)?
+            store(&db)?
                 .group_set(&name, &u)
                 .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
             outln!("updated group {name}")
         }
         GroupCmd::List { db, json } => {
-            let list = sqlite_store(&db)?.group_list().map_err(|e| e.to_string())?;
+            let list = store(&db)?.group_list().map_err(|e| e.to_string())?;
             if json {
                 return outln!(
                     "{}",
@@ -634,7 +632,7 @@ fn group_cmd(cmd: GroupCmd) -> Result<(), CliError> {
             Ok(())
         }
         GroupCmd::Remove { db, name } => {
-            sqlite_store(&db)?
+            store(&db)?
                 .group_remove(&name)
                 .map_err(|e| format!("{}: group {name}: {e}", db.display()))?;
             outln!("removed group {name}")
@@ -804,7 +802,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
                     || !authz.attributes.set.is_empty();
                 let keys_given = k.is_some() || opc.is_some() || amf.is_some() || sqn.is_some();
                 if authz_given {
-                    sqlite_store(&db)?
+                    store(&db)?
                         .set_authz(&imsi, &authz)
                         .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
                     if !keys_given {
@@ -867,7 +865,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
             SubCmd::Unbar { db, imsi } => bar(&db, &imsi, false),
             SubCmd::Show { db, imsi } => {
                 let imsi = Imsi::parse(&imsi).map_err(|e| format!("--imsi: {e}"))?;
-                let a = sqlite_store(&db)?
+                let a = store(&db)?
                     .authorization_of(&imsi)
                     .map_err(|e| format!("{}: {imsi}: {e}", db.display()))?;
                 let v = serde_json::json!({

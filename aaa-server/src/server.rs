@@ -277,11 +277,14 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             let w = Arc::downgrade(&store);
             let reservations: crate::metrics::ProbeFn =
                 Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
+            let das_watch =
+                crate::authz::watch::spawn(&cfg, store.clone(), das_stop.clone(), &metrics)
+                    .map_err(io("disconnect watcher"))?;
             (
                 store.subscriber_count()?,
                 RadiusServer::with_metrics(&cfg, metered.clone(), metered, metrics),
                 reservations,
-                None,
+                das_watch,
             )
         }
         None => {

@@ -1,11 +1,15 @@
 //! `subscriber group …`, `subscriber set --group/--vlan…`, `bar`/`unbar`,
 //! `show` and `session list` as a user runs them: what they print, and the
-//! errors (non-zero exit, the store and what is wrong) for bad input.
+//! errors (non-zero exit, the store and what is wrong) for bad input; on
+//! an SQLite file and on a real PostgreSQL (`--db postgresql://…`).
 
-use std::path::Path;
+#[path = "common/postgres.rs"]
+mod pgsrv;
+
+use std::ffi::OsStr;
 use std::process::Command;
 
-fn aaa(db: &Path, args: &[&str]) -> (bool, String, String) {
+fn aaa(db: &OsStr, args: &[&str]) -> (bool, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
         .args(args)
         .arg("--db")
@@ -22,10 +26,21 @@ fn aaa(db: &Path, args: &[&str]) -> (bool, String, String) {
 #[test]
 fn groups_overrides_bars_and_their_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("s.db");
+    groups_overrides_bars(dir.path().join("s.db").as_os_str());
+}
+
+#[test]
+fn groups_overrides_bars_and_their_errors_in_postgresql() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    groups_overrides_bars(OsStr::new(&pg.url("postgres")));
+}
+
+fn groups_overrides_bars(db: &OsStr) {
     let imsi = "001010000000001";
     let ok = |args: &[&str]| {
-        let (ok, out, err) = aaa(&db, args);
+        let (ok, out, err) = aaa(db, args);
         assert!(ok, "{args:?}: {err}");
         out
     };
@@ -109,7 +124,7 @@ fn groups_overrides_bars_and_their_errors() {
             "already exists",
         ),
     ] {
-        let (ok, _, err) = aaa(&db, args);
+        let (ok, _, err) = aaa(db, args);
         assert!(!ok, "{args:?} succeeded");
         assert!(err.contains(want), "{args:?}: {err}");
     }

@@ -6,10 +6,12 @@
 //! it could not authenticate it would drop silently. Covered: the session
 //! table built from an Accounting-Start, `session list`, `session
 //! disconnect --imsi`, and the watcher of a running `serve` sending a
-//! Disconnect-Request when the subscriber is barred, counted at /metrics
-//! (`aaa_das_*`) in a scrape Prometheus's `promtool check metrics` accepts.
+//! Disconnect-Request when the subscriber is barred; with an SQLite store
+//! and with a real PostgreSQL (`[hss] backend = "postgres"`).
 
 mod common;
+#[path = "common/postgres.rs"]
+mod pgsrv;
 
 use common::{KillOnDrop, SECRET, tool, vector_subscriber};
 use std::io::{BufRead, Read, Write};
@@ -69,6 +71,23 @@ fn accounting_request(id: u8, attrs: &[(u8, Vec<u8>)]) -> Vec<u8> {
     p
 }
 
+fn aaa(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(o: &std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// GET /metrics: the body.
 fn scrape(addr: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -107,29 +126,43 @@ fn promtool_check(bin: &std::path::Path, text: &str) -> (bool, String) {
     )
 }
 
-fn aaa(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_aaa-server"))
-        .args(args)
-        .output()
+#[test]
+fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir
+        .path()
+        .join("subscribers.db")
+        .to_str()
         .unwrap()
-}
-
-fn ok(o: &std::process::Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+        .to_owned();
+    disconnects(dir, &db, "[hss]\ndatabase = \"subscribers.db\"\n");
 }
 
 #[test]
-fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
+fn disconnects_reach_hostapd_das_with_a_postgresql_store() {
+    if tool("hostapd").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    disconnects(
+        tempfile::tempdir().unwrap(),
+        &url,
+        &format!(
+            "[privacy]\ncurrent_key = 1\n[[privacy.key]]\nindex = 1\nsecret = \"{}\"\n\
+             [hss]\nbackend = \"postgres\"\nurl = \"{url}\"\n",
+            "01".repeat(32)
+        ),
+    );
+}
+
+/// `db`: the `--db` of the CLI; `hss`: the server's `[hss]` section.
+fn disconnects(dir: tempfile::TempDir, db: &str, hss: &str) {
     let (Some(hostapd), Some(promtool)) = (tool("hostapd"), tool("promtool")) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
     let das_port = free_udp_port();
     let hconf = dir.path().join("hostapd.conf");
     std::fs::write(
@@ -159,12 +192,11 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
 
     // The store and a server whose client names hostapd's DAS.
     let (imsi, k, opc) = vector_subscriber(0);
-    let db = dir.path().join("subscribers.db");
     ok(&aaa(&[
         "subscriber",
         "add",
         "--db",
-        db.to_str().unwrap(),
+        db,
         "--imsi",
         &imsi,
         "--k",
@@ -179,7 +211,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
             "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
              [[client]]\nname = \"ap1\"\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
              das = \"127.0.0.1:{das_port}\"\n\
-             [hss]\ndatabase = \"subscribers.db\"\n[eap]\nmethods = [\"aka-prime\"]\n\
+             {hss}[eap]\nmethods = [\"aka-prime\"]\n\
              [metrics]\nlisten = \"127.0.0.1:0\"\n"
         ),
     )
@@ -195,7 +227,8 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
         .unwrap();
     let _s_guard = KillOnDrop(srv.id());
     let slog = collect(srv.stderr.take().unwrap());
-    let line = wait_for(&slog, "aaa-server listening", 20).expect("server did not start");
+    let line = wait_for(&slog, "aaa-server listening", 20)
+        .unwrap_or_else(|| panic!("server did not start: {:#?}", slog.lock().unwrap()));
     let metrics_line = wait_for(&slog, "metrics endpoint listening", 1).expect("metrics line");
     let metrics_addr = metrics_line[metrics_line.find("addr=").unwrap() + 5..]
         .split_whitespace()
@@ -243,14 +276,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
     let (n, _) = sock.recv_from(&mut buf).expect("Accounting-Response");
     assert_eq!(buf[0], 5, "Accounting-Response: {:?}", &buf[..n]);
 
-    let list = ok(&aaa(&[
-        "session",
-        "list",
-        "--db",
-        db.to_str().unwrap(),
-        "--imsi",
-        &imsi,
-    ]));
+    let list = ok(&aaa(&["session", "list", "--db", db, "--imsi", &imsi]));
     assert!(
         list.contains("SESSION-0001") && list.contains("02-00-00-00-00-01"),
         "{list}"
@@ -284,14 +310,7 @@ fn disconnects_reach_hostapd_das_by_hand_and_when_a_subscriber_is_barred() {
     );
 
     // Barring the subscriber: the running server sends the Disconnect-Request itself.
-    ok(&aaa(&[
-        "subscriber",
-        "bar",
-        "--db",
-        db.to_str().unwrap(),
-        "--imsi",
-        &imsi,
-    ]));
+    ok(&aaa(&["subscriber", "bar", "--db", db, "--imsi", &imsi]));
     assert!(
         wait_for(&slog, "Disconnect-Request sent", 3)
             .is_some_and(|l| l.contains("subscriber barred")),

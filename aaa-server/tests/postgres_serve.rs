@@ -10,7 +10,14 @@
 //! - node A killed with SIGKILL and restarted: it authenticates at once,
 //!   without a resynchronisation;
 //! - PostgreSQL stopped: no Access-Accept, the node logs why; started again:
-//!   both nodes authenticate without a restart.
+//!   both nodes authenticate without a restart;
+//! - a group's reply attributes with a subscriber override set with
+//!   `--db postgresql://…` in Access-Accept (hostap's dump);
+//! - `subscriber bar --db postgresql://…`: both nodes reject the subscriber
+//!   ("subscriber barred") with no vector issued and no SQN used; `unbar`
+//!   lets it in again;
+//! - EAP-SIM with a 2G-only SIM whose triplets were imported with
+//!   `subscriber import --triplets --db postgresql://…`: through both nodes.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -86,6 +93,11 @@ struct Node {
 
 impl Node {
     fn start(url: &str) -> Self {
+        Node::start_with(url, "\"aka-prime\"")
+    }
+
+    /// `methods`: the TOML array's items.
+    fn start_with(url: &str, methods: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("aaa.toml");
         std::fs::write(
@@ -94,7 +106,7 @@ impl Node {
                 "listen = \"127.0.0.1:0\"\naccounting_listen = \"127.0.0.1:0\"\n\
                  [[client]]\nnetwork = \"127.0.0.1/32\"\nsecret = \"{SECRET}\"\n\
                  [hss]\nbackend = \"postgres\"\nurl = \"{url}\"\n\
-                 [eap]\nmethods = [\"aka-prime\"]\n\
+                 [eap]\nmethods = [{methods}]\n\
                  [privacy]\ncurrent_key = 1\n[[privacy.key]]\nindex = 1\nsecret = \"{KEY1}\"\n"
             ),
         )
@@ -357,8 +369,173 @@ fn two_nodes_one_database_eapol_test() {
         let (ok, out) = eapol_test(node.auth.port(), &identity, 0, &mut usim);
         assert!(
             ok && mppe_ok(&out, 1),
-            "after the database came back, run {i}:\n{out}"
+            "after the database came back, run {i}:\n{out}\nnode log: {:#?}",
+            node.logs.lock().unwrap()
         );
     }
     assert_eq!((usim.auths, usim.resyncs), (10, 0));
+}
+
+fn bar_cli(url: &str, cmd: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", cmd, "--db", url, "--imsi", IMSI])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "subscriber {cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn barred_subscriber_is_rejected_by_every_node_without_an_sqn() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let url = pg.url("aaa");
+    let store = PgStore::open(&url, None, 1).unwrap();
+    let imsi = Imsi::parse(IMSI).unwrap();
+    store
+        .add(&NewSubscriber {
+            imsi: imsi.clone(),
+            keys: sub(),
+            amf: Amf([0x80, 0]),
+            sqn: Sqn::from_seq_ind(0, 0),
+        })
+        .unwrap();
+    let a = Node::start(&url);
+    let b = Node::start(&url);
+    let identity = format!("  identity=\"6{IMSI}@{REALM}\"\n");
+    let mut usim = Usim::default();
+    // Group attributes with the subscriber's own VLAN over the group's.
+    let cli = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+            .args(["subscriber"])
+            .args(args)
+            .args(["--db", &url])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    cli(&[
+        "group",
+        "add",
+        "gold",
+        "--vlan",
+        "10",
+        "--session-timeout",
+        "3600",
+    ]);
+    cli(&["set", "--imsi", IMSI, "--group", "gold", "--vlan", "20"]);
+    let (ok, out) = eapol_test(a.auth.port(), &identity, 0, &mut usim);
+    assert!(ok && mppe_ok(&out, 1), "before the bar:\n{out}");
+    // hostap's dump of the Access-Accept: the group's Session-Timeout, and
+    // Tunnel-Private-Group-ID tag 0x01 "20" (the subscriber's VLAN).
+    assert!(
+        out.contains("Attribute 27 (Session-Timeout) length=6")
+            && out.contains("Attribute 81 (Tunnel-Private-Group-Id) length=5\n      Value: 013230"),
+        "reply attributes:\n{out}"
+    );
+
+    bar_cli(&url, "bar");
+    let stored = store.stored_sqn(&imsi).unwrap();
+    // A logged one success before; B nothing yet.
+    for (node, n) in [(&a, 2), (&b, 1)] {
+        let (ok, out) = eapol_test(node.auth.port(), &identity, 0, &mut usim);
+        assert!(
+            !ok && !mppe_ok(&out, 1),
+            "a barred subscriber got in:\n{out}"
+        );
+        assert_eq!(
+            node.wait_results(n).last().map(String::as_str),
+            Some("subscriber barred"),
+            "{:#?}",
+            node.logs.lock().unwrap()
+        );
+    }
+    assert_eq!(usim.auths, 1, "no vector reached the USIM while barred");
+    assert_eq!(
+        store.stored_sqn(&imsi).unwrap(),
+        stored,
+        "no SQN used while barred"
+    );
+
+    bar_cli(&url, "unbar");
+    let (ok, out) = eapol_test(b.auth.port(), &identity, 0, &mut usim);
+    assert!(ok && mppe_ok(&out, 1), "after unbar:\n{out}");
+    assert_eq!((usim.auths, usim.resyncs), (2, 0));
+}
+
+#[test]
+fn eap_sim_with_imported_triplets_through_both_nodes() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let url = pg.url("aaa");
+    let imsi = "001010000000077";
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = String::from("# IMSI:Kc:SRES:RAND\n");
+    let mut sim = std::collections::HashMap::new();
+    for i in 1..=6u8 {
+        let (kc, sres, rand) = ([i; 8], [0x50 + i; 4], [0xa0 + i; 16]);
+        file.push_str(&format!(
+            "{imsi}:{}:{}:{}\n",
+            hex::encode(kc),
+            hex::encode(sres),
+            hex::encode(rand)
+        ));
+        sim.insert(
+            hex::encode(rand),
+            format!("{}:{}", hex::encode(kc), hex::encode(sres)),
+        );
+    }
+    let path = dir.path().join("triplets.txt");
+    std::fs::write(&path, file).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_aaa-server"))
+        .args(["subscriber", "import", "--db", &url, "--triplets"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = Node::start_with(&url, "\"sim\"");
+    let b = Node::start_with(&url, "\"sim\"");
+    let bin = tool("eapol_test").unwrap();
+    let identity = format!("  identity=\"1{imsi}@{REALM}\"\n");
+    for node in [&a, &b] {
+        let (ok, out, _) = common::eapol_test_external_sim(
+            &bin,
+            SECRET,
+            node.auth.port(),
+            "SIM",
+            &identity,
+            0,
+            |kind, rands| {
+                assert_eq!(kind, "GSM-AUTH");
+                let mut a = String::from("GSM-AUTH");
+                for r in rands.split(':') {
+                    a.push(':');
+                    a.push_str(sim.get(r).map_or("00:00", String::as_str));
+                }
+                a
+            },
+        );
+        assert!(
+            ok && mppe_ok(&out, 1),
+            "EAP-SIM:\n{out}\n{:#?}",
+            node.logs.lock().unwrap()
+        );
+    }
 }

@@ -456,6 +456,23 @@ fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
             })
             .unwrap();
         }
+        // Authorization: a group, a subscriber's own VLAN over it, a bar.
+        s.group_add(
+            "gold",
+            &aaa_server::authz::ReplyAttributes {
+                session_timeout: Some(600),
+                vlan: Some(10),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut u = aaa_server::authz::sqlite::AuthzUpdate {
+            group: Some(Some("gold".into())),
+            ..Default::default()
+        };
+        u.attributes.set.vlan = Some(20);
+        s.set_authz(&imsi(), &u).unwrap();
+        s.set_barred(&imsi(), true).unwrap();
         for id in ["a", "b"] {
             s.record(&AccountingRecord {
                 client: "ap".into(),
@@ -484,6 +501,17 @@ fn db_copy_sqlite_to_postgres_and_back_loses_nothing() {
     assert_eq!(list(first_s), list(last_s));
     let back = aaa_server::hss::SqliteStore::open(&last).unwrap();
     assert_eq!(back.accounting_count().unwrap(), 2);
+    // Groups, the override and the bar came through both ways.
+    let show = |db: &str| cli(&["subscriber", "show", "--db", db, "--imsi", IMSI]).1;
+    assert_eq!(show(first_s), show(&url));
+    assert_eq!(show(first_s), show(last_s));
+    let a = back.authorization_of(&imsi()).unwrap();
+    assert!(a.barred);
+    assert_eq!(
+        (a.reply.session_timeout, a.reply.vlan),
+        (Some(600), Some(20))
+    );
+    back.set_barred(&imsi(), false).unwrap();
     // The keys came through: the USIM accepts a vector from the copy.
     let v = back.vector(&imsi(), VectorKind::Aka).unwrap();
     assert!(sqn_of(&v).seq() > 7);
@@ -518,6 +546,172 @@ fn gsm_milenage_triplets_come_from_the_stored_keys_without_an_sqn() {
     let unknown = Imsi::parse("001019999999999").unwrap();
     assert!(matches!(
         a.triplets(&unknown, 2),
+        Err(HssError::UnknownSubscriber)
+    ));
+}
+
+#[test]
+fn groups_and_barring_are_seen_by_every_node_at_once() {
+    use aaa_server::authz::ReplyAttributes;
+    use aaa_server::authz::sqlite::AuthzUpdate;
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let a = PgStore::open(&pg.conninfo("postgres"), None, 32).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 32).unwrap();
+    add(&a, Sqn::from_seq_ind(10, 0));
+    a.group_add(
+        "gold",
+        &ReplyAttributes {
+            session_timeout: Some(60),
+            vlan: Some(10),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        a.group_add("gold", &ReplyAttributes::default()),
+        Err(HssError::Exists)
+    );
+    let mut u = AuthzUpdate {
+        group: Some(Some("gold".into())),
+        ..Default::default()
+    };
+    u.attributes.set.vlan = Some(20);
+    a.set_authz(&imsi(), &u).unwrap();
+    // The subscriber's own VLAN beats the group's; the group's timeout stays.
+    let seen = b.authorization(&imsi()).unwrap();
+    assert!(!seen.barred);
+    assert_eq!(
+        (seen.reply.session_timeout, seen.reply.vlan),
+        (Some(60), Some(20))
+    );
+    assert_eq!(a.group_remove("gold"), Err(HssError::GroupInUse(1)));
+    // B holds a lease and an authentication in flight; A bars.
+    let (_, version) = b.vector_versioned(&imsi(), VectorKind::Aka).unwrap();
+    let stored = a.stored_sqn(&imsi()).unwrap();
+    a.set_barred(&imsi(), true).unwrap();
+    assert!(b.authorization(&imsi()).unwrap().barred);
+    assert!(!b.current(&imsi(), version).unwrap());
+    assert_eq!(
+        a.stored_sqn(&imsi()).unwrap(),
+        stored,
+        "barring used an SQN"
+    );
+    a.set_barred(&imsi(), false).unwrap();
+    assert!(!b.authorization(&imsi()).unwrap().barred);
+    let other = Imsi::parse("001010000000002").unwrap();
+    assert_eq!(a.set_barred(&other, true), Err(HssError::UnknownSubscriber));
+    // Removing the subscriber drops its authorization row with it.
+    a.remove(&imsi()).unwrap();
+    a.group_remove("gold").unwrap();
+}
+
+#[test]
+fn accounting_start_and_stop_build_and_close_sessions_on_every_node() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let a = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    let rec = |status: u32, client: &str, id: &str, user: &str| AccountingRecord {
+        client: client.into(),
+        session_id: id.into(),
+        status_type: status,
+        user: user.into(),
+        nas: "ap1".into(),
+        calling_station_id: "02-00-00-00-00-01".into(),
+        delay_time: Some(0),
+        ..Default::default()
+    };
+    let user = "0001010000000001@wlan.mnc001.mcc001.3gppnetwork.org";
+    a.record(&rec(1, "nas-a", "s1", user)).unwrap();
+    b.record(&rec(3, "nas-a", "s2", "pseudonym@x")).unwrap();
+    b.record(&rec(1, "nas-b", "s3", user)).unwrap();
+    let all = a.sessions(None).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all[0].imsi.as_deref(), Some(IMSI));
+    assert_eq!(all[0].calling_station_id, "02-00-00-00-00-01");
+    assert_eq!(b.sessions(Some(&imsi())).unwrap().len(), 2);
+    let (ok, out) = cli(&[
+        "session",
+        "list",
+        "--db",
+        &pg.url("postgres"),
+        "--imsi",
+        IMSI,
+    ]);
+    assert!(ok && out.contains("s1") && out.contains("s3"), "{out}");
+    b.record(&rec(2, "nas-a", "s1", user)).unwrap();
+    assert_eq!(a.sessions(None).unwrap().len(), 2);
+    // Accounting-Off from nas-a closes its sessions.
+    a.record(&rec(8, "nas-a", "", "")).unwrap();
+    let left = b.sessions(None).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].client, "nas-b");
+}
+
+#[test]
+fn stored_triplets_imported_with_a_url_are_served_by_every_node() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    let a = PgStore::open(&url, None, 1).unwrap();
+    let b = PgStore::open(&pg.conninfo("postgres"), None, 1).unwrap();
+    // A 2G-only SIM: no K/OPc, three triplets from an hlr_auc_gw file.
+    let two_g = Imsi::parse("001010000000077").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("triplets.txt");
+    let line = |i: u8| {
+        format!(
+            "{}:{}:{}:{}\n",
+            two_g.as_str(),
+            hex::encode([i; 8]),
+            hex::encode([0x50 + i; 4]),
+            hex::encode([0xa0 + i; 16])
+        )
+    };
+    std::fs::write(
+        &file,
+        format!("# IMSI:Kc:SRES:RAND\n{}{}", line(1), line(2)),
+    )
+    .unwrap();
+    let import = || {
+        cli(&[
+            "subscriber",
+            "import",
+            "--db",
+            &url,
+            "--triplets",
+            file.to_str().unwrap(),
+        ])
+    };
+    let (ok, out) = import();
+    assert!(ok && out.contains("2 added, 0 replaced"), "{out}");
+    std::fs::write(&file, format!("{}{}", line(2), line(3))).unwrap();
+    let (ok, out) = import();
+    assert!(ok && out.contains("1 added, 1 replaced"), "{out}");
+    // Least used first, in file order; each node sees the other's use.
+    let (t, version) = a.triplets(&two_g, 2).unwrap();
+    assert_eq!(
+        t.iter().map(|t| t.rand[0]).collect::<Vec<_>>(),
+        [0xa1, 0xa2]
+    );
+    assert_eq!(t[0].sres.as_bytes(), &[0x51; 4]);
+    let (t, _) = b.triplets(&two_g, 2).unwrap();
+    assert_eq!(t[0].rand[0], 0xa3);
+    assert!(b.current(&two_g, version).unwrap());
+    // A new import is a change: an authentication in flight is turned down.
+    let (ok, out) = import();
+    assert!(ok && out.contains("0 added, 2 replaced"), "{out}");
+    assert!(!b.current(&two_g, version).unwrap());
+    // One triplet is not enough (RFC 4186 needs 2 or 3 distinct RANDs).
+    std::fs::write(&file, line(9).replace("077:", "078:")).unwrap();
+    assert!(import().0);
+    let one = Imsi::parse("001010000000078").unwrap();
+    assert!(matches!(
+        a.triplets(&one, 3),
         Err(HssError::UnknownSubscriber)
     ));
 }

@@ -8,6 +8,7 @@
 pub mod das;
 pub mod sessions;
 pub mod sqlite;
+pub mod store;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};

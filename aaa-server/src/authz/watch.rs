@@ -11,8 +11,9 @@
 
 use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
 use super::sessions::ActiveSession;
+use super::store::WatchStore;
 use crate::config::{Client, Config};
-use crate::hss::{HssError, Imsi, SqliteStore};
+use crate::hss::{HssError, Imsi};
 use crate::metrics::das::DasMetrics;
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, UdpSocket};
@@ -67,7 +68,7 @@ pub fn targets(
 /// a `das`, it only closes idle sessions.
 pub fn spawn(
     cfg: &Config,
-    store: Arc<SqliteStore>,
+    store: Arc<dyn WatchStore>,
     stop: Arc<AtomicBool>,
     metrics: &crate::metrics::Metrics,
 ) -> std::io::Result<Option<std::thread::JoinHandle<()>>> {
@@ -78,7 +79,7 @@ pub fn spawn(
             .spawn(move || {
                 let mut next = Instant::now();
                 while !stop.load(Ordering::Relaxed) {
-                    close_idle(&store, idle, &mut next);
+                    close_idle(&*store, idle, &mut next);
                     std::thread::sleep(SCAN);
                 }
             })
@@ -95,7 +96,7 @@ pub fn spawn(
     let clients = cfg.clients.clone();
     std::thread::Builder::new()
         .name("das-watch".into())
-        .spawn(move || run(&clients, &store, &sock, &stop, idle, &m))
+        .spawn(move || run(&clients, &*store, &sock, &stop, idle, &m))
         .map(Some)
 }
 
@@ -117,7 +118,7 @@ fn unix_now() -> u64 {
 }
 
 /// Closes idle sessions once `next` has passed, then sets the next time.
-fn close_idle(store: &SqliteStore, idle: Duration, next: &mut Instant) {
+fn close_idle(store: &dyn WatchStore, idle: Duration, next: &mut Instant) {
     if Instant::now() < *next {
         return;
     }
@@ -161,7 +162,7 @@ fn outcome(das: &mut DasClient, sock: &UdpSocket, m: &DasMetrics, ev: &DasEvent)
 
 fn run(
     clients: &[Client],
-    store: &SqliteStore,
+    store: &dyn WatchStore,
     sock: &UdpSocket,
     stop: &AtomicBool,
     idle: Duration,
@@ -227,13 +228,12 @@ fn send(
 
 fn scan(
     clients: &[Client],
-    store: &SqliteStore,
+    store: &dyn WatchStore,
     sock: &UdpSocket,
     das: &mut DasClient,
     seen: &mut Seen,
     m: &DasMetrics,
 ) -> Result<(), HssError> {
-    use crate::hss::Hss;
     let Seen {
         state: known,
         reply,
@@ -328,7 +328,7 @@ mod tests {
 
     #[test]
     fn the_timer_closes_idle_sessions_without_new_accounting() {
-        let store = SqliteStore::open_in_memory().unwrap();
+        let store = crate::hss::SqliteStore::open_in_memory().unwrap();
         let rec = AccountingRecord {
             client: "ap1".into(),
             session_id: "s1".into(),

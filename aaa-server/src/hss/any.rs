@@ -5,6 +5,9 @@
 use super::postgres::{PgStore, conninfo::is_postgres_url};
 use super::sqlite::{ImportReport, NewSubscriber, SubscriberInfo, SubscriberUpdate};
 use super::{Hss, HssError, Imsi, SqliteStore, VectorKind};
+use crate::authz::sessions::ActiveSession;
+use crate::authz::sqlite::{AuthzUpdate, GroupInfo};
+use crate::authz::{AttributeUpdate, Authorization, ReplyAttributes};
 use eap::umts::{AuthVector, Auts, Sqn};
 use std::path::Path;
 
@@ -56,17 +59,14 @@ impl AnyStore {
         }
     }
 
-    /// Stores GSM triplets for 2G-only SIMs (`subscriber import --triplets`);
-    /// only the SQLite store keeps them so far.
+    /// Stores GSM triplets for 2G-only SIMs (`subscriber import --triplets`).
     pub fn import_triplets(
         &self,
         t: &[super::sqlite::triplets::StoredTriplet],
     ) -> Result<super::sqlite::triplets::TripletImport, HssError> {
         match self {
             AnyStore::Sqlite(x) => x.import_triplets(t),
-            AnyStore::Postgres(_) => Err(HssError::Unsupported(
-                "stored GSM triplets in PostgreSQL (use an SQLite store, or K/OPc subscribers)",
-            )),
+            AnyStore::Postgres(x) => x.import_triplets(t),
         }
     }
 
@@ -83,6 +83,78 @@ impl AnyStore {
         match self {
             AnyStore::Sqlite(x) => x.remove(imsi),
             AnyStore::Postgres(x) => x.remove(imsi),
+        }
+    }
+
+    /// Adds a group.
+    pub fn group_add(&self, name: &str, a: &ReplyAttributes) -> Result<(), HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.group_add(name, a),
+            AnyStore::Postgres(x) => x.group_add(name, a),
+        }
+    }
+
+    /// Changes a group's attributes.
+    pub fn group_set(&self, name: &str, u: &AttributeUpdate) -> Result<ReplyAttributes, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.group_set(name, u),
+            AnyStore::Postgres(x) => x.group_set(name, u),
+        }
+    }
+
+    /// All groups with their member counts.
+    pub fn group_list(&self) -> Result<Vec<GroupInfo>, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.group_list(),
+            AnyStore::Postgres(x) => x.group_list(),
+        }
+    }
+
+    /// The IMSIs in a group.
+    pub fn group_members(&self, name: &str) -> Result<Vec<String>, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.group_members(name),
+            AnyStore::Postgres(x) => x.group_members(name),
+        }
+    }
+
+    /// Removes a group without members.
+    pub fn group_remove(&self, name: &str) -> Result<(), HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.group_remove(name),
+            AnyStore::Postgres(x) => x.group_remove(name),
+        }
+    }
+
+    /// Sets a subscriber's group and own attributes.
+    pub fn set_authz(&self, imsi: &Imsi, u: &AuthzUpdate) -> Result<(), HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.set_authz(imsi, u),
+            AnyStore::Postgres(x) => x.set_authz(imsi, u),
+        }
+    }
+
+    /// Bars or unbars a subscriber (a subscriber change).
+    pub fn set_barred(&self, imsi: &Imsi, barred: bool) -> Result<(), HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.set_barred(imsi, barred),
+            AnyStore::Postgres(x) => x.set_barred(imsi, barred),
+        }
+    }
+
+    /// The subscriber's authorization (`subscriber show`).
+    pub fn authorization_of(&self, imsi: &Imsi) -> Result<Authorization, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.authorization_of(imsi),
+            AnyStore::Postgres(x) => x.authorization_of(imsi),
+        }
+    }
+
+    /// Active sessions, of `imsi` only when given.
+    pub fn sessions(&self, imsi: Option<&Imsi>) -> Result<Vec<ActiveSession>, HssError> {
+        match self {
+            AnyStore::Sqlite(x) => x.sessions(imsi),
+            AnyStore::Postgres(x) => x.sessions(imsi),
         }
     }
 

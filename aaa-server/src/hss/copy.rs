@@ -2,7 +2,8 @@
 //! stored SQN, the committed high-water mark) and accounting records from
 //! one store to another, SQLite or PostgreSQL either way. Run it with the
 //! nodes of the source stopped, or accept that SQNs issued after the copy
-//! are not in it (the USIM then resyncs once).
+//! are not in it (the USIM then resyncs once). Groups, reply attributes
+//! and bars come along (after the subscribers, not in their transaction).
 
 use super::any::{AnyStore, is_postgres};
 use super::postgres::PgStore;
@@ -26,6 +27,79 @@ pub struct CopyReport {
 
 type Row = (String, Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>, i64, i64);
 
+/// Groups (name, attributes JSON) and subscribers' authorization rows
+/// (IMSI, group, barred, own attributes JSON).
+pub(crate) type Authz = (
+    Vec<(String, String)>,
+    Vec<(String, Option<String>, bool, String)>,
+);
+
+/// Reads the authorization tables of an SQLite store (none before they existed).
+fn read_sqlite_authz(c: &rusqlite::Connection) -> Result<Authz, HssError> {
+    let present: i64 = c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'
+         AND name IN ('subscriber_group', 'subscriber_authz')",
+        [],
+        |r| r.get(0),
+    )?;
+    if present < 2 {
+        return Ok(Default::default());
+    }
+    let groups = c
+        .prepare("SELECT name, attributes FROM subscriber_group ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let rows = c
+        .prepare("SELECT imsi, group_name, barred, attributes FROM subscriber_authz ORDER BY imsi")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok((groups, rows))
+}
+
+/// Writes groups, attributes and bars into `target` (after its subscribers):
+/// an existing group or subscriber entry gets the source's fields over its own.
+fn write_authz(target: &AnyStore, (groups, rows): Authz) -> Result<(), HssError> {
+    use crate::authz::sqlite::AuthzUpdate;
+    use crate::authz::{AttributeUpdate, ReplyAttributes};
+    let attrs = |j: &str| -> Result<ReplyAttributes, HssError> {
+        serde_json::from_str(j).map_err(|e| HssError::Store(format!("stored attributes: {e}")))
+    };
+    for (name, j) in groups {
+        let a = attrs(&j)?;
+        match target.group_add(&name, &a) {
+            Err(HssError::Exists) => {
+                target.group_set(
+                    &name,
+                    &AttributeUpdate {
+                        set: a,
+                        unset: Vec::new(),
+                    },
+                )?;
+            }
+            r => r?,
+        }
+    }
+    for (imsi, group, barred, j) in rows {
+        let imsi = Imsi::parse(&imsi)?;
+        let u = AuthzUpdate {
+            group: Some(group),
+            attributes: AttributeUpdate {
+                set: attrs(&j)?,
+                unset: Vec::new(),
+            },
+        };
+        match target.set_authz(&imsi, &u) {
+            // A row left without its subscriber: nothing to carry.
+            Err(HssError::UnknownSubscriber) => continue,
+            r => r?,
+        }
+        if barred {
+            target.set_barred(&imsi, true)?;
+        }
+    }
+    Ok(())
+}
+
 fn to_new(rows: Vec<Row>) -> Result<Vec<NewSubscriber>, HssError> {
     rows.into_iter()
         .map(|(imsi, k, opc, amf, sqn)| {
@@ -48,10 +122,10 @@ fn to_new(rows: Vec<Row>) -> Result<Vec<NewSubscriber>, HssError> {
 }
 
 /// Reads an SQLite store read-only.
-fn read_sqlite(path: &Path) -> Result<(Vec<Row>, Vec<AccountingRecord>), HssError> {
+fn read_sqlite(path: &Path) -> Result<(Vec<Row>, Vec<AccountingRecord>, Authz), HssError> {
     let ro = SqliteStore::open_read_only(path)?;
     if ro.subscriber_count()? == 0 && ro.schema_version() == 0 {
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(Default::default());
     }
     drop(ro);
     let c = rusqlite::Connection::open_with_flags(
@@ -92,7 +166,8 @@ fn read_sqlite(path: &Path) -> Result<(Vec<Row>, Vec<AccountingRecord>), HssErro
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    Ok((subs, acct))
+    let authz = read_sqlite_authz(&c)?;
+    Ok((subs, acct, authz))
 }
 
 /// Copies `from` into `to` (an SQLite file is created 0600 when missing, a
@@ -100,15 +175,20 @@ fn read_sqlite(path: &Path) -> Result<(Vec<Row>, Vec<AccountingRecord>), HssErro
 /// `subscriber import`: an existing one keeps the higher SQN; one with
 /// other keys is a clash and nothing is copied.
 pub fn copy(from: &Path, to: &Path) -> Result<CopyReport, HssError> {
-    let (subs, acct) = if is_postgres(from) {
+    let (subs, acct, authz) = if is_postgres(from) {
         let s = PgStore::open(from.to_str().unwrap_or_default(), None, 1)?;
-        (s.export_subscribers()?, s.export_accounting()?)
+        (
+            s.export_subscribers()?,
+            s.export_accounting()?,
+            s.export_authz()?,
+        )
     } else {
         read_sqlite(from)?
     };
     let subs = to_new(subs)?;
     let target = AnyStore::open(to, true, 1)?;
     let r = target.import(&subs, false)?;
+    write_authz(&target, authz)?;
     let log: &dyn AccountingLog = match &target {
         AnyStore::Sqlite(s) => s,
         AnyStore::Postgres(s) => s,

@@ -6,9 +6,10 @@
 //! entry to [`MIGRATIONS`] (never edit an applied one).
 
 /// (version, SQL) in order. Append only.
-pub const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE subscriber (
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE subscriber (
         imsi text PRIMARY KEY CHECK (imsi ~ '^[0-9]{6,15}$'),
         k bytea NOT NULL CHECK (length(k) = 16),
         opc bytea NOT NULL CHECK (length(opc) = 16),
@@ -42,7 +43,51 @@ pub const MIGRATIONS: &[(i32, &str)] = &[(
         event_key text NOT NULL,
         UNIQUE (nas, session_id, status_type, event_key)
     );",
-)];
+    ),
+    (
+        2,
+        // Authorization (docs/authorization.md): attributes as the JSON of
+        // authz::ReplyAttributes; the active session table from accounting.
+        "CREATE TABLE subscriber_group (
+        name text PRIMARY KEY,
+        attributes text NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE subscriber_authz (
+        imsi text PRIMARY KEY REFERENCES subscriber (imsi) ON DELETE CASCADE,
+        group_name text REFERENCES subscriber_group (name),
+        barred boolean NOT NULL DEFAULT false,
+        attributes text NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX subscriber_authz_group ON subscriber_authz (group_name);
+    CREATE TABLE acct_session (
+        client text NOT NULL,
+        session_id text NOT NULL,
+        nas text NOT NULL,
+        user_name text NOT NULL,
+        imsi text,
+        calling_station_id text NOT NULL,
+        -- unix seconds
+        started bigint NOT NULL,
+        updated bigint NOT NULL,
+        PRIMARY KEY (client, session_id)
+    );
+    CREATE INDEX acct_session_imsi ON acct_session (imsi);",
+    ),
+    (
+        3,
+        // Stored GSM triplets for 2G-only SIMs (hlr_auc_gw triplet files),
+        // handed out least used first; `seq` keeps the file's order.
+        "CREATE TABLE gsm_triplet (
+        imsi text NOT NULL CHECK (imsi ~ '^[0-9]{6,15}$'),
+        rand bytea NOT NULL CHECK (length(rand) = 16),
+        sres bytea NOT NULL CHECK (length(sres) = 4),
+        kc bytea NOT NULL CHECK (length(kc) = 8),
+        used bigint NOT NULL DEFAULT 0,
+        seq bigserial NOT NULL,
+        PRIMARY KEY (imsi, rand)
+    );",
+    ),
+];
 
 /// The newest schema version this build knows.
 pub fn known() -> i32 {

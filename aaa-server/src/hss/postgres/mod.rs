@@ -23,14 +23,16 @@
 //! ([`POLL`]), and [`Hss::current`] turns down any Access-Accept made from
 //! before it.
 //!
-//! Subscriber changes: every add, set, remove, import and resync gives the
+//! Subscriber changes: every add, set, remove, import, resync and bar gives the
 //! IMSI a new version from the one-row `change_counter` (its row lock makes
 //! versions commit in order) in `subscriber.version` and `subscriber_change`;
 //! [`Hss::current`] compares it with one query, and a poller drops leases of
 //! changed subscribers.
 
+mod authz;
 pub mod conninfo;
 pub mod migrate;
+mod triplets;
 
 use super::reserve::{Range, advance, later};
 use super::sqlite::{ImportReport, NewSubscriber, SubscriberInfo, SubscriberUpdate};
@@ -126,6 +128,48 @@ impl std::ops::DerefMut for Conn<'_> {
     fn deref_mut(&mut self) -> &mut Client {
         self.client.as_mut().expect("present until drop")
     }
+}
+
+/// One statement, sent again on a fresh connection when the pooled one
+/// turned out dead (PostgreSQL restarted or failed over while it sat idle:
+/// the blocking client notices only when it is used). A statement the
+/// server itself refused is not retried. An SQN commit whose answer was lost
+/// runs twice at worst: an SQN is skipped, never issued twice.
+macro_rules! retried {
+    ($name:ident, $out:ty) => {
+        fn $name<T: ?Sized + postgres::ToStatement>(
+            &mut self,
+            query: &T,
+            params: &[&(dyn postgres::types::ToSql + Sync)],
+        ) -> Result<$out, postgres::Error> {
+            match self
+                .client
+                .as_mut()
+                .expect("present until drop")
+                .$name(query, params)
+            {
+                Err(e) if e.as_db_error().is_none() => {
+                    // Every pooled connection is suspect now.
+                    relock(&self.inner.idle).clear();
+                    match self.inner.config.connect(NoTls) {
+                        Ok(fresh) => {
+                            self.client = Some(fresh);
+                            self.client.as_mut().expect("just set").$name(query, params)
+                        }
+                        Err(_) => Err(e),
+                    }
+                }
+                r => r,
+            }
+        }
+    };
+}
+
+impl Conn<'_> {
+    retried!(query, Vec<postgres::Row>);
+    retried!(query_opt, Option<postgres::Row>);
+    retried!(query_one, postgres::Row);
+    retried!(execute, u64);
 }
 
 impl Drop for Conn<'_> {
@@ -671,12 +715,16 @@ impl Hss for PgStore {
         let r = self
             .inner
             .conn()?
-            .query_opt(
-                "SELECT version FROM subscriber WHERE imsi = $1",
+            .query_one(
+                // A 2G-only IMSI (stored triplets, no subscriber row) has
+                // its version in subscriber_change only.
+                "SELECT coalesce((SELECT version FROM subscriber WHERE imsi = $1),
+                    (SELECT c.version FROM subscriber_change c WHERE c.imsi = $1
+                     AND EXISTS (SELECT 1 FROM gsm_triplet t WHERE t.imsi = $1)))",
                 &[&imsi.as_str()],
             )
             .map_err(db)?;
-        let now = r.map(|r| r.get::<_, i64>(0) as u64);
+        let now = r.get::<_, Option<i64>>(0).map(|v| v as u64);
         if now != Some(version) {
             relock(&self.inner.leases).remove(imsi.as_str());
             tracing::info!(
@@ -688,8 +736,8 @@ impl Hss for PgStore {
     }
 
     /// GSM-Milenage triplets (TS 55.205) from K/OPc: GSM uses no SQN, so
-    /// nothing is committed. Stored triplets for 2G-only SIMs live in the
-    /// SQLite store only.
+    /// nothing is committed. An IMSI without K/OPc gets its stored
+    /// triplets (2G-only SIMs, `subscriber import --triplets`).
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<super::Triplet>, u64), HssError> {
         let row = self
             .inner
@@ -698,13 +746,27 @@ impl Hss for PgStore {
                 "SELECT k, opc, version FROM subscriber WHERE imsi = $1",
                 &[&imsi.as_str()],
             )
-            .map_err(db)?
-            .ok_or(HssError::UnknownSubscriber)?;
+            .map_err(db)?;
+        let Some(row) = row else {
+            return self.stored_triplets(imsi, n);
+        };
         let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
         let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(1));
         let keys = keys_of(&k, &opc)?;
         let version = row.get::<_, i64>(2) as u64;
         Ok((super::gsm_milenage_triplets(&keys, n)?, version))
+    }
+
+    fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+        self.read_authorization(imsi)
+    }
+
+    /// Groups and barring are read from the database: always on a store worker.
+    fn try_authorization(
+        &self,
+        _imsi: &Imsi,
+    ) -> Option<Result<crate::authz::Authorization, HssError>> {
+        None
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
@@ -752,28 +814,34 @@ impl Hss for PgStore {
 
 impl AccountingLog for PgStore {
     fn record(&self, rec: &AccountingRecord) -> Result<(), HssError> {
-        self.inner
-            .conn()?
-            .execute(
-                "INSERT INTO accounting (client, session_id, status_type, user_name, nas,
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        let mut c = self.inner.conn()?;
+        let mut tx = c.transaction().map_err(db)?;
+        tx.execute(
+            "INSERT INTO accounting (client, session_id, status_type, user_name, nas,
                  input_octets, output_octets, session_time, event_timestamp, delay_time, event_key)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
                  ON CONFLICT (nas, session_id, status_type, event_key) DO NOTHING",
-                &[
-                    &rec.client,
-                    &rec.session_id,
-                    &(rec.status_type as i32),
-                    &rec.user,
-                    &rec.nas,
-                    &(rec.input_octets as i64),
-                    &(rec.output_octets as i64),
-                    &i64::from(rec.session_time),
-                    &rec.event_timestamp.map(|t| t as i64),
-                    &rec.delay_time.map(i64::from),
-                    &event_key(rec),
-                ],
-            )
-            .map_err(db)?;
+            &[
+                &rec.client,
+                &rec.session_id,
+                &(rec.status_type as i32),
+                &rec.user,
+                &rec.nas,
+                &(rec.input_octets as i64),
+                &(rec.output_octets as i64),
+                &i64::from(rec.session_time),
+                &rec.event_timestamp.map(|t| t as i64),
+                &rec.delay_time.map(i64::from),
+                &event_key(rec),
+            ],
+        )
+        .map_err(db)?;
+        authz::apply_session(&mut tx, rec, now)?;
+        tx.commit().map_err(db)?;
         Ok(())
     }
 }
