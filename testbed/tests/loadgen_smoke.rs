@@ -107,7 +107,11 @@ fn loadgen_against_aaa_server_serve_has_no_failures() {
     }
 
     // EAP-SIM: Identity → Start → Challenge, one round trip more.
-    for (method, count, rt) in [("aka-prime", 200u64, 2.0), ("aka", 100, 2.0), ("sim", 100, 3.0)] {
+    for (method, count, rt) in [
+        ("aka-prime", 200u64, 2.0),
+        ("aka", 100, 2.0),
+        ("sim", 100, 3.0),
+    ] {
         let j = loadgen(
             &testbed,
             port,
