@@ -1,6 +1,8 @@
 //! Answers wpa_supplicant's / eapol_test's external-SIM requests
-//! (`CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN>`) on their control socket,
-//! with a soft USIM computed by `eap::umts`.
+//! (`CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN>` for EAP-AKA/AKA',
+//! `CTRL-REQ-SIM-<id>:GSM-AUTH:<RAND1>:<RAND2>[:<RAND3>]` for EAP-SIM) on
+//! their control socket, with a soft USIM computed by `eap::umts` and
+//! `eap::gsm` (GSM-Milenage: the USIM's GSM context).
 //!
 //! This stands in for `supplicant wifi` (the wpa_supplicant bridge of the
 //! supplicant issue) until that lands. SQN freshness is simplified to "SQN
@@ -69,6 +71,39 @@ impl SoftUsim {
     }
 }
 
+impl SoftUsim {
+    /// The answer to one `GSM-AUTH` request (`GSM-AUTH:<Kc1>:<SRES1>:…`, as
+    /// wpa_supplicant's `eap_sim` external-SIM code parses it), or
+    /// `GSM-FAIL` for a RAND that is not 16 bytes of hex.
+    pub fn answer_gsm(&self, rands_hex: &[&str]) -> String {
+        let mut out = String::from("GSM-AUTH");
+        for r in rands_hex {
+            let Some(rand) = hex::decode(r)
+                .ok()
+                .and_then(|v| <[u8; 16]>::try_from(v).ok())
+            else {
+                return "GSM-FAIL".into();
+            };
+            let t = self.keys.gsm_triplet(rand);
+            out.push_str(&format!(
+                ":{}:{}",
+                hex::encode(t.kc.expose()),
+                hex::encode(t.sres.as_bytes())
+            ));
+        }
+        out
+    }
+}
+
+/// Parses `CTRL-REQ-SIM-<id>:GSM-AUTH:<RAND1>:<RAND2>[:<RAND3>][ needed for …]`.
+pub fn parse_gsm_request(ev: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = ev.strip_prefix("CTRL-REQ-SIM-")?;
+    let (id, rest) = rest.split_once(':')?;
+    let rands = rest.strip_prefix("GSM-AUTH:")?.split_whitespace().next()?;
+    let rands: Vec<&str> = rands.split(':').collect();
+    (2..=3).contains(&rands.len()).then_some((id, rands))
+}
+
 /// Parses `CTRL-REQ-SIM-<id>:UMTS-AUTH:<RAND>:<AUTN>[ needed for …]`.
 pub fn parse_sim_request(ev: &str) -> Option<(&str, &str, &str)> {
     let rest = ev.strip_prefix("CTRL-REQ-SIM-")?;
@@ -120,6 +155,10 @@ impl Responder {
                     };
                     if let Some((id, rand, autn)) = parse_sim_request(&ev) {
                         let ans = usim.answer(rand, autn);
+                        let _ = ctrl
+                            .command(&format!("CTRL-RSP-SIM-{id}:{ans}"), Duration::from_secs(1));
+                    } else if let Some((id, rands)) = parse_gsm_request(&ev) {
+                        let ans = usim.answer_gsm(&rands);
                         let _ = ctrl
                             .command(&format!("CTRL-RSP-SIM-{id}:{ans}"), Duration::from_secs(1));
                     }
@@ -185,6 +224,28 @@ mod tests {
         .unwrap();
         assert_eq!((id, r.len(), a.len()), ("3", 32, 32));
         assert!(parse_sim_request("CTRL-REQ-SIM-3:GSM-AUTH:00").is_none());
+    }
+
+    #[test]
+    fn answers_gsm_auth_with_gsm_milenage() {
+        let (id, rands) = parse_gsm_request(
+            "CTRL-REQ-SIM-4:GSM-AUTH:00112233445566778899aabbccddeeff:ffeeddccbbaa99887766554433221100 needed for SSID ",
+        )
+        .unwrap();
+        assert_eq!((id, rands.len()), ("4", 2));
+        assert!(parse_gsm_request("CTRL-REQ-SIM-4:GSM-AUTH:00").is_none());
+        assert!(parse_gsm_request("CTRL-REQ-SIM-4:UMTS-AUTH:00:11").is_none());
+        let usim = SoftUsim::new(&Subscriber::demo()).unwrap();
+        let t = usim.keys.gsm_triplet([0x11; 16]);
+        assert_eq!(
+            usim.answer_gsm(&[&hex::encode([0x11; 16])]),
+            format!(
+                "GSM-AUTH:{}:{}",
+                hex::encode(t.kc.expose()),
+                hex::encode(t.sres.as_bytes())
+            )
+        );
+        assert_eq!(usim.answer_gsm(&["zz"]), "GSM-FAIL");
     }
 
     #[test]

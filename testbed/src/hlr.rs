@@ -1,5 +1,6 @@
-//! A small hlr_auc_gw stub (the AKA part of hostapd's `eap_sim_db` protocol
-//! over an AF_UNIX datagram socket), computed with `eap::umts`.
+//! A small hlr_auc_gw stub (the AKA and SIM parts of hostapd's `eap_sim_db`
+//! protocol over an AF_UNIX datagram socket), computed with `eap::umts` and
+//! `eap::gsm` (GSM-Milenage triplets).
 //!
 //! It is the HSS of the *reference* column: wpa_supplicant → hostapd →
 //! hostapd's own EAP server, whose vectors come from here. It lets the
@@ -110,6 +111,32 @@ fn handle(db: &mut [Entry], req: &str) -> Option<String> {
                 hex::encode(v.xres.as_bytes())
             ))
         }
+        // hlr_auc_gw: `SIM-REQ-AUTH <IMSI> <max_chal>` →
+        // `SIM-RESP-AUTH <IMSI> Kc:SRES:RAND …` (one triplet per challenge).
+        "SIM-REQ-AUTH" => {
+            let imsi = f.next()?;
+            let n: usize = f
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(3)
+                .clamp(1, 3);
+            let Some(e) = db.iter().find(|e| e.imsi == imsi) else {
+                return Some(format!("SIM-RESP-AUTH {imsi} FAILURE"));
+            };
+            let mut reply = format!("SIM-RESP-AUTH {imsi}");
+            for _ in 0..n {
+                let mut rand = [0u8; 16];
+                getrandom::fill(&mut rand).ok()?;
+                let t = e.keys.gsm_triplet(rand);
+                reply.push_str(&format!(
+                    " {}:{}:{}",
+                    hex::encode(t.kc.expose()),
+                    hex::encode(t.sres.as_bytes()),
+                    hex::encode(t.rand)
+                ));
+            }
+            Some(reply)
+        }
         "AKA-AUTS" => {
             let imsi = f.next()?;
             let auts: [u8; 14] = parse_hex(f.next()?)?;
@@ -137,6 +164,26 @@ impl Drop for HlrStub {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sim_triplets_are_gsm_milenage() {
+        let s = Subscriber::demo();
+        let mut db = vec![entry(&s).unwrap()];
+        let r = handle(&mut db, &format!("SIM-REQ-AUTH {} 3", s.imsi)).unwrap();
+        let f: Vec<&str> = r.split_whitespace().collect();
+        assert_eq!(f.len(), 5, "{r}");
+        for t in &f[2..] {
+            let p: Vec<&str> = t.split(':').collect();
+            let rand: [u8; 16] = parse_hex(p[2]).unwrap();
+            let want = db[0].keys.gsm_triplet(rand);
+            assert_eq!(p[0], hex::encode(want.kc.expose()));
+            assert_eq!(p[1], hex::encode(want.sres.as_bytes()));
+        }
+        assert_eq!(
+            handle(&mut db, "SIM-REQ-AUTH 999 2").unwrap(),
+            "SIM-RESP-AUTH 999 FAILURE"
+        );
+    }
 
     #[test]
     fn vectors_verify_at_the_usim_and_resync_moves_sqn() {

@@ -44,11 +44,17 @@ pub enum Row {
     /// IMSI privacy (3GPP TS 33.402 §6.4.7, RFC 9048 §3.5): the permanent
     /// identity goes out encrypted with the operator's RSA public key.
     ImsiPrivacy,
+    /// EAP-SIM full authentication (RFC 4186): GSM-Milenage triplets, the
+    /// USIM answering in its GSM context (external SIM: `GSM-AUTH`).
+    SimFull,
+    /// EAP-SIM through the real PC/SC stack: pcscd + vpcd + our USIM
+    /// simulator, AUTHENTICATE in the GSM context.
+    SimPcsc,
 }
 
 impl Row {
     /// All rows in display order.
-    pub const ALL: [Row; 12] = [
+    pub const ALL: [Row; 14] = [
         Row::AkaFull,
         Row::AkaPrimeFull,
         Row::SqnResync,
@@ -61,6 +67,8 @@ impl Row {
         Row::Pseudonym,
         Row::ResultIndication,
         Row::ImsiPrivacy,
+        Row::SimFull,
+        Row::SimPcsc,
     ];
 
     /// Short id (`--only`, JSON, JUnit).
@@ -78,6 +86,8 @@ impl Row {
             Row::Pseudonym => "pseudonym",
             Row::ResultIndication => "result-ind",
             Row::ImsiPrivacy => "imsi-privacy",
+            Row::SimFull => "sim",
+            Row::SimPcsc => "sim-pcsc",
         }
     }
 
@@ -96,6 +106,8 @@ impl Row {
             Row::Pseudonym => "pseudonym",
             Row::ResultIndication => "protected result ind.",
             Row::ImsiPrivacy => "IMSI privacy",
+            Row::SimFull => "SIM full auth",
+            Row::SimPcsc => "SIM via PC/SC card",
         }
     }
 
@@ -103,6 +115,7 @@ impl Row {
     pub fn method(self) -> Method {
         match self {
             Row::AkaFull | Row::BiddingDownRefused => Method::Aka,
+            Row::SimFull | Row::SimPcsc => Method::Sim,
             _ => Method::AkaPrime,
         }
     }
@@ -119,7 +132,14 @@ impl Row {
                 | Row::Pseudonym
                 | Row::ResultIndication
                 | Row::ImsiPrivacy
+                | Row::SimFull
+                | Row::SimPcsc
         )
+    }
+
+    /// Whether the peer reaches the card through pcscd + vpcd.
+    pub fn pcsc(self) -> bool {
+        matches!(self, Row::PcscVirtualCard | Row::SimPcsc)
     }
 
     /// Whether the row exercises the identity-privacy features (the server
@@ -135,6 +155,7 @@ impl Row {
     pub fn server_methods(self) -> Vec<Method> {
         match self {
             Row::AkaPrimePeerAkaOnlyServer => vec![Method::Aka],
+            Row::SimFull | Row::SimPcsc => vec![Method::AkaPrime, Method::Aka, Method::Sim],
             _ => vec![Method::AkaPrime, Method::Aka],
         }
     }
@@ -215,7 +236,7 @@ impl Column {
 
     /// Our binaries the column needs, with the subcommands it drives.
     fn needs(self, row: Row) -> Vec<(&'static str, Vec<&'static str>)> {
-        let pcsc = row == Row::PcscVirtualCard;
+        let pcsc = row.pcsc();
         let mut sup = vec!["sim"];
         if matches!(self, Column::OursAaa | Column::OursHostapdEap) {
             sup.insert(0, "auth");
@@ -592,6 +613,7 @@ fn judge(row: Row, obs: &Observed, events: &[Event]) -> Verdict {
         };
         let method_tag = match row.method() {
             Method::AkaPrime => "AKA'/Challenge",
+            Method::Sim => "SIM/Challenge",
             _ => "AKA/Challenge",
         };
         if !text.contains(method_tag) || !text.contains(want) {
@@ -662,7 +684,7 @@ fn run_reference(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Ob
     let sock = bed.start_hlr_stub(&subs)?;
     bed.start_hostapd_radius_users(&reference_users(row), Some(&sock))?;
     bed.start_hostapd_wired()?;
-    let pcsc = if row == Row::PcscVirtualCard {
+    let pcsc = if row.pcsc() {
         Some(start_pcsc(
             bed,
             &row.sim_subscriber(),
@@ -690,6 +712,7 @@ fn reference_users(row: Row) -> String {
         Row::FastReauth | Row::Pseudonym => {
             "\"0\"* AKA\n\"6\"* AKA'\n\"7\"* AKA'\n\"8\"* AKA'\n".into()
         }
+        Row::SimFull | Row::SimPcsc => "\"0\"* AKA\n\"6\"* AKA'\n\"1\"* SIM\n".into(),
         _ => "\"0\"* AKA\n\"6\"* AKA'\n".into(),
     }
 }
@@ -821,7 +844,7 @@ fn run_wpas_aaa(
         &[addr::NETWORK],
     )?;
     bed.start_hostapd_wired()?;
-    let pcsc = if row == Row::PcscVirtualCard {
+    let pcsc = if row.pcsc() {
         Some(start_pcsc(
             bed,
             &row.sim_subscriber(),
@@ -898,7 +921,7 @@ fn run_eapol_test_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Resu
         &["127.0.0.1/32"],
     )?;
     let sim = row.sim_subscriber();
-    let pcsc = if row == Row::PcscVirtualCard {
+    let pcsc = if row.pcsc() {
         let sup = bins
             .iter()
             .find(|(b, _)| *b == "supplicant")
@@ -1021,7 +1044,7 @@ fn run_ours(
         let (_, cert) = imsi_privacy_keypair(bed)?;
         base = base.arg("--imsi-privacy-cert").arg(cert);
     }
-    if row == Row::PcscVirtualCard {
+    if row.pcsc() {
         let sock = start_pcsc(bed, &sim, sup)?;
         base = base
             .args(["--sim", "pcsc"])
@@ -1467,6 +1490,13 @@ mod tests {
             }
             assert!(!r.server_methods().is_empty());
         }
+        for r in [Row::SimFull, Row::SimPcsc] {
+            assert_eq!(r.method(), Method::Sim);
+            assert!(r.server_methods().contains(&Method::Sim));
+            assert!(reference_users(r).contains("\"1\"* SIM"));
+            assert!(Column::ALL.iter().all(|&c| not_applicable(r, c).is_none()));
+        }
+        assert!(Row::SimPcsc.pcsc() && Row::PcscVirtualCard.pcsc() && !Row::SimFull.pcsc());
         assert_ne!(Row::WrongK.sim_subscriber().k, Subscriber::demo().k);
         assert!(Row::UnknownSubscriber.hss_subscriber().is_none());
     }

@@ -76,6 +76,8 @@ enum RowArg {
     Pseudonym,
     ResultIndication,
     ImsiPrivacy,
+    Sim,
+    SimPcsc,
 }
 
 impl From<RowArg> for Row {
@@ -93,6 +95,8 @@ impl From<RowArg> for Row {
             RowArg::Pseudonym => Row::Pseudonym,
             RowArg::ResultIndication => Row::ResultIndication,
             RowArg::ImsiPrivacy => Row::ImsiPrivacy,
+            RowArg::Sim => Row::SimFull,
+            RowArg::SimPcsc => Row::SimPcsc,
         }
     }
 }

@@ -18,6 +18,9 @@ pub enum Method {
     Aka,
     /// EAP-AKA' (RFC 9048), EAP type 50.
     AkaPrime,
+    /// EAP-SIM (RFC 4186), EAP type 18: GSM triplets (GSM-Milenage from the
+    /// subscriber's K/OPc, 3GPP TS 55.205).
+    Sim,
 }
 
 impl Method {
@@ -27,6 +30,7 @@ impl Method {
             Method::Md5 => "MD5",
             Method::Aka => "AKA",
             Method::AkaPrime => "AKA'",
+            Method::Sim => "SIM",
         }
     }
     /// The name our CLIs use (`--method`).
@@ -35,6 +39,7 @@ impl Method {
             Method::Md5 => "md5",
             Method::Aka => "aka",
             Method::AkaPrime => "aka-prime",
+            Method::Sim => "sim",
         }
     }
     /// The EAP type number (RFC 3748 registry).
@@ -43,14 +48,17 @@ impl Method {
             Method::Md5 => 4,
             Method::Aka => 23,
             Method::AkaPrime => 50,
+            Method::Sim => 18,
         }
     }
-    /// The permanent-identity prefix (RFC 4187 §4.1.1.6, RFC 9048 §3).
+    /// The permanent-identity prefix (RFC 4187 §4.1.1.6, RFC 9048 §3,
+    /// RFC 4186 §4.2.1.6).
     pub fn identity_prefix(self) -> &'static str {
         match self {
             Method::Md5 => "",
             Method::Aka => "0",
             Method::AkaPrime => "6",
+            Method::Sim => "1",
         }
     }
 }
@@ -176,18 +184,21 @@ eap_user_file={users}
 }
 
 /// hostapd's eap_user_file: EAP-MD5 for the smoke test, or
-/// `"0"* AKA` / `"6"* AKA'` (permanent identities by prefix). `allowed`
-/// restricts which AKA variants the server offers.
+/// `"0"* AKA` / `"6"* AKA'` / `"1"* SIM` (permanent identities by prefix).
+/// `allowed` restricts which variants the server offers.
 pub fn eap_users(method: Method, allowed: &[Method]) -> String {
     match method {
         Method::Md5 => format!("\"{MD5_IDENTITY}\" MD5 \"{MD5_PASSWORD}\"\n"),
-        Method::Aka | Method::AkaPrime => {
+        Method::Aka | Method::AkaPrime | Method::Sim => {
             let mut s = String::new();
             if allowed.contains(&Method::Aka) {
                 s.push_str("\"0\"* AKA\n");
             }
             if allowed.contains(&Method::AkaPrime) {
                 s.push_str("\"6\"* AKA'\n");
+            }
+            if allowed.contains(&Method::Sim) {
+                s.push_str("\"1\"* SIM\n");
             }
             s
         }
@@ -390,6 +401,11 @@ mod tests {
             "\"0\"* AKA\n\"6\"* AKA'\n"
         );
         assert_eq!(eap_users(Method::AkaPrime, &[Method::Aka]), "\"0\"* AKA\n");
+        assert_eq!(eap_users(Method::Sim, &[Method::Sim]), "\"1\"* SIM\n");
+        assert_eq!(
+            Subscriber::demo().permanent_nai(Method::Sim),
+            "1001010000000001@wlan.mnc001.mcc001.3gppnetwork.org"
+        );
     }
 
     #[test]

@@ -270,6 +270,31 @@ fn aka_attrs(m: &Message) -> String {
     parts.join(" ")
 }
 
+/// Key attributes of an EAP-SIM message (RFC 4186), one short phrase each.
+fn sim_attrs(m: &eap::sim::message::Message) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for a in &m.attributes {
+        let name = a.attr_type().to_string();
+        let s = match a.attr_type() {
+            eap::sim::attr::AttrType::AT_RAND => m
+                .rands()
+                .map_or(name, |r| format!("AT_RAND(n={})", r.len())),
+            eap::sim::attr::AttrType::AT_IDENTITY => m.identity().map_or(name, |i| {
+                format!("AT_IDENTITY=\"{}\"", String::from_utf8_lossy(i))
+            }),
+            eap::sim::attr::AttrType::AT_NOTIFICATION => m
+                .notification()
+                .map_or(name, |n| format!("AT_NOTIFICATION={n:?}")),
+            eap::sim::attr::AttrType::AT_CLIENT_ERROR_CODE => m
+                .client_error_code()
+                .map_or(name, |c| format!("AT_CLIENT_ERROR_CODE={c}")),
+            _ => name,
+        };
+        parts.push(s);
+    }
+    parts.join(" ")
+}
+
 /// One EAP packet as a phrase: `Request/AKA'-Challenge id=2 AT_RAND=… AT_MAC`.
 pub fn describe_eap(raw: &[u8]) -> String {
     let p = match Packet::decode(raw) {
@@ -293,6 +318,10 @@ pub fn describe_eap(raw: &[u8]) -> String {
         TypeData::Aka(m) => format!("AKA/{} {}", subtype_name(m), aka_attrs(m)),
         TypeData::AkaPrime(m) => format!("AKA'/{} {}", subtype_name(m), aka_attrs(m)),
         TypeData::Unknown(4, _) => "MD5-Challenge".into(),
+        TypeData::Unknown(18, _) => match eap::sim::message::Message::from_type_data(data) {
+            Some(Ok(m)) => format!("SIM/{:?} {}", m.subtype, sim_attrs(&m)),
+            _ => "SIM (undecodable)".into(),
+        },
         TypeData::Unknown(t, _) => format!("type {t}"),
     };
     format!("EAP-{code} id={id} {}", body.trim_end())

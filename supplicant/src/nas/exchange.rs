@@ -135,6 +135,9 @@ pub struct Nas {
 pub struct Authentication {
     peer: Peer,
     method: Method,
+    /// The peer runs EAP-SIM only (its `Success::method` is then the key
+    /// family `Aka`; `method_name` says EAP-SIM).
+    sim: bool,
     identifier: u8,
     request_authenticator: [u8; 16],
     state: Option<Vec<u8>>,
@@ -171,6 +174,7 @@ impl Authentication {
         let mut a = Self {
             peer,
             method,
+            sim: config.methods == crate::peer::Methods::SIM,
             identifier,
             request_authenticator: authenticator,
             state: None,
@@ -283,8 +287,24 @@ impl Authentication {
             radius::ACCESS_CHALLENGE => {
                 self.state = resp.attr(radius::STATE).map(<[u8]>::to_vec);
                 let mut action = self.peer.handle(&eap);
-                if self.hold && matches!(action, Action::Authenticate { .. }) {
+                if self.hold
+                    && matches!(
+                        action,
+                        Action::Authenticate { .. } | Action::GsmAuthenticate { .. }
+                    )
+                {
                     return Step::Held;
+                }
+                // EAP-SIM: the card's GSM context (or RUN GSM ALGORITHM) per RAND.
+                if let Action::GsmAuthenticate { rands } = &action {
+                    let mut triplets = Vec::with_capacity(rands.len());
+                    for rand in rands {
+                        match usim.gsm_triplet(rand) {
+                            Ok(t) => triplets.push(t),
+                            Err(e) => return Step::Failed(Failure::Usim(e.to_string())),
+                        }
+                    }
+                    action = self.peer.gsm_result(&triplets);
                 }
                 if let Action::Authenticate { rand, autn } = &action {
                     let r = match usim.authenticate(rand, autn) {
@@ -307,9 +327,8 @@ impl Authentication {
                     Action::Authenticate { .. } => {
                         Step::Failed(Failure::PeerDiscarded("second USIM request".into()))
                     }
-                    // This NAS runs EAP-AKA/AKA' only.
                     Action::GsmAuthenticate { .. } => {
-                        Step::Failed(Failure::PeerDiscarded("EAP-SIM request".into()))
+                        Step::Failed(Failure::PeerDiscarded("second EAP-SIM card request".into()))
                     }
                     Action::Discard(r) => Step::Failed(Failure::PeerDiscarded(r)),
                     Action::Done(Outcome::Failure { reason, .. }) => {
@@ -322,7 +341,7 @@ impl Authentication {
             }
             radius::ACCESS_ACCEPT => match self.peer.handle(&eap) {
                 Action::Done(Outcome::Success(s)) => {
-                    if s.method != self.method {
+                    if s.method != self.method || self.sim != (s.method_name == "EAP-SIM") {
                         return Step::Failed(Failure::WrongMethod(s.method));
                     }
                     let (recv, send) =

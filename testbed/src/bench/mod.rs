@@ -143,7 +143,7 @@ pub struct Machine {
 pub struct Point {
     /// `aaa-server` or `hostapd`.
     pub server: ServerKind,
-    /// `aka` or `aka-prime`.
+    /// `aka`, `aka-prime` or `sim`.
     pub method: MethodArg,
     /// Authentications in flight.
     pub concurrency: usize,
@@ -392,7 +392,7 @@ impl Bed {
             format!(
                 "listen = \"127.0.0.1:{port}\"\naccounting_listen = \"127.0.0.1:{acct}\"\n\n\
                  [[client]]\nname = \"bench\"\nnetwork = \"127.0.0.0/8\"\nsecret = \"{SECRET}\"\n\n\
-                 [hss]\ndatabase = \"{}\"\n\n[eap]\nmethods = [\"aka-prime\", \"aka\"]\n\
+                 [hss]\ndatabase = \"{}\"\n\n[eap]\nmethods = [\"aka-prime\", \"aka\", \"sim\"]\n\
                  network_name = \"WLAN\"\nsession_timeout = {session_timeout}\n\
                  max_sessions = {max_sessions}\n",
                 self.db.display()
@@ -449,7 +449,7 @@ impl Bed {
         std::fs::write(&clients, format!("127.0.0.0/8 {SECRET}\n"))
             .map_err(|e| format!("{}: {e}", clients.display()))?;
         let users = self.dir.join("eap_users");
-        std::fs::write(&users, "\"0\"*\tAKA\n\"6\"*\tAKA'\n")
+        std::fs::write(&users, "\"0\"*\tAKA\n\"6\"*\tAKA'\n\"1\"*\tSIM\n")
             .map_err(|e| format!("{}: {e}", users.display()))?;
         let conf = self.dir.join(format!("hostapd-{}.conf", self.runs));
         std::fs::write(
@@ -634,7 +634,7 @@ pub fn table(results: &[Point]) -> String {
             ratio
         ));
     }
-    for m in [MethodArg::Aka, MethodArg::AkaPrime] {
+    for m in [MethodArg::Aka, MethodArg::AkaPrime, MethodArg::Sim] {
         let best = |k: ServerKind| {
             results
                 .iter()
@@ -725,7 +725,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
     let mut results = Vec::new();
     let mut decks = Vec::new();
     for &method in &args.methods {
-        let mut cards = lg::make_cards(args.seed, n, 0, method.method())?;
+        let mut cards = lg::make_cards(args.seed, n, 0, method.methods())?;
         for &c in &concurrency {
             // Alternate the servers at every point.
             for &server in &args.servers {

@@ -21,6 +21,8 @@ fn style(server: ServerKind, method: MethodArg) -> ShapeStyle {
         (ServerKind::AaaServer, MethodArg::Aka) => RGBColor(0x6b, 0xae, 0xd6),
         (ServerKind::Hostapd, MethodArg::AkaPrime) => RGBColor(0xd6, 0x27, 0x28),
         (ServerKind::Hostapd, MethodArg::Aka) => RGBColor(0xff, 0x98, 0x96),
+        (ServerKind::AaaServer, MethodArg::Sim) => RGBColor(0x2c, 0xa0, 0x2c),
+        (ServerKind::Hostapd, MethodArg::Sim) => RGBColor(0x98, 0xdf, 0x8a),
     };
     color.stroke_width(2)
 }
@@ -31,7 +33,7 @@ type Panel<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 macro_rules! draw_lines {
     ($chart:expr, $results:expr, $value:expr, $e:expr) => {{
         for server in [ServerKind::AaaServer, ServerKind::Hostapd] {
-            for method in [MethodArg::AkaPrime, MethodArg::Aka] {
+            for method in [MethodArg::AkaPrime, MethodArg::Aka, MethodArg::Sim] {
                 let pts = series($results, server, method);
                 if pts.is_empty() {
                     continue;

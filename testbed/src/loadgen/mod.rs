@@ -35,14 +35,25 @@ pub enum MethodArg {
     Aka,
     /// EAP-AKA' (RFC 9048): identity `6<IMSI>@realm`.
     AkaPrime,
+    /// EAP-SIM (RFC 4186): identity `1<IMSI>@realm`, the card's GSM
+    /// context; the server must list `"sim"` in `eap.methods`.
+    Sim,
 }
 
 impl MethodArg {
-    /// The EAP method.
+    /// The EAP method; for EAP-SIM its key family (`Aka`, as the peer reports it).
     pub fn method(self) -> Method {
         match self {
-            MethodArg::Aka => Method::Aka,
+            MethodArg::Aka | MethodArg::Sim => Method::Aka,
             MethodArg::AkaPrime => Method::AkaPrime,
+        }
+    }
+
+    /// The methods the simulated peers accept.
+    pub fn methods(self) -> Methods {
+        match self {
+            MethodArg::Sim => Methods::SIM,
+            m => Methods::only(m.method()),
         }
     }
 
@@ -51,6 +62,7 @@ impl MethodArg {
         match self {
             MethodArg::Aka => "aka",
             MethodArg::AkaPrime => "aka-prime",
+            MethodArg::Sim => "sim",
         }
     }
 }
@@ -363,9 +375,9 @@ impl Summary {
 }
 
 /// Builds the simulated USIMs of subscribers `0..n`.
-pub fn make_cards(seed: u64, n: u32, seq_ms: u64, method: Method) -> Result<Vec<Card>, String> {
+pub fn make_cards(seed: u64, n: u32, seq_ms: u64, methods: Methods) -> Result<Vec<Card>, String> {
     (0..n)
-        .map(|i| Card::new(seed, i, seq_ms, Methods::only(method)))
+        .map(|i| Card::new(seed, i, seq_ms, methods))
         .collect()
 }
 
@@ -411,7 +423,7 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         }
     }
     let method = args.method.method();
-    let mut cards = make_cards(args.seed, n, args.usim_seq, method)?;
+    let mut cards = make_cards(args.seed, n, args.usim_seq, args.method.methods())?;
     let cfg = Config {
         server: args.server,
         nas: Nas {

@@ -137,7 +137,7 @@ impl Challenge {
     pub(super) fn receive(
         self,
         cx: &mut Cx<'_>,
-        _c: &mut Common,
+        c: &mut Common,
         msg: &Message,
         raw: &[u8],
     ) -> Result<Next, Reject> {
@@ -145,7 +145,8 @@ impl Challenge {
             return Err(Reject::UnexpectedSubtype(Round::Challenge));
         }
         if !verify_packet(&self.k_aut, raw, &self.sres) {
-            return Err(Reject::BadMac);
+            // RFC 4186 §6.3.1: "General failure" before EAP-Failure.
+            return super::notify::send_general_failure(c, Reject::BadMac);
         }
         let result_ind = msg.result_ind() && cx.result_indication();
         let Challenge {

@@ -1,5 +1,5 @@
-//! A protected success or failure Notification is outstanding (RFC 4186
-//! §6.2, §6.3.1, §9.8–9.9).
+//! A protected success or failure Notification, or the unprotected
+//! "General failure" one, is outstanding (RFC 4186 §6.2, §6.3.1, §9.8–9.9).
 
 use super::{Next, phase};
 use crate::eap_server::sessions::Common;
@@ -18,7 +18,8 @@ type Verdict = Result<(Msk, Vec<u8>, Success), Reject>;
 /// Waiting for the answer to the success or failure Notification.
 #[derive(Clone, Debug)]
 pub(crate) struct Notify {
-    k_aut: KAut,
+    /// `None` for the unprotected "General failure" Notification (P bit 1).
+    k_aut: Option<KAut>,
     /// After a fast re-authentication: K_encr and the counter to echo.
     reauth: Option<(KEncr, u16)>,
     verdict: Verdict,
@@ -62,9 +63,27 @@ pub(super) fn send(
     Ok(Next::Request(
         bytes,
         phase(super::Phase::Notify(Box::new(Notify {
-            k_aut,
+            k_aut: Some(k_aut),
             reauth,
             verdict,
+        }))),
+    ))
+}
+
+/// The Challenge response did not verify: the unprotected "General failure"
+/// Notification (AT_NOTIFICATION 16384, P bit 1, no AT_MAC — RFC 4186
+/// §6.3.1), whose answer is followed by EAP-Failure for `why`.
+pub(super) fn send_general_failure(c: &mut Common, why: Reject) -> Result<Next, Reject> {
+    let msg = Message::new(Subtype::Notification).with(AtNotification::GENERAL_FAILURE);
+    let bytes = SimPacket::request(c.next_id(), msg)
+        .encode()
+        .map_err(|_| Reject::Encoding)?;
+    Ok(Next::Request(
+        bytes,
+        phase(super::Phase::Notify(Box::new(Notify {
+            k_aut: None,
+            reauth: None,
+            verdict: Err(why),
         }))),
     ))
 }
@@ -81,7 +100,15 @@ impl Notify {
         if msg.subtype != Subtype::Notification {
             return Err(Reject::UnexpectedSubtype(Round::Notification));
         }
-        if !verify_packet(&self.k_aut, raw, &[]) {
+        // After the unprotected Notification: any Notification response
+        // (RFC 4186 §9.9: no attributes) ends in EAP-Failure for the reason kept.
+        let Some(k_aut) = &self.k_aut else {
+            return match self.verdict {
+                Err(why) => Err(why),
+                Ok(_) => Err(Reject::BadNotificationResponse),
+            };
+        };
+        if !verify_packet(k_aut, raw, &[]) {
             return Err(Reject::BadNotificationResponse);
         }
         if let Some((k_encr, counter)) = &self.reauth {

@@ -197,6 +197,8 @@ struct Peer {
     counter_too_small: bool,
     /// Corrupt the Challenge response's AT_MAC.
     bad_mac: bool,
+    /// An unprotected General failure Notification was answered.
+    notified: bool,
     selected: u16,
 }
 
@@ -219,6 +221,7 @@ impl Peer {
             reauth_secret: None,
             counter_too_small: false,
             bad_mac: false,
+            notified: false,
             selected: VERSION_1,
         }
     }
@@ -278,6 +281,17 @@ impl Peer {
                 self.k_aut = Some(keys.k_aut.clone());
                 self.k_encr = Some(keys.k_encr);
                 out
+            }
+            Subtype::Notification if !m.has(eap::sim::attr::AttrType::AT_MAC) => {
+                // Unprotected (P bit 1): the General failure code, an empty answer.
+                assert_eq!(
+                    m.notification(),
+                    Some(eap::aka::attr::AtNotification::GENERAL_FAILURE)
+                );
+                self.notified = true;
+                SimPacket::response(id, Message::new(Subtype::Notification))
+                    .encode()
+                    .unwrap()
             }
             Subtype::Notification => {
                 let k_aut = self.k_aut.as_ref().unwrap();
@@ -466,7 +480,10 @@ fn bad_mac_and_unoffered_version_are_rejected() {
     let server = EapServer::new(store_with_vectors(), &cfg(&[MethodName::Sim]));
     let mut peer = Peer::new(0);
     peer.bad_mac = true;
-    assert_eq!(rejected(run(&server, &mut peer).0), Reject::BadMac);
+    let (o, seen) = run(&server, &mut peer);
+    assert_eq!(rejected(o), Reject::BadMac);
+    // Start, Challenge, then the unprotected General failure Notification.
+    assert!(peer.notified && seen.len() == 3, "{seen:?}");
     let mut peer = Peer::new(0);
     peer.selected = 2;
     assert_eq!(
