@@ -280,6 +280,18 @@ fn home_server(
 
 /// The visiting proxy: `realm` discovered through `dns`.
 fn visited(dir: &Path, ca: &pki::Issued, ca_pem: &Path, realm: &str, dns: SocketAddr) -> Server {
+    visited_with(dir, ca, ca_pem, realm, dns, "")
+}
+
+/// [`visited`] with `extra` TOML appended.
+fn visited_with(
+    dir: &Path,
+    ca: &pki::Issued,
+    ca_pem: &Path,
+    realm: &str,
+    dns: SocketAddr,
+    extra: &str,
+) -> Server {
     let (cert, key) = pki::write(
         dir,
         "visited",
@@ -296,12 +308,38 @@ fn visited(dir: &Path, ca: &pki::Issued, ca_pem: &Path, realm: &str, dns: Socket
             "[[realm]]\nname = \"{realm}\"\naction = \"discover\"\n\
              [proxy]\ntimeout = 2\nretries = 0\n\
              [dns]\nservers = [\"{dns}\"]\n\
-             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n",
+             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n{extra}",
             cert.display(),
             key.display(),
             ca_pem.display()
         ),
     )
+}
+
+fn scrape(visited: &Server) -> String {
+    use std::io::{Read, Write};
+    let line = visited
+        .wait_log("metrics endpoint listening")
+        .unwrap_or_else(|| panic!("no metrics line: {:#?}", visited.logs()));
+    let start = line.find("addr=").expect("addr field") + 5;
+    let addr: SocketAddr = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn sample(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {name} in\n{body}"))
 }
 
 fn tools() -> Option<std::path::PathBuf> {
@@ -398,7 +436,14 @@ fn nxdomain_is_access_reject_and_counted() {
     let Some(dnsmasq) = tools() else { return };
     let (dir, ca, ca_pem) = setup();
     let dns = Dnsmasq::start(&dnsmasq, &["--host-record=other.example,127.0.0.1".into()]);
-    let visited = visited(dir.path(), &ca, &ca_pem, "*.nowhere.example", dns.addr);
+    let visited = visited_with(
+        dir.path(),
+        &ca,
+        &ca_pem,
+        "*.nowhere.example",
+        dns.addr,
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
     let (imsi, k, opc) = vector_subscriber(5);
     let mut usim = Usim::new(k, opc);
     let (ok, out) = eapol_test(
@@ -416,6 +461,13 @@ fn nxdomain_is_access_reject_and_counted() {
         .unwrap_or_else(|| panic!("{:#?}", visited.logs()));
     assert!(line.contains("NXDOMAIN"), "{line}");
     assert!(visited.wait_log("proxy: Access-Reject").is_some());
+    let body = scrape(&visited);
+    assert_eq!(
+        sample(&body, "aaa_proxy_discovery_failed_total"),
+        1.0,
+        "{body}"
+    );
+    assert_eq!(sample(&body, "aaa_proxy_forwarded_total"), 0.0, "{body}");
 }
 
 #[test]
@@ -453,4 +505,33 @@ fn certificate_naming_neither_realm_nor_srv_target_is_refused() {
         visited.logs(),
         home.logs()
     );
+}
+
+#[test]
+fn silent_dns_server_is_access_reject_after_the_timeout() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (dir, ca, ca_pem) = setup();
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let visited = visited(
+        dir.path(),
+        &ca,
+        &ca_pem,
+        "*.partner.example",
+        silent.local_addr().unwrap(),
+    );
+    let (imsi, k, opc) = vector_subscriber(5);
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    assert!(!ok, "{out}");
+    assert!(out.contains("Access-Reject"), "{out}");
+    let line = visited
+        .wait_log("RFC 7585 discovery failed")
+        .unwrap_or_else(|| panic!("{:#?}", visited.logs()));
+    assert!(line.contains("timeout"), "{line}");
 }
