@@ -190,13 +190,18 @@ impl Dnsmasq {
             "--bind-interfaces",
             "--listen-address=127.0.0.1",
             "--log-queries",
-            "--log-facility=-",
+            // Records live 60 s: the proxy's cache keeps them that long.
+            "--local-ttl=60",
             // Names under these are answered from our records only: NXDOMAIN otherwise.
             "--local=/example/",
             "--local=/3gppnetwork.org/",
         ])
         .arg(format!("--port={port}"))
         .arg(format!("--pid-file={}", dir.path().join("pid").display()))
+        .arg(format!(
+            "--log-facility={}",
+            dir.path().join("log").display()
+        ))
         .args(records)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -227,6 +232,14 @@ impl Dnsmasq {
             }
         }
         panic!("dnsmasq did not answer on {addr}");
+    }
+
+    /// How many queries of `kind` ("NAPTR", "SRV", "A") it logged.
+    fn queries(&self, kind: &str) -> usize {
+        let log = std::fs::read_to_string(self._dir.path().join("log")).unwrap_or_default();
+        log.lines()
+            .filter(|l| l.contains(&format!("query[{kind}]")))
+            .count()
     }
 }
 
@@ -395,6 +408,23 @@ fn eap_aka_prime_to_a_home_server_found_by_naptr_and_srv() {
     assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
     let line = visited.wait_log("proxied").expect("proxied");
     assert!(line.contains("aaa.home.example"), "{line}");
+    // A second authentication: the records were cached (TTL 60 s).
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.partner.example"),
+        &mut usim,
+    );
+    assert!(
+        ok,
+        "second eapol_test failed:\n{out}\n{:#?}",
+        visited.logs()
+    );
+    assert_eq!(
+        dns.queries("NAPTR"),
+        1,
+        "one NAPTR query for two authentications"
+    );
+    assert_eq!(dns.queries("SRV"), 1);
 }
 
 #[test]
