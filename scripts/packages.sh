@@ -6,6 +6,7 @@ PASSPOINT_AKA_PACKAGES=(
   systemd man-db adduser binutils
   postgresql
   prometheus
+  dnsmasq-base
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed

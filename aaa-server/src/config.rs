@@ -278,6 +278,7 @@ struct RawConfig {
     realm: Vec<crate::proxy::config::RawRealm>,
     proxy: Option<crate::proxy::config::RawProxy>,
     tls_client: Option<crate::proxy::config::RawTlsClient>,
+    dns: Option<crate::proxy::config::RawDns>,
     #[serde(default)]
     metrics: RawMetrics,
 }
@@ -837,6 +838,7 @@ impl Config {
             &raw.realm,
             raw.proxy.as_ref(),
             raw.tls_client.as_ref(),
+            raw.dns.as_ref(),
             path,
             &err,
         )?;

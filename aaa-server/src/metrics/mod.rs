@@ -701,7 +701,7 @@ pub fn register_radsec_probes(
 /// `action = "proxy"`), read at each scrape.
 pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>) {
     type Get = fn(&crate::proxy::ProxyCounters) -> u64;
-    let probes: [(&'static str, &'static str, Get); 6] = [
+    let probes: [(&'static str, &'static str, Get); 7] = [
         (
             "aaa_proxy_forwarded",
             "Requests forwarded to a home server",
@@ -721,6 +721,11 @@ pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>)
             "aaa_proxy_rejected_by_realm",
             "Requests refused by a realm with action = \"reject\"",
             |c| c.rejected_by_realm,
+        ),
+        (
+            "aaa_proxy_discovery_failed",
+            "Requests answered Access-Reject because RFC 7585 discovery found no home server",
+            |c| c.discovery_failed,
         ),
         (
             "aaa_proxy_bad_answers",

@@ -17,6 +17,10 @@ pub struct ProxyConfig {
     pub settings: ProxySettings,
     /// `[tls_client]`: our TLS client for `radsec://` home servers.
     pub tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// `[tls_client] ca` (the certificate check of discovered home servers).
+    pub tls_client_roots: Option<std::sync::Arc<rustls::RootCertStore>>,
+    /// `[dns] servers` (UDP); `None`: /etc/resolv.conf.
+    pub dns_servers: Option<Vec<SocketAddr>>,
 }
 
 /// `[proxy]`: timers and the Operator-Name added on the way out.
@@ -82,6 +86,8 @@ pub enum RealmAction {
         /// Shared secret with the home servers.
         secret: SecretBytes,
     },
+    /// RFC 7585 dynamic discovery (NAPTR, SRV, A/AAAA), then RadSec.
+    Discover,
 }
 
 /// A home server (`udp://HOST:PORT` or `radsec://HOST:PORT`).
@@ -110,6 +116,13 @@ pub(crate) struct RawTlsClient {
     certificate: Spanned<String>,
     private_key: Spanned<String>,
     ca: Spanned<String>,
+}
+
+/// `[dns]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDns {
+    servers: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -196,6 +209,7 @@ pub(crate) fn parse(
     realms: &[RawRealm],
     proxy: Option<&RawProxy>,
     tls_client: Option<&RawTlsClient>,
+    dns: Option<&RawDns>,
     path: &std::path::Path,
     err: Err<'_>,
 ) -> Result<ProxyConfig, ConfigError> {
@@ -205,13 +219,36 @@ pub(crate) fn parse(
         let name = r.name.get_ref();
         let pattern = parse_pattern(name).map_err(|m| err(r.name.span(), &key("name"), m))?;
         let action = match r.action.get_ref().as_str() {
-            "local" | "reject" => {
+            "local" | "reject" | "discover" => {
                 if let Some(s) = &r.servers {
                     return Err(err(
                         s.span(),
                         &key("servers"),
                         "only for action = \"proxy\"".into(),
                     ));
+                }
+                if r.action.get_ref() == "discover" {
+                    if let Some(x) = &r.secret {
+                        return Err(err(
+                            x.span(),
+                            &key("secret"),
+                            "action = \"discover\" uses RadSec (secret \"radsec\", RFC 6614)"
+                                .into(),
+                        ));
+                    }
+                    if tls_client.is_none() {
+                        return Err(err(
+                            r.action.span(),
+                            &key("action"),
+                            "action = \"discover\" needs a [tls_client] table".into(),
+                        ));
+                    }
+                    out.push(Realm {
+                        name: name.clone(),
+                        pattern,
+                        action: RealmAction::Discover,
+                    });
+                    continue;
                 }
                 if r.action.get_ref() == "local" {
                     RealmAction::Local
@@ -265,7 +302,9 @@ pub(crate) fn parse(
                 return Err(err(
                     r.action.span(),
                     &key("action"),
-                    format!("expected \"local\", \"proxy\" or \"reject\", found \"{other}\""),
+                    format!(
+                        "expected \"local\", \"proxy\", \"discover\" or \"reject\", found \"{other}\""
+                    ),
                 ));
             }
         };
@@ -302,6 +341,29 @@ pub(crate) fn parse(
             settings.operator_name = Some(v.clone());
         }
     }
+    let dns_servers = match dns.and_then(|d| d.servers.as_ref()) {
+        None => None,
+        Some(s) => {
+            if s.get_ref().is_empty() {
+                return Err(err(s.span(), "dns.servers", "must not be empty".into()));
+            }
+            let v = s
+                .get_ref()
+                .iter()
+                .map(|a| {
+                    a.parse::<SocketAddr>().map_err(|_| {
+                        err(
+                            s.span(),
+                            "dns.servers",
+                            format!("expected \"IP:PORT\" (\"[IPv6]:PORT\"), found \"{a}\""),
+                        )
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(v)
+        }
+    };
+    let mut tls_client_roots = None;
     let tls_client = match tls_client {
         None => None,
         Some(t) => {
@@ -312,6 +374,10 @@ pub(crate) fn parse(
                     _ => p,
                 }
             };
+            tls_client_roots = Some(std::sync::Arc::new(
+                super::radsec::ca_roots(&resolve(&t.ca))
+                    .map_err(|m| err(t.ca.span(), "tls_client.ca", m))?,
+            ));
             let cfg = super::radsec::client_config(
                 &resolve(&t.certificate),
                 &resolve(&t.private_key),
@@ -332,5 +398,7 @@ pub(crate) fn parse(
         realms: out,
         settings,
         tls_client,
+        tls_client_roots,
+        dns_servers,
     })
 }

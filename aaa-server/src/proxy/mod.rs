@@ -14,6 +14,7 @@
 //! (RFC 4372) and everything else pass untouched.
 
 pub mod config;
+pub mod discover;
 pub mod radsec;
 pub mod udp;
 
@@ -64,6 +65,9 @@ pub enum ProxyError {
     /// The home server's answer could not be re-encoded for the NAS.
     #[error("cannot re-encode the home server's answer")]
     Encode,
+    /// RFC 7585 dynamic discovery found no home server.
+    #[error("discovery failed: {0}")]
+    Discovery(discover::DiscoveryError),
 }
 
 /// Why a home server's datagram was not accepted as the answer.
@@ -104,6 +108,8 @@ pub struct ProxyCounters {
     pub bad_answers: u64,
     /// Home servers marked dead.
     pub marked_dead: u64,
+    /// Requests answered Access-Reject because RFC 7585 discovery failed.
+    pub discovery_failed: u64,
 }
 
 #[derive(Default)]
@@ -114,6 +120,7 @@ struct AtomicProxyCounters {
     rejected_by_realm: AtomicU64,
     bad_answers: AtomicU64,
     marked_dead: AtomicU64,
+    discovery_failed: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -126,6 +133,10 @@ pub struct Proxy {
     settings: ProxySettings,
     tls_client: Option<std::sync::Arc<rustls::ClientConfig>>,
     tls_pool: radsec::Pool,
+    /// `[tls_client] ca`, for the certificate check of discovered servers.
+    tls_roots: Option<std::sync::Arc<rustls::RootCertStore>>,
+    /// The resolver for `action = "discover"` realms (none if no such realm).
+    discovery: Option<discover::Discovery>,
     /// Per realm, per server: dead until this instant.
     dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
     counters: AtomicProxyCounters,
@@ -161,7 +172,19 @@ impl Proxy {
                 _ => Vec::new(),
             })
             .collect();
+        let discovery = cfg
+            .realms
+            .iter()
+            .any(|r| matches!(r.action, RealmAction::Discover))
+            .then(|| {
+                discover::Discovery::new(cfg.dns_servers.as_deref(), cfg.settings.timeout)
+                    .map_err(|e| tracing::error!(error = %e, "RFC 7585 discovery unavailable; discover realms get Access-Reject"))
+                    .ok()
+            })
+            .flatten();
         Proxy {
+            tls_roots: cfg.tls_client_roots.clone(),
+            discovery,
             realms: cfg.realms.clone(),
             settings: cfg.settings.clone(),
             tls_client: cfg.tls_client.clone(),
@@ -202,7 +225,7 @@ impl Proxy {
                 bump(&self.counters.rejected_by_realm);
                 Route::Reject
             }
-            Some((i, RealmAction::Proxy { .. })) => Route::Proxy(i),
+            Some((i, RealmAction::Proxy { .. } | RealmAction::Discover)) => Route::Proxy(i),
         }
     }
 
@@ -287,6 +310,17 @@ impl Proxy {
         bump(&self.counters.bad_answers);
     }
 
+    pub(crate) fn count_discovery_failed(&self) {
+        bump(&self.counters.discovery_failed);
+    }
+
+    /// Whether realm `realm` has `action = "discover"`.
+    pub fn is_discover(&self, realm: usize) -> bool {
+        self.realms
+            .get(realm)
+            .is_some_and(|r| matches!(r.action, RealmAction::Discover))
+    }
+
     pub(crate) fn count_forwarded(&self) {
         bump(&self.counters.forwarded);
     }
@@ -302,6 +336,7 @@ impl Proxy {
             rejected_by_realm: g(&c.rejected_by_realm),
             bad_answers: g(&c.bad_answers),
             marked_dead: g(&c.marked_dead),
+            discovery_failed: g(&c.discovery_failed),
         }
     }
 }

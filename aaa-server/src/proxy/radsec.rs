@@ -20,6 +20,17 @@ use std::time::{Duration, Instant};
 /// The shared secret over TLS (RFC 6614 §2.3).
 pub const RADSEC_SECRET: &[u8] = b"radsec";
 
+/// The CA certificates of `[tls_client] ca` as a root store.
+pub fn ca_roots(ca: &Path) -> Result<rustls::RootCertStore, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certs(ca)? {
+        roots
+            .add(c)
+            .map_err(|e| format!("unusable CA certificate: {e}"))?;
+    }
+    Ok(roots)
+}
+
 fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let bytes = read_capped(path, MAX_KEY_FILE).map_err(|e| e.to_string())?;
     let v = CertificateDer::pem_slice_iter(&bytes)
@@ -110,21 +121,21 @@ type Stream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 /// time each (a connection the server closed meanwhile is replaced).
 #[derive(Default)]
 pub(crate) struct Pool {
-    idle: std::sync::Mutex<std::collections::HashMap<SocketAddr, Vec<Stream>>>,
+    idle: std::sync::Mutex<std::collections::HashMap<(String, SocketAddr), Vec<Stream>>>,
 }
 
 /// At most this many idle connections are kept per home server.
 const MAX_IDLE: usize = 16;
 
 impl Pool {
-    fn take(&self, addr: SocketAddr) -> Option<Stream> {
+    fn take(&self, key: &str, addr: SocketAddr) -> Option<Stream> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.get_mut(&addr)?.pop()
+        idle.get_mut(&(key.to_string(), addr))?.pop()
     }
 
-    fn give_back(&self, addr: SocketAddr, s: Stream) {
+    fn give_back(&self, key: &str, addr: SocketAddr, s: Stream) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let v = idle.entry(addr).or_default();
+        let v = idle.entry((key.to_string(), addr)).or_default();
         if v.len() < MAX_IDLE {
             v.push(s);
         }
@@ -142,11 +153,25 @@ pub(crate) fn exchange(
     fwd: &Forward,
     nas: (u8, &[u8], &[u8; 16]),
 ) -> Result<wire::Response, TlsExchangeError> {
+    exchange_keyed(pool, host, config, (host, addr), budget, fwd, nas)
+}
+
+/// [`exchange`] with idle connections kept under `key` (the names the
+/// certificate was checked against) as well as the address.
+pub(crate) fn exchange_keyed(
+    pool: &Pool,
+    key: &str,
+    config: &Arc<rustls::ClientConfig>,
+    (host, addr): (&str, SocketAddr),
+    budget: Duration,
+    fwd: &Forward,
+    nas: (u8, &[u8], &[u8; 16]),
+) -> Result<wire::Response, TlsExchangeError> {
     let deadline = Instant::now() + budget;
-    if let Some(s) = pool.take(addr) {
+    if let Some(s) = pool.take(key, addr) {
         match exchange_on(s, deadline, fwd, nas) {
             Ok((resp, s)) => {
-                pool.give_back(addr, s);
+                pool.give_back(key, addr, s);
                 return Ok(resp);
             }
             Err(TlsExchangeError::Unreachable) => {}
@@ -155,7 +180,7 @@ pub(crate) fn exchange(
     }
     let s = connect(config, host, addr, deadline)?;
     let (resp, s) = exchange_on(s, deadline, fwd, nas)?;
-    pool.give_back(addr, s);
+    pool.give_back(key, addr, s);
     Ok(resp)
 }
 

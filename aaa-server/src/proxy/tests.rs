@@ -122,6 +122,16 @@ fn config_errors_name_the_key() {
             "[[realm]]\nname = \"x\"\naction = \"local\"\nservers = [\"udp://127.0.0.1:1\"]\n",
             "realm[0].servers",
         ),
+        (
+            "[[realm]]\nname = \"x\"\naction = \"discover\"\nsecret = \"s\"\n",
+            "realm[0].secret",
+        ),
+        (
+            "[[realm]]\nname = \"x\"\naction = \"discover\"\nservers = [\"udp://127.0.0.1:1\"]\n",
+            "realm[0].servers",
+        ),
+        ("[dns]\nservers = [\"127.0.0.1\"]\n", "dns.servers"),
+        ("[dns]\nservers = []\n", "dns.servers"),
         ("[proxy]\ntimeout = 0\n", "proxy.timeout"),
         (
             "[proxy]\noperator_name = \"example\"\n",

@@ -33,6 +33,15 @@ pub fn exchange(
     nas_secret: &[u8],
     nas_authenticator: &[u8; 16],
 ) -> Result<Answered, ProxyError> {
+    if proxy.is_discover(fwd.realm) {
+        return super::discover::exchange(
+            proxy,
+            fwd,
+            nas_identifier,
+            nas_secret,
+            nas_authenticator,
+        );
+    }
     let Some(secret) = proxy.secret(fwd.realm) else {
         return Err(ProxyError::NoLiveServer);
     };
