@@ -137,10 +137,6 @@ fn restart_needed(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.radsec != new.radsec {
         v.push("radsec");
     }
-    // Realms are not reloaded yet (a home server's redacted secret is not seen here).
-    if format!("{:?}", old.proxy) != format!("{:?}", new.proxy) {
-        v.push("realm/proxy/tls_client");
-    }
     v
 }
 
@@ -188,6 +184,7 @@ fn reload(running: &mut Config, core: &RadiusServer, life: &Lifecycle, notify: &
                         Ok(()) => {
                             crate::logging::set_identities(logging.identities);
                             core.set_clients(&new.clients);
+                            core.set_proxy(&new.proxy);
                             core.replace_privacy(Arc::new(privacy));
                             tracing::info!(
                                 config = %path.display(),
@@ -206,6 +203,7 @@ fn reload(running: &mut Config, core: &RadiusServer, life: &Lifecycle, notify: &
                             }
                             running.clients = new.clients;
                             running.privacy = new.privacy;
+                            running.proxy = new.proxy;
                         }
                     },
                 }
@@ -347,7 +345,8 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
     if let (Some(h), Some(_)) = (&radsec, &metrics_http) {
         crate::metrics::register_radsec_probes(core.metrics(), &h.counters());
     }
-    if metrics_http.is_some() && core.proxy_counters().is_some() {
+    // Registered without a realm table too: SIGHUP may add one (0 until then).
+    if metrics_http.is_some() {
         crate::metrics::register_proxy_probes(&core);
     }
     tracing::info!(

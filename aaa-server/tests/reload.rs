@@ -453,3 +453,36 @@ fn debug_prints_packets_decoded_and_no_secret() {
         assert!(!text.contains(part), "MSK printed:\n{text}");
     }
 }
+
+#[test]
+fn sighup_replaces_the_realm_table() {
+    let secret = "realm-secret";
+    let refused = "[[realm]]\nname = \"*.refused.example\"\naction = \"reject\"\n";
+    let serve = Serve::start(&config(&[("127.0.0.1/32", secret)], refused), &[]);
+    let nai = format!("6{}@wlan.refused.example", serve.imsi);
+    assert_eq!(
+        identity_request(serve.auth, secret, 1, &nai),
+        Some(ACCESS_REJECT),
+        "the realm is refused"
+    );
+    // The realm table is gone after the reload: the realm is served here.
+    serve.reload(&config(&[("127.0.0.1/32", secret)], ""));
+    serve.wait_log("configuration reloaded", 1);
+    assert_eq!(
+        identity_request(serve.auth, secret, 2, &nai),
+        Some(ACCESS_CHALLENGE),
+        "served locally after the reload"
+    );
+    // And back: a table added by a reload takes effect too.
+    serve.reload(&config(&[("127.0.0.1/32", secret)], refused));
+    serve.wait_log("configuration reloaded", 2);
+    assert_eq!(
+        identity_request(serve.auth, secret, 3, &nai),
+        Some(ACCESS_REJECT)
+    );
+    let logs = serve.logs();
+    assert!(
+        !logs.iter().any(|l| l.contains("need a restart")),
+        "realm changes are reloaded, not deferred: {logs:#?}"
+    );
+}

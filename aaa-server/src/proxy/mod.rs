@@ -139,7 +139,18 @@ pub struct Proxy {
     discovery: Option<discover::Discovery>,
     /// Per realm, per server: dead until this instant.
     dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
-    counters: AtomicProxyCounters,
+    /// Shared with the table this one replaced on SIGHUP, so the counters
+    /// run on across reloads.
+    counters: std::sync::Arc<AtomicProxyCounters>,
+}
+
+/// Names the table's size only: realms carry home-server secrets.
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Proxy")
+            .field("realms", &self.realms.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The realm of a User-Name (RFC 7542 §2.2: after the last `@`), lower case.
@@ -190,7 +201,16 @@ impl Proxy {
             tls_client: cfg.tls_client.clone(),
             tls_pool: radsec::Pool::default(),
             dead_until: Mutex::new(dead),
-            counters: AtomicProxyCounters::default(),
+            counters: Default::default(),
+        }
+    }
+
+    /// A table built from `cfg` (a reload) that keeps this one's counters;
+    /// dead marks start afresh.
+    pub fn reconfigured(&self, cfg: &ProxyConfig) -> Self {
+        Proxy {
+            counters: self.counters.clone(),
+            ..Proxy::new(cfg)
         }
     }
 

@@ -246,7 +246,8 @@ pub struct RadiusServer {
     cache: dup::DupCache,
     counters: AtomicCounters,
     /// The realm table (`[[realm]]`); `None`: everything is local.
-    proxy: Option<Arc<crate::proxy::Proxy>>,
+    /// Swapped whole on SIGHUP ([`RadiusServer::set_proxy`]).
+    proxy: arc_swap::ArcSwapOption<crate::proxy::Proxy>,
     metrics: Arc<crate::metrics::Metrics>,
     /// Requests from no known client.
     unknown_metrics: crate::metrics::ClientMetrics,
@@ -308,7 +309,9 @@ enum Work {
     /// An accounting record to store (RFC 2866 §4.1: answered once stored).
     Accounting(AccountingRecord),
     /// A request for a home server ([`crate::proxy`]).
-    Proxy(crate::proxy::Forward),
+    /// Forwarded with the realm table it was routed by (a reload may
+    /// replace the table meanwhile).
+    Proxy(Arc<crate::proxy::Proxy>, crate::proxy::Forward),
 }
 
 /// A [`Job`] whose store work is done.
@@ -376,8 +379,10 @@ impl RadiusServer {
             session_timeout_secs: u32::try_from(cfg.eap.session_timeout.as_secs()).unwrap_or(30),
             cache: dup::DupCache::new(cfg.radius.duplicate_window, cfg.radius.duplicate_cache_size),
             counters: AtomicCounters::default(),
-            proxy: (!cfg.proxy.realms.is_empty())
-                .then(|| Arc::new(crate::proxy::Proxy::new(&cfg.proxy))),
+            proxy: arc_swap::ArcSwapOption::from(
+                (!cfg.proxy.realms.is_empty())
+                    .then(|| Arc::new(crate::proxy::Proxy::new(&cfg.proxy))),
+            ),
             unknown_metrics: metrics.unknown_client(),
             metrics,
         }
@@ -407,13 +412,28 @@ impl RadiusServer {
     /// Home servers marked dead now, when a realm table is configured.
     pub fn proxy_dead_servers(&self) -> Option<u64> {
         self.proxy
+            .load()
             .as_ref()
             .map(|p| p.dead_servers(std::time::Instant::now()))
     }
 
+    /// Replaces the realm table (SIGHUP): requests already routed finish
+    /// with the table they were routed by; the counters run on.
+    pub fn set_proxy(&self, cfg: &crate::proxy::ProxyConfig) {
+        let next = if cfg.realms.is_empty() {
+            None
+        } else {
+            Some(Arc::new(match self.proxy.load_full() {
+                Some(old) => old.reconfigured(cfg),
+                None => crate::proxy::Proxy::new(cfg),
+            }))
+        };
+        self.proxy.store(next);
+    }
+
     /// The proxy's counters, when a realm table is configured.
     pub fn proxy_counters(&self) -> Option<crate::proxy::ProxyCounters> {
-        self.proxy.as_ref().map(|p| p.counters())
+        self.proxy.load().as_ref().map(|p| p.counters())
     }
 
     /// Adds clients that their transport authenticates (RadSec: a TLS
@@ -682,17 +702,14 @@ impl RadiusServer {
             Work::Accounting(rec) => {
                 WorkDone::Accounting(self.accounting.record(&rec).map(|()| rec))
             }
-            Work::Proxy(fwd) => {
-                let r = match &self.proxy {
-                    Some(p) => crate::proxy::udp::exchange(
-                        p,
-                        &fwd,
-                        head.to.identifier,
-                        head.to.client.client.secret.expose(),
-                        &head.to.authenticator,
-                    ),
-                    None => Err(crate::proxy::ProxyError::NoLiveServer),
-                };
+            Work::Proxy(p, fwd) => {
+                let r = crate::proxy::udp::exchange(
+                    &p,
+                    &fwd,
+                    head.to.identifier,
+                    head.to.client.client.secret.expose(),
+                    &head.to.authenticator,
+                );
                 WorkDone::Proxy(fwd.realm_name, r)
             }
         };
@@ -804,8 +821,8 @@ impl RadiusServer {
 
     fn access_request(&self, to: &ReplyTo, req: &wire::Request<'_>, now: Instant) -> Step {
         let client = &to.client.client;
-        if let Some(p) = &self.proxy
-            && let Some(step) = self.route(p, to, req)
+        if let Some(p) = self.proxy.load_full()
+            && let Some(step) = self.route(&p, to, req)
         {
             return step;
         }
@@ -834,7 +851,7 @@ impl RadiusServer {
     /// Routes by realm ([`crate::proxy`]); `None`: served here.
     fn route(
         &self,
-        p: &crate::proxy::Proxy,
+        p: &Arc<crate::proxy::Proxy>,
         to: &ReplyTo,
         req: &wire::Request<'_>,
     ) -> Option<Step> {
@@ -853,7 +870,7 @@ impl RadiusServer {
             .map_err(|_| ProxyError::Send)
             .and_then(|()| Forward::new(req, i, p.settings().operator_name.as_deref(), token));
         Some(match fwd {
-            Ok(f) => Step::Later(Work::Proxy(f)),
+            Ok(f) => Step::Later(Work::Proxy(p.clone(), f)),
             Err(e) => {
                 tracing::warn!(reason = %e, "proxy: Access-Reject");
                 reject()
