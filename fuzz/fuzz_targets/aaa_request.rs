@@ -68,7 +68,6 @@ fn server() -> RadiusServer {
         radius: Default::default(),
         radsec: None,
         metrics: Default::default(),
-        postgres: None,
         proxy: Default::default(),
     };
     let s = store();

@@ -42,7 +42,6 @@ fn server() -> &'static (RadiusServer, ClientId) {
             radius: Default::default(),
             radsec: None,
             metrics: Default::default(),
-            postgres: None,
             proxy: Default::default(),
         };
         let s = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
