@@ -899,6 +899,16 @@ fn proxy_counters_and_dead_home_servers_at_metrics_accepted_by_promtool() {
     assert_eq!(sample(&body, "aaa_proxy_rejected_by_realm_total"), 1.0);
     assert_eq!(sample(&body, "aaa_proxy_marked_dead_total"), 1.0);
     assert_eq!(sample(&body, "aaa_proxy_home_servers_dead"), 1.0);
+    assert_eq!(
+        sample(
+            &body,
+            &format!(
+                "aaa_proxy_home_server_up{{realm=\"*.partner.example\",server=\"udp://{}\"}}",
+                dead.local_addr().unwrap()
+            )
+        ),
+        0.0
+    );
     let mut child = Command::new(&promtool)
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

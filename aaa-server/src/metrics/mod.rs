@@ -269,6 +269,32 @@ impl std::fmt::Debug for Probes {
     }
 }
 
+/// Reads a labeled gauge at scrape: one (labels, value) per series.
+pub type LabeledProbeFn = Box<dyn Fn() -> Vec<(Vec<(String, String)>, i64)> + Send + Sync>;
+
+/// Gauges with labels read at each scrape (home servers, RadSec clients).
+struct LabeledProbes(Vec<(&'static str, &'static str, LabeledProbeFn)>);
+
+impl std::fmt::Debug for LabeledProbes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|p| p.0)).finish()
+    }
+}
+
+impl Collector for LabeledProbes {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for (name, help, read) in &self.0 {
+            let rows = read();
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for (labels, v) in rows {
+                let g = ConstGauge::new(v);
+                g.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Collector for Probes {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for (name, help, kind, read) in &self.0 {
@@ -300,6 +326,7 @@ pub struct Metrics {
     privacy_decrypt_failures: Counter,
     calls: [CallMetrics; StoreCall::ALL.len()],
     probes: Mutex<Vec<(&'static str, &'static str, MetricType, ProbeFn)>>,
+    labeled_probes: Mutex<Vec<(&'static str, &'static str, LabeledProbeFn)>>,
 }
 
 impl Default for Metrics {
@@ -416,6 +443,7 @@ impl Metrics {
             privacy_decrypt_failures,
             calls,
             probes: Mutex::new(Vec::new()),
+            labeled_probes: Mutex::new(Vec::new()),
         }
     }
 
@@ -504,6 +532,14 @@ impl Metrics {
         }
     }
 
+    /// A gauge with labels, read at each scrape. Call before the first scrape.
+    pub fn labeled_probe(&self, name: &'static str, help: &'static str, read: LabeledProbeFn) {
+        self.labeled_probes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((name, help, read));
+    }
+
     /// Adds a value read at each scrape: a counter (`name` without
     /// `_total`) or a gauge. Call before the first scrape.
     pub fn probe(&self, name: &'static str, help: &'static str, counter: bool, read: ProbeFn) {
@@ -525,6 +561,15 @@ impl Metrics {
         let probes = std::mem::take(&mut *self.probes.lock().unwrap_or_else(|e| e.into_inner()));
         if !probes.is_empty() {
             reg.register_collector(Box::new(Probes(probes)));
+        }
+        let labeled = std::mem::take(
+            &mut *self
+                .labeled_probes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        if !labeled.is_empty() {
+            reg.register_collector(Box::new(LabeledProbes(labeled)));
         }
         let mut out = String::with_capacity(16 * 1024);
         let r = if openmetrics {
@@ -695,6 +740,17 @@ pub fn register_radsec_probes(
         let c = counters.clone();
         metrics.probe(name, help, counter, Box::new(move || get(&c.snapshot())));
     }
+    let c = counters.clone();
+    metrics.labeled_probe(
+        "aaa_radsec_client_connections",
+        "Established RadSec connections open now, per [[radsec.client]]",
+        Box::new(move || {
+            c.client_connections()
+                .into_iter()
+                .map(|(client, n)| (vec![("client".to_string(), client)], n))
+                .collect()
+        }),
+    );
 }
 
 /// The proxy's counters and dead home servers (`[[realm]]` with
@@ -752,6 +808,24 @@ pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>)
             }),
         );
     }
+    let w = std::sync::Arc::downgrade(core);
+    m.labeled_probe(
+        "aaa_proxy_home_server_up",
+        "1 while a home server is live, 0 while it is marked dead (per realm and server)",
+        Box::new(move || {
+            w.upgrade()
+                .map(|c| c.proxy_home_servers())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(realm, server, up)| {
+                    (
+                        vec![("realm".to_string(), realm), ("server".to_string(), server)],
+                        i64::from(up),
+                    )
+                })
+                .collect()
+        }),
+    );
     let w = std::sync::Arc::downgrade(core);
     m.probe(
         "aaa_proxy_home_servers_dead",
@@ -843,7 +917,10 @@ mod tests {
         assert!(text.contains("# TYPE aaa_radsec_connections_active gauge"));
         assert!(text.contains("aaa_radsec_connections_active 0"));
         assert!(text.contains("aaa_radsec_packets_total 0"));
-        assert_eq!(text.matches("aaa_radsec_").count(), 13 * 3);
+        // 13 unlabeled series (HELP, TYPE, sample) and the per-client gauge's
+        // HELP and TYPE (no client connected yet).
+        assert_eq!(text.matches("aaa_radsec_").count(), 13 * 3 + 2);
+        assert!(text.contains("# TYPE aaa_radsec_client_connections gauge"));
     }
 
     #[test]

@@ -301,6 +301,26 @@ impl Proxy {
             .count() as u64
     }
 
+    /// Every home server as (realm, server, live at `now`).
+    pub fn home_servers(&self, now: Instant) -> Vec<(String, String, bool)> {
+        let dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::new();
+        for (i, r) in self.realms.iter().enumerate() {
+            if let RealmAction::Proxy { servers, .. } = &r.action {
+                for (j, s) in servers.iter().enumerate() {
+                    let up = dead
+                        .get(i)
+                        .and_then(|d| d.get(j))
+                        .copied()
+                        .flatten()
+                        .is_none_or(|until| now >= until);
+                    out.push((r.name.clone(), s.uri.clone(), up));
+                }
+            }
+        }
+        out
+    }
+
     /// Marks server `server` of realm `realm` alive (it answered).
     pub fn mark_alive(&self, realm: usize, server: usize) {
         let mut dead = self.dead_until.lock().unwrap_or_else(|e| e.into_inner());

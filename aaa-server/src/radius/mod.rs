@@ -417,6 +417,15 @@ impl RadiusServer {
             .map(|p| p.dead_servers(std::time::Instant::now()))
     }
 
+    /// Every proxied realm's home servers as (realm, server, live now).
+    pub fn proxy_home_servers(&self) -> Vec<(String, String, bool)> {
+        self.proxy
+            .load()
+            .as_ref()
+            .map(|p| p.home_servers(std::time::Instant::now()))
+            .unwrap_or_default()
+    }
+
     /// Replaces the realm table (SIGHUP): requests already routed finish
     /// with the table they were routed by; the counters run on.
     pub fn set_proxy(&self, cfg: &crate::proxy::ProxyConfig) {

@@ -75,6 +75,43 @@ pub struct Counters {
     malformed: AtomicU64,
     idle_timeouts: AtomicU64,
     packets: AtomicU64,
+    /// Established connections open now, per client name.
+    per_client: std::sync::Mutex<std::collections::BTreeMap<String, i64>>,
+}
+
+/// Counts an established connection of a client until dropped.
+struct ClientConnection<'a> {
+    counters: &'a Counters,
+    name: String,
+}
+
+impl<'a> ClientConnection<'a> {
+    fn open(counters: &'a Counters, name: &str) -> Self {
+        *counters
+            .per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default() += 1;
+        ClientConnection {
+            counters,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl Drop for ClientConnection<'_> {
+    fn drop(&mut self) {
+        if let Some(n) = self
+            .counters
+            .per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&self.name)
+        {
+            *n -= 1;
+        }
+    }
 }
 
 /// The values of [`Counters`] at one moment.
@@ -113,6 +150,17 @@ fn bump(c: &AtomicU64) {
 }
 
 impl Counters {
+    /// Established connections open now, per client name (a client that
+    /// has had one stays listed, at 0).
+    pub fn client_connections(&self) -> Vec<(String, i64)> {
+        self.per_client
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
+    }
+
     /// The current values.
     pub fn snapshot(&self) -> CounterValues {
         let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -411,6 +459,7 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
     };
     let (client, id) = (&sh.clients[i], sh.ids[i]);
     bump(&sh.counters.established);
+    let _open = ClientConnection::open(&sh.counters, &client.name);
     tracing::info!(peer = %peer, client = %client.name, "radsec connection established");
 
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -506,6 +555,25 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn established_connections_are_counted_per_client_while_open() {
+        let c = Counters::default();
+        let a = ClientConnection::open(&c, "partner-a");
+        let b = ClientConnection::open(&c, "partner-a");
+        let z = ClientConnection::open(&c, "partner-z");
+        assert_eq!(
+            c.client_connections(),
+            [("partner-a".to_string(), 2), ("partner-z".to_string(), 1)]
+        );
+        drop((a, z));
+        assert_eq!(
+            c.client_connections(),
+            [("partner-a".to_string(), 1), ("partner-z".to_string(), 0)]
+        );
+        drop(b);
+        assert_eq!(c.client_connections()[0].1, 0);
+    }
     use crate::radius::Listener;
 
     fn core() -> RadiusServer {
