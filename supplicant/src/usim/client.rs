@@ -278,6 +278,23 @@ impl<T: CardTransport> Usim<T> {
         }
     }
 
+    /// The transport, borrowed (e.g. to read what a wrapping transport recorded).
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// The same client (selection and FCPs kept) over `f(transport)`, e.g. the
+    /// transport wrapped in a recorder.
+    pub fn map_transport<U: CardTransport>(self, f: impl FnOnce(T) -> U) -> Usim<U> {
+        Usim {
+            transport: f(self.transport),
+            aid: self.aid,
+            mf_fcp: self.mf_fcp,
+            adf_fcp: self.adf_fcp,
+            gsm_df: self.gsm_df,
+        }
+    }
+
     /// The transport back.
     pub fn into_transport(self) -> T {
         self.transport

@@ -11,7 +11,7 @@ use super::subscribers::Card;
 use eap::aka::keys::Method;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -186,6 +186,9 @@ struct Shared {
     stop_all: AtomicBool,
     deadline: Option<Instant>,
     cards: Mutex<VecDeque<Card>>,
+    /// The servers, [`Config::server`] first; conversations go round-robin.
+    servers: Vec<SocketAddr>,
+    next_server: AtomicUsize,
 }
 
 impl Shared {
@@ -204,6 +207,16 @@ impl Shared {
             }
             Stop::Duration(_) => self.deadline.is_none_or(|d| Instant::now() < d),
         }
+    }
+
+    /// The server for the next conversation (index into `servers`).
+    fn pick_server(&self) -> usize {
+        self.next_server.fetch_add(1, Ordering::Relaxed) % self.servers.len()
+    }
+
+    /// Whether a datagram from `from` may answer a conversation on `server`.
+    fn answers_from(&self, from: SocketAddr, server: usize) -> bool {
+        self.servers.len() == 1 || self.servers.get(server) == Some(&from)
     }
 
     fn take_card(&self) -> Option<Card> {
@@ -256,11 +269,32 @@ struct Slot {
     sent_at: Instant,
     packet: Vec<u8>,
     retries: u32,
+    /// Index of the server this conversation runs on.
+    server: usize,
+}
+
+/// Sends on a socket connected to the only server, or to `server` of several.
+async fn send(sock: &UdpSocket, shared: &Shared, server: usize, p: &[u8]) {
+    let _ = match shared.servers.get(server) {
+        Some(&to) if shared.servers.len() > 1 => sock.send_to(p, to).await,
+        _ => sock.send(p).await,
+    };
 }
 
 /// Runs the load: `cards` are the subscribers (at least `concurrency`); they
 /// come back with their SQN state so a later run can reuse them.
 pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
+    drive_many(cfg, &[], cards)
+}
+
+/// [`drive`] against [`Config::server`] and `more` servers: each
+/// conversation (every round of one EAP authentication) stays on one
+/// server, the next conversation goes to the next server, round-robin.
+pub fn drive_many(
+    cfg: &Config,
+    more: &[SocketAddr],
+    cards: &mut Vec<Card>,
+) -> Result<RunResult, String> {
     if cfg.concurrency == 0 {
         return Err("concurrency must be at least 1".into());
     }
@@ -290,7 +324,12 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
             Stop::Count(_) => None,
         },
         cards: Mutex::new(std::mem::take(cards).into()),
+        servers: std::iter::once(cfg.server)
+            .chain(more.iter().copied())
+            .collect(),
+        next_server: AtomicUsize::new(0),
     });
+    let several = !more.is_empty();
     let t0 = Instant::now();
     let cpu0 = process_cpu();
     let result = rt.block_on(async {
@@ -310,9 +349,12 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
                 .await
                 .map_err(|e| format!("UDP bind: {e}"))?;
             enlarge_buffers(&sock);
-            sock.connect(cfg.server)
-                .await
-                .map_err(|e| format!("UDP connect {}: {e}", cfg.server))?;
+            // Several servers: one unconnected socket, answers matched by source.
+            if !several {
+                sock.connect(cfg.server)
+                    .await
+                    .map_err(|e| format!("UDP connect {}: {e}", cfg.server))?;
+            }
             let rate = cfg.rate.map(|r| r * n as f64 / cfg.concurrency as f64);
             tasks.push(tokio::spawn(group(
                 sock,
@@ -449,10 +491,12 @@ async fn group(
                     stopped = true;
                     break;
                 }
-                let Some(card) = shared.take_card() else {
+                let Some(mut card) = shared.take_card() else {
                     return Err("no free subscriber".into());
                 };
                 idle.pop();
+                let server = shared.pick_server();
+                card.begin(server);
                 let (mut auth, step) = Authentication::start(
                     &card.peer,
                     card.calling_station_id(),
@@ -469,7 +513,7 @@ async fn group(
                     Step::Send(p) => {
                         tally.requests += 1;
                         let started = Instant::now();
-                        let _ = sock.send(&p).await;
+                        send(&sock, &shared, server, &p).await;
                         slots[i] = Some(Slot {
                             auth,
                             card,
@@ -477,9 +521,11 @@ async fn group(
                             sent_at: started,
                             packet: p,
                             retries: 0,
+                            server,
                         });
                     }
                     Step::Failed(f) => {
+                        card.end(f.key());
                         tally.fail(f);
                         shared.done_failed.fetch_add(1, Ordering::Relaxed);
                         shared.put_card(card);
@@ -487,7 +533,9 @@ async fn group(
                     }
                     Step::Success | Step::Held => {
                         // Cannot happen before any answer; count it as a peer failure.
-                        tally.fail(Failure::PeerFailure("success before any answer".into()));
+                        let f = Failure::PeerFailure("success before any answer".into());
+                        card.end(f.key());
+                        tally.fail(f);
                         shared.put_card(card);
                         idle.push(i);
                     }
@@ -514,8 +562,8 @@ async fn group(
         };
         tokio::select! {
             () = &mut pace, if pacing => {}
-            r = sock.recv(&mut buf) => {
-                let len = match r {
+            r = sock.recv_from(&mut buf) => {
+                let (len, from) = match r {
                     Ok(l) => l,
                     // ICMP port unreachable and the like: the timeouts count it.
                     Err(_) => continue,
@@ -525,7 +573,7 @@ async fn group(
                     tally.stale += 1;
                     continue;
                 };
-                let Some(slot) = slots[i].as_mut() else {
+                let Some(slot) = slots[i].as_mut().filter(|s| shared.answers_from(from, s.server)) else {
                     tally.stale += 1;
                     continue;
                 };
@@ -537,13 +585,14 @@ async fn group(
                 match step {
                     Step::Send(p) => {
                         tally.requests += 1;
-                        let _ = sock.send(&p).await;
+                        send(&sock, &shared, slot.server, &p).await;
                         slot.packet = p;
                         slot.sent_at = Instant::now();
                         slot.retries = 0;
                     }
                     Step::Success => {
-                        let Some(s) = slots[i].take() else { continue };
+                        let Some(mut s) = slots[i].take() else { continue };
+                        s.card.end("accept");
                         tally.successes += 1;
                         tally.success_rounds += u64::from(s.auth.rounds());
                         tally.resyncs += u64::from(s.auth.resyncs());
@@ -553,14 +602,16 @@ async fn group(
                         idle.push(i);
                     }
                     Step::Held => {
-                        let Some(s) = slots[i].take() else { continue };
+                        let Some(mut s) = slots[i].take() else { continue };
+                        s.card.end("held");
                         tally.held += 1;
                         shared.done_ok.fetch_add(1, Ordering::Relaxed);
                         shared.put_card(s.card);
                         idle.push(i);
                     }
                     Step::Failed(f) => {
-                        let Some(s) = slots[i].take() else { continue };
+                        let Some(mut s) = slots[i].take() else { continue };
+                        s.card.end(f.key());
                         tally.resyncs += u64::from(s.auth.resyncs());
                         tally.fail(f);
                         shared.done_failed.fetch_add(1, Ordering::Relaxed);
@@ -579,9 +630,10 @@ async fn group(
                     if s.retries < cfg.retries {
                         s.retries += 1;
                         tally.retransmissions += 1;
-                        let _ = sock.send(&s.packet).await;
+                        send(&sock, &shared, s.server, &s.packet).await;
                         s.sent_at = now;
-                    } else if let Some(s) = slot.take() {
+                    } else if let Some(mut s) = slot.take() {
+                        s.card.end(Failure::Timeout.key());
                         tally.fail(Failure::Timeout);
                         shared.done_failed.fetch_add(1, Ordering::Relaxed);
                         shared.put_card(s.card);

@@ -6,8 +6,10 @@
 //!
 //! Layers: [`radius`] (client codec), [`subscribers`] (reproducible subscriber
 //! set and provisioning), [`auth`] (one authentication, sans-IO), [`engine`]
-//! (UDP sockets, slots, timeouts, rate) and this module (CLI, report).
+//! (UDP sockets, slots, timeouts, rate, several servers round-robin),
+//! [`audit`] (the SQN audit) and this module (CLI, report).
 
+pub mod audit;
 pub mod engine;
 pub mod subscribers;
 /// The NAS + peer exchange of one authentication (the supplicant's, shared with `supplicant probe`).
@@ -70,9 +72,11 @@ impl MethodArg {
 /// `testbed loadgen` options.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadgenArgs {
-    /// The RADIUS server (authentication port).
-    #[arg(long, default_value = "127.0.0.1:1812")]
-    pub server: SocketAddr,
+    /// The RADIUS server (authentication port). Repeat it for several
+    /// servers: each authentication (all its rounds) stays on one server,
+    /// the next one goes to the next server, round-robin.
+    #[arg(long = "server", default_value = "127.0.0.1:1812", num_args = 1)]
+    pub server: Vec<SocketAddr>,
     /// The RADIUS shared secret.
     #[arg(long, default_value = "testing123")]
     pub secret: String,
@@ -84,9 +88,10 @@ pub struct LoadgenArgs {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Provision the subscribers into this store (`aaa-server subscriber
-    /// import`) before running; existing ones keep their SQN. Refuses,
-    /// changing nothing, when the store holds one of these IMSIs with
-    /// other K/OPc/AMF.
+    /// import`) before running: an SQLite path, or PostgreSQL as a
+    /// `postgresql://` URL or a libpq `key=value` string (password from
+    /// PGPASSFILE); existing ones keep their SQN. Refuses, changing nothing,
+    /// when the store holds one of these IMSIs with other K/OPc/AMF.
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// With --db: overwrite the K/OPc/AMF of subscribers already in the
@@ -120,6 +125,14 @@ pub struct LoadgenArgs {
     /// Write the summary as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// SQN audit: record the SEQ of every AKA-Challenge each simulated USIM
+    /// receives (read from AUTN with the card's keys) and write one line per
+    /// challenge to FILE (imsi, seq, ind, server, usim, outcome, times); the
+    /// summary counts SEQs a subscriber received twice (the run then fails).
+    /// The cards become strict: any SEQ not above the highest accepted one
+    /// makes them resynchronise.
+    #[arg(long, value_name = "FILE")]
+    pub sqn_audit: Option<PathBuf>,
     /// Retransmission timeout in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub timeout_ms: u64,
@@ -376,9 +389,45 @@ impl Summary {
 
 /// Builds the simulated USIMs of subscribers `0..n`.
 pub fn make_cards(seed: u64, n: u32, seq_ms: u64, methods: Methods) -> Result<Vec<Card>, String> {
+    make_cards_with(seed, n, seq_ms, methods, false)
+}
+
+/// [`make_cards`], with `audit` the SQN audit's strict, recording cards.
+pub fn make_cards_with(
+    seed: u64,
+    n: u32,
+    seq_ms: u64,
+    methods: Methods,
+    audit: bool,
+) -> Result<Vec<Card>, String> {
     (0..n)
-        .map(|i| Card::new(seed, i, seq_ms, methods))
+        .map(|i| Card::with_audit(seed, i, seq_ms, methods, audit))
         .collect()
+}
+
+/// The SQN audit of `cards` after a run, written to `path`.
+pub fn sqn_audit(
+    cards: &mut [Card],
+    servers: &[SocketAddr],
+    path: &std::path::Path,
+) -> Result<audit::Report, String> {
+    let names: Vec<String> = servers.iter().map(ToString::to_string).collect();
+    let log: Vec<(String, Vec<audit::Challenge>)> = cards
+        .iter_mut()
+        .map(|c| (subscribers::imsi(c.index), c.challenges().to_vec()))
+        .collect();
+    let it = || log.iter().map(|(i, c)| (i.as_str(), c.as_slice()));
+    audit::write(path, &names, it()).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(audit::report(servers.len(), it()))
+}
+
+/// The `--json` document: the summary and, with `--sqn-audit`, the audit.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqn_audit: Option<&'a audit::Report>,
 }
 
 fn aaa_server_binary(explicit: Option<&PathBuf>) -> Result<PathBuf, String> {
@@ -406,13 +455,22 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         .subscribers
         .unwrap_or_else(|| (args.concurrency as u32).max(100));
     subscribers::check_count(n)?;
+    let servers = &args.server;
+    let Some(&first) = servers.first() else {
+        return Err("--server: at least one".into());
+    };
     if let Some(db) = &args.db {
         let bin = aaa_server_binary(args.aaa_server.as_ref())?;
-        let dir = db
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        subscribers::provision(&bin, db, dir, args.seed, n, args.force)?;
+        let store = subscribers::store_arg(db)?;
+        let tmp = std::env::temp_dir();
+        let dir = if store.is_postgres {
+            tmp.as_path()
+        } else {
+            db.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+        };
+        subscribers::provision(&bin, &store.arg, dir, args.seed, n, args.force)?;
         eprintln!(
             "provisioned {n} subscribers (seed {}) into {}",
             args.seed,
@@ -423,9 +481,10 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         }
     }
     let method = args.method.method();
-    let mut cards = make_cards(args.seed, n, args.usim_seq, args.method.methods())?;
+    let audit = args.sqn_audit.is_some();
+    let mut cards = make_cards_with(args.seed, n, args.usim_seq, args.method.methods(), audit)?;
     let cfg = Config {
-        server: args.server,
+        server: first,
         nas: Nas {
             identifier: args.nas_identifier.clone().into_bytes(),
             secret: args.secret.clone().into_bytes(),
@@ -445,7 +504,11 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         hold_at_challenge: args.hold,
     };
     let rss_before = args.server_pid.and_then(rss_of);
-    let r = engine::drive(&cfg, &mut cards)?;
+    let r = engine::drive_many(&cfg, &servers[1..], &mut cards)?;
+    let audit = match &args.sqn_audit {
+        Some(path) => Some(sqn_audit(&mut cards, servers, path)?),
+        None => None,
+    };
     if args.hold {
         let held = r.tally.held;
         println!(
@@ -470,17 +533,45 @@ fn run_inner(args: &LoadgenArgs) -> Result<ExitCode, String> {
         });
     }
     let rss = args.server_pid.and_then(rss_of);
-    let summary = Summary::new(args.server, args.method, args.concurrency, r, rss);
-    println!("{}", summary.table());
+    let mut summary = Summary::new(first, args.method, args.concurrency, r, rss);
+    if servers.len() > 1 {
+        summary.server = servers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+    }
+    print!("{}", summary.table());
+    if let (Some(a), Some(path)) = (&audit, &args.sqn_audit) {
+        let per: Vec<String> = a.per_server.iter().map(ToString::to_string).collect();
+        println!(
+            "  {:<28} {} challenges to {} subscribers ({} per server), {} resyncs, {} SEQs seen twice ({})",
+            "SQN audit",
+            a.challenges,
+            a.subscribers,
+            per.join("/"),
+            a.resyncs,
+            a.duplicates,
+            path.display()
+        );
+    }
+    println!();
     if let Some(p) = &args.json {
-        let text = serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?;
+        let doc = JsonReport {
+            summary: &summary,
+            sqn_audit: audit.as_ref(),
+        };
+        let text = serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())?;
         std::fs::write(p, text).map_err(|e| format!("{}: {e}", p.display()))?;
     }
-    Ok(if summary.failures == 0 && summary.successes > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    let reused = audit.as_ref().is_some_and(|a| a.duplicates > 0);
+    Ok(
+        if summary.failures == 0 && summary.successes > 0 && !reused {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        },
+    )
 }
 
 #[cfg(test)]

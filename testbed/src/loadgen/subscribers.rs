@@ -13,7 +13,8 @@ use supplicant::nas::card::SimulatedCard;
 use supplicant::nas::exchange::calling_station_id;
 use supplicant::peer::{Methods, PeerConfig};
 use supplicant::usim::Usim;
-use supplicant::usim::sim::{MemoryStore, Simulator};
+
+use super::audit::{AuditedSim, Challenge};
 
 /// MCC‖MNC of every load-generator subscriber (the test PLMN 001/01).
 pub const PLMN: &str = "00101";
@@ -77,6 +78,160 @@ pub fn milenage_db(seed: u64, n: u32) -> String {
     s
 }
 
+/// A `--db` argument as `aaa-server subscriber import --db` takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreArg {
+    /// The SQLite path or the `postgresql://` URL.
+    pub arg: std::path::PathBuf,
+    /// PostgreSQL (a URL), not an SQLite file.
+    pub is_postgres: bool,
+}
+
+/// Reads `--db`: a `postgresql://` (or `postgres://`) URL, a libpq
+/// `key=value` connection string (turned into the URL `aaa-server` takes),
+/// or else an SQLite path.
+pub fn store_arg(db: &Path) -> Result<StoreArg, String> {
+    let Some(s) = db.to_str() else {
+        return Ok(StoreArg {
+            arg: db.to_path_buf(),
+            is_postgres: false,
+        });
+    };
+    if s.starts_with("postgresql://") || s.starts_with("postgres://") {
+        return Ok(StoreArg {
+            arg: db.to_path_buf(),
+            is_postgres: true,
+        });
+    }
+    if !looks_like_conninfo(s) {
+        return Ok(StoreArg {
+            arg: db.to_path_buf(),
+            is_postgres: false,
+        });
+    }
+    Ok(StoreArg {
+        arg: conninfo_to_url(s)?.into(),
+        is_postgres: true,
+    })
+}
+
+/// `key=value …` with a libpq keyword first (an SQLite file name rarely is).
+fn looks_like_conninfo(s: &str) -> bool {
+    let s = s.trim_start();
+    let key: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+        .collect();
+    !key.is_empty() && s[key.len()..].trim_start().starts_with('=')
+}
+
+/// Percent-encodes all but RFC 3986 unreserved characters (and `keep`).
+fn pct(s: &str, keep: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A libpq `key=value` string (values bare or single-quoted with `\`
+/// escapes, PostgreSQL §32.1.1.1) as a `postgresql://` URL: host, port,
+/// user and dbname in their places, other keys as query parameters. A
+/// password is refused: it comes from PGPASSFILE.
+pub fn conninfo_to_url(s: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("--db {s:?}: {why}");
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut it = s.chars().peekable();
+    loop {
+        while it.next_if(|c| c.is_whitespace()).is_some() {}
+        if it.peek().is_none() {
+            break;
+        }
+        let mut key = String::new();
+        while let Some(c) = it.next_if(|c| *c != '=' && !c.is_whitespace()) {
+            key.push(c);
+        }
+        while it.next_if(|c| c.is_whitespace()).is_some() {}
+        if it.next() != Some('=') {
+            return Err(bad(&format!("{key:?}: expected key=value")));
+        }
+        while it.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if it.next_if_eq(&'\'').is_some() {
+            loop {
+                match it.next() {
+                    None => return Err(bad(&format!("{key}: unterminated quoted value"))),
+                    Some('\'') => break,
+                    Some('\\') => match it.next() {
+                        Some(c) => value.push(c),
+                        None => return Err(bad(&format!("{key}: unterminated quoted value"))),
+                    },
+                    Some(c) => value.push(c),
+                }
+            }
+        } else {
+            while let Some(c) = it.next_if(|c| !c.is_whitespace()) {
+                if c == '\\' {
+                    if let Some(e) = it.next() {
+                        value.push(e);
+                    }
+                } else {
+                    value.push(c);
+                }
+            }
+        }
+        pairs.push((key, value));
+    }
+    let (mut host, mut port, mut user, mut dbname) = (None, None, None, None);
+    let mut query = Vec::new();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "host" => host = Some(v),
+            "port" => port = Some(v),
+            "user" => user = Some(v),
+            "dbname" => dbname = Some(v),
+            "password" => return Err(bad("a password in --db is refused; use PGPASSFILE")),
+            _ => query.push(format!("{}={}", pct(&k, b""), pct(&v, b""))),
+        }
+    }
+    let mut url = String::from("postgresql://");
+    if let Some(u) = user {
+        url.push_str(&pct(&u, b""));
+        url.push('@');
+    }
+    // libpq pairs host and port lists; one port applies to every host.
+    let hosts: Vec<&str> = host.as_deref().map_or(vec![""], |h| h.split(',').collect());
+    let ports: Vec<&str> = port.as_deref().map_or(vec![], |p| p.split(',').collect());
+    if ports.len() > 1 && ports.len() != hosts.len() {
+        return Err(bad("port: as many ports as hosts, or one"));
+    }
+    let hostports: Vec<String> = hosts
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let p = ports.get(i).or(ports.first()).filter(|p| !p.is_empty());
+            match p {
+                Some(p) => format!("{}:{}", pct(h, b""), pct(p, b"")),
+                None => pct(h, b""),
+            }
+        })
+        .collect();
+    url.push_str(&hostports.join(","));
+    if let Some(d) = dbname {
+        url.push('/');
+        url.push_str(&pct(&d, b""));
+    }
+    if !query.is_empty() {
+        url.push('?');
+        url.push_str(&query.join("&"));
+    }
+    Ok(url)
+}
+
 /// Writes the milenage_db for `n` subscribers to a temporary file in `dir`
 /// (0600: it holds keys; removed afterwards) and imports it into `db` with
 /// `aaa-server subscriber import`. An existing subscriber with the same
@@ -130,8 +285,8 @@ pub fn provision(
 pub struct Card {
     /// Subscriber index.
     pub index: u32,
-    /// The USIM, ADF selected.
-    pub usim: Usim<Simulator<MemoryStore>>,
+    /// The USIM, ADF selected (the simulator, behind the SQN audit's recorder).
+    pub usim: Usim<AuditedSim>,
     /// The peer configuration (IMSI, 3GPP realm, methods).
     pub peer: PeerConfig,
 }
@@ -146,6 +301,18 @@ impl Card {
     /// Subscriber `index` with its SEQ_MS starting at `seq_ms` (0 for a
     /// fresh card; above the HSS to force a resynchronisation).
     pub fn new(seed: u64, index: u32, seq_ms: u64, methods: Methods) -> Result<Self, String> {
+        Self::with_audit(seed, index, seq_ms, methods, false)
+    }
+
+    /// As [`Card::new`]; with `audit`, the card records every challenge's
+    /// SEQ and is strict (module [`super::audit`]).
+    pub fn with_audit(
+        seed: u64,
+        index: u32,
+        seq_ms: u64,
+        methods: Methods,
+        audit: bool,
+    ) -> Result<Self, String> {
         let c = SimulatedCard::new(
             &imsi(index),
             MncLen::Two,
@@ -155,11 +322,29 @@ impl Card {
             None,
         )
         .map_err(|e| e.to_string())?;
+        // Selected already: only the transport gains the audit's recorder.
+        let audit_keys = audit.then(|| keys(seed, index));
+        let usim = c.usim.map_transport(|sim| AuditedSim::new(sim, audit_keys));
         Ok(Self {
             index,
-            usim: c.usim,
+            usim,
             peer: c.peer,
         })
+    }
+
+    /// A conversation starts on server number `server` (for the audit).
+    pub fn begin(&mut self, server: usize) {
+        self.usim.transport_mut().begin(server);
+    }
+
+    /// The conversation ended with `outcome` (`accept` or a failure key).
+    pub fn end(&mut self, outcome: &'static str) {
+        self.usim.transport_mut().end(outcome);
+    }
+
+    /// The challenges recorded (empty without the audit).
+    pub fn challenges(&mut self) -> &[Challenge] {
+        self.usim.transport_mut().challenges()
     }
 
     /// Calling-Station-Id `02-00-` followed by the index.
@@ -194,6 +379,44 @@ mod tests {
         assert_eq!(f[1], hex::encode(keys(1, 0).k.expose()));
         assert_eq!(f[2], hex::encode(keys(1, 0).opc.expose()));
         assert_eq!(db.lines().count(), 4);
+    }
+
+    #[test]
+    fn store_arguments() {
+        let a = store_arg(Path::new("subscribers.db")).unwrap();
+        assert!(!a.is_postgres);
+        let a = store_arg(Path::new("/tmp/a b=c.db")).unwrap();
+        assert!(!a.is_postgres);
+        let u = "postgresql://postgres@%2Ftmp%2Fpg:5432/aaa";
+        let a = store_arg(Path::new(u)).unwrap();
+        assert!(a.is_postgres);
+        assert_eq!(a.arg, Path::new(u));
+        let a = store_arg(Path::new("host=/tmp/pg port=5432 user=postgres dbname=aaa")).unwrap();
+        assert!(a.is_postgres);
+        assert_eq!(a.arg, Path::new(u));
+        assert_eq!(
+            conninfo_to_url(
+                "dbname = 'my db' host=h1,h2 application_name=lg\\ x connect_timeout=5"
+            )
+            .unwrap(),
+            "postgresql://h1,h2/my%20db?application_name=lg%20x&connect_timeout=5"
+        );
+        assert_eq!(
+            conninfo_to_url("host=a,b port=1,2").unwrap(),
+            "postgresql://a:1,b:2"
+        );
+        assert!(conninfo_to_url("host=a,b port=1,2,3").is_err());
+        assert_eq!(
+            conninfo_to_url("dbname='it\\'s'").unwrap(),
+            "postgresql:///it%27s"
+        );
+        assert!(
+            conninfo_to_url("host=x password=secret")
+                .unwrap_err()
+                .contains("PGPASSFILE")
+        );
+        assert!(conninfo_to_url("host").is_err());
+        assert!(conninfo_to_url("dbname='open").is_err());
     }
 
     #[test]

@@ -278,6 +278,13 @@ impl<S: StateStore> Simulator<S> {
         self
     }
 
+    /// This card with a strict SQN check ([`SqnArray::strict`]): it
+    /// resynchronises on any SEQ not above the highest it accepted.
+    pub fn with_strict_sqn(mut self) -> Self {
+        self.state.sqn = self.state.sqn.clone().strict();
+        self
+    }
+
     /// Its quirks.
     pub fn quirks(&self) -> CardQuirks {
         self.quirks

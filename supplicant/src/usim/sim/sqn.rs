@@ -30,6 +30,8 @@ pub struct SqnArray {
     pub delta: u64,
     /// L, the optional age limit.
     pub age_limit: Option<u64>,
+    /// Accept only a SEQ above SEQ_MS, whatever its IND (see [`SqnArray::strict`]).
+    strict: bool,
 }
 
 impl SqnArray {
@@ -39,6 +41,7 @@ impl SqnArray {
             seq: [highest.seq(); ENTRIES],
             delta: DEFAULT_DELTA,
             age_limit: None,
+            strict: false,
         }
     }
 
@@ -48,7 +51,23 @@ impl SqnArray {
             seq,
             delta: DEFAULT_DELTA,
             age_limit: None,
+            strict: false,
         }
+    }
+
+    /// This array, strict: any SEQ not above SEQ_MS is [`Freshness::Stale`],
+    /// as if the array had one entry (Annex C.1's counter scheme). Annex C.2
+    /// accepts an older SEQ in another IND slot; a strict card resynchronises
+    /// on every SEQ it may have seen, so an HSS that never reuses a SEQ and
+    /// issues each subscriber's SEQs in order sees no AUTS from it.
+    pub fn strict(mut self) -> Self {
+        self.strict = true;
+        self
+    }
+
+    /// Whether [`SqnArray::strict`] was applied.
+    pub fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// The stored entries.
@@ -76,7 +95,7 @@ impl SqnArray {
         if seq > seq_ms && seq - seq_ms > self.delta {
             return Freshness::TooFarAhead;
         }
-        if seq <= self.seq[usize::from(sqn.ind())] {
+        if seq <= self.seq[usize::from(sqn.ind())] || (self.strict && seq <= seq_ms) {
             return Freshness::Stale;
         }
         if let Some(l) = self.age_limit
@@ -97,6 +116,19 @@ impl SqnArray {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_rejects_every_seq_not_above_seq_ms() {
+        let mut a = SqnArray::starting_at(Sqn::from_seq_ind(10, 0)).strict();
+        assert!(a.is_strict());
+        a.accept(Sqn::from_seq_ind(20, 4));
+        // Annex C.2 alone would accept these (their IND slots hold 10).
+        assert_eq!(a.check(Sqn::from_seq_ind(15, 3)), Freshness::Stale);
+        assert_eq!(a.check(Sqn::from_seq_ind(20, 5)), Freshness::Stale);
+        assert_eq!(a.check(Sqn::from_seq_ind(21, 5)), Freshness::Accept);
+        let loose = SqnArray::starting_at(Sqn::from_seq_ind(20, 4));
+        assert!(!loose.is_strict());
+    }
 
     #[test]
     fn fresh_stale_and_ind_independence() {
