@@ -434,7 +434,7 @@ fn kill_9_a_node_four_times_mid_load() {
     let Some(mut bed) = Bed::start(false) else {
         return;
     };
-    let load = bed.load("kill", 9);
+    let load = bed.load("kill", 8);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_millis(1200));
     let mut restarted_at = Vec::new();
@@ -443,16 +443,19 @@ fn kill_9_a_node_four_times_mid_load() {
         let node = &mut bed.nodes[i];
         node.kill9();
         let killed = t0.elapsed();
+        // Down for a while: conversations sent to it are retransmitted,
+        // some into the restarted node.
+        std::thread::sleep(Duration::from_millis(300));
         node.start();
         let at = unix_ms();
         println!(
-            "kill -9 of node {} at {:.2} s, listening again after {} ms",
+            "kill -9 of node {} at {:.2} s, restarted after 300 ms, listening after {} ms",
             node.addr(),
             killed.as_secs_f64(),
             (t0.elapsed() - killed).as_millis()
         );
         restarted_at.push((node.addr(), at));
-        std::thread::sleep(Duration::from_millis(1000));
+        std::thread::sleep(Duration::from_millis(900));
     }
     let run = bed.finish(load);
     run.print("kill -9 x4");

@@ -298,6 +298,12 @@ pub fn drive_many(
     if cfg.concurrency == 0 {
         return Err("concurrency must be at least 1".into());
     }
+    if let Some(s) = more.iter().find(|s| s.is_ipv4() != cfg.server.is_ipv4()) {
+        return Err(format!(
+            "servers {} and {s}: all IPv4 or all IPv6 (one socket sends to every server)",
+            cfg.server
+        ));
+    }
     if cards.len() < cfg.concurrency {
         return Err(format!(
             "{} subscribers cannot keep {} authentications in flight (one per subscriber)",
