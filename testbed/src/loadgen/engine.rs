@@ -11,7 +11,7 @@ use super::subscribers::Card;
 use eap::aka::keys::Method;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
@@ -186,9 +186,9 @@ struct Shared {
     stop_all: AtomicBool,
     deadline: Option<Instant>,
     cards: Mutex<VecDeque<Card>>,
-    /// The servers, [`Config::server`] first; conversations go round-robin.
+    /// The servers, [`Config::server`] first; each card goes round them
+    /// ([`Card::next_server`]).
     servers: Vec<SocketAddr>,
-    next_server: AtomicUsize,
 }
 
 impl Shared {
@@ -207,11 +207,6 @@ impl Shared {
             }
             Stop::Duration(_) => self.deadline.is_none_or(|d| Instant::now() < d),
         }
-    }
-
-    /// The server for the next conversation (index into `servers`).
-    fn pick_server(&self) -> usize {
-        self.next_server.fetch_add(1, Ordering::Relaxed) % self.servers.len()
     }
 
     /// Whether a datagram from `from` may answer a conversation on `server`.
@@ -289,7 +284,8 @@ pub fn drive(cfg: &Config, cards: &mut Vec<Card>) -> Result<RunResult, String> {
 
 /// [`drive`] against [`Config::server`] and `more` servers: each
 /// conversation (every round of one EAP authentication) stays on one
-/// server, the next conversation goes to the next server, round-robin.
+/// server; a subscriber's next conversation goes to the next server,
+/// round-robin ([`Card::next_server`]).
 pub fn drive_many(
     cfg: &Config,
     more: &[SocketAddr],
@@ -333,7 +329,6 @@ pub fn drive_many(
         servers: std::iter::once(cfg.server)
             .chain(more.iter().copied())
             .collect(),
-        next_server: AtomicUsize::new(0),
     });
     let several = !more.is_empty();
     let t0 = Instant::now();
@@ -501,7 +496,7 @@ async fn group(
                     return Err("no free subscriber".into());
                 };
                 idle.pop();
-                let server = shared.pick_server();
+                let server = card.next_server(shared.servers.len());
                 card.begin(server);
                 let (mut auth, step) = Authentication::start(
                     &card.peer,

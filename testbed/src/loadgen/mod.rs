@@ -74,7 +74,7 @@ impl MethodArg {
 pub struct LoadgenArgs {
     /// The RADIUS server (authentication port). Repeat it for several
     /// servers: each authentication (all its rounds) stays on one server,
-    /// the next one goes to the next server, round-robin.
+    /// a subscriber's next one goes to the next server, round-robin.
     #[arg(long = "server", default_value = "127.0.0.1:1812", num_args = 1)]
     pub server: Vec<SocketAddr>,
     /// The RADIUS shared secret.

@@ -289,6 +289,8 @@ pub struct Card {
     pub usim: Usim<AuditedSim>,
     /// The peer configuration (IMSI, 3GPP realm, methods).
     pub peer: PeerConfig,
+    /// Conversations started (picks the server of the next one).
+    conversations: u64,
 }
 
 impl std::fmt::Debug for Card {
@@ -329,7 +331,17 @@ impl Card {
             index,
             usim,
             peer: c.peer,
+            conversations: 0,
         })
+    }
+
+    /// Of `servers` servers, the one for this card's next conversation: each
+    /// card goes round the servers in turn, starting at its index, so every
+    /// subscriber reaches every server and the load is even.
+    pub fn next_server(&mut self, servers: usize) -> usize {
+        let s = (u64::from(self.index) + self.conversations) % servers.max(1) as u64;
+        self.conversations += 1;
+        s as usize
     }
 
     /// A conversation starts on server number `server` (for the audit).
@@ -379,6 +391,15 @@ mod tests {
         assert_eq!(f[1], hex::encode(keys(1, 0).k.expose()));
         assert_eq!(f[2], hex::encode(keys(1, 0).opc.expose()));
         assert_eq!(db.lines().count(), 4);
+    }
+
+    #[test]
+    fn each_card_goes_round_the_servers_from_its_index() {
+        let mut c = Card::new(1, 4, 0, Methods::only(Method::Aka)).unwrap();
+        let got: Vec<usize> = (0..6).map(|_| c.next_server(3)).collect();
+        assert_eq!(got, [1, 2, 0, 1, 2, 0]);
+        assert_eq!(c.next_server(1), 0);
+        assert_eq!(c.next_server(0), 0);
     }
 
     #[test]
