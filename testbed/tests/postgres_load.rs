@@ -11,6 +11,10 @@
 //! - PostgreSQL stopped and started mid-load: no Access-Accept while it is
 //!   down, every accepted SEQ at or below the SQN stored in PostgreSQL after
 //!   the run, and every node authenticates again without a restart.
+//! - the same with `sqn_lease = 16`: resyncs (the nodes' ranges interleave),
+//!   still no SEQ seen twice;
+//! - the audit can fail: SQNs rolled back in PostgreSQL mid-load are found,
+//!   one reissued SEQ and one resync per subscriber.
 //!
 //! Each run is a few seconds of load; the figures are printed, no timing is
 //! asserted. Needs the `aaa-server` and `testbed` binaries (`cargo build
@@ -628,4 +632,48 @@ fn postgresql_restart_mid_load() {
     }
     let durable = bed.assert_accepted_seqs_durable(&run);
     println!("PostgreSQL restart: {durable} accepted SEQs all at or below PostgreSQL's stored SQN");
+}
+
+/// The audit can fail: SQNs rolled back in PostgreSQL mid-load (as a restore
+/// from an old backup would) make the nodes issue SEQs the cards have seen.
+/// The audit finds exactly one reissued SEQ per subscriber, each card
+/// resynchronises once on it, and the run goes on above it.
+#[test]
+fn the_audit_catches_an_sqn_rollback() {
+    let _one = one_at_a_time();
+    let Some(bed) = Bed::start(false, 1) else {
+        return;
+    };
+    let load = bed.load("rollback", 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    bed.pg.psql("aaa", "UPDATE subscriber SET sqn = 0");
+    let rolled_back = unix_ms();
+    let run = bed.finish(load);
+    run.print("SQN rollback");
+    // Every subscriber authenticated after the rollback (the run goes on
+    // for 2.5 s more), so each was issued SEQ 1 again: one duplicate and
+    // one resync each, then fresh SEQs above what its card had seen.
+    let after: std::collections::HashSet<&str> = run
+        .audit
+        .iter()
+        .filter(|s| s.at_ms > rolled_back && s.outcome == "accept")
+        .map(|s| s.imsi.as_str())
+        .collect();
+    assert_eq!(after.len(), SUBSCRIBERS as usize, "{}", run.stdout);
+    assert_eq!(run.audit_n("duplicates"), u64::from(SUBSCRIBERS));
+    assert_eq!(run.duplicates_in_file(), SUBSCRIBERS as usize);
+    assert_eq!(run.n("resyncs"), u64::from(SUBSCRIBERS));
+    assert!(
+        run.audit
+            .iter()
+            .filter(|s| s.usim == "resync")
+            .all(|s| s.seq == 1 && s.outcome == "superseded"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.n("failures"), 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("{SUBSCRIBERS} SEQs seen twice"))
+    );
 }
