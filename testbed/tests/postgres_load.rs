@@ -425,6 +425,7 @@ fn three_nodes_one_database_no_seq_twice() {
         return;
     };
     let run = bed.finish(bed.load("three", 4));
+    print!("{}", run.stdout);
     run.print("three nodes");
     bed.assert_no_reuse(&run);
     assert_eq!(run.n("failures"), 0, "{}", run.stdout);
