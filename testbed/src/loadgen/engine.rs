@@ -4,7 +4,9 @@
 //! authentication without a lookup table. Timeouts and retransmissions run
 //! off a 5 ms tick; the rate limit ([`Pacer`]) wakes the group with a timer
 //! at the next permit, so starts are spread evenly instead of released in
-//! bursts on the tick.
+//! bursts on the tick. With several servers ([`drive_many`]) the socket is
+//! not connected: each slot remembers its conversation's server, sends there
+//! and takes answers only from there.
 
 use super::auth::{Authentication, Failure, Nas, Step};
 use super::subscribers::Card;
