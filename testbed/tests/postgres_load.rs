@@ -620,6 +620,19 @@ fn postgresql_restart_mid_load() {
             run.stdout
         );
     }
+    // Each node said why it refused.
+    for n in &bed.nodes {
+        let logs = n.logs.lock().unwrap();
+        let why = logs.iter().find(|l| l.contains("PostgreSQL"));
+        assert!(
+            why.is_some(),
+            "node {} never named PostgreSQL: {logs:#?}",
+            n.addr()
+        );
+        if let Some(l) = why.filter(|_| n.port == bed.nodes[0].port) {
+            println!("node {} logged: {l}", n.addr());
+        }
+    }
     // The nodes recover on their own: never restarted, each authenticates
     // after PostgreSQL is back.
     for n in &mut bed.nodes {
