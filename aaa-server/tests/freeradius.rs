@@ -1,0 +1,373 @@
+//! FreeRADIUS 3.2 (Debian package `freeradius`) as a roaming partner, both
+//! ways, over RadSec with the WBA-like test PKI (tests/common/pki.rs: each
+//! side sends leaf + issuing CA + policy CA, the root is the only anchor):
+//!
+//! - eapol_test (EAP-PEAP/MSCHAPv2) → `aaa-server serve` as proxy → RadSec →
+//!   FreeRADIUS as home server (a TLS listener, PEAP with a users file);
+//! - eapol_test (EAP-AKA', external SIM answered here) → FreeRADIUS as proxy
+//!   (a `home_server` with `proto = tcp` and `tls`) → RadSec → `serve` as
+//!   home server.
+//!
+//! "MPPE keys OK" at eapol_test proves that each hop re-encrypted
+//! MS-MPPE-Send/Recv-Key with its own secret. FreeRADIUS runs only from a
+//! configuration generated in a temp dir (`-d DIR`), on ports picked here.
+
+mod common;
+#[path = "common/pki.rs"]
+mod pki;
+
+use common::{SECRET, Server, tool, vector_subscriber};
+use eap::secret::{K, Opc};
+use eap::umts::{Autn, Sqn, SubscriberKeys};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The FreeRADIUS daemon (`/usr/sbin/freeradius`), or `None` with a note;
+/// with CI=true a missing FreeRADIUS fails the test.
+fn freeradius() -> Option<PathBuf> {
+    let found = ["/usr/sbin/freeradius", "/usr/sbin/radiusd"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.is_file());
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("freeradius is required in CI (Debian package freeradius)");
+        }
+        eprintln!("NOTE: freeradius not installed; this test did not run");
+    }
+    found
+}
+
+/// A free port on 127.0.0.1 (TCP or UDP), for the peers that cannot take port 0.
+fn free_port(udp: bool) -> u16 {
+    if udp {
+        std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    } else {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+/// A running FreeRADIUS, killed and reaped on drop; its debug output in `log`.
+struct FreeRadius {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl FreeRadius {
+    /// Writes `radiusd.conf` (the common part, then `body`) in `dir` and
+    /// runs `freeradius -f -xx -l stdout -d dir` until it is ready.
+    fn start(bin: &Path, dir: &Path, body: &str) -> FreeRadius {
+        for d in ["run", "log"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(
+            dir.join("radiusd.conf"),
+            format!(
+                "prefix = /usr\nexec_prefix = /usr\nsysconfdir = /etc\nlocalstatedir = /var\n\
+                 sbindir = /usr/sbin\nraddbdir = {dir}\nconfdir = ${{raddbdir}}\n\
+                 modconfdir = ${{confdir}}/mods-config\nlogdir = ${{confdir}}/log\n\
+                 radacctdir = ${{logdir}}/radacct\nname = radiusd\ncertdir = ${{confdir}}\n\
+                 cadir = ${{confdir}}\nrun_dir = ${{confdir}}/run\ndb_dir = ${{confdir}}\n\
+                 libdir = /usr/lib/freeradius\npidfile = ${{run_dir}}/radiusd.pid\n\
+                 max_request_time = 30\ncleanup_delay = 5\nmax_requests = 1024\n\
+                 hostname_lookups = no\n\
+                 log {{\n  destination = stdout\n  auth = yes\n}}\n\
+                 security {{\n  allow_core_dumps = no\n  max_attributes = 200\n  reject_delay = 0\n  status_server = yes\n}}\n\
+                 thread pool {{\n  start_servers = 2\n  max_servers = 4\n  min_spare_servers = 1\n  max_spare_servers = 2\n  max_requests_per_server = 0\n}}\n\
+                 {body}",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        let log = dir.join("freeradius.log");
+        let child = Command::new(bin)
+            .args(["-f", "-xx", "-l", "stdout", "-n", "radiusd", "-d"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.join("freeradius.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let mut fr = FreeRadius {
+            child: Some(child),
+            log,
+        };
+        let until = Instant::now() + Duration::from_secs(20);
+        while !fr.output().contains("Ready to process requests") {
+            if let Some(st) = fr.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("freeradius exited ({st}):\n{}", fr.output());
+            }
+            assert!(
+                Instant::now() < until,
+                "freeradius not ready:\n{}",
+                fr.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        fr
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for FreeRadius {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `tls { … }` for a FreeRADIUS listener or home_server: `id`'s chain and
+/// key, the test root as the only CA.
+fn freeradius_tls(pki: &pki::Pki, id: &pki::Identity, extra: &str) -> String {
+    format!(
+        "tls {{\n    private_key_file = {}\n    certificate_file = {}\n    ca_file = {}\n\
+         \x20   fragment_size = 8192\n    cipher_list = \"DEFAULT\"\n    tls_min_version = \"1.2\"\n\
+         \x20   tls_max_version = \"1.3\"\n{extra}  }}\n",
+        id.key.display(),
+        id.chain.display(),
+        pki.root_pem.display()
+    )
+}
+
+/// The RadSec address `serve` logged.
+fn radsec_addr(server: &Server) -> SocketAddr {
+    let line = server
+        .wait_log("radsec listening")
+        .unwrap_or_else(|| panic!("no radsec listener: {:#?}", server.logs()));
+    let start = line.find("address=").unwrap() + "address=".len();
+    line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Runs eapol_test with `network` (the body of its network block) against
+/// 127.0.0.1:`port`, secret [`SECRET`]; (exit 0 and SUCCESS, its output).
+fn eapol_test_plain(bin: &Path, port: u16, network: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("eapol.conf");
+    std::fs::write(
+        &conf,
+        format!("network={{\n  key_mgmt=IEEE8021X\n  eapol_flags=0\n{network}}}\n"),
+    )
+    .unwrap();
+    let out = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s", SECRET])
+        .args(["-r", "0", "-t", "20"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let ok = out.status.success() && stdout.lines().any(|l| l.trim() == "SUCCESS");
+    (ok, stdout)
+}
+
+#[test]
+fn peap_mschapv2_through_our_proxy_over_radsec_to_freeradius() {
+    let (Some(eapol), Some(fr_bin)) = (tool("eapol_test"), freeradius()) else {
+        return;
+    };
+    let pki = pki::Pki::wba_like();
+    let dir = pki.path();
+    // FreeRADIUS's RadSec listener and its EAP server use one leaf, named
+    // for the address our proxy dials and for the PEAP domain check.
+    let home = pki.leaf(
+        "freeradius-home",
+        "aaa.partner.example",
+        &["DNS:aaa.partner.example", "IP:127.0.0.1"],
+    );
+    let visited = pki.leaf(
+        "visited",
+        "proxy.visited.example",
+        &["DNS:proxy.visited.example"],
+    );
+    let fr_dir = dir.join("freeradius");
+    std::fs::create_dir_all(&fr_dir).unwrap();
+    std::fs::write(
+        fr_dir.join("users"),
+        "alice Cleartext-Password := \"wonderland\"\n",
+    )
+    .unwrap();
+    let tls_port = free_port(false);
+    let fr = FreeRadius::start(
+        &fr_bin,
+        &fr_dir,
+        &format!(
+            "proxy_requests = no\n\
+             clients radsec {{\n  client localhost {{\n    ipaddr = 127.0.0.1\n    proto = tls\n    secret = radsec\n  }}\n}}\n\
+             modules {{\n\
+             \x20 files {{\n    filename = ${{confdir}}/users\n  }}\n\
+             \x20 mschap {{\n  }}\n\
+             \x20 eap {{\n    default_eap_type = peap\n    timer_expire = 60\n    max_sessions = ${{max_requests}}\n\
+             \x20   tls-config tls-common {{\n      private_key_file = {key}\n      certificate_file = {chain}\n\
+             \x20     ca_file = {root}\n      cipher_list = \"DEFAULT\"\n      tls_min_version = \"1.2\"\n      tls_max_version = \"1.2\"\n    }}\n\
+             \x20   peap {{\n      tls = tls-common\n      default_eap_type = mschapv2\n      virtual_server = \"inner-tunnel\"\n    }}\n\
+             \x20   mschapv2 {{\n    }}\n  }}\n}}\n\
+             listen {{\n  ipaddr = 127.0.0.1\n  port = {tls_port}\n  type = auth\n  proto = tcp\n\
+             \x20 virtual_server = default\n  clients = radsec\n  {tls}}}\n\
+             server default {{\n  authorize {{\n    eap {{\n      ok = return\n    }}\n  }}\n\
+             \x20 authenticate {{\n    eap\n  }}\n}}\n\
+             server inner-tunnel {{\n  authorize {{\n    files\n    mschap\n    eap {{\n      ok = return\n    }}\n  }}\n\
+             \x20 authenticate {{\n    Auth-Type MS-CHAP {{\n      mschap\n    }}\n    eap\n  }}\n}}\n",
+            key = home.key.display(),
+            chain = home.chain.display(),
+            root = pki.root_pem.display(),
+            tls = freeradius_tls(&pki, &home, "    require_client_cert = yes\n"),
+        ),
+    );
+    let proxy = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{tls_port}\"]\n\
+             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n\
+             [proxy]\ntimeout = 5\nretries = 0\n",
+            visited.chain.display(),
+            visited.key.display(),
+            pki.root_pem.display()
+        ),
+    );
+    let (ok, out) = eapol_test_plain(
+        &eapol,
+        proxy.auth.port(),
+        &format!(
+            "  eap=PEAP\n  identity=\"alice\"\n  anonymous_identity=\"anonymous@wlan.partner.example\"\n\
+             \x20 password=\"wonderland\"\n  phase2=\"auth=MSCHAPV2\"\n  ca_cert=\"{}\"\n\
+             \x20 domain_suffix_match=\"partner.example\"\n",
+            pki.root_pem.display()
+        ),
+    );
+    assert!(
+        ok && out.contains("MPPE keys OK: 1  mismatch: 0"),
+        "eapol_test → serve (proxy) → RadSec → FreeRADIUS failed:\n{out}\nproxy: {:#?}\nfreeradius:\n{}",
+        proxy.logs(),
+        fr.output()
+    );
+    assert!(proxy.wait_log("proxied").is_some(), "{:#?}", proxy.logs());
+    let fr_out = fr.output();
+    assert!(
+        fr_out.contains("Login OK: [alice"),
+        "FreeRADIUS authenticated alice (inner identity):\n{fr_out}"
+    );
+    assert!(
+        proxy
+            .logs()
+            .iter()
+            .all(|l| !l.contains("authentication finished")),
+        "the proxy ran no EAP"
+    );
+}
+
+fn usim_answer(keys: &SubscriberKeys, rand_hex: &str, autn_hex: &str) -> String {
+    let mut rand = [0u8; 16];
+    let mut autn = [0u8; 16];
+    hex::decode_to_slice(rand_hex, &mut rand).unwrap();
+    hex::decode_to_slice(autn_hex, &mut autn).unwrap();
+    let u = keys.authenticate(&rand, &Autn(autn)).unwrap();
+    format!(
+        "UMTS-AUTH:{}:{}:{}",
+        hex::encode(u.ik.expose()),
+        hex::encode(u.ck.expose()),
+        hex::encode(u.res.as_bytes())
+    )
+}
+
+#[test]
+fn eap_aka_prime_through_freeradius_proxy_over_radsec_to_our_home_server() {
+    let (Some(eapol), Some(fr_bin)) = (tool("eapol_test"), freeradius()) else {
+        return;
+    };
+    let pki = pki::Pki::wba_like();
+    let dir = pki.path();
+    let ours = pki.leaf(
+        "home",
+        "aaa.home.example",
+        &["DNS:aaa.home.example", "IP:127.0.0.1"],
+    );
+    let fr_id = pki.leaf(
+        "freeradius-visited",
+        "radius.visited.example",
+        &["DNS:radius.visited.example"],
+    );
+    let (imsi, k, opc) = vector_subscriber(2);
+    let home = Server::start_with(
+        "\"aka-prime\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+        &format!(
+            "[radsec]\nlisten = \"127.0.0.1:0\"\ncertificate = \"{}\"\nprivate_key = \"{}\"\n\
+             ca = \"{}\"\n[[radsec.client]]\nname = \"freeradius-visited\"\n\
+             subject_alt_name = \"*.visited.example\"\n",
+            ours.chain.display(),
+            ours.key.display(),
+            pki.root_pem.display()
+        ),
+    );
+    let radsec = radsec_addr(&home);
+    let fr_dir = dir.join("freeradius");
+    std::fs::create_dir_all(&fr_dir).unwrap();
+    let udp_port = free_port(true);
+    let realm = "wlan.mnc001.mcc001.3gppnetwork.org";
+    let fr = FreeRadius::start(
+        &fr_bin,
+        &fr_dir,
+        &format!(
+            "proxy_requests = yes\n\
+             proxy server {{\n  default_fallback = no\n}}\n\
+             home_server ours {{\n  ipaddr = 127.0.0.1\n  port = {port}\n  type = auth\n  secret = radsec\n\
+             \x20 proto = tcp\n  status_check = none\n  {tls}}}\n\
+             home_server_pool ours {{\n  type = fail-over\n  home_server = ours\n}}\n\
+             realm {realm} {{\n  auth_pool = ours\n  nostrip\n}}\n\
+             client nas {{\n  ipaddr = 127.0.0.1\n  secret = {SECRET}\n}}\n\
+             modules {{\n  realm suffix {{\n    format = suffix\n    delimiter = \"@\"\n  }}\n}}\n\
+             listen {{\n  ipaddr = 127.0.0.1\n  port = {udp_port}\n  type = auth\n  virtual_server = default\n}}\n\
+             server default {{\n  authorize {{\n    suffix\n  }}\n  authenticate {{\n  }}\n}}\n",
+            port = radsec.port(),
+            tls = freeradius_tls(&pki, &fr_id, "    connect_timeout = 5\n"),
+        ),
+    );
+    let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
+    let (ok, out, wall) = common::eapol_test_external_sim(
+        &eapol,
+        SECRET,
+        udp_port,
+        "AKA'",
+        &format!("  identity=\"6{imsi}@{realm}\"\n"),
+        0,
+        |rand, autn| usim_answer(&keys, rand, autn),
+    );
+    assert!(
+        ok && out.contains("MPPE keys OK: 1  mismatch: 0"),
+        "eapol_test → FreeRADIUS (proxy) → RadSec → serve failed:\n{out}\nfreeradius:\n{}\nhome: {:#?}",
+        fr.output(),
+        home.logs()
+    );
+    let line = home
+        .wait_log("authentication finished")
+        .unwrap_or_else(|| panic!("{:#?}", home.logs()));
+    assert!(line.contains("success"), "{line}");
+    let line = home
+        .wait_log("radsec connection established")
+        .unwrap_or_else(|| panic!("{:#?}", home.logs()));
+    assert!(line.contains("client=freeradius-visited"), "{line}");
+    eprintln!("eapol_test → FreeRADIUS → RadSec → serve: EAP-AKA' in {wall:?}");
+}
