@@ -3,7 +3,8 @@
 //! against peers nobody here wrote:
 //!
 //! - radsecproxy (Debian) carries eapol_test's EAP-AKA' to `serve` over RadSec,
-//!   both sides with 4-level chains;
+//!   both sides with 4-level chains; and, as a hub, takes RadSec from `serve`
+//!   as proxy and passes it on over UDP to another `serve`;
 //! - `openssl s_client` presents good and bad client certificates to our
 //!   RadSec server: the expired leaf, the leaf from a look-alike hierarchy
 //!   (a wrong CA with the same names) and a SAN that matches no client are refused;
@@ -428,4 +429,89 @@ fn our_proxy_refuses_home_servers_with_expired_wrong_ca_and_san_mismatch() {
             "{what}: {alert:?} alert expected:\n{out}"
         );
     }
+}
+
+#[test]
+fn our_proxy_with_four_level_chains_through_radsecproxy_as_hub() {
+    let (Some(eapol), Some(radsecproxy)) = (tool("eapol_test"), tool("radsecproxy")) else {
+        return;
+    };
+    let pki = pki::Pki::wba_like();
+    let hub = pki.leaf("hub", "hub.example", &["DNS:hub.example", "IP:127.0.0.1"]);
+    let visited = pki.leaf(
+        "visited",
+        "proxy.visited.example",
+        &["DNS:proxy.visited.example"],
+    );
+    // radsecproxy knows us by our DNS SAN (not by our address), as a hub
+    // knows its members. The home server behind it, over UDP.
+    let (imsi, k, opc) = vector_subscriber(3);
+    let home = Server::start("\"aka-prime\"", &[(imsi.clone(), k, opc, Sqn::default())]);
+    let tls_port = free_tcp_port();
+    let dir = pki.path();
+    let conf = dir.join("radsecproxy-hub.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "ListenTLS 127.0.0.1:{tls_port}\nListenUDP 127.0.0.1:0\nLogLevel 4\n\
+             tls default {{\n  CACertificateFile {}\n  CertificateFile {}\n  CertificateKeyFile {}\n}}\n\
+             client visited {{\n  host 127.0.0.1\n  type tls\n  secret radsec\n\
+             \x20 CertificateNameCheck off\n\
+             \x20 MatchCertificateAttribute SubjectAltName:DNS:/\\.visited\\.example$/\n}}\n\
+             server home {{\n  host 127.0.0.1\n  port {}\n  type udp\n  secret {SECRET}\n}}\n\
+             realm * {{\n  server home\n}}\n",
+            pki.root_pem.display(),
+            hub.chain.display(),
+            hub.key.display(),
+            home.auth.port()
+        ),
+    )
+    .unwrap();
+    let log = dir.join("radsecproxy-hub.log");
+    let _hub = Reaped(
+        Command::new(&radsecproxy)
+            .args(["-f", "-d", "4", "-c"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_listening(tls_port);
+    let proxy = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{tls_port}\"]\n\
+             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n",
+            visited.chain.display(),
+            visited.key.display(),
+            pki.root_pem.display()
+        ),
+    );
+    let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
+    let (ok, out, wall) = common::eapol_test_external_sim(
+        &eapol,
+        SECRET,
+        proxy.auth.port(),
+        "AKA'",
+        &format!("  identity=\"6{imsi}@wlan.partner.example\"\n"),
+        0,
+        |rand, autn| usim_answer(&keys, rand, autn),
+    );
+    assert!(
+        ok && out.contains("MPPE keys OK: 1  mismatch: 0"),
+        "eapol_test → serve (proxy) → RadSec → radsecproxy → serve failed:\n{out}\nradsecproxy:\n{}\nproxy: {:#?}\nhome: {:#?}",
+        std::fs::read_to_string(&log).unwrap_or_default(),
+        proxy.logs(),
+        home.logs()
+    );
+    assert!(proxy.wait_log("proxied").is_some());
+    let line = wait_log(&home, "authentication finished", 5);
+    assert!(line.contains("success"), "{line}");
+    eprintln!(
+        "eapol_test → serve → RadSec (4-level chains) → radsecproxy → serve: EAP-AKA' in {wall:?}"
+    );
 }
