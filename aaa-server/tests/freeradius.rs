@@ -9,8 +9,11 @@
 //!   home server.
 //!
 //! "MPPE keys OK" at eapol_test proves that each hop re-encrypted
-//! MS-MPPE-Send/Recv-Key with its own secret. FreeRADIUS runs only from a
-//! configuration generated in a temp dir (`-d DIR`), on ports picked here.
+//! MS-MPPE-Send/Recv-Key with its own secret. Then the bad certificates of
+//! the test PKI (expired, from a look-alike CA, naming something else), shown
+//! by FreeRADIUS as home server to our proxy and as proxy to our home
+//! server: refused both ways. FreeRADIUS runs only from a configuration
+//! generated in a temp dir (`-d DIR`), on ports picked here.
 
 mod common;
 #[path = "common/pki.rs"]
@@ -273,7 +276,7 @@ fn peap_mschapv2_through_our_proxy_over_radsec_to_freeradius() {
             "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
              servers = [\"radsec://127.0.0.1:{tls_port}\"]\n\
              [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n\
-             [proxy]\ntimeout = 5\nretries = 0\n",
+             [proxy]\ntimeout = 5\nretries = 0\noperator_name = \"1visited.example\"\n",
             visited.chain.display(),
             visited.key.display(),
             pki.root_pem.display()
@@ -300,6 +303,11 @@ fn peap_mschapv2_through_our_proxy_over_radsec_to_freeradius() {
     assert!(
         fr_out.contains("Login OK: [alice"),
         "FreeRADIUS authenticated alice (inner identity):\n{fr_out}"
+    );
+    // RFC 5580: our proxy added Operator-Name, FreeRADIUS decoded it.
+    assert!(
+        fr_out.contains("Operator-Name = \"1visited.example\""),
+        "{fr_out}"
     );
     assert!(
         proxy
