@@ -182,9 +182,16 @@ fn home_body(
 }
 
 /// FreeRADIUS as a proxy: RADIUS/UDP from the NAS on 127.0.0.1:`udp_port`
-/// (secret [`SECRET`]), `realm` sent over RadSec to 127.0.0.1:`port`
-/// with the client certificate `id`.
-fn proxy_body(pki: &pki::Pki, id: &pki::Identity, port: u16, udp_port: u16, realm: &str) -> String {
+/// (secret [`SECRET`]), `realm` sent over RadSec (TLS 1.2 up to
+/// `tls_max_version`) to 127.0.0.1:`port` with the client certificate `id`.
+fn proxy_body(
+    pki: &pki::Pki,
+    id: &pki::Identity,
+    tls_max_version: &str,
+    port: u16,
+    udp_port: u16,
+    realm: &str,
+) -> String {
     format!(
         "proxy_requests = yes\n\
              proxy server {{\n  default_fallback = no\n}}\n\
@@ -196,11 +203,12 @@ fn proxy_body(pki: &pki::Pki, id: &pki::Identity, port: u16, udp_port: u16, real
              modules {{\n  realm suffix {{\n    format = suffix\n    delimiter = \"@\"\n  }}\n}}\n\
              listen {{\n  ipaddr = 127.0.0.1\n  port = {udp_port}\n  type = auth\n  virtual_server = default\n}}\n\
              server default {{\n  authorize {{\n    suffix\n  }}\n  authenticate {{\n  }}\n}}\n",
-        // TLS 1.3. FreeRADIUS 3.2.1 as a RadSec client used to lose one run in
-        // three here: it logged "Sent Access-Request" after the handshake but
-        // never put it on the wire (a capture showed only our two TLS 1.3
-        // NewSessionTickets after its Finished). `serve` sends no tickets since.
-        tls = freeradius_tls(pki, id, "1.3", "    connect_timeout = 5\n"),
+        // Over TLS 1.3, FreeRADIUS 3.2.1 as a RadSec client used to lose one
+        // run in three here: it logged "Sent Access-Request" after the
+        // handshake but never put it on the wire (a capture showed only our
+        // two TLS 1.3 NewSessionTickets after its Finished). `serve` sends no
+        // tickets since.
+        tls = freeradius_tls(pki, id, tls_max_version, "    connect_timeout = 5\n"),
     )
 }
 
@@ -363,40 +371,55 @@ fn eap_aka_prime_through_freeradius_proxy_over_radsec_to_our_home_server() {
         ),
     );
     let radsec = radsec_addr(&home);
-    let fr_dir = dir.join("freeradius");
-    std::fs::create_dir_all(&fr_dir).unwrap();
-    let udp_port = free_port(true);
     let realm = "wlan.mnc001.mcc001.3gppnetwork.org";
-    let fr = FreeRadius::start(
-        &fr_bin,
-        &fr_dir,
-        &proxy_body(&pki, &fr_id, radsec.port(), udp_port, realm),
-    );
     let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
-    let (ok, out, wall) = common::eapol_test_external_sim(
-        &eapol,
-        SECRET,
-        udp_port,
-        "AKA'",
-        &format!("  identity=\"6{imsi}@{realm}\"\n"),
-        0,
-        |rand, autn| usim_answer(&keys, rand, autn),
-    );
-    assert!(
-        ok && out.contains("MPPE keys OK: 1  mismatch: 0"),
-        "eapol_test → FreeRADIUS (proxy) → RadSec → serve failed:\n{out}\nfreeradius:\n{}\nhome: {:#?}",
-        fr.output(),
-        home.logs()
-    );
-    let line = home
-        .wait_log("authentication finished")
-        .unwrap_or_else(|| panic!("{:#?}", home.logs()));
-    assert!(line.contains("success"), "{line}");
-    let line = home
-        .wait_log("radsec connection established")
-        .unwrap_or_else(|| panic!("{:#?}", home.logs()));
-    assert!(line.contains("client=freeradius-visited"), "{line}");
-    eprintln!("eapol_test → FreeRADIUS → RadSec → serve: EAP-AKA' in {wall:?}");
+    for (n, version) in ["1.3", "1.2"].into_iter().enumerate() {
+        let fr_dir = dir.join(format!("freeradius-tls{version}"));
+        std::fs::create_dir_all(&fr_dir).unwrap();
+        let udp_port = free_port(true);
+        let fr = FreeRadius::start(
+            &fr_bin,
+            &fr_dir,
+            &proxy_body(&pki, &fr_id, version, radsec.port(), udp_port, realm),
+        );
+        let (ok, out, wall) = common::eapol_test_external_sim(
+            &eapol,
+            SECRET,
+            udp_port,
+            "AKA'",
+            &format!("  identity=\"6{imsi}@{realm}\"\n"),
+            0,
+            |rand, autn| usim_answer(&keys, rand, autn),
+        );
+        let fr_out = fr.output();
+        assert!(
+            ok && out.contains("MPPE keys OK: 1  mismatch: 0"),
+            "eapol_test → FreeRADIUS (proxy, TLS {version}) → RadSec → serve failed:\n{out}\n\
+             freeradius:\n{fr_out}\nhome: {:#?}",
+            home.logs()
+        );
+        assert!(
+            fr_out.contains(&format!("recv TLS {version} Handshake, ServerHello")),
+            "TLS {version} negotiated:\n{fr_out}"
+        );
+        let count = |needle: &str| {
+            home.logs()
+                .into_iter()
+                .filter(|l| l.contains(needle))
+                .collect::<Vec<_>>()
+        };
+        let finished = count("authentication finished");
+        assert!(
+            finished.len() == n + 1 && finished[n].contains("success"),
+            "{finished:#?}"
+        );
+        let established = count("radsec connection established");
+        assert!(
+            established.len() == n + 1 && established[n].contains("client=freeradius-visited"),
+            "{established:#?}"
+        );
+        eprintln!("eapol_test → FreeRADIUS → RadSec (TLS {version}) → serve: EAP-AKA' in {wall:?}");
+    }
 }
 
 /// Sends `req` to `to`; the answer, or `None` after `secs` seconds.
@@ -565,7 +588,7 @@ fn freeradius_proxy_with_bad_client_certificates_is_refused_by_our_home_server()
         let fr = FreeRadius::start(
             &fr_bin,
             &fr_dir,
-            &proxy_body(&pki, id, radsec.port(), udp_port, realm),
+            &proxy_body(&pki, id, "1.3", radsec.port(), udp_port, realm),
         );
         // FreeRADIUS opens the TLS connection to proxy this request.
         let req = common::identity_access_request(21, &format!("6{imsi}@{realm}"));
