@@ -500,6 +500,15 @@ fn freeradius_home_servers_with_bad_certificates_are_refused_by_our_proxy() {
             "{what}: {:#?}",
             proxy.logs()
         );
+        let why = proxy
+            .wait_log("RadSec TLS with home server failed")
+            .unwrap_or_else(|| panic!("{what}: {:#?}", proxy.logs()));
+        let reason = match *what {
+            "expired" => "expired",
+            "wrong CA" => "BadSignature",
+            _ => "not valid for name",
+        };
+        assert!(why.contains(reason), "{what}: {reason:?} expected: {why}");
         // FreeRADIUS got our TLS alert for its certificate (it may log it
         // after our proxy has answered the NAS).
         let until = Instant::now() + Duration::from_secs(5);

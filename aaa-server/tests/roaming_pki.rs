@@ -414,6 +414,15 @@ fn our_proxy_refuses_home_servers_with_expired_wrong_ca_and_san_mismatch() {
         assert_eq!((resp[0], resp[1]), (3, 9), "{what}: Access-Reject");
         let line = wait_log(&proxy, "did not answer over TLS", 5);
         assert!(line.contains("WARN"), "{what}: {line}");
+        // The proxy's log says why.
+        let why = wait_log(&proxy, "RadSec TLS with home server failed", 5);
+        eprintln!("{what}: proxy: {why}");
+        let reason = match *what {
+            "expired" => "expired",
+            "wrong CA" => "BadSignature",
+            _ => "not valid for name",
+        };
+        assert!(why.contains(reason), "{what}: {reason:?} expected: {why}");
         // s_server saw our alert for this certificate.
         let until = Instant::now() + Duration::from_secs(5);
         let out = loop {
