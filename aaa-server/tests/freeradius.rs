@@ -626,3 +626,59 @@ fn freeradius_proxy_with_bad_client_certificates_is_refused_by_our_home_server()
         home.logs()
     );
 }
+
+#[test]
+fn freeradius_home_server_refuses_our_expired_client_certificate() {
+    let Some(fr_bin) = freeradius() else {
+        return;
+    };
+    let pki = pki::Pki::wba_like();
+    let home = pki.leaf(
+        "freeradius-home",
+        "aaa.partner.example",
+        &["DNS:aaa.partner.example", "IP:127.0.0.1"],
+    );
+    let expired = pki.expired_leaf(
+        "visited-expired",
+        "proxy.visited.example",
+        &["DNS:proxy.visited.example"],
+    );
+    let fr_dir = pki.path().join("freeradius");
+    std::fs::create_dir_all(&fr_dir).unwrap();
+    std::fs::write(fr_dir.join("users"), "").unwrap();
+    let tls_port = free_port(false);
+    let fr = FreeRadius::start(&fr_bin, &fr_dir, &home_body(&pki, &home, &home, tls_port));
+    let proxy = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"radsec://127.0.0.1:{tls_port}\"]\n\
+             [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n\
+             [proxy]\ntimeout = 2\nretries = 0\n",
+            expired.chain.display(),
+            expired.key.display(),
+            pki.root_pem.display()
+        ),
+    );
+    let req = common::identity_access_request(12, "anonymous@wlan.partner.example");
+    let resp = ask(proxy.auth, &req, 10).expect("an answer from our proxy");
+    assert_eq!((resp[0], resp[1]), (3, 12), "Access-Reject");
+    // FreeRADIUS (OpenSSL) refused our certificate. Its alert may or may not
+    // reach our log: it closes the connection with our request unread, and
+    // the TCP reset can overtake the alert.
+    let until = Instant::now() + Duration::from_secs(5);
+    while !fr.output().contains("certificate has expired") {
+        assert!(Instant::now() < until, "{}", fr.output());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        proxy.wait_log("did not answer over TLS").is_some(),
+        "{:#?}",
+        proxy.logs()
+    );
+    assert!(
+        !fr.output().contains("Received Access-Request"),
+        "nothing reached FreeRADIUS"
+    );
+}
