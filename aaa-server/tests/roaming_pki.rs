@@ -37,9 +37,16 @@ impl Drop for Reaped {
 
 /// The `openssl` command-line tool, or `None` with a note (fails under CI=true).
 fn openssl_cli() -> Option<std::path::PathBuf> {
-    let found = tool("openssl");
-    if found.is_none() && std::env::var("CI").as_deref() == Ok("true") {
-        panic!("openssl is required in CI (Debian package openssl)");
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join("openssl"))
+            .find(|p| p.is_file())
+    });
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!("openssl is required in CI (Debian package openssl)");
+        }
+        eprintln!("NOTE: openssl not installed; this test did not run");
     }
     found
 }
