@@ -7,7 +7,7 @@ PASSPOINT_AKA_PACKAGES=(
   postgresql
   prometheus
   dnsmasq-base
-  freeradius radsecproxy
+  freeradius radsecproxy openssl
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed
