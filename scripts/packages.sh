@@ -7,6 +7,7 @@ PASSPOINT_AKA_PACKAGES=(
   postgresql
   prometheus
   dnsmasq-base
+  freeradius radsecproxy openssl
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed
@@ -26,6 +27,18 @@ ensure_packages() {
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  stop_freeradius_service
+}
+
+# Debian's freeradius package enables a system service on 1812/1813. The
+# tests run FreeRADIUS from their own temp configuration on other ports and
+# do not need it; stop and disable it when it runs (root, systemd only).
+stop_freeradius_service() {
+  [ "$(id -u)" -eq 0 ] || return 0
+  command -v systemctl >/dev/null 2>&1 || return 0
+  if systemctl is-active --quiet freeradius 2>/dev/null; then
+    systemctl disable --now freeradius >/dev/null 2>&1 || true
+  fi
 }
 
 # Rust: Debian's own cargo is too old for edition 2024, so the toolchain comes

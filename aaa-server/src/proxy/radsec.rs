@@ -202,6 +202,22 @@ fn connect(
     Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
+/// [`TlsExchangeError::Unreachable`], after a warning when TLS itself failed:
+/// the home server's certificate was refused (expired, another CA, not
+/// naming the server…) or its alert says it refused ours. The NAS gets
+/// Access-Reject either way; the log says why.
+fn tls_refused(tls: &Stream, e: &std::io::Error) -> TlsExchangeError {
+    if let Some(err) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        let peer = tls
+            .sock
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        tracing::warn!(peer = %peer, error = %err, "RadSec TLS with home server failed");
+    }
+    TlsExchangeError::Unreachable
+}
+
 /// One request and its answer on `tls`, handed back for reuse.
 fn exchange_on(
     mut tls: Stream,
@@ -225,10 +241,11 @@ fn exchange_on(
     let mut auth = [0u8; 16];
     auth.copy_from_slice(&rnd[1..]);
     let packet = fwd.request(rnd[0], &auth, RADSEC_SECRET);
-    tls.write_all(&packet).map_err(|_| Unreachable)?;
-    tls.flush().map_err(|_| Unreachable)?;
+    tls.write_all(&packet).map_err(|e| tls_refused(&tls, &e))?;
+    tls.flush().map_err(|e| tls_refused(&tls, &e))?;
     let mut head = [0u8; 4];
-    tls.read_exact(&mut head).map_err(|_| Unreachable)?;
+    tls.read_exact(&mut head)
+        .map_err(|e| tls_refused(&tls, &e))?;
     let len = usize::from(u16::from_be_bytes([head[2], head[3]]));
     if !(20..=4096).contains(&len) {
         return Err(TlsExchangeError::Refused(AnswerError::Malformed));

@@ -120,6 +120,11 @@ pub fn server_config(cfg: &RadsecConfig) -> Result<Arc<rustls::ServerConfig>, Tl
         .with_single_cert(chain, key)?;
     // SSLKEYLOGFILE, when set, lets tshark decode captures (tests, debugging).
     config.key_log = Arc::new(rustls::KeyLogFile::new());
+    // No TLS 1.3 session tickets: RadSec connections are long-lived, and
+    // FreeRADIUS 3.2.1 as a RadSec client now and then loses the first
+    // request it writes while our NewSessionTickets arrive (seen in a capture
+    // by tests/freeradius.rs: logged as sent, never on the wire).
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
