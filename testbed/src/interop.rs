@@ -12,6 +12,8 @@ use crate::transcript::{self, Event};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub mod roaming;
+
 /// A scenario (row).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum Row {
@@ -211,16 +213,21 @@ pub enum Column {
     /// HSS = the testbed's hlr_auc_gw stub. Nothing of ours but the testbed
     /// (and, for PC/SC, our USIM simulator).
     Reference,
+    /// Roaming: eapol_test → our aaa-server as the visited network's proxy
+    /// → RadSec → our aaa-server as home server; the RadSec hop decrypted
+    /// by tshark with the TLS key log ([`roaming`]).
+    Roaming,
 }
 
 impl Column {
     /// All columns in display order.
-    pub const ALL: [Column; 5] = [
+    pub const ALL: [Column; 6] = [
         Column::OursAaa,
         Column::OursHostapdEap,
         Column::WpasAaa,
         Column::EapolTestAaa,
         Column::Reference,
+        Column::Roaming,
     ];
 
     /// Short id.
@@ -231,6 +238,7 @@ impl Column {
             Column::WpasAaa => "wpa_supplicant>hostapd>aaa-server",
             Column::EapolTestAaa => "eapol_test>aaa-server",
             Column::Reference => "wpa_supplicant>hostapd>hostapd-eap(stub)",
+            Column::Roaming => "eapol_test>aaa-server(proxy)>radsec>aaa-server",
         }
     }
 
@@ -244,7 +252,7 @@ impl Column {
         let mut v = match self {
             Column::OursAaa => vec![("aaa-server", vec!["serve", "subscriber"])],
             Column::OursHostapdEap => vec![("aaa-server", vec!["hlr-gw", "subscriber"])],
-            Column::WpasAaa | Column::EapolTestAaa => {
+            Column::WpasAaa | Column::EapolTestAaa | Column::Roaming => {
                 vec![("aaa-server", vec!["serve", "subscriber"])]
             }
             Column::Reference => vec![],
@@ -348,6 +356,7 @@ pub fn run(opts: &Options, mut progress: impl FnMut(&Cell)) -> Vec<Cell> {
 
 fn not_applicable(row: Row, col: Column) -> Option<String> {
     match (row, col) {
+        (r, Column::Roaming) => (!roaming::runs(r)).then(|| roaming::not_applicable_reason(r)),
         (Row::BiddingDownRefused, Column::Reference | Column::OursHostapdEap) => Some(
             "hostapd's EAP server starts with AKA' when the user allows it and never bids an AKA'-capable peer down"
                 .into(),
@@ -422,7 +431,7 @@ pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
     };
     let name = format!("{}--{}", row.id(), col_file_id(col));
     let result = (|| -> Result<(Observed, Vec<Event>, PathBuf, CheckReport, Bed)> {
-        let capture_in_aaa = col == Column::EapolTestAaa;
+        let capture_in_aaa = matches!(col, Column::EapolTestAaa | Column::Roaming);
         let mut bed = Bed::new_at(&name, capture_in_aaa)?;
         let obs = match col {
             Column::Reference => run_reference(&mut bed, row, &bins)?,
@@ -431,6 +440,7 @@ pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
                 run_wpas_aaa(&mut bed, row, &bins, wifi.as_deref())?
             }
             Column::EapolTestAaa => run_eapol_test_aaa(&mut bed, row, &bins)?,
+            Column::Roaming => roaming::run(&mut bed, row, &bin("aaa-server")?, &bins)?,
             Column::OursAaa => run_ours(
                 &mut bed,
                 row,
@@ -526,6 +536,7 @@ fn col_file_id(c: Column) -> &'static str {
         Column::WpasAaa => "wpas-aaa",
         Column::EapolTestAaa => "eapol_test-aaa",
         Column::Reference => "reference",
+        Column::Roaming => "roaming",
     }
 }
 
@@ -920,6 +931,12 @@ fn run_eapol_test_aaa(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Resu
         &format!("127.0.0.1:{RADIUS_PORT}"),
         &["127.0.0.1/32"],
     )?;
+    eapol_test_against(bed, row, bins)
+}
+
+/// eapol_test (external SIM answered by the testbed, or PC/SC) against the
+/// RADIUS server on 127.0.0.1:1812 of the AAA namespace.
+fn eapol_test_against(bed: &mut Bed, row: Row, bins: &[(&str, PathBuf)]) -> Result<Observed> {
     let sim = row.sim_subscriber();
     let pcsc = if row.pcsc() {
         let sup = bins
@@ -1483,6 +1500,7 @@ mod tests {
                     let runs = c == Column::OursAaa
                         || (c == Column::EapolTestAaa
                             && matches!(r, Row::FastReauth | Row::ResultIndication))
+                        || (c == Column::Roaming && r == Row::FastReauth)
                         || (c == Column::OursHostapdEap
                             && matches!(r, Row::FastReauth | Row::Pseudonym));
                     assert_eq!(not_applicable(r, c).is_none(), runs);
@@ -1494,8 +1512,19 @@ mod tests {
             assert_eq!(r.method(), Method::Sim);
             assert!(r.server_methods().contains(&Method::Sim));
             assert!(reference_users(r).contains("\"1\"* SIM"));
-            assert!(Column::ALL.iter().all(|&c| not_applicable(r, c).is_none()));
+            assert!(
+                Column::ALL
+                    .iter()
+                    .filter(|&&c| c != Column::Roaming)
+                    .all(|&c| not_applicable(r, c).is_none())
+            );
         }
+        let roaming: Vec<Row> = Row::ALL
+            .into_iter()
+            .filter(|&r| not_applicable(r, Column::Roaming).is_none())
+            .collect();
+        assert_eq!(roaming.len(), 7, "{roaming:?}");
+        assert!(roaming.contains(&Row::SimFull) && roaming.contains(&Row::WrongK));
         assert!(Row::SimPcsc.pcsc() && Row::PcscVirtualCard.pcsc() && !Row::SimFull.pcsc());
         assert_ne!(Row::WrongK.sim_subscriber().k, Subscriber::demo().k);
         assert!(Row::UnknownSubscriber.hss_subscriber().is_none());

@@ -9,6 +9,7 @@
 //! (UDP sockets, slots, timeouts, rate) and this module (CLI, report).
 
 pub mod engine;
+pub mod radsec;
 pub mod subscribers;
 /// The NAS + peer exchange of one authentication (the supplicant's, shared with `supplicant probe`).
 pub use supplicant::nas::exchange as auth;
