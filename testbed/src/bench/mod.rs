@@ -105,6 +105,11 @@ pub struct BenchArgs {
     /// Only the sweep: measure none of the targets after it (no `"targets"`).
     #[arg(long)]
     pub no_targets: bool,
+    /// Transports (comma separated): with `radsec`, EAP-AKA' also runs over
+    /// RadSec (one TLS connection and 16) next to UDP at each concurrency
+    /// (`"transport"` in the JSON).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "udp")]
+    pub transport: Vec<transport::Transport>,
     /// Skip the p99-at-half-peak runs.
     #[arg(long)]
     pub no_half_peak: bool,
@@ -118,11 +123,6 @@ pub struct BenchArgs {
     /// 10000 with --quick).
     #[arg(long)]
     pub hold_sessions: Option<u64>,
-    /// Transports (comma separated): with `radsec`, EAP-AKA' also runs over
-    /// RadSec (one TLS connection and 16) next to UDP at each concurrency
-    /// (`"transport"` in the JSON).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "udp")]
-    pub transport: Vec<transport::Transport>,
 }
 
 /// The machine the numbers come from.
