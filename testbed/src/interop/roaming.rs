@@ -15,7 +15,8 @@
 //! row Access-Accepts with MS-MPPE-Send-Key and MS-MPPE-Recv-Key (RFC 2548),
 //! which the proxy re-encrypts for eapol_test ("MPPE keys OK").
 
-use super::{Observed, Row, eapol_test_against, provision_aaa};
+use super::launch::{eapol_test_against, provision_aaa};
+use super::{Observed, Row};
 use crate::bed::{Bed, RADIUS_PORT};
 use crate::error::{Error, Result};
 use crate::pki::Pki;
