@@ -163,7 +163,11 @@ pub fn run_cell(opts: &Options, row: Row, col: Column) -> Cell {
                     .flatten()
                 {
                     let p = entry.path();
-                    if p.extension().is_some_and(|x| x == "log") {
+                    // Logs, and the roaming column's RadSec capture (its key
+                    // log, radsec-keys.log, is a log: tshark -o tls.keylog_file:…).
+                    if p.extension().is_some_and(|x| x == "log")
+                        || p.file_name().is_some_and(|f| f == "radsec.pcap")
+                    {
                         let _ = std::fs::copy(
                             &p,
                             dir.join(format!(
