@@ -71,7 +71,7 @@ pub struct TransportPoint {
 pub struct TransportReport {
     /// Seconds of load per point.
     pub seconds_per_point: f64,
-    /// The TLS version the connections negotiated (rustls' default: 1.3).
+    /// What the connections negotiated (version / cipher suite) and the certificates.
     pub tls: String,
     /// Every point, in run order.
     pub points: Vec<TransportPoint>,
@@ -248,6 +248,7 @@ pub(super) fn measure(
         "127.0.0.1",
     )?;
     let mut points = Vec::new();
+    let mut negotiated = None;
     for &c in concurrency {
         let mut runs: Vec<Option<usize>> = vec![None];
         runs.extend(connection_counts(c).into_iter().map(Some));
@@ -264,7 +265,12 @@ pub(super) fn measure(
                     };
                     super::run_load(ServerKind::AaaServer, &mut running, &load, cards, None)?.0
                 }
-                Some(n) => radsec_point(&mut running, tls_addr, &tls, c, n, duration, cards)?,
+                Some(n) => {
+                    if negotiated.is_none() {
+                        negotiated = Some(tls.negotiated(tls_addr)?);
+                    }
+                    radsec_point(&mut running, tls_addr, &tls, c, n, duration, cards)?
+                }
             };
             running.guard.stop();
             let p = TransportPoint::new(
@@ -297,7 +303,10 @@ pub(super) fn measure(
     }
     Ok(TransportReport {
         seconds_per_point: duration.as_secs_f64(),
-        tls: "TLS 1.3 (rustls default), ECDSA P-256 certificates, no resumption".into(),
+        tls: format!(
+            "{}, ECDSA P-256 certificates, no session resumption",
+            negotiated.unwrap_or_default()
+        ),
         points,
     })
 }

@@ -88,6 +88,27 @@ impl TlsClient {
         })
     }
 
+    /// Connects once and says what was negotiated: `"TLSv1_3 / TLS13_AES_256_GCM_SHA384"`.
+    pub fn negotiated(&self, addr: SocketAddr) -> Result<String, String> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("tokio runtime: {e}"))?;
+        rt.block_on(async {
+            let mut s = self.connect(addr).await?;
+            let c = s.get_ref().1;
+            let text = format!(
+                "{} / {}",
+                c.protocol_version()
+                    .map_or("?".into(), |v| format!("{v:?}")),
+                c.negotiated_cipher_suite()
+                    .map_or("?".into(), |cs| format!("{:?}", cs.suite()))
+            );
+            let _ = s.shutdown().await;
+            Ok(text)
+        })
+    }
+
     async fn connect(
         &self,
         addr: SocketAddr,
