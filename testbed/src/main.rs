@@ -108,6 +108,8 @@ enum ColArg {
     WpasAaa,
     EapolTestAaa,
     Reference,
+    /// eapol_test → aaa-server (proxy) → RadSec → aaa-server (home).
+    Roaming,
 }
 
 impl From<ColArg> for Column {
@@ -118,6 +120,7 @@ impl From<ColArg> for Column {
             ColArg::WpasAaa => Column::WpasAaa,
             ColArg::EapolTestAaa => Column::EapolTestAaa,
             ColArg::Reference => Column::Reference,
+            ColArg::Roaming => Column::Roaming,
         }
     }
 }

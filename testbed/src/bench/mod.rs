@@ -16,6 +16,7 @@
 
 pub mod plot;
 pub mod targets;
+pub mod transport;
 
 use crate::loadgen::auth::Nas;
 use crate::loadgen::engine::{self, Config, Stop};
@@ -104,6 +105,11 @@ pub struct BenchArgs {
     /// Only the sweep: measure none of the targets after it (no `"targets"`).
     #[arg(long)]
     pub no_targets: bool,
+    /// Transports (comma separated): with `radsec`, EAP-AKA' also runs over
+    /// RadSec (one TLS connection and 16) next to UDP at each concurrency
+    /// (`"transport"` in the JSON).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "udp")]
+    pub transport: Vec<transport::Transport>,
     /// Skip the p99-at-half-peak runs.
     #[arg(long)]
     pub no_half_peak: bool,
@@ -184,6 +190,9 @@ pub struct BenchReport {
     pub results: Vec<Point>,
     /// The targets measured after the sweep (`null` with --no-targets).
     pub targets: Option<targets::Targets>,
+    /// UDP next to RadSec (`--transport udp,radsec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<transport::TransportReport>,
 }
 
 fn read_first(path: &str, key: &str) -> Option<String> {
@@ -772,6 +781,22 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
         decks.push((method, cards));
     }
     println!("\n{}", table(&results));
+    let transport = if args.transport.contains(&transport::Transport::Radsec) {
+        // The sweep's AKA' deck (its USIMs know the SQNs the store handed out).
+        if !decks.iter().any(|(m, _)| *m == MethodArg::AkaPrime) {
+            let cards = lg::make_cards(args.seed, n, 0, MethodArg::AkaPrime.methods())?;
+            decks.push((MethodArg::AkaPrime, cards));
+        }
+        let cards = decks
+            .iter_mut()
+            .find_map(|(m, c)| (*m == MethodArg::AkaPrime).then_some(c))
+            .ok_or("no AKA' subscribers")?;
+        let t = transport::measure(&mut bed, &concurrency, duration, cards)?;
+        println!("{}", transport::table(&t));
+        Some(t)
+    } else {
+        None
+    };
     let targets = if args.no_targets {
         None
     } else {
@@ -789,6 +814,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
         seconds_per_point: duration.as_secs_f64(),
         results,
         targets,
+        transport,
     };
     let json = args
         .json
@@ -810,6 +836,10 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
     // (whether a target was met does not decide the exit status).
     let t = report.targets.as_ref();
     Ok(report.results.iter().all(|p| p.auths_per_sec > 0.0)
+        && report
+            .transport
+            .as_ref()
+            .is_none_or(|t| t.points.iter().all(|p| p.auths_per_sec > 0.0))
         && t.is_none_or(|t| {
             t.p99_at_half_peak
                 .iter()

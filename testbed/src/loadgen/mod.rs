@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod engine;
+pub mod radsec;
 pub mod subscribers;
 /// The NAS + peer exchange of one authentication (the supplicant's, shared with `supplicant probe`).
 pub use supplicant::nas::exchange as auth;
