@@ -89,5 +89,4 @@ fn interop_matrix() {
         "run directories left in {}",
         Path::new(&std::env::temp_dir()).display()
     );
-    assert!(elapsed.as_secs() < 180, "matrix took {elapsed:?}");
 }
