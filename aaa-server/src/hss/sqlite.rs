@@ -788,9 +788,14 @@ impl Inner {
         Some(out)
     }
 
-    /// Reserves for `imsi` now, together with every queued refill (group
-    /// commit). Returns after the commit; `UnknownSubscriber` when it has no row.
+    /// Reserves for `imsi` now, together with every queued refill and
+    /// every other reservation waiting (group commit). Returns after the
+    /// commit; `UnknownSubscriber` when it has no row.
     fn reserve_now(&self, imsi: &str) -> Result<(), HssError> {
+        // Queued before waiting for the connection: whoever commits next
+        // takes it along, so the first vectors of many subscribers at once
+        // (a fresh server under load) share one commit.
+        relock(&self.pending).imsis.push(imsi.to_string());
         let conn = relock(&self.conn);
         // Whoever held the connection before us may have refilled it.
         if relock(&self.cache[shard_of(imsi)])
@@ -798,6 +803,11 @@ impl Inner {
             .get(imsi)
             .is_some_and(|c| c.range.remaining() > 0)
         {
+            // Not reserved twice: our entry may still be queued.
+            let mut p = relock(&self.pending);
+            if let Some(i) = p.imsis.iter().position(|x| x == imsi) {
+                p.imsis.swap_remove(i);
+            }
             return Ok(());
         }
         let mut batch = std::mem::take(&mut relock(&self.pending).imsis);
@@ -1361,6 +1371,40 @@ mod tests {
             start,
             "only the subscriber that got a vector"
         );
+    }
+
+    /// First vectors of many subscribers at once (a fresh server under
+    /// load) share commits, and none of them is reserved twice.
+    #[test]
+    fn concurrent_first_vectors_reserve_each_subscriber_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let s = std::sync::Arc::new(SqliteStore::create(&p).unwrap());
+        let imsis: Vec<Imsi> = (0..16)
+            .map(|i| Imsi::parse(&format!("0010100000001{i:02}")).unwrap())
+            .collect();
+        for imsi in &imsis {
+            s.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        }
+        let threads: Vec<_> = imsis
+            .iter()
+            .cloned()
+            .map(|imsi| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+                    let v = s.vector(&imsi, VectorKind::Aka).unwrap();
+                    assert_eq!(usim_sqn(&keys, &v), Some(Sqn::from_seq_ind(1, 1)));
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.sqn_reservations(), 16, "one range per subscriber");
+        for imsi in &imsis {
+            assert_eq!(stored_mark(&s, imsi.as_str()).seq(), RESERVATION_SEQS);
+        }
     }
 
     #[test]
