@@ -1004,13 +1004,14 @@ fn init_tracing_reloadable(
     let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
     let text = (format == LogFormat::Text).then(|| {
         tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
+            // Batched on the log thread: one write per batch, not per line.
+            .with_writer(aaa_server::auth_log::MakeStderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
     });
     let json = (format == LogFormat::Json).then(|| {
         tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(aaa_server::auth_log::MakeStderr)
     });
     let _ = tracing_subscriber::registry()
         .with(filter)

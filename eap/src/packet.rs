@@ -376,7 +376,7 @@ impl Packet {
 
     /// The encoded packet.
     pub fn encode(&self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ENCODE_CAPACITY);
         self.encode_into(&mut out)?;
         Ok(out)
     }
@@ -384,12 +384,15 @@ impl Packet {
     /// The encoded packet and the offset of its AT_MAC value (if any), to be
     /// filled with `aka::mac::sign` once the packet is complete.
     pub fn encode_with_mac_offset(&self) -> Result<(Vec<u8>, Option<usize>), Error> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ENCODE_CAPACITY);
         let mac = self.encode_into(&mut out)?;
         Ok((out, mac))
     }
 }
 
+/// Room reserved by [`Packet::encode`]: an EAP-AKA' Challenge with
+/// AT_ENCR_DATA fits without the buffer growing (one allocation).
+const ENCODE_CAPACITY: usize = 384;
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 //! and turns down an authentication in flight ([`crate::hss::Hss::current`]).
 
 use super::{AttributeUpdate, Authorization, ReplyAttributes};
-use crate::hss::sqlite::bump_versions;
+use crate::hss::sqlite::{AUTHZ_CHANGE, bump_versions};
 use crate::hss::{HssError, Imsi, SqliteStore};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
@@ -158,7 +158,10 @@ impl SqliteStore {
             "UPDATE subscriber_group SET attributes = ?2 WHERE name = ?1",
             params![name, json(&a)],
         )?;
+        // Running servers drop the authorizations they cached.
+        let v = bump_versions(&tx, [AUTHZ_CHANGE])?;
         tx.commit()?;
+        self.changed([AUTHZ_CHANGE], v);
         Ok(a)
     }
 
@@ -242,7 +245,11 @@ impl SqliteStore {
                                              attributes = excluded.attributes",
             params![imsi.as_str(), group, json(&a)],
         )?;
+        // Not a subscriber change (no authentication in flight is turned
+        // down): running servers drop the authorizations they cached.
+        let v = bump_versions(&tx, [AUTHZ_CHANGE])?;
         tx.commit()?;
+        self.changed([AUTHZ_CHANGE], v);
         Ok(())
     }
 

@@ -90,7 +90,7 @@ fn supported(a: Result<Authorization, HssError>) -> Result<Authorization, HssErr
 }
 
 /// Does `work` at once when the store can answer from memory (a vector
-/// from a reserved range, an exact [`Hss::try_current`]); gives it back otherwise.
+/// from a reserved range, an exact [`Hss::try_confirm`]); gives it back otherwise.
 pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
     match work {
         Work::Vector { kind, target } => match hss.try_vector(&target.imsi, kind) {
@@ -101,12 +101,8 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
             imsi,
             version,
             accept,
-        } => match hss
-            .try_authorization(&imsi)
-            .and_then(|a| Some((hss.try_current(&imsi, version)?, a)))
-        {
-            // Authorization first: `try_current` counts what it turns down.
-            Some((r, a)) => Ok(Done::Confirm(accept, r, supported(a))),
+        } => match hss.try_confirm(&imsi, version) {
+            Some((a, r)) => Ok(Done::Confirm(accept, r, supported(a))),
             None => Err(Work::Confirm {
                 imsi,
                 version,

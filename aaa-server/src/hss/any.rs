@@ -205,4 +205,14 @@ impl Hss for AnyStore {
     ) -> Option<Result<crate::authz::Authorization, HssError>> {
         self.hss().try_authorization(imsi)
     }
+    fn try_confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> Option<(
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    )> {
+        self.hss().try_confirm(imsi, version)
+    }
 }

@@ -165,6 +165,23 @@ pub trait Hss: Send + Sync {
         Some(Err(HssError::Unsupported("groups and barring")))
     }
 
+    /// Both checks before Access-Accept at once, if both can be answered
+    /// from memory: [`try_authorization`](Hss::try_authorization) and
+    /// [`try_current`](Hss::try_current) (a store may look at its file once
+    /// for both). Default: the two calls, authorization first.
+    fn try_confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> Option<(
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    )> {
+        // Authorization first: `try_current` counts what it turns down.
+        let a = self.try_authorization(imsi)?;
+        Some((a, self.try_current(imsi, version)?))
+    }
+
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
     /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError>;

@@ -31,6 +31,7 @@ pub mod triplets;
 use super::reserve::{REFILL_BELOW, RESERVATION_SEQS, Range, advance, later};
 use super::store_file::{self, OpenError, ReadOnlyStore, at};
 use super::{AccountingLog, AccountingRecord, Hss, HssError, Imsi, VectorKind, vector_amf};
+use crate::authz::Authorization;
 use eap::secret::{K, Opc};
 use eap::umts::{Amf, AuthVector, Auts, Sqn, SubscriberKeys};
 use rusqlite::OpenFlags;
@@ -113,6 +114,15 @@ pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
 /// Cache shards (by IMSI) so worker threads rarely meet on a lock.
 const SHARDS: usize = 16;
 
+/// At most this many read-only connections (cores + 1) for the `try_*` calls.
+const READERS_MAX: usize = 64;
+
+/// The `subscriber_change` key (not an IMSI) of a change to groups or to
+/// a subscriber's group or own reply attributes: every process that sees it
+/// drops every cached authorization ([`SqliteStore::group_set`] and the
+/// like are rare; barring and removal are per-IMSI changes).
+pub(crate) const AUTHZ_CHANGE: &str = "*authz";
+
 /// One subscriber as the vector hot path needs it.
 struct Cached {
     keys: SubscriberKeys,
@@ -129,6 +139,10 @@ struct Shard {
     cache: HashMap<String, Cached>,
     /// The newest change version seen (since open) per IMSI changed.
     changed: HashMap<String, u64>,
+    /// Authorizations (barring, reply attributes) with the store's highest
+    /// change version when they were read: answered from memory before
+    /// Access-Accept while no change since has been seen.
+    authz: HashMap<String, (u64, Authorization)>,
 }
 
 impl Shard {
@@ -138,6 +152,9 @@ impl Shard {
         *v = (*v).max(version);
         if self.cache.get(imsi).is_some_and(|c| c.version < version) {
             self.cache.remove(imsi);
+        }
+        if self.authz.get(imsi).is_some_and(|(at, _)| *at < version) {
+            self.authz.remove(imsi);
         }
     }
 
@@ -162,16 +179,30 @@ struct Watch {
     data_version: i64,
     /// When it was last looked at.
     at: std::time::Instant,
-    /// The highest change version applied to the cache.
-    seen: u64,
+}
+
+/// A read-only connection for the exact look of the `try_*` calls on the
+/// calling thread ([`Inner::look_now`]), with its own baseline.
+struct Reader {
+    conn: Connection,
+    /// `PRAGMA data_version` at its last look; `None` before the first
+    /// (which reads every change above the one last applied).
+    data_version: Option<i64>,
 }
 
 struct Inner {
+    /// First field: closed before `conn` (which, closing last, checkpoints
+    /// the WAL and removes it). Empty for an in-memory store.
+    readers: Box<[Mutex<Reader>]>,
     conn: Mutex<Connection>,
     cache: [Mutex<Shard>; SHARDS],
     pending: Mutex<Pending>,
     wake: Condvar,
     watch: Mutex<Watch>,
+    /// The highest change version applied to the cache.
+    seen: Mutex<u64>,
+    /// The newest [`AUTHZ_CHANGE`] version seen.
+    authz_changed: AtomicU64,
     /// Authentications [`Hss::current`] turned down.
     changed_during_auth: AtomicU64,
     /// SQN ranges committed (one per subscriber per reservation, resync included).
@@ -281,13 +312,13 @@ impl SqliteStore {
         let _mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
         conn.execute_batch("PRAGMA synchronous=FULL;")?;
         store_file::migrate(&conn)?;
-        let seen = max_version(&conn)?;
+        let mut seen = max_version(&conn)?;
         let mut watch = Watch {
             conn: None,
             data_version: 0,
             at: std::time::Instant::now(),
-            seen,
         };
+        let mut readers = Vec::new();
         if let Some(path) = path {
             let r = Connection::open_with_flags(
                 path,
@@ -296,15 +327,31 @@ impl SqliteStore {
             r.busy_timeout(std::time::Duration::from_secs(5))?;
             watch.data_version = r.query_row("PRAGMA data_version", [], |r| r.get(0))?;
             // Anything committed between `seen` and here is found at the first look.
-            watch.seen = watch.seen.min(max_version(&r)?);
+            seen = seen.min(max_version(&r)?);
             watch.conn = Some(r);
+            let n = std::thread::available_parallelism().map_or(2, |n| n.get());
+            for _ in 0..=n.min(READERS_MAX) {
+                let conn = Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )?;
+                // Never waits: a busy file sends the call to a store worker.
+                conn.busy_timeout(std::time::Duration::ZERO)?;
+                readers.push(Mutex::new(Reader {
+                    conn,
+                    data_version: None,
+                }));
+            }
         }
         let inner = Arc::new(Inner {
+            readers: readers.into_boxed_slice(),
             conn: Mutex::new(conn),
             cache: std::array::from_fn(|_| Mutex::new(Shard::default())),
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
             watch: Mutex::new(watch),
+            seen: Mutex::new(seen),
+            authz_changed: AtomicU64::new(0),
             changed_during_auth: AtomicU64::new(0),
             sqn_reservations: AtomicU64::new(0),
         });
@@ -326,7 +373,7 @@ impl SqliteStore {
     /// Tells this process's cache about its own committed change.
     pub(crate) fn changed<'a>(&self, imsis: impl IntoIterator<Item = &'a str>, version: u64) {
         for imsi in imsis {
-            relock(&self.inner.cache[shard_of(imsi)]).note_change(imsi, version);
+            self.inner.note_change(imsi, version);
         }
     }
 
@@ -619,19 +666,91 @@ impl Inner {
         if dv == w.data_version {
             return Ok(());
         }
+        self.apply_changes(conn, &mut relock(&self.seen))?;
+        w.data_version = dv;
+        Ok(())
+    }
+
+    /// Reads the changes above `seen` through `conn` and applies them.
+    fn apply_changes(&self, conn: &Connection, seen: &mut u64) -> Result<(), HssError> {
         let changes: Vec<(String, i64)> = {
             let mut st = conn
                 .prepare_cached("SELECT imsi, version FROM subscriber_change WHERE version > ?1")?;
-            let rows = st.query_map([w.seen as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = st.query_map([*seen as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect::<Result<_, _>>()?
         };
-        w.data_version = dv;
         for (imsi, v) in changes {
             let v = v as u64;
-            relock(&self.cache[shard_of(&imsi)]).note_change(&imsi, v);
-            w.seen = w.seen.max(v);
+            self.note_change(&imsi, v);
+            *seen = (*seen).max(v);
         }
         Ok(())
+    }
+
+    /// The look of [`Inner::refresh`] without waiting, on a free reader:
+    /// true when the cache is now exact (nothing committed by another
+    /// connection since the reader's last look, or the changes applied);
+    /// false when no reader or lock was free or the file was busy — the
+    /// caller then leaves the question to a store worker.
+    fn look_now(&self) -> bool {
+        if self.readers.is_empty() {
+            // In memory: changed only through this object, applied at once.
+            return true;
+        }
+        for m in self.readers.iter() {
+            if let Ok(mut r) = m.try_lock() {
+                return self.look(&mut r).unwrap_or(false);
+            }
+        }
+        false
+    }
+
+    fn look(&self, r: &mut Reader) -> Result<bool, HssError> {
+        let dv: i64 = r
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |row| row.get(0))?;
+        if r.data_version == Some(dv) {
+            return Ok(true);
+        }
+        let Ok(mut seen) = self.seen.try_lock() else {
+            return Ok(false);
+        };
+        self.apply_changes(&r.conn, &mut seen)?;
+        r.data_version = Some(dv);
+        Ok(true)
+    }
+
+    /// A committed change to `imsi` (or [`AUTHZ_CHANGE`]) at `version`.
+    fn note_change(&self, imsi: &str, version: u64) {
+        if imsi != AUTHZ_CHANGE {
+            relock(&self.cache[shard_of(imsi)]).note_change(imsi, version);
+            return;
+        }
+        // Published before the shards are cleared: an authorization read
+        // before this change and cached after the clearing is refused.
+        self.authz_changed.fetch_max(version, Ordering::SeqCst);
+        for shard in &self.cache {
+            relock(shard).authz.retain(|_, (at, _)| *at >= version);
+        }
+    }
+
+    /// Caches `imsi`'s authorization read when the store's highest change
+    /// version was `at`, unless a change after that was already seen.
+    fn remember_authz(&self, imsi: &str, at: u64, a: &Authorization) {
+        let mut shard = relock(&self.cache[shard_of(imsi)]);
+        if shard.stale(imsi, at) || self.authz_changed.load(Ordering::SeqCst) > at {
+            return;
+        }
+        shard.authz.insert(imsi.to_string(), (at, a.clone()));
+    }
+
+    /// `imsi`'s cached authorization, exact after [`Inner::refresh`].
+    fn cached_authz(&self, imsi: &str) -> Option<Authorization> {
+        relock(&self.cache[shard_of(imsi)])
+            .authz
+            .get(imsi)
+            .map(|(_, a)| a.clone())
     }
 
     /// Whether `imsi` is still as at `version` by what the cache knows;
@@ -669,9 +788,14 @@ impl Inner {
         Some(out)
     }
 
-    /// Reserves for `imsi` now, together with every queued refill (group
-    /// commit). Returns after the commit; `UnknownSubscriber` when it has no row.
+    /// Reserves for `imsi` now, together with every queued refill and
+    /// every other reservation waiting (group commit). Returns after the
+    /// commit; `UnknownSubscriber` when it has no row.
     fn reserve_now(&self, imsi: &str) -> Result<(), HssError> {
+        // Queued before waiting for the connection: whoever commits next
+        // takes it along, so the first vectors of many subscribers at once
+        // (a fresh server under load) share one commit.
+        relock(&self.pending).imsis.push(imsi.to_string());
         let conn = relock(&self.conn);
         // Whoever held the connection before us may have refilled it.
         if relock(&self.cache[shard_of(imsi)])
@@ -679,6 +803,11 @@ impl Inner {
             .get(imsi)
             .is_some_and(|c| c.range.remaining() > 0)
         {
+            // Not reserved twice: our entry may still be queued.
+            let mut p = relock(&self.pending);
+            if let Some(i) = p.imsis.iter().position(|x| x == imsi) {
+                p.imsis.swap_remove(i);
+            }
             return Ok(());
         }
         let mut batch = std::mem::take(&mut relock(&self.pending).imsis);
@@ -909,28 +1038,62 @@ impl Hss for SqliteStore {
         Ok(self.inner.verdict(imsi, version))
     }
 
-    /// From memory when memory is exact: a change already seen (false at
-    /// once), or an in-memory store (changed only through this object).
-    /// A file another process may have changed since the last poll needs
-    /// `PRAGMA data_version` first: `None`, the store workers ask.
+    /// From memory, exactly: a change already seen is false at once;
+    /// otherwise one `PRAGMA data_version` on the watch connection (shared
+    /// memory of the WAL index, no thread hop) tells whether another
+    /// connection committed since the last look, and if so its changes are
+    /// read first. `None` only when that look fails (a store worker retries).
     fn try_current(&self, imsi: &Imsi, version: u64) -> Option<Result<bool, HssError>> {
         let known =
             relock(&self.inner.cache[shard_of(imsi.as_str())]).stale(imsi.as_str(), version);
-        // The watch lock is held while a poll runs: do not wait for it.
-        let exact = known || self.inner.watch.try_lock().is_ok_and(|w| w.conn.is_none());
-        exact.then(|| Ok(self.inner.verdict(imsi, version)))
+        if !known && !self.inner.look_now() {
+            return None;
+        }
+        Some(Ok(self.inner.verdict(imsi, version)))
     }
 
+    /// Read in one snapshot with the store's highest change version, and
+    /// cached for [`Hss::try_authorization`].
     fn authorization(&self, imsi: &Imsi) -> Result<crate::authz::Authorization, HssError> {
-        crate::authz::sqlite::read(&*self.lock()?, imsi)
+        let (at, a) = {
+            let conn = self.lock()?;
+            let tx = conn.unchecked_transaction()?;
+            let at = max_version(&tx)?;
+            let a = crate::authz::sqlite::read(&tx, imsi)?;
+            tx.commit()?;
+            (at, a)
+        };
+        self.inner.remember_authz(imsi.as_str(), at, &a);
+        Ok(a)
     }
 
-    /// Groups and barring are read from the file: always on a store worker.
+    /// From memory after the same exact look as [`Hss::try_current`]; a
+    /// subscriber whose authorization was not read since its last change
+    /// (or the last group change) goes to a store worker.
     fn try_authorization(
         &self,
-        _imsi: &Imsi,
+        imsi: &Imsi,
     ) -> Option<Result<crate::authz::Authorization, HssError>> {
-        None
+        if !self.inner.look_now() {
+            return None;
+        }
+        self.inner.cached_authz(imsi.as_str()).map(Ok)
+    }
+
+    /// One exact look at the file for both checks (as [`Hss::try_current`]).
+    fn try_confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> Option<(
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    )> {
+        if !self.inner.look_now() {
+            return None;
+        }
+        let a = self.inner.cached_authz(imsi.as_str())?;
+        Some((Ok(a), Ok(self.inner.verdict(imsi, version))))
     }
 
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
@@ -1210,6 +1373,40 @@ mod tests {
         );
     }
 
+    /// First vectors of many subscribers at once (a fresh server under
+    /// load) share commits, and none of them is reserved twice.
+    #[test]
+    fn concurrent_first_vectors_reserve_each_subscriber_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let s = std::sync::Arc::new(SqliteStore::create(&p).unwrap());
+        let imsis: Vec<Imsi> = (0..16)
+            .map(|i| Imsi::parse(&format!("0010100000001{i:02}")).unwrap())
+            .collect();
+        for imsi in &imsis {
+            s.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        }
+        let threads: Vec<_> = imsis
+            .iter()
+            .cloned()
+            .map(|imsi| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+                    let v = s.vector(&imsi, VectorKind::Aka).unwrap();
+                    assert_eq!(usim_sqn(&keys, &v), Some(Sqn::from_seq_ind(1, 1)));
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(s.sqn_reservations(), 16, "one range per subscriber");
+        for imsi in &imsis {
+            assert_eq!(stored_mark(&s, imsi.as_str()).seq(), RESERVATION_SEQS);
+        }
+    }
+
     #[test]
     fn resync_above_the_reservation_commits_a_new_one() {
         let dir = tempfile::tempdir().unwrap();
@@ -1292,11 +1489,10 @@ mod tests {
         keys.authenticate(&v.rand, &v.autn).ok().map(|u| u.sqn)
     }
 
-    /// `try_current` answers from memory only when memory is exact: an
-    /// in-memory store, or a change already seen; a file another process
-    /// may have changed goes to `current` (a store worker).
+    /// `try_current` answers on the calling thread and exactly: a change
+    /// another process committed is seen at the very next call.
     #[test]
-    fn try_current_answers_from_memory_only_when_exact() {
+    fn try_current_is_exact_and_sees_another_process_change_at_once() {
         let imsi = Imsi::parse("001010000000001").unwrap();
         let mem = SqliteStore::open_in_memory().unwrap();
         mem.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
@@ -1311,16 +1507,76 @@ mod tests {
         let server = SqliteStore::create(&p).unwrap();
         server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
         let (_, version) = server.vector_versioned(&imsi, VectorKind::Aka).unwrap();
-        assert_eq!(
-            server.try_current(&imsi, version),
-            None,
-            "needs a look at the file"
-        );
+        assert_eq!(server.try_current(&imsi, version), Some(Ok(true)));
+        // SQN reservations (our own commits) are no subscriber change.
+        let other = Imsi::parse("001010000000002").unwrap();
+        SqliteStore::open(&p)
+            .unwrap()
+            .add(&sub(other.as_str(), Sqn::default()))
+            .unwrap();
+        server.vector(&other, VectorKind::Aka).unwrap();
+        assert_eq!(server.try_current(&imsi, version), Some(Ok(true)));
         SqliteStore::open(&p).unwrap().remove(&imsi).unwrap();
-        assert_eq!(server.try_current(&imsi, version), None);
-        assert!(!server.current(&imsi, version).unwrap());
-        // Now known: answered from memory.
+        // No poll in between: the look at the file is part of the call.
         assert_eq!(server.try_current(&imsi, version), Some(Ok(false)));
+        assert!(!server.current(&imsi, version).unwrap());
+        assert_eq!(server.changed_during_auth(), 2);
+    }
+
+    /// Authorizations are answered from memory once read, and every kind
+    /// of authorization change by another process is seen at the next call.
+    #[test]
+    fn try_authorization_is_cached_and_exact_across_processes() {
+        use crate::authz::{AttributeUpdate, ReplyAttributes, sqlite::AuthzUpdate};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let server = SqliteStore::create(&p).unwrap();
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        assert_eq!(server.try_authorization(&imsi), None, "not read yet");
+        let a = server.authorization(&imsi).unwrap();
+        assert!(!a.barred);
+        assert_eq!(server.try_authorization(&imsi), Some(Ok(a.clone())));
+
+        let cli = SqliteStore::open(&p).unwrap();
+        let fresh = |server: &SqliteStore| match server.try_authorization(&imsi) {
+            Some(a) => a.unwrap(),
+            None => server.authorization(&imsi).unwrap(),
+        };
+        cli.set_barred(&imsi, true).unwrap();
+        assert!(fresh(&server).barred);
+        cli.set_barred(&imsi, false).unwrap();
+        assert!(!fresh(&server).barred);
+
+        cli.group_add("gold", &ReplyAttributes::default()).unwrap();
+        cli.set_authz(
+            &imsi,
+            &AuthzUpdate {
+                group: Some(Some("gold".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let before = fresh(&server);
+        assert_eq!(server.try_authorization(&imsi), Some(Ok(before.clone())));
+        let u = AttributeUpdate {
+            set: ReplyAttributes {
+                session_timeout: Some(600),
+                ..Default::default()
+            },
+            unset: Vec::new(),
+        };
+        cli.group_set("gold", &u).unwrap();
+        assert_eq!(
+            server.try_authorization(&imsi),
+            None,
+            "a group change drops what was cached"
+        );
+        let after = fresh(&server);
+        assert_eq!(after.reply.session_timeout, Some(600));
+        assert_eq!(after, cli.authorization_of(&imsi).unwrap());
+        cli.remove(&imsi).unwrap();
+        assert_eq!(server.try_authorization(&imsi), None);
     }
 
     #[test]

@@ -79,6 +79,17 @@ impl<S: Hss> Hss for Metered<S> {
         self.inner.try_authorization(imsi)
     }
 
+    fn try_confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> Option<(
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    )> {
+        self.inner.try_confirm(imsi, version)
+    }
+
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {
         self.timed(StoreCall::Triplets, || self.inner.triplets(imsi, n))
     }

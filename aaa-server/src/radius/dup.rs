@@ -81,7 +81,10 @@ enum Slot {
     Answered(Box<[u8]>),
 }
 
-/// One shard: entries by key, and (time, key) in the order they were stored.
+/// One shard: entries by key, and (time, key) in the order they were first
+/// seen. An entry is queued once: its answer's time is in the map, and an
+/// answered entry whose queued time has passed the window goes to the back
+/// again with its answer's time (kept at least `window` after the answer).
 struct Shard {
     map: HashMap<Packed, (Slot, Instant)>,
     order: VecDeque<(Instant, Packed)>,
@@ -113,15 +116,25 @@ impl Shard {
                 break;
             }
             self.order.pop_front();
-            // Remove only if this is the entry queued at `t` (a completed
-            // entry is queued again at its completion time).
-            if let Entry::Occupied(e) = self.map.entry(key)
-                && e.get().1 == t
-            {
-                e.remove();
-                if !expired {
-                    early += 1;
+            let Entry::Occupied(e) = self.map.entry(key) else {
+                continue;
+            };
+            let at = e.get().1;
+            if at > t {
+                // Answered (or seen anew) after it was queued.
+                if now.saturating_duration_since(at) >= window {
+                    e.remove();
+                    continue;
                 }
+                if expired {
+                    // Still in its window: queued again at its own time.
+                    self.order.push_back((at, key));
+                    continue;
+                }
+            }
+            e.remove();
+            if now.saturating_duration_since(at) < window {
+                early += 1;
             }
         }
         early
@@ -201,8 +214,14 @@ impl DupCache {
         if early > 0 {
             self.early_evictions.fetch_add(early, Ordering::Relaxed);
         }
-        s.map.insert(k, (Slot::Answered(response.into()), now));
-        s.order.push_back((now, k));
+        let answered = (Slot::Answered(response.into()), now);
+        // Queued once, when first seen; the expiry looks at this time.
+        if let Some(slot) = s.map.get_mut(&k) {
+            *slot = answered;
+        } else {
+            s.map.insert(k, answered);
+            s.order.push_back((now, k));
+        }
     }
 
     /// Forgets `key` (its request got no answer): a retransmission is processed anew.
