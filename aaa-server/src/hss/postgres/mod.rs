@@ -32,6 +32,7 @@
 mod authz;
 pub mod conninfo;
 pub mod migrate;
+pub mod reach;
 mod triplets;
 
 use super::reserve::{Range, advance, later};
@@ -109,6 +110,8 @@ struct Inner {
     stop: AtomicBool,
     /// SQN commits (leases) made since open, resynchronisations included.
     sqn_reservations: std::sync::atomic::AtomicU64,
+    /// Whether PostgreSQL answers (the `aaa_hss_store_up` gauge).
+    reach: reach::Reach,
 }
 
 /// A pooled connection, back to the pool on drop unless it broke.
@@ -151,7 +154,7 @@ macro_rules! retried {
                 Err(e) if e.as_db_error().is_none() => {
                     // Every pooled connection is suspect now.
                     relock(&self.inner.idle).clear();
-                    match self.inner.config.connect(NoTls) {
+                    match self.inner.connect() {
                         Ok(fresh) => {
                             self.client = Some(fresh);
                             self.client.as_mut().expect("just set").$name(query, params)
@@ -159,7 +162,10 @@ macro_rules! retried {
                         Err(_) => Err(e),
                     }
                 }
-                r => r,
+                r => {
+                    self.inner.reach.answered();
+                    r
+                }
             }
         }
     };
@@ -183,11 +189,30 @@ impl Drop for Conn<'_> {
 }
 
 impl Inner {
+    /// A new connection; [`Inner::reach`] follows the outcome.
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        match self.config.connect(NoTls) {
+            Ok(c) => {
+                self.reach.answered();
+                Ok(c)
+            }
+            Err(e) => {
+                // "error connecting to server" alone does not say why.
+                let why = match std::error::Error::source(&e) {
+                    Some(cause) if e.as_db_error().is_none() => format!("{e}: {cause}"),
+                    _ => describe(&e),
+                };
+                self.reach.failed(&why);
+                Err(e)
+            }
+        }
+    }
+
     fn conn(&self) -> Result<Conn<'_>, HssError> {
         let idle = relock(&self.idle).pop();
         let client = match idle {
             Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(NoTls).map_err(|e| {
+            _ => self.connect().map_err(|e| {
                 HssError::Store(format!("cannot connect to PostgreSQL: {}", describe(&e)))
             })?,
         };
@@ -222,7 +247,10 @@ impl Inner {
     fn poll_loop(&self) {
         while !self.stop.load(Ordering::Relaxed) {
             std::thread::sleep(POLL);
-            if let Err(e) = self.refresh() {
+            // While PostgreSQL is unreachable, `reach` has said so once.
+            if let Err(e) = self.refresh()
+                && self.reach.up()
+            {
                 tracing::warn!(error = %e, "subscriber changes not read; retried");
             }
         }
@@ -326,6 +354,7 @@ impl PgStore {
             seen: Mutex::new(seen),
             stop: AtomicBool::new(false),
             sqn_reservations: std::sync::atomic::AtomicU64::new(0),
+            reach: reach::Reach::new(),
         });
         let bg = inner.clone();
         let poller = std::thread::Builder::new()
@@ -384,6 +413,18 @@ impl PgStore {
     /// node since open.
     pub fn sqn_reservations(&self) -> u64 {
         self.inner.sqn_reservations.load(Ordering::Relaxed)
+    }
+
+    /// Whether PostgreSQL answered the last attempt (a connection opened or
+    /// a statement came back): the `aaa_hss_store_up` gauge.
+    pub fn reachable(&self) -> bool {
+        self.inner.reach.up()
+    }
+
+    /// Times PostgreSQL became unreachable since open
+    /// (`aaa_hss_store_unreachable_total`).
+    pub fn unreachable_count(&self) -> u64 {
+        self.inner.reach.lost()
     }
 
     /// Number of subscribers.
