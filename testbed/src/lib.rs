@@ -21,6 +21,7 @@ pub mod hlr;
 pub mod interop;
 pub mod loadgen;
 pub mod netns;
+pub mod pg;
 pub mod preflight;
 pub mod process;
 pub mod run;
