@@ -7,12 +7,20 @@
 //! - PostgreSQL started again: the gauge goes back to 1, one `info` line,
 //!   the counter stays 1, and the node never restarted;
 //! - Prometheus's `promtool check metrics` accepts the scrape.
+//!
+//! And the SQN bump after a restore that docs/deployment.md gives, run as
+//! written on a real PostgreSQL: SEQ moves by 2^20, IND stays.
 
 mod common;
 #[path = "common/postgres.rs"]
 mod pgsrv;
 
+use aaa_server::hss::Imsi;
+use aaa_server::hss::postgres::PgStore;
+use aaa_server::hss::sqlite::NewSubscriber;
 use common::{SECRET, tool};
+use eap::secret::{K, Opc};
+use eap::umts::{Amf, Sqn, SubscriberKeys};
 use std::io::{BufRead, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -226,4 +234,50 @@ fn store_up_follows_postgresql_and_logs_each_transition_once() {
     assert_eq!(node.count(DOWN_LINE), 1);
     assert!(node.alive(), "the node recovered without a restart");
     promtool_accepts(&node.scrape());
+}
+
+/// The ```sql block of docs/deployment.md that advances every SQN.
+fn restore_bump_sql() -> String {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/deployment.md"
+    ))
+    .unwrap();
+    doc.split("```sql\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("UPDATE subscriber SET sqn"))
+        .expect("docs/deployment.md has the SQN bump")
+        .to_string()
+}
+
+#[test]
+fn the_documented_restore_bump_advances_seq_and_keeps_ind() {
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    pg.create_db("aaa");
+    let store = PgStore::open(&pg.url("aaa"), None, 1).unwrap();
+    let subs = [
+        ("001010000000101", Sqn::from_seq_ind(0, 0)),
+        ("001010000000102", Sqn::from_seq_ind(77, 13)),
+        ("001010000000103", Sqn::from_seq_ind(5_000_000, 31)),
+    ];
+    for (imsi, sqn) in subs {
+        store
+            .add(&NewSubscriber {
+                imsi: Imsi::parse(imsi).unwrap(),
+                keys: SubscriberKeys::new(K::new([0x11; 16]), Opc::new([0x22; 16])),
+                amf: Amf([0x80, 0]),
+                sqn,
+            })
+            .unwrap();
+    }
+    let sql = restore_bump_sql();
+    pg.psql("aaa", &sql);
+    for (imsi, before) in subs {
+        let after = store.stored_sqn(&Imsi::parse(imsi).unwrap()).unwrap();
+        assert_eq!(after.seq(), before.seq() + (1 << 20), "{imsi}");
+        assert_eq!(after.ind(), before.ind(), "{imsi}");
+    }
 }
