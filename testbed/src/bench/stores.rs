@@ -9,7 +9,9 @@
 //!
 //! Each point starts N fresh nodes and runs one load-generator engine per
 //! node, in threads, on disjoint slices of the subscribers (so a lease never
-//! makes a card see SEQs out of order), all for the same duration. It reports
+//! makes a card see SEQs out of order), all for the same duration, after a
+//! discarded warm-up ([`warmup`]: connections opened, first SQN commits and
+//! ranges of every subscriber made, caches filled). It reports
 //! auths/s per node and in total, latency percentiles over every
 //! authentication, the nodes' CPU and PostgreSQL's own CPU (the whole
 //! cluster's utime + stime from /proc) per authentication. The target
@@ -144,6 +146,11 @@ pub struct StoreReport {
     pub stores: Vec<StorePoint>,
     /// One PostgreSQL node against one SQLite node (target ≥ 0.5).
     pub postgres_one_node_vs_sqlite: Vec<HalfOfSqlite>,
+}
+
+/// The discarded load before each point: a fifth of it, 0.3 to 1 s.
+pub fn warmup(duration: Duration) -> Duration {
+    (duration / 5).clamp(Duration::from_millis(300), Duration::from_secs(1))
 }
 
 /// Splits `total` in flight over `nodes` (the first ones take the remainder).
@@ -413,28 +420,37 @@ fn point(
             deck.drain(..take).collect()
         })
         .collect();
+    let drive_all = |slices: &mut Vec<Vec<Card>>, d: Duration| {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = started
+                .iter()
+                .zip(per.iter())
+                .zip(slices.iter_mut())
+                .map(|((n, &c), cards)| {
+                    let cfg = engine_config(n.addr, method, c.max(1), d);
+                    s.spawn(move || engine::drive(&cfg, cards))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err("engine thread panicked".into()))
+                })
+                .collect::<Vec<Result<RunResult, String>>>()
+        })
+    };
+    for (i, r) in drive_all(&mut slices, warmup(duration))
+        .into_iter()
+        .enumerate()
+    {
+        r.map_err(|e| format!("node {i} warm-up: {e}"))?;
+    }
     let cpu0: Vec<Option<Duration>> = started.iter().map(|n| cpu_time_of(n.guard.pid())).collect();
     let pg0 = store.cpu();
     let lg0 = engine::process_cpu();
     let t0 = Instant::now();
-    let results: Vec<Result<RunResult, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = started
-            .iter()
-            .zip(per.iter())
-            .zip(slices.iter_mut())
-            .map(|((n, &c), cards)| {
-                let cfg = engine_config(n.addr, method, c.max(1), duration);
-                s.spawn(move || engine::drive(&cfg, cards))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("engine thread panicked".into()))
-            })
-            .collect()
-    });
+    let results = drive_all(&mut slices, duration);
     let wall = t0.elapsed();
     let lg1 = engine::process_cpu();
     let pg1 = store.cpu();
@@ -666,6 +682,13 @@ mod tests {
             postgres_cpu_percent: Some(40.0),
             loadgen_cpu_percent: 50.0,
         }
+    }
+
+    #[test]
+    fn warmup_is_a_fifth_within_bounds() {
+        assert_eq!(warmup(Duration::from_secs(3)), Duration::from_millis(600));
+        assert_eq!(warmup(Duration::from_secs(1)), Duration::from_millis(300));
+        assert_eq!(warmup(Duration::from_secs(60)), Duration::from_secs(1));
     }
 
     #[test]

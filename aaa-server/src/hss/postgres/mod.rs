@@ -27,7 +27,10 @@
 //! IMSI a new version from the one-row `change_counter` (its row lock makes
 //! versions commit in order) in `subscriber.version` and `subscriber_change`;
 //! [`Hss::current`] compares it with one query, and a poller drops leases of
-//! changed subscribers.
+//! changed subscribers. The poller is woken by LISTEN/NOTIFY
+//! ([`CHANGE_CHANNEL`], one `pg_notify` per changing transaction, delivered
+//! at commit) and looks every [`POLL`] anyway (changes made by hand in SQL,
+//! a listening connection being reopened).
 
 mod authz;
 pub mod conninfo;
@@ -46,8 +49,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
-/// How often a node looks for other nodes' subscriber changes.
+/// How often a node looks for other nodes' subscriber changes when no
+/// notification woke it (the fallback for changes made without one).
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The LISTEN/NOTIFY channel of subscriber changes: every change commits a
+/// `pg_notify` with its version in the same transaction, so each node's
+/// poller wakes at the commit instead of at its next [`POLL`].
+pub const CHANGE_CHANNEL: &str = "aaa_subscriber_change";
 
 /// The largest `sqn_lease` accepted (SEQ values per lease): see docs/postgresql.md.
 pub const MAX_LEASE: u64 = 1 << 10;
@@ -112,6 +121,8 @@ struct Inner {
     sqn_reservations: std::sync::atomic::AtomicU64,
     /// Whether PostgreSQL answers (the `aaa_hss_store_up` gauge).
     reach: reach::Reach,
+    /// Change notifications received on the LISTEN connection.
+    notified: std::sync::atomic::AtomicU64,
 }
 
 /// A pooled connection, back to the pool on drop unless it broke.
@@ -244,9 +255,43 @@ impl Inner {
         Ok(())
     }
 
-    fn poll_loop(&self) {
-        while !self.stop.load(Ordering::Relaxed) {
+    /// A connection that LISTENs on [`CHANGE_CHANNEL`].
+    fn listener(&self) -> Option<Client> {
+        let mut c = self.connect().ok()?;
+        c.batch_execute(&format!("LISTEN {CHANGE_CHANNEL}")).ok()?;
+        Some(c)
+    }
+
+    /// Waits up to [`POLL`] for a change notification on `listener`
+    /// (reconnected when it broke; a plain sleep while there is none).
+    fn wait_for_change(&self, listener: &mut Option<Client>) {
+        use postgres::fallible_iterator::FallibleIterator;
+        if listener.as_ref().is_none_or(Client::is_closed) {
+            *listener = self.listener();
+        }
+        let Some(c) = listener.as_mut() else {
             std::thread::sleep(POLL);
+            return;
+        };
+        let t0 = std::time::Instant::now();
+        let got = c.notifications().timeout_iter(POLL).next();
+        match got {
+            Ok(Some(_)) => {
+                self.notified.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) if !c.is_closed() => {}
+            // Disconnected: no busy loop until the next connection.
+            _ => {
+                *listener = None;
+                std::thread::sleep(POLL.saturating_sub(t0.elapsed()));
+            }
+        }
+    }
+
+    fn poll_loop(&self) {
+        let mut listener = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            self.wait_for_change(&mut listener);
             // While PostgreSQL is unreachable, `reach` has said so once.
             if let Err(e) = self.refresh()
                 && self.reach.up()
@@ -291,13 +336,21 @@ fn back(sqn: Sqn, n: u64) -> Sqn {
 
 /// Takes the next change version (holds the counter's row lock until commit).
 fn next_version(tx: &mut postgres::Transaction<'_>) -> Result<i64, HssError> {
-    Ok(tx
+    let v: i64 = tx
         .query_one(
             "UPDATE change_counter SET version = version + 1 WHERE id = 1 RETURNING version",
             &[],
         )
         .map_err(db)?
-        .get(0))
+        .get(0);
+    // One notification per changing transaction, delivered to every
+    // listening node when (and only if) it commits.
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANGE_CHANNEL, &v.to_string()],
+    )
+    .map_err(db)?;
+    Ok(v)
 }
 
 fn note_change(tx: &mut postgres::Transaction<'_>, imsi: &str, v: i64) -> Result<(), HssError> {
@@ -355,6 +408,7 @@ impl PgStore {
             stop: AtomicBool::new(false),
             sqn_reservations: std::sync::atomic::AtomicU64::new(0),
             reach: reach::Reach::new(),
+            notified: std::sync::atomic::AtomicU64::new(0),
         });
         let bg = inner.clone();
         let poller = std::thread::Builder::new()
@@ -425,6 +479,11 @@ impl PgStore {
     /// (`aaa_hss_store_unreachable_total`).
     pub fn unreachable_count(&self) -> u64 {
         self.inner.reach.lost()
+    }
+
+    /// Subscriber-change notifications (LISTEN/NOTIFY) this node received.
+    pub fn change_notifications(&self) -> u64 {
+        self.inner.notified.load(Ordering::Relaxed)
     }
 
     /// Number of subscribers.
