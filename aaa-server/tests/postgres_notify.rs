@@ -88,6 +88,4 @@ fn a_change_on_one_node_is_notified_to_the_other() {
             Err(HssError::UnknownSubscriber)
         )
     });
-    // A's own changes reach A's listener too (every node listens).
-    assert!(a.change_notifications() > 0);
 }

@@ -109,9 +109,13 @@ struct Leased {
     version: u64,
 }
 
+/// Statements prepared on one connection, by their SQL text: the hot-path
+/// statements ([`Conn::cached`]), parsed and planned once per connection.
+type Prepared = HashMap<&'static str, postgres::Statement>;
+
 struct Inner {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Prepared)>>,
     lease: u64,
     leases: Mutex<HashMap<String, Leased>>,
     /// Highest change version the poller applied.
@@ -129,6 +133,7 @@ struct Inner {
 struct Conn<'a> {
     inner: &'a Inner,
     client: Option<Client>,
+    prepared: Prepared,
 }
 
 impl std::ops::Deref for Conn<'_> {
@@ -168,6 +173,7 @@ macro_rules! retried {
                     match self.inner.connect() {
                         Ok(fresh) => {
                             self.client = Some(fresh);
+                            self.prepared.clear();
                             self.client.as_mut().expect("just set").$name(query, params)
                         }
                         Err(_) => Err(e),
@@ -187,6 +193,52 @@ impl Conn<'_> {
     retried!(query_opt, Option<postgres::Row>);
     retried!(query_one, postgres::Row);
     retried!(execute, u64);
+
+    /// `sql` as a statement prepared once per connection: after the first
+    /// call, one round trip (Bind/Execute) and no parsing or planning. A
+    /// plain `query(&str)` prepares, executes and closes an unnamed-ish
+    /// statement every time. Sent again on a fresh connection, as
+    /// [`retried!`] does, when the pooled one turned out dead.
+    fn cached(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        match self.cached_once(sql, params) {
+            Err(e) if e.as_db_error().is_none() => {
+                relock(&self.inner.idle).clear();
+                match self.inner.connect() {
+                    Ok(fresh) => {
+                        self.client = Some(fresh);
+                        self.prepared.clear();
+                        self.cached_once(sql, params)
+                    }
+                    Err(_) => Err(e),
+                }
+            }
+            r => {
+                self.inner.reach.answered();
+                r
+            }
+        }
+    }
+
+    fn cached_once(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let client = self.client.as_mut().expect("present until drop");
+        let st = match self.prepared.get(sql) {
+            Some(st) => st.clone(),
+            None => {
+                let st = client.prepare(sql)?;
+                self.prepared.insert(sql, st.clone());
+                st
+            }
+        };
+        client.query(&st, params)
+    }
 }
 
 impl Drop for Conn<'_> {
@@ -194,7 +246,7 @@ impl Drop for Conn<'_> {
         if let Some(c) = self.client.take()
             && !c.is_closed()
         {
-            relock(&self.inner.idle).push(c);
+            relock(&self.inner.idle).push((c, std::mem::take(&mut self.prepared)));
         }
     }
 }
@@ -221,15 +273,16 @@ impl Inner {
 
     fn conn(&self) -> Result<Conn<'_>, HssError> {
         let idle = relock(&self.idle).pop();
-        let client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => self.connect().map_err(|e| {
+        let (client, prepared) = match idle {
+            Some((c, p)) if !c.is_closed() => (c, p),
+            _ => self.connect().map(|c| (c, Prepared::new())).map_err(|e| {
                 HssError::Store(format!("cannot connect to PostgreSQL: {}", describe(&e)))
             })?,
         };
         Ok(Conn {
             inner: self,
             client: Some(client),
+            prepared,
         })
     }
 
@@ -401,7 +454,7 @@ impl PgStore {
             .get(0);
         let inner = Arc::new(Inner {
             config,
-            idle: Mutex::new(vec![c]),
+            idle: Mutex::new(vec![(c, Prepared::new())]),
             lease,
             leases: Mutex::new(HashMap::new()),
             seen: Mutex::new(seen),
@@ -774,12 +827,14 @@ impl Hss for PgStore {
         let row = self
             .inner
             .conn()?
-            .query_opt(
+            .cached(
                 "UPDATE subscriber SET sqn = (((sqn >> 5) + $2) << 5) | (((sqn & 31) + $2) % 32)
                  WHERE imsi = $1 RETURNING k, opc, amf, sqn, version",
                 &[&imsi.as_str(), &(n as i64)],
             )
             .map_err(db)?
+            .into_iter()
+            .next()
             .ok_or(HssError::UnknownSubscriber)?;
         self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
         let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
@@ -815,7 +870,7 @@ impl Hss for PgStore {
         let r = self
             .inner
             .conn()?
-            .query_one(
+            .cached(
                 // A 2G-only IMSI (stored triplets, no subscriber row) has
                 // its version in subscriber_change only.
                 "SELECT coalesce((SELECT version FROM subscriber WHERE imsi = $1),
@@ -823,7 +878,10 @@ impl Hss for PgStore {
                      AND EXISTS (SELECT 1 FROM gsm_triplet t WHERE t.imsi = $1)))",
                 &[&imsi.as_str()],
             )
-            .map_err(db)?;
+            .map_err(db)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| HssError::Store("version check returned no row".into()))?;
         let now = r.get::<_, Option<i64>>(0).map(|v| v as u64);
         if now != Some(version) {
             relock(&self.inner.leases).remove(imsi.as_str());
