@@ -153,6 +153,50 @@ pub fn warmup(duration: Duration) -> Duration {
     (duration / 5).clamp(Duration::from_millis(300), Duration::from_secs(1))
 }
 
+/// Adds `o` to `into` (the engine's own merge is private to it).
+fn merge(into: &mut engine::Tally, o: engine::Tally) {
+    into.successes += o.successes;
+    into.latencies_us.extend(o.latencies_us);
+    for (k, (n, ex)) in o.failures {
+        into.failures.entry(k).or_insert((0, ex)).0 += n;
+    }
+    into.requests += o.requests;
+    into.retransmissions += o.retransmissions;
+    into.stale += o.stale;
+    into.resyncs += o.resyncs;
+    into.success_rounds += o.success_rounds;
+    into.held += o.held;
+}
+
+/// Logical CPUs (at least 1).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The engines of a point: (node index, concurrency), at least `cores`
+/// engines in all and the same number per node; each node's share `per[i]`
+/// split over its engines.
+pub fn engine_plan(per: &[usize], cores: usize) -> Vec<(usize, usize)> {
+    let each = cores.div_ceil(per.len().max(1)).max(1);
+    per.iter()
+        .enumerate()
+        .flat_map(|(node, &c)| {
+            split(c, each.min(c.max(1)))
+                .into_iter()
+                .map(move |c| (node, c))
+        })
+        .collect()
+}
+
+/// Cards in engine `e`'s slice (`slice` each, the last one the rest of `total`).
+fn slices_len(plan: &[(usize, usize)], e: usize, slice: usize, total: usize) -> usize {
+    if e + 1 == plan.len() {
+        total - slice * (plan.len() - 1)
+    } else {
+        slice
+    }
+}
+
 /// Splits `total` in flight over `nodes` (the first ones take the remainder).
 pub fn split(total: usize, nodes: usize) -> Vec<usize> {
     (0..nodes)
@@ -413,21 +457,28 @@ fn point(
         )?);
     }
     let per = split(concurrency, nodes);
-    let slice = deck.len() / nodes;
-    let mut slices: Vec<Vec<Card>> = (0..nodes)
+    // At least one engine (one load-generator thread) per core whatever the
+    // node count, so that 1 node is not measured with less load-generator
+    // parallelism than 3: each node's share goes to its engines.
+    let plan = engine_plan(&per, cores());
+    let slice = deck.len() / plan.len();
+    let mut slices: Vec<Vec<Card>> = (0..plan.len())
         .map(|i| {
-            let take = if i + 1 == nodes { deck.len() } else { slice };
+            let take = if i + 1 == plan.len() {
+                deck.len()
+            } else {
+                slice
+            };
             deck.drain(..take).collect()
         })
         .collect();
     let drive_all = |slices: &mut Vec<Vec<Card>>, d: Duration| {
         std::thread::scope(|s| {
-            let handles: Vec<_> = started
+            let handles: Vec<_> = plan
                 .iter()
-                .zip(per.iter())
                 .zip(slices.iter_mut())
-                .map(|((n, &c), cards)| {
-                    let cfg = engine_config(n.addr, method, c.max(1), d);
+                .map(|(&(node, c), cards)| {
+                    let cfg = engine_config(started[node].addr, method, c.max(1), d);
                     s.spawn(move || engine::drive(&cfg, cards))
                 })
                 .collect();
@@ -444,7 +495,7 @@ fn point(
         .into_iter()
         .enumerate()
     {
-        r.map_err(|e| format!("node {i} warm-up: {e}"))?;
+        r.map_err(|e| format!("engine {i} warm-up: {e}"))?;
     }
     let cpu0: Vec<Option<Duration>> = started.iter().map(|n| cpu_time_of(n.guard.pid())).collect();
     let pg0 = store.cpu();
@@ -458,18 +509,28 @@ fn point(
     for s in slices {
         deck.extend(s);
     }
+    // Each node's engines, merged: successes over the longest engine's time.
+    let mut by_node: Vec<(engine::Tally, Duration, usize)> = (0..nodes)
+        .map(|_| (engine::Tally::default(), Duration::ZERO, 0))
+        .collect();
+    for (e, r) in results.into_iter().enumerate() {
+        let (node, _) = plan[e];
+        let r = r.map_err(|err| format!("node {node} ({}): {err}", started[node].addr))?;
+        let b = &mut by_node[node];
+        merge(&mut b.0, r.tally);
+        b.1 = b.1.max(r.elapsed);
+        b.2 += slices_len(&plan, e, slice, deck.len());
+    }
     let mut per_node = Vec::new();
     let mut all_latencies = Vec::new();
     let mut failures_by_reason = BTreeMap::<String, u64>::new();
     let (mut successes, mut failures, mut resyncs, mut total_rate) = (0u64, 0u64, 0u64, 0.0);
     let mut nodes_cpu = Duration::ZERO;
     let mut nodes_cpu_known = true;
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, (mut t, elapsed, subscribers)) in by_node.into_iter().enumerate() {
         let node = &mut started[i];
-        let r = r.map_err(|e| format!("node {i} ({}): {e}", node.addr))?;
         node.guard.check_alive(&node.log)?;
-        let mut t = r.tally;
-        let secs = r.elapsed.as_secs_f64().max(1e-9);
+        let secs = elapsed.as_secs_f64().max(1e-9);
         let rate = t.successes as f64 / secs;
         let cpu = match (cpu0[i], cpu1[i]) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -482,11 +543,7 @@ fn point(
         per_node.push(NodePoint {
             addr: node.addr.to_string(),
             concurrency: per[i],
-            subscribers: if i + 1 == nodes {
-                deck.len() - slice * (nodes - 1)
-            } else {
-                slice
-            },
+            subscribers,
             auths_per_sec: rate,
             failures: t.failed(),
             latency: Latency::of(&mut t.latencies_us.clone()),
@@ -689,6 +746,22 @@ mod tests {
         assert_eq!(warmup(Duration::from_secs(3)), Duration::from_millis(600));
         assert_eq!(warmup(Duration::from_secs(1)), Duration::from_millis(300));
         assert_eq!(warmup(Duration::from_secs(60)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn at_least_one_engine_per_core_and_as_many_per_node() {
+        assert_eq!(engine_plan(&[64], 2), vec![(0, 32), (0, 32)]);
+        assert_eq!(engine_plan(&[32, 32], 2), vec![(0, 32), (1, 32)]);
+        assert_eq!(
+            engine_plan(&[22, 21, 21], 2),
+            vec![(0, 22), (1, 21), (2, 21)]
+        );
+        assert_eq!(engine_plan(&[1], 4), vec![(0, 1)]);
+        let p = engine_plan(&[64], 3);
+        assert_eq!(p.iter().map(|e| e.1).sum::<usize>(), 64);
+        assert_eq!(p.len(), 3);
+        assert_eq!(slices_len(&p, 0, 33, 100), 33);
+        assert_eq!(slices_len(&p, 2, 33, 100), 34);
     }
 
     #[test]
