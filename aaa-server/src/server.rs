@@ -275,6 +275,7 @@ pub fn run_with(mut cfg: Config, life: Lifecycle) -> Result<(), ServeError> {
             let w = Arc::downgrade(&store);
             let reservations: crate::metrics::ProbeFn =
                 Box::new(move || w.upgrade().map_or(0, |s| s.sqn_reservations()));
+            crate::metrics::register_store_up(&metrics, &store);
             let das_watch =
                 crate::authz::watch::spawn(&cfg, store.clone(), das_stop.clone(), &metrics)
                     .map_err(io("disconnect watcher"))?;

@@ -22,6 +22,7 @@ pub mod interop;
 pub mod loadgen;
 pub mod netns;
 pub mod pki;
+pub mod pg;
 pub mod preflight;
 pub mod process;
 pub mod run;

@@ -642,6 +642,25 @@ pub fn register_probes(
     );
 }
 
+/// `aaa_hss_store_up` and `aaa_hss_store_unreachable_total` of a PostgreSQL
+/// store, read at each scrape (a weak reference).
+pub fn register_store_up(metrics: &Metrics, store: &std::sync::Arc<crate::hss::postgres::PgStore>) {
+    let w = std::sync::Arc::downgrade(store);
+    metrics.probe(
+        "aaa_hss_store_up",
+        "1 while PostgreSQL answers this node, 0 while it cannot connect",
+        false,
+        Box::new(move || w.upgrade().map_or(0, |s| u64::from(s.reachable()))),
+    );
+    let w = std::sync::Arc::downgrade(store);
+    metrics.probe(
+        "aaa_hss_store_unreachable",
+        "Times PostgreSQL became unreachable from this node (store up 1 -> 0)",
+        true,
+        Box::new(move || w.upgrade().map_or(0, |s| s.unreachable_count())),
+    );
+}
+
 /// RadSec counters exposed at each scrape: (name, help, counter or gauge, value).
 type RadsecProbe = (
     &'static str,

@@ -15,6 +15,7 @@
 //! p99 at half the peak rate and server memory per in-flight session.
 
 pub mod plot;
+pub mod stores;
 pub mod targets;
 pub mod transport;
 
@@ -123,6 +124,17 @@ pub struct BenchArgs {
     /// 10000 with --quick).
     #[arg(long)]
     pub hold_sessions: Option<u64>,
+    /// Scale-out instead of the hostapd sweep: N `aaa-server serve` nodes on
+    /// one subscriber store (comma separated: sqlite,postgres; postgres is
+    /// started by the bench). See [`stores`].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub store: Vec<stores::StoreKind>,
+    /// Nodes per point with --store (comma separated, e.g. 1,2,3; default 1).
+    #[arg(long, value_delimiter = ',', requires = "store")]
+    pub nodes: Vec<usize>,
+    /// `[hss] sqn_lease` of the PostgreSQL nodes with --store postgres.
+    #[arg(long, default_value_t = 1)]
+    pub sqn_lease: u64,
 }
 
 /// The machine the numbers come from.
@@ -680,6 +692,9 @@ pub fn run(args: &BenchArgs) -> ExitCode {
 }
 
 fn run_inner(args: &BenchArgs) -> Result<bool, String> {
+    if !args.store.is_empty() {
+        return stores::run(args);
+    }
     let (concurrency, duration) = if args.quick {
         (vec![1, 64], Duration::from_millis(1500))
     } else {

@@ -360,12 +360,14 @@ impl PgStore {
         let row = self
             .inner
             .conn()?
-            .query_opt(
+            .cached(
                 "SELECT a.barred, a.attributes, g.attributes FROM subscriber_authz a
                  LEFT JOIN subscriber_group g ON g.name = a.group_name WHERE a.imsi = $1",
                 &[&imsi.as_str()],
             )
-            .map_err(db)?;
+            .map_err(db)?
+            .into_iter()
+            .next();
         let Some(r) = row else {
             return Ok(Authorization::default());
         };

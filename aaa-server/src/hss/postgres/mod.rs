@@ -27,11 +27,15 @@
 //! IMSI a new version from the one-row `change_counter` (its row lock makes
 //! versions commit in order) in `subscriber.version` and `subscriber_change`;
 //! [`Hss::current`] compares it with one query, and a poller drops leases of
-//! changed subscribers.
+//! changed subscribers. The poller is woken by LISTEN/NOTIFY
+//! ([`CHANGE_CHANNEL`], one `pg_notify` per changing transaction, delivered
+//! at commit) and looks every [`POLL`] anyway (changes made by hand in SQL,
+//! a listening connection being reopened).
 
 mod authz;
 pub mod conninfo;
 pub mod migrate;
+pub mod reach;
 mod triplets;
 
 use super::reserve::{Range, advance, later};
@@ -45,8 +49,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use zeroize::Zeroizing;
 
-/// How often a node looks for other nodes' subscriber changes.
+/// How often a node looks for other nodes' subscriber changes when no
+/// notification woke it (the fallback for changes made without one).
 pub const POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The LISTEN/NOTIFY channel of subscriber changes: every change commits a
+/// `pg_notify` with its version in the same transaction, so each node's
+/// poller wakes at the commit instead of at its next [`POLL`].
+pub const CHANGE_CHANNEL: &str = "aaa_subscriber_change";
 
 /// The largest `sqn_lease` accepted (SEQ values per lease): see docs/postgresql.md.
 pub const MAX_LEASE: u64 = 1 << 10;
@@ -99,9 +109,13 @@ struct Leased {
     version: u64,
 }
 
+/// Statements prepared on one connection, by their SQL text: the hot-path
+/// statements ([`Conn::cached`]), parsed and planned once per connection.
+type Prepared = HashMap<&'static str, postgres::Statement>;
+
 struct Inner {
     config: postgres::Config,
-    idle: Mutex<Vec<Client>>,
+    idle: Mutex<Vec<(Client, Prepared)>>,
     lease: u64,
     leases: Mutex<HashMap<String, Leased>>,
     /// Highest change version the poller applied.
@@ -109,12 +123,17 @@ struct Inner {
     stop: AtomicBool,
     /// SQN commits (leases) made since open, resynchronisations included.
     sqn_reservations: std::sync::atomic::AtomicU64,
+    /// Whether PostgreSQL answers (the `aaa_hss_store_up` gauge).
+    reach: reach::Reach,
+    /// Change notifications received on the LISTEN connection.
+    notified: std::sync::atomic::AtomicU64,
 }
 
 /// A pooled connection, back to the pool on drop unless it broke.
 struct Conn<'a> {
     inner: &'a Inner,
     client: Option<Client>,
+    prepared: Prepared,
 }
 
 impl std::ops::Deref for Conn<'_> {
@@ -151,15 +170,19 @@ macro_rules! retried {
                 Err(e) if e.as_db_error().is_none() => {
                     // Every pooled connection is suspect now.
                     relock(&self.inner.idle).clear();
-                    match self.inner.config.connect(NoTls) {
+                    match self.inner.connect() {
                         Ok(fresh) => {
                             self.client = Some(fresh);
+                            self.prepared.clear();
                             self.client.as_mut().expect("just set").$name(query, params)
                         }
                         Err(_) => Err(e),
                     }
                 }
-                r => r,
+                r => {
+                    self.inner.reach.answered();
+                    r
+                }
             }
         }
     };
@@ -170,6 +193,52 @@ impl Conn<'_> {
     retried!(query_opt, Option<postgres::Row>);
     retried!(query_one, postgres::Row);
     retried!(execute, u64);
+
+    /// `sql` as a statement prepared once per connection: after the first
+    /// call, one round trip (Bind/Execute) and no parsing or planning. A
+    /// plain `query(&str)` prepares, executes and closes an unnamed-ish
+    /// statement every time. Sent again on a fresh connection, as
+    /// [`retried!`] does, when the pooled one turned out dead.
+    fn cached(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        match self.cached_once(sql, params) {
+            Err(e) if e.as_db_error().is_none() => {
+                relock(&self.inner.idle).clear();
+                match self.inner.connect() {
+                    Ok(fresh) => {
+                        self.client = Some(fresh);
+                        self.prepared.clear();
+                        self.cached_once(sql, params)
+                    }
+                    Err(_) => Err(e),
+                }
+            }
+            r => {
+                self.inner.reach.answered();
+                r
+            }
+        }
+    }
+
+    fn cached_once(
+        &mut self,
+        sql: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<postgres::Row>, postgres::Error> {
+        let client = self.client.as_mut().expect("present until drop");
+        let st = match self.prepared.get(sql) {
+            Some(st) => st.clone(),
+            None => {
+                let st = client.prepare(sql)?;
+                self.prepared.insert(sql, st.clone());
+                st
+            }
+        };
+        client.query(&st, params)
+    }
 }
 
 impl Drop for Conn<'_> {
@@ -177,23 +246,43 @@ impl Drop for Conn<'_> {
         if let Some(c) = self.client.take()
             && !c.is_closed()
         {
-            relock(&self.inner.idle).push(c);
+            relock(&self.inner.idle).push((c, std::mem::take(&mut self.prepared)));
         }
     }
 }
 
 impl Inner {
+    /// A new connection; [`Inner::reach`] follows the outcome.
+    fn connect(&self) -> Result<Client, postgres::Error> {
+        match self.config.connect(NoTls) {
+            Ok(c) => {
+                self.reach.answered();
+                Ok(c)
+            }
+            Err(e) => {
+                // "error connecting to server" alone does not say why.
+                let why = match std::error::Error::source(&e) {
+                    Some(cause) if e.as_db_error().is_none() => format!("{e}: {cause}"),
+                    _ => describe(&e),
+                };
+                self.reach.failed(&why);
+                Err(e)
+            }
+        }
+    }
+
     fn conn(&self) -> Result<Conn<'_>, HssError> {
         let idle = relock(&self.idle).pop();
-        let client = match idle {
-            Some(c) if !c.is_closed() => c,
-            _ => self.config.connect(NoTls).map_err(|e| {
+        let (client, prepared) = match idle {
+            Some((c, p)) if !c.is_closed() => (c, p),
+            _ => self.connect().map(|c| (c, Prepared::new())).map_err(|e| {
                 HssError::Store(format!("cannot connect to PostgreSQL: {}", describe(&e)))
             })?,
         };
         Ok(Conn {
             inner: self,
             client: Some(client),
+            prepared,
         })
     }
 
@@ -219,10 +308,47 @@ impl Inner {
         Ok(())
     }
 
-    fn poll_loop(&self) {
-        while !self.stop.load(Ordering::Relaxed) {
+    /// A connection that LISTENs on [`CHANGE_CHANNEL`].
+    fn listener(&self) -> Option<Client> {
+        let mut c = self.connect().ok()?;
+        c.batch_execute(&format!("LISTEN {CHANGE_CHANNEL}")).ok()?;
+        Some(c)
+    }
+
+    /// Waits up to [`POLL`] for a change notification on `listener`
+    /// (reconnected when it broke; a plain sleep while there is none).
+    fn wait_for_change(&self, listener: &mut Option<Client>) {
+        use postgres::fallible_iterator::FallibleIterator;
+        if listener.as_ref().is_none_or(Client::is_closed) {
+            *listener = self.listener();
+        }
+        let Some(c) = listener.as_mut() else {
             std::thread::sleep(POLL);
-            if let Err(e) = self.refresh() {
+            return;
+        };
+        let t0 = std::time::Instant::now();
+        let got = c.notifications().timeout_iter(POLL).next();
+        match got {
+            Ok(Some(_)) => {
+                self.notified.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) if !c.is_closed() => {}
+            // Disconnected: no busy loop until the next connection.
+            _ => {
+                *listener = None;
+                std::thread::sleep(POLL.saturating_sub(t0.elapsed()));
+            }
+        }
+    }
+
+    fn poll_loop(&self) {
+        let mut listener = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            self.wait_for_change(&mut listener);
+            // While PostgreSQL is unreachable, `reach` has said so once.
+            if let Err(e) = self.refresh()
+                && self.reach.up()
+            {
                 tracing::warn!(error = %e, "subscriber changes not read; retried");
             }
         }
@@ -263,13 +389,21 @@ fn back(sqn: Sqn, n: u64) -> Sqn {
 
 /// Takes the next change version (holds the counter's row lock until commit).
 fn next_version(tx: &mut postgres::Transaction<'_>) -> Result<i64, HssError> {
-    Ok(tx
+    let v: i64 = tx
         .query_one(
             "UPDATE change_counter SET version = version + 1 WHERE id = 1 RETURNING version",
             &[],
         )
         .map_err(db)?
-        .get(0))
+        .get(0);
+    // One notification per changing transaction, delivered to every
+    // listening node when (and only if) it commits.
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANGE_CHANNEL, &v.to_string()],
+    )
+    .map_err(db)?;
+    Ok(v)
 }
 
 fn note_change(tx: &mut postgres::Transaction<'_>, imsi: &str, v: i64) -> Result<(), HssError> {
@@ -320,12 +454,14 @@ impl PgStore {
             .get(0);
         let inner = Arc::new(Inner {
             config,
-            idle: Mutex::new(vec![c]),
+            idle: Mutex::new(vec![(c, Prepared::new())]),
             lease,
             leases: Mutex::new(HashMap::new()),
             seen: Mutex::new(seen),
             stop: AtomicBool::new(false),
             sqn_reservations: std::sync::atomic::AtomicU64::new(0),
+            reach: reach::Reach::new(),
+            notified: std::sync::atomic::AtomicU64::new(0),
         });
         let bg = inner.clone();
         let poller = std::thread::Builder::new()
@@ -384,6 +520,23 @@ impl PgStore {
     /// node since open.
     pub fn sqn_reservations(&self) -> u64 {
         self.inner.sqn_reservations.load(Ordering::Relaxed)
+    }
+
+    /// Whether PostgreSQL answered the last attempt (a connection opened or
+    /// a statement came back): the `aaa_hss_store_up` gauge.
+    pub fn reachable(&self) -> bool {
+        self.inner.reach.up()
+    }
+
+    /// Times PostgreSQL became unreachable since open
+    /// (`aaa_hss_store_unreachable_total`).
+    pub fn unreachable_count(&self) -> u64 {
+        self.inner.reach.lost()
+    }
+
+    /// Subscriber-change notifications (LISTEN/NOTIFY) this node received.
+    pub fn change_notifications(&self) -> u64 {
+        self.inner.notified.load(Ordering::Relaxed)
     }
 
     /// Number of subscribers.
@@ -674,12 +827,14 @@ impl Hss for PgStore {
         let row = self
             .inner
             .conn()?
-            .query_opt(
+            .cached(
                 "UPDATE subscriber SET sqn = (((sqn >> 5) + $2) << 5) | (((sqn & 31) + $2) % 32)
                  WHERE imsi = $1 RETURNING k, opc, amf, sqn, version",
                 &[&imsi.as_str(), &(n as i64)],
             )
             .map_err(db)?
+            .into_iter()
+            .next()
             .ok_or(HssError::UnknownSubscriber)?;
         self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
         let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
@@ -715,7 +870,7 @@ impl Hss for PgStore {
         let r = self
             .inner
             .conn()?
-            .query_one(
+            .cached(
                 // A 2G-only IMSI (stored triplets, no subscriber row) has
                 // its version in subscriber_change only.
                 "SELECT coalesce((SELECT version FROM subscriber WHERE imsi = $1),
@@ -723,7 +878,10 @@ impl Hss for PgStore {
                      AND EXISTS (SELECT 1 FROM gsm_triplet t WHERE t.imsi = $1)))",
                 &[&imsi.as_str()],
             )
-            .map_err(db)?;
+            .map_err(db)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| HssError::Store("version check returned no row".into()))?;
         let now = r.get::<_, Option<i64>>(0).map(|v| v as u64);
         if now != Some(version) {
             relock(&self.inner.leases).remove(imsi.as_str());
