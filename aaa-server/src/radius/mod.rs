@@ -251,6 +251,8 @@ pub struct RadiusServer {
     metrics: Arc<crate::metrics::Metrics>,
     /// Requests from no known client.
     unknown_metrics: crate::metrics::ClientMetrics,
+    /// `[cui]`: the key Chargeable-User-Identities are derived with.
+    cui: Option<Arc<crate::cui::CuiKey>>,
 }
 
 /// The reply to send (if any) and what to log.
@@ -280,6 +282,9 @@ struct ReplyTo {
     authenticator: [u8; 16],
     /// Proxy-State attributes, copied unmodified and in order (RFC 2865 §5.33).
     proxy_state: Vec<Vec<u8>>,
+    /// The request asked for a Chargeable-User-Identity (RFC 4372) and
+    /// `[cui]` is configured: the operator to derive it for ([`crate::cui`]).
+    cui_operator: Option<Box<[u8]>>,
 }
 
 /// A request waiting for the store: its dup-cache entry stays "in progress"
@@ -385,6 +390,7 @@ impl RadiusServer {
             ),
             unknown_metrics: metrics.unknown_client(),
             metrics,
+            cui: cfg.cui.clone(),
         }
     }
 
@@ -636,6 +642,10 @@ impl RadiusServer {
                 .all(rfc2865::PROXY_STATE_TYPE)
                 .map(<[u8]>::to_vec)
                 .collect(),
+            cui_operator: self
+                .cui
+                .as_ref()
+                .and_then(|_| crate::cui::requested(&req, &client.client.name)),
         };
 
         // --- duplicate detection (RFC 5080 §2.2.2): begin ---
@@ -922,6 +932,7 @@ impl RadiusServer {
                 user_name,
                 reply,
                 report,
+                imsi,
             } => {
                 let mut resp = wire::Response::new(Code::AccessAccept, id);
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
@@ -965,6 +976,13 @@ impl RadiusServer {
                     .unwrap_or_default()
                 {
                     resp.attr(typ, &value);
+                }
+                // RFC 4372 §2.1: a CUI only when the NAS asked for one.
+                if let (Some(key), Some(op), Some(imsi)) = (&self.cui, &to.cui_operator, &imsi) {
+                    resp.attr(
+                        crate::cui::CHARGEABLE_USER_IDENTITY,
+                        key.derive(imsi.as_str(), op).as_bytes(),
+                    );
                 }
                 (self.finish(resp, to), vec![finished(report)])
             }
