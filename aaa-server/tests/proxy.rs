@@ -1114,3 +1114,64 @@ fn a_conversation_whose_home_server_died_is_rejected_and_a_new_one_goes_elsewher
         [format!("udp://{}", home_b.auth)]
     );
 }
+
+#[test]
+fn a_silent_home_server_holds_no_store_worker() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(2);
+    let dead = silent_port();
+    // 64 requests wait 5 s each for the silent server; the store workers
+    // (32 by default) would all be held by them, the local authentication
+    // queued behind two rounds of 5 s.
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+        &format!(
+            "[[realm]]\nname = \"wlan.mnc001.mcc001.3gppnetwork.org\"\naction = \"local\"\n\
+             [[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 5\nretries = 0\n",
+            dead.local_addr().unwrap()
+        ),
+    );
+    let nas = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for id in 0..64u8 {
+        let req = common::identity_access_request(
+            id,
+            &format!("6001010000{:06}@wlan.partner.example", id),
+        );
+        nas.send_to(&req, visited.auth).unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let seen = || {
+        visited
+            .logs()
+            .iter()
+            .filter(|l| l.contains("home server did not answer"))
+            .count()
+    };
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited]);
+    // The proxied requests were still waiting while the local one was served.
+    nas.set_nonblocking(true).unwrap();
+    assert!(
+        nas.recv_from(&mut buf).is_err() && seen() == 0,
+        "the proxied requests were answered before the local authentication finished"
+    );
+    // Then each gets its Access-Reject (none dropped).
+    nas.set_nonblocking(false).unwrap();
+    nas.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    while ids.len() < 64 {
+        let (n, _) = nas.recv_from(&mut buf).expect("an Access-Reject for each");
+        assert!(n >= 20 && buf[0] == 3, "Access-Reject");
+        ids.insert(buf[1]);
+    }
+}

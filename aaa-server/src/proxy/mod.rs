@@ -13,6 +13,7 @@
 //! (RFC 2548 §2.4.2); EAP-Message, State, Chargeable-User-Identity
 //! (RFC 4372) and everything else pass untouched.
 
+pub mod aio;
 pub mod config;
 pub mod discover;
 pub mod radsec;

@@ -340,6 +340,12 @@ enum WorkDone {
 }
 
 impl Job {
+    /// A request for a home server ([`crate::proxy`]): run it with
+    /// [`RadiusServer::perform_async`] ([`crate::proxy::aio::ProxyLane`]).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self.0.work, Work::Proxy(..))
+    }
+
     /// The socket the reply goes out on.
     pub fn listener(&self) -> Listener {
         self.0.head.listener
@@ -733,6 +739,29 @@ impl RadiusServer {
             }
         };
         PerformedJob(Box::new(PerformedInner { head, done }))
+    }
+
+    /// [`RadiusServer::perform`] for a proxied request without holding a
+    /// thread while the home server is waited for; other jobs are performed
+    /// as by `perform` (blocking).
+    pub async fn perform_async(&self, job: Job) -> PerformedJob {
+        let JobInner { head, work } = *job.0;
+        let Work::Proxy(p, fwd) = work else {
+            return self.perform(Job(Box::new(JobInner { head, work })));
+        };
+        let realm_name = fwd.realm_name.clone();
+        let r = crate::proxy::aio::exchange(
+            p,
+            Arc::new(fwd),
+            head.to.identifier,
+            zeroize::Zeroizing::new(head.to.client.client.secret.expose().to_vec()),
+            head.to.authenticator,
+        )
+        .await;
+        PerformedJob(Box::new(PerformedInner {
+            head,
+            done: WorkDone::Proxy(realm_name, r),
+        }))
     }
 
     /// Makes the reply from a performed job, without waiting (or hands
