@@ -721,3 +721,100 @@ fn a_failed_discovery_is_cached_for_negative_ttl() {
     assert_eq!(ask_code(visited.auth, 4, nai), 3);
     assert!(dns.queries() > asked, "asked again after negative_ttl");
 }
+
+/// Sends `req` to `to`; the answer (10 s at most).
+fn ask(to: SocketAddr, req: &[u8]) -> Vec<u8> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.send_to(req, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = s.recv_from(&mut buf).expect("an answer, not a silent drop");
+    buf[..n].to_vec()
+}
+
+/// An Access-Request continuing a conversation (`state`), signed.
+fn request_with_state(id: u8, nai: &str, state: &[u8]) -> Vec<u8> {
+    let mut p = vec![1, id, 0, 0];
+    p.extend_from_slice(&[0x44; 16]);
+    let mut eap = vec![2, 2, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    for (t, v) in [
+        (1u8, nai.as_bytes()),
+        (79, &eap[..]),
+        (24, state),
+        (80, &[0u8; 16][..]),
+    ] {
+        p.push(t);
+        p.push(2 + v.len() as u8);
+        p.extend_from_slice(v);
+    }
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    common::sign_ma_last(p, SECRET.as_bytes())
+}
+
+fn state_of(p: &[u8]) -> Option<Vec<u8>> {
+    let mut i = 20;
+    while i + 2 <= p.len() {
+        let l = usize::from(p[i + 1]).max(2);
+        if p[i] == 24 {
+            return p.get(i + 2..i + l).map(<[u8]>::to_vec);
+        }
+        i += l;
+    }
+    None
+}
+
+#[test]
+fn a_discovered_conversation_stays_with_its_server() {
+    let Some(dnsmasq) = tools() else { return };
+    let (dir, ca, ca_pem) = setup();
+    let sub = vector_subscriber(1);
+    let da = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let (home_a, addr_a) = home_server(da.path(), &ca, &ca_pem, &["DNS:a.home.example"], &sub);
+    let (home_b, addr_b) = home_server(db.path(), &ca, &ca_pem, &["DNS:b.home.example"], &sub);
+    let dns = Dnsmasq::start(
+        &dnsmasq,
+        &[
+            "--naptr-record=wlan.partner.example,10,10,s,aaa+auth:radius.tls.tcp,,_radiustls._tcp.partner.example".into(),
+            format!("--srv-host=_radiustls._tcp.partner.example,a.home.example,{},10,10", addr_a.port()),
+            format!("--srv-host=_radiustls._tcp.partner.example,b.home.example,{},20,10", addr_b.port()),
+            "--host-record=a.home.example,127.0.0.1".into(),
+            "--host-record=b.home.example,127.0.0.1".into(),
+        ],
+    );
+    let visited = visited(dir.path(), &ca, &ca_pem, "*.partner.example", dns.addr);
+    let nai = format!("6{}@wlan.partner.example", sub.0);
+    let resp = ask(visited.auth, &common::identity_access_request(1, &nai));
+    assert_eq!(resp[0], 11, "Access-Challenge from A");
+    let state = state_of(&resp).expect("State");
+    assert!(visited.wait_log("a.home.example").is_some());
+    // A stops answering: the conversation is not moved to B.
+    // SAFETY: SIGSTOP/SIGCONT of our own child process.
+    unsafe { libc::kill(home_a.pid() as i32, libc::SIGSTOP) };
+    let resp = ask(visited.auth, &request_with_state(2, &nai, &state));
+    unsafe { libc::kill(home_a.pid() as i32, libc::SIGCONT) };
+    assert_eq!(resp[0], 3, "Access-Reject");
+    let resp = ask(visited.auth, &request_with_state(3, &nai, &state));
+    assert_eq!(resp[0], 3);
+    assert!(
+        visited
+            .wait_log("the home server of this EAP conversation is dead")
+            .is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    assert!(
+        visited.logs().iter().all(|l| !l.contains("b.home.example")),
+        "nothing of A's conversation went to B: {:#?}",
+        visited.logs()
+    );
+    // A new conversation goes to B (A is marked dead).
+    let resp = ask(visited.auth, &common::identity_access_request(4, &nai));
+    assert_eq!(resp[0], 11, "{:#?}", visited.logs());
+    assert!(visited.wait_log("b.home.example").is_some());
+    drop(home_b);
+}

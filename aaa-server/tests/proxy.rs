@@ -1175,3 +1175,43 @@ fn a_silent_home_server_holds_no_store_worker() {
         ids.insert(buf[1]);
     }
 }
+
+#[test]
+fn balance_failover_keeps_every_conversation_on_the_first_live_server() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (_, k, opc) = vector_subscriber(0);
+    let imsis: Vec<String> = (0..2).map(|i| format!("00101{:010}", 600 + i)).collect();
+    let subs: Vec<_> = imsis
+        .iter()
+        .map(|i| (i.clone(), k, opc, Sqn::default()))
+        .collect();
+    let home_a = Server::start("\"aka-prime\"", &subs);
+    let home_b = Server::start("\"aka-prime\"", &subs);
+    let a = format!("udp://{}", home_a.auth);
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\nbalance = \"failover\"\n\
+             servers = [\"{a}\", \"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 1\nretries = 0\n",
+            home_b.auth
+        ),
+    );
+    for imsi in &imsis {
+        let mut usim = Usim::new(k, opc);
+        let (ok, out) = eapol_test(
+            visited.auth.port(),
+            &format!("6{imsi}@wlan.partner.example"),
+            &mut usim,
+        );
+        must_succeed(ok, &out, &[&visited, &home_a, &home_b]);
+    }
+    let servers = proxied_servers_n(&visited, 0, 4);
+    assert!(
+        servers.len() >= 4 && servers.iter().all(|s| *s == a),
+        "{servers:?}"
+    );
+}

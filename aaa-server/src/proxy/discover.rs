@@ -515,7 +515,7 @@ pub fn exchange(
         }),
         Some(d) => d.resolve(realm),
     };
-    let targets = match targets {
+    let mut targets = match targets {
         Ok(t) => t,
         Err(Failed { error, cached }) => {
             proxy.count_discovery_failed();
@@ -535,6 +535,18 @@ pub fn exchange(
         proxy.count_discovery_failed();
         return Err(ProxyError::Discovery(DiscoveryError::Resolver));
     };
+    // A conversation goes on with the server of its Access-Challenge, even
+    // if the DNS answer changed since; never to another one.
+    let request_state = fwd.state.as_deref();
+    if let Some(state) = request_state
+        && let Some((host, addr)) = proxy.discovered_owner(realm, state, Instant::now())
+    {
+        if proxy.discovered_is_dead(&host, addr, Instant::now()) {
+            proxy.count_conversation_server_dead();
+            return Err(ProxyError::ConversationServerDead);
+        }
+        targets = vec![Target { host, addr }];
+    }
     let settings = proxy.settings();
     let budget = settings.timeout * (settings.retries + 1);
     for t in targets {
@@ -559,8 +571,15 @@ pub fn exchange(
             fwd,
             (nas_identifier, nas_secret, nas_authenticator),
         ) {
-            Ok((response, _)) => {
+            Ok((response, state)) => {
                 proxy.mark_discovered_alive(&t.host, t.addr);
+                proxy.discovered_answered(
+                    realm,
+                    (&t.host, t.addr),
+                    request_state,
+                    state.as_deref(),
+                    Instant::now(),
+                );
                 proxy.count_answered();
                 return Ok(Answered {
                     response,

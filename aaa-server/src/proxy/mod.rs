@@ -175,6 +175,9 @@ pub struct Proxy {
     /// Discovered home servers (SRV target, address) that did not answer,
     /// skipped for `dead_time`.
     discovered_dead: Mutex<ttl::TtlMap<(String, std::net::SocketAddr), ()>>,
+    /// (realm name, State of an Access-Challenge) → the discovered server
+    /// (SRV target, address) that sent it.
+    discovered_sticky: Mutex<ttl::TtlMap<(String, Vec<u8>), (String, std::net::SocketAddr)>>,
     /// Shared with the table this one replaced on SIGHUP, so the counters
     /// run on across reloads.
     counters: std::sync::Arc<AtomicProxyCounters>,
@@ -247,6 +250,7 @@ impl Proxy {
                 DISCOVERED_DEAD_CAPACITY,
                 cfg.settings.dead_time,
             )),
+            discovered_sticky: Mutex::new(ttl::TtlMap::new(STICKY_CAPACITY, STICKY_TTL)),
             counters: Default::default(),
         }
     }
@@ -402,6 +406,56 @@ impl Proxy {
             .unwrap_or_else(|e| e.into_inner())
             .get(&(host.to_string(), addr), now)
             .is_some()
+    }
+
+    /// The discovered home server (SRV target, address) whose
+    /// Access-Challenge carried `state` for realm `realm_name`, if known.
+    pub fn discovered_owner(
+        &self,
+        realm_name: &str,
+        state: &[u8],
+        now: Instant,
+    ) -> Option<(String, std::net::SocketAddr)> {
+        self.discovered_sticky
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(realm_name.to_string(), state.to_vec()), now)
+    }
+
+    /// [`Proxy::answered`] for a discovered home server.
+    pub fn discovered_answered(
+        &self,
+        realm_name: &str,
+        server: (&str, std::net::SocketAddr),
+        request_state: Option<&[u8]>,
+        challenge_state: Option<&[u8]>,
+        now: Instant,
+    ) {
+        let mut m = self
+            .discovered_sticky
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = request_state {
+            m.remove(&(realm_name.to_string(), s.to_vec()));
+        }
+        if let Some(s) = challenge_state {
+            let before = m.evicted();
+            m.insert(
+                (realm_name.to_string(), s.to_vec()),
+                (server.0.to_string(), server.1),
+                now,
+            );
+            if m.evicted() > before {
+                self.counters
+                    .sticky_evicted
+                    .fetch_add(m.evicted() - before, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts a request refused because its conversation's server is dead.
+    pub(crate) fn count_conversation_server_dead(&self) {
+        bump(&self.counters.conversation_server_dead);
     }
 
     /// Marks a discovered home server dead for `dead_time`.

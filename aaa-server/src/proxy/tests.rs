@@ -512,3 +512,23 @@ fn balance_is_checked() {
     let e = parse_err("[dns]\nnegative_ttl = 0\n");
     assert!(e.to_string().contains("dns.negative_ttl"), "{e}");
 }
+
+#[test]
+fn a_discovered_conversation_sticks_to_its_server() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    let a: std::net::SocketAddr = "192.0.2.1:2083".parse().unwrap();
+    p.discovered_answered("r.example", ("aaa.r.example", a), None, Some(b"s1"), t0);
+    assert_eq!(
+        p.discovered_owner("r.example", b"s1", t0),
+        Some(("aaa.r.example".to_string(), a))
+    );
+    assert_eq!(p.discovered_owner("other.example", b"s1", t0), None);
+    p.discovered_answered("r.example", ("aaa.r.example", a), Some(b"s1"), None, t0);
+    assert_eq!(p.discovered_owner("r.example", b"s1", t0), None, "finished");
+    p.discovered_answered("r.example", ("aaa.r.example", a), None, Some(b"s2"), t0);
+    assert_eq!(
+        p.discovered_owner("r.example", b"s2", t0 + STICKY_TTL),
+        None
+    );
+}
