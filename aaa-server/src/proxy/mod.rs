@@ -156,6 +156,9 @@ fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
 
+/// A discovered home server: SRV target and address.
+pub type DiscoveredServer = (String, std::net::SocketAddr);
+
 /// The realm table, the home servers' liveness and the counters.
 pub struct Proxy {
     realms: Vec<Realm>,
@@ -177,7 +180,7 @@ pub struct Proxy {
     discovered_dead: Mutex<ttl::TtlMap<(String, std::net::SocketAddr), ()>>,
     /// (realm name, State of an Access-Challenge) → the discovered server
     /// (SRV target, address) that sent it.
-    discovered_sticky: Mutex<ttl::TtlMap<(String, Vec<u8>), (String, std::net::SocketAddr)>>,
+    discovered_sticky: Mutex<ttl::TtlMap<(String, Vec<u8>), DiscoveredServer>>,
     /// Shared with the table this one replaced on SIGHUP, so the counters
     /// run on across reloads.
     counters: std::sync::Arc<AtomicProxyCounters>,
@@ -415,7 +418,7 @@ impl Proxy {
         realm_name: &str,
         state: &[u8],
         now: Instant,
-    ) -> Option<(String, std::net::SocketAddr)> {
+    ) -> Option<DiscoveredServer> {
         self.discovered_sticky
             .lock()
             .unwrap_or_else(|e| e.into_inner())
