@@ -503,9 +503,20 @@ fn nxdomain_is_access_reject_and_counted() {
         .unwrap_or_else(|| panic!("{:#?}", visited.logs()));
     assert!(line.contains("NXDOMAIN"), "{line}");
     assert!(visited.wait_log("proxy: Access-Reject").is_some());
+    // Again within [dns] negative_ttl (60 s): from the negative cache, one NAPTR query in all.
+    assert_eq!(
+        ask_code(visited.auth, 9, &format!("6{imsi}@wlan.nowhere.example")),
+        3
+    );
+    assert_eq!(dns.queries("NAPTR"), 1, "one NAPTR query for both");
     let body = scrape(&visited);
     assert_eq!(
         sample(&body, "aaa_proxy_discovery_failed_total"),
+        2.0,
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "aaa_proxy_discovery_negative_cached_total"),
         1.0,
         "{body}"
     );
