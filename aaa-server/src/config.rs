@@ -199,6 +199,8 @@ pub struct Config {
     pub proxy: crate::proxy::ProxyConfig,
     /// The Prometheus endpoint (`[metrics]`).
     pub metrics: MetricsConfig,
+    /// `[cui] key_file`: Chargeable-User-Identity (RFC 4372) for Access-Accepts; off when absent.
+    pub cui: Option<std::sync::Arc<crate::cui::CuiKey>>,
 }
 
 /// `[metrics]`: the Prometheus/OpenMetrics endpoint.
@@ -281,6 +283,7 @@ struct RawConfig {
     dns: Option<crate::proxy::config::RawDns>,
     #[serde(default)]
     metrics: RawMetrics,
+    cui: Option<crate::cui::RawCui>,
 }
 
 #[derive(Deserialize, Default)]
@@ -834,6 +837,10 @@ impl Config {
             None => None,
             Some(r) => Some(r.parse(path, &err)?),
         };
+        let cui = match &raw.cui {
+            None => None,
+            Some(c) => Some(std::sync::Arc::new(crate::cui::parse(c, path, &err)?)),
+        };
         let proxy = crate::proxy::config::parse(
             &raw.realm,
             raw.proxy.as_ref(),
@@ -880,6 +887,7 @@ impl Config {
             radsec,
             proxy,
             metrics,
+            cui,
         };
         Ok((config, logging))
     }

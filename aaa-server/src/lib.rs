@@ -14,6 +14,7 @@
 pub mod auth_log;
 pub mod authz;
 pub mod config;
+pub mod cui;
 pub mod eap_server;
 pub mod hlr_gw;
 pub mod hss;

@@ -305,6 +305,18 @@ fn visited_with(
     dns: SocketAddr,
     extra: &str,
 ) -> Server {
+    visited_dns(dir, ca, ca_pem, realm, (dns, ""), extra)
+}
+
+/// [`visited_with`] with `dns_extra` in the `[dns]` table.
+fn visited_dns(
+    dir: &Path,
+    ca: &pki::Issued,
+    ca_pem: &Path,
+    realm: &str,
+    (dns, dns_extra): (SocketAddr, &str),
+    extra: &str,
+) -> Server {
     let (cert, key) = pki::write(
         dir,
         "visited",
@@ -320,7 +332,7 @@ fn visited_with(
         &format!(
             "[[realm]]\nname = \"{realm}\"\naction = \"discover\"\n\
              [proxy]\ntimeout = 2\nretries = 0\n\
-             [dns]\nservers = [\"{dns}\"]\n\
+             [dns]\nservers = [\"{dns}\"]\n{dns_extra}\
              [tls_client]\ncertificate = \"{}\"\nprivate_key = \"{}\"\nca = \"{}\"\n{extra}",
             cert.display(),
             key.display(),
@@ -491,9 +503,20 @@ fn nxdomain_is_access_reject_and_counted() {
         .unwrap_or_else(|| panic!("{:#?}", visited.logs()));
     assert!(line.contains("NXDOMAIN"), "{line}");
     assert!(visited.wait_log("proxy: Access-Reject").is_some());
+    // Again within [dns] negative_ttl (60 s): from the negative cache, one NAPTR query in all.
+    assert_eq!(
+        ask_code(visited.auth, 9, &format!("6{imsi}@wlan.nowhere.example")),
+        3
+    );
+    assert_eq!(dns.queries("NAPTR"), 1, "one NAPTR query for both");
     let body = scrape(&visited);
     assert_eq!(
         sample(&body, "aaa_proxy_discovery_failed_total"),
+        2.0,
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "aaa_proxy_discovery_negative_cached_total"),
         1.0,
         "{body}"
     );
@@ -564,4 +587,245 @@ fn silent_dns_server_is_access_reject_after_the_timeout() {
         .wait_log("RFC 7585 discovery failed")
         .unwrap_or_else(|| panic!("{:#?}", visited.logs()));
     assert!(line.contains("timeout"), "{line}");
+}
+
+#[test]
+fn a_discovered_server_that_does_not_answer_is_skipped_for_dead_time() {
+    let Some(dnsmasq) = tools() else { return };
+    let (dir, ca, ca_pem) = setup();
+    let (imsi, k, opc) = vector_subscriber(2);
+    let (home, addr) = home_server(
+        dir.path(),
+        &ca,
+        &ca_pem,
+        &["DNS:aaa.home.example"],
+        &(imsi.clone(), k, opc),
+    );
+    // A port nobody listens on: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dns = Dnsmasq::start(
+        &dnsmasq,
+        &[
+            "--naptr-record=wlan.partner.example,10,10,s,aaa+auth:radius.tls.tcp,,_radiustls._tcp.partner.example".into(),
+            // The preferred target is down; the second one answers.
+            format!("--srv-host=_radiustls._tcp.partner.example,down.home.example,{closed},10,10"),
+            format!("--srv-host=_radiustls._tcp.partner.example,aaa.home.example,{},20,10", addr.port()),
+            "--host-record=down.home.example,127.0.0.1".into(),
+            "--host-record=aaa.home.example,127.0.0.1".into(),
+        ],
+    );
+    let visited = visited_with(
+        dir.path(),
+        &ca,
+        &ca_pem,
+        "*.partner.example",
+        dns.addr,
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let mut usim = Usim::new(k, opc);
+    for round in 0..2 {
+        let (ok, out) = eapol_test(
+            visited.auth.port(),
+            &format!("6{imsi}@wlan.partner.example"),
+            &mut usim,
+        );
+        assert!(
+            ok,
+            "eapol_test {round} failed:\n{out}\n{:#?}\n{:#?}",
+            visited.logs(),
+            home.logs()
+        );
+        assert!(out.contains("MPPE keys OK: 1  mismatch: 0"), "{out}");
+    }
+    // Only the first request tried the dead target: every later one (the
+    // rest of the first authentication and the second) skipped it.
+    let tried_dead = visited
+        .logs()
+        .iter()
+        .filter(|l| l.contains("discovered home server did not answer"))
+        .count();
+    assert_eq!(tried_dead, 1, "{:#?}", visited.logs());
+    let body = scrape(&visited);
+    assert_eq!(sample(&body, "aaa_proxy_marked_dead_total"), 1.0, "{body}");
+}
+
+/// A UDP "DNS server" that never answers and counts the queries it gets.
+struct SilentDns {
+    addr: SocketAddr,
+    seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SilentDns {
+    fn start() -> Self {
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = sock.local_addr().unwrap();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while sock.recv_from(&mut buf).is_ok() {
+                s.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+        SilentDns { addr, seen }
+    }
+
+    fn queries(&self) -> usize {
+        self.seen.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Sends an Access-Request for `nai` to `to`; the answer's Code.
+fn ask_code(to: SocketAddr, id: u8, nai: &str) -> u8 {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.send_to(&common::identity_access_request(id, nai), to)
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = s.recv_from(&mut buf).expect("an answer, not a silent drop");
+    assert!(n >= 20);
+    buf[0]
+}
+
+#[test]
+fn a_failed_discovery_is_cached_for_negative_ttl() {
+    let (dir, ca, ca_pem) = setup();
+    let dns = SilentDns::start();
+    let visited = visited_dns(
+        dir.path(),
+        &ca,
+        &ca_pem,
+        "*.partner.example",
+        (dns.addr, "negative_ttl = 2\n"),
+        "[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let nai = "6001010000000001@wlan.partner.example";
+    assert_eq!(ask_code(visited.auth, 1, nai), 3, "Access-Reject");
+    let asked = dns.queries();
+    assert!(asked >= 1, "the DNS was asked");
+    // Within negative_ttl: rejected again without asking the DNS.
+    assert_eq!(ask_code(visited.auth, 2, nai), 3);
+    assert_eq!(ask_code(visited.auth, 3, nai), 3);
+    assert_eq!(dns.queries(), asked, "no DNS query from the negative cache");
+    assert!(
+        visited.wait_log("(negative cache)").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    let body = scrape(&visited);
+    assert_eq!(
+        sample(&body, "aaa_proxy_discovery_failed_total"),
+        3.0,
+        "{body}"
+    );
+    assert_eq!(
+        sample(&body, "aaa_proxy_discovery_negative_cached_total"),
+        2.0,
+        "{body}"
+    );
+    // After negative_ttl the DNS is asked again.
+    std::thread::sleep(Duration::from_millis(2100));
+    assert_eq!(ask_code(visited.auth, 4, nai), 3);
+    assert!(dns.queries() > asked, "asked again after negative_ttl");
+}
+
+/// Sends `req` to `to`; the answer (10 s at most).
+fn ask(to: SocketAddr, req: &[u8]) -> Vec<u8> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.send_to(req, to).unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = s.recv_from(&mut buf).expect("an answer, not a silent drop");
+    buf[..n].to_vec()
+}
+
+/// An Access-Request continuing a conversation (`state`), signed.
+fn request_with_state(id: u8, nai: &str, state: &[u8]) -> Vec<u8> {
+    let mut p = vec![1, id, 0, 0];
+    p.extend_from_slice(&[0x44; 16]);
+    let mut eap = vec![2, 2, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    for (t, v) in [
+        (1u8, nai.as_bytes()),
+        (79, &eap[..]),
+        (24, state),
+        (80, &[0u8; 16][..]),
+    ] {
+        p.push(t);
+        p.push(2 + v.len() as u8);
+        p.extend_from_slice(v);
+    }
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    common::sign_ma_last(p, SECRET.as_bytes())
+}
+
+fn state_of(p: &[u8]) -> Option<Vec<u8>> {
+    let mut i = 20;
+    while i + 2 <= p.len() {
+        let l = usize::from(p[i + 1]).max(2);
+        if p[i] == 24 {
+            return p.get(i + 2..i + l).map(<[u8]>::to_vec);
+        }
+        i += l;
+    }
+    None
+}
+
+#[test]
+fn a_discovered_conversation_stays_with_its_server() {
+    let Some(dnsmasq) = tools() else { return };
+    let (dir, ca, ca_pem) = setup();
+    let sub = vector_subscriber(1);
+    let da = tempfile::tempdir().unwrap();
+    let db = tempfile::tempdir().unwrap();
+    let (home_a, addr_a) = home_server(da.path(), &ca, &ca_pem, &["DNS:a.home.example"], &sub);
+    let (home_b, addr_b) = home_server(db.path(), &ca, &ca_pem, &["DNS:b.home.example"], &sub);
+    let dns = Dnsmasq::start(
+        &dnsmasq,
+        &[
+            "--naptr-record=wlan.partner.example,10,10,s,aaa+auth:radius.tls.tcp,,_radiustls._tcp.partner.example".into(),
+            format!("--srv-host=_radiustls._tcp.partner.example,a.home.example,{},10,10", addr_a.port()),
+            format!("--srv-host=_radiustls._tcp.partner.example,b.home.example,{},20,10", addr_b.port()),
+            "--host-record=a.home.example,127.0.0.1".into(),
+            "--host-record=b.home.example,127.0.0.1".into(),
+        ],
+    );
+    let visited = visited(dir.path(), &ca, &ca_pem, "*.partner.example", dns.addr);
+    let nai = format!("6{}@wlan.partner.example", sub.0);
+    let resp = ask(visited.auth, &common::identity_access_request(1, &nai));
+    assert_eq!(resp[0], 11, "Access-Challenge from A");
+    let state = state_of(&resp).expect("State");
+    assert!(visited.wait_log("a.home.example").is_some());
+    // A stops answering: the conversation is not moved to B.
+    // SAFETY: SIGSTOP/SIGCONT of our own child process.
+    unsafe { libc::kill(home_a.pid() as i32, libc::SIGSTOP) };
+    let resp = ask(visited.auth, &request_with_state(2, &nai, &state));
+    unsafe { libc::kill(home_a.pid() as i32, libc::SIGCONT) };
+    assert_eq!(resp[0], 3, "Access-Reject");
+    let resp = ask(visited.auth, &request_with_state(3, &nai, &state));
+    assert_eq!(resp[0], 3);
+    assert!(
+        visited
+            .wait_log("the home server of this EAP conversation is dead")
+            .is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    assert!(
+        visited.logs().iter().all(|l| !l.contains("b.home.example")),
+        "nothing of A's conversation went to B: {:#?}",
+        visited.logs()
+    );
+    // A new conversation goes to B (A is marked dead).
+    let resp = ask(visited.auth, &common::identity_access_request(4, &nai));
+    assert_eq!(resp[0], 11, "{:#?}", visited.logs());
+    assert!(visited.wait_log("b.home.example").is_some());
+    drop(home_b);
 }

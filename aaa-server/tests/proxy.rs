@@ -931,3 +931,287 @@ fn proxy_counters_and_dead_home_servers_at_metrics_accepted_by_promtool() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ------------------------------------------ load balancing, State stickiness
+
+/// The `server=` of the proxy's `proxied` log lines from `from` on.
+fn proxied_servers(visited: &Server, from: usize) -> Vec<String> {
+    visited
+        .logs()
+        .iter()
+        .filter(|l| l.contains("proxied"))
+        .skip(from)
+        .filter_map(|l| {
+            let s = l.find("server=")? + "server=".len();
+            l[s..].split_whitespace().next().map(str::to_string)
+        })
+        .collect()
+}
+
+/// [`proxied_servers`] once there are `n` of them (2 s at most).
+fn proxied_servers_n(visited: &Server, from: usize, n: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let v = proxied_servers(visited, from);
+        if v.len() >= n {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    proxied_servers(visited, from)
+}
+
+#[test]
+fn conversations_are_spread_over_two_home_servers_and_each_stays_on_one() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    // Four subscribers with the same keys (each has its own SQN), in both
+    // home servers' stores.
+    let (_, k, opc) = vector_subscriber(0);
+    let imsis: Vec<String> = (0..4).map(|i| format!("00101{:010}", 500 + i)).collect();
+    let subs: Vec<_> = imsis
+        .iter()
+        .map(|i| (i.clone(), k, opc, Sqn::default()))
+        .collect();
+    let home_a = Server::start("\"aka-prime\"", &subs);
+    let home_b = Server::start("\"aka-prime\"", &subs);
+    let (a, b) = (
+        format!("udp://{}", home_a.auth),
+        format!("udp://{}", home_b.auth),
+    );
+    let visited = proxy(&[a.clone(), b.clone()], &[]);
+    let mut firsts = Vec::new();
+    for imsi in &imsis {
+        let before = proxied_servers(&visited, 0).len();
+        let mut usim = Usim::new(k, opc);
+        let (ok, out) = eapol_test(
+            visited.auth.port(),
+            &format!("6{imsi}@wlan.partner.example"),
+            &mut usim,
+        );
+        must_succeed(ok, &out, &[&visited, &home_a, &home_b]);
+        // Every round of this conversation went to one home server.
+        let rounds = proxied_servers_n(&visited, before, 2);
+        // Identity → AKA'-Challenge, Challenge response → Accept.
+        assert!(rounds.len() >= 2, "two rounds at least: {rounds:?}");
+        assert!(
+            rounds.iter().all(|s| *s == rounds[0]),
+            "one conversation, one server: {rounds:?}"
+        );
+        firsts.push(rounds[0].clone());
+    }
+    // Round robin: the conversations alternate between the two servers.
+    assert_eq!(firsts, [a.clone(), b.clone(), a.clone(), b.clone()]);
+    let finished = |s: &Server| {
+        s.logs()
+            .iter()
+            .filter(|l| l.contains("authentication finished"))
+            .count()
+    };
+    assert!(home_b.wait_log("authentication finished").is_some());
+    assert_eq!(
+        (finished(&home_a), finished(&home_b)),
+        (2, 2),
+        "{:#?}\n{:#?}",
+        home_a.logs(),
+        home_b.logs()
+    );
+}
+
+/// An Access-Request continuing a conversation: EAP-Response/Identity for
+/// `nai` (its content does not matter here) with `state`, signed.
+fn request_with_state(id: u8, nai: &str, state: &[u8]) -> Vec<u8> {
+    let mut p = vec![1, id, 0, 0];
+    p.extend_from_slice(&[0x33; 16]);
+    let mut add = |t: u8, v: &[u8]| {
+        p.push(t);
+        p.push(v.len() as u8 + 2);
+        p.extend_from_slice(v);
+    };
+    let mut eap = vec![2, 2, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    add(1, nai.as_bytes());
+    add(79, &eap);
+    add(24, state);
+    add(80, &[0; 16]);
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    common::sign_ma_last(p, SECRET.as_bytes())
+}
+
+fn first_attr(p: &[u8], typ: u8) -> Option<Vec<u8>> {
+    let mut i = 20;
+    while i + 2 <= p.len() {
+        let l = usize::from(p[i + 1]).max(2);
+        if p[i] == typ {
+            return Some(p[i + 2..(i + l).min(p.len())].to_vec());
+        }
+        i += l;
+    }
+    None
+}
+
+#[test]
+fn a_conversation_whose_home_server_died_is_rejected_and_a_new_one_goes_elsewhere() {
+    let (imsi, k, opc) = vector_subscriber(1);
+    let subs = [(imsi.clone(), k, opc, Sqn::default())];
+    let home_a = Server::start("\"aka-prime\"", &subs);
+    let home_b = Server::start("\"aka-prime\"", &subs);
+    let visited = proxy(
+        &[
+            format!("udp://{}", home_a.auth),
+            format!("udp://{}", home_b.auth),
+        ],
+        &[],
+    );
+    let nai = format!("6{imsi}@wlan.partner.example");
+    // Round 1 of a conversation: a new one, to home A (the first turn).
+    let (req, _) = request_with_proxy_state(1, &nai);
+    let resp = ask(visited.auth, &req);
+    assert_eq!(resp[0], 11, "Access-Challenge");
+    let state = first_attr(&resp, 24).expect("State from the home server");
+    assert_eq!(
+        proxied_servers_n(&visited, 0, 1),
+        [format!("udp://{}", home_a.auth)]
+    );
+    // Home A stops answering; the conversation's next request waits for A
+    // only, then gets Access-Reject (B does not know the State).
+    signal(home_a.pid(), libc::SIGSTOP);
+    let resp = ask(visited.auth, &request_with_state(2, &nai, &state));
+    signal(home_a.pid(), libc::SIGCONT);
+    assert_eq!(resp[0], 3, "Access-Reject");
+    assert!(
+        visited.wait_log("marked dead").is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    assert!(
+        home_b
+            .logs()
+            .iter()
+            .all(|l| !l.contains("Access-Request") && !l.contains("authentication")),
+        "nothing of the conversation reached B: {:#?}",
+        home_b.logs()
+    );
+    // Again while A is marked dead: Access-Reject at once, with its reason.
+    let resp = ask(visited.auth, &request_with_state(3, &nai, &state));
+    assert_eq!(resp[0], 3);
+    assert!(
+        visited
+            .wait_log("the home server of this EAP conversation is dead")
+            .is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+    // The supplicant starts over (no State): the new conversation goes to B.
+    let (req, _) = request_with_proxy_state(4, &nai);
+    let resp = ask(visited.auth, &req);
+    assert_eq!(resp[0], 11, "Access-Challenge from B");
+    assert_eq!(
+        proxied_servers_n(&visited, 1, 1),
+        [format!("udp://{}", home_b.auth)]
+    );
+}
+
+#[test]
+fn a_silent_home_server_holds_no_store_worker() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (imsi, k, opc) = vector_subscriber(2);
+    let dead = silent_port();
+    // 64 requests wait 5 s each for the silent server; the store workers
+    // (32 by default) would all be held by them, the local authentication
+    // queued behind two rounds of 5 s.
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[(imsi.clone(), k, opc, Sqn::default())],
+        &format!(
+            "[[realm]]\nname = \"wlan.mnc001.mcc001.3gppnetwork.org\"\naction = \"local\"\n\
+             [[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 5\nretries = 0\n",
+            dead.local_addr().unwrap()
+        ),
+    );
+    let nas = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for id in 0..64u8 {
+        let req = common::identity_access_request(
+            id,
+            &format!("6001010000{:06}@wlan.partner.example", id),
+        );
+        nas.send_to(&req, visited.auth).unwrap();
+    }
+    let mut buf = [0u8; 4096];
+    let seen = || {
+        visited
+            .logs()
+            .iter()
+            .filter(|l| l.contains("home server did not answer"))
+            .count()
+    };
+    let mut usim = Usim::new(k, opc);
+    let (ok, out) = eapol_test(
+        visited.auth.port(),
+        &format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org"),
+        &mut usim,
+    );
+    must_succeed(ok, &out, &[&visited]);
+    // The proxied requests were still waiting while the local one was served.
+    nas.set_nonblocking(true).unwrap();
+    assert!(
+        nas.recv_from(&mut buf).is_err() && seen() == 0,
+        "the proxied requests were answered before the local authentication finished"
+    );
+    // Then each gets its Access-Reject (none dropped).
+    nas.set_nonblocking(false).unwrap();
+    nas.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    while ids.len() < 64 {
+        let (n, _) = nas.recv_from(&mut buf).expect("an Access-Reject for each");
+        assert!(n >= 20 && buf[0] == 3, "Access-Reject");
+        ids.insert(buf[1]);
+    }
+}
+
+#[test]
+fn balance_failover_keeps_every_conversation_on_the_first_live_server() {
+    if tool("eapol_test").is_none() {
+        return;
+    }
+    let (_, k, opc) = vector_subscriber(0);
+    let imsis: Vec<String> = (0..2).map(|i| format!("00101{:010}", 600 + i)).collect();
+    let subs: Vec<_> = imsis
+        .iter()
+        .map(|i| (i.clone(), k, opc, Sqn::default()))
+        .collect();
+    let home_a = Server::start("\"aka-prime\"", &subs);
+    let home_b = Server::start("\"aka-prime\"", &subs);
+    let a = format!("udp://{}", home_a.auth);
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\nbalance = \"failover\"\n\
+             servers = [\"{a}\", \"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             [proxy]\ntimeout = 1\nretries = 0\n",
+            home_b.auth
+        ),
+    );
+    for imsi in &imsis {
+        let mut usim = Usim::new(k, opc);
+        let (ok, out) = eapol_test(
+            visited.auth.port(),
+            &format!("6{imsi}@wlan.partner.example"),
+            &mut usim,
+        );
+        must_succeed(ok, &out, &[&visited, &home_a, &home_b]);
+    }
+    let servers = proxied_servers_n(&visited, 0, 4);
+    assert!(
+        servers.len() >= 4 && servers.iter().all(|s| *s == a),
+        "{servers:?}"
+    );
+}

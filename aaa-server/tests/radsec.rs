@@ -829,3 +829,80 @@ fn tshark_decrypts_radius_tcp_inside_the_tls() {
     }
     assert!(server.stop().success());
 }
+
+/// An Access-Request with EAP-Response/Identity for `nai`, signed with `radsec`.
+fn identity_request(id: u8, nai: &str) -> Vec<u8> {
+    let mut p = vec![1, id, 0, 0];
+    p.extend_from_slice(&[0x21; 16]);
+    let mut eap = vec![2, 1, 0, 0, 1];
+    eap.extend_from_slice(nai.as_bytes());
+    let l = eap.len() as u16;
+    eap[2..4].copy_from_slice(&l.to_be_bytes());
+    for (t, v) in [(1u8, nai.as_bytes()), (79, &eap[..]), (80, &[0u8; 16][..])] {
+        p.push(t);
+        p.push(2 + v.len() as u8);
+        p.extend_from_slice(v);
+    }
+    let l = p.len() as u16;
+    p[2..4].copy_from_slice(&l.to_be_bytes());
+    common::sign_ma_last(p, b"radsec")
+}
+
+#[test]
+fn requests_over_radsec_for_a_proxied_realm_reach_the_home_server() {
+    let pki = Pki::new();
+    let sub = vector_subscriber(1);
+    let home = Server::start(
+        "\"aka-prime\"",
+        &[(sub.0.clone(), sub.1, sub.2, Sqn::default())],
+    );
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let hub = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "{}[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"{}\"\n\
+             [[realm]]\nname = \"*.silent.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\"]\nsecret = \"x\"\n[proxy]\ntimeout = 2\nretries = 0\n",
+            pki.config(""),
+            home.auth,
+            common::SECRET,
+            silent.local_addr().unwrap()
+        ),
+    );
+    let line = wait_log(&hub, "radsec listening", 10);
+    let start = line.find("address=").unwrap() + "address=".len();
+    let addr: SocketAddr = line[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (cert, key) = pki.client("nas1", &["DNS:nas1.partner-a.example"]);
+    let mut tls = connect(addr, client_config(&pki, &cert, &key)).unwrap();
+    // A request for the silent realm first, then one for the live realm on
+    // the same connection: the second is answered while the first waits.
+    tls.write_all(&identity_request(1, "6001010000000009@wlan.silent.example"))
+        .unwrap();
+    tls.write_all(&identity_request(
+        2,
+        &format!("6{}@wlan.partner.example", sub.0),
+    ))
+    .unwrap();
+    let first = read_packet(&mut tls).unwrap();
+    assert_eq!(
+        (first[0], first[1]),
+        (11, 2),
+        "the live realm's Access-Challenge comes first"
+    );
+    assert!(aaa_server::radius::crypto::check_response(
+        &first,
+        &[0x21; 16],
+        b"radsec"
+    ));
+    let second = read_packet(&mut tls).unwrap();
+    assert_eq!((second[0], second[1]), (3, 1), "then Access-Reject");
+    let line = wait_log(&hub, "proxied", 5);
+    assert!(line.contains(&home.auth.to_string()), "{line}");
+}

@@ -69,6 +69,8 @@ fn server() -> RadiusServer {
         radsec: None,
         metrics: Default::default(),
         proxy: Default::default(),
+        // Chargeable-User-Identity on: a request carrying one gets it derived.
+        cui: aaa_server::cui::CuiKey::new(vec![1; 32]).map(std::sync::Arc::new),
     };
     let s = store();
     let mut srv = RadiusServer::new(&cfg, s.clone(), s);

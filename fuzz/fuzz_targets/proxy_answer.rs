@@ -4,8 +4,10 @@
 //! picks: even — the rest is a home server's answer to a fixed request
 //! (half the time with a correct Response Authenticator and
 //! Message-Authenticator, so the attribute walk and the MS-MPPE
-//! re-encryption are reached); odd — the rest is a NAS's request.
-//! No input may panic.
+//! re-encryption are reached; the State of an Access-Challenge goes into
+//! the conversation map, `Forward::answer_with_state`, `proxy::ttl`); odd —
+//! the rest is a NAS's request (also read for a Chargeable-User-Identity
+//! request, `cui::requested`). No input may panic.
 #![no_main]
 
 use aaa_server::proxy::Forward;
@@ -31,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
     };
     if sel & 1 == 1 {
         if let Ok(req) = wire::Request::new_checked(rest) {
+            let _ = aaa_server::cui::requested(&req, "nas");
             if let Ok(f) = Forward::new(&req, 0, Some("1visited.example"), [7; 8]) {
                 let out = f.request(1, &AUTH, HOME);
                 assert!(wire::Request::new_checked(&out).is_ok());
@@ -59,5 +62,11 @@ fuzz_target!(|data: &[u8]| {
         }
         answer = p;
     }
-    let _ = f.answer(&answer, 1, &AUTH, HOME, 42, b"nas", &[9; 16]);
+    if let Ok((_, Some(state))) = f.answer_with_state(&answer, 1, &AUTH, HOME, 42, b"nas", &[9; 16])
+    {
+        let now = std::time::Instant::now();
+        let mut m = aaa_server::proxy::ttl::TtlMap::new(2, std::time::Duration::from_secs(1));
+        m.insert((0usize, state.clone()), 1usize, now);
+        assert_eq!(m.get(&(0, state), now), Some(1));
+    }
 });

@@ -43,6 +43,7 @@ fn server() -> &'static (RadiusServer, ClientId) {
             radsec: None,
             metrics: Default::default(),
             proxy: Default::default(),
+            cui: None,
         };
         let s = Arc::new(SqliteStore::open_in_memory().expect("in-memory store"));
         let mut srv = RadiusServer::new(&cfg, s.clone(), s);

@@ -101,6 +101,8 @@ pub enum Outcome {
         reply: Option<Box<crate::authz::ReplyAttributes>>,
         /// For the log.
         report: Report,
+        /// The subscriber (for Chargeable-User-Identity, RFC 4372).
+        imsi: Option<crate::hss::Imsi>,
     },
     /// Access-Reject carrying EAP-Failure.
     Reject {
@@ -444,6 +446,7 @@ impl EapServer {
             nak_used: false,
             checkcode: None,
             reply: None,
+            imsi: None,
         };
         let privacy = self.privacy.load_full();
         let mut cx = self.cx(&privacy, now, rng);
@@ -572,6 +575,7 @@ impl EapServer {
                     msk,
                     user_name: String::from_utf8_lossy(&identity).into_owned(),
                     report: report(&common, now, AuthResult::Success(how)),
+                    imsi: common.imsi.as_deref().cloned(),
                 }
             }
             Err(why) => {

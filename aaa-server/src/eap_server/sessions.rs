@@ -37,6 +37,9 @@ pub(crate) struct Common {
     pub checkcode: Option<Box<CheckcodeHash>>,
     /// Reply attributes for Access-Accept (set by the check before it).
     pub reply: Option<Box<crate::authz::ReplyAttributes>>,
+    /// The subscriber, once the check before Access-Accept named it (boxed:
+    /// a session stays within 96 octets, see `session_state_stays_small`).
+    pub imsi: Option<Box<crate::hss::Imsi>>,
 }
 
 impl Common {

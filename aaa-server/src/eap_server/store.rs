@@ -22,6 +22,8 @@ pub(crate) struct Accept {
     /// Protected result indication (RFC 4187 §6.2): K_aut, and after a fast
     /// re-authentication K_encr and the counter, for the success Notification.
     pub notify: Option<(KAut, Option<(KEncr, u16)>)>,
+    /// The subscriber, set by [`Work::Confirm`] (Chargeable-User-Identity, RFC 4372).
+    pub imsi: Option<Imsi>,
 }
 
 /// Whom a Challenge is for.
@@ -102,7 +104,11 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
             version,
             accept,
         } => match hss.try_confirm(&imsi, version) {
-            Some((a, r)) => Ok(Done::Confirm(accept, r, supported(a))),
+            Some((a, r)) => {
+                let mut accept = accept;
+                accept.imsi = Some(imsi);
+                Ok(Done::Confirm(accept, r, supported(a)))
+            }
             None => Err(Work::Confirm {
                 imsi,
                 version,
@@ -148,10 +154,14 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
             imsi,
             version,
             accept,
-        } => Done::Confirm(
-            accept,
-            hss.current(&imsi, version),
-            supported(hss.authorization(&imsi)),
-        ),
+        } => {
+            let (current, authz) = (
+                hss.current(&imsi, version),
+                supported(hss.authorization(&imsi)),
+            );
+            let mut accept = accept;
+            accept.imsi = Some(imsi);
+            Done::Confirm(accept, current, authz)
+        }
     }
 }

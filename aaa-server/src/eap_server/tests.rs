@@ -246,6 +246,7 @@ fn aka_prime_permanent_identity_succeeds_with_same_msk() {
         user_name,
         eap,
         reply,
+        imsi: accepted_imsi,
     } = out
     else {
         panic!("{out:?}");
@@ -261,6 +262,11 @@ fn aka_prime_permanent_identity_succeeds_with_same_msk() {
     assert_eq!(report.method, Some(Method::AkaPrime));
     assert!(!report.identity.contains(&imsi[6..]), "{}", report.identity);
     assert_eq!(user_name.as_bytes(), &peer.identity[..]);
+    assert_eq!(
+        accepted_imsi.as_ref().map(|i| i.as_str()),
+        Some(imsi.as_str()),
+        "the subscriber, for Chargeable-User-Identity"
+    );
     assert_eq!(server.session_count(), 0);
 }
 

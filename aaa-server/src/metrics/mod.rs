@@ -776,7 +776,7 @@ pub fn register_radsec_probes(
 /// `action = "proxy"`), read at each scrape.
 pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>) {
     type Get = fn(&crate::proxy::ProxyCounters) -> u64;
-    let probes: [(&'static str, &'static str, Get); 7] = [
+    let probes: [(&'static str, &'static str, Get); 10] = [
         (
             "aaa_proxy_forwarded",
             "Requests forwarded to a home server",
@@ -811,6 +811,21 @@ pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>)
             "aaa_proxy_marked_dead",
             "Times a home server was marked dead",
             |c| c.marked_dead,
+        ),
+        (
+            "aaa_proxy_discovery_negative_cached",
+            "Failed RFC 7585 discoveries answered from the negative cache, without a DNS query",
+            |c| c.discovery_negative_cached,
+        ),
+        (
+            "aaa_proxy_conversation_server_dead",
+            "Requests answered Access-Reject because their EAP conversation's home server is dead",
+            |c| c.conversation_server_dead,
+        ),
+        (
+            "aaa_proxy_sticky_evicted",
+            "EAP conversations forgotten early because the State-to-home-server map was full",
+            |c| c.sticky_evicted,
         ),
     ];
     let m = core.metrics();

@@ -21,6 +21,21 @@ pub struct ProxyConfig {
     pub tls_client_roots: Option<std::sync::Arc<rustls::RootCertStore>>,
     /// `[dns] servers` (UDP); `None`: /etc/resolv.conf.
     pub dns_servers: Option<Vec<SocketAddr>>,
+    /// `[dns] negative_ttl`: how long a failed discovery is remembered.
+    pub dns_negative_ttl: Duration,
+}
+
+/// The default of `[dns] negative_ttl`.
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_secs(60);
+
+/// `[[realm]] balance`: how new EAP conversations pick a home server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Balance {
+    /// Each new conversation (no State) goes to the next live server in turn.
+    #[default]
+    RoundRobin,
+    /// Every new conversation goes to the first live server in `servers` order.
+    Failover,
 }
 
 /// `[proxy]`: timers and the Operator-Name added on the way out.
@@ -85,6 +100,8 @@ pub enum RealmAction {
         servers: Vec<HomeServer>,
         /// Shared secret with the home servers.
         secret: SecretBytes,
+        /// How new conversations are spread over `servers`.
+        balance: Balance,
     },
     /// RFC 7585 dynamic discovery (NAPTR, SRV, A/AAAA), then RadSec.
     Discover,
@@ -108,6 +125,7 @@ pub(crate) struct RawRealm {
     action: Spanned<String>,
     servers: Option<Spanned<Vec<String>>>,
     secret: Option<Spanned<String>>,
+    balance: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -123,6 +141,7 @@ pub(crate) struct RawTlsClient {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDns {
     servers: Option<Spanned<Vec<String>>>,
+    negative_ttl: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -220,6 +239,13 @@ pub(crate) fn parse(
         let pattern = parse_pattern(name).map_err(|m| err(r.name.span(), &key("name"), m))?;
         let action = match r.action.get_ref().as_str() {
             "local" | "reject" | "discover" => {
+                if let Some(b) = &r.balance {
+                    return Err(err(
+                        b.span(),
+                        &key("balance"),
+                        "only for action = \"proxy\"".into(),
+                    ));
+                }
                 if let Some(s) = &r.servers {
                     return Err(err(
                         s.span(),
@@ -296,7 +322,22 @@ pub(crate) fn parse(
                         ));
                     }
                 };
-                RealmAction::Proxy { servers, secret }
+                let balance = match r.balance.as_ref().map(|b| (b, b.get_ref().as_str())) {
+                    None | Some((_, "round_robin")) => Balance::RoundRobin,
+                    Some((_, "failover")) => Balance::Failover,
+                    Some((b, other)) => {
+                        return Err(err(
+                            b.span(),
+                            &key("balance"),
+                            format!("expected \"round_robin\" or \"failover\", found \"{other}\""),
+                        ));
+                    }
+                };
+                RealmAction::Proxy {
+                    servers,
+                    secret,
+                    balance,
+                }
             }
             other => {
                 return Err(err(
@@ -363,6 +404,13 @@ pub(crate) fn parse(
             Some(v)
         }
     };
+    let dns_negative_ttl = match dns.and_then(|d| d.negative_ttl.as_ref()) {
+        None => DEFAULT_NEGATIVE_TTL,
+        Some(t) if (1..=3600).contains(t.get_ref()) => Duration::from_secs(*t.get_ref()),
+        Some(t) => {
+            return Err(err(t.span(), "dns.negative_ttl", "must be 1..=3600".into()));
+        }
+    };
     let mut tls_client_roots = None;
     let tls_client = match tls_client {
         None => None,
@@ -400,5 +448,6 @@ pub(crate) fn parse(
         tls_client,
         tls_client_roots,
         dns_servers,
+        dns_negative_ttl,
     })
 }

@@ -9,8 +9,12 @@
 //! - Order: NAPTR `order` then `preference` (RFC 3403 §4.1), then SRV
 //!   `priority`, weighted-random by `weight` within a priority (RFC 2782).
 //! - Results are cached until their smallest TTL (at most [`MAX_CACHE`]
-//!   realms; failures are not cached by us, the resolver caches NXDOMAIN
-//!   for its negative TTL).
+//!   realms). Failures (NXDOMAIN, no NAPTR/SRV/address, timeout) are
+//!   cached for `[dns] negative_ttl` (at most [`MAX_CACHE`] names), so a
+//!   failing realm does not query the DNS, nor hold a store worker for the
+//!   DNS timeout, on every request.
+//! - A discovered home server that does not answer is marked dead (by SRV
+//!   target and address) and skipped for `[proxy] dead_time`.
 //! - Certificate (RFC 7585 §2.1.4): the home server's certificate must chain
 //!   to `[tls_client] ca` and carry the NAI realm or the SRV target as a DNS
 //!   subjectAltName. (The NAIRealm otherName of RFC 7585 §2.2 is not read:
@@ -36,6 +40,15 @@ use std::time::{Duration, Instant};
 pub const SERVICE: &str = "aaa+auth:radius.tls.tcp";
 /// At most this many realms are cached.
 pub const MAX_CACHE: usize = 1024;
+
+/// A failed [`Discovery::resolve`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failed {
+    /// Why.
+    pub error: DiscoveryError,
+    /// From the negative cache: the DNS was not asked.
+    pub cached: bool,
+}
 
 /// Why discovery found no home server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -170,6 +183,8 @@ pub struct Discovery {
     resolver: Arc<TokioResolver>,
     timeout: Duration,
     cache: Mutex<HashMap<String, (Instant, Vec<Target>)>>,
+    /// Names whose discovery failed, for `[dns] negative_ttl`.
+    negative: Mutex<super::ttl::TtlMap<String, DiscoveryError>>,
 }
 
 impl std::fmt::Debug for Discovery {
@@ -191,11 +206,15 @@ impl Drop for Discovery {
 
 impl Discovery {
     /// A resolver asking `servers` (UDP), or those of /etc/resolv.conf;
-    /// each lookup bounded by `timeout`.
+    /// each lookup bounded by `timeout`; failures remembered `negative_ttl`.
     ///
     /// # Errors
     /// The runtime cannot start or /etc/resolv.conf is unreadable.
-    pub fn new(servers: Option<&[SocketAddr]>, timeout: Duration) -> Result<Self, String> {
+    pub fn new(
+        servers: Option<&[SocketAddr]>,
+        timeout: Duration,
+        negative_ttl: Duration,
+    ) -> Result<Self, String> {
         use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
         use hickory_resolver::name_server::TokioConnectionProvider;
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -235,15 +254,17 @@ impl Discovery {
             resolver: Arc::new(resolver),
             timeout,
             cache: Mutex::new(HashMap::new()),
+            negative: Mutex::new(super::ttl::TtlMap::new(MAX_CACHE, negative_ttl)),
         })
     }
 
     /// The home servers for `realm`, in the order to try (cached until the
-    /// smallest TTL of the records that gave them).
+    /// smallest TTL of the records that gave them; a failure is cached for
+    /// `negative_ttl`).
     ///
     /// # Errors
     /// See [`DiscoveryError`].
-    pub fn resolve(&self, realm: &str) -> Result<Vec<Target>, DiscoveryError> {
+    pub fn resolve(&self, realm: &str) -> Result<Vec<Target>, Failed> {
         let name = lookup_name(realm);
         let now = Instant::now();
         {
@@ -254,6 +275,32 @@ impl Discovery {
                 return Ok(t.clone());
             }
         }
+        if let Some(error) = self
+            .negative
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&name, now)
+        {
+            return Err(Failed {
+                error,
+                cached: true,
+            });
+        }
+        self.lookup_now(&name, now).map_err(|error| {
+            self.negative
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(name.clone(), error, Instant::now());
+            Failed {
+                error,
+                cached: false,
+            }
+        })
+    }
+
+    /// Asks the DNS for `name` and caches the answer.
+    fn lookup_now(&self, name: &str, now: Instant) -> Result<Vec<Target>, DiscoveryError> {
+        let name = name.to_string();
         let rt = self.rt.as_ref().ok_or(DiscoveryError::Resolver)?;
         let (tx, rx) = std::sync::mpsc::channel();
         let resolver = self.resolver.clone();
@@ -462,15 +509,23 @@ pub fn exchange(
 ) -> Result<Answered, ProxyError> {
     let realm = fwd.realm_name.as_str();
     let targets = match proxy.discovery.as_ref() {
-        None => Err(DiscoveryError::Resolver),
+        None => Err(Failed {
+            error: DiscoveryError::Resolver,
+            cached: false,
+        }),
         Some(d) => d.resolve(realm),
     };
-    let targets = match targets {
+    let mut targets = match targets {
         Ok(t) => t,
-        Err(e) => {
+        Err(Failed { error, cached }) => {
             proxy.count_discovery_failed();
-            tracing::warn!(realm = %realm, lookup = %lookup_name(realm), error = %e, "RFC 7585 discovery failed; Access-Reject");
-            return Err(ProxyError::Discovery(e));
+            if cached {
+                proxy.count_discovery_negative_cached();
+                tracing::warn!(realm = %realm, lookup = %lookup_name(realm), error = %error, "RFC 7585 discovery failed (negative cache); Access-Reject");
+            } else {
+                tracing::warn!(realm = %realm, lookup = %lookup_name(realm), error = %error, "RFC 7585 discovery failed; Access-Reject");
+            }
+            return Err(ProxyError::Discovery(error));
         }
     };
     let (Some(base), Some(roots)) = (proxy.tls_client.as_ref(), proxy.tls_roots.as_ref()) else {
@@ -480,9 +535,25 @@ pub fn exchange(
         proxy.count_discovery_failed();
         return Err(ProxyError::Discovery(DiscoveryError::Resolver));
     };
+    // A conversation goes on with the server of its Access-Challenge, even
+    // if the DNS answer changed since; never to another one.
+    let request_state = fwd.state.as_deref();
+    if let Some(state) = request_state
+        && let Some((host, addr)) = proxy.discovered_owner(realm, state, Instant::now())
+    {
+        if proxy.discovered_is_dead(&host, addr, Instant::now()) {
+            proxy.count_conversation_server_dead();
+            return Err(ProxyError::ConversationServerDead);
+        }
+        targets = vec![Target { host, addr }];
+    }
     let settings = proxy.settings();
     let budget = settings.timeout * (settings.retries + 1);
     for t in targets {
+        if proxy.discovered_is_dead(&t.host, t.addr, Instant::now()) {
+            tracing::debug!(realm = %realm, server = %t.host, address = %t.addr, "discovered home server marked dead; skipped");
+            continue;
+        }
         let server = HomeServer {
             uri: format!("radsec://{}:{} (discovered)", t.host, t.addr.port()),
             addr: t.addr,
@@ -500,7 +571,15 @@ pub fn exchange(
             fwd,
             (nas_identifier, nas_secret, nas_authenticator),
         ) {
-            Ok(response) => {
+            Ok((response, state)) => {
+                proxy.mark_discovered_alive(&t.host, t.addr);
+                proxy.discovered_answered(
+                    realm,
+                    (&t.host, t.addr),
+                    request_state,
+                    state.as_deref(),
+                    Instant::now(),
+                );
                 proxy.count_answered();
                 return Ok(Answered {
                     response,
@@ -515,7 +594,8 @@ pub fn exchange(
                 }
             }
             Err(TlsExchangeError::Unreachable) => {
-                tracing::warn!(realm = %realm, server = %server.uri, "discovered home server did not answer over TLS (or its certificate names neither the realm nor the SRV target)");
+                tracing::warn!(realm = %realm, server = %server.uri, address = %t.addr, "discovered home server did not answer over TLS (or its certificate names neither the realm nor the SRV target); marked dead");
+                proxy.mark_discovered_dead(&t.host, t.addr, Instant::now());
             }
         }
     }

@@ -13,19 +13,23 @@
 //! (RFC 2548 §2.4.2); EAP-Message, State, Chargeable-User-Identity
 //! (RFC 4372) and everything else pass untouched.
 
+pub mod aio;
 pub mod config;
 pub mod discover;
 pub mod radsec;
+pub mod ttl;
 pub mod udp;
 
 use crate::radius::crypto;
 use crate::radius::wire;
-pub use config::{HomeServer, ProxyConfig, ProxySettings, Realm, RealmAction, RealmPattern};
+pub use config::{
+    Balance, HomeServer, ProxyConfig, ProxySettings, Realm, RealmAction, RealmPattern,
+};
 use eap::secret::SecretBytes;
 use radius::core::code::Code;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 /// User-Name (RFC 2865 §5.1).
 pub const USER_NAME: u8 = 1;
@@ -35,6 +39,17 @@ pub const USER_PASSWORD: u8 = 2;
 pub const PROXY_STATE: u8 = 33;
 /// Operator-Name (RFC 5580 §4.1).
 pub const OPERATOR_NAME: u8 = 126;
+/// State (RFC 2865 §5.24).
+pub const STATE: u8 = 24;
+
+/// How long after its Access-Challenge a State still leads to the home
+/// server that sent it (an EAP round trip through the NAS and the peer
+/// takes seconds; hostapd gives up on a round after 30 s).
+pub const STICKY_TTL: Duration = Duration::from_secs(120);
+/// At most this many EAP conversations are remembered (about 100 octets each).
+pub const STICKY_CAPACITY: usize = 65_536;
+/// At most this many discovered home servers carry a dead mark.
+pub const DISCOVERED_DEAD_CAPACITY: usize = 1024;
 
 /// Where a request goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +83,10 @@ pub enum ProxyError {
     /// RFC 7585 dynamic discovery found no home server.
     #[error("discovery failed: {0}")]
     Discovery(discover::DiscoveryError),
+    /// The request continues an EAP conversation (its State came from one
+    /// home server) and that server is dead: no other server knows it.
+    #[error("the home server of this EAP conversation is dead")]
+    ConversationServerDead,
 }
 
 /// Why a home server's datagram was not accepted as the answer.
@@ -110,6 +129,13 @@ pub struct ProxyCounters {
     pub marked_dead: u64,
     /// Requests answered Access-Reject because RFC 7585 discovery failed.
     pub discovery_failed: u64,
+    /// Of those, answered from the negative cache without asking the DNS.
+    pub discovery_negative_cached: u64,
+    /// Requests answered Access-Reject because their conversation's home
+    /// server is dead ([`ProxyError::ConversationServerDead`]).
+    pub conversation_server_dead: u64,
+    /// Conversations forgotten before [`STICKY_TTL`] because the map was full.
+    pub sticky_evicted: u64,
 }
 
 #[derive(Default)]
@@ -121,11 +147,17 @@ struct AtomicProxyCounters {
     bad_answers: AtomicU64,
     marked_dead: AtomicU64,
     discovery_failed: AtomicU64,
+    discovery_negative_cached: AtomicU64,
+    conversation_server_dead: AtomicU64,
+    sticky_evicted: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
     c.fetch_add(1, Ordering::Relaxed);
 }
+
+/// A discovered home server: SRV target and address.
+pub type DiscoveredServer = (String, std::net::SocketAddr);
 
 /// The realm table, the home servers' liveness and the counters.
 pub struct Proxy {
@@ -139,6 +171,16 @@ pub struct Proxy {
     discovery: Option<discover::Discovery>,
     /// Per realm, per server: dead until this instant.
     dead_until: Mutex<Vec<Vec<Option<Instant>>>>,
+    /// Per realm: the round-robin position for new conversations.
+    cursor: Vec<AtomicUsize>,
+    /// (realm, State of an Access-Challenge) → the server that sent it.
+    sticky: Mutex<ttl::TtlMap<(usize, Vec<u8>), usize>>,
+    /// Discovered home servers (SRV target, address) that did not answer,
+    /// skipped for `dead_time`.
+    discovered_dead: Mutex<ttl::TtlMap<(String, std::net::SocketAddr), ()>>,
+    /// (realm name, State of an Access-Challenge) → the discovered server
+    /// (SRV target, address) that sent it.
+    discovered_sticky: Mutex<ttl::TtlMap<(String, Vec<u8>), DiscoveredServer>>,
     /// Shared with the table this one replaced on SIGHUP, so the counters
     /// run on across reloads.
     counters: std::sync::Arc<AtomicProxyCounters>,
@@ -188,7 +230,11 @@ impl Proxy {
             .iter()
             .any(|r| matches!(r.action, RealmAction::Discover))
             .then(|| {
-                discover::Discovery::new(cfg.dns_servers.as_deref(), cfg.settings.timeout)
+                discover::Discovery::new(
+                    cfg.dns_servers.as_deref(),
+                    cfg.settings.timeout,
+                    cfg.dns_negative_ttl,
+                )
                     .map_err(|e| tracing::error!(error = %e, "RFC 7585 discovery unavailable; discover realms get Access-Reject"))
                     .ok()
             })
@@ -201,6 +247,13 @@ impl Proxy {
             tls_client: cfg.tls_client.clone(),
             tls_pool: radsec::Pool::default(),
             dead_until: Mutex::new(dead),
+            cursor: cfg.realms.iter().map(|_| AtomicUsize::new(0)).collect(),
+            sticky: Mutex::new(ttl::TtlMap::new(STICKY_CAPACITY, STICKY_TTL)),
+            discovered_dead: Mutex::new(ttl::TtlMap::new(
+                DISCOVERED_DEAD_CAPACITY,
+                cfg.settings.dead_time,
+            )),
+            discovered_sticky: Mutex::new(ttl::TtlMap::new(STICKY_CAPACITY, STICKY_TTL)),
             counters: Default::default(),
         }
     }
@@ -271,6 +324,158 @@ impl Proxy {
             })
             .map(|(j, s)| (j, s.clone()))
             .collect()
+    }
+
+    /// The home servers to try for a request of realm `realm` carrying
+    /// `state`, in order (sans-IO).
+    ///
+    /// - A State that came in an Access-Challenge from server X: X only
+    ///   (the EAP conversation lives there), or
+    ///   [`ProxyError::ConversationServerDead`] while X is dead.
+    /// - Otherwise (a new conversation, or a State we do not know): the live
+    ///   servers, starting with the next one in turn (`balance =
+    ///   "round_robin"`) or in `servers` order (`"failover"`).
+    pub fn plan(
+        &self,
+        realm: usize,
+        state: Option<&[u8]>,
+        now: Instant,
+    ) -> Result<Vec<(usize, HomeServer)>, ProxyError> {
+        let mut live = self.candidates(realm, now);
+        if let Some(state) = state {
+            let owner = self
+                .sticky
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&(realm, state.to_vec()), now);
+            if let Some(j) = owner {
+                live.retain(|(k, _)| *k == j);
+                if live.is_empty() {
+                    bump(&self.counters.conversation_server_dead);
+                    return Err(ProxyError::ConversationServerDead);
+                }
+                return Ok(live);
+            }
+        }
+        let round_robin = matches!(
+            self.realms.get(realm).map(|r| &r.action),
+            Some(RealmAction::Proxy {
+                balance: Balance::RoundRobin,
+                ..
+            })
+        );
+        if round_robin
+            && !live.is_empty()
+            && let Some(c) = self.cursor.get(realm)
+        {
+            let n = c.fetch_add(1, Ordering::Relaxed) % live.len();
+            live.rotate_left(n);
+        }
+        Ok(live)
+    }
+
+    /// Server `server` of realm `realm` answered a request carrying
+    /// `request_state` with an Access-Challenge carrying `challenge_state`
+    /// (or a final answer, `None`): the conversation's next request goes
+    /// there too; a finished conversation is forgotten.
+    pub fn answered(
+        &self,
+        realm: usize,
+        server: usize,
+        request_state: Option<&[u8]>,
+        challenge_state: Option<&[u8]>,
+        now: Instant,
+    ) {
+        let mut m = self.sticky.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = request_state {
+            m.remove(&(realm, s.to_vec()));
+        }
+        if let Some(s) = challenge_state {
+            let before = m.evicted();
+            m.insert((realm, s.to_vec()), server, now);
+            if m.evicted() > before {
+                self.counters
+                    .sticky_evicted
+                    .fetch_add(m.evicted() - before, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Whether a discovered home server (SRV target `host` at `addr`)
+    /// carries a dead mark at `now`.
+    pub fn discovered_is_dead(&self, host: &str, addr: std::net::SocketAddr, now: Instant) -> bool {
+        self.discovered_dead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(host.to_string(), addr), now)
+            .is_some()
+    }
+
+    /// The discovered home server (SRV target, address) whose
+    /// Access-Challenge carried `state` for realm `realm_name`, if known.
+    pub fn discovered_owner(
+        &self,
+        realm_name: &str,
+        state: &[u8],
+        now: Instant,
+    ) -> Option<DiscoveredServer> {
+        self.discovered_sticky
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(realm_name.to_string(), state.to_vec()), now)
+    }
+
+    /// [`Proxy::answered`] for a discovered home server.
+    pub fn discovered_answered(
+        &self,
+        realm_name: &str,
+        server: (&str, std::net::SocketAddr),
+        request_state: Option<&[u8]>,
+        challenge_state: Option<&[u8]>,
+        now: Instant,
+    ) {
+        let mut m = self
+            .discovered_sticky
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(s) = request_state {
+            m.remove(&(realm_name.to_string(), s.to_vec()));
+        }
+        if let Some(s) = challenge_state {
+            let before = m.evicted();
+            m.insert(
+                (realm_name.to_string(), s.to_vec()),
+                (server.0.to_string(), server.1),
+                now,
+            );
+            if m.evicted() > before {
+                self.counters
+                    .sticky_evicted
+                    .fetch_add(m.evicted() - before, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Counts a request refused because its conversation's server is dead.
+    pub(crate) fn count_conversation_server_dead(&self) {
+        bump(&self.counters.conversation_server_dead);
+    }
+
+    /// Marks a discovered home server dead for `dead_time`.
+    pub fn mark_discovered_dead(&self, host: &str, addr: std::net::SocketAddr, now: Instant) {
+        bump(&self.counters.marked_dead);
+        self.discovered_dead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((host.to_string(), addr), (), now);
+    }
+
+    /// Marks a discovered home server alive (it answered).
+    pub fn mark_discovered_alive(&self, host: &str, addr: std::net::SocketAddr) {
+        self.discovered_dead
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(host.to_string(), addr));
     }
 
     /// Marks server `server` of realm `realm` dead for `dead_time`.
@@ -354,6 +559,10 @@ impl Proxy {
         bump(&self.counters.discovery_failed);
     }
 
+    pub(crate) fn count_discovery_negative_cached(&self) {
+        bump(&self.counters.discovery_negative_cached);
+    }
+
     /// Whether realm `realm` has `action = "discover"`.
     pub fn is_discover(&self, realm: usize) -> bool {
         self.realms
@@ -377,6 +586,9 @@ impl Proxy {
             bad_answers: g(&c.bad_answers),
             marked_dead: g(&c.marked_dead),
             discovery_failed: g(&c.discovery_failed),
+            discovery_negative_cached: g(&c.discovery_negative_cached),
+            conversation_server_dead: g(&c.conversation_server_dead),
+            sticky_evicted: g(&c.sticky_evicted),
         }
     }
 }
@@ -394,6 +606,8 @@ pub struct Forward {
     proxy_state: [u8; 8],
     /// The User-Name's realm (for logs).
     pub realm_name: String,
+    /// The NAS's State (RFC 2865 §5.24): which conversation this continues.
+    pub state: Option<Vec<u8>>,
 }
 
 impl Forward {
@@ -428,6 +642,7 @@ impl Forward {
             attrs,
             proxy_state,
             realm_name,
+            state: req.first(STATE).map(<[u8]>::to_vec),
         })
     }
 
@@ -468,6 +683,31 @@ impl Forward {
         nas_secret: &[u8],
         nas_authenticator: &[u8; 16],
     ) -> Result<wire::Response, AnswerError> {
+        self.answer_with_state(
+            datagram,
+            identifier,
+            authenticator,
+            home_secret,
+            nas_identifier,
+            nas_secret,
+            nas_authenticator,
+        )
+        .map(|(r, _)| r)
+    }
+
+    /// [`Forward::answer`], and the State of an Access-Challenge (`None`
+    /// for a final answer): what [`Proxy::answered`] remembers.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer_with_state(
+        &self,
+        datagram: &[u8],
+        identifier: u8,
+        authenticator: &[u8; 16],
+        home_secret: &[u8],
+        nas_identifier: u8,
+        nas_secret: &[u8],
+        nas_authenticator: &[u8; 16],
+    ) -> Result<(wire::Response, Option<Vec<u8>>), AnswerError> {
         let resp = wire::Request::new_checked(datagram).map_err(|_| AnswerError::Malformed)?;
         if resp.identifier() != identifier {
             return Err(AnswerError::Identifier);
@@ -514,7 +754,10 @@ impl Forward {
                 }
             }
         }
-        Ok(out)
+        let state = (code == Code::AccessChallenge)
+            .then(|| resp.first(STATE).map(<[u8]>::to_vec))
+            .flatten();
+        Ok((out, state))
     }
 }
 

@@ -117,6 +117,9 @@ pub(crate) enum TlsExchangeError {
 
 type Stream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
 
+/// The answer for the NAS and the State of an Access-Challenge.
+pub(crate) type Reply = (wire::Response, Option<Vec<u8>>);
+
 /// Idle TLS connections to RadSec home servers, reused one request at a
 /// time each (a connection the server closed meanwhile is replaced).
 #[derive(Default)]
@@ -152,7 +155,7 @@ pub(crate) fn exchange(
     budget: Duration,
     fwd: &Forward,
     nas: (u8, &[u8], &[u8; 16]),
-) -> Result<wire::Response, TlsExchangeError> {
+) -> Result<Reply, TlsExchangeError> {
     exchange_keyed(pool, host, config, (host, addr), budget, fwd, nas)
 }
 
@@ -166,7 +169,7 @@ pub(crate) fn exchange_keyed(
     budget: Duration,
     fwd: &Forward,
     nas: (u8, &[u8], &[u8; 16]),
-) -> Result<wire::Response, TlsExchangeError> {
+) -> Result<Reply, TlsExchangeError> {
     let deadline = Instant::now() + budget;
     if let Some(s) = pool.take(key, addr) {
         match exchange_on(s, deadline, fwd, nas) {
@@ -224,7 +227,7 @@ fn exchange_on(
     deadline: Instant,
     fwd: &Forward,
     nas: (u8, &[u8], &[u8; 16]),
-) -> Result<(wire::Response, Stream), TlsExchangeError> {
+) -> Result<(Reply, Stream), TlsExchangeError> {
     use TlsExchangeError::Unreachable;
     let left = || {
         let l = deadline.saturating_duration_since(Instant::now());
@@ -253,7 +256,7 @@ fn exchange_on(
     let mut buf = vec![0u8; len];
     buf[..4].copy_from_slice(&head);
     tls.read_exact(&mut buf[4..]).map_err(|_| Unreachable)?;
-    fwd.answer(&buf, rnd[0], &auth, RADSEC_SECRET, nas.0, nas.1, nas.2)
+    fwd.answer_with_state(&buf, rnd[0], &auth, RADSEC_SECRET, nas.0, nas.1, nas.2)
         .map(|r| (r, tls))
         .map_err(TlsExchangeError::Refused)
 }

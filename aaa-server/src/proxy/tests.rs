@@ -345,3 +345,190 @@ fn status_server_probe_and_its_answer() {
     pr.mark_alive(1, 0);
     assert!(!pr.was_dead(1, 0));
 }
+
+const BALANCED: &str = r#"
+[[realm]]
+name = "rr.example"
+action = "proxy"
+servers = ["udp://127.0.0.1:1001", "udp://127.0.0.1:1002", "udp://127.0.0.1:1003"]
+secret = "home"
+[[realm]]
+name = "fo.example"
+action = "proxy"
+balance = "failover"
+servers = ["udp://127.0.0.1:1001", "udp://127.0.0.1:1002"]
+secret = "home"
+[proxy]
+dead_time = 5
+"#;
+
+fn first_of(p: &Proxy, realm: usize, state: Option<&[u8]>, now: Instant) -> usize {
+    p.plan(realm, state, now).unwrap()[0].0
+}
+
+#[test]
+fn new_conversations_round_robin_over_live_servers() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    let firsts: Vec<usize> = (0..6).map(|_| first_of(&p, 0, None, t0)).collect();
+    assert_eq!(firsts, [0, 1, 2, 0, 1, 2]);
+    // The others follow as failover candidates, each server once.
+    let mut all: Vec<usize> = p
+        .plan(0, None, t0)
+        .unwrap()
+        .into_iter()
+        .map(|(j, _)| j)
+        .collect();
+    all.sort_unstable();
+    assert_eq!(all, [0, 1, 2]);
+    // A dead server is left out; the two others alternate.
+    p.mark_dead(0, 1, t0);
+    let firsts: Vec<usize> = (0..4).map(|_| first_of(&p, 0, None, t0)).collect();
+    assert!(firsts.iter().all(|&j| j != 1), "{firsts:?}");
+    assert_eq!(firsts.iter().filter(|&&j| j == 0).count(), 2, "{firsts:?}");
+}
+
+#[test]
+fn failover_balance_keeps_servers_order() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    for _ in 0..3 {
+        let order: Vec<usize> = p
+            .plan(1, None, t0)
+            .unwrap()
+            .into_iter()
+            .map(|(j, _)| j)
+            .collect();
+        assert_eq!(order, [0, 1]);
+    }
+    p.mark_dead(1, 0, t0);
+    assert_eq!(first_of(&p, 1, None, t0), 1);
+}
+
+#[test]
+fn a_conversation_sticks_to_the_server_of_its_challenge() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    // Server 2 answered the identity round with State "s-2".
+    p.answered(0, 2, None, Some(b"s-2"), t0);
+    p.answered(0, 0, None, Some(b"s-0"), t0);
+    for _ in 0..5 {
+        let plan = p.plan(0, Some(b"s-2"), t0).unwrap();
+        assert_eq!(plan.iter().map(|(j, _)| *j).collect::<Vec<_>>(), [2]);
+    }
+    assert_eq!(first_of(&p, 0, Some(b"s-0"), t0), 0);
+    // The same State in another realm is another conversation.
+    assert_eq!(p.plan(1, Some(b"s-2"), t0).unwrap().len(), 2);
+    // The next round: a new State replaces the old one.
+    p.answered(0, 2, Some(b"s-2"), Some(b"s-2b"), t0);
+    assert_eq!(p.plan(0, Some(b"s-2"), t0).unwrap().len(), 3, "forgotten");
+    assert_eq!(first_of(&p, 0, Some(b"s-2b"), t0), 2);
+    // A final answer ends the conversation.
+    p.answered(0, 2, Some(b"s-2b"), None, t0);
+    assert_eq!(p.plan(0, Some(b"s-2b"), t0).unwrap().len(), 3);
+    // An unknown State is treated as a new conversation.
+    assert_eq!(p.plan(0, Some(b"never"), t0).unwrap().len(), 3);
+    // Entries expire.
+    assert_eq!(
+        p.plan(0, Some(b"s-0"), t0 + STICKY_TTL).unwrap().len(),
+        3,
+        "expired"
+    );
+}
+
+#[test]
+fn a_conversation_whose_server_is_dead_is_rejected_not_moved() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    p.answered(0, 1, None, Some(b"s-1"), t0);
+    p.mark_dead(0, 1, t0);
+    assert_eq!(
+        p.plan(0, Some(b"s-1"), t0).unwrap_err(),
+        ProxyError::ConversationServerDead
+    );
+    assert_eq!(p.counters().conversation_server_dead, 1);
+    // New conversations still go to the live servers.
+    assert_eq!(p.plan(0, None, t0).unwrap().len(), 2);
+    // After dead_time the server is tried again (the shell probes it first).
+    let plan = p
+        .plan(0, Some(b"s-1"), t0 + Duration::from_secs(5))
+        .unwrap();
+    assert_eq!(plan.iter().map(|(j, _)| *j).collect::<Vec<_>>(), [1]);
+}
+
+#[test]
+fn discovered_servers_carry_dead_marks_for_dead_time() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    let a: std::net::SocketAddr = "192.0.2.1:2083".parse().unwrap();
+    assert!(!p.discovered_is_dead("aaa.example", a, t0));
+    p.mark_discovered_dead("aaa.example", a, t0);
+    assert!(p.discovered_is_dead("aaa.example", a, t0));
+    assert!(!p.discovered_is_dead("other.example", a, t0));
+    assert!(!p.discovered_is_dead("aaa.example", a, t0 + Duration::from_secs(5)));
+    p.mark_discovered_alive("aaa.example", a);
+    assert!(!p.discovered_is_dead("aaa.example", a, t0));
+    assert_eq!(p.counters().marked_dead, 1);
+}
+
+#[test]
+fn challenge_state_is_read_from_the_home_answer() {
+    let raw = nas_request();
+    let req = wire::Request::new_checked(&raw).unwrap();
+    let f = Forward::new(&req, 1, None, *b"ourstate").unwrap();
+    assert_eq!(f.state, None);
+    let out = f.request(7, &[5; 16], b"home");
+    let mut r = wire::Response::new(Code::AccessChallenge, 7);
+    r.attr(79, &[1, 2, 0, 4])
+        .attr(STATE, b"home-state")
+        .attr(PROXY_STATE, b"ourstate");
+    let mut b = r.into_bytes().unwrap();
+    assert!(finish_response(&mut b, &[5; 16], b"home"));
+    let (resp, state) = f
+        .answer_with_state(&b, 7, &[5; 16], b"home", 42, b"nas", &[9; 16])
+        .unwrap();
+    assert_eq!(state.as_deref(), Some(&b"home-state"[..]));
+    let b = resp.into_bytes().unwrap();
+    let v = wire::Request::new_checked(&b).unwrap();
+    assert_eq!(v.first(STATE), Some(&b"home-state"[..]), "passed on");
+    // An Accept's State is not a conversation to follow.
+    let msk = [7u8; 64];
+    let acc = home_accept(&out, &msk, &[b"ourstate"]);
+    let (_, state) = f
+        .answer_with_state(&acc, 7, &[5; 16], b"home", 42, b"nas", &[9; 16])
+        .unwrap();
+    assert_eq!(state, None);
+}
+
+#[test]
+fn balance_is_checked() {
+    let e = parse_err(
+        "[[realm]]\nname = \"a.example\"\naction = \"proxy\"\nservers = [\"udp://127.0.0.1:1\"]\nsecret = \"s\"\nbalance = \"random\"\n",
+    );
+    assert!(e.to_string().contains("realm[0].balance"), "{e}");
+    let e =
+        parse_err("[[realm]]\nname = \"a.example\"\naction = \"local\"\nbalance = \"failover\"\n");
+    assert!(e.to_string().contains("realm[0].balance"), "{e}");
+    let e = parse_err("[dns]\nnegative_ttl = 0\n");
+    assert!(e.to_string().contains("dns.negative_ttl"), "{e}");
+}
+
+#[test]
+fn a_discovered_conversation_sticks_to_its_server() {
+    let p = Proxy::new(&cfg(BALANCED).proxy);
+    let t0 = Instant::now();
+    let a: std::net::SocketAddr = "192.0.2.1:2083".parse().unwrap();
+    p.discovered_answered("r.example", ("aaa.r.example", a), None, Some(b"s1"), t0);
+    assert_eq!(
+        p.discovered_owner("r.example", b"s1", t0),
+        Some(("aaa.r.example".to_string(), a))
+    );
+    assert_eq!(p.discovered_owner("other.example", b"s1", t0), None);
+    p.discovered_answered("r.example", ("aaa.r.example", a), Some(b"s1"), None, t0);
+    assert_eq!(p.discovered_owner("r.example", b"s1", t0), None, "finished");
+    p.discovered_answered("r.example", ("aaa.r.example", a), None, Some(b"s2"), t0);
+    assert_eq!(
+        p.discovered_owner("r.example", b"s2", t0 + STICKY_TTL),
+        None
+    );
+}

@@ -47,7 +47,8 @@ pub fn exchange(
     };
     let secret = secret.expose();
     let settings = proxy.settings();
-    for (j, server) in proxy.candidates(fwd.realm, Instant::now()) {
+    let request_state = fwd.state.as_deref();
+    for (j, server) in proxy.plan(fwd.realm, request_state, Instant::now())? {
         if let Some(host) = &server.tls_host {
             let Some(tls) = proxy.tls_client.as_ref() else {
                 continue;
@@ -62,8 +63,15 @@ pub fn exchange(
                 fwd,
                 (nas_identifier, nas_secret, nas_authenticator),
             ) {
-                Ok(response) => {
+                Ok((response, state)) => {
                     proxy.mark_alive(fwd.realm, j);
+                    proxy.answered(
+                        fwd.realm,
+                        j,
+                        request_state,
+                        state.as_deref(),
+                        Instant::now(),
+                    );
                     proxy.count_answered();
                     return Ok(Answered {
                         response,
@@ -137,7 +145,7 @@ pub fn exchange(
                         continue 'tries;
                     }
                 };
-                match fwd.answer(
+                match fwd.answer_with_state(
                     &buf[..n],
                     identifier,
                     &authenticator,
@@ -146,8 +154,15 @@ pub fn exchange(
                     nas_secret,
                     nas_authenticator,
                 ) {
-                    Ok(response) => {
+                    Ok((response, state)) => {
                         proxy.mark_alive(fwd.realm, j);
+                        proxy.answered(
+                            fwd.realm,
+                            j,
+                            request_state,
+                            state.as_deref(),
+                            Instant::now(),
+                        );
                         proxy.count_answered();
                         return Ok(Answered {
                             response,

@@ -251,6 +251,8 @@ pub struct RadiusServer {
     metrics: Arc<crate::metrics::Metrics>,
     /// Requests from no known client.
     unknown_metrics: crate::metrics::ClientMetrics,
+    /// `[cui]`: the key Chargeable-User-Identities are derived with.
+    cui: Option<Arc<crate::cui::CuiKey>>,
 }
 
 /// The reply to send (if any) and what to log.
@@ -280,6 +282,9 @@ struct ReplyTo {
     authenticator: [u8; 16],
     /// Proxy-State attributes, copied unmodified and in order (RFC 2865 §5.33).
     proxy_state: Vec<Vec<u8>>,
+    /// The request asked for a Chargeable-User-Identity (RFC 4372) and
+    /// `[cui]` is configured: the operator to derive it for ([`crate::cui`]).
+    cui_operator: Option<Box<[u8]>>,
 }
 
 /// A request waiting for the store: its dup-cache entry stays "in progress"
@@ -335,6 +340,12 @@ enum WorkDone {
 }
 
 impl Job {
+    /// A request for a home server ([`crate::proxy`]): run it with
+    /// [`RadiusServer::perform_async`] ([`crate::proxy::aio::ProxyLane`]).
+    pub fn is_proxy(&self) -> bool {
+        matches!(self.0.work, Work::Proxy(..))
+    }
+
     /// The socket the reply goes out on.
     pub fn listener(&self) -> Listener {
         self.0.head.listener
@@ -385,6 +396,7 @@ impl RadiusServer {
             ),
             unknown_metrics: metrics.unknown_client(),
             metrics,
+            cui: cfg.cui.clone(),
         }
     }
 
@@ -636,6 +648,10 @@ impl RadiusServer {
                 .all(rfc2865::PROXY_STATE_TYPE)
                 .map(<[u8]>::to_vec)
                 .collect(),
+            cui_operator: self
+                .cui
+                .as_ref()
+                .and_then(|_| crate::cui::requested(&req, &client.client.name)),
         };
 
         // --- duplicate detection (RFC 5080 §2.2.2): begin ---
@@ -723,6 +739,29 @@ impl RadiusServer {
             }
         };
         PerformedJob(Box::new(PerformedInner { head, done }))
+    }
+
+    /// [`RadiusServer::perform`] for a proxied request without holding a
+    /// thread while the home server is waited for; other jobs are performed
+    /// as by `perform` (blocking).
+    pub async fn perform_async(&self, job: Job) -> PerformedJob {
+        let JobInner { head, work } = *job.0;
+        let Work::Proxy(p, fwd) = work else {
+            return self.perform(Job(Box::new(JobInner { head, work })));
+        };
+        let realm_name = fwd.realm_name.clone();
+        let r = crate::proxy::aio::exchange(
+            p,
+            Arc::new(fwd),
+            head.to.identifier,
+            zeroize::Zeroizing::new(head.to.client.client.secret.expose().to_vec()),
+            head.to.authenticator,
+        )
+        .await;
+        PerformedJob(Box::new(PerformedInner {
+            head,
+            done: WorkDone::Proxy(realm_name, r),
+        }))
     }
 
     /// Makes the reply from a performed job, without waiting (or hands
@@ -922,6 +961,7 @@ impl RadiusServer {
                 user_name,
                 reply,
                 report,
+                imsi,
             } => {
                 let mut resp = wire::Response::new(Code::AccessAccept, id);
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
@@ -965,6 +1005,13 @@ impl RadiusServer {
                     .unwrap_or_default()
                 {
                     resp.attr(typ, &value);
+                }
+                // RFC 4372 §2.1: a CUI only when the NAS asked for one.
+                if let (Some(key), Some(op), Some(imsi)) = (&self.cui, &to.cui_operator, &imsi) {
+                    resp.attr(
+                        crate::cui::CHARGEABLE_USER_IDENTITY,
+                        key.derive(imsi.as_str(), op).as_bytes(),
+                    );
                 }
                 (self.finish(resp, to), vec![finished(report)])
             }

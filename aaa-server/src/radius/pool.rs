@@ -42,11 +42,19 @@ pub fn socket_replier(auth: UdpSocket, accounting: UdpSocket) -> Replier {
 #[derive(Clone)]
 pub struct StoreQueue {
     tx: SyncSender<Job>,
+    /// Proxied requests go here instead: they wait for a home server, not
+    /// for the store, and must not hold a store worker meanwhile.
+    proxy: Option<Arc<crate::proxy::aio::ProxyLane>>,
 }
 
 impl StoreQueue {
     /// Queues `job`; gives it back when the queue is full (or the pool stopped).
     pub fn submit(&self, job: Job) -> Result<(), Job> {
+        if job.is_proxy()
+            && let Some(lane) = &self.proxy
+        {
+            return lane.submit(job);
+        }
         self.tx.try_send(job).map_err(|e| match e {
             TrySendError::Full(j) | TrySendError::Disconnected(j) => j,
         })
@@ -79,8 +87,12 @@ impl StorePool {
                     .spawn(move || work(&core, &reply, &rx))?,
             );
         }
+        let lane = crate::proxy::aio::ProxyLane::start(core, reply)?;
         Ok(Self {
-            queue: StoreQueue { tx },
+            queue: StoreQueue {
+                tx,
+                proxy: Some(Arc::new(lane)),
+            },
             workers: handles,
         })
     }

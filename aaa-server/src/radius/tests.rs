@@ -38,6 +38,7 @@ fn config(require_ma: bool, network_name: &str) -> Config {
         radsec: None,
         metrics: Default::default(),
         proxy: Default::default(),
+        cui: None,
     }
 }
 

@@ -518,6 +518,24 @@ async fn connection(tcp: tokio::net::TcpStream, peer: SocketAddr, sh: &Shared) -
                 }
                 drop(permit);
             }
+            // A proxied request waits for its home server as a task
+            // (proxy::aio), holding no blocking-pool thread.
+            Handled::Deferred(job) if job.is_proxy() => {
+                let (core, tx) = (sh.core.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    let performed = core.perform_async(job).await;
+                    let (bytes, effects) = match core.resume(performed, Instant::now()) {
+                        Handled::Reply(r) => r,
+                        // A proxy job needs no second step; never left in progress.
+                        Handled::Deferred(job) => core.abandon(job),
+                    };
+                    if let Some(b) = bytes {
+                        let _ = tx.send(b).await;
+                    }
+                    log_effects_for(|| core.transport_client_name(id), peer, effects);
+                });
+            }
             Handled::Deferred(job) => {
                 let (core, tx) = (sh.core.clone(), tx.clone());
                 tokio::task::spawn_blocking(move || {

@@ -256,6 +256,22 @@ pub fn eapol_test_external_sim(
     method: &str,
     network: &str,
     reauths: u32,
+    answer: impl FnMut(&str, &str) -> String,
+) -> (bool, String, Duration) {
+    eapol_test_external_sim_args(bin, secret, port, method, network, reauths, &[], answer)
+}
+
+/// [`eapol_test_external_sim`] with `extra` command-line arguments (such as
+/// `-N89:x:00`, an attribute added to every Access-Request).
+#[allow(clippy::too_many_arguments)]
+pub fn eapol_test_external_sim_args(
+    bin: &std::path::Path,
+    secret: &str,
+    port: u16,
+    method: &str,
+    network: &str,
+    reauths: u32,
+    extra: &[&str],
     mut answer: impl FnMut(&str, &str) -> String,
 ) -> (bool, String, Duration) {
     use std::os::unix::net::UnixDatagram;
@@ -278,6 +294,7 @@ pub fn eapol_test_external_sim(
         .arg(&conf)
         .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-s", secret])
         .args(["-r", &reauths.to_string(), "-t", "10", "-W"])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::fs::File::create(&out).unwrap()))
         .stderr(Stdio::null())

@@ -219,6 +219,7 @@ impl Challenge {
             identity,
             how: Success::Full,
             notify: result_ind.then_some((k_aut, None)),
+            imsi: None,
         };
         super::confirm(&user, version, accept)
     }

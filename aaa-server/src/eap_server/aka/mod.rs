@@ -134,7 +134,9 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 identity,
                 how,
                 notify,
+                imsi,
             } = *accept;
+            c.imsi = imsi.map(Box::new);
             match notify {
                 Some((k_aut, reauth)) => {
                     notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))

@@ -41,6 +41,7 @@ impl Reauth {
                     identity: mk_identity,
                     how: Success::FastReauth,
                     notify,
+                    imsi: None,
                 };
                 super::confirm(context.permanent_user(), context.version(), accept)
             }

@@ -166,6 +166,7 @@ impl Challenge {
                 identity,
                 how: Success::Full,
                 notify: result_ind.then_some((k_aut, None)),
+                imsi: None,
             }),
         }))
     }

@@ -119,7 +119,9 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 identity,
                 how,
                 notify,
+                imsi,
             } = *accept;
+            c.imsi = imsi.map(Box::new);
             match (refused, notify) {
                 (None, Some((k_aut, reauth))) => {
                     notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))

@@ -81,6 +81,7 @@ impl Reauth {
                         identity: mk_identity,
                         how: Success::FastReauth,
                         notify,
+                        imsi: None,
                     }),
                 }))
             }
