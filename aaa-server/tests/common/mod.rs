@@ -49,11 +49,27 @@ pub fn tool(name: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("{name} is required in CI (Debian package eapoltest)");
+            panic!(
+                "{name} is required in CI (Debian package {})",
+                debian_package(name)
+            );
         }
         eprintln!("NOTE: {name} not installed; this test did not run");
     }
     found
+}
+
+/// The Debian package that installs the tool `name` (scripts/packages.sh).
+pub fn debian_package(name: &str) -> &str {
+    match name {
+        "eapol_test" => "eapoltest",
+        "promtool" => "prometheus",
+        "dnsmasq" => "dnsmasq-base",
+        "radiusd" | "freeradius" => "freeradius",
+        "wpa_supplicant" | "wpa_cli" => "wpasupplicant",
+        "pg_ctl" | "initdb" => "postgresql",
+        other => other,
+    }
 }
 
 pub struct Server {
