@@ -8,6 +8,11 @@
 //! `[radius] session_idle_timeout` (with no `das` anywhere, that is all it does).
 //! One thread, one UDP socket, a [`DasClient`]; nothing here blocks the
 //! RADIUS workers. Outcomes are counted in [`DasMetrics`] (`aaa_das_*`).
+//!
+//! Several nodes on one PostgreSQL store each run a watcher and each sees
+//! the same change; before sending, a watcher claims the (session, kind,
+//! attributes digest) with [`WatchStore::claim`], on this thread, and only
+//! the winner sends (`hss::postgres::das_claim`). SQLite always grants it.
 
 use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
 use super::sessions::ActiveSession;
@@ -28,6 +33,12 @@ pub const SCAN: Duration = Duration::from_millis(250);
 
 /// How often sessions idle for `[radius] session_idle_timeout` are closed.
 pub const IDLE_SWEEP: Duration = Duration::from_secs(10);
+
+/// How long a Disconnect/CoA claim is kept once its session has ended
+/// (ended sessions' claims are deleted at the idle sweep after that): far
+/// longer than one scan of any node, so no node that still lists the
+/// session claims it again.
+pub const CLAIM_KEEP: Duration = Duration::from_secs(60);
 
 /// A subscriber as the watcher compares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +144,9 @@ fn close_idle(store: &dyn WatchStore, idle: Duration, next: &mut Instant) {
         ),
         Err(e) => tracing::warn!(error = %e, "idle sessions: store"),
     }
+    if let Err(e) = store.expire_claims(CLAIM_KEEP) {
+        tracing::warn!(error = %e, "Disconnect/CoA claims: store");
+    }
 }
 
 /// A request's outcome: logged, counted, and for a CoA the NAS refused or
@@ -226,6 +240,58 @@ fn send(
     }
 }
 
+/// MD5 of the encoded attributes of a CoA-Request: its claim's digest.
+fn digest(extra: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for (t, v) in extra {
+        h.update([*t]);
+        h.update((v.len() as u32).to_be_bytes());
+        h.update(v);
+    }
+    h.finalize().to_vec()
+}
+
+/// For each of `sessions` whose client has a `das`: claims `kind` at
+/// `digest` ([`WatchStore::claim`]) and sends the request when this node
+/// won; counts it as claimed elsewhere when another node did. Returns the
+/// (client, Acct-Session-Id) decided either way, and whether some claim
+/// failed (store unreachable: that session is tried again next scan).
+#[allow(clippy::too_many_arguments)]
+fn claim_and_send(
+    clients: &[Client],
+    store: &dyn WatchStore,
+    sock: &UdpSocket,
+    das: &mut DasClient,
+    sessions: &[&ActiveSession],
+    kind: DasKind,
+    (digest, extra): (&[u8], &[(u8, Vec<u8>)]),
+    why: &str,
+    m: &DasMetrics,
+) -> (Vec<(String, String)>, bool) {
+    let mut decided = Vec::new();
+    let mut failed = false;
+    for s in sessions {
+        let Some((to, secret, session)) = targets(clients, std::slice::from_ref(*s)).pop() else {
+            continue;
+        };
+        match store.claim(&s.client, &s.session_id, kind, digest) {
+            Ok(true) => send(das, sock, to, &secret, kind, &session, extra, why, m),
+            Ok(false) => {
+                tracing::debug!(nas = %to, session = %s.session_id, why, "{kind} claimed by another node");
+                m.claimed_elsewhere(kind);
+            }
+            Err(e) => {
+                tracing::warn!(nas = %to, session = %s.session_id, error = %e, "{kind} not claimed: store");
+                failed = true;
+                continue;
+            }
+        }
+        decided.push((s.client.clone(), s.session_id.clone()));
+    }
+    (decided, failed)
+}
+
 fn scan(
     clients: &[Client],
     store: &dyn WatchStore,
@@ -270,45 +336,47 @@ fn scan(
                 // group's or its own) goes to the NAS as a CoA-Request.
                 let a = store.authorization(&parsed)?.reply;
                 let before = reply.insert(imsi.to_string(), a.clone());
-                if before.is_some_and(|b| b != a) {
+                if let Some(b) = before
+                    && b != a
+                {
                     let extra = super::encode(&a);
-                    let sessions: Vec<ActiveSession> = list.into_iter().cloned().collect();
-                    for (to, secret, session) in targets(clients, &sessions) {
-                        send(
-                            das,
-                            sock,
-                            to,
-                            &secret,
-                            DasKind::Coa,
-                            &session,
-                            &extra,
-                            "reply attributes changed",
-                            m,
-                        );
+                    let (_, failed) = claim_and_send(
+                        clients,
+                        store,
+                        sock,
+                        das,
+                        &list,
+                        DasKind::Coa,
+                        (&digest(&extra), &extra),
+                        "reply attributes changed",
+                        m,
+                    );
+                    if failed {
+                        // Seen as a change again next scan; the sessions
+                        // already claimed at this digest are not sent twice.
+                        reply.insert(imsi.to_string(), b);
                     }
                 }
                 continue;
             }
         };
         reply.remove(imsi);
-        let fresh: Vec<ActiveSession> = list
+        let fresh: Vec<&ActiveSession> = list
             .into_iter()
-            .filter(|s| sent.insert((s.client.clone(), s.session_id.clone())))
-            .cloned()
+            .filter(|s| !sent.contains(&(s.client.clone(), s.session_id.clone())))
             .collect();
-        for (to, secret, session) in targets(clients, &fresh) {
-            send(
-                das,
-                sock,
-                to,
-                &secret,
-                DasKind::Disconnect,
-                &session,
-                &[],
-                why,
-                m,
-            );
-        }
+        let (decided, _) = claim_and_send(
+            clients,
+            store,
+            sock,
+            das,
+            &fresh,
+            DasKind::Disconnect,
+            (&[], &[]),
+            why,
+            m,
+        );
+        sent.extend(decided);
     }
     Ok(())
 }
