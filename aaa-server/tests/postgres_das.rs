@@ -13,6 +13,8 @@
 //!   node's `aaa_das_requests_total` + `aaa_das_claimed_elsewhere_total`
 //!   shows that all three saw the change and one sent it. A node restarted
 //!   afterwards does not send that Disconnect again.
+//! - Two nodes and hostapd 2.10's DAS as the NAS: one bar, one request
+//!   taken apart by hostapd, one NAK (503) counted in all.
 
 mod common;
 #[path = "common/postgres.rs"]
@@ -363,26 +365,7 @@ fn three_nodes_send_one_coa_and_one_disconnect_per_change() {
         .collect();
 
     // Accounting-Start of the subscriber's session, through node 0.
-    let user = format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org");
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.send_to(
-        &accounting_request(
-            1,
-            &[
-                (40, 1u32.to_be_bytes().to_vec()),
-                (44, b"SESSION-0042".to_vec()),
-                (1, user.into_bytes()),
-                (31, b"02-00-00-00-00-01".to_vec()),
-                (32, b"ap1".to_vec()),
-            ],
-        ),
-        nodes[0].acct,
-    )
-    .unwrap();
-    let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).expect("Accounting-Response");
-    assert_eq!(buf[0], 5, "{:?}", &buf[..n]);
+    start_session(&nodes[0], &imsi, "SESSION-0042");
     // Each watcher (a scan every 250 ms) first takes note of the session
     // and its attributes: a CoA goes out on a change from what it noted.
     std::thread::sleep(Duration::from_secs(2));
@@ -487,6 +470,142 @@ fn three_nodes_send_one_coa_and_one_disconnect_per_change() {
                 .join("\n")
         );
     }
+}
+
+/// Accounting-Start of `imsi`'s session `id` through `node`.
+fn start_session(node: &Node, imsi: &str, id: &str) {
+    let user = format!("6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org");
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(
+        &accounting_request(
+            1,
+            &[
+                (40, 1u32.to_be_bytes().to_vec()),
+                (44, id.as_bytes().to_vec()),
+                (1, user.into_bytes()),
+                (31, b"02-00-00-00-00-01".to_vec()),
+                (32, b"ap1".to_vec()),
+            ],
+        ),
+        node.acct,
+    )
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).expect("Accounting-Response");
+    assert_eq!(buf[0], 5, "{:?}", &buf[..n]);
+}
+
+/// hostapd 2.10's DAS as the NAS (`driver=none`: no stations, so it NAKs
+/// each authenticated Disconnect-Request with Error-Cause 503, as a NAS does
+/// the duplicate of a Disconnect it already acted on). Two nodes, one bar:
+/// hostapd takes one request apart, one NAK is counted in all.
+#[test]
+fn hostapd_gets_one_disconnect_request_from_two_nodes() {
+    let Some(hostapd) = tool("hostapd") else {
+        return;
+    };
+    let Some(pg) = pgsrv::Postgres::start() else {
+        return;
+    };
+    let url = pg.url("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let das_port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hconf = dir.path().join("hostapd.conf");
+    std::fs::write(
+        &hconf,
+        format!(
+            "driver=none\ninterface=das{das_port}\nlogger_stdout=-1\nlogger_stdout_level=0\n\
+             radius_das_port={das_port}\nradius_das_client=127.0.0.1 {SECRET}\n\
+             radius_das_require_event_timestamp=1\nradius_das_require_message_authenticator=1\n"
+        ),
+    )
+    .unwrap();
+    let mut h = Command::new(hostapd)
+        .arg("-dd")
+        .arg(&hconf)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _h_guard = KillOnDrop(h.id());
+    let hlog = Arc::new(Mutex::new(Vec::new()));
+    let l = hlog.clone();
+    let out = h.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            l.lock().unwrap().push(line);
+        }
+    });
+    assert!(
+        wait_for(&hlog, "AP-ENABLED", 10).is_some(),
+        "hostapd did not start: {:#?}",
+        hlog.lock().unwrap()
+    );
+    let (imsi, k, opc) = vector_subscriber(1);
+    aaa(&[
+        "subscriber",
+        "add",
+        "--db",
+        &url,
+        "--imsi",
+        &imsi,
+        "--k",
+        &hex::encode(k),
+        "--opc",
+        &hex::encode(opc),
+    ]);
+    let das: SocketAddr = format!("127.0.0.1:{das_port}").parse().unwrap();
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let nodes: Vec<Node> = dirs
+        .iter()
+        .map(|d| Node::start(d.path(), &url, das))
+        .collect();
+    start_session(&nodes[1], &imsi, "SESSION-HOSTAPD");
+    aaa(&["subscriber", "bar", "--db", &url, "--imsi", &imsi]);
+    assert_eq!(settle(&nodes, "disconnect"), (1, 1));
+    let naks = |nodes: &[Node]| -> u64 {
+        nodes
+            .iter()
+            .map(|n| {
+                let body = n.scrape();
+                body.lines()
+                    .find_map(|l| {
+                        l.strip_prefix(
+                            "aaa_das_naks_total{kind=\"disconnect\",error_cause=\"503\"} ",
+                        )?
+                        .parse::<u64>()
+                        .ok()
+                    })
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    let mut n = 0;
+    for _ in 0..100 {
+        n = naks(&nodes);
+        if n > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A second of quiet (four scans of each node): nothing more.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!((n, naks(&nodes)), (1, 1), "one NAK (503) in all");
+    let matched = hlog
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("RADIUS DAS: No Calling-Station-Id match"))
+        .count();
+    assert_eq!(matched, 1, "hostapd: {:#?}", hlog.lock().unwrap());
+    let _ = h.kill();
+    let _ = h.wait();
 }
 
 /// An Accounting-Request (RFC 2866 §3: Request Authenticator =
