@@ -8,6 +8,11 @@
 //! `[radius] session_idle_timeout` (with no `das` anywhere, that is all it does).
 //! One thread, one UDP socket, a [`DasClient`]; nothing here blocks the
 //! RADIUS workers. Outcomes are counted in [`DasMetrics`] (`aaa_das_*`).
+//!
+//! Several nodes on one PostgreSQL store each run a watcher and each sees
+//! the same change; before sending, a watcher claims the (session, kind,
+//! attributes digest) with [`WatchStore::claim`], on this thread, and only
+//! the winner sends (`hss::postgres::das_claim`). SQLite always grants it.
 
 use super::das::{DasClient, DasEvent, DasKind, Retry, SessionRef, udp::log};
 use super::sessions::ActiveSession;
@@ -28,6 +33,12 @@ pub const SCAN: Duration = Duration::from_millis(250);
 
 /// How often sessions idle for `[radius] session_idle_timeout` are closed.
 pub const IDLE_SWEEP: Duration = Duration::from_secs(10);
+
+/// How long a Disconnect/CoA claim is kept once its session has ended
+/// (ended sessions' claims are deleted at the idle sweep after that): far
+/// longer than one scan of any node, so no node that still lists the
+/// session claims it again.
+pub const CLAIM_KEEP: Duration = Duration::from_secs(60);
 
 /// A subscriber as the watcher compares it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,6 +144,9 @@ fn close_idle(store: &dyn WatchStore, idle: Duration, next: &mut Instant) {
         ),
         Err(e) => tracing::warn!(error = %e, "idle sessions: store"),
     }
+    if let Err(e) = store.expire_claims(CLAIM_KEEP) {
+        tracing::warn!(error = %e, "Disconnect/CoA claims: store");
+    }
 }
 
 /// A request's outcome: logged, counted, and for a CoA the NAS refused or
@@ -226,6 +240,58 @@ fn send(
     }
 }
 
+/// MD5 of the encoded attributes of a CoA-Request: its claim's digest.
+fn digest(extra: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    use md5::{Digest, Md5};
+    let mut h = Md5::new();
+    for (t, v) in extra {
+        h.update([*t]);
+        h.update((v.len() as u32).to_be_bytes());
+        h.update(v);
+    }
+    h.finalize().to_vec()
+}
+
+/// For each of `sessions` whose client has a `das`: claims `kind` at
+/// `digest` ([`WatchStore::claim`]) and sends the request when this node
+/// won; counts it as claimed elsewhere when another node did. Returns the
+/// (client, Acct-Session-Id) decided either way, and whether some claim
+/// failed (store unreachable: that session is tried again next scan).
+#[allow(clippy::too_many_arguments)]
+fn claim_and_send(
+    clients: &[Client],
+    store: &dyn WatchStore,
+    sock: &UdpSocket,
+    das: &mut DasClient,
+    sessions: &[&ActiveSession],
+    kind: DasKind,
+    (digest, extra): (&[u8], &[(u8, Vec<u8>)]),
+    why: &str,
+    m: &DasMetrics,
+) -> (Vec<(String, String)>, bool) {
+    let mut decided = Vec::new();
+    let mut failed = false;
+    for s in sessions {
+        let Some((to, secret, session)) = targets(clients, std::slice::from_ref(*s)).pop() else {
+            continue;
+        };
+        match store.claim(&s.client, &s.session_id, kind, digest) {
+            Ok(true) => send(das, sock, to, &secret, kind, &session, extra, why, m),
+            Ok(false) => {
+                tracing::debug!(nas = %to, session = %s.session_id, why, "{kind} claimed by another node");
+                m.claimed_elsewhere(kind);
+            }
+            Err(e) => {
+                tracing::warn!(nas = %to, session = %s.session_id, error = %e, "{kind} not claimed: store");
+                failed = true;
+                continue;
+            }
+        }
+        decided.push((s.client.clone(), s.session_id.clone()));
+    }
+    (decided, failed)
+}
+
 fn scan(
     clients: &[Client],
     store: &dyn WatchStore,
@@ -259,10 +325,10 @@ fn scan(
         };
         let now = store.subscriber_state(&parsed)?;
         let before = known.insert(imsi.to_string(), now.clone());
-        let why = match (&now, before) {
+        let why = match (&now, &before) {
             (SubscriberState::Gone, _) => "subscriber removed",
             (SubscriberState::Barred, _) => "subscriber barred",
-            (SubscriberState::Keys(k), Some(SubscriberState::Keys(b))) if *k != b => {
+            (SubscriberState::Keys(k), Some(SubscriberState::Keys(b))) if k != b => {
                 "subscriber K/OPc changed"
             }
             _ => {
@@ -270,44 +336,51 @@ fn scan(
                 // group's or its own) goes to the NAS as a CoA-Request.
                 let a = store.authorization(&parsed)?.reply;
                 let before = reply.insert(imsi.to_string(), a.clone());
-                if before.is_some_and(|b| b != a) {
+                if let Some(b) = before
+                    && b != a
+                {
                     let extra = super::encode(&a);
-                    let sessions: Vec<ActiveSession> = list.into_iter().cloned().collect();
-                    for (to, secret, session) in targets(clients, &sessions) {
-                        send(
-                            das,
-                            sock,
-                            to,
-                            &secret,
-                            DasKind::Coa,
-                            &session,
-                            &extra,
-                            "reply attributes changed",
-                            m,
-                        );
+                    let (_, failed) = claim_and_send(
+                        clients,
+                        store,
+                        sock,
+                        das,
+                        &list,
+                        DasKind::Coa,
+                        (&digest(&extra), &extra),
+                        "reply attributes changed",
+                        m,
+                    );
+                    if failed {
+                        // Seen as a change again next scan; the sessions
+                        // already claimed at this digest are not sent twice.
+                        reply.insert(imsi.to_string(), b);
                     }
                 }
                 continue;
             }
         };
         reply.remove(imsi);
-        let fresh: Vec<ActiveSession> = list
+        let fresh: Vec<&ActiveSession> = list
             .into_iter()
-            .filter(|s| sent.insert((s.client.clone(), s.session_id.clone())))
-            .cloned()
+            .filter(|s| !sent.contains(&(s.client.clone(), s.session_id.clone())))
             .collect();
-        for (to, secret, session) in targets(clients, &fresh) {
-            send(
-                das,
-                sock,
-                to,
-                &secret,
-                DasKind::Disconnect,
-                &session,
-                &[],
-                why,
-                m,
-            );
+        let (decided, failed) = claim_and_send(
+            clients,
+            store,
+            sock,
+            das,
+            &fresh,
+            DasKind::Disconnect,
+            (&[], &[]),
+            why,
+            m,
+        );
+        sent.extend(decided);
+        if failed && let Some(b) = before {
+            // A K/OPc change is seen against the state before it: keep
+            // that, so the next scan tries the sessions not claimed again.
+            known.insert(imsi.to_string(), b);
         }
     }
     Ok(())
@@ -325,6 +398,139 @@ pub fn acked(events: &[DasEvent]) -> usize {
 mod tests {
     use super::*;
     use crate::hss::{AccountingLog, AccountingRecord};
+    use std::sync::Mutex;
+
+    /// A claim: client, Acct-Session-Id, kind, digest.
+    type Claim = (String, String, DasKind, Vec<u8>);
+
+    /// A store shared by two nodes whose claims are kept in one set, as
+    /// `das_claim` keeps them for every node of a PostgreSQL store.
+    struct Shared {
+        sessions: Vec<ActiveSession>,
+        state: Mutex<SubscriberState>,
+        claims: Mutex<HashSet<Claim>>,
+        unreachable: AtomicBool,
+    }
+
+    impl crate::hss::Hss for Shared {
+        fn vector(
+            &self,
+            _: &Imsi,
+            _: crate::hss::VectorKind,
+        ) -> Result<eap::umts::AuthVector, HssError> {
+            Err(HssError::UnknownSubscriber)
+        }
+        fn resync(
+            &self,
+            _: &Imsi,
+            _: &[u8; 16],
+            _: &eap::umts::Auts,
+        ) -> Result<eap::umts::Sqn, HssError> {
+            Err(HssError::UnknownSubscriber)
+        }
+        fn authorization(&self, _: &Imsi) -> Result<crate::authz::Authorization, HssError> {
+            Ok(crate::authz::Authorization::default())
+        }
+    }
+
+    impl WatchStore for Shared {
+        fn sessions(&self, _: Option<&Imsi>) -> Result<Vec<ActiveSession>, HssError> {
+            Ok(self.sessions.clone())
+        }
+        fn subscriber_state(&self, _: &Imsi) -> Result<SubscriberState, HssError> {
+            Ok(self.state.lock().unwrap().clone())
+        }
+        fn close_idle_sessions(&self, _: Duration, _: i64) -> Result<usize, HssError> {
+            Ok(0)
+        }
+        fn claim(&self, c: &str, s: &str, k: DasKind, d: &[u8]) -> Result<bool, HssError> {
+            if self.unreachable.load(Ordering::Relaxed) {
+                return Err(HssError::Store("unreachable".into()));
+            }
+            let mut claims = self.claims.lock().unwrap();
+            claims.retain(|x| !(x.0 == c && x.1 == s && x.2 == k && x.3 != d));
+            Ok(claims.insert((c.into(), s.into(), k, d.to_vec())))
+        }
+        fn expire_claims(&self, _: Duration) -> Result<usize, HssError> {
+            Ok(0)
+        }
+    }
+
+    /// Codes of the datagrams waiting at `nas`.
+    fn received(nas: &UdpSocket) -> Vec<u8> {
+        let mut buf = [0u8; 4096];
+        let mut codes = Vec::new();
+        while let Ok((n, _)) = nas.recv_from(&mut buf) {
+            codes.extend(buf[..n.min(1)].iter());
+        }
+        codes
+    }
+
+    #[test]
+    fn of_two_nodes_one_sends_and_a_failed_claim_is_tried_again() {
+        let nas = UdpSocket::bind("127.0.0.1:0").unwrap();
+        nas.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let clients = vec![Client {
+            name: "ap1".into(),
+            network: crate::config::Cidr::parse("127.0.0.1/32").unwrap(),
+            secret: eap::secret::SecretBytes::new(b"s3cret".to_vec()),
+            require_message_authenticator: false,
+            das: Some(nas.local_addr().unwrap()),
+        }];
+        let store = Shared {
+            sessions: vec![ActiveSession {
+                client: "ap1".into(),
+                nas: "ap1".into(),
+                session_id: "s1".into(),
+                user_name: "0001010000000001@x".into(),
+                imsi: Some("001010000000001".into()),
+                calling_station_id: "02-00-00-00-00-01".into(),
+                started: 0,
+                updated: 0,
+            }],
+            state: Mutex::new(SubscriberState::Keys([1; 16])),
+            claims: Mutex::default(),
+            unreachable: AtomicBool::new(false),
+        };
+        let metrics = crate::metrics::Metrics::new();
+        let m = DasMetrics::register(&metrics);
+        let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut nodes: Vec<(DasClient, Seen)> = (0..2)
+            .map(|_| (DasClient::new(Retry::default()), Seen::default()))
+            .collect();
+        let mut scan_all = |only: Option<usize>| {
+            for (i, (das, seen)) in nodes.iter_mut().enumerate() {
+                if only.is_none_or(|o| o == i) {
+                    scan(&clients, &store, &sock, das, seen, &m).unwrap();
+                }
+            }
+        };
+        scan_all(None);
+        assert!(received(&nas).is_empty(), "first look: nothing changed");
+        // K changes while node 0 cannot claim: nothing leaves it.
+        *store.state.lock().unwrap() = SubscriberState::Keys([2; 16]);
+        store.unreachable.store(true, Ordering::Relaxed);
+        scan_all(Some(0));
+        assert!(received(&nas).is_empty());
+        // Reachable again: node 0 tries again and sends, node 1 does not.
+        store.unreachable.store(false, Ordering::Relaxed);
+        scan_all(Some(0));
+        assert_eq!(received(&nas), [40], "node 0's Disconnect-Request");
+        scan_all(Some(1));
+        assert!(received(&nas).is_empty(), "node 1 lost the claim");
+        // Barred afterwards: the session had its Disconnect.
+        *store.state.lock().unwrap() = SubscriberState::Barred;
+        scan_all(None);
+        assert!(received(&nas).is_empty());
+        let t = metrics.encode(false);
+        for line in [
+            r#"aaa_das_requests_total{kind="disconnect"} 1"#,
+            r#"aaa_das_claimed_elsewhere_total{kind="disconnect"} 1"#,
+        ] {
+            assert!(t.contains(line), "{line} not in\n{t}");
+        }
+    }
 
     #[test]
     fn the_timer_closes_idle_sessions_without_new_accounting() {

@@ -51,6 +51,7 @@ pub struct DasMetrics {
     timeouts: Family<Labels, Counter>,
     dropped: Family<Labels, Counter>,
     coa_fallbacks: Counter,
+    claimed_elsewhere: Family<Labels, Counter>,
 }
 
 impl DasMetrics {
@@ -65,12 +66,14 @@ impl DasMetrics {
             timeouts: Family::default(),
             dropped: Family::default(),
             coa_fallbacks: Counter::default(),
+            claimed_elsewhere: Family::default(),
         };
         for k in [DasKind::Disconnect, DasKind::Coa] {
             let l = vec![("kind", kind_label(k).to_string())];
             let _ = d.requests.get_or_create(&l);
             let _ = d.acks.get_or_create(&l);
             let _ = d.timeouts.get_or_create(&l);
+            let _ = d.claimed_elsewhere.get_or_create(&l);
         }
         for r in [
             DasDrop::Malformed,
@@ -117,12 +120,24 @@ impl DasMetrics {
             "Disconnect-Requests sent because a CoA-Request was NAKed or unanswered",
             d.coa_fallbacks.clone(),
         );
+        reg.register(
+            "aaa_das_claimed_elsewhere",
+            "Disconnect/CoA-Requests this node did not send because another node on the same PostgreSQL store claimed them first, by kind",
+            d.claimed_elsewhere.clone(),
+        );
         d
     }
 
     /// A first transmission of a `kind` request.
     pub fn sent(&self, kind: DasKind) {
         self.requests
+            .get_or_create(&vec![("kind", kind_label(kind).to_string())])
+            .inc();
+    }
+
+    /// A `kind` request left to the node that claimed it first.
+    pub fn claimed_elsewhere(&self, kind: DasKind) {
+        self.claimed_elsewhere
             .get_or_create(&vec![("kind", kind_label(kind).to_string())])
             .inc();
     }
@@ -202,6 +217,7 @@ mod tests {
             session: "s".into(),
         });
         d.coa_fallback();
+        d.claimed_elsewhere(DasKind::Disconnect);
         d.dropped(DasDrop::Unsolicited);
         let t = m.encode(false);
         for line in [
@@ -218,6 +234,8 @@ mod tests {
             "aaa_das_coa_fallbacks_total 1",
             r#"aaa_das_responses_dropped_total{reason="unsolicited"} 1"#,
             r#"aaa_das_responses_dropped_total{reason="malformed"} 0"#,
+            r#"aaa_das_claimed_elsewhere_total{kind="disconnect"} 1"#,
+            r#"aaa_das_claimed_elsewhere_total{kind="coa"} 0"#,
         ] {
             assert!(t.contains(line), "{line} not in\n{t}");
         }

@@ -392,6 +392,18 @@ impl crate::authz::store::WatchStore for PgStore {
     fn close_idle_sessions(&self, idle: std::time::Duration, now: i64) -> Result<usize, HssError> {
         PgStore::close_idle_sessions(self, idle, now)
     }
+    fn claim(
+        &self,
+        client: &str,
+        session_id: &str,
+        kind: crate::authz::das::DasKind,
+        digest: &[u8],
+    ) -> Result<bool, HssError> {
+        PgStore::claim_das(self, client, session_id, kind, digest)
+    }
+    fn expire_claims(&self, keep: std::time::Duration) -> Result<usize, HssError> {
+        PgStore::expire_das_claims(self, keep)
+    }
 }
 
 impl PgStore {

@@ -87,6 +87,23 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
         PRIMARY KEY (imsi, rand)
     );",
     ),
+    (
+        4,
+        // Disconnect/CoA claims (hss::postgres::das_claim): with several
+        // nodes on one database, the node whose claim of a (session, kind,
+        // digest) wins sends the request; the others do not.
+        "CREATE TABLE das_claim (
+        client text NOT NULL,
+        session_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('disconnect', 'coa')),
+        -- 'coa': MD5 of the attributes sent; 'disconnect': empty
+        digest bytea NOT NULL,
+        -- which node claimed it (host:pid), for the operator
+        node text NOT NULL,
+        claimed_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (client, session_id, kind)
+    );",
+    ),
 ];
 
 /// The newest schema version this build knows.

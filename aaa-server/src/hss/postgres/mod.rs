@@ -34,6 +34,7 @@
 
 mod authz;
 pub mod conninfo;
+mod das_claim;
 pub mod migrate;
 pub mod reach;
 mod triplets;
