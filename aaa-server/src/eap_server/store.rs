@@ -124,11 +124,7 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
     match work {
         Work::Vector { kind, target } => {
             // Barring is checked before a vector (an SQN) is issued.
-            let v = match supported(hss.authorization(&target.imsi)) {
-                Ok(a) if a.barred => Err(HssError::Barred),
-                Err(e) if e != HssError::UnknownSubscriber => Err(e),
-                _ => hss.vector_versioned(&target.imsi, kind),
-            };
+            let v = hss.authorized_vector(&target.imsi, kind);
             Done::Vector(target, v)
         }
         Work::Triplets { target } => {
@@ -155,13 +151,10 @@ pub(crate) fn perform(work: Work, hss: &dyn Hss, privacy: Option<&PrivacyServer>
             version,
             accept,
         } => {
-            let (current, authz) = (
-                hss.current(&imsi, version),
-                supported(hss.authorization(&imsi)),
-            );
+            let (a, current) = hss.confirm(&imsi, version);
             let mut accept = accept;
             accept.imsi = Some(imsi);
-            Done::Confirm(accept, current, authz)
+            Done::Confirm(accept, current, supported(a))
         }
     }
 }

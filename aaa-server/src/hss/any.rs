@@ -190,6 +190,23 @@ impl Hss for AnyStore {
     ) -> Option<Result<(AuthVector, u64), HssError>> {
         self.hss().try_vector(imsi, kind)
     }
+    fn authorized_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        self.hss().authorized_vector(imsi, kind)
+    }
+    fn confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> (
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    ) {
+        self.hss().confirm(imsi, version)
+    }
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.hss().resync(imsi, rand, auts)
     }

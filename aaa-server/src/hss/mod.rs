@@ -182,6 +182,43 @@ pub trait Hss: Send + Sync {
         Some((a, self.try_current(imsi, version)?))
     }
 
+    /// A vector ([`Hss::vector_versioned`]) for a subscriber found not
+    /// barred first: [`HssError::Barred`] without using an SQN otherwise.
+    /// The EAP server calls this on a store worker when
+    /// [`Hss::try_vector`] did not answer. Default: [`Hss::authorization`],
+    /// then the vector (a store without groups and barring serves everyone);
+    /// a remote store may do both in one round trip.
+    fn authorized_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        match self.authorization(imsi) {
+            Ok(a) if a.barred => Err(HssError::Barred),
+            Err(e) if !matches!(e, HssError::UnknownSubscriber | HssError::Unsupported(_)) => {
+                Err(e)
+            }
+            _ => self.vector_versioned(imsi, kind),
+        }
+    }
+
+    /// Both checks before Access-Accept, on a store worker when
+    /// [`Hss::try_confirm`] did not answer: the subscriber's authorization
+    /// and whether it is still as at `version` ([`Hss::current`]). Default:
+    /// the two calls, [`Hss::current`] first; a remote store may answer both
+    /// from one statement (one snapshot, one round trip).
+    fn confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> (
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    ) {
+        let current = self.current(imsi, version);
+        (self.authorization(imsi), current)
+    }
+
     /// Verifies AUTS for `rand` and sets SQN_HE so the next vector is fresh
     /// for the USIM (TS 33.102 §6.3.5). Returns the USIM's SQN_MS.
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError>;

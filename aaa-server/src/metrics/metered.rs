@@ -64,6 +64,36 @@ impl<S: Hss> Hss for Metered<S> {
         self.inner.try_vector(imsi, kind)
     }
 
+    /// Timed as one `vector` call: the barring check is part of it.
+    fn authorized_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        self.timed(StoreCall::Vector, || {
+            self.inner.authorized_vector(imsi, kind)
+        })
+    }
+
+    /// Timed as one `current` call (the authorization read is part of it);
+    /// a failure of either counts.
+    fn confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> (
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    ) {
+        let t = Instant::now();
+        let (a, current) = self.inner.confirm(imsi, version);
+        let failed =
+            current.is_err() || matches!(&a, Err(e) if !matches!(e, HssError::Unsupported(_)));
+        self.metrics
+            .store_call(StoreCall::Current, t.elapsed(), failed);
+        (a, current)
+    }
+
     fn resync(&self, imsi: &Imsi, rand: &[u8; 16], auts: &Auts) -> Result<Sqn, HssError> {
         self.timed(StoreCall::Resync, || self.inner.resync(imsi, rand, auts))
     }

@@ -96,6 +96,30 @@ pub(super) fn apply_session(
     Ok(())
 }
 
+/// The authorization in `row` from column `at`: barred, own attributes,
+/// group attributes, each NULL when the subscriber has no authorization row
+/// (not barred, no attributes).
+pub(super) fn authorization_of_row(
+    r: &postgres::Row,
+    at: usize,
+) -> Result<Authorization, HssError> {
+    let Some(barred) = r.get::<_, Option<bool>>(at) else {
+        return Ok(Authorization::default());
+    };
+    let group = match r.get::<_, Option<String>>(at + 2) {
+        Some(g) => attrs(&g)?,
+        None => ReplyAttributes::default(),
+    };
+    Ok(Authorization {
+        barred,
+        reply: attrs(
+            &r.get::<_, Option<String>>(at + 1)
+                .unwrap_or_else(|| "{}".into()),
+        )?
+        .over(&group),
+    })
+}
+
 impl PgStore {
     /// Adds a group.
     pub fn group_add(&self, name: &str, a: &ReplyAttributes) -> Result<(), HssError> {
@@ -368,17 +392,10 @@ impl PgStore {
             .map_err(db)?
             .into_iter()
             .next();
-        let Some(r) = row else {
-            return Ok(Authorization::default());
-        };
-        let group = match r.get::<_, Option<String>>(2) {
-            Some(g) => attrs(&g)?,
-            None => ReplyAttributes::default(),
-        };
-        Ok(Authorization {
-            barred: r.get(0),
-            reply: attrs(&r.get::<_, String>(1))?.over(&group),
-        })
+        match row {
+            Some(r) => authorization_of_row(&r, 0),
+            None => Ok(Authorization::default()),
+        }
     }
 }
 

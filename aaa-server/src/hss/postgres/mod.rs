@@ -775,6 +775,61 @@ impl PgStore {
             .collect())
     }
 
+    /// The vector from a committed SQN UPDATE's row (`k, opc, amf, sqn,
+    /// version` from column `at`): the first SQN of the lease it moved
+    /// past, the rest kept for [`Hss::try_vector`].
+    fn leased_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+        row: &postgres::Row,
+        at: usize,
+    ) -> Result<(AuthVector, u64), HssError> {
+        let n = self.inner.lease;
+        self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
+        let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(at));
+        let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(at + 1));
+        let keys = keys_of(&k, &opc)?;
+        let amf = amf_of(row.get(at + 2));
+        let committed = sqn_of(row.get(at + 3))?;
+        let version = row.get::<_, i64>(at + 4) as u64;
+        let mut range = Range::reserved(back(committed, n), committed);
+        let sqn = range
+            .take()
+            .ok_or_else(|| HssError::Store("empty lease".into()))?;
+        if range.remaining() > 0 {
+            relock(&self.inner.leases).insert(
+                imsi.as_str().to_string(),
+                Leased {
+                    keys: keys.clone(),
+                    amf,
+                    range,
+                    version,
+                },
+            );
+        }
+        let mut rand = [0u8; 16];
+        super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
+        Ok((
+            keys.generate_vector(sqn, vector_amf(amf, kind), rand),
+            version,
+        ))
+    }
+
+    /// Whether the stored version `now` (None: removed) is `version`;
+    /// drops the lease and logs when not.
+    fn verdict(&self, imsi: &Imsi, version: u64, now: Option<i64>) -> bool {
+        let now = now.map(|v| v as u64);
+        if now != Some(version) {
+            relock(&self.inner.leases).remove(imsi.as_str());
+            tracing::info!(
+                imsi = %crate::logging::imsi(imsi),
+                "subscriber removed or changed during its authentication: rejected"
+            );
+        }
+        now == Some(version)
+    }
+
     /// Takes the next SQN from this node's lease, if any is left.
     fn take(&self, imsi: &str) -> Option<(Sqn, SubscriberKeys, Amf, u64)> {
         let mut leases = relock(&self.inner.leases);
@@ -837,34 +892,49 @@ impl Hss for PgStore {
             .into_iter()
             .next()
             .ok_or(HssError::UnknownSubscriber)?;
-        self.inner.sqn_reservations.fetch_add(1, Ordering::Relaxed);
-        let k: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(0));
-        let opc: Zeroizing<Vec<u8>> = Zeroizing::new(row.get(1));
-        let keys = keys_of(&k, &opc)?;
-        let amf = amf_of(row.get(2));
-        let committed = sqn_of(row.get(3))?;
-        let version = row.get::<_, i64>(4) as u64;
-        let mut range = Range::reserved(back(committed, n), committed);
-        let sqn = range
-            .take()
-            .ok_or_else(|| HssError::Store("empty lease".into()))?;
-        if range.remaining() > 0 {
-            relock(&self.inner.leases).insert(
-                imsi.as_str().to_string(),
-                Leased {
-                    keys: keys.clone(),
-                    amf,
-                    range,
-                    version,
-                },
-            );
+        self.leased_vector(imsi, kind, &row, 0)
+    }
+
+    /// The barring check and the SQN commit in one statement (one round
+    /// trip): a barred subscriber's SQN is left alone and
+    /// [`HssError::Barred`] returned; otherwise as [`Hss::vector_versioned`].
+    /// A bar committed while the statement waits for the row lock is not
+    /// seen here (the barring read uses the statement's snapshot) but the
+    /// returned version is the barred one's, and [`Hss::confirm`] reads
+    /// barring again before Access-Accept.
+    fn authorized_vector(
+        &self,
+        imsi: &Imsi,
+        kind: VectorKind,
+    ) -> Result<(AuthVector, u64), HssError> {
+        if let Some(r) = self.try_vector(imsi, kind) {
+            return r;
         }
-        let mut rand = [0u8; 16];
-        super::rng::fill(&mut rand).map_err(|e| HssError::Rng(e.to_string()))?;
-        Ok((
-            keys.generate_vector(sqn, vector_amf(amf, kind), rand),
-            version,
-        ))
+        let n = self.inner.lease;
+        let row = self
+            .inner
+            .conn()?
+            .cached(
+                "WITH b AS (SELECT coalesce((SELECT barred FROM subscriber_authz WHERE imsi = $1),
+                                            false) AS barred),
+                 u AS (UPDATE subscriber
+                       SET sqn = (((sqn >> 5) + $2) << 5) | (((sqn & 31) + $2) % 32)
+                       WHERE imsi = $1 AND NOT (SELECT barred FROM b)
+                       RETURNING k, opc, amf, sqn, version)
+                 SELECT u.k, u.opc, u.amf, u.sqn, u.version, b.barred FROM b LEFT JOIN u ON true",
+                &[&imsi.as_str(), &(n as i64)],
+            )
+            .map_err(db)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| HssError::Store("vector statement returned no row".into()))?;
+        if row.get::<_, bool>(5) {
+            return Err(HssError::Barred);
+        }
+        if row.get::<_, Option<i64>>(3).is_none() {
+            return Err(HssError::UnknownSubscriber);
+        }
+        self.leased_vector(imsi, kind, &row, 0)
     }
 
     fn current(&self, imsi: &Imsi, version: u64) -> Result<bool, HssError> {
@@ -883,15 +953,43 @@ impl Hss for PgStore {
             .into_iter()
             .next()
             .ok_or_else(|| HssError::Store("version check returned no row".into()))?;
-        let now = r.get::<_, Option<i64>>(0).map(|v| v as u64);
-        if now != Some(version) {
-            relock(&self.inner.leases).remove(imsi.as_str());
-            tracing::info!(
-                imsi = %crate::logging::imsi(imsi),
-                "subscriber removed or changed during its authentication: rejected"
-            );
+        Ok(self.verdict(imsi, version, r.get::<_, Option<i64>>(0)))
+    }
+
+    /// Both checks before Access-Accept in one statement: the version (as
+    /// [`Hss::current`]) and barring with reply attributes (as
+    /// [`Hss::authorization`]) from one snapshot, in one round trip.
+    fn confirm(
+        &self,
+        imsi: &Imsi,
+        version: u64,
+    ) -> (
+        Result<crate::authz::Authorization, HssError>,
+        Result<bool, HssError>,
+    ) {
+        let row = self.inner.conn().and_then(|mut c| {
+            c.cached(
+                "SELECT coalesce((SELECT version FROM subscriber WHERE imsi = $1),
+                    (SELECT c.version FROM subscriber_change c WHERE c.imsi = $1
+                     AND EXISTS (SELECT 1 FROM gsm_triplet t WHERE t.imsi = $1))),
+                    a.barred, a.attributes, g.attributes
+                 FROM (SELECT 1) one
+                 LEFT JOIN subscriber_authz a ON a.imsi = $1
+                 LEFT JOIN subscriber_group g ON g.name = a.group_name",
+                &[&imsi.as_str()],
+            )
+            .map_err(db)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| HssError::Store("confirm statement returned no row".into()))
+        });
+        match row {
+            Ok(r) => (
+                authz::authorization_of_row(&r, 1),
+                Ok(self.verdict(imsi, version, r.get::<_, Option<i64>>(0))),
+            ),
+            Err(e) => (Err(e.clone()), Err(e)),
         }
-        Ok(now == Some(version))
     }
 
     /// GSM-Milenage triplets (TS 55.205) from K/OPc: GSM uses no SQN, so
