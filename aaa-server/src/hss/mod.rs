@@ -316,3 +316,68 @@ mod tests {
         assert!(!vector_amf(Amf([0, 0]), VectorKind::Aka).separation_bit());
     }
 }
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+    use crate::authz::Authorization;
+    use eap::secret::{K, Opc};
+    use eap::umts::SubscriberKeys;
+
+    /// A store whose authorization answer is fixed; counts vectors.
+    struct Fixed(
+        Result<Authorization, HssError>,
+        std::sync::atomic::AtomicU32,
+    );
+
+    impl Hss for Fixed {
+        fn vector(&self, _: &Imsi, _: VectorKind) -> Result<AuthVector, HssError> {
+            self.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let keys = SubscriberKeys::new(K::new([1; 16]), Opc::new([2; 16]));
+            Ok(keys.generate_vector(Sqn::from_seq_ind(1, 1), Amf([0x80, 0]), [3; 16]))
+        }
+        fn authorization(&self, _: &Imsi) -> Result<Authorization, HssError> {
+            self.0.clone()
+        }
+        fn current(&self, _: &Imsi, version: u64) -> Result<bool, HssError> {
+            Ok(version == 7)
+        }
+        fn resync(&self, _: &Imsi, _: &[u8; 16], _: &Auts) -> Result<Sqn, HssError> {
+            Err(HssError::Unsupported("resync"))
+        }
+    }
+
+    fn vectors(authz: Result<Authorization, HssError>) -> (Result<u64, HssError>, u32) {
+        let s = Fixed(authz, Default::default());
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let r = s
+            .authorized_vector(&imsi, VectorKind::AkaPrime)
+            .map(|(_, v)| v);
+        (r, s.1.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    #[test]
+    fn authorized_vector_checks_barring_first() {
+        let barred = Authorization {
+            barred: true,
+            ..Default::default()
+        };
+        assert_eq!(vectors(Ok(barred)), (Err(HssError::Barred), 0));
+        assert_eq!(vectors(Ok(Authorization::default())), (Ok(0), 1));
+        // No groups and barring, or no authorization row: served.
+        assert_eq!(vectors(Err(HssError::Unsupported("x"))), (Ok(0), 1));
+        assert_eq!(vectors(Err(HssError::UnknownSubscriber)), (Ok(0), 1));
+        // A failing store issues no vector.
+        let e = HssError::Store("down".into());
+        assert_eq!(vectors(Err(e.clone())), (Err(e), 0));
+    }
+
+    #[test]
+    fn confirm_is_both_checks() {
+        let s = Fixed(Ok(Authorization::default()), Default::default());
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let (a, current) = s.confirm(&imsi, 7);
+        assert_eq!((a.unwrap().barred, current), (false, Ok(true)));
+        assert_eq!(s.confirm(&imsi, 8).1, Ok(false));
+    }
+}
