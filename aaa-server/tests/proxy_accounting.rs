@@ -12,17 +12,26 @@ mod common;
 #[path = "common/pki.rs"]
 mod pki;
 
-use common::{KillOnDrop, SECRET, Server, tool};
+use common::{SECRET, Server, tool};
 use std::io::BufRead;
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// `aaa-server serve` with its authentication port P and accounting port
 /// P + 1 (what a proxy's `udp://HOST:P` means for accounting).
+/// A child process killed and reaped when dropped.
+struct Reap(Child);
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 struct Home {
-    _kill: KillOnDrop,
+    _child: Reap,
     dir: tempfile::TempDir,
     auth: SocketAddr,
     logs: Arc<Mutex<Vec<String>>>,
@@ -64,7 +73,6 @@ impl Home {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let kill = KillOnDrop(child.id());
         let logs = Arc::new(Mutex::new(Vec::new()));
         let l = logs.clone();
         let stderr = child.stderr.take().unwrap();
@@ -77,7 +85,7 @@ impl Home {
             }
         });
         let home = Home {
-            _kill: kill,
+            _child: Reap(child),
             dir,
             auth: ([127, 0, 0, 1], p).into(),
             logs,
@@ -379,15 +387,16 @@ fn accounting_through_radsecproxy_reaches_our_home_server() {
     )
     .unwrap();
     let log = dir.path().join("radsecproxy.log");
-    let child = Command::new(radsecproxy)
-        .args(["-f", "-d", "4", "-c"])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let _hub = KillOnDrop(child.id());
+    let _hub = Reap(
+        Command::new(radsecproxy)
+            .args(["-f", "-d", "4", "-c"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     let needle = format!(":{tls_port:04X} ");
     for _ in 0..200 {
         if std::fs::read_to_string("/proc/net/tcp").is_ok_and(|t| t.contains(&needle)) {
