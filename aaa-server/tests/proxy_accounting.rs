@@ -178,7 +178,7 @@ fn start_through(visited: &Server, id: u8, session: &str) -> Vec<u8> {
         "Accounting-Response, our Identifier"
     );
     assert!(
-        aaa_server::radius::crypto::check_response(&resp, &auth, SECRET.as_bytes()),
+        aaa_server::proxy::acct::check_accounting_response(&resp, &auth, SECRET.as_bytes()),
         "signed for the NAS"
     );
     assert_eq!(
@@ -425,9 +425,60 @@ fn accounting_through_radsecproxy_reaches_our_home_server() {
     );
     let mut auth = [0u8; 16];
     auth.copy_from_slice(&req[4..20]);
-    assert!(aaa_server::radius::crypto::check_response(
+    assert!(aaa_server::proxy::acct::check_accounting_response(
         &resp.unwrap(),
         &auth,
         SECRET.as_bytes()
     ));
+}
+
+/// radclient (FreeRADIUS) as the NAS: it makes its own Accounting-Request
+/// and checks the Accounting-Response's authenticator with its secret.
+#[test]
+fn radclient_accounting_through_the_proxy_is_recorded_at_home() {
+    let Some(radclient) = tool("radclient") else {
+        return;
+    };
+    let home = Home::start();
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &visited_toml(&format!("\"udp://{}\"", home.auth), ""),
+    );
+    let mut child = Command::new(radclient)
+        .args(["-x", "-r", "1", "-t", "5"])
+        .arg(visited.acct.to_string())
+        .args(["acct", SECRET])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(
+                b"User-Name = \"6001010000000001@wlan.partner.example\"\n\
+                  Acct-Status-Type = Start\n\
+                  Acct-Session-Id = \"SESSION-RADCLIENT-1\"\n\
+                  Calling-Station-Id = \"02-00-00-00-00-09\"\n\
+                  NAS-Identifier = \"radclient\"\n",
+            )
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("Received Accounting-Response"),
+        "{text}\nproxy: {:#?}\nhome: {:#?}",
+        visited.logs(),
+        home.logs.lock().unwrap()
+    );
+    let list = session_list(&home.db());
+    assert!(list.contains("SESSION-RADCLIENT-1"), "{list}");
 }

@@ -107,6 +107,32 @@ pub(super) fn request(attrs: &[u8], sign: bool, identifier: u8, secret: &[u8]) -
     p
 }
 
+/// Whether `packet` (exactly Length octets) is signed as a response to a
+/// request with Request Authenticator `authenticator`: the Response
+/// Authenticator MD5(Code‖Identifier‖Length‖RequestAuth‖Attributes‖Secret),
+/// and a Message-Authenticator if there is one, computed over the packet
+/// with either the Request Authenticator (RFC 3579 §3.2 style, ours before,
+/// hostapd) or sixteen zeros (FreeRADIUS) in the Authenticator field.
+pub fn check_accounting_response(packet: &[u8], authenticator: &[u8; 16], secret: &[u8]) -> bool {
+    use md5::{Digest, Md5};
+    use subtle::ConstantTimeEq;
+    if packet.len() < 20 {
+        return false;
+    }
+    let mut h = Md5::new();
+    h.update(&packet[..4]);
+    h.update(authenticator);
+    h.update(&packet[20..]);
+    h.update(secret);
+    if !bool::from(h.finalize().as_slice().ct_eq(&packet[4..20])) {
+        return false;
+    }
+    let mut with_req = packet.to_vec();
+    with_req[4..20].copy_from_slice(authenticator);
+    crypto::check_request(&with_req, secret, false) != crypto::MaCheck::Invalid
+        || crypto::check_request(packet, secret, true) == crypto::MaCheck::Valid
+}
+
 /// Checks a home server's Accounting-Response to our request (Request
 /// Authenticator `authenticator`): Response Authenticator, Message-
 /// Authenticator if present (FreeRADIUS sends none), our Proxy-State; and
@@ -119,20 +145,7 @@ pub(super) fn answer(
     proxy_state: &[u8; 8],
     nas_identifier: u8,
 ) -> Result<wire::Response, AnswerError> {
-    use md5::{Digest, Md5};
-    use subtle::ConstantTimeEq;
-    let bytes = resp.bytes();
-    let mut h = Md5::new();
-    h.update(&bytes[..4]);
-    h.update(authenticator);
-    h.update(&bytes[20..]);
-    h.update(home_secret);
-    if !bool::from(h.finalize().as_slice().ct_eq(&bytes[4..20])) {
-        return Err(AnswerError::BadAuthenticator);
-    }
-    let mut with_req = bytes.to_vec();
-    with_req[4..20].copy_from_slice(authenticator);
-    if crypto::check_request(&with_req, home_secret, false) == crypto::MaCheck::Invalid {
+    if !check_accounting_response(resp.bytes(), authenticator, home_secret) {
         return Err(AnswerError::BadAuthenticator);
     }
     if resp.code() != Code::AccountingResponse {

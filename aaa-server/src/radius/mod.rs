@@ -787,7 +787,7 @@ impl RadiusServer {
             WorkDone::Accounting(Ok(rec)) => {
                 let resp = wire::Response::new(Code::AccountingResponse, to.identifier);
                 (
-                    self.finish(resp, to),
+                    self.finish_accounting(resp, to),
                     vec![Effect::AccountingRecorded {
                         client: to.client.client.name.clone(),
                         status_type: rec.status_type,
@@ -796,7 +796,11 @@ impl RadiusServer {
             }
             WorkDone::Proxy(realm, Ok(a)) => {
                 tracing::info!(client = %to.client.client.name, realm = %realm, server = %a.server, "proxied");
-                (self.finish(a.response, to), Vec::new())
+                if head.listener == Listener::Accounting {
+                    (self.finish_accounting(a.response, to), Vec::new())
+                } else {
+                    (self.finish(a.response, to), Vec::new())
+                }
             }
             WorkDone::Proxy(realm, Err(e)) if head.listener == Listener::Accounting => {
                 return Handled::Reply(self.accounting_unanswered(&head, &realm, e));
