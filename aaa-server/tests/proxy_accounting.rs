@@ -482,3 +482,29 @@ fn radclient_accounting_through_the_proxy_is_recorded_at_home() {
     let list = session_list(&home.db());
     assert!(list.contains("SESSION-RADCLIENT-1"), "{list}");
 }
+
+#[test]
+fn accounting_fails_over_to_the_next_home_server() {
+    let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let home = Home::start();
+    let visited = Server::start_with(
+        "\"aka-prime\"",
+        &[],
+        &format!(
+            "[[realm]]\nname = \"*.partner.example\"\naction = \"proxy\"\n\
+             servers = [\"udp://{}\", \"udp://{}\"]\nsecret = \"{SECRET}\"\n\
+             balance = \"failover\"\n[proxy]\ntimeout = 1\nretries = 0\n",
+            dead.local_addr().unwrap(),
+            home.auth
+        ),
+    );
+    start_through(&visited, 13, "SESSION-FAILOVER-1");
+    assert!(session_list(&home.db()).contains("SESSION-FAILOVER-1"));
+    assert!(
+        visited
+            .wait_log("home server did not answer; marked dead")
+            .is_some(),
+        "{:#?}",
+        visited.logs()
+    );
+}
