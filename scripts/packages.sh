@@ -8,6 +8,7 @@ PASSPOINT_AKA_PACKAGES=(
   prometheus
   dnsmasq-base
   freeradius radsecproxy openssl
+  freeradius-utils
 )
 
 # Installs whatever is missing (idempotent). Without root, says what is needed

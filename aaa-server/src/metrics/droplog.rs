@@ -108,7 +108,9 @@ pub fn likely_cause(r: DropReason) -> &'static str {
         DropReason::BadAuthenticator => "wrong shared secret?",
         DropReason::UnexpectedCode => "packet sent to the wrong port?",
         DropReason::EapDiscarded => "EAP packet out of sequence (stale retransmission?)",
-        DropReason::AccountingNotRecorded => "subscriber store failing? the NAS will retry",
+        DropReason::AccountingNotRecorded => {
+            "subscriber store failing, or (proxied realm) no home server answered? the NAS will retry"
+        }
         DropReason::EncodeFailed => "response too large to encode?",
         DropReason::StoreBusy => "store workers saturated: [hss] workers or the store too slow?",
     }

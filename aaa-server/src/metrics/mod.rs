@@ -776,7 +776,7 @@ pub fn register_radsec_probes(
 /// `action = "proxy"`), read at each scrape.
 pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>) {
     type Get = fn(&crate::proxy::ProxyCounters) -> u64;
-    let probes: [(&'static str, &'static str, Get); 10] = [
+    let probes: [(&'static str, &'static str, Get); 12] = [
         (
             "aaa_proxy_forwarded",
             "Requests forwarded to a home server",
@@ -826,6 +826,16 @@ pub fn register_proxy_probes(core: &std::sync::Arc<crate::radius::RadiusServer>)
             "aaa_proxy_sticky_evicted",
             "EAP conversations forgotten early because the State-to-home-server map was full",
             |c| c.sticky_evicted,
+        ),
+        (
+            "aaa_proxy_accounting_proxied",
+            "Accounting-Requests routed to a home server",
+            |c| c.accounting_proxied,
+        ),
+        (
+            "aaa_proxy_accounting_unanswered",
+            "Proxied Accounting-Requests no home server answered (no Accounting-Response sent)",
+            |c| c.accounting_unanswered,
         ),
     ];
     let m = core.metrics();

@@ -230,6 +230,8 @@ async fn udp_once(
     let mut authenticator = [0u8; 16];
     authenticator.copy_from_slice(&rnd[1..]);
     let packet = fwd.request(identifier, &authenticator, secret);
+    // An Accounting-Request's authenticator is computed (RFC 2866 §3).
+    authenticator.copy_from_slice(&packet[4..20]);
     let bind: SocketAddr = if server.addr.is_ipv4() {
         ([0, 0, 0, 0], 0).into()
     } else {
@@ -238,7 +240,7 @@ async fn udp_once(
     let Ok(sock) = UdpSocket::bind(bind).await else {
         return Outcome::Fatal(ProxyError::Send);
     };
-    if sock.connect(server.addr).await.is_err() {
+    if sock.connect(fwd.home_addr(server.addr)).await.is_err() {
         proxy.mark_dead(fwd.realm, j, Instant::now());
         return Outcome::Next;
     }

@@ -13,6 +13,7 @@
 //! (RFC 2548 §2.4.2); EAP-Message, State, Chargeable-User-Identity
 //! (RFC 4372) and everything else pass untouched.
 
+pub mod acct;
 pub mod aio;
 pub mod config;
 pub mod discover;
@@ -136,6 +137,11 @@ pub struct ProxyCounters {
     pub conversation_server_dead: u64,
     /// Conversations forgotten before [`STICKY_TTL`] because the map was full.
     pub sticky_evicted: u64,
+    /// Accounting-Requests routed to a proxied realm ([`acct`]).
+    pub accounting_proxied: u64,
+    /// Of those, the ones no home server answered: no Accounting-Response
+    /// went to the NAS (RFC 2866 §4.1), which retransmits.
+    pub accounting_unanswered: u64,
 }
 
 #[derive(Default)]
@@ -150,6 +156,8 @@ struct AtomicProxyCounters {
     discovery_negative_cached: AtomicU64,
     conversation_server_dead: AtomicU64,
     sticky_evicted: AtomicU64,
+    accounting_proxied: AtomicU64,
+    accounting_unanswered: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -281,9 +289,19 @@ impl Proxy {
     /// row wins (exact, then longest `*.suffix`, then the first matching
     /// `~regex`, then `*`). No realm in the name, or no row matching: local.
     pub fn route(&self, user_name: Option<&[u8]>) -> Route {
-        let Some(realm) = user_name.and_then(realm_of) else {
-            return Route::Local;
-        };
+        match self.best(user_name).map(|i| (i, &self.realms[i].action)) {
+            None | Some((_, RealmAction::Local)) => Route::Local,
+            Some((_, RealmAction::Reject)) => {
+                bump(&self.counters.rejected_by_realm);
+                Route::Reject
+            }
+            Some((i, RealmAction::Proxy { .. } | RealmAction::Discover)) => Route::Proxy(i),
+        }
+    }
+
+    /// The realm row a User-Name matches most specifically, if any.
+    fn best(&self, user_name: Option<&[u8]>) -> Option<usize> {
+        let realm = user_name.and_then(realm_of)?;
         let mut best: Option<((u8, usize), usize)> = None;
         for (i, r) in self.realms.iter().enumerate() {
             if let Some(s) = r.pattern.score(&realm)
@@ -292,14 +310,7 @@ impl Proxy {
                 best = Some((s, i));
             }
         }
-        match best.map(|(_, i)| (i, &self.realms[i].action)) {
-            None | Some((_, RealmAction::Local)) => Route::Local,
-            Some((_, RealmAction::Reject)) => {
-                bump(&self.counters.rejected_by_realm);
-                Route::Reject
-            }
-            Some((i, RealmAction::Proxy { .. } | RealmAction::Discover)) => Route::Proxy(i),
-        }
+        best.map(|(_, i)| i)
     }
 
     /// The home servers of realm `realm` to try now, in order: the live ones.
@@ -589,6 +600,8 @@ impl Proxy {
             discovery_negative_cached: g(&c.discovery_negative_cached),
             conversation_server_dead: g(&c.conversation_server_dead),
             sticky_evicted: g(&c.sticky_evicted),
+            accounting_proxied: g(&c.accounting_proxied),
+            accounting_unanswered: g(&c.accounting_unanswered),
         }
     }
 }
@@ -608,6 +621,11 @@ pub struct Forward {
     pub realm_name: String,
     /// The NAS's State (RFC 2865 §5.24): which conversation this continues.
     pub state: Option<Vec<u8>>,
+    /// Access-Request, or Accounting-Request ([`acct`]).
+    code: Code,
+    /// An Accounting-Request from the NAS carried Message-Authenticator:
+    /// ours carries one too (Access-Requests always do).
+    sign: bool,
 }
 
 impl Forward {
@@ -643,14 +661,28 @@ impl Forward {
             proxy_state,
             realm_name,
             state: req.first(STATE).map(<[u8]>::to_vec),
+            code: Code::AccessRequest,
+            sign: true,
         })
+    }
+
+    /// Whether this is an Accounting-Request ([`acct`]).
+    pub fn is_accounting(&self) -> bool {
+        self.code == Code::AccountingRequest
     }
 
     /// The Access-Request for a home server: `identifier`, Request
     /// Authenticator `authenticator` (random), Message-Authenticator first,
     /// signed with `secret` (RFC 3579 §3.2).
+    ///
+    /// An Accounting-Request ignores `authenticator`: its Request
+    /// Authenticator is computed with `secret` (RFC 2866 §3); take the one
+    /// to check the answer with from the packet's octets 4..20.
     pub fn request(&self, identifier: u8, authenticator: &[u8; 16], secret: &[u8]) -> Vec<u8> {
         use hmac::Mac;
+        if self.is_accounting() {
+            return acct::request(&self.attrs, self.sign, identifier, secret);
+        }
         let mut p = Vec::with_capacity(38 + self.attrs.len());
         p.extend_from_slice(&[Code::AccessRequest as u8, identifier, 0, 0]);
         p.extend_from_slice(authenticator);
@@ -712,10 +744,20 @@ impl Forward {
         if resp.identifier() != identifier {
             return Err(AnswerError::Identifier);
         }
+        let code = resp.code();
+        if self.is_accounting() {
+            return acct::answer(
+                &resp,
+                authenticator,
+                home_secret,
+                &self.proxy_state,
+                nas_identifier,
+            )
+            .map(|r| (r, None));
+        }
         if !crypto::check_response(resp.bytes(), authenticator, home_secret) {
             return Err(AnswerError::BadAuthenticator);
         }
-        let code = resp.code();
         if !matches!(
             code,
             Code::AccessAccept | Code::AccessReject | Code::AccessChallenge
@@ -776,8 +818,9 @@ pub fn status_server(identifier: u8, authenticator: &[u8; 16], secret: &[u8]) ->
     p
 }
 
-/// Whether `datagram` is the home server's Access-Accept to our
-/// [`status_server`] (RFC 5997 §3: authenticators checked).
+/// Whether `datagram` is the home server's Access-Accept (authentication
+/// port) or Accounting-Response (accounting port) to our [`status_server`]
+/// (RFC 5997 §3: authenticators checked).
 pub fn is_status_answer(
     datagram: &[u8],
     identifier: u8,
@@ -785,7 +828,7 @@ pub fn is_status_answer(
     secret: &[u8],
 ) -> bool {
     wire::Request::new_checked(datagram).is_ok_and(|r| {
-        r.code() == Code::AccessAccept
+        matches!(r.code(), Code::AccessAccept | Code::AccountingResponse)
             && r.identifier() == identifier
             && crypto::check_response(r.bytes(), authenticator, secret)
     })

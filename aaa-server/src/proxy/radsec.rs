@@ -244,6 +244,8 @@ fn exchange_on(
     let mut auth = [0u8; 16];
     auth.copy_from_slice(&rnd[1..]);
     let packet = fwd.request(rnd[0], &auth, RADSEC_SECRET);
+    // An Accounting-Request's authenticator is computed (RFC 2866 §3).
+    auth.copy_from_slice(&packet[4..20]);
     tls.write_all(&packet).map_err(|e| tls_refused(&tls, &e))?;
     tls.flush().map_err(|e| tls_refused(&tls, &e))?;
     let mut head = [0u8; 4];

@@ -99,13 +99,15 @@ pub fn exchange(
         let mut authenticator = [0u8; 16];
         authenticator.copy_from_slice(&rnd[1..]);
         let packet = fwd.request(identifier, &authenticator, secret);
+        // An Accounting-Request's authenticator is computed (RFC 2866 §3).
+        authenticator.copy_from_slice(&packet[4..20]);
         let bind: SocketAddr = if server.addr.is_ipv4() {
             ([0, 0, 0, 0], 0).into()
         } else {
             (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
         };
         let sock = UdpSocket::bind(bind).map_err(|_| ProxyError::Send)?;
-        if sock.connect(server.addr).is_err() {
+        if sock.connect(fwd.home_addr(server.addr)).is_err() {
             proxy.mark_dead(fwd.realm, j, Instant::now());
             continue;
         }

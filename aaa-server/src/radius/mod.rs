@@ -14,6 +14,7 @@
 //! the duplicate cache and the EAP session table each take their own short
 //! lock to look up or put back an entry.
 
+mod acct_proxy;
 pub mod crypto;
 pub mod debug;
 pub mod dup;
@@ -689,13 +690,17 @@ impl RadiusServer {
             }
             (Code::AccessRequest, Listener::Auth) => self.access_request(&to, &req, now),
             (Code::AccountingRequest, Listener::Accounting) => {
-                // Accounting is off the authentication path: the `radius`
-                // crate's typed lookups read its attributes.
-                let Ok(packet) = Packet::decode(raw, secret) else {
-                    self.cache.abandon(&key);
-                    return Handled::Reply(self.drop(Some(&client), DropReason::Malformed));
-                };
-                Step::Later(Work::Accounting(accounting_record(cl, &packet)))
+                if let Some(step) = self.route_accounting(&to, &req) {
+                    step
+                } else {
+                    // Accounting is off the authentication path: the `radius`
+                    // crate's typed lookups read its attributes.
+                    let Ok(packet) = Packet::decode(raw, secret) else {
+                        self.cache.abandon(&key);
+                        return Handled::Reply(self.drop(Some(&client), DropReason::Malformed));
+                    };
+                    Step::Later(Work::Accounting(accounting_record(cl, &packet)))
+                }
             }
             _ => return Handled::Reply(self.drop(Some(&client), DropReason::UnexpectedCode)),
         };
@@ -782,7 +787,7 @@ impl RadiusServer {
             WorkDone::Accounting(Ok(rec)) => {
                 let resp = wire::Response::new(Code::AccountingResponse, to.identifier);
                 (
-                    self.finish(resp, to),
+                    self.finish_accounting(resp, to),
                     vec![Effect::AccountingRecorded {
                         client: to.client.client.name.clone(),
                         status_type: rec.status_type,
@@ -791,7 +796,14 @@ impl RadiusServer {
             }
             WorkDone::Proxy(realm, Ok(a)) => {
                 tracing::info!(client = %to.client.client.name, realm = %realm, server = %a.server, "proxied");
-                (self.finish(a.response, to), Vec::new())
+                if head.listener == Listener::Accounting {
+                    (self.finish_accounting(a.response, to), Vec::new())
+                } else {
+                    (self.finish(a.response, to), Vec::new())
+                }
+            }
+            WorkDone::Proxy(realm, Err(e)) if head.listener == Listener::Accounting => {
+                return Handled::Reply(self.accounting_unanswered(&head, &realm, e));
             }
             WorkDone::Proxy(realm, Err(e)) => {
                 tracing::warn!(client = %to.client.client.name, realm = %realm, reason = %e, "proxy: Access-Reject");

@@ -66,6 +66,7 @@ pub fn debian_package(name: &str) -> &str {
         "promtool" => "prometheus",
         "dnsmasq" => "dnsmasq-base",
         "radiusd" | "freeradius" => "freeradius",
+        "radclient" => "freeradius-utils",
         "wpa_supplicant" | "wpa_cli" => "wpasupplicant",
         "pg_ctl" | "initdb" => "postgresql",
         other => other,
