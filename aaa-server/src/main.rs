@@ -1002,11 +1002,14 @@ fn init_tracing_reloadable(
     let initial =
         filter_for(logging).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let (filter, handle) = tracing_subscriber::reload::Layer::new(initial);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // Plain text without colours: the log thread writes the line itself.
+    aaa_server::auth_log::set_plain_text(format == LogFormat::Text && !ansi);
     let text = (format == LogFormat::Text).then(|| {
         tracing_subscriber::fmt::layer()
             // Batched on the log thread: one write per batch, not per line.
             .with_writer(aaa_server::auth_log::MakeStderr)
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_ansi(ansi)
     });
     let json = (format == LogFormat::Json).then(|| {
         tracing_subscriber::fmt::layer()

@@ -327,13 +327,17 @@ impl<'a> Nai<'a> {
     /// # Errors
     /// [`IdentityError::EmptyUser`] or [`IdentityError::EmptyRealm`].
     pub fn parse_str(s: &'a str) -> Result<Self, IdentityError> {
-        let (local, realm) = match s.rsplit_once('@') {
-            Some((_, "")) => return Err(IdentityError::EmptyRealm),
-            Some((l, r)) => (l, Some(r)),
+        // Byte searches: '@' and '!' are ASCII, never inside a multi-byte
+        // character, and cheaper to find than with `rsplit_once(char)`
+        // (an identity is parsed several times per authentication).
+        let (local, realm) = match s.bytes().rposition(|b| b == b'@') {
+            Some(i) if i + 1 == s.len() => return Err(IdentityError::EmptyRealm),
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
-        let (decoration, user) = match local.rsplit_once('!') {
-            Some((d, u)) => {
+        let (decoration, user) = match local.bytes().rposition(|b| b == b'!') {
+            Some(i) => {
+                let (d, u) = (&local[..i], &local[i + 1..]);
                 if d.split('!').any(str::is_empty) {
                     return Err(IdentityError::EmptyRealm);
                 }

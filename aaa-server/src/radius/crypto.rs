@@ -159,29 +159,33 @@ pub fn mppe_key_vsa(
     salt: [u8; 2],
 ) -> Vec<u8> {
     let salt = [salt[0] | 0x80, salt[1]];
-    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(key.len() + 16));
+    let padded = (1 + key.len()).next_multiple_of(16);
+    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(padded));
     plain.push(key.len() as u8);
     plain.extend_from_slice(key);
-    while plain.len() % 16 != 0 {
-        plain.push(0);
-    }
-    let mut cipher = Vec::with_capacity(plain.len());
-    let mut prev: Vec<u8> = [&request_authenticator[..], &salt[..]].concat();
+    plain.resize(padded, 0);
+    // Two allocations (the plaintext and the VSA); each cipher block is
+    // written into the VSA and hashed from there for the next one.
+    let mut out = Vec::with_capacity(4 + 2 + 2 + padded);
+    out.extend_from_slice(&VENDOR_MICROSOFT.to_be_bytes());
+    out.push(vendor_type);
+    out.push((2 + 2 + padded) as u8);
+    out.extend_from_slice(&salt);
+    let mut prev: Option<usize> = None;
     for chunk in plain.chunks(16) {
         let mut h = Md5::new();
         h.update(secret);
-        h.update(&prev);
+        match prev {
+            None => {
+                h.update(request_authenticator);
+                h.update(salt);
+            }
+            Some(at) => h.update(&out[at..at + 16]),
+        }
         let b = h.finalize();
-        let c: Vec<u8> = chunk.iter().zip(b.iter()).map(|(p, b)| p ^ b).collect();
-        cipher.extend_from_slice(&c);
-        prev = c;
+        prev = Some(out.len());
+        out.extend(chunk.iter().zip(b.iter()).map(|(p, b)| p ^ b));
     }
-    let mut out = Vec::with_capacity(4 + 2 + 2 + cipher.len());
-    out.extend_from_slice(&VENDOR_MICROSOFT.to_be_bytes());
-    out.push(vendor_type);
-    out.push((2 + 2 + cipher.len()) as u8);
-    out.extend_from_slice(&salt);
-    out.extend_from_slice(&cipher);
     out
 }
 

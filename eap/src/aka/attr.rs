@@ -1376,13 +1376,18 @@ impl Attribute {
     }
 }
 
+/// What [`encode_encrypted_attributes`] reserves (octets).
+const ENCRYPTED_CAPACITY: usize = 256;
+
 /// Encodes the attributes that go inside AT_ENCR_DATA (RFC 4187 §10.12) and
 /// appends AT_PADDING so that the length is a multiple of 16, ready for
 /// AES-128-CBC. If `attrs` already ends with AT_PADDING, no other one is
 /// added (so `encode_encrypted_attributes(&decode_encrypted_attributes(p)?)`
 /// gives `p` back). Only the attributes allowed inside AT_ENCR_DATA are accepted.
 pub fn encode_encrypted_attributes(attrs: &[Attribute]) -> Result<Vec<u8>, Error> {
-    let mut out = Vec::new();
+    // Room for a next pseudonym and a next re-authentication identity: no
+    // regrowth, which would also leave copies of the plaintext in freed memory.
+    let mut out = Vec::with_capacity(ENCRYPTED_CAPACITY);
     for (i, a) in attrs.iter().enumerate() {
         let at = a.attr_type();
         let offset = out.len();
