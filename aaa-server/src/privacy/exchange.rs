@@ -433,7 +433,21 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
             return ReauthOutcome::Failure(F::BadCheckcode);
         }
     }
-    let (Some(iv), Some(data)) = (msg.iv(), msg.encr_data()) else {
+    finish_reauth_response(pending, msg.iv(), msg.encr_data(), msg.result_ind())
+}
+
+/// The end of a re-authentication response check, the same for EAP-AKA
+/// (RFC 4187 §9.8) and EAP-SIM (RFC 4186 §9.8) once AT_MAC is verified:
+/// AT_ENCR_DATA decrypted, AT_COUNTER equal to ours, AT_COUNTER_TOO_SMALL
+/// → a full authentication (§5.5), else success with the re-auth keys.
+pub(super) fn finish_reauth_response(
+    pending: Box<PendingReauth>,
+    iv: Option<&[u8; 16]>,
+    encr_data: Option<&[u8]>,
+    result_ind: bool,
+) -> ReauthOutcome {
+    use ReauthFailure as F;
+    let (Some(iv), Some(data)) = (iv, encr_data) else {
         return ReauthOutcome::Failure(F::BadEncryptedData);
     };
     let Ok(plain) = encr::decrypt(pending.ctx.k_encr(), iv, data) else {
@@ -458,7 +472,7 @@ pub fn check_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -> Re
             mk_identity: pending.identity.clone(),
         };
     }
-    let use_result_ind = pending.result_ind_offered && msg.result_ind();
+    let use_result_ind = pending.result_ind_offered && result_ind;
     let PendingReauth {
         ctx,
         keys,

@@ -6,17 +6,14 @@
 
 use super::{
     ExchangeError, IssueFor, PendingReauth, Policy, ReauthFailure, ReauthOutcome, ReauthRandom,
-    ReauthStart, enc_err, encr_pair,
+    ReauthStart, enc_err, encr_pair, finish_reauth_response,
 };
 use crate::privacy::identity::{IssueError, ReauthContext};
 use crate::privacy::keys::KeySet;
 use eap::aka::attr::{AtCounter, AtNextReauthId, AtNonceS, Attribute};
-use eap::aka::encr;
 use eap::aka::keys::{Keys, derive_reauth};
 use eap::sim::attr::{AtMac, AtResultInd};
-use eap::sim::message::{
-    Message, SimPacket, Subtype, decode_encrypted_attributes, sign_packet, verify_packet,
-};
+use eap::sim::message::{Message, SimPacket, Subtype, sign_packet, verify_packet};
 
 /// The EAP-SIM re-auth identity to send in the Challenge's AT_NEXT_REAUTH_ID
 /// after a full authentication with `keys` (None: the policy offers none, or
@@ -142,44 +139,5 @@ pub fn check_sim_reauth_response(pending: Box<PendingReauth>, response: &[u8]) -
     if !verify_packet(pending.ctx.k_aut(), response, &pending.nonce_s) {
         return ReauthOutcome::Failure(F::BadMac);
     }
-    let (Some(iv), Some(data)) = (msg.iv(), msg.encr_data()) else {
-        return ReauthOutcome::Failure(F::BadEncryptedData);
-    };
-    let Ok(plain) = encr::decrypt(pending.ctx.k_encr(), iv, data) else {
-        return ReauthOutcome::Failure(F::BadEncryptedData);
-    };
-    let Ok(attrs) = decode_encrypted_attributes(&plain) else {
-        return ReauthOutcome::Failure(F::BadEncryptedData);
-    };
-    let counter = attrs.iter().find_map(|a| match a {
-        Attribute::Counter(c) => Some(c.counter),
-        _ => None,
-    });
-    if counter != Some(pending.ctx.counter()) {
-        return ReauthOutcome::Failure(F::CounterMismatch);
-    }
-    if attrs
-        .iter()
-        .any(|a| matches!(a, Attribute::CounterTooSmall(_)))
-    {
-        return ReauthOutcome::FullAuth {
-            permanent_user: pending.ctx.permanent_user().to_owned(),
-            mk_identity: pending.identity.clone(),
-        };
-    }
-    let use_result_ind = pending.result_ind_offered && msg.result_ind();
-    let PendingReauth {
-        ctx,
-        keys,
-        next_reauth_id,
-        ..
-    } = *pending;
-    ReauthOutcome::Success {
-        msk: keys.msk.clone(),
-        emsk: keys.emsk.clone(),
-        permanent_user: ctx.permanent_user().to_owned(),
-        use_result_ind,
-        next_reauth_id,
-        context: Box::new(ctx),
-    }
+    finish_reauth_response(pending, msg.iv(), msg.encr_data(), msg.result_ind())
 }
