@@ -9,6 +9,7 @@
 
 use crate::secret::KEncr;
 use aes::Aes128;
+use cbc::cipher::array::Array;
 use cbc::cipher::{BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
 use zeroize::Zeroizing;
 
@@ -71,10 +72,9 @@ pub fn decrypt(
 pub fn encrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result<(), EncrError> {
     check_len(buf.len())?;
     let mut c = cbc::Encryptor::<Aes128>::new(k_encr.expose().into(), iv.into());
-    let (blocks, _rest) = buf.as_chunks_mut::<BLOCK_LEN>();
-    for block in blocks {
-        c.encrypt_block(block.into());
-    }
+    // One call for all blocks: the AES backend prepares its round keys once
+    // per call (the VAES backends broadcast them), not once per block.
+    c.encrypt_blocks(Array::cast_slice_from_core_mut(buf.as_chunks_mut::<BLOCK_LEN>().0));
     Ok(())
 }
 
@@ -86,10 +86,7 @@ pub fn encrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result
 pub fn decrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result<(), EncrError> {
     check_len(buf.len())?;
     let mut c = cbc::Decryptor::<Aes128>::new(k_encr.expose().into(), iv.into());
-    let (blocks, _rest) = buf.as_chunks_mut::<BLOCK_LEN>();
-    for block in blocks {
-        c.decrypt_block(block.into());
-    }
+    c.decrypt_blocks(Array::cast_slice_from_core_mut(buf.as_chunks_mut::<BLOCK_LEN>().0));
     Ok(())
 }
 
