@@ -508,7 +508,7 @@ impl EapServer {
     ) -> Result<Next, Reject> {
         loop {
             match next {
-                Ok(Next::Store(work)) => match store::try_now(work, &*self.hss) {
+                Ok(Next::Store(work)) => match store::try_now(work, &*self.hss, cx.now) {
                     Ok(done) => next = resume_method(cx, c, done),
                     Err(work) => return Ok(Next::Store(work)),
                 },

@@ -10,6 +10,7 @@ use crate::hss::{Hss, HssError, Imsi, VectorKind};
 use crate::privacy::{DecryptedIdentity, ImsiPrivacyError, PrivacyServer};
 use eap::secret::{KAut, KEncr, Msk};
 use eap::umts::{AuthVector, Auts, Sqn};
+use std::time::Instant;
 
 /// An authentication that verified, waiting for [`Work::Confirm`] before
 /// Access-Accept.
@@ -93,7 +94,7 @@ fn supported(a: Result<Authorization, HssError>) -> Result<Authorization, HssErr
 
 /// Does `work` at once when the store can answer from memory (a vector
 /// from a reserved range, an exact [`Hss::try_confirm`]); gives it back otherwise.
-pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
+pub(crate) fn try_now(work: Work, hss: &dyn Hss, now: Instant) -> Result<Done, Work> {
     match work {
         Work::Vector { kind, target } => match hss.try_vector(&target.imsi, kind) {
             Some(v) => Ok(Done::Vector(target, v)),
@@ -103,7 +104,7 @@ pub(crate) fn try_now(work: Work, hss: &dyn Hss) -> Result<Done, Work> {
             imsi,
             version,
             accept,
-        } => match hss.try_confirm(&imsi, version) {
+        } => match hss.try_confirm(&imsi, version, now) {
             Some((a, r)) => {
                 let mut accept = accept;
                 accept.imsi = Some(imsi);

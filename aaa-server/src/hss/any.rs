@@ -226,10 +226,11 @@ impl Hss for AnyStore {
         &self,
         imsi: &Imsi,
         version: u64,
+        now: std::time::Instant,
     ) -> Option<(
         Result<crate::authz::Authorization, HssError>,
         Result<bool, HssError>,
     )> {
-        self.hss().try_confirm(imsi, version)
+        self.hss().try_confirm(imsi, version, now)
     }
 }

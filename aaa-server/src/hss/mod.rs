@@ -168,11 +168,14 @@ pub trait Hss: Send + Sync {
     /// Both checks before Access-Accept at once, if both can be answered
     /// from memory: [`try_authorization`](Hss::try_authorization) and
     /// [`try_current`](Hss::try_current) (a store may look at its file once
-    /// for both). Default: the two calls, authorization first.
+    /// for both). Exact as of `now` (the step's clock, never later than the
+    /// call): a change committed before it is seen. Default: the two calls,
+    /// authorization first.
     fn try_confirm(
         &self,
         imsi: &Imsi,
         version: u64,
+        _now: std::time::Instant,
     ) -> Option<(
         Result<crate::authz::Authorization, HssError>,
         Result<bool, HssError>,

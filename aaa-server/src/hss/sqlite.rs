@@ -207,6 +207,12 @@ struct Inner {
     changed_during_auth: AtomicU64,
     /// SQN ranges committed (one per subscriber per reservation, resync included).
     sqn_reservations: AtomicU64,
+    /// The origin of [`Inner::looked`].
+    epoch: std::time::Instant,
+    /// When the latest exact look that completed had begun, in nanoseconds
+    /// after `epoch`, plus one (0: none yet). A look begun at or after a
+    /// step's `now` saw every change committed before it.
+    looked: AtomicU64,
 }
 
 /// The SQLite store; shareable between threads.
@@ -354,6 +360,8 @@ impl SqliteStore {
             authz_changed: AtomicU64::new(0),
             changed_during_auth: AtomicU64::new(0),
             sqn_reservations: AtomicU64::new(0),
+            epoch: std::time::Instant::now(),
+            looked: AtomicU64::new(0),
         });
         let bg = inner.clone();
         let committer = std::thread::Builder::new()
@@ -693,6 +701,19 @@ impl Inner {
     /// false when no reader or lock was free or the file was busy — the
     /// caller then leaves the question to a store worker.
     fn look_now(&self) -> bool {
+        self.look_since(None)
+    }
+
+    /// [`Inner::look_now`], skipped when a look that begun at or after
+    /// `since` has completed: the cache is then exact as of `since` already.
+    /// The RADIUS workers pass the instant their batch of datagrams was
+    /// received, so the requests of one `recvmmsg` batch share one look.
+    fn look_since(&self, since: Option<std::time::Instant>) -> bool {
+        if let Some(since) = since
+            && self.looked.load(Ordering::Acquire) > self.nanos(since)
+        {
+            return true;
+        }
         if self.readers.is_empty() {
             // In memory: changed only through this object, applied at once.
             return true;
@@ -705,7 +726,22 @@ impl Inner {
         false
     }
 
+    /// Nanoseconds from `epoch` to `at` (0 before it).
+    fn nanos(&self, at: std::time::Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
     fn look(&self, r: &mut Reader) -> Result<bool, HssError> {
+        let begun = std::time::Instant::now();
+        let exact = self.look_at(r)?;
+        if exact {
+            self.looked
+                .fetch_max(self.nanos(begun).saturating_add(1), Ordering::Release);
+        }
+        Ok(exact)
+    }
+
+    fn look_at(&self, r: &mut Reader) -> Result<bool, HssError> {
         let dv: i64 = r
             .conn
             .prepare_cached("PRAGMA data_version")?
@@ -1080,16 +1116,18 @@ impl Hss for SqliteStore {
         self.inner.cached_authz(imsi.as_str()).map(Ok)
     }
 
-    /// One exact look at the file for both checks (as [`Hss::try_current`]).
+    /// One exact look at the file for both checks (as [`Hss::try_current`]),
+    /// shared by the checks whose `now` it began after.
     fn try_confirm(
         &self,
         imsi: &Imsi,
         version: u64,
+        now: std::time::Instant,
     ) -> Option<(
         Result<crate::authz::Authorization, HssError>,
         Result<bool, HssError>,
     )> {
-        if !self.inner.look_now() {
+        if !self.inner.look_since(Some(now)) {
             return None;
         }
         let a = self.inner.cached_authz(imsi.as_str())?;
@@ -1521,6 +1559,37 @@ mod tests {
         assert_eq!(server.try_current(&imsi, version), Some(Ok(false)));
         assert!(!server.current(&imsi, version).unwrap());
         assert_eq!(server.changed_during_auth(), 2);
+    }
+
+    /// `try_confirm` is exact as of the step's `now`: checks whose `now` a
+    /// completed look began after share it (one look per datagram batch);
+    /// a later `now` looks at the file again and sees the change.
+    #[test]
+    fn try_confirm_shares_one_look_per_now() {
+        let imsi = Imsi::parse("001010000000001").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.db");
+        let server = SqliteStore::create(&p).unwrap();
+        server.add(&sub(imsi.as_str(), Sqn::default())).unwrap();
+        // Reads (and caches) the authorization too, as before a real challenge.
+        let (_, version) = server.authorized_vector(&imsi, VectorKind::Aka).unwrap();
+        let batch = std::time::Instant::now();
+        let (_, current) = server.try_confirm(&imsi, version, batch).unwrap();
+        assert_eq!(current, Ok(true));
+        // Committed by another process after the batch was received.
+        SqliteStore::open(&p).unwrap().remove(&imsi).unwrap();
+        // Same batch: the look already made for it answers (as of `batch`).
+        let (_, current) = server.try_confirm(&imsi, version, batch).unwrap();
+        assert_eq!(current, Ok(true));
+        // A later batch looks again and sees the removal (which also drops
+        // the cached authorization: the check goes to a store worker).
+        let later = std::time::Instant::now();
+        assert!(
+            server
+                .try_confirm(&imsi, version, later)
+                .is_none_or(|(_, current)| current == Ok(false))
+        );
+        assert_eq!(server.confirm(&imsi, version).1, Ok(false));
     }
 
     /// Authorizations are answered from memory once read, and every kind

@@ -113,11 +113,12 @@ impl<S: Hss> Hss for Metered<S> {
         &self,
         imsi: &Imsi,
         version: u64,
+        now: std::time::Instant,
     ) -> Option<(
         Result<crate::authz::Authorization, HssError>,
         Result<bool, HssError>,
     )> {
-        self.inner.try_confirm(imsi, version)
+        self.inner.try_confirm(imsi, version, now)
     }
 
     fn triplets(&self, imsi: &Imsi, n: usize) -> Result<(Vec<crate::hss::Triplet>, u64), HssError> {

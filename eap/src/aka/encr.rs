@@ -74,7 +74,9 @@ pub fn encrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result
     let mut c = cbc::Encryptor::<Aes128>::new(k_encr.expose().into(), iv.into());
     // One call for all blocks: the AES backend prepares its round keys once
     // per call (the VAES backends broadcast them), not once per block.
-    c.encrypt_blocks(Array::cast_slice_from_core_mut(buf.as_chunks_mut::<BLOCK_LEN>().0));
+    c.encrypt_blocks(Array::cast_slice_from_core_mut(
+        buf.as_chunks_mut::<BLOCK_LEN>().0,
+    ));
     Ok(())
 }
 
@@ -86,7 +88,9 @@ pub fn encrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result
 pub fn decrypt_in_place(k_encr: &KEncr, iv: &[u8; 16], buf: &mut [u8]) -> Result<(), EncrError> {
     check_len(buf.len())?;
     let mut c = cbc::Decryptor::<Aes128>::new(k_encr.expose().into(), iv.into());
-    c.decrypt_blocks(Array::cast_slice_from_core_mut(buf.as_chunks_mut::<BLOCK_LEN>().0));
+    c.decrypt_blocks(Array::cast_slice_from_core_mut(
+        buf.as_chunks_mut::<BLOCK_LEN>().0,
+    ));
     Ok(())
 }
 
