@@ -21,7 +21,10 @@
 //! The EAP packets are templates encoded once by the `eap` crate and patched
 //! (RAND, AUTN, identifiers, AT_MAC); the State is an index into a ring of
 //! sessions; one subscriber's K/OPc sits in memory. No store, no duplicate
-//! cache, no logging, no allocation per datagram. What it does not do is
+//! cache, no logging, no allocation per datagram. The AKA'-Challenge has
+//! `aaa-server`'s AT_IV and AT_ENCR_DATA sizes with fixed bytes in them:
+//! sealing and encrypting the next identities is `[privacy]`, an option.
+//! RAND and SQN come from a counter. What it does not do is
 //! what the report calls *overhead* of a real server; what it does is the
 //! floor under it.
 //!
@@ -39,6 +42,8 @@
 //! the measured time): the user-space part of the floor, and within it the
 //! EAP-AKA' part alone.
 
+// recvmmsg/sendmmsg/setsockopt/getrusage through libc, as aaa-server's
+// radius/mmsg.rs (testbed does not link aaa-server).
 #![allow(unsafe_code)]
 
 use eap::aka::attr::{
