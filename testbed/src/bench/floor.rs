@@ -1601,4 +1601,62 @@ mod tests {
         assert!(table(&f).contains("floor:"));
         assert_eq!(levels(&[64, 1]), vec![1, 64, 256]);
     }
+
+    #[test]
+    fn the_cpu_target_line_names_the_floor_at_the_servers_concurrency() {
+        use super::super::targets::{self, Targets};
+        use super::super::{ServerKind, test_point};
+        use crate::loadgen::MethodArg;
+        let point = |c: usize, us: f64| FloorPoint {
+            concurrency: c,
+            seconds: 1.0,
+            auths: 1000,
+            auths_per_sec: 1000.0,
+            us_per_auth: us,
+            user_us_per_auth: us / 2.0,
+            kernel_us_per_auth: us / 2.0,
+            recvmmsg_per_auth: 0.1,
+            sendmmsg_per_auth: 0.1,
+            datagrams_per_recvmmsg: 20.0,
+            server_dropped: 0,
+            client_successes: 1000,
+            client_failures: 0,
+            client_retransmissions: 0,
+        };
+        let f = FloorReport {
+            what: WHAT,
+            sizes: template_sizes(),
+            crypto: CryptoAlone {
+                auths: 1,
+                us_per_auth: 8.0,
+                eap_us_per_auth: 3.0,
+                radius_us_per_auth: 5.0,
+            },
+            points: vec![point(1, 25.0), point(64, 20.0), point(256, 16.0)],
+        };
+        // aaa-server's best AKA' point: 25 000/s at c=64, 40 µs.
+        let sweep = [
+            test_point(ServerKind::AaaServer, MethodArg::AkaPrime, 1, 5_000.0),
+            test_point(ServerKind::AaaServer, MethodArg::AkaPrime, 64, 25_000.0),
+        ];
+        let mut c = targets::cpu_per_auth(&sweep, &[]).unwrap();
+        assert!(c.floor.is_none());
+        c.floor = f.at(c.concurrency, c.verdict.measured);
+        let at = c.floor.as_ref().unwrap();
+        assert_eq!((at.concurrency, at.us_per_auth), (64, 20.0));
+        assert_eq!(at.server_over_floor, Some(2.0));
+        let text = targets::table(&Targets {
+            server_cpu_per_auth_aka_prime: Some(c.clone()),
+            ..Default::default()
+        });
+        assert!(
+            text.contains(
+                "floor on this machine 20.0 µs (kernel 10.0, user 10.0; crypto alone 8.0) at c=64: ours/floor 2.0x"
+            ),
+            "{text}"
+        );
+        let j = serde_json::to_value(&c).unwrap();
+        assert_eq!(j["floor"]["us_per_auth"], 20.0);
+        assert_eq!(j["floor"]["crypto_us_per_auth"], 8.0);
+    }
 }
