@@ -1,6 +1,7 @@
 //! `testbed bench --quick` end to end: the sweep against `aaa-server serve`
-//! and hostapd 2.10, then the targets (half-peak p99, hostapd below its
-//! session cap, memory per held session). Checks that the JSON has every
+//! and hostapd 2.10, the floor (a null server's CPU per authentication),
+//! then the targets (half-peak p99, hostapd below its session cap, memory
+//! per held session). Checks that the JSON has every
 //! field and that the figures are consistent with each other — never a
 //! figure against a target (timed assertions are not tests; the bench prints
 //! the figures). Needs the `aaa-server` and `testbed` binaries next to this
@@ -201,6 +202,76 @@ fn bench_quick_measures_the_sweep_and_the_targets() {
             "{b}"
         );
     }
+
+    // The floor: a null server at the sweep's levels and 1 and 256, its CPU
+    // split into user and kernel; the same work without sockets; beside the
+    // CPU target at aaa-server's concurrency.
+    let floor = &j["floor"];
+    assert!(floor.is_object(), "no floor: {j}");
+    for k in [
+        "access_request_identity",
+        "access_challenge",
+        "access_request_challenge",
+        "access_accept",
+    ] {
+        assert!(floor["sizes"][k].as_u64().unwrap() > 20, "{k}: {floor}");
+    }
+    let crypto = &floor["crypto"];
+    let crypto_us = f(&crypto["us_per_auth"], "floor crypto");
+    assert!(crypto_us > 0.0, "{crypto}");
+    let eap_us = f(&crypto["eap_us_per_auth"], "floor eap crypto");
+    assert!(eap_us > 0.0 && eap_us <= crypto_us, "{crypto}");
+    assert!(
+        (eap_us + f(&crypto["radius_us_per_auth"], "floor radius crypto") - crypto_us).abs() < 1e-6,
+        "{crypto}"
+    );
+    let fp = floor["points"].as_array().unwrap();
+    let levels: Vec<u64> = fp
+        .iter()
+        .map(|p| p["concurrency"].as_u64().unwrap())
+        .collect();
+    assert_eq!(levels, vec![1, 64, 256], "{floor}");
+    for p in fp {
+        let auths = p["auths"].as_u64().unwrap();
+        assert!(auths > 0, "{p}");
+        assert_eq!(p["client_successes"].as_u64(), Some(auths), "{p}");
+        assert_eq!(p["client_failures"].as_u64(), Some(0), "{p}");
+        assert_eq!(p["server_dropped"].as_u64(), Some(0), "{p}");
+        let total = f(&p["us_per_auth"], "floor cpu");
+        assert!(total > 0.0, "{p}");
+        assert!(
+            (f(&p["user_us_per_auth"], "user") + f(&p["kernel_us_per_auth"], "kernel") - total)
+                .abs()
+                < 1e-6,
+            "{p}"
+        );
+        assert!(f(&p["recvmmsg_per_auth"], "recvmmsg") > 0.0, "{p}");
+        assert!(f(&p["sendmmsg_per_auth"], "sendmmsg") > 0.0, "{p}");
+    }
+    let at = &cpu["floor"];
+    let at_c = at["concurrency"].as_u64().unwrap();
+    assert_eq!(Some(at_c), cpu["concurrency"].as_u64(), "{cpu}");
+    let same = fp
+        .iter()
+        .find(|p| p["concurrency"].as_u64() == Some(at_c))
+        .unwrap();
+    assert_eq!(at["us_per_auth"], same["us_per_auth"], "{cpu}");
+    assert_eq!(at["crypto_us_per_auth"], crypto["us_per_auth"], "{cpu}");
+    assert!(
+        close(
+            f(&at["server_over_floor"], "ours/floor"),
+            us / f(&same["us_per_auth"], "floor")
+        ),
+        "{cpu}"
+    );
+    assert!(stdout.contains("floor: a null RADIUS server"), "{stdout}");
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("server CPU per AKA' auth")
+                && l.contains("floor on this machine")),
+        "{stdout}"
+    );
 
     // Memory per held session: --quick holds 10000.
     let mem = &t["memory_per_session"];

@@ -13,7 +13,12 @@
 //! After the sweep it measures the targets ([`targets`]): the AKA'
 //! peak, the ratio to hostapd (sustained, and below hostapd's session cap),
 //! p99 at half the peak rate and server memory per in-flight session.
+//!
+//! Then the floor ([`floor`], unless `--no-floor`): a null RADIUS server in
+//! this process doing only the work every EAP-AKA' server must, its CPU per
+//! authentication next to `aaa-server`'s.
 
+pub mod floor;
 pub mod plot;
 pub mod stores;
 pub mod targets;
@@ -114,6 +119,14 @@ pub struct BenchArgs {
     /// Skip the p99-at-half-peak runs.
     #[arg(long)]
     pub no_half_peak: bool,
+    /// Skip the floor: a null RADIUS server thread in the testbed doing only
+    /// what every EAP-AKA' server must (Message-Authenticator, Milenage,
+    /// CK'/IK', PRF', AT_MAC, Response Authenticator, MS-MPPE keys) over
+    /// aaa-server's socket pattern, its CPU per authentication split into
+    /// user and kernel, and the same work without sockets. On by default
+    /// (also with --quick), at the sweep's concurrency levels and 1 and 256.
+    #[arg(long)]
+    pub no_floor: bool,
     /// Skip hostapd's runs below its session cap.
     #[arg(long)]
     pub no_below_cap: bool,
@@ -205,6 +218,8 @@ pub struct BenchReport {
     /// UDP next to RadSec (`--transport udp,radsec`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub transport: Option<transport::TransportReport>,
+    /// The floor (`null` with --no-floor).
+    pub floor: Option<floor::FloorReport>,
 }
 
 fn read_first(path: &str, key: &str) -> Option<String> {
@@ -812,10 +827,20 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
     } else {
         None
     };
+    let floor = if args.no_floor {
+        None
+    } else {
+        let f = floor::measure(&floor::levels(&concurrency), duration)?;
+        println!("{}", floor::table(&f));
+        Some(f)
+    };
     let targets = if args.no_targets {
         None
     } else {
-        let t = measure_targets(args, &mut bed, &results, &concurrency, duration, &mut decks)?;
+        let mut t = measure_targets(args, &mut bed, &results, &concurrency, duration, &mut decks)?;
+        if let (Some(c), Some(f)) = (t.server_cpu_per_auth_aka_prime.as_mut(), &floor) {
+            c.floor = f.at(c.concurrency, c.verdict.measured);
+        }
         println!("{}", targets::table(&t));
         Some(t)
     };
@@ -830,6 +855,7 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
         results,
         targets,
         transport,
+        floor,
     };
     let json = args
         .json
@@ -855,6 +881,10 @@ fn run_inner(args: &BenchArgs) -> Result<bool, String> {
             .transport
             .as_ref()
             .is_none_or(|t| t.points.iter().all(|p| p.auths_per_sec > 0.0))
+        && report
+            .floor
+            .as_ref()
+            .is_none_or(|f| f.points.iter().all(|p| p.auths > 0))
         && t.is_none_or(|t| {
             t.p99_at_half_peak
                 .iter()

@@ -212,6 +212,10 @@ pub struct CpuPerAuth {
     pub hostapd_hlr_gw_us_per_auth: Option<f64>,
     /// hostapd's µs / aaa-server's µs.
     pub hostapd_over_aaa_server: Option<f64>,
+    /// The floor on this machine at (or nearest) aaa-server's concurrency:
+    /// a null server doing only the unavoidable work ([`super::floor`];
+    /// `null` with --no-floor).
+    pub floor: Option<super::floor::FloorAt>,
 }
 impl BelowCap {
     /// From the run's summary.
@@ -370,6 +374,7 @@ pub fn cpu_per_auth(results: &[Point], below_cap: &[BelowCap]) -> Option<CpuPerA
         hostapd_concurrency: theirs.map(|b| b.concurrency),
         hostapd_hlr_gw_us_per_auth: theirs.and_then(|b| b.hlr_gw_cpu_us_per_auth),
         hostapd_over_aaa_server: their_us.filter(|_| us > 0.0).map(|t| t / us),
+        floor: None,
     })
 }
 
@@ -513,7 +518,17 @@ pub fn table(t: &Targets) -> String {
                 c.hostapd_concurrency.map_or("-".into(), |c| c.to_string()),
                 opt(c.hostapd_hlr_gw_us_per_auth),
                 opt(c.hostapd_over_aaa_server)
-            ),
+            ) + &c.floor.as_ref().map_or(String::new(), |f| {
+                format!(
+                    "; floor on this machine {:.1} µs (kernel {:.1}, user {:.1}; crypto alone {:.1}) at c={}: ours/floor {}x",
+                    f.us_per_auth,
+                    f.kernel_us_per_auth,
+                    f.user_us_per_auth,
+                    f.crypto_us_per_auth,
+                    f.concurrency,
+                    opt(f.server_over_floor)
+                )
+            }),
         );
     }
     if !t.hostapd_below_cap.is_empty() {
