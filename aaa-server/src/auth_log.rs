@@ -29,7 +29,7 @@ pub const CAPACITY: usize = 65_536;
 #[derive(Debug)]
 pub struct AuthLine {
     /// The client's name.
-    pub client: String,
+    pub client: std::sync::Arc<str>,
     /// The NAS address.
     pub nas: SocketAddr,
     /// What happened.
