@@ -537,7 +537,7 @@ impl EapServer {
         &self,
         sid: StateId,
         new: bool,
-        common: Common,
+        mut common: Common,
         next: Result<Next, Reject>,
         before: Option<Box<Session>>,
         now: Instant,
@@ -569,13 +569,17 @@ impl EapServer {
             }
             Ok(Next::Success(msk, identity, how)) => {
                 end(&self.sessions);
+                // The session ends here: its reply attributes and IMSI move
+                // into the answer; the identity becomes User-Name without a
+                // copy when it is UTF-8 (as it nearly always is).
                 Outcome::Accept {
                     eap: success(common.last_id),
-                    reply: common.reply.clone(),
+                    reply: common.reply.take(),
                     msk,
-                    user_name: String::from_utf8_lossy(&identity).into_owned(),
+                    user_name: String::from_utf8(identity)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                     report: report(&common, now, AuthResult::Success(how)),
-                    imsi: common.imsi.as_deref().cloned(),
+                    imsi: common.imsi.take().map(|i| *i),
                 }
             }
             Err(why) => {
