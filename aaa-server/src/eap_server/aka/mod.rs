@@ -56,8 +56,9 @@ pub(crate) enum Next {
     /// Ask the subscriber store first (off the fast path), then [`resume`].
     Store(Work),
     /// EAP-Success: the MSK, the User-Name (the identity the keys were
-    /// derived from) and which success.
-    Success(Msk, Vec<u8>, Success),
+    /// derived from), which success, and the subscriber (handed on
+    /// directly, not boxed into the session that ends here).
+    Success(Msk, Vec<u8>, Success, Option<Imsi>),
 }
 
 /// A response to the outstanding request of `phase` (its Identifier matched).
@@ -136,12 +137,13 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 notify,
                 imsi,
             } = *accept;
-            c.imsi = imsi.map(Box::new);
             match notify {
                 Some((k_aut, reauth)) => {
+                    // Kept in the session for the Notification round.
+                    c.imsi = imsi.map(Box::new);
                     notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
                 }
-                None => Ok(Next::Success(msk, identity, how)),
+                None => Ok(Next::Success(msk, identity, how, imsi)),
             }
         }
     }
