@@ -328,14 +328,14 @@ impl<'a> Nai<'a> {
     /// [`IdentityError::EmptyUser`] or [`IdentityError::EmptyRealm`].
     pub fn parse_str(s: &'a str) -> Result<Self, IdentityError> {
         // Byte searches: '@' and '!' are ASCII, never inside a multi-byte
-        // character, and cheaper to find than with `rsplit_once(char)`
-        // (an identity is parsed several times per authentication).
-        let (local, realm) = match s.bytes().rposition(|b| b == b'@') {
+        // character; `memrchr` looks at a word at a time (an identity is
+        // parsed several times per authentication, and the realm is long).
+        let (local, realm) = match memchr::memrchr(b'@', s.as_bytes()) {
             Some(i) if i + 1 == s.len() => return Err(IdentityError::EmptyRealm),
             Some(i) => (&s[..i], Some(&s[i + 1..])),
             None => (s, None),
         };
-        let (decoration, user) = match local.bytes().rposition(|b| b == b'!') {
+        let (decoration, user) = match memchr::memrchr(b'!', local.as_bytes()) {
             Some(i) => {
                 let (d, u) = (&local[..i], &local[i + 1..]);
                 if d.split('!').any(str::is_empty) {
@@ -418,6 +418,14 @@ pub fn classify(identity: &[u8]) -> IdentityKind {
 /// re-authentication identities are temporary and left as they are;
 /// non-UTF-8 bytes are replaced.
 pub fn mask_identity(identity: &[u8]) -> String {
+    let mut out = String::new();
+    mask_identity_into(identity, &mut out);
+    out
+}
+
+/// [`mask_identity`] appended to `out` (one reservation, no intermediate
+/// strings: the logs call it once per authentication).
+pub fn mask_identity_into(identity: &[u8], out: &mut String) {
     let s = String::from_utf8_lossy(identity.strip_suffix(&[0]).unwrap_or(identity));
     let (local, at_realm) = match s.rfind('@') {
         Some(i) => (&s[..i], &s[i..]),
@@ -428,29 +436,28 @@ pub fn mask_identity(identity: &[u8]) -> String {
         None => ("", local),
     };
     let digits = user.bytes().all(|b| b.is_ascii_digit());
-    let masked_user = match IdentityKind::from_leading(user.bytes().next().unwrap_or(0)) {
-        IdentityKind::Pseudonym(_) | IdentityKind::FastReauth(_) if !looks_like_imsi(user) => {
-            user.to_owned()
-        }
-        _ if digits && user.len() > 6 => {
-            // 15 or fewer digits: a bare IMSI; 16: prefix digit + IMSI.
-            let keep = if user.len() >= 16 { 7 } else { 6 };
-            mask_after(user, keep)
-        }
-        _ => user.to_owned(),
+    let keep = match IdentityKind::from_leading(user.bytes().next().unwrap_or(0)) {
+        IdentityKind::Pseudonym(_) | IdentityKind::FastReauth(_) if !looks_like_imsi(user) => None,
+        // 15 or fewer digits: a bare IMSI; 16: prefix digit + IMSI.
+        _ if digits && user.len() > 6 => Some(if user.len() >= 16 { 7 } else { 6 }),
+        _ => None,
     };
-    format!("{deco}{masked_user}{at_realm}")
+    out.reserve(s.len());
+    out.push_str(deco);
+    match keep {
+        // All ASCII digits: one character per octet.
+        Some(keep) => {
+            out.push_str(&user[..keep]);
+            out.extend(core::iter::repeat_n('*', user.len() - keep));
+        }
+        None => out.push_str(user),
+    }
+    out.push_str(at_realm);
 }
 
 /// A user part of a prefix digit plus 15 digits, or 6–15 digits.
 fn looks_like_imsi(user: &str) -> bool {
     user.len() >= 7 && user.bytes().all(|b| b.is_ascii_digit())
-}
-
-fn mask_after(user: &str, keep: usize) -> String {
-    user.char_indices()
-        .map(|(i, c)| if i < keep { c } else { '*' })
-        .collect()
 }
 
 #[cfg(test)]

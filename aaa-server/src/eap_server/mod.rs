@@ -117,6 +117,12 @@ pub enum Outcome {
 }
 
 /// What [`EapServer::begin`] and [`EapServer::resume`] give.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned by value and matched at once, never stored: boxing the \
+              Outcome would cost every step an allocation, the deferred one \
+              is already boxed"
+)]
 #[derive(Debug)]
 pub enum Step {
     /// Answer now.
@@ -128,7 +134,11 @@ pub enum Step {
 /// A step waiting for the subscriber store. Its session is out of the
 /// table, marked busy: a retransmission finds it busy, not gone.
 #[derive(Debug)]
-pub struct Deferred {
+pub struct Deferred(Box<DeferredInner>);
+
+/// What a [`Deferred`] holds (boxed: only a step that waits pays for it).
+#[derive(Debug)]
+struct DeferredInner {
     sid: StateId,
     /// The session was created by this step (not yet in the table).
     new: bool,
@@ -136,7 +146,7 @@ pub struct Deferred {
     work: store::Work,
     /// The session as it was before this step, to put back if the work is
     /// abandoned (the peer's retransmission then finds it unchanged).
-    before: Option<Box<Session>>,
+    before: Option<Session>,
 }
 
 /// [`Deferred`] work done: ready for [`EapServer::resume`].
@@ -397,7 +407,9 @@ impl EapServer {
         }
         // Kept only where the step may go to the store: if that work is
         // abandoned, the session goes back as it was.
-        let before = may_defer(&session.phase).then(|| Box::new(session.clone()));
+        // A copy on the stack (no allocation of its own): it is boxed only
+        // when the step does defer.
+        let before = may_defer(&session.phase).then(|| session.clone());
         let Session { mut common, phase } = session;
         common.round_trips += 1;
         let privacy = self.privacy.load_full();
@@ -467,13 +479,13 @@ impl EapServer {
     /// Runs deferred work: the store call or the decryption. Blocks; holds
     /// no lock of the server's.
     pub fn perform(&self, d: Deferred) -> Performed {
-        let Deferred {
+        let DeferredInner {
             sid,
             new,
             common,
             work,
             before: _,
-        } = d;
+        } = *d.0;
         let done = store::perform(work, &*self.hss, self.privacy.load().as_deref());
         Performed {
             sid,
@@ -521,12 +533,13 @@ impl EapServer {
     /// session goes back as it was before the step, so the peer's
     /// retransmission is served normally.
     pub fn abandon(&self, d: Deferred) {
+        let d = *d.0;
         if d.new {
             return;
         }
         match d.before {
             Some(s) => {
-                self.sessions.put_back(&d.sid, *s);
+                self.sessions.put_back(&d.sid, s);
             }
             None => self.sessions.remove(&d.sid),
         }
@@ -537,9 +550,9 @@ impl EapServer {
         &self,
         sid: StateId,
         new: bool,
-        common: Common,
+        mut common: Common,
         next: Result<Next, Reject>,
-        before: Option<Box<Session>>,
+        before: Option<Session>,
         now: Instant,
     ) -> Step {
         let end = |sessions: &Sessions| {
@@ -559,23 +572,27 @@ impl EapServer {
                 Outcome::Challenge { eap, state: sid }
             }
             Ok(Next::Store(work)) => {
-                return Step::Deferred(Deferred {
+                return Step::Deferred(Deferred(Box::new(DeferredInner {
                     sid,
                     new,
                     common,
                     work,
                     before,
-                });
+                })));
             }
-            Ok(Next::Success(msk, identity, how)) => {
+            Ok(Next::Success(msk, identity, how, imsi)) => {
                 end(&self.sessions);
+                // The session ends here: its reply attributes and IMSI move
+                // into the answer; the identity becomes User-Name without a
+                // copy when it is UTF-8 (as it nearly always is).
                 Outcome::Accept {
                     eap: success(common.last_id),
-                    reply: common.reply.clone(),
+                    reply: common.reply.take(),
                     msk,
-                    user_name: String::from_utf8_lossy(&identity).into_owned(),
+                    user_name: String::from_utf8(identity)
+                        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
                     report: report(&common, now, AuthResult::Success(how)),
-                    imsi: common.imsi.as_deref().cloned(),
+                    imsi: imsi.or_else(|| common.imsi.take().map(|i| *i)),
                 }
             }
             Err(why) => {

@@ -29,7 +29,9 @@ pub(crate) struct Common {
     /// The peer already used its Legacy-Nak.
     pub nak_used: bool,
     /// The identity of EAP-Response/Identity (what a method restart goes back to).
-    pub eap_identity: Box<[u8]>,
+    /// Shared: the copy of the session a step keeps, in case its store work
+    /// is abandoned, takes no allocation for it.
+    pub eap_identity: std::sync::Arc<[u8]>,
     /// The identity to log, MSIN masked; `None`: `eap_identity` masked.
     pub log_identity: Option<Box<str>>,
     /// AT_CHECKCODE over the AKA-Identity packets of the current method;
@@ -94,9 +96,15 @@ impl Slot {
     }
 }
 
+/// The table's hasher: foldhash (several times cheaper than std's SipHash),
+/// seeded at random per process and per table. Only States the server drew
+/// at random are inserted, so no peer can build a collision chain; a
+/// forged State only costs one lookup among random keys.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Default)]
 struct Shard {
-    map: HashMap<StateId, Slot>,
+    map: HashMap<StateId, Slot, Hasher>,
     /// Sessions by start time, for expiry and eviction.
     order: VecDeque<(Instant, StateId)>,
 }

@@ -30,11 +30,13 @@ pub(crate) struct Accept {
 /// Whom a Challenge is for.
 #[derive(Debug)]
 pub(crate) struct Target {
-    /// The identity the keys are bound to (the MK identity, RFC 4187 §7).
-    pub identity: Vec<u8>,
+    /// The identity the keys are bound to (the MK identity, RFC 4187 §7);
+    /// shared with the session when it is the EAP-Response/Identity one.
+    pub identity: std::sync::Arc<[u8]>,
     pub imsi: Imsi,
-    /// The permanent user name (NAI user part) for issued identities.
-    pub permanent_user: String,
+    /// The permanent user name (NAI user part) for issued identities;
+    /// `None`: the user part of `identity` (a permanent identity).
+    pub permanent_user: Option<String>,
     /// A Synchronization-Failure was already served.
     pub resynced: bool,
 }

@@ -158,21 +158,43 @@ pub fn mppe_key_vsa(
     request_authenticator: &[u8; 16],
     salt: [u8; 2],
 ) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_mppe_key_vsa(
+        &mut out,
+        vendor_type,
+        key,
+        secret,
+        request_authenticator,
+        salt,
+    );
+    out
+}
+
+/// [`mppe_key_vsa`] appended to `out` (a response under construction): no
+/// allocation of its own when `out` has room, and no plaintext buffer: each
+/// octet of the padded key is XORed with its b(i) as it is appended, so the
+/// key is never written anywhere in clear.
+pub fn write_mppe_key_vsa(
+    out: &mut Vec<u8>,
+    vendor_type: u8,
+    key: &[u8],
+    secret: &[u8],
+    request_authenticator: &[u8; 16],
+    salt: [u8; 2],
+) {
     let salt = [salt[0] | 0x80, salt[1]];
     let padded = (1 + key.len()).next_multiple_of(16);
-    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(padded));
-    plain.push(key.len() as u8);
-    plain.extend_from_slice(key);
-    plain.resize(padded, 0);
-    // Two allocations (the plaintext and the VSA); each cipher block is
-    // written into the VSA and hashed from there for the next one.
-    let mut out = Vec::with_capacity(4 + 2 + 2 + padded);
+    out.reserve(4 + 2 + 2 + padded);
     out.extend_from_slice(&VENDOR_MICROSOFT.to_be_bytes());
     out.push(vendor_type);
     out.push((2 + 2 + padded) as u8);
     out.extend_from_slice(&salt);
     let mut prev: Option<usize> = None;
-    for chunk in plain.chunks(16) {
+    // The plaintext: key length, key, zero padding, one block at a time.
+    let mut plain = std::iter::once(key.len() as u8)
+        .chain(key.iter().copied())
+        .chain(std::iter::repeat(0));
+    for _ in 0..padded / 16 {
         let mut h = Md5::new();
         h.update(secret);
         match prev {
@@ -184,9 +206,8 @@ pub fn mppe_key_vsa(
         }
         let b = h.finalize();
         prev = Some(out.len());
-        out.extend(chunk.iter().zip(b.iter()).map(|(p, b)| p ^ b));
+        out.extend(b.iter().map(|b| b ^ plain.next().unwrap_or(0)));
     }
-    out
 }
 
 /// Decrypts an MS-MPPE key VSA value (the client side; for tests).
@@ -296,5 +317,23 @@ mod tests {
         assert_eq!(v[6], 0x92, "salt high bit set");
         assert_eq!(mppe_key_decrypt(&v, b"secret", &ra).unwrap(), key);
         assert_ne!(mppe_key_decrypt(&v, b"secreT", &ra), Some(key.to_vec()));
+        // Appended to a buffer in use: the same octets after what was there.
+        let mut out = vec![7u8; 3];
+        write_mppe_key_vsa(
+            &mut out,
+            MS_MPPE_RECV_KEY,
+            &key,
+            b"secret",
+            &ra,
+            [0x12, 0x34],
+        );
+        assert_eq!((&out[..3], &out[3..]), (&[7u8; 3][..], &v[..]));
+        // Key lengths that fill the last block exactly, or not at all.
+        for len in [0usize, 15, 16, 31, 32, 33, 64] {
+            let k: Vec<u8> = (0..len as u8).collect();
+            let v = mppe_key_vsa(MS_MPPE_SEND_KEY, &k, b"s", &ra, [1, 2]);
+            assert_eq!(v.len(), 8 + (1 + len).next_multiple_of(16));
+            assert_eq!(mppe_key_decrypt(&v, b"s", &ra).unwrap(), k, "{len}");
+        }
     }
 }

@@ -27,13 +27,27 @@ pub type RequestKey = (SocketAddr, u8, [u8; 16]);
 
 /// [`RequestKey`] packed into 35 bytes (a `SocketAddr` alone takes 32):
 /// the cache holds hundreds of thousands of them.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Packed {
     /// IPv6, or IPv4 as an IPv4-mapped IPv6 address.
     addr: [u8; 16],
     port: [u8; 2],
     identifier: u8,
     authenticator: [u8; 16],
+}
+
+impl std::hash::Hash for Packed {
+    /// Three words instead of four length-prefixed byte strings.
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u128(u128::from_ne_bytes(self.addr));
+        h.write_u128(u128::from_ne_bytes(self.authenticator));
+        h.write_u32(u32::from_ne_bytes([
+            self.port[0],
+            self.port[1],
+            self.identifier,
+            0,
+        ]));
+    }
 }
 
 fn pack(k: &RequestKey) -> Packed {
@@ -81,12 +95,23 @@ enum Slot {
     Answered(Box<[u8]>),
 }
 
+/// The shards' hasher: foldhash (several times cheaper than std's SipHash
+/// on this 35-byte key), seeded at random per process and per table. The
+/// key is chosen by the NAS side, so it stays a keyed hash: without the
+/// seed no set of keys collides in every process. foldhash does not claim
+/// to resist an attacker who recovers the seed from timing; that is
+/// accepted here because only configured clients reach the cache, after
+/// the Message-Authenticator check (required with EAP, RFC 3579 §3.2),
+/// the seed is never shown, and a shard holds at most `per_shard`
+/// entries, which bounds what a collision chain can cost.
+type Hasher = foldhash::fast::RandomState;
+
 /// One shard: entries by key, and (time, key) in the order they were first
 /// seen. An entry is queued once: its answer's time is in the map, and an
 /// answered entry whose queued time has passed the window goes to the back
 /// again with its answer's time (kept at least `window` after the answer).
 struct Shard {
-    map: HashMap<Packed, (Slot, Instant)>,
+    map: HashMap<Packed, (Slot, Instant), Hasher>,
     order: VecDeque<(Instant, Packed)>,
 }
 
@@ -155,7 +180,7 @@ impl DupCache {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        map: HashMap::with_capacity(cap),
+                        map: HashMap::with_capacity_and_hasher(cap, Hasher::default()),
                         order: VecDeque::with_capacity(cap),
                     })
                 })
@@ -173,7 +198,7 @@ impl DupCache {
 
     fn shard(&self, k: &Packed) -> &Mutex<Shard> {
         // The Request Authenticator is the NAS's random number (RFC 2865
-        // §3); the map inside the shard hashes the whole key with SipHash.
+        // §3); the map inside the shard hashes the whole key ([`Hasher`]).
         let i = usize::from(k.authenticator[0] ^ k.authenticator[15] ^ k.port[1]);
         &self.shards[i % SHARDS]
     }

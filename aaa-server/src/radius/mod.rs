@@ -102,8 +102,8 @@ pub enum Effect {
     DuplicateInProgress,
     /// An authentication finished.
     AuthFinished {
-        /// The client's name.
-        client: String,
+        /// The client's name (shared with its [`ClientEntry`]: no copy per authentication).
+        client: Arc<str>,
         /// What happened.
         report: Report,
     },
@@ -210,6 +210,8 @@ impl AtomicCounters {
 /// secret does not change it under a request in flight.
 pub struct ClientEntry {
     client: Client,
+    /// `client.name`, shared by the log lines of its authentications.
+    name: Arc<str>,
     keyed: KeyedMac,
     /// Its Prometheus series (by name: a reload keeps them).
     metrics: crate::metrics::ClientMetrics,
@@ -219,6 +221,7 @@ impl ClientEntry {
     fn new(client: &Client, metrics: &crate::metrics::Metrics) -> Arc<Self> {
         Arc::new(ClientEntry {
             client: client.clone(),
+            name: Arc::from(client.name.as_str()),
             keyed: crypto::hmac_md5(client.secret.expose()),
             metrics: metrics.client(&client.name),
         })
@@ -948,12 +951,19 @@ impl RadiusServer {
         let secret = client.secret.expose();
         let id = to.identifier;
         let finished = |report: Report| Effect::AuthFinished {
-            client: client.name.clone(),
+            client: to.client.name.clone(),
             report,
+        };
+        // Room for the whole response, so it is built in one allocation.
+        let room = |eap: &[u8], more: usize| {
+            wire::Response::split_len(eap.len())
+                + more
+                + to.proxy_state.iter().map(|p| 2 + p.len()).sum::<usize>()
         };
         match outcome {
             Outcome::Challenge { eap, state } => {
-                let mut resp = wire::Response::new(Code::AccessChallenge, id);
+                let mut resp =
+                    wire::Response::with_capacity(Code::AccessChallenge, id, room(&eap, 18 + 6));
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
                     .attr(rfc2865::STATE_TYPE, &state)
                     .attr(
@@ -963,7 +973,8 @@ impl RadiusServer {
                 (self.finish(resp, to), Vec::new())
             }
             Outcome::Request { eap } => {
-                let mut resp = wire::Response::new(Code::AccessChallenge, id);
+                let mut resp =
+                    wire::Response::with_capacity(Code::AccessChallenge, id, room(&eap, 0));
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
                 (self.finish(resp, to), Vec::new())
             }
@@ -975,7 +986,11 @@ impl RadiusServer {
                 report,
                 imsi,
             } => {
-                let mut resp = wire::Response::new(Code::AccessAccept, id);
+                // User-Name, two MS-MPPE key VSAs of 58 octets, and some
+                // room for reply attributes and a Chargeable-User-Identity.
+                let more = 2 + user_name.len() + 2 * 58 + 128;
+                let mut resp =
+                    wire::Response::with_capacity(Code::AccessAccept, id, room(&eap, more));
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap)
                     .attr(rfc2865::USER_NAME_TYPE, user_name.as_bytes());
                 let mut salts = [0u8; 4];
@@ -991,26 +1006,27 @@ impl RadiusServer {
                         [salts[2], salts[3]]
                     };
                 let m = msk.expose();
-                resp.attr(
-                    crypto::VENDOR_SPECIFIC,
-                    &crypto::mppe_key_vsa(
+                // Encrypted straight into the response (RFC 2548 §2.4.2).
+                resp.attr_with(crypto::VENDOR_SPECIFIC, |out| {
+                    crypto::write_mppe_key_vsa(
+                        out,
                         crypto::MS_MPPE_RECV_KEY,
                         &m[..32],
                         secret,
                         &to.authenticator,
                         recv_salt,
-                    ),
-                )
-                .attr(
-                    crypto::VENDOR_SPECIFIC,
-                    &crypto::mppe_key_vsa(
+                    )
+                })
+                .attr_with(crypto::VENDOR_SPECIFIC, |out| {
+                    crypto::write_mppe_key_vsa(
+                        out,
                         crypto::MS_MPPE_SEND_KEY,
                         &m[32..],
                         secret,
                         &to.authenticator,
                         send_salt,
-                    ),
-                );
+                    )
+                });
                 for (typ, value) in reply
                     .as_deref()
                     .map(crate::authz::encode)
@@ -1028,7 +1044,7 @@ impl RadiusServer {
                 (self.finish(resp, to), vec![finished(report)])
             }
             Outcome::Reject { eap, report } => {
-                let mut resp = wire::Response::new(Code::AccessReject, id);
+                let mut resp = wire::Response::with_capacity(Code::AccessReject, id, room(&eap, 0));
                 resp.split_attr(rfc2869::EAP_MESSAGE_TYPE, &eap);
                 (
                     self.finish(resp, to),

@@ -11,6 +11,9 @@ use radius::core::code::Code;
 /// Largest attribute value (RFC 2865 §5: Length is one octet, including 2 header octets).
 pub const MAX_VALUE: usize = 253;
 
+/// Header and Message-Authenticator: what every response starts with.
+const HEADER: usize = 20 + 18;
+
 /// A response under construction.
 pub struct Response {
     buf: Vec<u8>,
@@ -21,7 +24,14 @@ pub struct Response {
 impl Response {
     /// A response with `code` and the request's `identifier`, Message-Authenticator first.
     pub fn new(code: Code, identifier: u8) -> Self {
-        let mut buf = Vec::with_capacity(320);
+        Self::with_capacity(code, identifier, 320 - HEADER)
+    }
+
+    /// [`Response::new`] with room for `attributes` octets of attributes
+    /// after Message-Authenticator (one allocation when they fit: say what
+    /// the response will carry).
+    pub fn with_capacity(code: Code, identifier: u8, attributes: usize) -> Self {
+        let mut buf = Vec::with_capacity((HEADER + attributes).min(4096));
         buf.extend_from_slice(&[code as u8, identifier, 0, 0]);
         buf.extend_from_slice(&[0; 16]);
         buf.extend_from_slice(&[MESSAGE_AUTHENTICATOR, 18]);
@@ -42,6 +52,29 @@ impl Response {
         self.buf.push((value.len() + 2) as u8);
         self.buf.extend_from_slice(value);
         self
+    }
+
+    /// Adds one attribute whose value `write` appends to the buffer (at
+    /// most [`MAX_VALUE`] octets), without an intermediate copy.
+    pub fn attr_with(&mut self, typ: u8, write: impl FnOnce(&mut Vec<u8>)) -> &mut Self {
+        let at = self.buf.len();
+        self.buf.push(typ);
+        self.buf.push(0);
+        write(&mut self.buf);
+        let len = self.buf.len() - at;
+        if len > MAX_VALUE + 2 {
+            self.overflow = true;
+            self.buf.truncate(at);
+            return self;
+        }
+        self.buf[at + 1] = len as u8;
+        self
+    }
+
+    /// At least the room `value_len` octets take when split over
+    /// attributes as [`Response::split_attr`] does.
+    pub fn split_len(value_len: usize) -> usize {
+        value_len + 2 * value_len.div_ceil(MAX_VALUE).max(1)
     }
 
     /// Adds `value` split over as many attributes of `typ` as needed
@@ -230,6 +263,25 @@ mod tests {
             "Message-Authenticator first"
         );
         assert!(super::super::crypto::check_response(&bytes, &[3; 16], b"s"));
+    }
+
+    #[test]
+    fn attr_with_writes_in_place_as_attr_does() {
+        let mut a = Response::with_capacity(Code::AccessAccept, 1, 0);
+        a.attr_with(26, |b| b.extend_from_slice(&[1, 2, 3]))
+            .attr(1, b"u");
+        let mut b = Response::new(Code::AccessAccept, 1);
+        b.attr(26, &[1, 2, 3]).attr(1, b"u");
+        assert_eq!(a.into_bytes(), b.into_bytes());
+        let mut r = Response::new(Code::AccessAccept, 1);
+        r.attr_with(26, |b| b.extend_from_slice(&[0; MAX_VALUE])); // fits
+        assert!(r.into_bytes().is_some());
+        let mut r = Response::new(Code::AccessAccept, 1);
+        r.attr_with(26, |b| b.extend_from_slice(&[0; MAX_VALUE + 1]));
+        assert!(r.into_bytes().is_none());
+        assert_eq!(Response::split_len(0), 2);
+        assert_eq!(Response::split_len(253), 255);
+        assert_eq!(Response::split_len(254), 258);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! An AKA-Challenge is outstanding (RFC 4187 §9.3–9.6, RFC 9048 §3).
 
-use super::{Next, Phase, imsi_of_user, local_part, realm_of};
+use super::{Next, Phase, imsi_of_user, local_part, realm_in};
 use crate::eap_server::sessions::Common;
 use crate::eap_server::store::{Accept, Target, Work};
 use crate::eap_server::{Cx, Reject, Round, Success};
@@ -12,6 +12,7 @@ use eap::aka::checkcode::CheckcodeHash;
 use eap::aka::keys::{self, Keys, Method};
 use eap::aka::mac::NO_EXTRA;
 use eap::aka::message::{Message, Subtype, verify_packet};
+use eap::identity::Nai;
 use eap::packet::{Packet, TypeData};
 use eap::secret::{KAut, Msk};
 use eap::umts::{AuthVector, Res};
@@ -26,7 +27,7 @@ use eap::umts::{AuthVector, Res};
 pub(crate) struct Challenge {
     /// The identity the keys are bound to (the last one the peer sent);
     /// `None`: the session's EAP-Response/Identity identity.
-    identity: Option<Box<[u8]>>,
+    identity: Option<std::sync::Arc<[u8]>>,
     /// The permanent user name (NAI user part) for the issued identities and
     /// a resynchronisation; `None`: the user part of the bound identity.
     permanent_user: Option<Box<str>>,
@@ -65,15 +66,19 @@ pub(super) fn build(
             keys::derive_aka_prime(&identity, &ckp, &ikp)
         }
     };
-    let mut msg = Message::new(Subtype::Challenge)
-        .with(AtRand {
-            rand: v.rand,
-            reserved: 0,
-        })
-        .with(AtAutn {
-            autn: v.autn,
-            reserved: 0,
-        });
+    // Room for every attribute a Challenge may carry: one allocation.
+    let mut msg = Message {
+        attributes: Vec::with_capacity(9),
+        ..Message::new(Subtype::Challenge)
+    }
+    .with(AtRand {
+        rand: v.rand,
+        reserved: 0,
+    })
+    .with(AtAutn {
+        autn: v.autn,
+        reserved: 0,
+    });
     match c.method {
         Method::AkaPrime => {
             msg.push(AtKdf::CK_IK_PRIME);
@@ -97,20 +102,27 @@ pub(super) fn build(
             reserved: 0,
         });
     }
+    // Parsed once: the permanent user name (when it is the identity's own)
+    // and the realm.
+    let nai = Nai::parse(&identity).ok();
+    let user: &str = match &permanent_user {
+        Some(u) => u,
+        None => nai.map_or("", |n| n.user()),
+    };
     if let Some(p) = cx.privacy {
         // RFC 4187 §9.3: AT_NEXT_PSEUDONYM / AT_NEXT_REAUTH_ID in AT_ENCR_DATA.
-        let realm = realm_of(&identity).unwrap_or_else(|| p.realm.clone());
+        let realm = realm_in(nai).unwrap_or(&p.realm);
         let unix = cx.unix(c.started);
         let nonces = [cx.rng.bytes16()?, cx.rng.bytes16()?];
         let next = issue_after_full_auth(
             &p.keys,
             &p.policy,
             IssueFor {
-                permanent_user: &permanent_user,
+                permanent_user: user,
                 version,
             },
             &keys,
-            &realm,
+            realm,
             unix,
             nonces,
         );
@@ -137,9 +149,8 @@ pub(super) fn build(
     let off = mac.ok_or(Reject::Encoding)?;
     eap::aka::mac::sign(&keys.k_aut, &mut bytes, off, NO_EXTRA).map_err(|_| Reject::Encoding)?;
     let Keys { k_aut, msk, .. } = keys;
-    let permanent_user = (local_part(&identity) != permanent_user.as_bytes())
-        .then(|| permanent_user.into_boxed_str());
-    let identity = (*identity != *c.eap_identity).then(|| identity.into_boxed_slice());
+    let permanent_user = (local_part(&identity) != user.as_bytes()).then(|| Box::from(user));
+    let identity = (*identity != *c.eap_identity).then_some(identity);
     let phase = Challenge {
         identity,
         permanent_user,
@@ -206,14 +217,17 @@ impl Challenge {
         if msg.checkcode().is_some_and(|cc| !checkcode_ok(cc)) {
             return Err(Reject::CheckcodeMismatch);
         }
-        let identity = identity.map_or_else(|| c.eap_identity.to_vec(), Vec::from);
+        let identity = identity.as_deref().unwrap_or(&c.eap_identity).to_vec();
         // Removed, or K/OPc/AMF/SQN set, since the vector was issued: asked
         // of the store (on a store worker unless it answers from memory).
+        // The user name is borrowed: only the IMSI is made of it.
         let user = match permanent_user.as_deref() {
-            Some(u) => u.to_owned(),
-            None => String::from_utf8(local_part(&identity).to_vec())
-                .map_err(|_| Reject::IdentityNotUtf8)?,
+            Some(u) => u,
+            None => {
+                std::str::from_utf8(local_part(&identity)).map_err(|_| Reject::IdentityNotUtf8)?
+            }
         };
+        let imsi = imsi_of_user(user)?;
         let accept = Accept {
             msk,
             identity,
@@ -221,7 +235,7 @@ impl Challenge {
             notify: result_ind.then_some((k_aut, None)),
             imsi: None,
         };
-        super::confirm(&user, version, accept)
+        super::confirm_imsi(imsi, version, accept)
     }
 
     /// RFC 4187 §9.6: resynchronise once (TS 33.102 §6.3.5), then a new Challenge.
@@ -230,7 +244,7 @@ impl Challenge {
             return Err(Reject::SecondSyncFailure);
         }
         let auts = *msg.auts().ok_or(Reject::NoAuts)?;
-        let identity = self.identity.as_deref().unwrap_or(&c.eap_identity).to_vec();
+        let identity = self.identity.unwrap_or_else(|| c.eap_identity.clone());
         let permanent_user = match self.permanent_user.as_deref() {
             Some(u) => u.to_owned(),
             None => String::from_utf8(local_part(&identity).to_vec())
@@ -243,7 +257,7 @@ impl Challenge {
             target: Target {
                 identity,
                 imsi,
-                permanent_user,
+                permanent_user: Some(permanent_user),
                 resynced: false,
             },
         }))

@@ -1,6 +1,6 @@
 //! An AKA-Identity round is outstanding (RFC 4187 §4.1.6, §9.1–9.2).
 
-use super::{Next, identity_request, permanent_imsi, privacy_step, user_part, vector};
+use super::{Next, identity_request, permanent_imsi, privacy_step, vector};
 use crate::eap_server::sessions::Common;
 use crate::eap_server::store::Target;
 use crate::eap_server::{Cx, Reject, Round};
@@ -37,13 +37,13 @@ impl Identity {
             return r;
         }
         if let Some((_, imsi)) = permanent_imsi(&identity) {
-            let permanent_user = user_part(&identity).unwrap_or_default();
             return Ok(vector(
                 c,
                 Target {
-                    identity,
+                    identity: identity.into(),
                     imsi,
-                    permanent_user,
+                    // The identity's own user part.
+                    permanent_user: None,
                     resynced: false,
                 },
             ));

@@ -56,8 +56,9 @@ pub(crate) enum Next {
     /// Ask the subscriber store first (off the fast path), then [`resume`].
     Store(Work),
     /// EAP-Success: the MSK, the User-Name (the identity the keys were
-    /// derived from) and which success.
-    Success(Msk, Vec<u8>, Success),
+    /// derived from), which success, and the subscriber (handed on
+    /// directly, not boxed into the session that ends here).
+    Success(Msk, Vec<u8>, Success, Option<Imsi>),
 }
 
 /// A response to the outstanding request of `phase` (its Identifier matched).
@@ -136,12 +137,13 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 notify,
                 imsi,
             } = *accept;
-            c.imsi = imsi.map(Box::new);
             match notify {
                 Some((k_aut, reauth)) => {
+                    // Kept in the session for the Notification round.
+                    c.imsi = imsi.map(Box::new);
                     notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
                 }
-                None => Ok(Next::Success(msk, identity, how)),
+                None => Ok(Next::Success(msk, identity, how, imsi)),
             }
         }
     }
@@ -159,8 +161,13 @@ pub(crate) fn barred(e: crate::hss::HssError) -> Reject {
 /// removed, or K/OPc/AMF/SQN set, since `version` ends in
 /// [`Reject::SubscriberChanged`].
 fn confirm(user: &str, version: u64, accept: Accept) -> Result<Next, Reject> {
+    confirm_imsi(imsi_of_user(user)?, version, accept)
+}
+
+/// [`confirm`] for the subscriber's IMSI.
+fn confirm_imsi(imsi: Imsi, version: u64, accept: Accept) -> Result<Next, Reject> {
     Ok(Next::Store(Work::Confirm {
-        imsi: imsi_of_user(user)?,
+        imsi,
         version,
         accept: Box::new(accept),
     }))
@@ -169,15 +176,15 @@ fn confirm(user: &str, version: u64, accept: Accept) -> Result<Next, Reject> {
 /// Full authentication of a decrypted IMSI-privacy identity, which is also
 /// the MK identity (as hostapd does).
 fn decrypted(c: &mut Common, d: DecryptedIdentity) -> Result<Next, Reject> {
-    let id = d.identity.as_bytes().to_vec();
-    c.set_log_identity(&id);
-    match (permanent_imsi(&id), user_part(&id)) {
+    let id = d.identity.as_bytes();
+    c.set_log_identity(id);
+    match (permanent_imsi(id), user_part(id)) {
         (Some((_, imsi)), Some(user)) => Ok(vector(
             c,
             Target {
-                identity: id,
+                identity: id.into(),
                 imsi,
-                permanent_user: user,
+                permanent_user: Some(user),
                 resynced: false,
             },
         )),
@@ -189,20 +196,26 @@ fn decrypted(c: &mut Common, d: DecryptedIdentity) -> Result<Next, Reject> {
 /// a Challenge for a permanent NAI, else an AKA-Identity round.
 pub(crate) fn begin_method(cx: &mut Cx<'_>, c: &mut Common) -> Result<Next, Reject> {
     c.checkcode = None;
-    let identity = c.eap_identity.to_vec();
+    // Shared, not copied; parsed once here for everything below.
+    let identity = c.eap_identity.clone();
     let nai = Nai::parse(&identity).ok();
     let decorated = nai.is_some_and(|n| n.is_decorated());
     if !decorated && let Some(r) = privacy_step(cx, c, &identity, None) {
         return r;
     }
-    if !decorated && let Some((_, imsi)) = permanent_imsi(&identity) {
-        let permanent_user = user_part(&identity).unwrap_or_default();
+    // A permanent identity (what `permanent_imsi` accepts): its user part
+    // is the permanent user name.
+    let imsi = match nai.map(|n| (n.kind(), n.imsi())) {
+        Some((IdentityKind::Permanent(_), Ok(Some(imsi)))) => Some(imsi),
+        _ => None,
+    };
+    if !decorated && let Some(imsi) = imsi {
         return Ok(vector(
             c,
             Target {
                 identity,
                 imsi,
-                permanent_user,
+                permanent_user: None,
                 resynced: false,
             },
         ));
@@ -256,9 +269,9 @@ fn privacy_step(
                 vector(
                     c,
                     Target {
-                        identity: identity.to_vec(),
+                        identity: identity.into(),
                         imsi,
-                        permanent_user: r.permanent_user,
+                        permanent_user: Some(r.permanent_user),
                         resynced: false,
                     },
                 )
@@ -362,8 +375,8 @@ fn permanent_imsi(identity: &[u8]) -> Option<(Method, Imsi)> {
     let IdentityKind::Permanent(m) = nai.kind() else {
         return None;
     };
-    let imsi = nai.imsi().ok()??;
-    Some((m, Imsi::parse(imsi.as_str()).ok()?))
+    // `Nai::imsi` checks the digits (one allocation: the IMSI's own).
+    Some((m, nai.imsi().ok()??))
 }
 
 /// The NAI user part of a permanent identity (what issued identities seal).
@@ -373,10 +386,12 @@ fn user_part(identity: &[u8]) -> Option<String> {
 
 /// The realm of `identity`, if it has one.
 pub(super) fn realm_of(identity: &[u8]) -> Option<String> {
-    Nai::parse(identity)
-        .ok()
-        .and_then(|n| n.home_realm().map(str::to_owned))
-        .filter(|r| !r.is_empty())
+    realm_in(Nai::parse(identity).ok()).map(str::to_owned)
+}
+
+/// The realm of a parsed identity, if it has one (borrowed).
+fn realm_in(nai: Option<Nai<'_>>) -> Option<&str> {
+    nai.and_then(|n| n.home_realm()).filter(|r| !r.is_empty())
 }
 
 /// The IMSI of a permanent user name.

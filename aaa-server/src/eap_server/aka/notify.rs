@@ -59,6 +59,6 @@ impl Notify {
             return Err(Reject::BadNotificationResponse);
         }
         let (msk, identity, how) = self.verdict?;
-        Ok(Next::Success(msk, identity, how))
+        Ok(Next::Success(msk, identity, how, c.imsi.take().map(|i| *i)))
     }
 }

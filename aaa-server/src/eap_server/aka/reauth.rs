@@ -55,9 +55,9 @@ impl Reauth {
                 Ok(vector(
                     c,
                     Target {
-                        identity: mk_identity,
+                        identity: mk_identity.into(),
                         imsi,
-                        permanent_user,
+                        permanent_user: Some(permanent_user),
                         resynced: false,
                     },
                 ))

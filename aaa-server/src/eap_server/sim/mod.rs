@@ -121,12 +121,15 @@ pub(crate) fn resume(cx: &mut Cx<'_>, c: &mut Common, done: Done) -> Result<Next
                 notify,
                 imsi,
             } = *accept;
-            c.imsi = imsi.map(Box::new);
+            if notify.is_some() {
+                // Kept in the session for the Notification round.
+                c.imsi = imsi.clone().map(Box::new);
+            }
             match (refused, notify) {
                 (None, Some((k_aut, reauth))) => {
                     notify::send(cx, c, k_aut, reauth, Ok((msk, identity, how)))
                 }
-                (None, None) => Ok(Next::Success(msk, identity, how)),
+                (None, None) => Ok(Next::Success(msk, identity, how, imsi)),
                 // Authenticated, but access is refused: with result indication
                 // agreed, a protected failure Notification first (RFC 4186 §6.3.1).
                 (Some(r), Some((k_aut, reauth))) => notify::send(cx, c, k_aut, reauth, Err(r)),

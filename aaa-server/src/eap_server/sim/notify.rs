@@ -91,12 +91,7 @@ pub(super) fn send_general_failure(c: &mut Common, why: Reject) -> Result<Next, 
 impl Notify {
     /// The peer's EAP-SIM/Notification answer: AT_MAC over the packet
     /// (§9.9), after a fast re-authentication AT_ENCR_DATA{AT_COUNTER} echoed.
-    pub(super) fn receive(
-        self,
-        _c: &mut Common,
-        msg: &Message,
-        raw: &[u8],
-    ) -> Result<Next, Reject> {
+    pub(super) fn receive(self, c: &mut Common, msg: &Message, raw: &[u8]) -> Result<Next, Reject> {
         if msg.subtype != Subtype::Notification {
             return Err(Reject::UnexpectedSubtype(Round::Notification));
         }
@@ -128,6 +123,6 @@ impl Notify {
             }
         }
         let (msk, identity, how) = self.verdict?;
-        Ok(Next::Success(msk, identity, how))
+        Ok(Next::Success(msk, identity, how, c.imsi.take().map(|i| *i)))
     }
 }
