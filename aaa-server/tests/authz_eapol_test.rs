@@ -7,32 +7,12 @@
 
 mod common;
 
-use common::{SECRET, Server, tool, vector_subscriber};
+use common::{SECRET, Server, tool, usim_answer, vector_subscriber};
 use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use eap::umts::{Sqn, SubscriberKeys};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-fn usim_answer(k: [u8; 16], opc: [u8; 16], rand_hex: &str, autn_hex: &str) -> String {
-    let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
-    let mut rand = [0u8; 16];
-    let mut autn = [0u8; 16];
-    if hex::decode_to_slice(rand_hex, &mut rand).is_err()
-        || hex::decode_to_slice(autn_hex, &mut autn).is_err()
-    {
-        return "UMTS-FAIL".into();
-    }
-    match keys.authenticate(&rand, &Autn(autn)) {
-        Ok(u) => format!(
-            "UMTS-AUTH:{}:{}:{}",
-            hex::encode(u.ik.expose()),
-            hex::encode(u.ck.expose()),
-            hex::encode(u.res.as_bytes())
-        ),
-        Err(_) => "UMTS-FAIL".into(),
-    }
-}
 
 /// `aaa-server subscriber ARGS… --db DB`, which must succeed; its stdout.
 fn cli(db: &Path, args: &[&str]) -> String {
@@ -61,7 +41,7 @@ fn authenticate(server: &Server, imsi: &str, k: [u8; 16], opc: [u8; 16]) -> (boo
         "AKA'",
         &format!("  identity=\"6{imsi}@wlan.mnc001.mcc001.3gppnetwork.org\"\n"),
         0,
-        |rand, autn| usim_answer(k, opc, rand, autn),
+        |rand, autn| usim_answer(&SubscriberKeys::new(K::new(k), Opc::new(opc)), rand, autn),
     );
     (ok, stdout)
 }

@@ -21,9 +21,9 @@ mod freeradius;
 #[path = "common/pki.rs"]
 mod pki;
 
-use common::{SECRET, Server, tool, vector_subscriber};
+use common::{SECRET, Server, tool, usim_answer, vector_subscriber};
 use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use eap::umts::{Sqn, SubscriberKeys};
 use freeradius::{FreeRadius, freeradius, freeradius_tls, home_body};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -190,20 +190,6 @@ fn peap_mschapv2_through_our_proxy_over_radsec_to_freeradius() {
             .all(|l| !l.contains("authentication finished")),
         "the proxy ran no EAP"
     );
-}
-
-fn usim_answer(keys: &SubscriberKeys, rand_hex: &str, autn_hex: &str) -> String {
-    let mut rand = [0u8; 16];
-    let mut autn = [0u8; 16];
-    hex::decode_to_slice(rand_hex, &mut rand).unwrap();
-    hex::decode_to_slice(autn_hex, &mut autn).unwrap();
-    let u = keys.authenticate(&rand, &Autn(autn)).unwrap();
-    format!(
-        "UMTS-AUTH:{}:{}:{}",
-        hex::encode(u.ik.expose()),
-        hex::encode(u.ck.expose()),
-        hex::encode(u.res.as_bytes())
-    )
 }
 
 #[test]

@@ -9,10 +9,10 @@
 mod common;
 
 use aaa_server::privacy::{KeySet, PrivacyKey, make_pseudonym};
-use common::{SECRET, Server, tool, vector_subscriber};
+use common::{SECRET, Server, tool, usim_answer, vector_subscriber};
 use eap::aka::keys::Method;
 use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use eap::umts::{Sqn, SubscriberKeys};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
 use std::process::Command;
@@ -22,28 +22,6 @@ use std::time::Duration;
 
 const METHODS: &str = "\"aka-prime\", \"aka\"";
 const CHANGED: &str = "subscriber removed or changed during authentication";
-
-/// The USIM's answer to `UMTS-AUTH:<RAND>:<AUTN>` (TS 33.102 §6.3.3); no SQN
-/// freshness check (every test here starts from a fresh server SQN).
-fn usim_answer(k: [u8; 16], opc: [u8; 16], rand_hex: &str, autn_hex: &str) -> String {
-    let keys = SubscriberKeys::new(K::new(k), Opc::new(opc));
-    let mut rand = [0u8; 16];
-    let mut autn = [0u8; 16];
-    if hex::decode_to_slice(rand_hex, &mut rand).is_err()
-        || hex::decode_to_slice(autn_hex, &mut autn).is_err()
-    {
-        return "UMTS-FAIL".into();
-    }
-    match keys.authenticate(&rand, &Autn(autn)) {
-        Ok(u) => format!(
-            "UMTS-AUTH:{}:{}:{}",
-            hex::encode(u.ik.expose()),
-            hex::encode(u.ck.expose()),
-            hex::encode(u.res.as_bytes())
-        ),
-        Err(_) => "UMTS-FAIL".into(),
-    }
-}
 
 /// `aaa-server subscriber ARGS --db DB`, which must succeed.
 fn subscriber(db: &Path, args: &[&str]) {
@@ -82,7 +60,7 @@ fn authenticate(
         0,
         |rand, autn| {
             before_answer();
-            usim_answer(k, opc, rand, autn)
+            usim_answer(&SubscriberKeys::new(K::new(k), Opc::new(opc)), rand, autn)
         },
     );
     (ok, stdout)
@@ -269,7 +247,7 @@ fn full_then_reauth(
     let (ok, stdout, _) =
         common::eapol_test_external_sim(&bin, SECRET, port, "AKA'", &identity, 1, |rand, autn| {
             sim += 1;
-            usim_answer(k, opc, rand, autn)
+            usim_answer(&SubscriberKeys::new(K::new(k), Opc::new(opc)), rand, autn)
         });
     (ok, stdout, sim)
 }

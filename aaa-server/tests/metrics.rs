@@ -6,9 +6,11 @@
 
 mod common;
 
-use common::{SECRET, Server, identity_access_request, sign_ma_last, tool, vector_subscriber};
+use common::{
+    SECRET, Server, identity_access_request, sign_ma_last, tool, usim_answer, vector_subscriber,
+};
 use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use eap::umts::{Sqn, SubscriberKeys};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -95,26 +97,6 @@ fn promtool_check(bin: &std::path::Path, text: &str) -> (bool, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
-}
-
-/// The USIM side of eapol_test's external-SIM requests (TS 33.102 §6.3.3).
-fn usim_answer(keys: &SubscriberKeys, rand_hex: &str, autn_hex: &str) -> String {
-    let mut rand = [0u8; 16];
-    let mut autn = [0u8; 16];
-    if hex::decode_to_slice(rand_hex, &mut rand).is_err()
-        || hex::decode_to_slice(autn_hex, &mut autn).is_err()
-    {
-        return "UMTS-FAIL".into();
-    }
-    match keys.authenticate(&rand, &Autn(autn)) {
-        Ok(u) => format!(
-            "UMTS-AUTH:{}:{}:{}",
-            hex::encode(u.ik.expose()),
-            hex::encode(u.ck.expose()),
-            hex::encode(u.res.as_bytes())
-        ),
-        Err(_) => "UMTS-FAIL".into(),
-    }
 }
 
 #[test]

@@ -6,53 +6,12 @@
 
 mod common;
 
-use common::{SECRET, Server, tool, vector_subscriber};
-use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use common::{SECRET, Server, Usim, tool, vector_subscriber};
+use eap::umts::Sqn;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-struct Usim {
-    keys: SubscriberKeys,
-    sqn_ms: Sqn,
-}
-
-impl Usim {
-    fn new(k: [u8; 16], opc: [u8; 16]) -> Self {
-        Usim {
-            keys: SubscriberKeys::new(K::new(k), Opc::new(opc)),
-            sqn_ms: Sqn::default(),
-        }
-    }
-
-    fn answer(&mut self, rand_hex: &str, autn_hex: &str) -> String {
-        let mut rand = [0u8; 16];
-        let mut autn = [0u8; 16];
-        if hex::decode_to_slice(rand_hex, &mut rand).is_err()
-            || hex::decode_to_slice(autn_hex, &mut autn).is_err()
-        {
-            return "UMTS-FAIL".into();
-        }
-        let Ok(u) = self.keys.authenticate(&rand, &Autn(autn)) else {
-            return "UMTS-FAIL".into();
-        };
-        if u.sqn.seq() <= self.sqn_ms.seq() {
-            return format!(
-                "UMTS-AUTS:{}",
-                hex::encode(self.keys.auts(&rand, self.sqn_ms).0)
-            );
-        }
-        self.sqn_ms = u.sqn;
-        format!(
-            "UMTS-AUTH:{}:{}:{}",
-            hex::encode(u.ik.expose()),
-            hex::encode(u.ck.expose()),
-            hex::encode(u.res.as_bytes())
-        )
-    }
-}
 
 /// Runs eapol_test (EAP-AKA') as `identity` against `port`; (success, output).
 fn eapol_test(port: u16, identity: &str, usim: &mut Usim) -> (bool, String) {

@@ -7,9 +7,9 @@
 
 mod common;
 
-use common::{SECRET, Server, tool, vector_subscriber};
+use common::{SECRET, Server, tool, usim_answer, vector_subscriber};
 use eap::secret::{K, Opc};
-use eap::umts::{Autn, Sqn, SubscriberKeys};
+use eap::umts::{Sqn, SubscriberKeys};
 use openssl::asn1::{Asn1Integer, Asn1Time};
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
@@ -599,20 +599,6 @@ impl Drop for Reaped {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn usim_answer(keys: &SubscriberKeys, rand_hex: &str, autn_hex: &str) -> String {
-    let mut rand = [0u8; 16];
-    let mut autn = [0u8; 16];
-    hex::decode_to_slice(rand_hex, &mut rand).unwrap();
-    hex::decode_to_slice(autn_hex, &mut autn).unwrap();
-    let u = keys.authenticate(&rand, &Autn(autn)).unwrap();
-    format!(
-        "UMTS-AUTH:{}:{}:{}",
-        hex::encode(u.ik.expose()),
-        hex::encode(u.ck.expose()),
-        hex::encode(u.res.as_bytes())
-    )
 }
 
 #[test]

@@ -7,7 +7,7 @@ use aaa_server::hss::Imsi;
 use aaa_server::hss::SqliteStore;
 use aaa_server::hss::sqlite::NewSubscriber;
 use eap::secret::{K, Opc};
-use eap::umts::{Amf, Sqn, SubscriberKeys};
+use eap::umts::{Amf, Autn, Sqn, SubscriberKeys};
 use std::io::BufRead;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -257,6 +257,71 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         // SAFETY: kill(2) of our own child process (ESRCH once it exited is harmless).
         unsafe { libc::kill(self.0 as i32, libc::SIGKILL) };
+    }
+}
+
+/// The USIM side of an eapol_test external-SIM `UMTS-AUTH` request (TS 33.102
+/// §6.3.3, no SQN check): `UMTS-AUTH:<IK>:<CK>:<RES>`, or `UMTS-FAIL` for bad
+/// hex or a MAC failure.
+pub fn usim_answer(keys: &SubscriberKeys, rand_hex: &str, autn_hex: &str) -> String {
+    let mut rand = [0u8; 16];
+    let mut autn = [0u8; 16];
+    if hex::decode_to_slice(rand_hex, &mut rand).is_err()
+        || hex::decode_to_slice(autn_hex, &mut autn).is_err()
+    {
+        return "UMTS-FAIL".into();
+    }
+    match keys.authenticate(&rand, &Autn(autn)) {
+        Ok(u) => format!(
+            "UMTS-AUTH:{}:{}:{}",
+            hex::encode(u.ik.expose()),
+            hex::encode(u.ck.expose()),
+            hex::encode(u.res.as_bytes())
+        ),
+        Err(_) => "UMTS-FAIL".into(),
+    }
+}
+
+/// An external-SIM USIM that keeps its highest accepted SQN and answers a
+/// SEQ not above it with `UMTS-AUTS` (resynchronisation, TS 33.102 §6.3.5).
+pub struct Usim {
+    keys: SubscriberKeys,
+    sqn_ms: Sqn,
+}
+
+impl Usim {
+    pub fn new(k: [u8; 16], opc: [u8; 16]) -> Self {
+        Usim {
+            keys: SubscriberKeys::new(K::new(k), Opc::new(opc)),
+            sqn_ms: Sqn::default(),
+        }
+    }
+
+    /// The answer to `UMTS-AUTH:<RAND>:<AUTN>`.
+    pub fn answer(&mut self, rand_hex: &str, autn_hex: &str) -> String {
+        let mut rand = [0u8; 16];
+        let mut autn = [0u8; 16];
+        if hex::decode_to_slice(rand_hex, &mut rand).is_err()
+            || hex::decode_to_slice(autn_hex, &mut autn).is_err()
+        {
+            return "UMTS-FAIL".into();
+        }
+        let Ok(u) = self.keys.authenticate(&rand, &Autn(autn)) else {
+            return "UMTS-FAIL".into();
+        };
+        if u.sqn.seq() <= self.sqn_ms.seq() {
+            return format!(
+                "UMTS-AUTS:{}",
+                hex::encode(self.keys.auts(&rand, self.sqn_ms).0)
+            );
+        }
+        self.sqn_ms = u.sqn;
+        format!(
+            "UMTS-AUTH:{}:{}:{}",
+            hex::encode(u.ik.expose()),
+            hex::encode(u.ck.expose()),
+            hex::encode(u.res.as_bytes())
+        )
     }
 }
 
