@@ -704,7 +704,7 @@ impl Inner {
         self.look_since(None)
     }
 
-    /// [`Inner::look_now`], skipped when a look that begun at or after
+    /// [`Inner::look_now`], skipped when a look that began at or after
     /// `since` has completed: the cache is then exact as of `since` already.
     /// The RADIUS workers pass the instant their batch of datagrams was
     /// received, so the requests of one `recvmmsg` batch share one look.
